@@ -1,0 +1,33 @@
+# Every target creates .venv if missing and installs the tested set (constraints.txt) first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+WORKERS ?= 2
+
+.PHONY: install demo test bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,ray]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/stitchbench zoo build digits-shift --out runs/demo-zoo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(PY) -m pytest -n $(WORKERS) --dist loadgroup -q
+
+bench: $(STAMP)
+	$(PY) -m pytest benchmarks -p no:xdist --benchmark-only --benchmark-columns=min,mean,rounds -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache runs

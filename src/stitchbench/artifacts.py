@@ -1,0 +1,147 @@
+"""Content-addressed artifacts: safetensors weights plus a JSON manifest carrying their sha256.
+
+Weights are untrusted (they come from other parties): they are read only with safetensors, and only after
+the file's sha256 matches the manifest. Nothing is ever unpickled. Writes are atomic (a temporary folder
+renamed into place) and builds of one key are serialized with a file lock, so concurrent workers build an
+artifact once and never see a half-written one.
+"""
+
+import json
+import logging
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from filelock import FileLock
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from stitchbench import __version__
+from stitchbench.errors import InputError
+from stitchbench.hashing import config_hash, file_sha256
+
+log = logging.getLogger(__name__)
+
+WEIGHTS = "weights.safetensors"
+MANIFEST = "manifest.json"
+
+
+class IntegrityError(InputError):
+    """An artifact whose weights do not match its manifest, or that is not a safetensors file."""
+
+
+def versions() -> dict[str, str]:
+    return {"stitchbench": __version__, "torch": torch.__version__, "python": platform.python_version()}
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("STITCHBENCH_CACHE", Path.home() / ".cache" / "stitchbench"))
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A stored artifact: its folder and manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return self.manifest["key"]
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return read_weights(self.path, self.manifest)
+
+
+def write_artifact(path: Path, tensors: dict[str, torch.Tensor], manifest: dict[str, Any]) -> Artifact:
+    """Write weights and manifest into `path` atomically; the manifest gains the weights' sha256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / WEIGHTS))
+        manifest = {**manifest, "sha256": file_sha256(tmp / WEIGHTS), "versions": versions()}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Artifact(path, manifest)
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+    except FileNotFoundError as e:
+        raise IntegrityError(f"no manifest at {path / MANIFEST}") from e
+    except json.JSONDecodeError as e:
+        raise IntegrityError(f"manifest {path / MANIFEST} is not valid JSON: {e}") from e
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("sha256"), str):
+        raise IntegrityError(f"manifest {path / MANIFEST} has no 'sha256' of its weights")
+    return manifest
+
+
+def read_weights(path: Path, manifest: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Load weights after verifying their sha256 against the manifest; safetensors only."""
+    weights = path / WEIGHTS
+    if not weights.is_file():
+        raise IntegrityError(f"no weights file at {weights}")
+    actual = file_sha256(weights)
+    if actual != manifest["sha256"]:
+        raise IntegrityError(
+            f"sha256 mismatch for {weights}: manifest says {manifest['sha256']}, file has {actual}; "
+            "the file was altered or does not belong to this manifest"
+        )
+    try:
+        return load_file(str(weights))
+    except (SafetensorError, OSError) as e:
+        raise IntegrityError(f"{weights} is not a valid safetensors file: {e}") from e
+
+
+class ArtifactStore:
+    """Artifacts of one kind (models, stitch sets) under `root/kind/<key>`, key = hash of the config."""
+
+    def __init__(self, root: Path, kind: str):
+        self.root = Path(root)
+        self.kind = kind
+
+    def key(self, config: dict[str, Any]) -> str:
+        return config_hash({"kind": self.kind, **config})
+
+    def path(self, key: str) -> Path:
+        return self.root / self.kind / key
+
+    def get(self, key: str) -> Artifact | None:
+        path = self.path(key)
+        if not (path / MANIFEST).is_file():
+            return None
+        return Artifact(path, read_manifest(path))
+
+    def get_or_build(
+        self,
+        config: dict[str, Any],
+        build: Callable[[], tuple[dict[str, torch.Tensor], dict[str, Any]]],
+    ) -> Artifact:
+        """Return the artifact for `config`, building it once (under a lock) if it is not stored yet.
+
+        `build` returns (tensors, extra manifest fields); the manifest also records the config and key.
+        """
+        key = self.key(config)
+        found = self.get(key)
+        if found is not None:
+            return found
+        lock_dir = self.root / ".locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(lock_dir / f"{self.kind}-{key}.lock")):
+            found = self.get(key)
+            if found is not None:
+                return found
+            log.info("building %s %s", self.kind, key)
+            tensors, extra = build()
+            return write_artifact(self.path(key), tensors, {"key": key, "config": config, **extra})

@@ -1,0 +1,125 @@
+"""The `stitchbench` command line. Exit codes: 0 success, 2 bad input, 1 failure inside a run."""
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from stitchbench.errors import InputError, describe
+
+from . import commands
+
+log = logging.getLogger("stitchbench")
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own errors are bad input too
+        raise InputError(f"{self.prog}: {message}")
+
+
+def parse_params(pairs: Sequence[str]) -> dict:
+    """`key=value` pairs; values are read as JSON where they parse (numbers, lists), else as strings."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"parameter {pair!r} is not of the form key=value")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="stitchbench", description=__doc__)
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--cache", type=Path, help="artifact cache (default $STITCHBENCH_CACHE or ~/.cache/stitchbench)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    ls = sub.add_parser("list", help="list scenarios, architectures, problems, solvers or suites")
+    ls.add_argument("what", choices=commands.LISTABLE)
+
+    zoo = sub.add_parser("zoo", help="build or show a model zoo")
+    zsub = zoo.add_subparsers(dest="zoo_command", required=True, parser_class=Parser)
+    zb = zsub.add_parser("build", help="train (or reuse) a scenario's models and evaluate them")
+    zb.add_argument("scenario")
+    zb.add_argument("-p", "--param", action="append", default=[], help="scenario parameter key=value")
+    zb.add_argument("--arch", action="append", help="architecture (repeatable; default cnn)")
+    zb.add_argument("--kinds", nargs="+", default=["local", "merged", "fedavg", "fedprox"])
+    zb.add_argument("--seeds", nargs="+", type=int, default=[0])
+    zb.add_argument("--recipe", action="append", default=[], help="recipe override key=value")
+    zb.add_argument("--out", type=Path, help="write the evaluation matrix and records here")
+    zs = zsub.add_parser("show", help="print a zoo's evaluation matrix")
+    zs.add_argument("dir", type=Path)
+    zs.add_argument("--format", choices=["table", "csv"], default="table")
+    return p
+
+
+def print_frame(df, title: str) -> None:
+    table = Table(title=title)
+    for c in df.columns:
+        table.add_column(str(c), overflow="fold")
+    for row in df.itertuples(index=False):
+        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
+    Console().print(table)
+
+
+def print_listing(df) -> None:
+    """One block per row: the name, then `column: value` lines (reads well at any terminal width)."""
+    console = Console()
+    for row in df.to_dict("records"):
+        console.print(f"[bold]{row.pop('name')}[/bold]")
+        for k, v in row.items():
+            console.print(f"  {k}: {v}", highlight=False)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "list":
+        print_listing(commands.listing(args.what))
+    elif args.command == "zoo" and args.zoo_command == "build":
+        matrix = commands.zoo_build(
+            args.scenario,
+            parse_params(args.param),
+            args.arch or ["cnn"],
+            args.kinds,
+            args.seeds,
+            parse_params(args.recipe),
+            args.out,
+            args.cache,
+            args.quiet,
+        )
+        print_frame(commands.matrix_view(matrix), f"{args.scenario}: evaluation matrix (test)")
+    elif args.command == "zoo" and args.zoo_command == "show":
+        matrix = commands.zoo_show(args.dir)
+        if args.format == "csv":
+            sys.stdout.write(matrix.to_csv(index=False))
+        else:
+            print_frame(commands.matrix_view(matrix), f"{args.dir}: evaluation matrix (test)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return dispatch(build_parser().parse_args(argv))
+    except (InputError, ValidationError) as e:
+        print(f"error: {describe(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a failure inside a run: say what, not a traceback
+        log.debug("failure", exc_info=True)
+        print(f"failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

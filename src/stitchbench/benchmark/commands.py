@@ -1,0 +1,87 @@
+"""What the CLI commands do, as functions returning data (the CLI only parses and prints)."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from rich.progress import Progress
+
+from stitchbench.data import SCENARIOS, get_scenario
+from stitchbench.errors import InputError, unknown
+from stitchbench.zoo import ARCHITECTURES, build_zoo
+from stitchbench.zoo.build import expand_kinds
+
+LISTABLE = ("scenarios", "architectures")
+MATRIX = "zoo.parquet"
+RECORDS = "zoo.json"
+
+
+def listing(what: str) -> pd.DataFrame:
+    if what == "scenarios":
+        rows = []
+        for e in SCENARIOS:
+            s = e.factory()
+            sizes = "; ".join(
+                f"{p.name} " + "/".join(str(len(p.split(k))) for k in ("train", "val", "test")) for p in s.parties
+            )
+            params = ", ".join(f"{k}={v}" for k, v in e.parameters().items())
+            rows.append((e.name, s.task, len(s.parties), sizes, params, e.description))
+        return pd.DataFrame(rows, columns=["name", "task", "K", "parties train/val/test", "parameters", "about"])
+    if what == "architectures":
+        rows = [
+            (
+                e.name,
+                ", ".join(f"{k}={v}" for k, v in e.parameters().items() if k not in ("in_channels", "num_classes")),
+                e.description,
+            )
+            for e in ARCHITECTURES
+        ]
+        return pd.DataFrame(rows, columns=["name", "parameters", "about"])
+    raise unknown("listing", what, LISTABLE)
+
+
+def zoo_build(scenario_name, params, archs, kinds, seeds, recipe, out: Path | None, cache, quiet) -> pd.DataFrame:
+    scenario = get_scenario(scenario_name, **params)
+    total = len(archs) * len(seeds) * len(expand_kinds(scenario, kinds))
+    with Progress(disable=quiet, transient=True) as progress:
+        task = progress.add_task("training models", total=total)
+        zoo = build_zoo(
+            scenario,
+            archs,
+            kinds,
+            seeds,
+            cache,
+            recipe,
+            on_model=lambda desc, _t: progress.update(task, advance=1, description=desc),
+        )
+    matrix = zoo.evaluation_matrix()
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        matrix.to_parquet(out / MATRIX, index=False)
+        records = [
+            {
+                "kind": r.kind,
+                "arch": r.arch,
+                "seed": r.seed,
+                "key": r.artifact.key,
+                "sha256": r.sha256,
+                "touched": list(r.touched),
+                "path": str(r.artifact.path),
+            }
+            for r in zoo.records
+        ]
+        (out / RECORDS).write_text(json.dumps({"scenario": scenario.identity(), "models": records}, indent=2))
+    return matrix
+
+
+def zoo_show(directory: Path) -> pd.DataFrame:
+    path = directory / MATRIX
+    if not path.is_file():
+        raise InputError(f"{directory} holds no zoo ({MATRIX} not found); create one with 'stitchbench zoo build'")
+    return pd.read_parquet(path)
+
+
+def matrix_view(matrix: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """The evaluation matrix as a table: one row per model, one column per party (mean over seeds)."""
+    view = matrix[matrix.split == split].pivot_table(index=["kind", "arch"], columns="party", values="value")
+    return view.reset_index()

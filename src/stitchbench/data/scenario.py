@@ -1,0 +1,69 @@
+"""Scenarios: a task split into parties, each with its own train/val/test data."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from stitchbench.errors import unknown
+from stitchbench.hashing import config_hash
+
+from .splits import SPLITS
+
+
+@dataclass(frozen=True)
+class Split:
+    """One party's split: inputs, labels, and global sample ids (`source:index`) for provenance."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    ids: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class Party:
+    name: str
+    source: str
+    splits: dict[str, Split]
+
+    def split(self, name: str) -> Split:
+        if name not in self.splits:
+            raise unknown("split", name, SPLITS)
+        return self.splits[name]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named task over parties. `params` are what made it; with `name` they identify it."""
+
+    name: str
+    task: str  # "classification" | "segmentation"
+    metric: str  # "accuracy" | "dice"
+    num_classes: int
+    in_channels: int
+    parties: tuple[Party, ...]
+    params: dict[str, Any]
+    recipe: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def party_names(self) -> list[str]:
+        return [p.name for p in self.parties]
+
+    def party(self, name: str) -> Party:
+        for p in self.parties:
+            if p.name == name:
+                return p
+        raise unknown("party", name, self.party_names)
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": self.name, "params": self.params}
+
+    @property
+    def key(self) -> str:
+        return config_hash(self.identity())
+
+    def example(self, n: int = 8) -> torch.Tensor:
+        return self.parties[0].split("train").x[:n]

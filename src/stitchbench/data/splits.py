@@ -1,0 +1,36 @@
+"""Stratified train/val/test splits."""
+
+import numpy as np
+
+from stitchbench.errors import InputError
+
+SPLITS = ("train", "val", "test")
+
+
+def check_fractions(fractions: tuple[float, ...]) -> tuple[float, float, float]:
+    if len(fractions) != 3 or any(f <= 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise InputError(
+            f"split fractions must be three positive numbers (train, val, test) summing to 1, got {fractions}"
+        )
+    return tuple(float(f) for f in fractions)  # type: ignore[return-value]
+
+
+def stratified_split(
+    labels: np.ndarray, fractions: tuple[float, float, float], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Per class, shuffle and cut by `fractions` (largest remainder), so each split keeps the class mix."""
+    fractions = check_fractions(fractions)
+    out: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        exact = np.array(fractions) * len(idx)
+        counts = np.floor(exact).astype(int)
+        for i in np.argsort(-(exact - counts), kind="stable")[: len(idx) - counts.sum()]:
+            counts[i] += 1
+        for s, chunk in zip(SPLITS, np.split(idx, np.cumsum(counts)[:-1]), strict=True):
+            out[s].append(chunk)
+    result = {s: np.sort(np.concatenate(v)) for s, v in out.items()}
+    empty = [s for s, v in result.items() if len(v) == 0]
+    if empty:
+        raise InputError(f"{len(labels)} samples are too few for a non-empty {empty[0]!r} split")
+    return result

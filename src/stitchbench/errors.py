@@ -1,0 +1,25 @@
+"""Errors the user can fix. The CLI turns them into exit code 2 with their message."""
+
+from collections.abc import Iterable
+
+
+class InputError(ValueError):
+    """Bad user input. The message names the bad value and, where there are any, the valid choices."""
+
+
+def unknown(kind: str, value: object, choices: Iterable[object]) -> InputError:
+    """An InputError for a value that is not one of `choices`."""
+    valid = ", ".join(sorted(str(c) for c in choices)) or "(none)"
+    return InputError(f"unknown {kind} {value!r}; valid {kind}s: {valid}")
+
+
+def describe(error: Exception) -> str:
+    """A one-paragraph message for an InputError or a pydantic ValidationError."""
+    errors = getattr(error, "errors", None)
+    if not callable(errors):
+        return str(error)
+    parts = []
+    for e in errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        parts.append(f"{where}: {e['msg']} (got {e.get('input')!r})")
+    return f"invalid {getattr(error, 'title', 'input')}: " + "; ".join(parts)

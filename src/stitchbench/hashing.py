@@ -1,0 +1,23 @@
+"""Content addresses: a stable hash of a JSON-able configuration."""
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def config_hash(obj: Any, length: int = 16) -> str:
+    """The content address of a configuration: sha256 of its canonical JSON, shortened."""
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

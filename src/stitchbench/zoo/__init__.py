@@ -1,0 +1,25 @@
+"""The model zoo: architectures, recipes, local / merged / federated training, model store, evaluation."""
+
+from .architectures import ARCHITECTURES, create
+from .build import BASE_KINDS, Zoo, build_zoo, expand_kinds
+from .metrics import METRICS, probs_loss, score, task_loss
+from .recipe import Recipe
+from .store import ModelRecord, load_model
+from .training import predict
+
+__all__ = [
+    "ARCHITECTURES",
+    "BASE_KINDS",
+    "METRICS",
+    "ModelRecord",
+    "Recipe",
+    "Zoo",
+    "build_zoo",
+    "create",
+    "expand_kinds",
+    "load_model",
+    "predict",
+    "probs_loss",
+    "score",
+    "task_loss",
+]

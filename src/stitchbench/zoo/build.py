@@ -1,0 +1,138 @@
+"""Build a scenario's model zoo (local, merged, federated) and its evaluation matrix."""
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from stitchbench.artifacts import ArtifactStore, default_cache_dir
+from stitchbench.data import Scenario
+from stitchbench.errors import InputError
+
+from .architectures import ARCHITECTURES, create
+from .metrics import score
+from .recipe import Recipe
+from .store import ModelRecord
+from .training import predict, train_centralized, train_federated
+
+log = logging.getLogger(__name__)
+
+BASE_KINDS = ("local", "merged", "fedavg", "fedprox")
+# Bump when architectures or training change in a way that invalidates stored models.
+ZOO_FORMAT = 1
+EVAL_SPLITS = ("val", "test")
+
+
+def expand_kinds(scenario: Scenario, kinds: Sequence[str]) -> list[str]:
+    """'local' means every party's local model; 'local:P' one of them."""
+    out: list[str] = []
+    valid = [*BASE_KINDS, *(f"local:{p}" for p in scenario.party_names)]
+    for k in kinds:
+        if k == "local":
+            out += [f"local:{p}" for p in scenario.party_names]
+        elif k in valid:
+            out.append(k)
+        else:
+            raise InputError(f"unknown model kind {k!r}; valid kinds: {', '.join(valid)}")
+    return list(dict.fromkeys(out))
+
+
+def scenario_recipe(scenario: Scenario, overrides: dict | None = None) -> Recipe:
+    return Recipe(**{**scenario.recipe, **(overrides or {})})
+
+
+def touched_parties(scenario: Scenario, kind: str) -> list[str]:
+    return [kind.split(":", 1)[1]] if kind.startswith("local:") else scenario.party_names
+
+
+def train_kind(scenario: Scenario, kind: str, make_model: Callable, recipe: Recipe, seed: int):
+    train = [scenario.party(p).split("train") for p in touched_parties(scenario, kind)]
+    if kind in ("fedavg", "fedprox"):
+        data = [(s.x, s.y) for s in train]
+        return train_federated(make_model, data, scenario.task, recipe, seed, proximal=kind == "fedprox")
+    x = torch.cat([s.x for s in train])
+    y = torch.cat([s.y for s in train])
+    return train_centralized(make_model, x, y, scenario.task, recipe, seed)
+
+
+@dataclass
+class Zoo:
+    """The trained models of one scenario, with memoized predictions on every party's splits."""
+
+    scenario: Scenario
+    records: list[ModelRecord]
+    _probs: dict = field(default_factory=dict, repr=False)
+
+    def get(self, kind: str, arch: str | None = None, seed: int | None = None) -> ModelRecord:
+        for r in self.records:
+            if r.kind == kind and arch in (None, r.arch) and seed in (None, r.seed):
+                return r
+        have = sorted({f"{r.kind}/{r.arch}/seed{r.seed}" for r in self.records})
+        raise InputError(f"no model {kind!r} (arch={arch}, seed={seed}) in the zoo; it has: {', '.join(have)}")
+
+    def probs(self, record: ModelRecord, party: str, split: str) -> torch.Tensor:
+        key = (record.artifact.key, party, split)
+        if key not in self._probs:
+            self._probs[key] = predict(record.module, self.scenario.party(party).split(split).x)
+        return self._probs[key]
+
+    def evaluation_matrix(self, splits: Sequence[str] = EVAL_SPLITS) -> pd.DataFrame:
+        """Every model on every party's splits: columns kind, arch, seed, party, split, metric, value."""
+        rows = []
+        for r in self.records:
+            for party in self.scenario.party_names:
+                for split in splits:
+                    y = self.scenario.party(party).split(split).y
+                    value = float(score(self.scenario.metric, self.probs(r, party, split), y))
+                    rows.append((r.kind, r.arch, r.seed, party, split, self.scenario.metric, value))
+        return pd.DataFrame(rows, columns=["kind", "arch", "seed", "party", "split", "metric", "value"])
+
+
+def build_zoo(
+    scenario: Scenario,
+    archs: Sequence[str] = ("cnn",),
+    kinds: Sequence[str] = BASE_KINDS,
+    seeds: Sequence[int] = (0,),
+    cache_dir: Path | None = None,
+    recipe: dict | None = None,
+    on_model: Callable[[str, float], None] | None = None,
+) -> Zoo:
+    """Train (or reuse from the cache) every (arch, kind, seed) model of `scenario`.
+
+    `on_model(description, seconds)` is called after each model, e.g. to advance a progress bar.
+    """
+    store = ArtifactStore(cache_dir or default_cache_dir(), "models")
+    rec = scenario_recipe(scenario, recipe)
+    for a in archs:
+        ARCHITECTURES.entry(a)
+    records = []
+    for arch in archs:
+        make_model = partial(create, arch, scenario.in_channels, scenario.num_classes)
+        for seed in seeds:
+            for kind in expand_kinds(scenario, kinds):
+                config = {
+                    "format": ZOO_FORMAT,
+                    "scenario": scenario.identity(),
+                    "arch": arch,
+                    "arch_params": {},
+                    "in_channels": scenario.in_channels,
+                    "num_classes": scenario.num_classes,
+                    "kind": kind,
+                    "recipe": rec.model_dump(),
+                    "seed": seed,
+                }
+                start = time.perf_counter()
+
+                def build(kind=kind, seed=seed, make_model=make_model):
+                    model = train_kind(scenario, kind, make_model, rec, seed)
+                    return model.state_dict(), {"touched": touched_parties(scenario, kind)}
+
+                records.append(ModelRecord(store.get_or_build(config, build)))
+                if on_model:
+                    on_model(f"{arch}/{kind}/seed{seed}", time.perf_counter() - start)
+    return Zoo(scenario, records)

@@ -1,0 +1,30 @@
+"""Training recipes: optimizer, learning rate, epochs, batch size; stated per scenario, overridable."""
+
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Recipe(BaseModel):
+    """How a model is trained. For federated kinds, `rounds * local_epochs == epochs` (compute parity)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: float = Field(2e-3, gt=0)
+    epochs: int = Field(6, ge=1)
+    batch_size: int = Field(64, ge=1)
+    weight_decay: float = Field(0.0, ge=0)
+    local_epochs: int = Field(1, ge=1, description="federated: local epochs per round")
+    prox_mu: float = Field(0.01, ge=0, description="FedProx proximal weight")
+
+    def make_optimizer(self, params) -> torch.optim.Optimizer:
+        if self.optimizer == "adam":
+            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        return torch.optim.SGD(params, lr=self.lr, momentum=0.9, weight_decay=self.weight_decay)
+
+    @property
+    def rounds(self) -> int:
+        """Federated rounds: epochs / local_epochs, so federated and merged training see as many samples."""
+        return max(1, self.epochs // self.local_epochs)

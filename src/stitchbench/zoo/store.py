@@ -1,0 +1,64 @@
+"""Trained models as content-addressed artifacts (safetensors + manifest), and loading them back safely."""
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from torch import nn
+
+from stitchbench.artifacts import Artifact, IntegrityError
+
+from .architectures import create
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A stored model: what it is, which parties' data it touched, and where its weights are."""
+
+    artifact: Artifact
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.artifact.manifest
+
+    @property
+    def kind(self) -> str:
+        return self.manifest["config"]["kind"]
+
+    @property
+    def arch(self) -> str:
+        return self.manifest["config"]["arch"]
+
+    @property
+    def seed(self) -> int:
+        return self.manifest["config"]["seed"]
+
+    @property
+    def touched(self) -> tuple[str, ...]:
+        """The parties whose data trained this model."""
+        return tuple(self.manifest["touched"])
+
+    @property
+    def sha256(self) -> str:
+        return self.manifest["sha256"]
+
+    @cached_property
+    def module(self) -> nn.Module:
+        """The model in eval mode, its weights verified against the manifest's sha256."""
+        return load_model(self.artifact)
+
+
+def load_model(artifact: Artifact) -> nn.Module:
+    """Rebuild the architecture named in the manifest and load verified safetensors weights into it."""
+    cfg = artifact.manifest["config"]
+    model = create(cfg["arch"], cfg["in_channels"], cfg["num_classes"], **cfg.get("arch_params", {}))
+    tensors = artifact.tensors()
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        raise IntegrityError(
+            f"weights in {artifact.path} do not fit architecture {cfg['arch']!r}: {str(e).splitlines()[0]}"
+        ) from e
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval()

@@ -1,0 +1,33 @@
+"""Shared fixtures: one artifact cache for the whole session (and all xdist workers), real zoos."""
+
+import os
+
+import pytest
+import torch
+
+from stitchbench.data import get_scenario
+from stitchbench.zoo import build_zoo
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)  # one core per worker
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory, worker_id):
+    """A cache shared by all workers of this session: each artifact is trained once (file-locked)."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if worker_id != "master" else base) / "artifact-cache"
+    root.mkdir(exist_ok=True)
+    os.environ["STITCHBENCH_CACHE"] = str(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return get_scenario("digits-shift")
+
+
+@pytest.fixture(scope="session")
+def zoo(digits, cache_dir):
+    """The default zoo of digits-shift: locals, merged, FedAvg, FedProx; cnn; seed 0."""
+    return build_zoo(digits, cache_dir=cache_dir)
