@@ -31,3 +31,17 @@ def digits():
 def zoo(digits, cache_dir):
     """The default zoo of digits-shift: locals, merged, FedAvg, FedProx; cnn; seed 0."""
     return build_zoo(digits, cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def hetero_zoo(digits, cache_dir):
+    """Local models of both architecture families (for heterogeneous stitching)."""
+    return build_zoo(digits, archs=["resnet"], kinds=["local"], cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def setup_db(zoo, cache_dir):
+    """Host uci-digits, members (uci-digits, mnist) cnn, stitches trained double-batched (the default)."""
+    from stitchbench.stitching import prepare
+
+    return prepare(zoo, "uci-digits", "double-batched", cache_dir=cache_dir)

@@ -56,6 +56,14 @@ def build_parser() -> Parser:
     zb.add_argument("--seeds", nargs="+", type=int, default=[0])
     zb.add_argument("--recipe", action="append", default=[], help="recipe override key=value")
     zb.add_argument("--out", type=Path, help="write the evaluation matrix and records here")
+    st = sub.add_parser("stitch", help="stitching tools")
+    ssub = st.add_subparsers(dest="stitch_command", required=True, parser_class=Parser)
+    sp = ssub.add_parser("points", help="list the stitch points matched between two architectures")
+    sp.add_argument("scenario")
+    sp.add_argument("-p", "--param", action="append", default=[], help="scenario parameter key=value")
+    sp.add_argument("--arch", default="cnn")
+    sp.add_argument("--arch-b", help="second architecture (default: same as --arch)")
+
     zs = zsub.add_parser("show", help="print a zoo's evaluation matrix")
     zs.add_argument("dir", type=Path)
     zs.add_argument("--format", choices=["table", "csv"], default="table")
@@ -96,6 +104,9 @@ def dispatch(args: argparse.Namespace) -> int:
             args.quiet,
         )
         print_frame(commands.matrix_view(matrix), f"{args.scenario}: evaluation matrix (test)")
+    elif args.command == "stitch":
+        points = commands.stitch_points(args.scenario, parse_params(args.param), args.arch, args.arch_b or args.arch)
+        print_frame(points, f"stitch points {args.arch} <-> {args.arch_b or args.arch}")
     elif args.command == "zoo" and args.zoo_command == "show":
         matrix = commands.zoo_show(args.dir)
         if args.format == "csv":

@@ -8,7 +8,8 @@ from rich.progress import Progress
 
 from stitchbench.data import SCENARIOS, get_scenario
 from stitchbench.errors import InputError, unknown
-from stitchbench.zoo import ARCHITECTURES, build_zoo
+from stitchbench.stitching import TracedNet, find_points
+from stitchbench.zoo import ARCHITECTURES, build_zoo, create
 from stitchbench.zoo.build import expand_kinds
 
 LISTABLE = ("scenarios", "architectures")
@@ -85,3 +86,15 @@ def matrix_view(matrix: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """The evaluation matrix as a table: one row per model, one column per party (mean over seeds)."""
     view = matrix[matrix.split == split].pivot_table(index=["kind", "arch"], columns="party", values="value")
     return view.reset_index()
+
+
+def stitch_points(scenario_name: str, params: dict, arch_a: str, arch_b: str) -> pd.DataFrame:
+    """The points matched between two architectures on a scenario's inputs (untrained weights suffice)."""
+    scenario = get_scenario(scenario_name, **params)
+    example = scenario.example()
+    nets = [TracedNet(create(a, scenario.in_channels, scenario.num_classes), example) for a in (arch_a, arch_b)]
+    rows = [
+        (i, p.nodes[0], "x".join(map(str, p.shapes[0])), p.nodes[1], "x".join(map(str, p.shapes[1])))
+        for i, p in enumerate(find_points(nets))
+    ]
+    return pd.DataFrame(rows, columns=["#", f"A ({arch_a})", "A shape", f"B ({arch_b})", "B shape"])

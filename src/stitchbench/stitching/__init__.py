@@ -1,0 +1,50 @@
+"""Stitching: points (torch.fx), stitch layers, stitched networks, host-only training, caches, cost."""
+
+from .cache import ActivationCache
+from .cost import CostModel, count_flops
+from .graph import Point, StitchPoint, TracedNet, find_points, match_points
+from .layers import make_stitch
+from .networks import (
+    OUTPUTS,
+    GraphDecision,
+    Members,
+    StitchEnsemble,
+    StitchGraph,
+    StitchSet,
+    branch_logits,
+    graph_logits,
+    output_probs,
+    weighted_probs,
+)
+from .setup import StitchSetup, host_training_data, member_records, prepare
+from .training import METHODS, StitchRecipe, train_feature_match, train_stitches
+
+__all__ = [
+    "METHODS",
+    "OUTPUTS",
+    "ActivationCache",
+    "CostModel",
+    "GraphDecision",
+    "Members",
+    "Point",
+    "StitchEnsemble",
+    "StitchGraph",
+    "StitchPoint",
+    "StitchRecipe",
+    "StitchSet",
+    "StitchSetup",
+    "TracedNet",
+    "branch_logits",
+    "count_flops",
+    "find_points",
+    "graph_logits",
+    "host_training_data",
+    "make_stitch",
+    "match_points",
+    "member_records",
+    "output_probs",
+    "prepare",
+    "train_feature_match",
+    "train_stitches",
+    "weighted_probs",
+]

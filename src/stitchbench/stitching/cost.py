@@ -1,0 +1,58 @@
+"""Cost of candidates in FLOPs per sample (torch's FlopCounterMode), cached per segment and per stitch."""
+
+from collections.abc import Sequence
+from functools import cache
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from .networks import GraphDecision, Members, StitchSet
+
+
+def count_flops(module, *inputs) -> int:
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(*inputs)
+    return int(counter.get_total_flops())
+
+
+class CostModel:
+    """FLOPs per sample of segments, stitches and whole candidates, from one example input."""
+
+    def __init__(self, members: Members, stitches: StitchSet, example: torch.Tensor):
+        self.members, self.stitches = members, stitches
+        self.x = example[:1]
+        self.segment = cache(self._segment)
+        self.stitch = cache(self._stitch)
+
+    def _segment(self, m: int, start: int | None, end: int | None) -> int:
+        live = (self.x,) if start is None else self.members.lives(m, start, self.x)
+        return count_flops(self.members.segment(m, start, end), *live)
+
+    def _stitch(self, pi: int, k: int, m: int) -> int:
+        return count_flops(self.stitches.get(pi, k, m), self.members.lives(k, pi, self.x)[0])
+
+    def full(self, m: int) -> int:
+        return self.segment(m, None, None)
+
+    def ensemble(self, pi: int, alpha: float, weights: Sequence[float]) -> int:
+        """Members run to the point; branches with weight > 0 run on (with their stitches if alpha > 0)."""
+        used = [m for m, w in enumerate(weights) if w > 0]
+        if alpha == 0:
+            return sum(self.full(m) for m in used)
+        n = len(self.members)
+        total = sum(self.segment(m, None, pi) for m in range(n))
+        total += sum(self.segment(m, pi, None) for m in used)
+        return total + sum(self.stitch(pi, k, m) for m in used for k in range(n) if k != m)
+
+    def graph(self, d: GraphDecision, needed: tuple[bool, bool]) -> int:
+        """Cost of a graph-form candidate; `needed[m]`: whether member m's branch is run at all."""
+        start = d.first_active()
+        if start is None:
+            return sum(self.full(m) for m in (0, 1) if needed[m])
+        n = len(self.members.points)
+        total = sum(self.segment(m, None, start) for m in (0, 1))
+        for pi in range(start, n):
+            nxt = None if pi == n - 1 else pi + 1
+            total += sum(self.segment(m, pi, nxt) for m in (0, 1) if needed[m])
+            total += self.stitch(pi, 0, 1) * d.ab[pi] + self.stitch(pi, 1, 0) * d.ba[pi]
+        return total

@@ -1,0 +1,86 @@
+"""A host's stitching setup: members from the zoo (the host's own model first), traced and matched, with
+their stitch set trained by the host on its own training split and stored like a model."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from stitchbench.artifacts import ArtifactStore, default_cache_dir
+from stitchbench.data import Split
+from stitchbench.errors import InputError, unknown
+from stitchbench.zoo import ModelRecord, Zoo
+
+from .networks import Members, StitchSet
+from .training import METHODS, StitchRecipe, train_stitches
+
+STITCH_FORMAT = 1
+
+
+@dataclass
+class StitchSetup:
+    zoo: Zoo
+    host: str
+    records: list[ModelRecord]
+    members: Members
+    stitches: StitchSet
+    method: str
+    manifest: dict
+
+    @property
+    def member_names(self) -> list[str]:
+        return [f"{r.kind}/{r.arch}" for r in self.records]
+
+
+def member_records(zoo: Zoo, host: str, archs: list[str] | None = None, seed: int = 0) -> list[ModelRecord]:
+    """The host's local model first, then the other parties' local models (archs: one per member)."""
+    names = zoo.scenario.party_names
+    if host not in names:
+        raise unknown("host party", host, names)
+    order = [host] + [p for p in names if p != host]
+    archs = archs or [zoo.records[0].arch] * len(order)
+    if len(archs) != len(order):
+        raise InputError(f"{len(archs)} member architectures given for {len(order)} members")
+    return [zoo.get(f"local:{p}", a, seed) for p, a in zip(order, archs, strict=True)]
+
+
+def host_training_data(zoo: Zoo, host: str) -> Split:
+    """The only data stitch training ever sees: the host's own training split."""
+    return zoo.scenario.party(host).split("train")
+
+
+def prepare(
+    zoo: Zoo,
+    host: str,
+    method: str = "double-batched",
+    archs: list[str] | None = None,
+    seed: int = 0,
+    recipe: dict | None = None,
+    cache_dir: Path | None = None,
+) -> StitchSetup:
+    """Trace the members, then load or train (host data only) their stitch set."""
+    if method not in METHODS:
+        raise unknown("stitch training method", method, METHODS)
+    records = member_records(zoo, host, archs, seed)
+    rec = StitchRecipe(**(recipe or {}))
+    data = host_training_data(zoo, host)
+    members = Members([r.module for r in records], data.x[:4])
+    config = {
+        "format": STITCH_FORMAT,
+        "scenario": zoo.scenario.identity(),
+        "host": host,
+        "parents": [r.sha256 for r in records],
+        "points": members.point_names,
+        "method": method,
+        "recipe": rec.model_dump(),
+        "seed": seed,
+    }
+
+    def build():
+        trained = train_stitches(members, data.x, data.y, zoo.scenario.task, method, rec, seed)
+        return trained.state_dict(), {"host": host, "touched": [host]}
+
+    artifact = ArtifactStore(cache_dir or default_cache_dir(), "stitches").get_or_build(config, build)
+    stitches = StitchSet(members.points, len(members))
+    stitches.load_state_dict(artifact.tensors())
+    for p in stitches.parameters():
+        p.requires_grad_(False)
+    return StitchSetup(zoo, host, records, members, stitches.eval(), method, artifact.manifest)
