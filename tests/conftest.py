@@ -45,3 +45,24 @@ def setup_db(zoo, cache_dir):
     from stitchbench.stitching import prepare
 
     return prepare(zoo, "uci-digits", "double-batched", cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def weights_problem(zoo):
+    from stitchbench.problems import create_problem
+
+    return create_problem("ensemble-weights", zoo)
+
+
+@pytest.fixture(scope="session")
+def se_problem(zoo, setup_db, cache_dir):
+    from stitchbench.problems import create_problem
+
+    return create_problem("stitch-ensemble", zoo, host="uci-digits", cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def graph_problem(zoo, cache_dir):
+    from stitchbench.problems import create_problem
+
+    return create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir)

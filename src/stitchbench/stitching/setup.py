@@ -30,12 +30,18 @@ class StitchSetup:
         return [f"{r.kind}/{r.arch}" for r in self.records]
 
 
-def member_records(zoo: Zoo, host: str, archs: list[str] | None = None, seed: int = 0) -> list[ModelRecord]:
-    """The host's local model first, then the other parties' local models (archs: one per member)."""
+def member_records(
+    zoo: Zoo, host: str, archs: list[str] | None = None, seed: int = 0, partners: list[str] | None = None
+) -> list[ModelRecord]:
+    """The host's local model first, then the partners' local models (default: every other party's);
+    `archs` gives one architecture per member."""
     names = zoo.scenario.party_names
     if host not in names:
         raise unknown("host party", host, names)
-    order = [host] + [p for p in names if p != host]
+    for p in partners or []:
+        if p not in names or p == host:
+            raise unknown("partner party", p, [n for n in names if n != host])
+    order = [host] + (partners or [p for p in names if p != host])
     archs = archs or [zoo.records[0].arch] * len(order)
     if len(archs) != len(order):
         raise InputError(f"{len(archs)} member architectures given for {len(order)} members")
@@ -55,11 +61,12 @@ def prepare(
     seed: int = 0,
     recipe: dict | None = None,
     cache_dir: Path | None = None,
+    partners: list[str] | None = None,
 ) -> StitchSetup:
     """Trace the members, then load or train (host data only) their stitch set."""
     if method not in METHODS:
         raise unknown("stitch training method", method, METHODS)
-    records = member_records(zoo, host, archs, seed)
+    records = member_records(zoo, host, archs, seed, partners)
     rec = StitchRecipe(**(recipe or {}))
     data = host_training_data(zoo, host)
     members = Members([r.module for r in records], data.x[:4])

@@ -1,0 +1,170 @@
+"""The problem API: typed named variables, named objectives, batched evaluation with memoization.
+
+Decision vectors are rows of a float matrix in the *numeric encoding*: reals and integers as themselves,
+binaries as 0/1, categoricals as the index of the choice. Rows may also be given as dicts by name
+(categoricals by choice name). Every objective is a score to maximize, except cost (FLOPs, minimized).
+"""
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from stitchbench.errors import InputError
+
+VariableKind = Literal["real", "integer", "categorical", "binary"]
+KINDS: tuple[str, ...] = ("real", "integer", "categorical", "binary")
+SPLITS = ("val", "test")
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    kind: VariableKind
+    low: float = 0.0
+    high: float = 1.0
+    choices: tuple[str, ...] = ()
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        if self.kind == "categorical":
+            return 0, len(self.choices) - 1
+        return (0, 1) if self.kind == "binary" else (self.low, self.high)
+
+    def check(self, value: Any) -> float:
+        """The value in numeric encoding, or an InputError naming this variable."""
+        if self.kind == "categorical" and isinstance(value, str):
+            if value not in self.choices:
+                raise InputError(f"variable {self.name!r}: unknown choice {value!r}; valid: {', '.join(self.choices)}")
+            return float(self.choices.index(value))
+        try:
+            v = float(value)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"variable {self.name!r}: {value!r} is not a number") from e
+        if not math.isfinite(v):
+            raise InputError(f"variable {self.name!r}: value {v} is not finite")
+        lo, hi = self.bounds
+        if not lo <= v <= hi:
+            raise InputError(f"variable {self.name!r}: value {v} is outside its bounds [{lo}, {hi}]")
+        if self.kind != "real" and v != round(v):
+            raise InputError(f"variable {self.name!r} ({self.kind}): value {v} is not a whole number")
+        return v
+
+    def describe(self) -> str:
+        if self.kind == "categorical":
+            return f"{self.name}: categorical {{{', '.join(self.choices)}}}"
+        if self.kind == "binary":
+            return f"{self.name}: binary"
+        return f"{self.name}: {self.kind} [{self.low:g}, {self.high:g}]"
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    direction: Literal["max", "min"]
+    party: str | None  # None for cost
+
+    def describe(self) -> str:
+        what = f"{self.name} score" if self.party else "cost (FLOPs per sample)"
+        return f"{what}, {'maximize' if self.direction == 'max' else 'minimize'}"
+
+
+class Problem(ABC):
+    """A multi-objective problem over named variables; objectives per party (+ optional cost)."""
+
+    name: str
+    variables: list[Variable]
+    objectives: list[Objective]
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[str, tuple], np.ndarray] = {}
+        self.evaluations = 0  # distinct (canonical) evaluations actually computed
+
+    # --- the surface solvers and reports use ---
+    @property
+    def kinds(self) -> set[str]:
+        return {v.kind for v in self.variables}
+
+    @property
+    def maximize(self) -> np.ndarray:
+        return np.array([o.direction == "max" for o in self.objectives])
+
+    def parties(self) -> list[str]:
+        return [o.party for o in self.objectives if o.party]
+
+    def to_matrix(self, X: Any) -> np.ndarray:
+        """Validate decision vectors (rows of numbers, or dicts by name) into the numeric encoding."""
+        rows = [X] if isinstance(X, Mapping) else list(X)
+        out = np.empty((len(rows), len(self.variables)))
+        for i, row in enumerate(rows):
+            if isinstance(row, Mapping):
+                missing = [v.name for v in self.variables if v.name not in row]
+                extra = sorted(set(row) - {v.name for v in self.variables})
+                if missing or extra:
+                    raise InputError(
+                        f"decision {i}: missing variables {missing}, unknown variables {extra}; "
+                        f"variables of {self.name!r}: {', '.join(v.name for v in self.variables)}"
+                    )
+                values = [row[v.name] for v in self.variables]
+            else:
+                values = list(np.asarray(row, dtype=object).ravel())
+                if len(values) != len(self.variables):
+                    raise InputError(
+                        f"decision {i} has {len(values)} values; {self.name!r} has {len(self.variables)} variables: "
+                        + ", ".join(v.name for v in self.variables)
+                    )
+            out[i] = [v.check(x) for v, x in zip(self.variables, values, strict=True)]
+        return out
+
+    def evaluate(self, X: Any, split: str = "val") -> np.ndarray:
+        """Objective matrix (n, n_objectives) of decision vectors X; identical canonical vectors once."""
+        if split not in SPLITS:
+            raise InputError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+        matrix = self.to_matrix(X)
+        keys = [(split, self.canonical(row)) for row in matrix]
+        todo = list(dict.fromkeys(k for k in keys if k not in self._memo))
+        if todo:
+            values = self._evaluate([np.array(k[1]) for k in todo], split)
+            for k, v in zip(todo, values, strict=True):
+                self._memo[k] = v
+            self.evaluations += len(todo)
+        return np.array([self._memo[k] for k in keys]).reshape(len(keys), len(self.objectives))
+
+    def decode(self, row: np.ndarray) -> dict[str, Any]:
+        """A numeric row as {name: value}, categoricals by choice name."""
+        return {
+            v.name: v.choices[int(x)] if v.kind == "categorical" else (int(x) if v.kind != "real" else float(x))
+            for v, x in zip(self.variables, row, strict=True)
+        }
+
+    def reference_point(self) -> np.ndarray:
+        """Fixed hypervolume reference: score 0 for parties; for cost, the most expensive candidate."""
+        return np.array([0.0 if o.party else float(self.max_cost()) for o in self.objectives])
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "variables": [v.describe() for v in self.variables],
+            "objectives": [o.describe() for o in self.objectives],
+        }
+
+    # --- what a family implements ---
+    def canonical(self, row: np.ndarray) -> tuple:
+        """The canonical form of a row: equal forms mean equal candidates (default: the row itself)."""
+        return tuple(float(x) for x in row)
+
+    @abstractmethod
+    def _evaluate(self, rows: Sequence[np.ndarray], split: str) -> list[np.ndarray]: ...
+
+    @abstractmethod
+    def baselines(self, split: str = "test") -> dict[str, np.ndarray]: ...
+
+    def exact_front(self, split: str = "val") -> np.ndarray | None:
+        """The true front where the space can be enumerated (or gridded finely); None otherwise."""
+        return None
+
+    def max_cost(self) -> float:
+        return 0.0

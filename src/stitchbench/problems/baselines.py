@@ -1,0 +1,63 @@
+"""Reference points in objective space: local models, merged, FedAvg, FedProx, uniform output ensemble."""
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from stitchbench.stitching import count_flops
+from stitchbench.zoo import ModelRecord, Zoo, score
+
+from .api import Objective
+
+
+def reference_models(zoo: Zoo, arch: str, seed: int) -> dict[str, list[ModelRecord]]:
+    """Each reference as the models it averages: one model, or the K local models for the ensemble."""
+    refs: dict[str, list[ModelRecord]] = {}
+    for r in zoo.records:
+        if r.arch == arch and r.seed == seed:
+            refs[r.kind] = [r]
+    locals_ = [refs[f"local:{p}"][0] for p in zoo.scenario.party_names if f"local:{p}" in refs]
+    if len(locals_) == len(zoo.scenario.parties):
+        refs["ensemble"] = locals_
+    return refs
+
+
+_FLOPS: dict[str, int] = {}
+
+
+def model_flops(record: ModelRecord, example: torch.Tensor) -> int:
+    """FLOPs per sample of a stored model, memoized by its content address."""
+    key = record.artifact.key
+    if key not in _FLOPS:
+        _FLOPS[key] = count_flops(record.module, example[:1])
+    return _FLOPS[key]
+
+
+def ensemble_scores(zoo: Zoo, records: Sequence[ModelRecord], weights: np.ndarray, party: str, split: str):
+    """Scores of weighted output ensembles: weights (B, M) -> (B,)."""
+    probs = torch.stack([zoo.probs(r, party, split) for r in records])  # (M, N, C)
+    y = zoo.scenario.party(party).split(split).y
+    w = torch.as_tensor(weights, dtype=probs.dtype)
+    out = [score(zoo.scenario.metric, torch.einsum("bm,mnc->bnc", chunk, probs), y) for chunk in w.split(128)]
+    return torch.cat(out).double().numpy()
+
+
+def baseline_vectors(
+    zoo: Zoo, objectives: Sequence[Objective], split: str, arch: str, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Each reference model's objective vector on `split` (cost: FLOPs per sample of the models it runs)."""
+    out = {}
+    example = zoo.scenario.example()
+    for name, records in reference_models(zoo, arch, seed).items():
+        w = np.full((1, len(records)), 1 / len(records))
+        out[name] = np.array(
+            [
+                ensemble_scores(zoo, records, w, o.party, split)[0]
+                if o.party
+                else float(sum(model_flops(r, example) for r in records))
+                for o in objectives
+            ],
+            dtype=float,
+        )
+    return out

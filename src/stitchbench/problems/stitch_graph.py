@@ -1,0 +1,132 @@
+"""`stitch-graph` (the predecessor's genotype): a binary switch per matched point and direction plus an
+output choice (A = the host's model, B = the partner's, or their average); evaluated by inference only."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stitchbench.stitching import (
+    OUTPUTS,
+    ActivationCache,
+    CostModel,
+    GraphDecision,
+    graph_logits,
+    output_probs,
+    prepare,
+)
+from stitchbench.zoo import Zoo, score
+
+from .api import Objective, Problem, Variable
+from .baselines import baseline_vectors
+from .front import nondominated
+
+
+def active_switches(d: GraphDecision) -> tuple[GraphDecision, tuple[bool, bool]]:
+    """Turn off switches that cannot reach the chosen output; also say which branches run at all.
+
+    Walking back from the output: an A->B switch matters only while B's branch is still needed downstream,
+    and then A's value at that point is needed; likewise B->A."""
+    need_a, need_b = d.output in ("A", "avg"), d.output in ("B", "avg")
+    ab, ba = list(d.ab), list(d.ba)
+    used_a, used_b = need_a, need_b
+    for pi in reversed(range(len(ab))):
+        ab[pi], ba[pi] = ab[pi] and need_b, ba[pi] and need_a
+        need_a, need_b = (need_a and not ba[pi]) or ab[pi], (need_b and not ab[pi]) or ba[pi]
+        used_a, used_b = used_a or need_a, used_b or need_b
+    return GraphDecision(tuple(ab), tuple(ba), d.output), (used_a, used_b)
+
+
+class StitchGraphProblem(Problem):
+    summary = (
+        "variables: ab.<point>, ba.<point> binary switches per matched point, output categorical {A, B, avg} "
+        "(A: host's model); objectives: score on each party (max) [+ cost in FLOPs (min)]"
+    )
+
+    def __init__(
+        self,
+        zoo: Zoo,
+        host: str,
+        partner: str | None = None,
+        method: str = "feature-match",
+        archs: list[str] | None = None,
+        seed: int = 0,
+        cost: bool = False,
+        recipe: dict | None = None,
+        cache_dir: Path | None = None,
+        enumerate_limit: int = 4096,
+    ):
+        super().__init__()
+        self.zoo, self.host, self.seed = zoo, host, seed
+        partner = partner or next(p for p in zoo.scenario.party_names if p != host)
+        self.setup = prepare(zoo, host, method, archs, seed, recipe, cache_dir, partners=[partner])
+        m = self.setup.members
+        self.cache = ActivationCache(m, zoo.scenario)
+        self.costs = CostModel(m, self.setup.stitches, zoo.scenario.example())
+        self.name = "stitch-graph"
+        self.n_points = len(m.points)
+        self.variables = [
+            *(Variable(f"ab.{p}", "binary") for p in m.point_names),
+            *(Variable(f"ba.{p}", "binary") for p in m.point_names),
+            Variable("output", "categorical", choices=OUTPUTS),
+        ]
+        self.objectives = [Objective(p, "max", p) for p in zoo.scenario.party_names]
+        if cost:
+            self.objectives.append(Objective("cost", "min", None))
+        self.enumerate_limit = enumerate_limit
+
+    def decision(self, row: np.ndarray) -> GraphDecision:
+        n = self.n_points
+        return GraphDecision(
+            tuple(bool(x) for x in row[:n]), tuple(bool(x) for x in row[n : 2 * n]), OUTPUTS[int(row[-1])]
+        )
+
+    def canonical(self, row: np.ndarray) -> tuple:
+        d, _ = active_switches(self.decision(row))
+        return (*map(float, d.ab), *map(float, d.ba), float(OUTPUTS.index(d.output)))
+
+    def probs(self, d: GraphDecision, party: str, split: str) -> torch.Tensor:
+        start = d.first_active()
+        if start is None:
+            logits = {m: self.cache.logits(m, party, split) for m in (0, 1)}
+        else:
+            lives = [self.cache.lives(m, start, party, split) for m in (0, 1)]
+            with torch.no_grad():
+                logits = graph_logits(self.setup.members, self.setup.stitches, d, lives, start)
+        return output_probs(logits, d.output)
+
+    def _evaluate(self, rows, split):
+        out = []
+        for row in rows:
+            d, used = active_switches(self.decision(row))
+            values = [
+                float(
+                    score(
+                        self.zoo.scenario.metric,
+                        self.probs(d, o.party, split),
+                        self.zoo.scenario.party(o.party).split(split).y,
+                    )
+                )
+                if o.party
+                else float(self.costs.graph(d, used))
+                for o in self.objectives
+            ]
+            out.append(np.array(values))
+        return out
+
+    def baselines(self, split="test"):
+        return baseline_vectors(self.zoo, self.objectives, split, self.setup.records[0].arch, self.seed)
+
+    def space_size(self) -> int:
+        return 3 * 4**self.n_points
+
+    def exact_front(self, split="val"):
+        if self.space_size() > self.enumerate_limit:
+            return None
+        n = self.n_points
+        rows = [[*((i >> b) & 1 for b in range(2 * n)), o] for i in range(4**n) for o in range(3)]
+        return nondominated(self.evaluate(np.array(rows, dtype=float), split), self.maximize)
+
+    def max_cost(self) -> float:
+        on = (True,) * self.n_points
+        return float(self.costs.graph(GraphDecision(on, on, "avg"), (True, True)))

@@ -1,0 +1,166 @@
+import numpy as np
+import optuna
+import pytest
+import torch
+
+from stitchbench.errors import InputError
+from stitchbench.problems import active_switches, create_problem, nondominated, optuna_space, to_pymoo
+from stitchbench.stitching import GraphDecision, StitchEnsemble
+
+
+def acc(probs, y):
+    return float((probs.argmax(1) == y).float().mean())
+
+
+def test_weights_problem_shape(weights_problem):
+    p = weights_problem
+    assert [v.name for v in p.variables] == ["w.local:uci-digits", "w.local:mnist"]
+    assert [o.name for o in p.objectives] == ["uci-digits", "mnist"]
+    assert p.kinds == {"real"}
+
+
+def test_weights_exact_front_ends_are_the_local_models(weights_problem):
+    p = weights_problem
+    base = p.baselines("val")
+    ends = p.evaluate([[1, 0], [0, 1]], "val")
+    assert np.allclose(ends[0], base["local:uci-digits"]) and np.allclose(ends[1], base["local:mnist"])
+    front = p.exact_front("val")
+    assert len(front) >= 3
+    assert nondominated(front, p.maximize).shape == front.shape  # mutually non-dominated
+    # the front is the upper envelope: nothing on it is dominated by a local model, and the front
+    # reaches at least each local model's own score on that model's party
+    for name in ("local:uci-digits", "local:mnist"):
+        b = base[name]
+        assert not any((b >= f).all() and (b > f).any() for f in front)
+    assert front[:, 0].max() >= base["local:uci-digits"][0]
+    assert front[:, 1].max() >= base["local:mnist"][1]
+
+
+def test_weights_evaluation_equals_running_the_ensemble(weights_problem, zoo, digits):
+    a, b = zoo.get("local:uci-digits").module, zoo.get("local:mnist").module
+    for w in (0.2, 0.5, 0.9):
+        got = weights_problem.evaluate([[w, 1 - w]], "test")[0]
+        for j, party in enumerate(digits.party_names):
+            split = digits.party(party).split("test")
+            with torch.no_grad():
+                probs = w * a(split.x).softmax(1) + (1 - w) * b(split.x).softmax(1)
+            assert got[j] == pytest.approx(acc(probs, split.y), abs=1e-9)
+
+
+def test_identical_canonical_vectors_are_evaluated_once(zoo):
+    p = create_problem("ensemble-weights", zoo)
+    p.evaluate([[0.2, 0.6], [0.1, 0.3], [0.25, 0.75], [0.5, 0.5]], "val")
+    assert p.evaluations == 2  # three scalings of one weighting, plus one more
+    p.evaluate([[0.3, 0.9]], "val")
+    assert p.evaluations == 2
+
+
+def test_weights_problem_with_cost_has_k_plus_one_objectives(zoo):
+    p = create_problem("ensemble-weights", zoo, cost=True)
+    F = p.evaluate([[1, 0], [0.5, 0.5]], "val")
+    assert F.shape == (2, 3) and F[1, 2] == 2 * F[0, 2] > 0
+    assert p.reference_point()[2] == F[1, 2]
+
+
+def test_stitch_ensemble_front_beats_the_uniform_ensemble(se_problem):
+    p = se_problem
+    front = p.exact_front("test")
+    ens = p.baselines("test")["ensemble"]
+    dominating = [f for f in front if (f >= ens).all() and (f > ens).any()]
+    near = [f for f in front if (f >= ens - 0.01).all() and (f >= ens + 0.03).any()]
+    assert dominating or near, f"front {front} vs ensemble {ens}"
+
+
+def test_stitch_ensemble_evaluation_equals_the_stitched_network(se_problem, digits):
+    p = se_problem
+    m, s = p.setup.members, p.setup.stitches
+    row = [3, 0.5, 0.4, 0.6]
+    F = p.evaluate([row], "test")[0]
+    for j, party in enumerate(digits.party_names):
+        split = digits.party(party).split("test")
+        with torch.no_grad():
+            probs = StitchEnsemble(m, s, 3, 0.5, [0.4, 0.6])(split.x)
+        assert F[j] == pytest.approx(acc(probs, split.y), abs=1e-9)
+    # alpha = 0 makes the point irrelevant: one canonical candidate
+    assert p.canonical(np.array([5, 0.0, 1, 1])) == p.canonical(np.array([1, 0.0, 2, 2]))
+
+
+def test_stitch_graph_all_off_reproduces_local_models(graph_problem):
+    p = graph_problem
+    n = p.n_points
+    base = p.baselines("test")
+    rows = np.zeros((3, 2 * n + 1))
+    rows[1, -1], rows[2, -1] = 1, 2
+    F = p.evaluate(rows, "test")
+    assert np.array_equal(F[0], base["local:uci-digits"])
+    assert np.array_equal(F[1], base["local:mnist"])
+    assert np.array_equal(F[2], base["ensemble"])
+    assert p.exact_front() is None  # 3 * 4^7 candidates: too many to enumerate
+
+
+def test_graph_canonical_form_drops_switches_that_cannot_reach_the_output():
+    on = (True, True, True)
+    d, used = active_switches(GraphDecision(on, (False,) * 3, "A"))
+    assert d.ab == (False,) * 3 and used == (True, False)  # A->B switches never reach output A
+    d, used = active_switches(GraphDecision((True, False, False), (False, False, True), "A"))
+    assert d.ab == (True, False, False) and d.ba == (False, False, True) and used == (True, True)
+    d, _ = active_switches(GraphDecision((False, False, True), (True, False, False), "A"))
+    assert d.ab == (False, False, False)  # B's branch after point 2 is never used by A
+
+
+def test_four_party_problem_has_four_objectives(cache_dir):
+    from stitchbench.data import get_scenario
+    from stitchbench.zoo import build_zoo
+
+    s4 = get_scenario("digits-shift-4")
+    z = build_zoo(s4, kinds=["local"], cache_dir=cache_dir, recipe={"epochs": 2})
+    p = create_problem("ensemble-weights", z)
+    assert [o.name for o in p.objectives] == s4.party_names
+    F = p.evaluate(np.eye(4), "val")
+    for i, party in enumerate(s4.party_names):
+        y = s4.party(party).split("val").y
+        for j, r in enumerate(p.members):
+            assert F[j, i] == pytest.approx(acc(z.probs(r, party, "val"), y))
+    se = create_problem(
+        "stitch-ensemble", z, host="mnist-1", method="feature-match", cache_dir=cache_dir, recipe={"match_epochs": 1}
+    )
+    F = se.evaluate([[1, 0.5, 1, 1, 1, 1]], "val")
+    assert F.shape == (1, 4) and (F > 0.3).all()
+
+
+@pytest.mark.parametrize(
+    "row,needle",
+    [
+        ([0.5], "has 1 values"),
+        ([0.5, float("nan")], "'w.local:mnist'.*not finite"),
+        ([1.5, 0.5], "'w.local:uci-digits'.*outside its bounds"),
+        ([0.5, "x"], "'w.local:mnist'.*not a number"),
+    ],
+)
+def test_bad_decision_vectors_name_the_variable(weights_problem, row, needle):
+    with pytest.raises(InputError, match=needle):
+        weights_problem.evaluate([row])
+
+
+def test_unknown_category_and_split_are_rejected(se_problem):
+    with pytest.raises(InputError, match="'point'.*unknown choice 'stage9'"):
+        se_problem.evaluate([{"point": "stage9", "alpha": 0.1, "w.uci-digits": 1, "w.mnist": 1}])
+    with pytest.raises(InputError, match="'point'.*outside its bounds"):
+        se_problem.evaluate([[99, 0.1, 1, 1]])
+    with pytest.raises(InputError, match="unknown split 'train'"):
+        se_problem.evaluate([[0, 0.1, 1, 1]], "train")
+
+
+def test_pymoo_and_optuna_see_the_same_problem(se_problem):
+    p = se_problem
+    numeric, mixed = to_pymoo(p), to_pymoo(p, mixed=True)
+    assert numeric.n_var == 4 and numeric.n_obj == 2 and list(numeric.xu) == [6, 1, 1, 1]
+    assert set(mixed.vars) == {"point", "alpha", "w.uci-digits", "w.mnist"}
+    space = optuna_space(p)
+    assert isinstance(space["point"], optuna.distributions.CategoricalDistribution)
+    x = {"point": "stage3_0", "alpha": 0.5, "w.uci-digits": 0.4, "w.mnist": 0.6}
+    out_mixed, out_num = {}, {}
+    mixed._evaluate([x], out_mixed)
+    numeric._evaluate(np.array([[3.2, 0.5, 0.4, 0.6]]), out_num)  # 3.2 rounds to point 3
+    assert np.array_equal(out_mixed["F"], out_num["F"])
+    assert np.allclose(-out_num["F"][0], p.evaluate([x])[0])
