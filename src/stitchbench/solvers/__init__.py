@@ -1,0 +1,25 @@
+"""Solvers: the API, the budget-owning evaluator, pymoo and Optuna adapters, built-ins, plugins."""
+
+from .api import BudgetExhausted, Evaluation, Evaluator, JobTimeout, Solver
+from .builtin import Exhaustive, RandomSearch, sample_uniform, space_size
+from .job import SolverRun, run_solver
+from .registry import ENTRY_POINT_GROUP, SOLVERS, check_supports, create_solver, supports
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "SOLVERS",
+    "BudgetExhausted",
+    "Evaluation",
+    "Evaluator",
+    "Exhaustive",
+    "JobTimeout",
+    "RandomSearch",
+    "Solver",
+    "SolverRun",
+    "check_supports",
+    "create_solver",
+    "run_solver",
+    "sample_uniform",
+    "space_size",
+    "supports",
+]

@@ -1,0 +1,66 @@
+"""Built-in baselines: uniform random search and exhaustive enumeration."""
+
+import itertools
+import math
+
+import numpy as np
+
+from stitchbench.errors import InputError
+from stitchbench.problems import Problem
+
+from .api import Evaluator, Solver
+
+
+def sample_uniform(problem: Problem, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n decisions drawn uniformly from the space, in numeric encoding."""
+    cols = []
+    for v in problem.variables:
+        lo, hi = v.bounds
+        cols.append(rng.uniform(lo, hi, n) if v.kind == "real" else rng.integers(int(lo), int(hi) + 1, n))
+    return np.stack(cols, 1).astype(float)
+
+
+class RandomSearch(Solver):
+    name = "random"
+    supports = frozenset({"real", "integer", "categorical", "binary"})
+
+    def __init__(self, batch: int = 50):
+        if batch < 1:
+            raise InputError(f"random: batch must be >= 1, got {batch}")
+        self.batch = batch
+
+    def solve(self, problem, evaluator: Evaluator, budget, seed):
+        rng = np.random.default_rng(seed)
+        while evaluator.remaining > 0:
+            evaluator(sample_uniform(problem, min(self.batch, evaluator.remaining), rng))
+
+
+def space_size(problem: Problem) -> int:
+    return math.prod(int(v.bounds[1] - v.bounds[0]) + 1 for v in problem.variables)
+
+
+class Exhaustive(Solver):
+    """Enumerates a discrete space in a fixed (lexicographic) order, up to the budget."""
+
+    name = "exhaustive"
+    supports = frozenset({"integer", "categorical", "binary"})
+
+    def __init__(self, limit: int = 100_000, batch: int = 256):
+        self.limit, self.batch = limit, batch
+
+    def check(self, problem: Problem) -> None:
+        size = space_size(problem)
+        if size > self.limit:
+            raise InputError(
+                f"exhaustive: the space of {problem.name!r} has {size} candidates, more than the limit {self.limit}"
+            )
+
+    def solve(self, problem, evaluator: Evaluator, budget, seed):
+        self.check(problem)
+        ranges = [range(int(v.bounds[0]), int(v.bounds[1]) + 1) for v in problem.variables]
+        rows = itertools.product(*ranges)
+        while evaluator.remaining > 0:
+            chunk = list(itertools.islice(rows, min(self.batch, evaluator.remaining)))
+            if not chunk:
+                return
+            evaluator(np.array(chunk, dtype=float))

@@ -1,0 +1,54 @@
+"""Run one solver on one problem under a budget and a time limit; failures stay inside the job."""
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from stitchbench.problems import Problem
+
+from .api import BudgetExhausted, Evaluation, Evaluator, Solver
+
+
+@dataclass
+class SolverRun:
+    log: list[Evaluation]
+    status: str  # "done" | "failed"
+    error: str | None = None
+    seconds: float = 0.0
+    detail: str = field(default="", repr=False)
+
+
+def run_solver(
+    solver: Solver,
+    problem: Problem,
+    budget: int,
+    seed: int,
+    split: str = "val",
+    time_limit: float | None = None,
+) -> SolverRun:
+    """Run `solver` in a worker thread. A solver that raises, feeds malformed decisions, or stalls past
+    `time_limit` (+5 s grace) fails this run only; every evaluation logged before that is kept."""
+    evaluator = Evaluator(problem, budget, split, time_limit)
+    outcome: dict = {}
+
+    def target():
+        try:
+            solver.solve(problem, evaluator, budget, seed)
+        except BudgetExhausted:
+            pass
+        except BaseException as e:
+            outcome["error"] = f"{type(e).__name__}: {e}"
+            outcome["detail"] = traceback.format_exc()
+
+    start = time.perf_counter()
+    thread = threading.Thread(target=target, name=f"solver-{solver.name}", daemon=True)
+    thread.start()
+    thread.join(None if time_limit is None else time_limit + 5.0)
+    seconds = time.perf_counter() - start
+    log = list(evaluator.log)  # a snapshot: a stalled thread may still be running
+    if thread.is_alive():
+        return SolverRun(log, "failed", f"solver stalled: no result within {time_limit} s", seconds)
+    if "error" in outcome:
+        return SolverRun(log, "failed", outcome["error"], seconds, outcome["detail"])
+    return SolverRun(log, "done", None, seconds)

@@ -1,0 +1,121 @@
+"""pymoo's algorithms, driven by ask/tell so the evaluator owns every evaluation.
+
+Operators fit the variable types: real spaces use SBX + polynomial mutation; all-binary spaces bit-flip
+mutation and two-point crossover; other discrete spaces integer sampling with SBX/PM and rounding repair;
+mixed spaces the numeric encoding, rounded before evaluation (or `pymoo.mixed-ga`, pymoo's mixed-variable
+GA with rank-and-crowding survival). Reference directions (NSGA-III, MOEA/D, RVEA) are sized from the
+objective count to about the population size.
+"""
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from pymoo.algorithms.moo.moead import MOEAD
+from pymoo.algorithms.moo.nsga2 import NSGA2, RankAndCrowding
+from pymoo.algorithms.moo.nsga3 import NSGA3
+from pymoo.algorithms.moo.rvea import RVEA
+from pymoo.algorithms.moo.sms import SMSEMOA
+from pymoo.core.individual import Individual
+from pymoo.core.mixed import MixedVariableGA
+from pymoo.core.population import Population
+from pymoo.operators.crossover.pntx import TwoPointCrossover
+from pymoo.operators.crossover.sbx import SBX
+from pymoo.operators.mutation.bitflip import BitflipMutation
+from pymoo.operators.mutation.pm import PM
+from pymoo.operators.repair.rounding import RoundingRepair
+from pymoo.operators.sampling.rnd import BinaryRandomSampling, FloatRandomSampling, IntegerRandomSampling
+from pymoo.util.ref_dirs import get_reference_directions
+
+from stitchbench.errors import InputError
+from stitchbench.problems import Problem, to_pymoo
+
+from .api import Evaluator, Solver
+
+
+def operators(kinds: set[str]) -> dict:
+    if kinds == {"binary"}:
+        return {"sampling": BinaryRandomSampling(), "crossover": TwoPointCrossover(), "mutation": BitflipMutation()}
+    if "real" not in kinds:
+        return {
+            "sampling": IntegerRandomSampling(),
+            "crossover": SBX(prob=1.0, eta=3.0, vtype=float, repair=RoundingRepair()),
+            "mutation": PM(prob=1.0, eta=3.0, vtype=float, repair=RoundingRepair()),
+        }
+    return {"sampling": FloatRandomSampling(), "crossover": SBX(eta=15, prob=0.9), "mutation": PM(eta=20)}
+
+
+def ref_dirs(n_obj: int, pop_size: int) -> np.ndarray:
+    """Das-Dennis directions, the most partitions whose count does not exceed the population size."""
+    p = 1
+    while math.comb(p + 1 + n_obj - 1, n_obj - 1) <= pop_size:
+        p += 1
+    return get_reference_directions("das-dennis", n_obj, n_partitions=p)
+
+
+def build(algorithm: str, problem: Problem, pop_size: int):
+    n_obj = len(problem.objectives)
+    ops = operators(problem.kinds)
+    if algorithm == "nsga2":
+        return NSGA2(pop_size=pop_size, eliminate_duplicates=True, **ops)
+    if algorithm == "nsga3":
+        return NSGA3(ref_dirs=ref_dirs(n_obj, pop_size), pop_size=pop_size, eliminate_duplicates=True, **ops)
+    if algorithm == "moead":
+        return MOEAD(ref_dirs=ref_dirs(n_obj, pop_size), n_neighbors=min(15, pop_size), **ops)
+    if algorithm == "smsemoa":
+        return SMSEMOA(pop_size=pop_size, eliminate_duplicates=True, **ops)
+    if algorithm == "agemoea2":
+        from pymoo.algorithms.moo.age2 import AGEMOEA2  # imports numba: only when asked for
+
+        return AGEMOEA2(pop_size=pop_size, eliminate_duplicates=True, **ops)
+    if algorithm == "rvea":
+        return RVEA(ref_dirs=ref_dirs(n_obj, pop_size), pop_size=pop_size, eliminate_duplicates=True, **ops)
+    if algorithm == "mixed-ga":
+        return MixedVariableGA(pop_size=pop_size, survival=RankAndCrowding())
+    raise ValueError(algorithm)
+
+
+class PymooSolver(Solver):
+    algorithm: str
+    supports = frozenset({"real", "integer", "categorical", "binary"})
+
+    def __init__(self, pop_size: int = 40):
+        if pop_size < 4:
+            raise InputError(f"{self.name}: pop_size must be >= 4, got {pop_size}")
+        self.pop_size = pop_size
+
+    def solve(self, problem, evaluator: Evaluator, budget, seed):
+        mixed = self.algorithm == "mixed-ga"
+        pm = to_pymoo(problem, evaluator.split, mixed=mixed)
+        algorithm = build(self.algorithm, problem, self.pop_size)
+        algorithm.setup(pm, termination=("n_eval", budget), seed=seed, verbose=False)
+        while algorithm.has_next() and evaluator.remaining > 0:
+            infills = algorithm.ask()
+            single = isinstance(infills, Individual)  # loop-wise algorithms (MOEA/D) ask one at a time
+            pop = Population.create(infills) if single else infills
+            if len(pop) == 0:
+                break
+            X = pop.get("X")
+            F = evaluator(pm.rows(X if mixed else np.atleast_2d(X)))
+            pop = pop[: len(F)]
+            pop.set("F", pm.sign * F)
+            algorithm.tell(infills=pop[0] if single else pop)
+
+
+def pymoo_solver(algorithm: str, description: str) -> type[PymooSolver]:
+    return type(
+        f"Pymoo_{algorithm}",
+        (PymooSolver,),
+        {"name": f"pymoo.{algorithm}", "algorithm": algorithm, "__doc__": description},
+    )
+
+
+PYMOO: dict[str, Callable] = {
+    "pymoo.nsga2": pymoo_solver("nsga2", "pymoo NSGA-II"),
+    "pymoo.nsga3": pymoo_solver("nsga3", "pymoo NSGA-III (Das-Dennis reference directions)"),
+    "pymoo.moead": pymoo_solver("moead", "pymoo MOEA/D (Das-Dennis reference directions)"),
+    "pymoo.smsemoa": pymoo_solver("smsemoa", "pymoo SMS-EMOA"),
+    "pymoo.agemoea2": pymoo_solver("agemoea2", "pymoo AGE-MOEA2"),
+    "pymoo.rvea": pymoo_solver("rvea", "pymoo RVEA (Das-Dennis reference directions)"),
+    "pymoo.mixed-ga": pymoo_solver("mixed-ga", "pymoo mixed-variable GA with rank-and-crowding survival"),
+}
