@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt tests/plugin_example/pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/stitchbench zoo build digits-shift --out runs/demo-zoo
+	$(VENV)/bin/stitchbench run quick --out runs/quick
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -43,6 +43,19 @@ def build_parser() -> Parser:
     p.add_argument("--cache", type=Path, help="artifact cache (default $STITCHBENCH_CACHE or ~/.cache/stitchbench)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
+    run = sub.add_parser("run", help="run a suite (default: quick) and write its results and report")
+    run.add_argument("suite", nargs="?", default="quick", help="a shipped suite name or a TOML file")
+    run.add_argument("--out", type=Path, help="results directory (default: runs/<suite>)")
+    run.add_argument("--executor", choices=["local", "process", "ray"])
+    run.add_argument("--workers", type=int)
+    run.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local Ray)")
+
+    rep = sub.add_parser("report", help="(re)write DIR/report.html and DIR/report.md")
+    rep.add_argument("dir", type=Path)
+
+    cmp = sub.add_parser("compare", help="put the indicator tables of several runs side by side")
+    cmp.add_argument("dirs", type=Path, nargs="+")
+
     ls = sub.add_parser("list", help="list scenarios, architectures, problems, solvers or suites")
     ls.add_argument("what", choices=commands.LISTABLE)
 
@@ -91,6 +104,21 @@ def print_listing(df) -> None:
 def dispatch(args: argparse.Namespace) -> int:
     if args.command == "list":
         print_listing(commands.listing(args.what))
+    elif args.command == "run":
+        outcome = commands.run(
+            args.suite, args.out, args.executor, args.workers, args.ray_address, args.cache, args.quiet
+        )
+        if outcome.skipped:
+            print(f"{outcome.path} holds a finished run of this suite: nothing to do")
+        else:
+            print(f"ran {outcome.ran} jobs ({outcome.failed} failed) in {outcome.path}; timings (s): {outcome.timings}")
+        print(f"report: {outcome.path / 'report.html'}")
+        return 1 if outcome.failed else 0
+    elif args.command == "report":
+        html, md = commands.report(args.dir)
+        print(f"wrote {html} and {md}")
+    elif args.command == "compare":
+        print_frame(commands.compare(args.dirs), "runs compared (test split)")
     elif args.command == "zoo" and args.zoo_command == "build":
         matrix = commands.zoo_build(
             args.scenario,

@@ -8,11 +8,18 @@ from rich.progress import Progress
 
 from stitchbench.data import SCENARIOS, get_scenario
 from stitchbench.errors import InputError, unknown
+from stitchbench.problems import PROBLEMS
+from stitchbench.results import RunDir, write_report
+from stitchbench.results.compare import compare as compare_runs
+from stitchbench.solvers import SOLVERS
 from stitchbench.stitching import TracedNet, find_points
 from stitchbench.zoo import ARCHITECTURES, build_zoo, create
 from stitchbench.zoo.build import expand_kinds
 
-LISTABLE = ("scenarios", "architectures")
+from .runner import RunOutcome, run_suite
+from .suite import expand, load_suite, shipped_suites
+
+LISTABLE = ("scenarios", "architectures", "problems", "solvers", "suites")
 MATRIX = "zoo.parquet"
 RECORDS = "zoo.json"
 
@@ -38,6 +45,37 @@ def listing(what: str) -> pd.DataFrame:
             for e in ARCHITECTURES
         ]
         return pd.DataFrame(rows, columns=["name", "parameters", "about"])
+    if what == "problems":
+        return pd.DataFrame(
+            [
+                (
+                    e.name,
+                    ", ".join(f"{k}={v}" for k, v in e.parameters().items() if k not in ("zoo", "cache_dir")),
+                    e.description,
+                )
+                for e in PROBLEMS
+            ],
+            columns=["name", "parameters", "about"],
+        )
+    if what == "solvers":
+        return pd.DataFrame(
+            [
+                (
+                    e.name,
+                    ", ".join(sorted(e.factory.supports)),
+                    ", ".join(f"{k}={v}" for k, v in e.parameters().items()),
+                    e.description,
+                )
+                for e in SOLVERS
+            ],
+            columns=["name", "variable kinds", "parameters", "about"],
+        )
+    if what == "suites":
+        rows = []
+        for name, path in sorted(shipped_suites().items()):
+            suite = load_suite(str(path))
+            rows.append((name, suite.description, len(expand(suite)), str(path)))
+        return pd.DataFrame(rows, columns=["name", "about", "jobs", "file"])
     raise unknown("listing", what, LISTABLE)
 
 
@@ -98,3 +136,18 @@ def stitch_points(scenario_name: str, params: dict, arch_a: str, arch_b: str) ->
         for i, p in enumerate(find_points(nets))
     ]
     return pd.DataFrame(rows, columns=["#", f"A ({arch_a})", "A shape", f"B ({arch_b})", "B shape"])
+
+
+def run(suite_ref: str, out: Path | None, executor, workers, address, cache, quiet) -> RunOutcome:
+    suite = load_suite(suite_ref)
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be >= 1, got {workers}")
+    return run_suite(suite, out or Path("runs") / suite.name, executor, workers, address, cache, quiet)
+
+
+def report(directory: Path):
+    return write_report(RunDir(directory))
+
+
+def compare(dirs: list[Path]) -> pd.DataFrame:
+    return compare_runs(dirs)

@@ -35,6 +35,7 @@ def simplex_grid(m: int, max_points: int = 5000) -> np.ndarray:
 class EnsembleWeights(Problem):
     """Weights w.<member> in [0, 1] (normalized onto the simplex) of an output ensemble; one score per party."""
 
+    variable_kinds = frozenset({"real"})
     summary = (
         "variables: w.<member> real [0, 1] per member (normalized to sum 1); "
         "objectives: score on each party (max) [+ cost in FLOPs (min)]"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stitchbench.stitching import ActivationCache, CostModel, branch_logits, prepare
+from stitchbench.stitching import ActivationCache, CostModel, ensemble_branch_probs, prepare
 from stitchbench.zoo import Zoo, score
 
 from .api import Objective, Problem, Variable
@@ -17,6 +17,7 @@ from .front import nondominated
 
 
 class StitchEnsembleProblem(Problem):
+    variable_kinds = frozenset({"categorical", "real"})
     summary = (
         "variables: point categorical (matched points), alpha real [0, 1], w.<member> real [0, 1] per member "
         "(normalized); objectives: score on each party (max) [+ cost in FLOPs (min)]; stitches trained by the host"
@@ -67,9 +68,7 @@ class StitchEnsembleProblem(Problem):
             probs = torch.stack([self.cache.logits(k, party, split).softmax(1) for k in range(len(m))])
         else:
             lives = [self.cache.lives(k, pi, party, split) for k in range(len(m))]
-            with torch.no_grad():
-                logits = branch_logits(m, self.setup.stitches, pi, lives, alpha)
-            probs = torch.stack([logits[k].softmax(1) for k in range(len(m))])
+            probs = ensemble_branch_probs(m, self.setup.stitches, pi, lives, alpha)
         self._branches[key] = probs
         if len(self._branches) > self._memo_size:
             self._branches.popitem(last=False)
@@ -102,8 +101,9 @@ class StitchEnsembleProblem(Problem):
         ]
         return np.array(rows)
 
-    def exact_front(self, split="val"):
-        """The front of the dense enumeration `grid()` (the space is continuous in alpha and w)."""
+    def grid_front(self, split="val"):
+        """The front of the dense enumeration `grid()`. Not exact (alpha and w are continuous), so
+        `exact_front` stays None and IGD+ is not reported against it."""
         return nondominated(self.evaluate(self.grid(), split), self.maximize)
 
     def max_cost(self) -> float:

@@ -11,7 +11,7 @@ from stitchbench.stitching import (
     ActivationCache,
     CostModel,
     GraphDecision,
-    graph_logits,
+    graph_probs,
     output_probs,
     prepare,
 )
@@ -38,6 +38,7 @@ def active_switches(d: GraphDecision) -> tuple[GraphDecision, tuple[bool, bool]]
 
 
 class StitchGraphProblem(Problem):
+    variable_kinds = frozenset({"binary", "categorical"})
     summary = (
         "variables: ab.<point>, ba.<point> binary switches per matched point, output categorical {A, B, avg} "
         "(A: host's model); objectives: score on each party (max) [+ cost in FLOPs (min)]"
@@ -88,12 +89,9 @@ class StitchGraphProblem(Problem):
     def probs(self, d: GraphDecision, party: str, split: str) -> torch.Tensor:
         start = d.first_active()
         if start is None:
-            logits = {m: self.cache.logits(m, party, split) for m in (0, 1)}
-        else:
-            lives = [self.cache.lives(m, start, party, split) for m in (0, 1)]
-            with torch.no_grad():
-                logits = graph_logits(self.setup.members, self.setup.stitches, d, lives, start)
-        return output_probs(logits, d.output)
+            return output_probs({m: self.cache.logits(m, party, split) for m in (0, 1)}, d.output)
+        lives = [self.cache.lives(m, start, party, split) for m in (0, 1)]
+        return graph_probs(self.setup.members, self.setup.stitches, d, lives, start)
 
     def _evaluate(self, rows, split):
         out = []

@@ -9,7 +9,7 @@ import torch
 
 from stitchbench.data import Scenario
 
-from .networks import Lives, Members
+from .networks import CHUNK, Lives, Members
 
 
 class ActivationCache:
@@ -33,7 +33,7 @@ class ActivationCache:
         """Member m's own output, unstitched."""
         key = (m, party, split)
         if key not in self._logits:
-            self._logits[key] = self.members.models[m](self.inputs(party, split))
+            self._logits[key] = torch.cat([self.members.models[m](c) for c in self.inputs(party, split).split(CHUNK)])
         return self._logits[key]
 
     def nbytes(self) -> int:

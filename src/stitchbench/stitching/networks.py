@@ -20,6 +20,14 @@ from .layers import make_stitch
 
 Lives = tuple[torch.Tensor, ...]
 OUTPUTS = ("A", "B", "avg")
+CHUNK = 128  # samples per forward pass in evaluation: small chunks stay in cache (about 4x faster on CPU)
+
+
+def chunked_lives(lives: Sequence[Lives], size: int = CHUNK):
+    """Aligned chunks of every member's live values."""
+    n = len(lives[0][0])
+    for start in range(0, n, size):
+        yield [tuple(v[start : start + size] for v in live) for live in lives]
 
 
 class Members:
@@ -48,7 +56,9 @@ class Members:
 
     @torch.no_grad()
     def lives(self, m: int, pi: int, x: torch.Tensor) -> Lives:
-        return self.segment(m, None, pi)(x)
+        seg = self.segment(m, None, pi)
+        parts = [seg(c) for c in x.split(CHUNK)]
+        return tuple(torch.cat(vs) for vs in zip(*parts, strict=True))
 
 
 class StitchSet(nn.Module):
@@ -103,6 +113,18 @@ def branch_logits(
 
 def weighted_probs(logits: dict[int, torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
     return sum(weights[m] * z.softmax(1) for m, z in logits.items())
+
+
+@torch.no_grad()
+def ensemble_branch_probs(
+    members: Members, stitches: "StitchSet", pi: int, lives: Sequence[Lives], alpha: float
+) -> torch.Tensor:
+    """(M, N, C) class probabilities of every branch of the stitch-ensemble, evaluated in chunks."""
+    parts = []
+    for chunk in chunked_lives(lives):
+        logits = branch_logits(members, stitches, pi, chunk, alpha)
+        parts.append(torch.stack([logits[m].softmax(1) for m in range(len(members))]))
+    return torch.cat(parts, 1)
 
 
 @dataclass(frozen=True)
@@ -167,6 +189,13 @@ class StitchGraph(nn.Module):
             lives = [self.members.segment(m, None, start)(x) for m in (0, 1)]
             logits = graph_logits(self.members, self.stitches, self.decision, lives, start)
         return output_probs(logits, self.decision.output)
+
+
+@torch.no_grad()
+def graph_probs(members: Members, stitches: "StitchSet", d: GraphDecision, lives: Sequence[Lives], start: int):
+    """Output probabilities of a graph-form candidate from the live values at `start`, in chunks."""
+    parts = [output_probs(graph_logits(members, stitches, d, c, start), d.output) for c in chunked_lives(lives)]
+    return torch.cat(parts)
 
 
 def output_probs(logits: dict[int, torch.Tensor], output: str) -> torch.Tensor:

@@ -24,6 +24,7 @@ class StitchSetup:
     stitches: StitchSet
     method: str
     manifest: dict
+    path: Path
 
     @property
     def member_names(self) -> list[str]:
@@ -90,4 +91,4 @@ def prepare(
     stitches.load_state_dict(artifact.tensors())
     for p in stitches.parameters():
         p.requires_grad_(False)
-    return StitchSetup(zoo, host, records, members, stitches.eval(), method, artifact.manifest)
+    return StitchSetup(zoo, host, records, members, stitches.eval(), method, artifact.manifest, artifact.path)

@@ -76,7 +76,7 @@ def train_federated(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
     """Class probabilities of `model` on `x`."""
     model.eval()
     return torch.cat([model(chunk).softmax(1) for chunk in x.split(batch_size)])

@@ -1,0 +1,107 @@
+"""Executors: run jobs in-process (`local`), in a pool of processes (`process`), or as Ray tasks (`ray`).
+
+Whichever runs them, results come back to the driver (`on_result`), which alone writes the run directory.
+For Ray, the artifacts a job needs (models, stitch sets) travel through Ray's object store and are
+materialized into a worker-local cache, so workers need no shared filesystem.
+"""
+
+import hashlib
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+
+from stitchbench.errors import InputError
+
+from .suite import Job
+from .workspace import JobResult, Workspace, execute
+
+OnResult = Callable[[JobResult], None]
+
+_worker_ws: Workspace | None = None
+
+
+def run_local(jobs: Sequence[Job], workspace: Workspace, on_result: OnResult) -> None:
+    for job in jobs:
+        on_result(execute(job, workspace))
+
+
+def _init_worker(cache_dir: str) -> None:
+    global _worker_ws
+    import torch
+
+    torch.set_num_threads(1)
+    _worker_ws = Workspace(Path(cache_dir))
+
+
+def _process_job(job_json: str) -> JobResult:
+    assert _worker_ws is not None
+    return execute(Job.model_validate_json(job_json), _worker_ws)
+
+
+def run_process(jobs: Sequence[Job], cache_dir: Path, workers: int, on_result: OnResult) -> None:
+    ctx = get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(cache_dir),)) as pool:
+        futures = [pool.submit(_process_job, job.model_dump_json()) for job in jobs]
+        for f in as_completed(futures):
+            on_result(f.result())
+
+
+def bundle(workspace: Workspace) -> dict[str, bytes]:
+    """Every artifact file the jobs need, by path relative to the cache."""
+    files = {}
+    for d in workspace.artifact_dirs():
+        for f in d.iterdir():
+            files[str(f.relative_to(workspace.cache_dir))] = f.read_bytes()
+    return files
+
+
+def _ray_job(job_json: str, files: dict[str, bytes]) -> JobResult:
+    global _worker_ws
+    digest = hashlib.sha256("".join(sorted(files)).encode()).hexdigest()[:12]
+    cache = Path(tempfile.gettempdir()) / f"stitchbench-ray-{digest}"
+    for rel, data in files.items():
+        path = cache / rel
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+    if _worker_ws is None or _worker_ws.cache_dir != cache:
+        _worker_ws = Workspace(cache)
+    return execute(Job.model_validate_json(job_json), _worker_ws)
+
+
+def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: str | None, on_result: OnResult) -> None:
+    try:
+        import ray
+    except ImportError as e:
+        raise InputError("executor 'ray' needs the ray extra: pip install 'stitchbench[ray]'") from e
+    started = not ray.is_initialized()
+    if started:
+        kwargs = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False}
+        ray.init(log_to_driver=False, configure_logging=False, **kwargs)
+    try:
+        files = ray.put(bundle(workspace))
+        task = ray.remote(num_cpus=1)(_ray_job)
+        pending = [task.remote(job.model_dump_json(), files) for job in jobs]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            on_result(ray.get(done[0]))
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def run_jobs(
+    executor: str, jobs: Sequence[Job], workspace: Workspace, workers: int, address: str | None, on_result: OnResult
+) -> None:
+    if executor == "local":
+        run_local(jobs, workspace, on_result)
+    elif executor == "process":
+        run_process(jobs, workspace.cache_dir, workers, on_result)
+    elif executor == "ray":
+        run_ray(jobs, workspace, workers, address, on_result)
+    else:
+        raise InputError(f"unknown executor {executor!r}; valid executors: local, process, ray")

@@ -1,0 +1,181 @@
+"""Suites: TOML files validated up front (pydantic), expanded into jobs (problem x solver x seed).
+
+Validation checks everything that can be checked before anything runs: field names and types, scenario,
+architecture, problem family and solver names and parameters, and that each solver supports the variable
+kinds of each problem. Errors name the file, the field path and the valid choices.
+"""
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from stitchbench.data import SCENARIOS
+from stitchbench.errors import InputError, describe, unknown
+from stitchbench.hashing import config_hash
+from stitchbench.problems import PROBLEMS
+from stitchbench.solvers import check_supports, create_solver
+from stitchbench.zoo import ARCHITECTURES, Recipe
+
+EXECUTORS = ("local", "process", "ray")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScenarioSpec(Strict):
+    name: str
+    params: dict[str, Any] = {}
+
+
+class ZooSpec(Strict):
+    archs: list[str] = ["cnn"]
+    seeds: list[int] = Field([0], min_length=1)
+    recipe: dict[str, Any] = {}
+
+
+class ProblemSpec(Strict):
+    family: str
+    hosts: list[str] | None = Field(None, description="stitching families: one problem per host (default: all)")
+    params: dict[str, Any] = {}
+    cost: bool = False
+    id: str | None = None
+
+
+class SolverSpec(Strict):
+    name: str
+    params: dict[str, Any] = {}
+
+
+class Suite(Strict):
+    name: str
+    description: str = ""
+    scenarios: list[ScenarioSpec] = Field(min_length=1)
+    zoo: ZooSpec = ZooSpec()
+    problems: list[ProblemSpec] = Field(min_length=1)
+    solvers: list[SolverSpec] = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1, description="solver seeds")
+    budget: int = Field(gt=0, le=1_000_000)
+    time_limit: float = Field(1800.0, gt=0, description="seconds per job")
+    executor: Literal["local", "process", "ray"] = "local"
+    workers: int = Field(2, ge=1, le=256)
+
+    @model_validator(mode="after")
+    def _names(self):
+        for s in self.scenarios:
+            SCENARIOS.entry(s.name)
+        for a in self.zoo.archs:
+            ARCHITECTURES.entry(a)
+        Recipe(**self.zoo.recipe)
+        for p in self.problems:
+            PROBLEMS.entry(p.family)
+        for s in self.solvers:
+            create_solver(s.name, **s.params)  # validates the name and parameters
+            for p in self.problems:
+                check_supports(s.name, set(PROBLEMS.entry(p.family).factory.variable_kinds))
+        return self
+
+    @property
+    def key(self) -> str:
+        return config_hash(self.model_dump())
+
+
+class Job(Strict):
+    """One unit of work: a solver with a seed on one problem instance of one scenario and zoo seed."""
+
+    id: str
+    scenario: ScenarioSpec
+    zoo: ZooSpec
+    zoo_seed: int
+    problem_id: str
+    family: str
+    problem_params: dict[str, Any]
+    solver: SolverSpec
+    seed: int
+    budget: int
+    time_limit: float
+
+
+def shipped_suites() -> dict[str, Path]:
+    folder = resources.files("stitchbench") / "suites"
+    return {Path(str(f)).stem: Path(str(f)) for f in folder.iterdir() if str(f).endswith(".toml")}
+
+
+def load_suite(ref: str) -> Suite:
+    """A shipped suite by name, or a TOML file by path."""
+    path = Path(ref)
+    if not path.suffix:
+        suites = shipped_suites()
+        if ref not in suites:
+            raise unknown("suite", ref, suites)
+        path = suites[ref]
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise InputError(f"suite file {path} not found; shipped suites: {', '.join(sorted(shipped_suites()))}") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid TOML: {e}") from e
+    try:
+        return Suite(**data)
+    except ValidationError as e:
+        raise InputError(f"{path}: {describe(e)}") from e
+    except InputError as e:
+        raise InputError(f"{path}: {e}") from e
+    except TypeError as e:
+        raise InputError(f"{path}: {e}") from e
+
+
+def problem_instances(suite: Suite, spec: ProblemSpec, party_names: list[str]) -> list[tuple[str, dict]]:
+    """(problem id, parameters) for each instance of a problem spec; stitching families one per host."""
+    params = dict(spec.params)
+    if spec.cost:
+        params["cost"] = True
+    takes_host = "host" in PROBLEMS.entry(spec.family).parameters()
+    if not takes_host:
+        if spec.hosts:
+            raise InputError(f"problem {spec.family!r} takes no hosts")
+        return [(spec.id or spec.family + ("+cost" if spec.cost else ""), params)]
+    hosts = spec.hosts or party_names
+    for h in hosts:
+        if h not in party_names:
+            raise unknown("host party", h, party_names)
+    base = spec.id or spec.family
+    return [(f"{base}@{h}" + ("+cost" if spec.cost else ""), {**params, "host": h}) for h in hosts]
+
+
+def expand(suite: Suite) -> list[Job]:
+    """Every job of the suite, in a fixed order."""
+    from stitchbench.data import get_scenario
+
+    jobs = []
+    ids = set()
+    for sc in suite.scenarios:
+        parties = get_scenario(sc.name, **sc.params).party_names
+        for zoo_seed in suite.zoo.seeds:
+            for spec in suite.problems:
+                for pid, params in problem_instances(suite, spec, parties):
+                    for solver in suite.solvers:
+                        for seed in suite.seeds:
+                            jid = f"{sc.name}/z{zoo_seed}/{pid}/{solver.name}/s{seed}"
+                            if jid in ids:
+                                raise InputError(f"job {jid!r} appears twice; give the problems distinct 'id's")
+                            ids.add(jid)
+                            jobs.append(
+                                Job(
+                                    id=jid,
+                                    scenario=sc,
+                                    zoo=suite.zoo,
+                                    zoo_seed=zoo_seed,
+                                    problem_id=pid,
+                                    family=spec.family,
+                                    problem_params=params,
+                                    solver=solver,
+                                    seed=seed,
+                                    budget=suite.budget,
+                                    time_limit=suite.time_limit,
+                                )
+                            )
+    return jobs

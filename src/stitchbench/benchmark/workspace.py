@@ -1,0 +1,102 @@
+"""Executing jobs: a per-process workspace of zoos and problems (built once, reused by later jobs)."""
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stitchbench.data import get_scenario
+from stitchbench.problems import PROBLEMS, Problem, create_problem, nondominated
+from stitchbench.solvers import create_solver, run_solver
+from stitchbench.zoo import Zoo, build_zoo
+
+from .suite import Job, ScenarioSpec, ZooSpec
+
+
+@dataclass
+class Workspace:
+    cache_dir: Path
+    zoos: dict = field(default_factory=dict)
+    problems: dict = field(default_factory=dict)
+
+    def artifact_dirs(self) -> list[Path]:
+        """Folders of every model and stitch set this workspace uses (what remote workers need)."""
+        dirs = [r.artifact.path for z in self.zoos.values() for r in z.records]
+        dirs += [p.setup.path for p in self.problems.values() if hasattr(p, "setup")]
+        return dirs
+
+    def zoo(self, scenario: ScenarioSpec, spec: ZooSpec, seed: int, on_model=None) -> Zoo:
+        key = (scenario.model_dump_json(), spec.model_dump_json(), seed)
+        if key not in self.zoos:
+            sc = get_scenario(scenario.name, **scenario.params)
+            self.zoos[key] = build_zoo(
+                sc, spec.archs, seeds=[seed], cache_dir=self.cache_dir, recipe=spec.recipe, on_model=on_model
+            )
+        return self.zoos[key]
+
+    def problem(self, job: Job) -> Problem:
+        key = (job.scenario.model_dump_json(), job.zoo.model_dump_json(), job.zoo_seed, job.problem_id)
+        if key not in self.problems:
+            zoo = self.zoo(job.scenario, job.zoo, job.zoo_seed)
+            params = {"seed": job.zoo_seed, **job.problem_params}
+            if "cache_dir" in PROBLEMS.entry(job.family).parameters():
+                params.setdefault("cache_dir", self.cache_dir)
+            self.problems[key] = create_problem(job.family, zoo, **params)
+        return self.problems[key]
+
+
+@dataclass
+class JobResult:
+    job_id: str
+    status: str
+    error: str | None
+    seconds: float
+    evaluations: pd.DataFrame
+    front: pd.DataFrame
+
+
+def job_columns(job: Job) -> dict:
+    return {
+        "job": job.id,
+        "scenario": job.scenario.name,
+        "zoo_seed": job.zoo_seed,
+        "problem": job.problem_id,
+        "solver": job.solver.name,
+        "seed": job.seed,
+    }
+
+
+def frame(problem: Problem, X: np.ndarray, F: np.ndarray, base: dict) -> pd.DataFrame:
+    data = {**{k: [v] * len(X) for k, v in base.items()}}
+    for j, v in enumerate(problem.variables):
+        data[f"x.{v.name}"] = X[:, j] if len(X) else []
+    for j, o in enumerate(problem.objectives):
+        data[f"f.{o.name}"] = F[:, j] if len(F) else []
+    return pd.DataFrame(data)
+
+
+def execute(job: Job, workspace: Workspace) -> JobResult:
+    """Run one job: solve on val under the budget, then re-score the final front on test."""
+    start = time.perf_counter()
+    problem = workspace.problem(job)
+    solver = create_solver(job.solver.name, **job.solver.params)
+    run = run_solver(solver, problem, job.budget, job.seed, "val", job.time_limit)
+    base = job_columns(job)
+    X = np.array([e.x for e in run.log]).reshape(len(run.log), len(problem.variables))
+    F = np.array([e.f for e in run.log]).reshape(len(run.log), len(problem.objectives))
+    evals = frame(problem, X, F, {**base, "split": "val"})
+    evals.insert(6, "eval", [e.index for e in run.log])
+    evals["seconds"] = [e.seconds for e in run.log]
+    fronts = []
+    if len(F):
+        finite = np.isfinite(F).all(1)
+        front_val = nondominated(F[finite], problem.maximize)
+        keep = [i for i in np.flatnonzero(finite) if any(np.array_equal(F[i], f) for f in front_val)]
+        Xf = np.unique(X[keep], axis=0)
+        for split in ("val", "test"):
+            fronts.append(frame(problem, Xf, problem.evaluate(Xf, split), {**base, "split": split}))
+            fronts[-1].insert(6, "point", range(len(Xf)))
+    front = pd.concat(fronts, ignore_index=True) if fronts else pd.DataFrame()
+    return JobResult(job.id, run.status, run.error, time.perf_counter() - start, evals, front)

@@ -1,0 +1,26 @@
+"""Put several runs side by side: indicator tables and the best front point per party."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from .store import RunDir
+
+
+def compare(dirs: list[Path]) -> pd.DataFrame:
+    """Mean ± sd test hypervolume (and IGD+ where known) per problem and solver, one column per run."""
+    frames = []
+    for d in dirs:
+        run = RunDir(d)
+        run.require()
+        ind = run.table("indicators")
+        ind = ind[ind.split == "test"]
+        g = ind.groupby(["problem", "solver"]).hypervolume.agg(["mean", "std"])
+        cell = g["mean"].map("{:.4f}".format) + " ± " + g["std"].fillna(0).map("{:.4f}".format)
+        frames.append(cell.rename(f"HV {d.name or d}"))
+        if "igd_plus" in ind:
+            igd = ind.groupby(["problem", "solver"]).igd_plus.mean().dropna()
+            if len(igd):
+                frames.append(igd.map("{:.4f}".format).rename(f"IGD+ {d.name or d}"))
+    table = pd.concat(frames, axis=1).fillna("—").reset_index()
+    return table

@@ -1,0 +1,260 @@
+"""Reports: figures (seaborn/matplotlib), a markdown and a self-contained HTML page, from a run directory."""
+
+import base64
+import html
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from scipy.stats import mannwhitneyu
+
+from .indicators import attainment, baseline_vectors, objective_columns
+from .store import RunDir, atomic_write
+
+MARKERS = {"merged": "*", "fedavg": "P", "fedprox": "X", "ensemble": "D"}
+
+
+def safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def savefig(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def draw_baselines(ax, base: dict[str, np.ndarray], i: int, j: int) -> None:
+    for k, (name, v) in enumerate(base.items()):
+        marker = MARKERS.get(name, "o")
+        ax.scatter(
+            v[i],
+            v[j],
+            marker=marker,
+            s=90,
+            color="black" if name in MARKERS else f"C{7 + k % 3}",
+            edgecolor="white",
+            zorder=5,
+            label=name,
+        )
+        ax.annotate(name, (v[i], v[j]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+
+
+def front_figure(problem: str, meta: dict, fronts: pd.DataFrame, baselines: pd.DataFrame, out: Path) -> Path:
+    """Each solver's median attainment surface on test (two parties), or pairwise projections (K > 2)."""
+    parties = meta["parties"]
+    idx = [meta["objectives"].index(p) for p in parties]
+    pairs = [(a, b) for x, a in enumerate(idx) for b in idx[x + 1 :]]
+    base = baseline_vectors(baselines, problem, "test", meta)
+    test = fronts[(fronts.problem == problem) & (fronts.split == "test")]
+    n = len(pairs)
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.6), squeeze=False)
+    cols = objective_columns(meta)
+    for ax, (i, j) in zip(axes[0], pairs, strict=True):
+        for k, (solver, g) in enumerate(test.groupby("solver", sort=True)):
+            runs = [s[[cols[i], cols[j]]].to_numpy(dtype=float) for _, s in g.groupby("seed")]
+            if len(idx) == 2 and len(meta["objectives"]) == 2:
+                median = attainment(runs, [meta["maximize"][i], meta["maximize"][j]], (50,))[50]
+                median = median[np.argsort(median[:, 0])]
+                ax.step(median[:, 0], median[:, 1], where="post", color=f"C{k}", lw=1.8, label=f"{solver} (median)")
+                ax.scatter(median[:, 0], median[:, 1], color=f"C{k}", s=12)
+            else:
+                pts = np.vstack(runs)
+                ax.scatter(pts[:, 0], pts[:, 1], color=f"C{k}", s=10, alpha=0.6, label=solver)
+        draw_baselines(ax, base, i, j)
+        ax.set_xlabel(f"{meta['objectives'][i]} ({meta['metric']}, test)")
+        ax.set_ylabel(f"{meta['objectives'][j]} ({meta['metric']}, test)")
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    keep = dict(zip(labels, handles, strict=True))
+    fig.legend(
+        keep.values(), keep.keys(), loc="upper center", ncol=min(5, len(keep)), fontsize=8, bbox_to_anchor=(0.5, 1.08)
+    )
+    fig.suptitle(f"{problem}: fronts on test", y=1.12)
+    return savefig(fig, out / f"front_{safe(problem)}.png")
+
+
+def hv_figure(problem: str, anytime: pd.DataFrame, out: Path) -> Path | None:
+    sel = anytime[anytime.problem == problem]
+    if not len(sel):
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sns.lineplot(sel, x="eval", y="hypervolume", hue="solver", errorbar=("ci", 95), ax=ax)
+    ax.set_xscale("log")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("hypervolume of all evaluated (val)")
+    ax.set_title(f"{problem}: convergence (mean, 95% CI over seeds)")
+    ax.grid(alpha=0.3)
+    return savefig(fig, out / f"hv_{safe(problem)}.png")
+
+
+def solver_table(problem: str, indicators: pd.DataFrame) -> pd.DataFrame:
+    sel = indicators[(indicators.problem == problem) & (indicators.split == "test")]
+    if not len(sel):
+        return pd.DataFrame()
+    stats = sel.groupby("solver").hypervolume.agg(["mean", "std", "count"]).sort_values("mean", ascending=False)
+    best = stats.index[0]
+    rows = []
+    for rank, (solver, r) in enumerate(stats.iterrows(), 1):
+        hv, hv_best = sel[sel.solver == solver].hypervolume, sel[sel.solver == best].hypervolume
+        p = np.nan if solver == best else float(mannwhitneyu(hv, hv_best, alternative="two-sided").pvalue)
+        doms = sel[sel.solver == solver].dominates.str.split(",").explode()
+        doms = doms[doms != ""].value_counts()
+        row = {
+            "solver": solver,
+            "HV mean ± sd": f"{r['mean']:.4f} ± {0 if np.isnan(r['std']) else r['std']:.4f}",
+            "rank": rank,
+            "p (MWU vs best)": "—" if np.isnan(p) else f"{p:.3g}",
+        }
+        if "igd_plus" in sel:
+            row["IGD+ mean"] = f"{sel[sel.solver == solver].igd_plus.mean():.4f}"
+        row["dominates (seeds)"] = ", ".join(f"{k} {v}/{int(r['count'])}" for k, v in doms.items()) or "—"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def claims_lines(claims: dict) -> list[str]:
+    lines = []
+    for scenario, data in claims["scenarios"].items():
+        lines.append(f"### Claims on {scenario} (test split, zoo seeds {data['seeds']})")
+        for c in data["claims"]:
+            verdict = "NOT TESTED" if c.get("tested") is False else ("PASS" if c["holds"] else "FAIL")
+            lines.append(f"- **Claim {c['id']}: {c['name']}: {verdict}**")
+            for chk in c["checks"]:
+                lines.append("  - " + describe_check(c["id"], chk))
+    return lines
+
+
+def fmt(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def describe_check(cid: int, c: dict) -> str:
+    ok = "holds" if c.get("holds") else "fails"
+    if cid == 1:
+        diff = f"{c['diff_points']:.1f} points; ≤ 3"
+        return f"{c['party']}: local {fmt(c['local'])} vs merged {fmt(c['merged'])} ({diff}): {ok}"
+    if cid == 2:
+        return (
+            f"local:{c['party']} on {c['other']} {fmt(c['local_p_on_q'])} vs local:{c['other']} "
+            f"{fmt(c['local_q_on_q'])} (≥ 10 points lower): {ok}"
+        )
+    if cid == 3:
+        rel = "≤ local − 1 point" if c["on"] == c["party"] else "≥ local + 1 point"
+        return f"ensemble on {c['on']} {fmt(c['ensemble'])} vs local:{c['party']} {fmt(c['local_p'])} ({rel}): {ok}"
+    if not c["tested"]:
+        return f"host {c['host']}: no stitch-ensemble problem in this run"
+    parts = []
+    for r in c["per_seed"]:
+        need = ", ".join(f"{k} ≥ {fmt(v)}" for k, v in r["required"].items())
+        got = ", ".join(f"{k} {fmt(v)}" for k, v in (r["best_point"] or {}).items())
+        parts.append(
+            f"seed {r['zoo_seed']}: needs {need}; best front point {got or '(none)'}: "
+            f"{'holds' if r['holds'] else 'fails'}"
+        )
+    return f"host {c['host']}: " + "; ".join(parts)
+
+
+def md_table(df: pd.DataFrame) -> str:
+    if not len(df):
+        return "(no results)"
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    sep = "| " + " | ".join("---" for _ in df.columns) + " |"
+    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep, *body])
+
+
+def write_report(run: RunDir) -> tuple[Path, Path]:
+    """Write figures/*.png, report.md and a self-contained report.html for a finished run."""
+    import json
+
+    manifest = run.require()
+    problems = manifest["problems"]
+    fronts, baselines, indicators, anytime = (run.table(t) for t in ("fronts", "baselines", "indicators", "anytime"))
+    claims = json.loads(run.file("claims.json").read_text())
+    figdir = run.file("figures")
+    sections: list[tuple[str, list]] = []
+    for pid, meta in problems.items():
+        items: list = []
+        if len(fronts) and (fronts.problem == pid).any():
+            items.append(front_figure(pid, meta, fronts, baselines, figdir))
+        fig = hv_figure(pid, anytime, figdir) if len(anytime) else None
+        if fig:
+            items.append(fig)
+        items.append(solver_table(pid, indicators))
+        base = baseline_vectors(baselines, pid, "test", meta)
+        items.append(
+            pd.DataFrame(
+                [{"baseline": k, **{o: fmt(v[i]) for i, o in enumerate(meta["objectives"])}} for k, v in base.items()]
+            )
+        )
+        sections.append((pid, items))
+    failed = {j: s for j, s in manifest["jobs"].items() if s["status"] != "done"}
+    title = f"stitchbench report: {manifest['suite']['name']}"
+    intro = (
+        f"Suite `{manifest['suite']['name']}`, {len(manifest['jobs'])} jobs "
+        f"({len(failed)} failed), solver seeds {manifest['suite']['seeds']}, budget {manifest['suite']['budget']}. "
+        "Solvers searched on the validation splits; fronts, tables and figures show the **test** splits. "
+        "Hypervolume uses each problem's fixed reference point (score 0 per party; for cost, the costliest "
+        "candidate)."
+    )
+    md = [f"# {title}", "", intro, "", "## Claims check", "", *claims_lines(claims), ""]
+    html_parts = [
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p><h2>Claims check</h2>",
+        md_to_html_list(claims_lines(claims)),
+    ]
+    for pid, items in sections:
+        md += [f"## {pid}", ""]
+        html_parts.append(f"<h2>{html.escape(pid)}</h2>")
+        for it in items:
+            if isinstance(it, Path):
+                md += [f"![{it.stem}](figures/{it.name})", ""]
+                data = base64.b64encode(it.read_bytes()).decode()
+                html_parts.append(f'<img alt="{it.stem}" src="data:image/png;base64,{data}" style="max-width:100%">')
+            else:
+                md += [md_table(it), ""]
+                html_parts.append(it.to_html(index=False, border=0, classes="t") if len(it) else "<p>(no results)</p>")
+    if failed:
+        md += ["## Failed jobs", ""] + [f"- `{j}`: {s.get('error')}" for j, s in failed.items()]
+        html_parts.append(
+            "<h2>Failed jobs</h2><ul>"
+            + "".join(
+                f"<li><code>{html.escape(j)}</code>: {html.escape(str(s.get('error')))}</li>" for j, s in failed.items()
+            )
+            + "</ul>"
+        )
+    style = (
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
+        "table.t{border-collapse:collapse;margin:.5em 0}table.t td,table.t th{border:1px solid #ccc;"
+        "padding:3px 8px;font-size:13px}</style>"
+    )
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>{style}</head>"
+        f"<body>{''.join(html_parts)}</body></html>"
+    )
+    atomic_write(run.file("report.md"), "\n".join(md).encode())
+    atomic_write(run.file("report.html"), page.encode())
+    return run.file("report.html"), run.file("report.md")
+
+
+def md_to_html_list(lines: list[str]) -> str:
+    out = []
+    for line in lines:
+        text = html.escape(line.lstrip(" -#")).replace("**", "")
+        if line.startswith("###"):
+            out.append(f"<h3>{text}</h3>")
+        elif line.startswith("  -"):
+            out.append(f"<li style='margin-left:2em'>{text}</li>")
+        else:
+            cls = "color:#070" if "PASS" in line else ("color:#a00" if "FAIL" in line else "")
+            out.append(f"<li style='{cls};font-weight:bold'>{text}</li>")
+    return "<ul>" + "".join(out) + "</ul>"

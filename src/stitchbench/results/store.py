@@ -1,0 +1,85 @@
+"""The run directory: atomic writes, per-job files, the manifest, and the assembled tables.
+
+Every file is written to a temporary name and renamed into place, so a run killed at any moment leaves
+each file either complete or absent. A job's files are written before the manifest marks it done, so a
+done job's results are always on disk; a job not marked done is simply run again.
+"""
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stitchbench.errors import InputError
+
+MANIFEST = "manifest.json"
+TABLES = ("evaluations", "fronts", "baselines", "indicators", "anytime", "exact_fronts")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+
+
+def write_parquet(path: Path, df: pd.DataFrame) -> None:
+    atomic_write(path, df.to_parquet(index=False))
+
+
+class RunDir:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def job_file(self, job_id: str, what: str) -> Path:
+        return self.path / "jobs" / f"{re.sub(r'[^A-Za-z0-9_.@+-]', '~', job_id)}.{what}.parquet"
+
+    def manifest(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.file(MANIFEST).read_text())
+        except FileNotFoundError:
+            return None
+        except json.JSONDecodeError as e:
+            raise InputError(f"{self.file(MANIFEST)} is not valid JSON ({e}); it is not a stitchbench run") from e
+
+    def require(self) -> dict[str, Any]:
+        m = self.manifest()
+        if m is None:
+            raise InputError(f"{self.path} is not a stitchbench run directory (no {MANIFEST})")
+        return m
+
+    def save_manifest(self, manifest: dict[str, Any]) -> None:
+        write_json(self.file(MANIFEST), manifest)
+
+    def save_job(self, job_id: str, evaluations: pd.DataFrame, front: pd.DataFrame) -> None:
+        write_parquet(self.job_file(job_id, "evaluations"), evaluations)
+        write_parquet(self.job_file(job_id, "front"), front)
+
+    def job_tables(self, job_ids: list[str], what: str) -> pd.DataFrame:
+        frames = [pd.read_parquet(self.job_file(j, what)) for j in job_ids if self.job_file(j, what).is_file()]
+        frames = [f for f in frames if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def table(self, name: str) -> pd.DataFrame:
+        path = self.file(f"{name}.parquet")
+        if not path.is_file():
+            raise InputError(f"{self.path} has no {name}.parquet; is the run finished?")
+        return pd.read_parquet(path)
