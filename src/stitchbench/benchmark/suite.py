@@ -119,12 +119,12 @@ def load_suite(ref: str) -> Suite:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid TOML: {e}") from e
     try:
-        return Suite(**data)
+        suite = Suite(**data)
+        expand(suite)  # scenario parameters and hosts are checked here
+        return suite
     except ValidationError as e:
         raise InputError(f"{path}: {describe(e)}") from e
-    except InputError as e:
-        raise InputError(f"{path}: {e}") from e
-    except TypeError as e:
+    except (InputError, TypeError) as e:
         raise InputError(f"{path}: {e}") from e
 
 

@@ -1,0 +1,208 @@
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from stitchbench.benchmark.cli import main
+from stitchbench.benchmark.runner import run_suite
+from stitchbench.benchmark.suite import load_suite
+
+pytestmark = pytest.mark.xdist_group("runner")
+
+TINY = """
+name = "tiny"
+seeds = [0, 1]
+budget = {budget}
+
+[[scenarios]]
+name = "digits-shift"
+
+[[problems]]
+family = "ensemble-weights"
+
+[[problems]]
+family = "stitch-ensemble"
+hosts = ["uci-digits"]
+
+[[solvers]]
+name = "random"
+
+[[solvers]]
+name = "pymoo.nsga2"
+params = {{ pop_size = 8 }}
+"""
+
+
+def write_suite(path, budget=16):
+    path.write_text(TINY.format(budget=budget))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, zoo, setup_db, cache_dir):
+    root = tmp_path_factory.mktemp("tiny")
+    suite_file = write_suite(root / "tiny.toml")
+    out = root / "run"
+    outcome = run_suite(load_suite(str(suite_file)), out, cache_dir=cache_dir, quiet=True)
+    return suite_file, out, outcome
+
+
+def snapshot(directory):
+    return {
+        str(p.relative_to(directory)): (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def comparable(directory, table):
+    df = pd.read_parquet(directory / f"{table}.parquet")
+    df = df.drop(columns=[c for c in ("seconds",) if c in df])
+    keys = [c for c in ("job", "split", "eval", "point") if c in df]
+    return df.sort_values(keys).reset_index(drop=True)
+
+
+def test_run_writes_the_contract_tables(tiny):
+    _, out, outcome = tiny
+    assert outcome.ran == 8 and outcome.failed == 0
+    ev = pd.read_parquet(out / "evaluations.parquet")
+    for col in (
+        "problem",
+        "solver",
+        "seed",
+        "eval",
+        "split",
+        "f.uci-digits",
+        "f.mnist",
+        "seconds",
+        "x.w.local:uci-digits",
+        "x.point",
+        "x.alpha",
+    ):
+        assert col in ev.columns, col
+    assert len(ev) == 8 * 16 and set(ev.split) == {"val"}
+    assert ev.groupby("job").eval.max().eq(16).all()
+    fronts = pd.read_parquet(out / "fronts.parquet")
+    assert set(fronts.split) == {"val", "test"}
+    ind = pd.read_parquet(out / "indicators.parquet")
+    assert (ind.hypervolume > 0.5).all() and ind.hv_reference.eq("[0.0, 0.0]").all()
+    ew = ind[(ind.problem == "ensemble-weights") & (ind.split == "val")]
+    assert ew.igd_plus.notna().all() and (ew.igd_plus < 0.1).all()
+    assert ind[ind.problem == "stitch-ensemble@uci-digits"].igd_plus.isna().all()
+    base = pd.read_parquet(out / "baselines.parquet")
+    assert {"local:uci-digits", "local:mnist", "merged", "fedavg", "fedprox", "ensemble"} <= set(base.baseline)
+    claims = json.loads((out / "claims.json").read_text())["scenarios"]["digits-shift"]["claims"]
+    assert [c["id"] for c in claims] == [1, 2, 3, 4] and all(isinstance(c["holds"], bool) for c in claims)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and all(j["status"] == "done" for j in manifest["jobs"].values())
+    assert manifest["versions"]["torch"] and "timings" in manifest
+    page = (out / "report.html").read_text()
+    assert "data:image/png;base64," in page and "Claim 4" in page and "<img" in page
+    md = (out / "report.md").read_text()
+    assert "figures/front_ensemble-weights.png" in md and (out / "figures" / "front_ensemble-weights.png").is_file()
+
+
+def test_rerun_on_a_finished_directory_changes_nothing(tiny, cache_dir, capsys):
+    suite_file, out, _ = tiny
+    before = snapshot(out)
+    assert main(["--quiet", "--cache", str(cache_dir), "run", str(suite_file), "--out", str(out)]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert snapshot(out) == before
+
+
+def test_process_and_ray_executors_give_the_same_tables(tiny, tmp_path, cache_dir):
+    suite_file, out, _ = tiny
+    suite = load_suite(str(suite_file))
+    for executor in ("process", "ray"):
+        other = tmp_path / executor
+        outcome = run_suite(suite, other, executor=executor, workers=2, cache_dir=cache_dir, quiet=True)
+        assert outcome.failed == 0
+        for table in ("evaluations", "fronts"):
+            pd.testing.assert_frame_equal(comparable(out, table), comparable(other, table))
+        assert json.loads((other / "claims.json").read_text()) == json.loads((out / "claims.json").read_text())
+
+
+def test_killed_run_resumes_to_the_same_results(tmp_path, cache_dir, zoo, setup_db):
+    suite_file = write_suite(tmp_path / "tiny.toml", budget=40)
+    reference = tmp_path / "reference"
+    run_suite(load_suite(str(suite_file)), reference, cache_dir=cache_dir, quiet=True)
+    out = tmp_path / "killed"
+    env = {**os.environ, "STITCHBENCH_CACHE": str(cache_dir)}
+    cmd = [sys.executable, "-m", "stitchbench.benchmark.cli", "--quiet", "run", str(suite_file), "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            manifest = json.loads((out / "manifest.json").read_text())
+            done = sum(j["status"] == "done" for j in manifest["jobs"].values())
+        except (FileNotFoundError, json.JSONDecodeError):
+            pass
+        if done >= 3:
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    manifest = json.loads((out / "manifest.json").read_text())
+    finished = [j for j, s in manifest["jobs"].items() if s["status"] == "done"]
+    assert 3 <= len(finished) < 8, "the kill should land mid-run"
+    assert manifest["status"] == "running"
+    assert not list(out.rglob(".*.tmp*"))  # nothing half-written survives as a result file
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    for table in ("evaluations", "fronts"):
+        pd.testing.assert_frame_equal(comparable(reference, table), comparable(out, table))
+    final = json.loads((out / "manifest.json").read_text())
+    assert final["status"] == "complete"
+
+
+@pytest.mark.parametrize(
+    "edit,needle",
+    [
+        (lambda s: s.replace('name = "random"', 'name = "randomm"'), "unknown solver 'randomm'"),
+        (lambda s: s.replace("budget =", "budgett ="), "budgett"),
+        (lambda s: s.replace("budget = 16", "budget = 0"), "budget"),
+        (lambda s: s.replace('name = "random"', 'name = "exhaustive"'), "does not support real"),
+        (lambda s: s.replace('family = "ensemble-weights"', 'family = "ensemble"'), "unknown problem 'ensemble'"),
+        (lambda s: s.replace('name = "digits-shift"', 'name = "digits-shift"\nparams = { k = 3 }'), "k=3"),
+        (lambda s: s.replace("pop_size = 8", "population = 8"), "unknown parameter 'population'"),
+        (lambda s: s + "\n[[[", "not valid TOML"),
+    ],
+)
+def test_malformed_suites_exit_2_and_write_nothing(edit, needle, tmp_path, capsys):
+    suite = tmp_path / "bad.toml"
+    suite.write_text(edit(TINY.format(budget=16)))
+    out = tmp_path / "out"
+    assert main(["--quiet", "run", str(suite), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "bad.toml" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_unknown_suite_and_non_run_directories(tmp_path, capsys):
+    assert main(["run", "nosuch"]) == 2
+    assert "unknown suite 'nosuch'; valid suites:" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "not a stitchbench run directory" in capsys.readouterr().err
+
+
+def test_report_and_compare_commands(tiny, capsys):
+    _, out, _ = tiny
+    assert main(["report", str(out)]) == 0
+    assert (out / "report.html").is_file()
+    capsys.readouterr()
+    assert main(["compare", str(out), str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "ensemble-weights" in text and "pymoo.nsga2" in text
+
+
+def test_shipped_suites_validate(capsys):
+    assert main(["list", "suites"]) == 0
+    out = capsys.readouterr().out
+    assert "quick" in out
