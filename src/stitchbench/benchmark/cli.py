@@ -83,22 +83,27 @@ def build_parser() -> Parser:
     return p
 
 
+def console() -> Console:
+    """The terminal's width on a terminal; wide when piped, so tables are not folded for machines."""
+    return Console() if sys.stdout.isatty() else Console(width=240)
+
+
 def print_frame(df, title: str) -> None:
     table = Table(title=title)
     for c in df.columns:
         table.add_column(str(c), overflow="fold")
     for row in df.itertuples(index=False):
         table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
-    Console().print(table)
+    console().print(table)
 
 
 def print_listing(df) -> None:
     """One block per row: the name, then `column: value` lines (reads well at any terminal width)."""
-    console = Console()
+    out = console()
     for row in df.to_dict("records"):
-        console.print(f"[bold]{row.pop('name')}[/bold]")
+        out.print(f"[bold]{row.pop('name')}[/bold]")
         for k, v in row.items():
-            console.print(f"  {k}: {v}", highlight=False)
+            out.print(f"  {k}: {v}", highlight=False)
 
 
 def dispatch(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
+from stitchbench.artifacts import atomic_write
 from stitchbench.errors import InputError
 
 from .suite import Job
@@ -61,13 +62,10 @@ def _ray_job(job_json: str, files: dict[str, bytes]) -> JobResult:
     global _worker_ws
     digest = hashlib.sha256("".join(sorted(files)).encode()).hexdigest()[:12]
     cache = Path(tempfile.gettempdir()) / f"stitchbench-ray-{digest}"
-    for rel, data in files.items():
-        path = cache / rel
+    for rel, data in sorted(files.items(), key=lambda kv: kv[0].endswith("manifest.json")):
+        path = cache / rel  # weights first, manifests last: a manifest on disk means a complete artifact
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(path.suffix + ".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+            atomic_write(path, data)
     if _worker_ws is None or _worker_ws.cache_dir != cache:
         _worker_ws = Workspace(cache)
     return execute(Job.model_validate_json(job_json), _worker_ws)

@@ -6,32 +6,17 @@ done job's results are always on disk; a job not marked done is simply run again
 """
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from stitchbench.artifacts import atomic_write
 from stitchbench.errors import InputError
 
 MANIFEST = "manifest.json"
 TABLES = ("evaluations", "fronts", "baselines", "indicators", "anytime", "exact_fronts")
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, obj: Any) -> None:
