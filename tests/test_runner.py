@@ -13,7 +13,6 @@ from stitchbench.benchmark.cli import main
 from stitchbench.benchmark.runner import run_suite
 from stitchbench.benchmark.suite import load_suite
 
-
 TINY = """
 name = "tiny"
 seeds = [0, 1]
