@@ -57,16 +57,18 @@ def front_figure(problem: str, meta: dict, fronts: pd.DataFrame, baselines: pd.D
     base = baseline_vectors(baselines, problem, "test", meta)
     test = fronts[(fronts.problem == problem) & (fronts.split == "test")]
     n = len(pairs)
-    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(max(7.0, 5.2 * n), 5.2), squeeze=False)
     cols = objective_columns(meta)
     for ax, (i, j) in zip(axes[0], pairs, strict=True):
         for k, (solver, g) in enumerate(test.groupby("solver", sort=True)):
             runs = [s[[cols[i], cols[j]]].to_numpy(dtype=float) for _, s in g.groupby("seed")]
             if len(idx) == 2 and len(meta["objectives"]) == 2:
-                median = attainment(runs, [meta["maximize"][i], meta["maximize"][j]], (50,))[50]
-                median = median[np.argsort(median[:, 0])]
-                ax.step(median[:, 0], median[:, 1], where="post", color=f"C{k}", lw=1.8, label=f"{solver} (median)")
-                ax.scatter(median[:, 0], median[:, 1], color=f"C{k}", s=12)
+                surfaces = attainment(runs, [meta["maximize"][i], meta["maximize"][j]], (25, 50, 75))
+                for pct, style, width in ((25, ":", 1.0), (50, "-", 1.8), (75, ":", 1.0)):
+                    pts = surfaces[pct][np.argsort(surfaces[pct][:, 0])]
+                    label = f"{solver} (median; quartiles dotted)" if pct == 50 else None
+                    ax.step(pts[:, 0], pts[:, 1], where="post", color=f"C{k}", lw=width, ls=style, label=label)
+                ax.scatter(surfaces[50][:, 0], surfaces[50][:, 1], color=f"C{k}", s=12)
             else:
                 pts = np.vstack(runs)
                 ax.scatter(pts[:, 0], pts[:, 1], color=f"C{k}", s=10, alpha=0.6, label=solver)
