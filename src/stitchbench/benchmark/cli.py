@@ -77,6 +77,17 @@ def build_parser() -> Parser:
     sp.add_argument("--arch", default="cnn")
     sp.add_argument("--arch-b", help="second architecture (default: same as --arch)")
 
+    ze = zsub.add_parser("export", help="hand out a model: safetensors + JSON manifest")
+    ze.add_argument("scenario")
+    ze.add_argument("-p", "--param", action="append", default=[], help="scenario parameter key=value")
+    ze.add_argument("--kind", required=True, help="e.g. local:mnist")
+    ze.add_argument("--arch", default="cnn")
+    ze.add_argument("--seed", type=int, default=0)
+    ze.add_argument("--out", type=Path, required=True)
+    zi = zsub.add_parser("import", help="bring in a model trained elsewhere (verified before use)")
+    zi.add_argument("file", type=Path, help="the .safetensors weights")
+    zi.add_argument("--manifest", type=Path, required=True)
+
     zs = zsub.add_parser("show", help="print a zoo's evaluation matrix")
     zs.add_argument("dir", type=Path)
     zs.add_argument("--format", choices=["table", "csv"], default="table")
@@ -140,6 +151,17 @@ def dispatch(args: argparse.Namespace) -> int:
     elif args.command == "stitch":
         points = commands.stitch_points(args.scenario, parse_params(args.param), args.arch, args.arch_b or args.arch)
         print_frame(points, f"stitch points {args.arch} <-> {args.arch_b or args.arch}")
+    elif args.command == "zoo" and args.zoo_command == "export":
+        weights, manifest = commands.zoo_export(
+            args.scenario, parse_params(args.param), args.kind, args.arch, args.seed, args.out, args.cache
+        )
+        print(f"wrote {weights} and {manifest}")
+    elif args.command == "zoo" and args.zoo_command == "import":
+        record = commands.zoo_import(args.file, args.manifest, args.cache)
+        print(
+            f"imported {record.kind}/{record.arch}/seed{record.seed} (sha256 {record.sha256[:12]}...) "
+            f"into {record.artifact.path}"
+        )
     elif args.command == "zoo" and args.zoo_command == "show":
         matrix = commands.zoo_show(args.dir)
         if args.format == "csv":

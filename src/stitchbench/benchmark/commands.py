@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 from rich.progress import Progress
 
+from stitchbench.artifacts import default_cache_dir
 from stitchbench.data import SCENARIOS, get_scenario
 from stitchbench.errors import InputError, unknown
 from stitchbench.problems import PROBLEMS
@@ -13,7 +14,7 @@ from stitchbench.results import RunDir, write_report
 from stitchbench.results.compare import compare as compare_runs
 from stitchbench.solvers import SOLVERS
 from stitchbench.stitching import TracedNet, find_points
-from stitchbench.zoo import ARCHITECTURES, build_zoo, create
+from stitchbench.zoo import ARCHITECTURES, build_zoo, create, export_model, import_model
 from stitchbench.zoo.build import expand_kinds
 
 from .runner import RunOutcome, run_suite
@@ -151,3 +152,14 @@ def report(directory: Path):
 
 def compare(dirs: list[Path]) -> pd.DataFrame:
     return compare_runs(dirs)
+
+
+def zoo_export(scenario_name, params, kind, arch, seed, out: Path, cache):
+    """Export one model of a scenario's zoo (trained or reused from the cache)."""
+    scenario = get_scenario(scenario_name, **params)
+    zoo = build_zoo(scenario, [arch], [kind], [seed], cache)
+    return export_model(zoo.get(kind, arch, seed), out)
+
+
+def zoo_import(weights: Path, manifest: Path, cache):
+    return import_model(weights, manifest, cache or default_cache_dir())

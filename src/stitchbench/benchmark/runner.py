@@ -92,6 +92,17 @@ def reference_tables(jobs: list[Job], ws: Workspace) -> tuple[dict, pd.DataFrame
     )
 
 
+def check_writable(path: Path) -> None:
+    """Fail early, with the reason, when results cannot be written to `path`."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise InputError(f"cannot write results to {path}: {e.strerror or e}") from e
+
+
 def run_suite(
     suite: Suite,
     out: Path,
@@ -112,6 +123,8 @@ def run_suite(
             )
         if manifest.get("status") == "complete":
             return RunOutcome(run.path, 0, 0, True, manifest.get("timings", {}))
+    check_writable(run.path)
+    run.clean_temporary()
     executor = executor or suite.executor
     workers = workers or suite.workers
     cache = Path(cache_dir or default_cache_dir())

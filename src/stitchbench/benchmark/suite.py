@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from stitchbench.data import SCENARIOS
 from stitchbench.errors import InputError, describe, unknown
@@ -57,8 +57,8 @@ class Suite(Strict):
     zoo: ZooSpec = ZooSpec()
     problems: list[ProblemSpec] = Field(min_length=1)
     solvers: list[SolverSpec] = Field(min_length=1)
-    seeds: list[int] = Field(min_length=1, description="solver seeds")
-    budget: int = Field(gt=0, le=1_000_000)
+    seeds: list[StrictInt] = Field(min_length=1, description="solver seeds")
+    budget: StrictInt = Field(gt=0, le=1_000_000)
     time_limit: float = Field(1800.0, gt=0, description="seconds per job")
     executor: Literal["local", "process", "ray"] = "local"
     workers: int = Field(2, ge=1, le=256)

@@ -89,6 +89,7 @@ def execute(job: Job, workspace: Workspace) -> JobResult:
     evals = frame(problem, X, F, {**base, "split": "val"})
     evals.insert(6, "eval", [e.index for e in run.log])
     evals["seconds"] = [e.seconds for e in run.log]
+    evals["finite"] = np.isfinite(F).all(1) if len(F) else []  # NaN/inf objectives: kept, flagged, not in fronts
     fronts = []
     if len(F):
         finite = np.isfinite(F).all(1)

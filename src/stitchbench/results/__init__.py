@@ -15,6 +15,9 @@ def write_outputs(run: RunDir, job_ids: list[str], problems: dict, baselines: pd
     write_parquet(run.file("evaluations.parquet"), evaluations)
     write_parquet(run.file("fronts.parquet"), fronts)
     indicators = job_indicators(fronts, baselines, exact, problems) if len(fronts) else pd.DataFrame()
+    if len(indicators) and "finite" in evaluations:
+        nonfinite = (~evaluations.finite.astype(bool)).groupby(evaluations.job).sum()
+        indicators["nonfinite_evaluations"] = indicators.job.map(nonfinite).fillna(0).astype(int)
     write_parquet(run.file("indicators.parquet"), indicators)
     write_parquet(run.file("anytime.parquet"), anytime(evaluations, problems) if len(evaluations) else pd.DataFrame())
     write_json(run.file("claims.json"), check_claims(baselines, fronts, problems))

@@ -201,6 +201,7 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
         )
         sections.append((pid, items))
     failed = {j: s for j, s in manifest["jobs"].items() if s["status"] != "done"}
+    nonfinite = nonfinite_note(indicators)
     title = f"stitchbench report: {manifest['suite']['name']}"
     intro = (
         f"Suite `{manifest['suite']['name']}`, {len(manifest['jobs'])} jobs "
@@ -209,9 +210,12 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
         "Hypervolume uses each problem's fixed reference point (score 0 per party; for cost, the costliest "
         "candidate)."
     )
-    md = [f"# {title}", "", intro, "", "## Claims check", "", *claims_lines(claims), ""]
+    note = [f"**Note:** {nonfinite}", ""] if nonfinite else []
+    md = [f"# {title}", "", intro, "", *note, "## Claims check", "", *claims_lines(claims), ""]
     html_parts = [
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p><h2>Claims check</h2>",
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>",
+        f"<p style='color:#a00'><b>Note:</b> {html.escape(nonfinite)}</p>" if nonfinite else "",
+        "<h2>Claims check</h2>",
         md_to_html_list(claims_lines(claims)),
     ]
     for pid, items in sections:
@@ -246,6 +250,20 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     atomic_write(run.file("report.md"), "\n".join(md).encode())
     atomic_write(run.file("report.html"), page.encode())
     return run.file("report.html"), run.file("report.md")
+
+
+def nonfinite_note(indicators: pd.DataFrame) -> str:
+    if "nonfinite_evaluations" not in indicators:
+        return ""
+    per_job = indicators.drop_duplicates("job").set_index("job").nonfinite_evaluations
+    per_job = per_job[per_job > 0]
+    if not len(per_job):
+        return ""
+    jobs = ", ".join(f"{j} ({n})" for j, n in per_job.items())
+    return (
+        f"{int(per_job.sum())} evaluations gave NaN or infinite objectives: {jobs}. They are kept in "
+        "evaluations.parquet (finite = false) and excluded from fronts and indicators."
+    )
 
 
 def md_to_html_list(lines: list[str]) -> str:

@@ -37,10 +37,16 @@ class RunDir:
     def job_file(self, job_id: str, what: str) -> Path:
         return self.path / "jobs" / f"{re.sub(r'[^A-Za-z0-9_.@+-]', '~', job_id)}.{what}.parquet"
 
+    def clean_temporary(self) -> None:
+        """Remove temporary files a killed run may have left (never a finished result: those are renamed)."""
+        for p in self.path.rglob(".*"):
+            if p.is_file() and ".tmp" in p.name:
+                p.unlink(missing_ok=True)
+
     def manifest(self) -> dict[str, Any] | None:
         try:
             return json.loads(self.file(MANIFEST).read_text())
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except json.JSONDecodeError as e:
             raise InputError(f"{self.file(MANIFEST)} is not valid JSON ({e}); it is not a stitchbench run") from e

@@ -4,7 +4,7 @@ their stitch set trained by the host on its own training split and stored like a
 from dataclasses import dataclass
 from pathlib import Path
 
-from stitchbench.artifacts import ArtifactStore, default_cache_dir
+from stitchbench.artifacts import ArtifactStore, IntegrityError, default_cache_dir
 from stitchbench.data import Split
 from stitchbench.errors import InputError, unknown
 from stitchbench.zoo import ModelRecord, Zoo
@@ -88,7 +88,10 @@ def prepare(
 
     artifact = ArtifactStore(cache_dir or default_cache_dir(), "stitches").get_or_build(config, build)
     stitches = StitchSet(members.points, len(members))
-    stitches.load_state_dict(artifact.tensors())
+    try:
+        stitches.load_state_dict(artifact.tensors())
+    except RuntimeError as e:
+        raise IntegrityError(f"stitch set {artifact.path} does not fit its members: {str(e).splitlines()[0]}") from e
     for p in stitches.parameters():
         p.requires_grad_(False)
     return StitchSetup(zoo, host, records, members, stitches.eval(), method, artifact.manifest, artifact.path)

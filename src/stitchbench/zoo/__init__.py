@@ -2,9 +2,10 @@
 
 from .architectures import ARCHITECTURES, create
 from .build import BASE_KINDS, Zoo, build_zoo, expand_kinds
+from .exchange import export_model, import_model
 from .metrics import METRICS, probs_loss, score, task_loss
 from .recipe import Recipe
-from .store import ModelRecord, load_model
+from .store import ModelRecord, build_model, load_model
 from .training import predict
 
 __all__ = [
@@ -14,9 +15,12 @@ __all__ = [
     "ModelRecord",
     "Recipe",
     "Zoo",
+    "build_model",
     "build_zoo",
     "create",
     "expand_kinds",
+    "export_model",
+    "import_model",
     "load_model",
     "predict",
     "probs_loss",

@@ -49,15 +49,18 @@ class ModelRecord:
 
 
 def load_model(artifact: Artifact) -> nn.Module:
-    """Rebuild the architecture named in the manifest and load verified safetensors weights into it."""
-    cfg = artifact.manifest["config"]
-    model = create(cfg["arch"], cfg["in_channels"], cfg["num_classes"], **cfg.get("arch_params", {}))
-    tensors = artifact.tensors()
+    """Rebuild the architecture named in the manifest and load its verified safetensors weights."""
+    return build_model(artifact.manifest["config"], artifact.tensors(), artifact.path)
+
+
+def build_model(config: dict[str, Any], tensors: dict, source: object) -> nn.Module:
+    """The architecture of `config` with `tensors` loaded strictly (shapes and names must fit), frozen."""
+    model = create(config["arch"], config["in_channels"], config["num_classes"], **config.get("arch_params", {}))
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as e:
         raise IntegrityError(
-            f"weights in {artifact.path} do not fit architecture {cfg['arch']!r}: {str(e).splitlines()[0]}"
+            f"weights in {source} do not fit architecture {config['arch']!r}: {str(e).splitlines()[0]}"
         ) from e
     for p in model.parameters():
         p.requires_grad_(False)

@@ -1,0 +1,59 @@
+"""Model exchange between parties: export a stored model as safetensors + JSON manifest, import one.
+
+A received model is untrusted: its manifest must be a JSON object naming a known architecture, the weights'
+sha256 must match the manifest before anything is read, the weights are read only with safetensors, and
+they must fit the architecture exactly. Only then is the model stored in the cache under its config's
+content address, where zoo builds with the same config reuse it.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+from stitchbench.artifacts import WEIGHTS, ArtifactStore, IntegrityError, read_weights
+
+from .architectures import ARCHITECTURES
+from .store import ModelRecord, build_model
+
+REQUIRED = ("arch", "in_channels", "num_classes", "kind", "scenario", "seed")
+
+
+def export_model(record: ModelRecord, out: Path) -> tuple[Path, Path]:
+    """Write `<kind>.<arch>.seed<N>.safetensors` and the matching `.json` manifest into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"{record.kind.replace(':', '-')}.{record.arch}.seed{record.seed}"
+    weights, manifest = out / f"{name}.safetensors", out / f"{name}.json"
+    shutil.copyfile(record.artifact.path / WEIGHTS, weights)
+    manifest.write_text(json.dumps(record.manifest, indent=2, sort_keys=True))
+    return weights, manifest
+
+
+def read_manifest_file(path: Path) -> dict:
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise IntegrityError(f"manifest {path} not found") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise IntegrityError(f"manifest {path} is not valid JSON: {e}") from e
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("sha256"), str):
+        raise IntegrityError(f"{path}: a model manifest is a JSON object with the weights' 'sha256'")
+    config = manifest.get("config")
+    missing = [k for k in REQUIRED if not isinstance(config, dict) or k not in config]
+    if missing:
+        raise IntegrityError(f"{path}: manifest config lacks {', '.join(missing)}")
+    if config["arch"] not in ARCHITECTURES:
+        raise IntegrityError(
+            f"{path}: unknown architecture {config['arch']!r}; valid: {', '.join(ARCHITECTURES.names())}"
+        )
+    return manifest
+
+
+def import_model(weights: Path, manifest_path: Path, cache_dir: Path) -> ModelRecord:
+    """Verify a received model (sha256, safetensors, architecture fit) and store it in the cache."""
+    manifest = read_manifest_file(manifest_path)
+    tensors = read_weights(weights, manifest["sha256"])
+    build_model(manifest["config"], tensors, weights)
+    extra = {k: v for k, v in manifest.items() if k not in ("key", "config", "sha256", "versions")}
+    extra["imported_from"] = str(weights)
+    store = ArtifactStore(cache_dir, "models")
+    return ModelRecord(store.get_or_build(manifest["config"], lambda: (tensors, extra)))
