@@ -138,11 +138,10 @@ def test_faulty_solvers_and_nan_objectives_fail_only_their_jobs(tmp_path, monkey
     assert manifest["status"] == "complete"
     ev = pd.read_parquet(out / "evaluations.parquet")
     nan_jobs = ev[ev.problem == "nan-weights"]
-    assert (
-        ((~nan_jobs.finite).any()
-        and nan_jobs[~nan_jobs.finite][["f.uci-digits", "f.mnist"]].isin([np.nan, np.inf]).any(axis=None))
-        or nan_jobs[~nan_jobs.finite]["f.uci-digits"].isna().any()
-    )
+    bad, good = nan_jobs[~nan_jobs.finite], nan_jobs[nan_jobs.finite]
+    assert len(bad) and len(good)  # recorded as they came out, flagged
+    assert (bad["f.uci-digits"].isna() | np.isinf(bad["f.mnist"])).all()
+    assert np.isfinite(good[["f.uci-digits", "f.mnist"]].to_numpy()).all()
     fronts = pd.read_parquet(out / "fronts.parquet")
     assert np.isfinite(fronts[["f.uci-digits", "f.mnist"]].to_numpy()).all()
     ind = pd.read_parquet(out / "indicators.parquet")
