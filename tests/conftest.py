@@ -66,3 +66,21 @@ def graph_problem(zoo, cache_dir):
     from stitchbench.problems import create_problem
 
     return create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def brain():
+    """brain-mri at 32x32 (the default is 64x64): the same code path, a quarter of the compute."""
+    return get_scenario("brain-mri", size=32)
+
+
+@pytest.fixture(scope="session")
+def brain_zoo(brain, cache_dir):
+    return build_zoo(brain, cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def brain_setup(brain_zoo, cache_dir):
+    from stitchbench.stitching import prepare
+
+    return prepare(brain_zoo, "site-a", "double-batched", cache_dir=cache_dir)

@@ -1,10 +1,5 @@
 import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pandas as pd
 import pytest
@@ -124,40 +119,6 @@ def test_process_and_ray_executors_give_the_same_tables(tiny, tmp_path, cache_di
         for table in ("evaluations", "fronts"):
             pd.testing.assert_frame_equal(comparable(out, table), comparable(other, table))
         assert json.loads((other / "claims.json").read_text()) == json.loads((out / "claims.json").read_text())
-
-
-def test_killed_run_resumes_to_the_same_results(tmp_path, cache_dir, zoo, setup_db):
-    suite_file = write_suite(tmp_path / "tiny.toml", budget=40)
-    reference = tmp_path / "reference"
-    run_suite(load_suite(str(suite_file)), reference, cache_dir=cache_dir, quiet=True)
-    out = tmp_path / "killed"
-    env = {**os.environ, "STITCHBENCH_CACHE": str(cache_dir)}
-    cmd = [sys.executable, "-m", "stitchbench.benchmark.cli", "--quiet", "run", str(suite_file), "--out", str(out)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    done = 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            manifest = json.loads((out / "manifest.json").read_text())
-            done = sum(j["status"] == "done" for j in manifest["jobs"].values())
-        except (FileNotFoundError, json.JSONDecodeError):
-            pass
-        if done >= 3:
-            break
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    manifest = json.loads((out / "manifest.json").read_text())
-    finished = [j for j, s in manifest["jobs"].items() if s["status"] == "done"]
-    assert 3 <= len(finished) < 8, "the kill should land mid-run"
-    assert manifest["status"] == "running"
-    assert not list(out.rglob(".*.tmp*"))  # nothing half-written survives as a result file
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    for table in ("evaluations", "fronts"):
-        pd.testing.assert_frame_equal(comparable(reference, table), comparable(out, table))
-    final = json.loads((out / "manifest.json").read_text())
-    assert final["status"] == "complete"
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import inspect
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from stitchbench.errors import InputError, unknown
@@ -15,6 +15,7 @@ class Entry(Generic[T]):
     name: str
     factory: Callable[..., T]
     description: str
+    tags: dict[str, Any] = field(default_factory=dict)
 
     def parameters(self) -> dict[str, Any]:
         """The factory's keyword parameters and their defaults."""
@@ -33,17 +34,19 @@ class Registry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
 
-    def register(self, name: str, description: str = "") -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def register(self, name: str, description: str = "", **tags: Any) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator; `tags` are free-form facts about the entry (e.g. task="segmentation")."""
+
         def add(factory: Callable[..., T]) -> Callable[..., T]:
-            self.add(name, factory, description or (factory.__doc__ or "").strip().splitlines()[0])
+            self.add(name, factory, description or (factory.__doc__ or "").strip().splitlines()[0], **tags)
             return factory
 
         return add
 
-    def add(self, name: str, factory: Callable[..., T], description: str = "") -> None:
+    def add(self, name: str, factory: Callable[..., T], description: str = "", **tags: Any) -> None:
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is registered twice")
-        self._entries[name] = Entry(name, factory, description)
+        self._entries[name] = Entry(name, factory, description, tags)
 
     def entry(self, name: str) -> Entry[T]:
         if name not in self._entries:

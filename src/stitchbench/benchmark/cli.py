@@ -64,7 +64,7 @@ def build_parser() -> Parser:
     zb = zsub.add_parser("build", help="train (or reuse) a scenario's models and evaluate them")
     zb.add_argument("scenario")
     zb.add_argument("-p", "--param", action="append", default=[], help="scenario parameter key=value")
-    zb.add_argument("--arch", action="append", help="architecture (repeatable; default cnn)")
+    zb.add_argument("--arch", action="append", help="architecture (repeatable; default: the scenario's)")
     zb.add_argument("--kinds", nargs="+", default=["local", "merged", "fedavg", "fedprox"])
     zb.add_argument("--seeds", nargs="+", type=int, default=[0])
     zb.add_argument("--recipe", action="append", default=[], help="recipe override key=value")
@@ -74,14 +74,14 @@ def build_parser() -> Parser:
     sp = ssub.add_parser("points", help="list the stitch points matched between two architectures")
     sp.add_argument("scenario")
     sp.add_argument("-p", "--param", action="append", default=[], help="scenario parameter key=value")
-    sp.add_argument("--arch", default="cnn")
+    sp.add_argument("--arch", help="default: the scenario's default architecture")
     sp.add_argument("--arch-b", help="second architecture (default: same as --arch)")
 
     ze = zsub.add_parser("export", help="hand out a model: safetensors + JSON manifest")
     ze.add_argument("scenario")
     ze.add_argument("-p", "--param", action="append", default=[], help="scenario parameter key=value")
     ze.add_argument("--kind", required=True, help="e.g. local:mnist")
-    ze.add_argument("--arch", default="cnn")
+    ze.add_argument("--arch", help="default: the scenario's default architecture")
     ze.add_argument("--seed", type=int, default=0)
     ze.add_argument("--out", type=Path, required=True)
     zi = zsub.add_parser("import", help="bring in a model trained elsewhere (verified before use)")
@@ -139,7 +139,7 @@ def dispatch(args: argparse.Namespace) -> int:
         matrix = commands.zoo_build(
             args.scenario,
             parse_params(args.param),
-            args.arch or ["cnn"],
+            args.arch,
             args.kinds,
             args.seeds,
             parse_params(args.recipe),
@@ -149,8 +149,8 @@ def dispatch(args: argparse.Namespace) -> int:
         )
         print_frame(commands.matrix_view(matrix), f"{args.scenario}: evaluation matrix (test)")
     elif args.command == "stitch":
-        points = commands.stitch_points(args.scenario, parse_params(args.param), args.arch, args.arch_b or args.arch)
-        print_frame(points, f"stitch points {args.arch} <-> {args.arch_b or args.arch}")
+        points = commands.stitch_points(args.scenario, parse_params(args.param), args.arch, args.arch_b)
+        print_frame(points, f"stitch points {points.columns[1]} <-> {points.columns[3]}")
     elif args.command == "zoo" and args.zoo_command == "export":
         weights, manifest = commands.zoo_export(
             args.scenario, parse_params(args.param), args.kind, args.arch, args.seed, args.out, args.cache

@@ -14,7 +14,7 @@ from stitchbench.results import RunDir, write_report
 from stitchbench.results.compare import compare as compare_runs
 from stitchbench.solvers import SOLVERS
 from stitchbench.stitching import TracedNet, find_points
-from stitchbench.zoo import ARCHITECTURES, build_zoo, create, export_model, import_model
+from stitchbench.zoo import ARCHITECTURES, build_zoo, check_archs, create, export_model, import_model
 from stitchbench.zoo.build import expand_kinds
 
 from .runner import RunOutcome, run_suite
@@ -29,23 +29,32 @@ def listing(what: str) -> pd.DataFrame:
     if what == "scenarios":
         rows = []
         for e in SCENARIOS:
-            s = e.factory()
-            sizes = "; ".join(
-                f"{p.name} " + "/".join(str(len(p.split(k))) for k in ("train", "val", "test")) for p in s.parties
-            )
-            params = ", ".join(f"{k}={v}" for k, v in e.parameters().items())
-            rows.append((e.name, s.task, len(s.parties), sizes, params, e.description))
+            params = e.parameters()
+            if all(v not in (None, "") for v in params.values()):
+                s = e.factory()
+                k, sizes = (
+                    str(len(s.parties)),
+                    "; ".join(
+                        f"{p.name} " + "/".join(str(len(p.split(k))) for k in ("train", "val", "test"))
+                        for p in s.parties
+                    ),
+                )
+            else:  # needs the user's data (e.g. folder's root)
+                k, sizes = "any", "(your data)"
+            shown = ", ".join(f"{k}={v}" for k, v in params.items())
+            rows.append((e.name, e.tags["task"], k, sizes, shown, e.description))
         return pd.DataFrame(rows, columns=["name", "task", "K", "parties train/val/test", "parameters", "about"])
     if what == "architectures":
         rows = [
             (
                 e.name,
+                e.tags["task"],
                 ", ".join(f"{k}={v}" for k, v in e.parameters().items() if k not in ("in_channels", "num_classes")),
                 e.description,
             )
             for e in ARCHITECTURES
         ]
-        return pd.DataFrame(rows, columns=["name", "parameters", "about"])
+        return pd.DataFrame(rows, columns=["name", "task", "parameters", "about"])
     if what == "problems":
         return pd.DataFrame(
             [
@@ -82,6 +91,7 @@ def listing(what: str) -> pd.DataFrame:
 
 def zoo_build(scenario_name, params, archs, kinds, seeds, recipe, out: Path | None, cache, quiet) -> pd.DataFrame:
     scenario = get_scenario(scenario_name, **params)
+    archs = archs or [scenario.arch]
     total = len(archs) * len(seeds) * len(expand_kinds(scenario, kinds))
     with Progress(disable=quiet, transient=True) as progress:
         task = progress.add_task("training models", total=total)
@@ -127,9 +137,12 @@ def matrix_view(matrix: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     return view.reset_index()
 
 
-def stitch_points(scenario_name: str, params: dict, arch_a: str, arch_b: str) -> pd.DataFrame:
+def stitch_points(scenario_name: str, params: dict, arch_a: str | None, arch_b: str | None) -> pd.DataFrame:
     """The points matched between two architectures on a scenario's inputs (untrained weights suffice)."""
     scenario = get_scenario(scenario_name, **params)
+    arch_a = arch_a or scenario.arch
+    arch_b = arch_b or arch_a
+    check_archs(scenario.task, [arch_a, arch_b])
     example = scenario.example()
     nets = [TracedNet(create(a, scenario.in_channels, scenario.num_classes), example) for a in (arch_a, arch_b)]
     rows = [
@@ -157,7 +170,7 @@ def compare(dirs: list[Path]) -> pd.DataFrame:
 def zoo_export(scenario_name, params, kind, arch, seed, out: Path, cache):
     """Export one model of a scenario's zoo (trained or reused from the cache)."""
     scenario = get_scenario(scenario_name, **params)
-    zoo = build_zoo(scenario, [arch], [kind], [seed], cache)
+    zoo = build_zoo(scenario, [arch] if arch else None, [kind], [seed], cache)
     return export_model(zoo.get(kind, arch, seed), out)
 
 

@@ -17,7 +17,7 @@ from stitchbench.errors import InputError, describe, unknown
 from stitchbench.hashing import config_hash
 from stitchbench.problems import PROBLEMS
 from stitchbench.solvers import check_supports, create_solver
-from stitchbench.zoo import ARCHITECTURES, Recipe
+from stitchbench.zoo import Recipe, check_archs
 
 EXECUTORS = ("local", "process", "ray")
 
@@ -32,7 +32,7 @@ class ScenarioSpec(Strict):
 
 
 class ZooSpec(Strict):
-    archs: list[str] = ["cnn"]
+    archs: list[str] | None = Field(None, description="default: each scenario's default architecture")
     seeds: list[int] = Field([0], min_length=1)
     recipe: dict[str, Any] = {}
 
@@ -66,9 +66,7 @@ class Suite(Strict):
     @model_validator(mode="after")
     def _names(self):
         for s in self.scenarios:
-            SCENARIOS.entry(s.name)
-        for a in self.zoo.archs:
-            ARCHITECTURES.entry(a)
+            check_archs(SCENARIOS.entry(s.name).tags["task"], self.zoo.archs or [])
         Recipe(**self.zoo.recipe)
         for p in self.problems:
             PROBLEMS.entry(p.family)

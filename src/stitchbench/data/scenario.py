@@ -47,6 +47,7 @@ class Scenario:
     parties: tuple[Party, ...]
     params: dict[str, Any]
     recipe: dict[str, Any] = field(default_factory=dict)
+    arch: str = "cnn"  # the default architecture for this task
 
     @property
     def party_names(self) -> list[str]:

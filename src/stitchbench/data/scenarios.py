@@ -9,11 +9,12 @@ from stitchbench.registry import Registry
 from .partition import partition
 from .scenario import Party, Scenario, Split
 from .sources import load_source
-from .splits import SPLITS, check_fractions, stratified_split
+from .splits import SPLITS, check_fractions, slab_split, stratified_split
 
 SCENARIOS: Registry[Scenario] = Registry("scenario")
 
 DIGITS_RECIPE = {"optimizer": "adam", "lr": 2e-3, "epochs": 6, "batch_size": 32, "weight_decay": 0.0}
+SEGMENTATION_RECIPE = {"optimizer": "adam", "lr": 2e-3, "epochs": 20, "batch_size": 16, "weight_decay": 0.0}
 
 
 def make_parties(
@@ -54,7 +55,7 @@ def _digits(name: str, seed: int, k: int, partitioner: str, alpha: float, split)
     return Scenario(name, "classification", "accuracy", 10, 1, parties, params, dict(DIGITS_RECIPE))
 
 
-@SCENARIOS.register("digits-shift")
+@SCENARIOS.register("digits-shift", task="classification")
 def digits_shift(
     seed: int = 0, k: int = 2, partitioner: str = "dirichlet", alpha: float = 0.5, split=(0.6, 0.2, 0.2)
 ) -> Scenario:
@@ -62,12 +63,94 @@ def digits_shift(
     return _digits("digits-shift", seed, k, partitioner, alpha, split)
 
 
-@SCENARIOS.register("digits-shift-4")
+@SCENARIOS.register("digits-shift-4", task="classification")
 def digits_shift_4(
     seed: int = 0, k: int = 4, partitioner: str = "dirichlet", alpha: float = 0.5, split=(0.6, 0.2, 0.2)
 ) -> Scenario:
     """digits-shift with each source split in two by Dirichlet label skew (4 parties)."""
     return _digits("digits-shift-4", seed, k, partitioner, alpha, split)
+
+
+@SCENARIOS.register("brain-mri", task="segmentation")
+def brain_mri(
+    seed: int = 0,
+    size: int = 64,
+    split=(0.6, 0.2, 0.2),
+    slab: int = 8,
+    gap: int = 1,
+    bias: float = 0.3,
+    gamma: float = 2.0,
+    blur: float = 0.6,
+    noise: float = 0.03,
+) -> Scenario:
+    """MNI152 brain template (nilearn), grey/white matter: site-a axial T1, site-b coronal with site effects."""
+    from .brain import site_effect, slices
+
+    if not 16 <= size <= 256 or size % 4:
+        raise InputError(f"size={size} is invalid for 'brain-mri': a multiple of 4 in 16..256")
+    if slab < 2 or not 0 <= gap < slab:
+        raise InputError(f"slab={slab}, gap={gap} is invalid: slab >= 2 and 0 <= gap < slab")
+    split = check_fractions(tuple(split))
+    rng = np.random.default_rng(seed)
+    parties = []
+    for name, orientation, effect in (
+        ("site-a", "axial", None),
+        ("site-b", "coronal", {"bias": bias, "gamma": gamma, "blur": blur, "noise": noise}),
+    ):
+        s = slices(orientation, size)
+        x = s.x if effect is None else site_effect(s.x, seed, **effect)
+        parts = slab_split(s.positions, split, rng, slab, gap)
+        ids = [f"mni152-{orientation}:{p}" for p in s.positions]
+        splits = {k: Split(x[v], s.y[v], tuple(ids[i] for i in v)) for k, v in parts.items()}
+        parties.append(Party(name, f"mni152-{orientation}", splits))
+    params = {"seed": seed, "size": size, "split": list(split), "slab": slab, "gap": gap}
+    params |= {"bias": bias, "gamma": gamma, "blur": blur, "noise": noise}
+    return Scenario(
+        "brain-mri", "segmentation", "dice", 3, 1, tuple(parties), params, dict(SEGMENTATION_RECIPE), "unet"
+    )
+
+
+@SCENARIOS.register("folder", task="segmentation")
+def folder(
+    root: str = "",
+    size: int = 64,
+    channels: int = 1,
+    num_classes: int = 2,
+    binary_masks: bool = True,
+    split=(0.6, 0.2, 0.2),
+    seed: int = 0,
+) -> Scenario:
+    """Your own segmentation data: ROOT/<party>/{images,masks}/ (PNG, JPEG, NPY, NIfTI); see the README."""
+    from pathlib import Path
+
+    from .folder import load_party
+
+    if not root:
+        raise InputError("the 'folder' scenario needs root=DIR (one subdirectory per party)")
+    if channels not in (1, 3) or num_classes < 2 or not 16 <= size <= 1024:
+        raise InputError(
+            "folder: channels must be 1 or 3, num_classes >= 2, size in 16..1024; "
+            f"got channels={channels}, num_classes={num_classes}, size={size}"
+        )
+    base = Path(root).expanduser()
+    dirs = sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+    if len(dirs) < 2:
+        raise InputError(f"{base} must hold at least two party directories, each with images/ and masks/")
+    split = check_fractions(tuple(split))
+    rng = np.random.default_rng(seed)
+    parties = []
+    for d in dirs:
+        x, y, stems, parts = load_party(d, channels, size, 2 if binary_masks else num_classes, binary_masks)
+        if parts is None:
+            parts = stratified_split(np.zeros(len(stems), np.int64), split, rng)
+        splits = {k: Split(x[v], y[v], tuple(f"{d.name}:{stems[i]}" for i in v)) for k, v in parts.items()}
+        parties.append(Party(d.name, d.name, splits))
+    params = {"root": str(base.resolve()), "size": size, "channels": channels, "num_classes": num_classes}
+    params |= {"binary_masks": binary_masks, "split": list(split), "seed": seed}
+    classes = 2 if binary_masks else num_classes
+    return Scenario(
+        "folder", "segmentation", "dice", classes, channels, tuple(parties), params, dict(SEGMENTATION_RECIPE), "unet"
+    )
 
 
 def get_scenario(name: str, **params) -> Scenario:

@@ -36,10 +36,11 @@ def model_flops(record: ModelRecord, example: torch.Tensor) -> int:
 
 def ensemble_scores(zoo: Zoo, records: Sequence[ModelRecord], weights: np.ndarray, party: str, split: str):
     """Scores of weighted output ensembles: weights (B, M) -> (B,)."""
-    probs = torch.stack([zoo.probs(r, party, split) for r in records])  # (M, N, C)
+    probs = torch.stack([zoo.probs(r, party, split) for r in records])  # (M, N, C, ...)
     y = zoo.scenario.party(party).split(split).y
     w = torch.as_tensor(weights, dtype=probs.dtype)
-    out = [score(zoo.scenario.metric, torch.einsum("bm,mnc->bnc", chunk, probs), y) for chunk in w.split(128)]
+    rows = max(1, min(128, 2**23 // probs[0].numel()))  # bound the (rows, N, C, ...) mixture's memory
+    out = [score(zoo.scenario.metric, torch.einsum("bm,m...->b...", chunk, probs), y) for chunk in w.split(rows)]
     return torch.cat(out).double().numpy()
 
 

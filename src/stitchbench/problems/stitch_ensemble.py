@@ -83,7 +83,7 @@ class StitchEnsembleProblem(Problem):
                 if o.party is None:
                     values.append(self.costs.ensemble(pi, alpha, w.tolist()))
                     continue
-                probs = torch.einsum("m,mnc->nc", w, self.branch_probs(pi, alpha, o.party, split))
+                probs = torch.einsum("m,m...->...", w, self.branch_probs(pi, alpha, o.party, split))
                 values.append(
                     float(score(self.zoo.scenario.metric, probs, self.zoo.scenario.party(o.party).split(split).y))
                 )

@@ -103,7 +103,7 @@ def train_point(
             if method == "task":
                 loss = probs_loss(task, weighted_probs(logits, [1 / n] * n), y[idx])
             else:
-                loss = task_loss(task, torch.cat(list(logits.values())), y[idx].repeat(n))
+                loss = sum(task_loss(task, z, y[idx]) for z in logits.values()) / n  # each branch its own loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

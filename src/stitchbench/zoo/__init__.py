@@ -1,7 +1,8 @@
 """The model zoo: architectures, recipes, local / merged / federated training, model store, evaluation."""
 
+from . import unets  # noqa: F401  (registers the segmentation architectures)
 from .architectures import ARCHITECTURES, create
-from .build import BASE_KINDS, Zoo, build_zoo, expand_kinds
+from .build import BASE_KINDS, Zoo, build_zoo, check_archs, expand_kinds
 from .exchange import export_model, import_model
 from .metrics import METRICS, probs_loss, score, task_loss
 from .recipe import Recipe
@@ -17,6 +18,7 @@ __all__ = [
     "Zoo",
     "build_model",
     "build_zoo",
+    "check_archs",
     "create",
     "expand_kinds",
     "export_model",

@@ -66,13 +66,13 @@ class SmallResNet(nn.Module):
         return self.head(torch.flatten(self.pool(x), 1))
 
 
-@ARCHITECTURES.register("cnn")
+@ARCHITECTURES.register("cnn", task="classification")
 def cnn(in_channels: int, num_classes: int, width: int = 16) -> nn.Module:
     """Plain 3-stage CNN (conv-ReLU, max-pool), widths w, 2w, 4w, linear head on a 3x3 map."""
     return PlainCNN(in_channels, num_classes, width)
 
 
-@ARCHITECTURES.register("resnet")
+@ARCHITECTURES.register("resnet", task="classification")
 def resnet(in_channels: int, num_classes: int, width: int = 12) -> nn.Module:
     """Small residual network: strided stem + 3 basic blocks, widths w, w, 2w, 4w."""
     return SmallResNet(in_channels, num_classes, width)

@@ -42,6 +42,15 @@ def expand_kinds(scenario: Scenario, kinds: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def check_archs(task: str, archs: Sequence[str]) -> None:
+    """Reject unknown architectures and those built for another task, naming the ones that fit."""
+    for a in archs:
+        entry = ARCHITECTURES.entry(a)
+        if entry.tags.get("task", task) != task:
+            fit = [e.name for e in ARCHITECTURES if e.tags.get("task", task) == task]
+            raise InputError(f"architecture {a!r} is for {entry.tags['task']}; {task} architectures: {', '.join(fit)}")
+
+
 def scenario_recipe(scenario: Scenario, overrides: dict | None = None) -> Recipe:
     return Recipe(**{**scenario.recipe, **(overrides or {})})
 
@@ -95,21 +104,22 @@ class Zoo:
 
 def build_zoo(
     scenario: Scenario,
-    archs: Sequence[str] = ("cnn",),
+    archs: Sequence[str] | None = None,
     kinds: Sequence[str] = BASE_KINDS,
     seeds: Sequence[int] = (0,),
     cache_dir: Path | None = None,
     recipe: dict | None = None,
     on_model: Callable[[str, float], None] | None = None,
 ) -> Zoo:
-    """Train (or reuse from the cache) every (arch, kind, seed) model of `scenario`.
+    """Train (or reuse from the cache) every (arch, kind, seed) model of `scenario` (archs default to the
+    scenario's default architecture).
 
     `on_model(description, seconds)` is called after each model, e.g. to advance a progress bar.
     """
     store = ArtifactStore(cache_dir or default_cache_dir(), "models")
     rec = scenario_recipe(scenario, recipe)
-    for a in archs:
-        ARCHITECTURES.entry(a)
+    archs = list(archs or [scenario.arch])
+    check_archs(scenario.task, archs)
     records = []
     for arch in archs:
         make_model = partial(create, arch, scenario.in_channels, scenario.num_classes)

@@ -1,0 +1,225 @@
+"""The segmentation track: Dice, U-Nets, the brain-mri scenario, the folder loader, stitching on U-Nets."""
+
+import json
+import re
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stitchbench.benchmark.cli import main
+from stitchbench.data import get_scenario
+from stitchbench.errors import InputError
+from stitchbench.problems import create_problem
+from stitchbench.stitching import GraphDecision, StitchEnsemble, StitchGraph, TracedNet
+from stitchbench.zoo import build_zoo, create, score, task_loss
+
+
+def onehot_probs(pred: torch.Tensor, classes: int) -> torch.Tensor:
+    return torch.nn.functional.one_hot(pred, classes).permute(0, 3, 1, 2).float()
+
+
+def test_dice_definition_per_image_foreground_mean_empty_counts_as_one():
+    y = torch.zeros(2, 4, 4, dtype=torch.long)
+    y[0, :2, :2] = 1  # image 0: class 1 has 4 pixels, class 2 absent
+    y[1, :, :] = 2  # image 1: class 2 everywhere, class 1 absent
+    pred = y.clone()
+    pred[0, 0, 0] = 0  # 3 of 4 found: Dice 2*3/(3+4) = 6/7; class 2 absent in both: 1
+    pred[1, 0, :] = 1  # class 1 predicted, absent: 0; class 2: 2*12/(12+16) = 6/7
+    want = ((6 / 7 + 1) / 2 + (0 + 6 / 7) / 2) / 2
+    got = score("dice", onehot_probs(pred, 3), y)
+    assert got.item() == pytest.approx(want)
+    # leading batch dims (many candidates at once) give one score each
+    stacked = torch.stack([onehot_probs(pred, 3), onehot_probs(y, 3)])
+    assert score("dice", stacked, y).tolist() == pytest.approx([want, 1.0])
+
+
+def test_segmentation_loss_is_cross_entropy_plus_soft_dice():
+    y = torch.randint(0, 3, (2, 8, 8))
+    good = 20 * onehot_probs(y, 3)
+    bad = 20 * onehot_probs((y + 1) % 3, 3)
+    assert task_loss("segmentation", good, y) < 0.01 < 1.5 < task_loss("segmentation", bad, y)
+    ce = torch.nn.functional.cross_entropy(bad, y)
+    assert task_loss("segmentation", bad, y) == pytest.approx(ce.item() + 1, abs=0.02)  # soft Dice ~ 0 (smooth 1)
+
+
+@pytest.mark.parametrize("arch", ["unet", "resunet"])
+def test_unet_prefix_then_suffix_is_exact_and_skips_ride_along(arch, brain):
+    torch.manual_seed(0)
+    model = create(arch, 1, 3).eval()
+    x = brain.example(4)
+    net = TracedNet(model, x)
+    with torch.no_grad():
+        full = model(x)
+        for p in net.points:
+            assert torch.equal(net.suffix(p.node)(*net.prefix(p.node)(x)), full)
+    # a point in the decoder carries the encoder's skip values with it
+    assert max(len(net.live(p.node)) for p in net.points) >= 2
+
+
+def test_brain_mri_labels_sites_and_slab_split(brain):
+    a, b = brain.party("site-a"), brain.party("site-b")
+    for party in (a, b):
+        x, y = party.split("train").x, party.split("train").y
+        assert x.shape[1:] == (1, 32, 32) and y.shape[1:] == (32, 32)
+        assert x.min() >= 0 and x.max() <= 1
+        assert sorted(y.unique().tolist()) == [0, 1, 2]
+        positions = {s: {int(i.split(":")[1]) for i in party.split(s).ids} for s in ("train", "val", "test")}
+        for s, t in (("train", "val"), ("train", "test"), ("val", "test")):
+            gaps = [abs(p - q) for p in positions[s] for q in positions[t]]
+            assert min(gaps) >= 2, f"neighbouring slices in {s} and {t}"
+    assert a.split("test").ids[0].startswith("mni152-axial:") and b.split("test").ids[0].startswith("mni152-coronal:")
+    # site-b is the same kind of anatomy seen through another acquisition: darker mid-tones (gamma 2)
+    tissue = [p.split("train").x[:, 0][p.split("train").y > 0].mean() for p in (a, b)]
+    assert tissue[1] < 0.8 * tissue[0]
+    with pytest.raises(InputError, match="size=30"):
+        get_scenario("brain-mri", size=30)
+
+
+def test_brain_mri_shows_a_real_shift(brain_zoo):
+    m = brain_zoo.evaluation_matrix(["test"]).pivot_table(index="kind", columns="party", values="value")
+    assert m.loc["local:site-a", "site-a"] - m.loc["local:site-a", "site-b"] >= 0.10
+    assert m.loc["local:site-b", "site-b"] - m.loc["local:site-b", "site-a"] >= 0.10
+    assert m.loc["merged"].min() > 0.5  # a U-Net does learn the task (all-background scores <= 0.1)
+
+
+def test_unet_graph_without_stitches_reproduces_the_parents(brain_setup, brain):
+    m, s = brain_setup.members, brain_setup.stitches
+    x = brain.party("site-b").split("test").x
+    off = (False,) * len(m.points)
+    with torch.no_grad():
+        a, b = m.models[0](x).softmax(1), m.models[1](x).softmax(1)
+        assert torch.equal(StitchGraph(m, s, GraphDecision(off, off, "A"))(x), a)
+        assert torch.equal(StitchGraph(m, s, GraphDecision(off, off, "B"))(x), b)
+        assert torch.allclose(StitchEnsemble(m, s, 3, 0.0, [0.5, 0.5])(x), 0.5 * (a + b), atol=1e-6)
+        # a stitch in the encoder changes the output, through the decoder and the skips leaving that point
+        assert not torch.allclose(StitchEnsemble(m, s, 0, 1.0, [1.0, 0.0])(x), a, atol=1e-3)
+
+
+def test_problems_run_unchanged_on_brain_mri(brain_zoo, brain_setup, cache_dir):
+    weights = create_problem("ensemble-weights", brain_zoo)
+    assert [o.name for o in weights.objectives] == ["site-a", "site-b"]
+    f = weights.evaluate(np.array([[1.0, 0.0], [0.0, 1.0]]), split="test")
+    m = brain_zoo.evaluation_matrix(["test"]).pivot_table(index="kind", columns="party", values="value")
+    assert f[0] == pytest.approx(m.loc["local:site-a"].to_numpy(), abs=1e-6)
+    assert f[1] == pytest.approx(m.loc["local:site-b"].to_numpy(), abs=1e-6)
+    se = create_problem("stitch-ensemble", brain_zoo, host="site-a", cache_dir=cache_dir)
+    plain = se.evaluate(np.array([[0, 0.0, 0.5, 0.5]]), split="test")[0]
+    assert plain == pytest.approx(se.baselines("test")["ensemble"], abs=1e-6)
+    graph = create_problem("stitch-graph", brain_zoo, host="site-a", cache_dir=cache_dir)
+    n = len(graph.variables)
+    assert np.isfinite(graph.evaluate(np.random.default_rng(0).integers(0, 2, (4, n)), split="val")).all()
+
+
+def test_classification_architecture_on_segmentation_is_rejected(brain, tmp_path, capsys):
+    with pytest.raises(InputError, match="architecture 'cnn' is for classification; segmentation architectures: unet"):
+        build_zoo(brain, ["cnn"], cache_dir=tmp_path)
+    suite = tmp_path / "bad.toml"
+    suite.write_text(
+        'name = "bad"\nseeds = [0]\nbudget = 5\n[[scenarios]]\nname = "brain-mri"\n[zoo]\narchs = ["resnet"]\n'
+        '[[problems]]\nfamily = "ensemble-weights"\n[[solvers]]\nname = "random"\n'
+    )
+    assert main(["--quiet", "run", str(suite), "--out", str(tmp_path / "out")]) == 2
+    assert "segmentation architectures: unet, resunet" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the folder loader, on real slices
+
+
+def write_party(root, name, x, y, fmt):
+    (root / name / "images").mkdir(parents=True)
+    (root / name / "masks").mkdir(parents=True)
+    for i in range(len(y)):
+        img, mask = (x[i, 0].numpy() * 255).round().astype(np.uint8), y[i].numpy().astype(np.uint8)
+        stem = f"case{i:03d}"
+        if fmt == "png":
+            Image.fromarray(img).save(root / name / "images" / f"{stem}.png")
+            Image.fromarray(mask).save(root / name / "masks" / f"{stem}.png")
+        elif fmt == "npy":
+            np.save(root / name / "images" / f"{stem}.npy", img)
+            np.save(root / name / "masks" / f"{stem}.npy", mask)
+        else:
+            nib.save(nib.Nifti1Image(img, np.eye(4)), root / name / "images" / f"{stem}.nii.gz")
+            nib.save(nib.Nifti1Image(mask, np.eye(4)), root / name / "masks" / f"{stem}.nii.gz")
+
+
+@pytest.fixture
+def folder_root(brain, tmp_path):
+    root = tmp_path / "data"
+    for party, fmt in (("site-a", "png"), ("site-b", "npy"), ("site-c", "nifti")):
+        source = brain.party(party if party != "site-c" else "site-a").split("test")
+        write_party(root, party, source.x[:12], source.y[:12], fmt)
+    return root
+
+
+def test_folder_scenario_reads_png_npy_and_nifti(folder_root, brain):
+    sc = get_scenario("folder", root=str(folder_root), size=32, num_classes=3, binary_masks=False)
+    assert sc.party_names == ["site-a", "site-b", "site-c"] and sc.task == "segmentation" and sc.num_classes == 3
+    source = brain.party("site-a").split("test")
+    for name in ("site-a", "site-c"):
+        party = sc.party(name)
+        ids = sorted(i for s in ("train", "val", "test") for i in party.split(s).ids)
+        assert ids == [f"{name}:case{i:03d}" for i in range(12)]
+        split = party.split("train")
+        idx = [int(re.search(r"case(\d+)", i).group(1)) for i in split.ids]
+        assert torch.equal(split.y, source.y[idx])
+        assert torch.allclose(split.x, source.x[idx], atol=1 / 255)
+
+
+def test_folder_predefined_split_and_binary_masks(folder_root):
+    (folder_root / "site-a" / "split.csv").write_text(
+        "".join(f"case{i:03d},{'train' if i < 8 else 'val' if i < 10 else 'test'}\n" for i in range(12))
+    )
+    sc = get_scenario("folder", root=str(folder_root), size=32)
+    a = sc.party("site-a")
+    assert [len(a.split(s)) for s in ("train", "val", "test")] == [8, 2, 2]
+    assert sc.num_classes == 2 and sorted(a.split("train").y.unique().tolist()) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "damage,needle",
+    [
+        (lambda r: (r / "site-a" / "images" / "case003.png").write_bytes(b"not a png"), "site-a/images/case003.png"),
+        (lambda r: (r / "site-a" / "masks" / "case004.png").unlink(), "'case004' without a partner"),
+        (
+            lambda r: Image.fromarray(np.full((32, 32), 7, np.uint8)).save(r / "site-a" / "masks" / "case005.png"),
+            r"site-a/masks/case005.png: label values \[7\] out of range; valid: 0..2",
+        ),
+        (
+            lambda r: Image.fromarray(np.zeros((20, 20), np.uint8)).save(r / "site-a" / "masks" / "case006.png"),
+            r"site-a/masks/case006.png: mask shape \(20, 20\) does not match",
+        ),
+        (
+            lambda r: np.save(r / "site-b" / "images" / "case001.npy", np.array([{"x": 1}], dtype=object)),
+            "cannot read .*site-b/images/case001.npy",
+        ),
+        (lambda r: (r / "site-a" / "split.csv").write_text("case000,holdout\n"), "split.csv:1"),
+    ],
+)
+def test_folder_loader_names_the_bad_file(folder_root, damage, needle, capsys):
+    damage(folder_root)
+    with pytest.raises(InputError, match=needle):
+        get_scenario("folder", root=str(folder_root), size=32, num_classes=3, binary_masks=False)
+    argv = ["zoo", "build", "folder", "-p", f"root={folder_root}", "-p", "num_classes=3", "-p", "binary_masks=false"]
+    assert main(argv) == 2
+    assert re.search(needle, capsys.readouterr().err)
+
+
+def test_folder_without_parties_is_rejected(tmp_path):
+    with pytest.raises(InputError, match="at least two party directories"):
+        get_scenario("folder", root=str(tmp_path))
+    with pytest.raises(InputError, match="needs root=DIR"):
+        get_scenario("folder")
+
+
+def test_segmentation_suite_is_valid():
+    from stitchbench.benchmark.suite import expand, load_suite
+
+    suite = load_suite("segmentation")
+    jobs = expand(suite)
+    families = {j.family for j in jobs}
+    assert families == {"ensemble-weights", "stitch-ensemble", "stitch-graph"}
+    assert len({j.solver.name for j in jobs}) >= 2
+    assert json.loads(json.dumps(suite.model_dump()))["scenarios"][0]["name"] == "brain-mri"
