@@ -42,13 +42,13 @@ def listing(what: str) -> pd.DataFrame:
             else:  # needs the user's data (e.g. folder's root)
                 k, sizes = "any", "(your data)"
             shown = ", ".join(f"{k}={v}" for k, v in params.items())
-            rows.append((e.name, e.tags["task"], k, sizes, shown, e.description))
+            rows.append((e.name, e.tags.get("task", "?"), k, sizes, shown, e.description))
         return pd.DataFrame(rows, columns=["name", "task", "K", "parties train/val/test", "parameters", "about"])
     if what == "architectures":
         rows = [
             (
                 e.name,
-                e.tags["task"],
+                e.tags.get("task", "any"),
                 ", ".join(f"{k}={v}" for k, v in e.parameters().items() if k not in ("in_channels", "num_classes")),
                 e.description,
             )

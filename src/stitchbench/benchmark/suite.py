@@ -66,7 +66,7 @@ class Suite(Strict):
     @model_validator(mode="after")
     def _names(self):
         for s in self.scenarios:
-            check_archs(SCENARIOS.entry(s.name).tags["task"], self.zoo.archs or [])
+            check_archs(SCENARIOS.entry(s.name).tags.get("task"), self.zoo.archs or [])
         Recipe(**self.zoo.recipe)
         for p in self.problems:
             PROBLEMS.entry(p.family)

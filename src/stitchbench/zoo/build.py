@@ -42,11 +42,11 @@ def expand_kinds(scenario: Scenario, kinds: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def check_archs(task: str, archs: Sequence[str]) -> None:
-    """Reject unknown architectures and those built for another task, naming the ones that fit."""
+def check_archs(task: str | None, archs: Sequence[str]) -> None:
+    """Reject unknown architectures and those built for another task (when both state theirs)."""
     for a in archs:
         entry = ARCHITECTURES.entry(a)
-        if entry.tags.get("task", task) != task:
+        if task and entry.tags.get("task", task) != task:
             fit = [e.name for e in ARCHITECTURES if e.tags.get("task", task) == task]
             raise InputError(f"architecture {a!r} is for {entry.tags['task']}; {task} architectures: {', '.join(fit)}")
 
