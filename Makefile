@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n $(WORKERS) --dist loadgroup -q
 
 bench: $(STAMP)
-	$(PY) -m pytest benchmarks -p no:xdist --benchmark-only --benchmark-columns=min,mean,rounds -q
+	$(PY) -m pytest benchmarks -p no:xdist -s --benchmark-only --benchmark-columns=min,mean,rounds --benchmark-json=.benchmarks/latest.json -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -3,6 +3,9 @@ val/test split, computed once without gradients so a candidate evaluation runs o
 
 Memory: for digits-shift with two `cnn` members, all seven points on every party's val and test split
 (2,719 samples) take about 300 MB per member (111 KB per sample); points are cached lazily, on first use.
+
+Feature maps are kept channels-last: on CPU, convolutions and max-pooling of the suffixes run 2-10x faster
+in that layout than in the default one (the values are the same up to float rounding).
 """
 
 import torch
@@ -10,6 +13,10 @@ import torch
 from stitchbench.data import Scenario
 
 from .networks import CHUNK, Lives, Members
+
+
+def channels_last(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
 
 
 class ActivationCache:
@@ -20,12 +27,13 @@ class ActivationCache:
         self._logits: dict[tuple, torch.Tensor] = {}
 
     def inputs(self, party: str, split: str) -> torch.Tensor:
-        return self.scenario.party(party).split(split).x
+        return channels_last(self.scenario.party(party).split(split).x)
 
     def lives(self, m: int, pi: int, party: str, split: str) -> Lives:
         key = (m, pi, party, split)
         if key not in self._lives:
-            self._lives[key] = self.members.lives(m, pi, self.inputs(party, split))
+            lives = self.members.lives(m, pi, self.inputs(party, split))
+            self._lives[key] = tuple(channels_last(t) for t in lives)
         return self._lives[key]
 
     @torch.no_grad()
