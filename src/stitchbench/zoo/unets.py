@@ -5,12 +5,31 @@ max-pool down, transposed-conv up) and a residual U-Net (basic residual blocks, 
 Both are torch.fx-traceable and free of batch statistics, like the classification families.
 """
 
+import operator
+from collections.abc import Callable
 from itertools import pairwise
 
 import torch
 from torch import nn
 
 from .architectures import ARCHITECTURES, BasicBlock, conv3x3
+
+
+def u_path(net: nn.Module, x: torch.Tensor, merge: Callable) -> torch.Tensor:
+    """Down through `net.enc` keeping each level's output, then up through `net.up`/`net.dec`, merging the
+    upsampled map with the skip of its level."""
+    skips = []
+    for enc in net.enc:
+        x = enc(x)
+        skips.append(x)
+    x = skips.pop()
+    for i in reversed(range(len(net.dec))):
+        x = net.dec[i](merge(net.up[i](x), skips.pop()))
+    return x
+
+
+def concat(up: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    return torch.cat([up, skip], 1)
 
 
 def double_conv(cin: int, cout: int) -> nn.Sequential:
@@ -30,14 +49,7 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(widths[0], num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
-        for enc in self.enc:
-            x = enc(x)
-            skips.append(x)
-        x = skips.pop()
-        for i in reversed(range(len(self.dec))):
-            x = self.dec[i](torch.cat([self.up[i](x), skips.pop()], 1))
-        return self.head(x)
+        return self.head(u_path(self, x, concat))
 
 
 class ResUNet(nn.Module):
@@ -57,15 +69,7 @@ class ResUNet(nn.Module):
         self.head = nn.Conv2d(widths[0], num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        skips = []
-        for enc in self.enc:
-            x = enc(x)
-            skips.append(x)
-        x = skips.pop()
-        for i in reversed(range(len(self.dec))):
-            x = self.dec[i](self.up[i](x) + skips.pop())
-        return self.head(x)
+        return self.head(u_path(self, self.stem(x), operator.add))
 
 
 @ARCHITECTURES.register("unet", task="segmentation")
