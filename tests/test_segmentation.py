@@ -46,15 +46,9 @@ def test_segmentation_loss_is_cross_entropy_plus_soft_dice():
 
 
 @pytest.mark.parametrize("arch", ["unet", "resunet"])
-def test_unet_prefix_then_suffix_is_exact_and_skips_ride_along(arch, brain):
-    torch.manual_seed(0)
-    model = create(arch, 1, 3).eval()
-    x = brain.example(4)
-    net = TracedNet(model, x)
-    with torch.no_grad():
-        full = model(x)
-        for p in net.points:
-            assert torch.equal(net.suffix(p.node)(*net.prefix(p.node)(x)), full)
+def test_unet_points_carry_skips_along(arch, brain):
+    """(prefix + suffix == the network, bit for bit, is tested for U-Nets with the other families.)"""
+    net = TracedNet(create(arch, 1, 3).eval(), brain.example(4))
     # a point in the decoder carries the encoder's skip values with it
     assert max(len(net.live(p.node)) for p in net.points) >= 2
 

@@ -60,7 +60,16 @@ def test_points_are_found_on_the_graph_and_matched_in_depth_order(digits):
     assert all(len(p.shapes[0]) == len(p.shapes[1]) for p in hetero)
 
 
-@pytest.mark.parametrize("make", [lambda: create("cnn", 1, 10), lambda: create("resnet", 1, 10), TinySkipNet])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: create("cnn", 1, 10),
+        lambda: create("resnet", 1, 10),
+        TinySkipNet,
+        lambda: create("unet", 1, 3),
+        lambda: create("resunet", 1, 3),
+    ],
+)
 def test_prefix_then_suffix_is_exactly_the_network(make, digits):
     torch.manual_seed(0)
     model = make().eval()
