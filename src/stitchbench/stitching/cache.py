@@ -12,11 +12,8 @@ import torch
 
 from stitchbench.data import Scenario
 
+from .layers import channels_last
 from .networks import CHUNK, Lives, Members
-
-
-def channels_last(t: torch.Tensor) -> torch.Tensor:
-    return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
 
 
 class ActivationCache:

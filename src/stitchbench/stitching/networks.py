@@ -8,6 +8,7 @@
   values before the switch); the output is A's, B's, or their average.
 """
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,18 +17,27 @@ import torch
 from torch import nn
 
 from .graph import StitchPoint, TracedNet, find_points
-from .layers import make_stitch
+from .layers import as_rows, channels_last, make_stitch
 
 Lives = tuple[torch.Tensor, ...]
 OUTPUTS = ("A", "B", "avg")
 CHUNK = 128  # samples per forward pass in evaluation: small chunks stay in cache (about 4x faster on CPU)
+CHUNK_BYTES = 4 << 20  # ...but small representations go in larger chunks, to save per-call overhead
 
 
-def chunked_lives(lives: Sequence[Lives], size: int = CHUNK):
-    """Aligned chunks of every member's live values."""
+def chunked_lives(lives: Sequence[Lives]):
+    """Aligned chunks of every member's live values: CHUNK samples, or more where they fit in CHUNK_BYTES."""
     n = len(lives[0][0])
+    per_sample = max(sum(v[0].nbytes for v in live) for live in lives) or 1
+    size = max(CHUNK, CHUNK_BYTES // per_sample)
     for start in range(0, n, size):
         yield [tuple(v[start : start + size] for v in live) for live in lives]
+
+
+def frozen_copy(model: nn.Module) -> nn.Module:
+    """A parent as stitching runs it: a frozen copy with channels-last weights, so its feature maps come out
+    channels-last (on CPU, its convolutions and pooling run 2-10x faster; values equal up to float rounding)."""
+    return copy.deepcopy(model).eval().requires_grad_(False).to(memory_format=torch.channels_last)
 
 
 class Members:
@@ -36,7 +46,7 @@ class Members:
     def __init__(self, models: Sequence[nn.Module], example: torch.Tensor):
         if len(models) < 2:
             raise ValueError("stitching needs at least two members")
-        self.models = list(models)
+        self.models = [frozen_copy(m) for m in models]
         self.nets = [TracedNet(m, example) for m in self.models]
         self.points: list[StitchPoint] = find_points(self.nets)
 
@@ -88,11 +98,20 @@ class StitchSet(nn.Module):
 
 
 def mix(stitches: StitchSet, pi: int, hs: Sequence[torch.Tensor], m: int, alpha: float | torch.Tensor):
-    """Branch m's representation at point pi: its own mixed with the others' stitched ones."""
-    if isinstance(alpha, float) and alpha == 0.0:
+    """Branch m's representation at point pi: (1 - alpha) * its own + alpha * the mean of the others' stitched
+    ones, accumulated into one tensor by fused matrix products (one pass per stitch, no temporaries)."""
+    alpha = float(alpha)
+    if alpha == 0.0:
         return hs[m]
-    others = [stitches.get(pi, k, m)(h) for k, h in enumerate(hs) if k != m]
-    return (1 - alpha) * hs[m] + alpha * (sum(others) / len(others))  # keeps the memory layout, unlike stack
+    layers = [(stitches.get(pi, k, m), h) for k, h in enumerate(hs) if k != m]
+    a = alpha / len(layers)
+    bias = a * sum(layer.bias for layer, _ in layers)
+    own = hs[m]
+    out = channels_last(torch.add(bias.view(-1, *[1] * (own.dim() - 2)), own, alpha=1 - alpha))
+    rows = as_rows(out)
+    for layer, h in layers:
+        rows.addmm_(layer.rows(h), layer.weight.t(), alpha=a)
+    return out
 
 
 def branch_logits(

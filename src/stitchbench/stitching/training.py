@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from stitchbench.zoo import probs_loss, task_loss
 from stitchbench.zoo.training import batches
 
+from .layers import as_rows
 from .networks import Members, StitchSet, branch_logits, weighted_probs
 
 METHODS = ("feature-match", "task", "double-batched")
@@ -32,6 +33,11 @@ class StitchRecipe(BaseModel):
     match_epochs: int = Field(3, ge=1, description="feature-matching epochs (every method starts with them)")
     epochs: int = Field(3, ge=1, description="epochs of the task methods, per point")
     batch_size: int = Field(64, ge=1)
+
+
+def optimizer(params: list[torch.Tensor], recipe: StitchRecipe) -> torch.optim.Optimizer:
+    """Adam, fused: one kernel for all stitches' parameters (on CPU ~10x faster per step than the loop)."""
+    return torch.optim.Adam(params, lr=recipe.lr, fused=True)
 
 
 def point_reps(members: Members, m: int, x: torch.Tensor, points: Sequence[int]) -> dict[int, torch.Tensor]:
@@ -57,7 +63,7 @@ def train_feature_match(
     `steps` caps the number of optimizer steps (for benchmarks); default: `match_epochs` epochs."""
     points = sorted(range(len(members.points)) if points is None else points)
     params = [q for pi in points for layer in stitches.at(pi) for q in layer.parameters()]
-    opt = torch.optim.Adam(params, lr=recipe.lr)
+    opt = optimizer(params, recipe)
     gen = torch.Generator().manual_seed(seed)
     done = 0
     for _ in range(recipe.match_epochs if steps is None else 10**9):
@@ -65,7 +71,7 @@ def train_feature_match(
             with torch.no_grad():
                 reps = [point_reps(members, m, x[idx], points) for m in range(len(members))]
             loss = sum(
-                F.mse_loss(stitches.get(pi, k, m)(reps[k][pi]), reps[m][pi])
+                F.mse_loss(as_rows(stitches.get(pi, k, m)(reps[k][pi])), as_rows(reps[m][pi]))
                 for pi in points
                 for k in range(len(members))
                 for m in range(len(members))
@@ -93,7 +99,7 @@ def train_point(
 ) -> None:
     """Fine-tune the stitches at point pi with the ensemble's task loss (`task` or `double-batched`)."""
     lives = [members.lives(m, pi, x) for m in range(len(members))]
-    opt = torch.optim.Adam([q for layer in stitches.at(pi) for q in layer.parameters()], lr=recipe.lr)
+    opt = optimizer([q for layer in stitches.at(pi) for q in layer.parameters()], recipe)
     gen = torch.Generator().manual_seed(seed * 1000 + pi)
     n = len(members)
     for _ in range(recipe.epochs):
