@@ -12,7 +12,6 @@ import time
 
 import pytest
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from stitchbench.stitching import (
     ActivationCache,
@@ -24,6 +23,7 @@ from stitchbench.stitching import (
     prepare,
     train_feature_match,
 )
+from stitchbench.stitching.cost import flops_of
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +49,6 @@ def best_in_turns(fa, fb, rounds):
     return min(ta), min(tb)
 
 
-def flops(fn) -> int:
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return counter.get_total_flops()
-
-
 def test_feature_match_supernetwork_vs_per_point(benchmark, setup, digits):
     m = setup.members
     x = digits.party("uci-digits").split("train").x
@@ -69,7 +63,7 @@ def test_feature_match_supernetwork_vs_per_point(benchmark, setup, digits):
         for pi in range(n):
             train_feature_match(m, s, x, recipe, 0, points=[pi], steps=steps)
 
-    ideal = flops(lambda: one_at_a_time(1)) / flops(lambda: all_at_once(1))
+    ideal = flops_of(lambda: one_at_a_time(1)) / flops_of(lambda: all_at_once(1))
     t_all, t_each = best_in_turns(all_at_once, one_at_a_time, 4)
     benchmark.pedantic(all_at_once, rounds=1, iterations=1)
     speedup = t_each / t_all

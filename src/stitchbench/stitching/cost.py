@@ -9,10 +9,16 @@ from torch.utils.flop_counter import FlopCounterMode
 from .networks import GraphDecision, Members, StitchSet
 
 
-def count_flops(module, *inputs) -> int:
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        module(*inputs)
+def flops_of(fn) -> int:
+    """FLOPs (matmuls and convolutions, forward and any backward) of running fn()."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
     return int(counter.get_total_flops())
+
+
+def count_flops(module, *inputs) -> int:
+    with torch.no_grad():
+        return flops_of(lambda: module(*inputs))
 
 
 class CostModel:
