@@ -1,6 +1,7 @@
-"""Run a suite into a results directory: build or reuse the zoo and stitch sets, run the jobs, write the
-tables, indicators, claims check and report. Reruns resume: finished jobs are skipped, and a finished
-directory is left untouched."""
+"""Run a suite into a results directory in three steps: prepare (zoos, problems, stitch sets, instance
+records and reference tables), run the jobs, aggregate (tables, indicators, statistics, claims, report).
+The runner alone writes the manifest. Reruns resume: finished jobs are skipped, and a finished directory
+is left untouched."""
 
 import logging
 import platform
@@ -10,16 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stitchbench.artifacts import default_cache_dir, versions
 from stitchbench.errors import InputError
-from stitchbench.results import RunDir, write_outputs
-from stitchbench.results.store import write_parquet
+from stitchbench.results import RunDir, write_outputs, write_references
 
 from .executors import run_jobs
-from .suite import Job, Suite, expand
+from .prepare import prepare
+from .suite import Suite, expand
 from .workspace import JobResult, Workspace
 
 log = logging.getLogger(__name__)
@@ -46,50 +46,6 @@ def git_commit() -> str | None:
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def problem_meta(job: Job, problem) -> dict:
-    return {
-        "scenario": job.scenario.name,
-        "zoo_seed": job.zoo_seed,
-        "family": job.family,
-        "host": job.problem_params.get("host"),
-        "objectives": [o.name for o in problem.objectives],
-        "parties": problem.parties(),
-        "maximize": [bool(m) for m in problem.maximize],
-        "reference_point": [float(r) for r in problem.reference_point()],
-        "metric": problem.zoo.scenario.metric,
-        "variables": problem.describe()["variables"],
-    }
-
-
-def reference_tables(jobs: list[Job], ws: Workspace) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
-    """Problem metadata, baselines and exact fronts of every problem instance (val and test)."""
-    metas, base_rows, exact_rows = {}, [], []
-    for job in jobs:
-        if job.problem_id in metas:
-            continue
-        problem = ws.problem(job)
-        metas[job.problem_id] = problem_meta(job, problem)
-        for split in ("val", "test"):
-            for name, vec in problem.baselines(split).items():
-                base_rows += [
-                    (job.problem_id, split, name, o.name, float(v))
-                    for o, v in zip(problem.objectives, vec, strict=True)
-                ]
-            front = problem.exact_front(split)
-            if front is not None:
-                exact_rows += [
-                    (job.problem_id, split, i, o.name, float(v))
-                    for i, f in enumerate(front)
-                    for o, v in zip(problem.objectives, f, strict=True)
-                ]
-    cols = ["problem", "split", "baseline", "objective", "value"]
-    return (
-        metas,
-        pd.DataFrame(base_rows, columns=cols),
-        pd.DataFrame(exact_rows, columns=["problem", "split", "point", "objective", "value"]),
-    )
 
 
 def check_writable(path: Path) -> None:
@@ -128,43 +84,38 @@ def run_suite(
     executor = executor or suite.executor
     workers = workers or suite.workers
     cache = Path(cache_dir or default_cache_dir())
-    manifest = manifest or {
-        "suite": suite.model_dump(),
-        "suite_key": suite.key,
-        "jobs": {j.id: {"status": "pending"} for j in jobs},
-    }
-    manifest |= {
-        "status": "running",
-        "started": now(),
-        "versions": versions(),
-        "git_commit": git_commit(),
-        "host": platform.node(),
-        "executor": executor,
-        "workers": workers,
-        "cache": str(cache),
-    }
-    run.save_manifest(manifest)
     timings: dict[str, float] = {}
     ws = Workspace(cache)
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, disable=quiet, transient=False) as progress:
         t = time.perf_counter()
-        n_models = len({(j.scenario.model_dump_json(), j.zoo_seed) for j in jobs})
-        zbar = progress.add_task("zoo", total=n_models)
-        for j in jobs:
-            ws.zoo(j.scenario, j.zoo, j.zoo_seed)
-            progress.update(zbar, completed=len(ws.zoos))
-        timings["zoo"] = time.perf_counter() - t
-        t = time.perf_counter()
-        sbar = progress.add_task("problems and stitch sets", total=len({j.problem_id for j in jobs}))
-        for j in jobs:
-            ws.problem(j)
-            progress.update(sbar, completed=len(ws.problems))
-        metas, baselines, exact = reference_tables(jobs, ws)
-        manifest["problems"] = metas
-        write_parquet(run.file("baselines.parquet"), baselines)
-        write_parquet(run.file("exact_fronts.parquet"), exact)
-        timings["stitch_training_and_baselines"] = time.perf_counter() - t
+        zbar = progress.add_task("zoo", total=len({(j.scenario_key, j.zoo_seed) for j in jobs}))
+        pbar = progress.add_task("problems and stitch sets", total=len({j.instance for j in jobs}))
+        refs = prepare(
+            jobs,
+            ws,
+            lambda n: progress.update(zbar, completed=n),
+            lambda n: progress.update(pbar, completed=n),
+        )
+        timings["zoo_stitches_and_references"] = time.perf_counter() - t
+        manifest = manifest or {
+            "suite": suite.model_dump(),
+            "suite_key": suite.key,
+            "jobs": {j.id: {"status": "pending", "instance": j.instance} for j in jobs},
+        }
+        manifest |= {
+            "status": "running",
+            "started": now(),
+            "versions": versions(),
+            "git_commit": git_commit(),
+            "host": platform.node(),
+            "executor": executor,
+            "workers": workers,
+            "cache": str(cache),
+            "instances": {k: v.model_dump() for k, v in refs.instances.items()},
+        }
+        run.save_manifest(manifest)
+        write_references(run, refs)
 
         t = time.perf_counter()
         todo = [j for j in jobs if manifest["jobs"][j.id]["status"] == "pending"]
@@ -172,19 +123,22 @@ def run_suite(
 
         def record(result: JobResult) -> None:
             run.save_job(result.job_id, result.evaluations, result.front)
-            manifest["jobs"][result.job_id] = {
+            entry = manifest["jobs"][result.job_id] | {
                 "status": result.status,
                 "error": result.error,
                 "seconds": round(result.seconds, 3),
                 "evaluations": len(result.evaluations),
             }
+            if result.traceback:
+                entry["log"] = run.save_log(result.job_id, result.traceback)
+            manifest["jobs"][result.job_id] = entry
             run.save_manifest(manifest)
             progress.advance(jbar)
 
         run_jobs(executor, todo, ws, workers, address, record)
         timings["search"] = time.perf_counter() - t
         t = time.perf_counter()
-        write_outputs(run, [j.id for j in jobs], metas, baselines, exact)
+        write_outputs(run, manifest)
         timings["report"] = time.perf_counter() - t
     failed = sum(1 for s in manifest["jobs"].values() if s["status"] != "done")
     manifest |= {"status": "complete", "ended": now(), "timings": {k: round(v, 2) for k, v in timings.items()}}

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, m
 from stitchbench.data import SCENARIOS
 from stitchbench.errors import InputError, describe, unknown
 from stitchbench.hashing import config_hash
-from stitchbench.problems import PROBLEMS
+from stitchbench.problems import PROBLEMS, instance_id, scenario_key
 from stitchbench.solvers import check_supports, create_solver
 from stitchbench.zoo import Recipe, check_archs
 
@@ -85,7 +85,9 @@ class Job(Strict):
     """One unit of work: a solver with a seed on one problem instance of one scenario and zoo seed."""
 
     id: str
+    instance: str  # the problem instance id: SCENARIO[~PARAMS-DIGEST]/z<ZOO_SEED>/<problem id>
     scenario: ScenarioSpec
+    scenario_key: str
     zoo: ZooSpec
     zoo_seed: int
     problem_id: str
@@ -152,19 +154,23 @@ def expand(suite: Suite) -> list[Job]:
     ids = set()
     for sc in suite.scenarios:
         parties = get_scenario(sc.name, **sc.params).party_names
+        skey = scenario_key(sc.name, sc.params, SCENARIOS.entry(sc.name).parameters())
         for zoo_seed in suite.zoo.seeds:
             for spec in suite.problems:
                 for pid, params in problem_instances(suite, spec, parties):
+                    instance = instance_id(skey, zoo_seed, pid)
                     for solver in suite.solvers:
                         for seed in suite.seeds:
-                            jid = f"{sc.name}/z{zoo_seed}/{pid}/{solver.name}/s{seed}"
+                            jid = f"{instance}/{solver.name}/s{seed}"
                             if jid in ids:
                                 raise InputError(f"job {jid!r} appears twice; give the problems distinct 'id's")
                             ids.add(jid)
                             jobs.append(
                                 Job(
                                     id=jid,
+                                    instance=instance,
                                     scenario=sc,
+                                    scenario_key=skey,
                                     zoo=suite.zoo,
                                     zoo_seed=zoo_seed,
                                     problem_id=pid,

@@ -3,12 +3,13 @@
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from traceback import format_exc
 
 import numpy as np
 import pandas as pd
 
 from stitchbench.data import get_scenario
-from stitchbench.problems import PROBLEMS, Problem, create_problem, nondominated
+from stitchbench.problems import PROBLEMS, Problem, ProblemInstance, create_problem, make_instance, nondominated
 from stitchbench.solvers import create_solver, run_solver
 from stitchbench.zoo import Zoo, build_zoo
 
@@ -24,8 +25,8 @@ class Workspace:
     def artifact_dirs(self) -> list[Path]:
         """Folders of every model and stitch set this workspace uses (what remote workers need)."""
         dirs = [r.artifact.path for z in self.zoos.values() for r in z.records]
-        dirs += [p.setup.path for p in self.problems.values() if hasattr(p, "setup")]
-        return dirs
+        dirs += [a.path for p in self.problems.values() for a in p.artifacts().values()]
+        return list(dict.fromkeys(dirs))
 
     def zoo(self, scenario: ScenarioSpec, spec: ZooSpec, seed: int, on_model=None) -> Zoo:
         key = (scenario.model_dump_json(), spec.model_dump_json(), seed)
@@ -37,14 +38,29 @@ class Workspace:
         return self.zoos[key]
 
     def problem(self, job: Job) -> Problem:
-        key = (job.scenario.model_dump_json(), job.zoo.model_dump_json(), job.zoo_seed, job.problem_id)
-        if key not in self.problems:
+        if job.instance not in self.problems:
             zoo = self.zoo(job.scenario, job.zoo, job.zoo_seed)
-            params = {"seed": job.zoo_seed, **job.problem_params}
-            if "cache_dir" in PROBLEMS.entry(job.family).parameters():
-                params.setdefault("cache_dir", self.cache_dir)
-            self.problems[key] = create_problem(job.family, zoo, **params)
-        return self.problems[key]
+            self.problems[job.instance] = create_problem(job.family, zoo, **self.problem_params(job))
+        return self.problems[job.instance]
+
+    def problem_params(self, job: Job) -> dict:
+        params = {"seed": job.zoo_seed, **job.problem_params}
+        if "cache_dir" in PROBLEMS.entry(job.family).parameters():
+            params.setdefault("cache_dir", self.cache_dir)
+        return params
+
+    def instance(self, job: Job) -> ProblemInstance:
+        """The problem instance record of a job's problem."""
+        defaults = {k: v for k, v in PROBLEMS.entry(job.family).parameters().items() if k != "zoo"}
+        return make_instance(
+            self.problem(job),
+            job.problem_id,
+            job.family,
+            defaults | self.problem_params(job),
+            job.scenario_key,
+            job.scenario.params,
+            job.zoo_seed,
+        )
 
 
 @dataclass
@@ -53,6 +69,7 @@ class JobResult:
     status: str
     error: str | None
     seconds: float
+    traceback: str
     evaluations: pd.DataFrame
     front: pd.DataFrame
 
@@ -60,7 +77,8 @@ class JobResult:
 def job_columns(job: Job) -> dict:
     return {
         "job": job.id,
-        "scenario": job.scenario.name,
+        "instance": job.instance,
+        "scenario": job.scenario_key,
         "zoo_seed": job.zoo_seed,
         "problem": job.problem_id,
         "solver": job.solver.name,
@@ -78,8 +96,19 @@ def frame(problem: Problem, X: np.ndarray, F: np.ndarray, base: dict) -> pd.Data
 
 
 def execute(job: Job, workspace: Workspace) -> JobResult:
-    """Run one job: solve on val under the budget, then re-score the final front on test."""
+    """Run one job: solve on val under the budget, then re-score the final front on test. Any error fails
+    this job only, with its traceback."""
     start = time.perf_counter()
+    try:
+        return solve(job, workspace, start)
+    except Exception as e:
+        empty = pd.DataFrame()
+        return JobResult(
+            job.id, "failed", f"{type(e).__name__}: {e}", time.perf_counter() - start, format_exc(), empty, empty
+        )
+
+
+def solve(job: Job, workspace: Workspace, start: float) -> JobResult:
     problem = workspace.problem(job)
     solver = create_solver(job.solver.name, **job.solver.params)
     run = run_solver(solver, problem, job.budget, job.seed, "val", job.time_limit)
@@ -87,7 +116,7 @@ def execute(job: Job, workspace: Workspace) -> JobResult:
     X = np.array([e.x for e in run.log]).reshape(len(run.log), len(problem.variables))
     F = np.array([e.f for e in run.log]).reshape(len(run.log), len(problem.objectives))
     evals = frame(problem, X, F, {**base, "split": "val"})
-    evals.insert(6, "eval", [e.index for e in run.log])
+    evals.insert(len(base), "eval", [e.index for e in run.log])
     evals["seconds"] = [e.seconds for e in run.log]
     evals["finite"] = np.isfinite(F).all(1) if len(F) else []  # NaN/inf objectives: kept, flagged, not in fronts
     fronts = []
@@ -98,6 +127,6 @@ def execute(job: Job, workspace: Workspace) -> JobResult:
         Xf = np.unique(X[keep], axis=0)
         for split in ("val", "test"):
             fronts.append(frame(problem, Xf, problem.evaluate(Xf, split), {**base, "split": split}))
-            fronts[-1].insert(6, "point", range(len(Xf)))
+            fronts[-1].insert(len(base), "point", range(len(Xf)))
     front = pd.concat(fronts, ignore_index=True) if fronts else pd.DataFrame()
-    return JobResult(job.id, run.status, run.error, time.perf_counter() - start, evals, front)
+    return JobResult(job.id, run.status, run.error, time.perf_counter() - start, run.traceback, evals, front)

@@ -3,8 +3,9 @@
 from .adapters import PymooProblem, optuna_directions, optuna_space, to_pymoo
 from .api import KINDS, SPLITS, Objective, Problem, Variable
 from .baselines import baseline_vectors, reference_models
-from .ensemble_weights import EnsembleWeights, simplex_grid
+from .ensemble_weights import EnsembleWeights, output_ensemble_front, simplex_grid
 from .front import nondominated
+from .instance import ProblemInstance, instance_id, make_instance, scenario_key
 from .registry import PROBLEMS, create_problem
 from .stitch_ensemble import StitchEnsembleProblem
 from .stitch_graph import StitchGraphProblem, active_switches
@@ -16,6 +17,7 @@ __all__ = [
     "EnsembleWeights",
     "Objective",
     "Problem",
+    "ProblemInstance",
     "PymooProblem",
     "StitchEnsembleProblem",
     "StitchGraphProblem",
@@ -23,10 +25,14 @@ __all__ = [
     "active_switches",
     "baseline_vectors",
     "create_problem",
+    "instance_id",
+    "make_instance",
     "nondominated",
     "optuna_directions",
     "optuna_space",
+    "output_ensemble_front",
     "reference_models",
+    "scenario_key",
     "simplex_grid",
     "to_pymoo",
 ]

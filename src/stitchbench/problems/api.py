@@ -13,7 +13,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from stitchbench.artifacts import Artifact
 from stitchbench.errors import InputError
+from stitchbench.zoo import Zoo
 
 VariableKind = Literal["real", "integer", "categorical", "binary"]
 KINDS: tuple[str, ...] = ("real", "integer", "categorical", "binary")
@@ -53,6 +55,10 @@ class Variable:
             raise InputError(f"variable {self.name!r} ({self.kind}): value {v} is not a whole number")
         return v
 
+    def record(self) -> dict[str, Any]:
+        """The variable as JSON-able data (for problem instance records)."""
+        return {"name": self.name, "kind": self.kind, "low": self.low, "high": self.high, "choices": list(self.choices)}
+
     def describe(self) -> str:
         if self.kind == "categorical":
             return f"{self.name}: categorical {{{', '.join(self.choices)}}}"
@@ -73,11 +79,16 @@ class Objective:
 
 
 class Problem(ABC):
-    """A multi-objective problem over named variables; objectives per party (+ optional cost)."""
+    """A multi-objective problem over named variables; objectives per party (+ optional cost).
+
+    A family sets `name`, `variables`, `objectives` and `zoo` (the models it combines), and implements
+    `_evaluate` and `baselines`; where it can, `exact_front` with `front_kind`, `max_cost` and `artifacts`.
+    """
 
     name: str
     variables: list[Variable]
     objectives: list[Objective]
+    zoo: Zoo
 
     def __init__(self) -> None:
         self._memo: dict[tuple[str, tuple], np.ndarray] = {}
@@ -94,6 +105,12 @@ class Problem(ABC):
 
     def parties(self) -> list[str]:
         return [o.party for o in self.objectives if o.party]
+
+    def scenario_name(self) -> str:
+        return self.zoo.scenario.name
+
+    def metric(self) -> str:
+        return self.zoo.scenario.metric
 
     def to_matrix(self, X: Any) -> np.ndarray:
         """Validate decision vectors (rows of numbers, or dicts by name) into the numeric encoding."""
@@ -140,10 +157,6 @@ class Problem(ABC):
             for v, x in zip(self.variables, row, strict=True)
         }
 
-    def reference_point(self) -> np.ndarray:
-        """Fixed hypervolume reference: score 0 for parties; for cost, the most expensive candidate."""
-        return np.array([0.0 if o.party else float(self.max_cost()) for o in self.objectives])
-
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -163,8 +176,21 @@ class Problem(ABC):
     def baselines(self, split: str = "test") -> dict[str, np.ndarray]: ...
 
     def exact_front(self, split: str = "val") -> np.ndarray | None:
-        """The true front where the space can be enumerated (or gridded finely); None otherwise."""
+        """The front of the whole space where it can be computed; None otherwise. `front_kind` says
+        whether it is exact or an approximation (e.g. a lattice on a continuous space)."""
         return None
+
+    def front_kind(self) -> Literal["exact", "approximate", "none"]:
+        return "none"
 
     def max_cost(self) -> float:
         return 0.0
+
+    def output_ensembles(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """For problems that combine members beyond an output ensemble: the front of the members' weighted
+        output ensembles (weights, val scores, test scores per party), chosen on val; None otherwise."""
+        return None
+
+    def artifacts(self) -> dict[str, Artifact]:
+        """The stored artifacts (models, stitch sets) this problem uses, by name."""
+        return {}

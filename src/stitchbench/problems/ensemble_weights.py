@@ -4,9 +4,10 @@ import itertools
 import math
 from collections.abc import Sequence
 
+import moocore
 import numpy as np
 
-from stitchbench.zoo import Zoo, expand_kinds
+from stitchbench.zoo import ModelRecord, Zoo, expand_kinds
 
 from .api import Objective, Problem, Variable
 from .baselines import baseline_vectors, ensemble_scores, model_flops
@@ -30,6 +31,20 @@ def simplex_grid(m: int, max_points: int = 5000) -> np.ndarray:
     # stars and bars: m - 1 bars among res + m - 1 slots
     pts = [np.diff([-1, *bars, res + m - 1]) - 1 for bars in itertools.combinations(range(res + m - 1), m - 1)]
     return np.array(pts, dtype=float) / res
+
+
+def output_ensemble_front(
+    zoo: Zoo, records: Sequence[ModelRecord], parties: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The front of weighted output ensembles of `records` chosen on val and re-scored on test, over the
+    parties' scores: (weights, val scores, test scores), one row per front point."""
+    W = simplex_grid(len(records))
+    val = np.stack([ensemble_scores(zoo, records, W, p, "val") for p in parties], 1)
+    keep = moocore.is_nondominated(val, maximise=True, keep_weakly=False)
+    _, first = np.unique(val[keep], axis=0, return_index=True)  # one weighting per distinct val vector
+    W = W[keep][np.sort(first)]
+    test = np.stack([ensemble_scores(zoo, records, W, p, "test") for p in parties], 1)
+    return W, val[keep][np.sort(first)], test
 
 
 class EnsembleWeights(Problem):
@@ -74,6 +89,12 @@ class EnsembleWeights(Problem):
     def exact_front(self, split="val"):
         F = self.evaluate(simplex_grid(len(self.members)), split)
         return nondominated(F, self.maximize)
+
+    def front_kind(self):
+        return "approximate"  # a lattice on the continuous simplex
+
+    def artifacts(self):
+        return {r.kind: r.artifact for r in self.members}
 
     def max_cost(self) -> float:
         return float(self.flops.sum())

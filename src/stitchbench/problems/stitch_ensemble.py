@@ -12,7 +12,7 @@ from stitchbench.zoo import Zoo, score
 
 from .api import Objective, Problem, Variable
 from .baselines import baseline_vectors
-from .ensemble_weights import normalize, simplex_grid
+from .ensemble_weights import normalize, output_ensemble_front, simplex_grid
 from .front import nondominated
 
 
@@ -105,6 +105,12 @@ class StitchEnsembleProblem(Problem):
         """The front of the dense enumeration `grid()`. Not exact (alpha and w are continuous), so
         `exact_front` stays None and IGD+ is not reported against it."""
         return nondominated(self.evaluate(self.grid(), split), self.maximize)
+
+    def output_ensembles(self):
+        return output_ensemble_front(self.zoo, self.setup.records, self.parties())
+
+    def artifacts(self):
+        return {**{r.kind: r.artifact for r in self.setup.records}, "stitches": self.setup.artifact}
 
     def max_cost(self) -> float:
         uniform = [1 / len(self.setup.members)] * len(self.setup.members)

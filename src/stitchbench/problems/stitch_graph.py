@@ -19,6 +19,7 @@ from stitchbench.zoo import Zoo, score
 
 from .api import Objective, Problem, Variable
 from .baselines import baseline_vectors
+from .ensemble_weights import output_ensemble_front
 from .front import nondominated
 
 
@@ -118,12 +119,21 @@ class StitchGraphProblem(Problem):
     def space_size(self) -> int:
         return 3 * 4**self.n_points
 
+    def front_kind(self):
+        return "exact" if self.space_size() <= self.enumerate_limit else "none"
+
     def exact_front(self, split="val"):
         if self.space_size() > self.enumerate_limit:
             return None
         n = self.n_points
         rows = [[*((i >> b) & 1 for b in range(2 * n)), o] for i in range(4**n) for o in range(3)]
         return nondominated(self.evaluate(np.array(rows, dtype=float), split), self.maximize)
+
+    def output_ensembles(self):
+        return output_ensemble_front(self.zoo, self.setup.records, self.parties())
+
+    def artifacts(self):
+        return {**{r.kind: r.artifact for r in self.setup.records}, "stitches": self.setup.artifact}
 
     def max_cost(self) -> float:
         on = (True,) * self.n_points

@@ -8,18 +8,19 @@ from .store import RunDir
 
 
 def compare(dirs: list[Path]) -> pd.DataFrame:
-    """Mean ± sd test hypervolume (and IGD+ where known) per problem and solver, one column per run."""
+    """Mean ± sd normalized test hypervolume (and IGD+ where known) per problem instance and solver, one column
+    per run."""
     frames = []
     for d in dirs:
         run = RunDir(d)
         run.require()
         ind = run.table("indicators")
         ind = ind[ind.split == "test"]
-        g = ind.groupby(["problem", "solver"]).hypervolume.agg(["mean", "std"])
+        g = ind.groupby(["instance", "solver"]).hypervolume.agg(["mean", "std"])
         cell = g["mean"].map("{:.4f}".format) + " ± " + g["std"].fillna(0).map("{:.4f}".format)
         frames.append(cell.rename(f"HV {d.name or d}"))
         if "igd_plus" in ind:
-            igd = ind.groupby(["problem", "solver"]).igd_plus.mean().dropna()
+            igd = ind.groupby(["instance", "solver"]).igd_plus.mean().dropna()
             if len(igd):
                 frames.append(igd.map("{:.4f}".format).rename(f"IGD+ {d.name or d}"))
     table = pd.concat(frames, axis=1).fillna("—").reset_index()

@@ -1,5 +1,7 @@
-"""Quality indicators with moocore: hypervolume (fixed reference point), IGD+ and additive epsilon against
-exact fronts, dominated baselines, gap to `merged`, anytime hypervolume, and empirical attainment."""
+"""Quality indicators with moocore, on normalized objectives (scores as they are, cost divided by the
+instance's costliest candidate): hypervolume against the instance's fixed reference point, IGD+ and additive
+epsilon against its exact (or, labeled so, approximate) front, the baselines a front strictly dominates,
+the gap to `merged`, anytime hypervolume, and empirical attainment surfaces."""
 
 import json
 
@@ -7,94 +9,123 @@ import moocore
 import numpy as np
 import pandas as pd
 
+from stitchbench.problems import ProblemInstance
 
-def objective_columns(meta: dict) -> list[str]:
-    return [f"f.{o}" for o in meta["objectives"]]
+
+def objective_columns(rec: ProblemInstance) -> list[str]:
+    return [f"f.{o}" for o in rec.objectives]
 
 
 def finite_rows(F: np.ndarray) -> np.ndarray:
     return F[np.isfinite(F).all(1)] if len(F) else F
 
 
-def hypervolume(F: np.ndarray, meta: dict) -> float:
-    F = finite_rows(F)
+def hypervolume(F: np.ndarray, rec: ProblemInstance) -> float:
+    """Hypervolume of F (raw objectives) in the instance's normalized space, in [0, 1]."""
+    F = finite_rows(np.asarray(F, dtype=float))
     if not len(F):
         return 0.0
-    return float(moocore.hypervolume(F, ref=np.array(meta["reference_point"]), maximise=meta["maximize"]))
+    return float(moocore.hypervolume(rec.normalize(F), ref=np.array(rec.reference_point), maximise=rec.maximize))
 
 
-def dominates(front: np.ndarray, point: np.ndarray, maximize: list[bool]) -> bool:
-    """Some front point weakly dominates `point` (at least as good everywhere)."""
+def strictly_dominates(front: np.ndarray, point: np.ndarray, maximize: list[bool]) -> bool:
+    """Some front point is at least as good as `point` on every objective and better on one."""
+    if not len(front):
+        return False
     sign = np.where(maximize, 1.0, -1.0)
-    return bool(((front * sign) >= (point * sign) - 1e-12).all(1).any()) if len(front) else False
+    a, b = front * sign, point * sign
+    return bool(((a >= b).all(1) & (a > b).any(1)).any())
 
 
-def baseline_vectors(baselines: pd.DataFrame, problem: str, split: str, meta: dict) -> dict[str, np.ndarray]:
-    sel = baselines[(baselines.problem == problem) & (baselines.split == split)]
+def reference_vectors(baselines: pd.DataFrame, rec: ProblemInstance, split: str) -> dict[str, np.ndarray]:
+    """Each baseline's objective vector on `split`, from baselines.parquet."""
+    sel = baselines[(baselines.instance == rec.id) & (baselines.split == split)]
     out = {}
     for name, g in sel.groupby("baseline", sort=False):
         values = dict(zip(g.objective, g.value, strict=True))
-        out[name] = np.array([values[o] for o in meta["objectives"]])
+        out[name] = np.array([values[o] for o in rec.objectives])
     return out
 
 
-def exact_front(exact: pd.DataFrame, problem: str, split: str, meta: dict) -> np.ndarray | None:
-    if exact is None or not len(exact):
-        return None
-    sel = exact[(exact.problem == problem) & (exact.split == split)]
+def long_front(table: pd.DataFrame, rec: ProblemInstance, split: str, names: list[str]) -> np.ndarray | None:
+    """A front stored in long form (instance, split, point, objective, value) as a matrix over `names`."""
+    sel = table[(table.instance == rec.id) & (table.split == split)] if len(table) else table
     if not len(sel):
         return None
-    wide = sel.pivot(index="point", columns="objective", values="value")
-    return wide[meta["objectives"]].to_numpy()
+    return sel.pivot(index="point", columns="objective", values="value")[names].to_numpy(dtype=float)
 
 
-def job_indicators(fronts: pd.DataFrame, baselines: pd.DataFrame, exact: pd.DataFrame, problems: dict) -> pd.DataFrame:
+JOB_KEYS = ["job", "instance", "scenario", "zoo_seed", "problem", "solver", "seed", "split"]
+
+
+def job_indicators(
+    fronts: pd.DataFrame, baselines: pd.DataFrame, exact: pd.DataFrame, instances: dict[str, ProblemInstance]
+) -> pd.DataFrame:
+    """One row per job and split (finished jobs only: the caller passes their fronts)."""
     rows = []
-    keys = ["job", "scenario", "zoo_seed", "problem", "solver", "seed", "split"]
-    for key, g in fronts.groupby(keys, sort=False):
-        row = dict(zip(keys, key, strict=True))
-        meta = problems[row["problem"]]
-        F = finite_rows(g[objective_columns(meta)].to_numpy(dtype=float))
+    for key, g in fronts.groupby(JOB_KEYS, sort=False) if len(fronts) else []:
+        row = dict(zip(JOB_KEYS, key, strict=True))
+        rec = instances[row["instance"]]
+        F = finite_rows(g[objective_columns(rec)].to_numpy(dtype=float))
         row["points"] = len(F)
-        row["hypervolume"] = hypervolume(F, meta)
-        row["hv_reference"] = json.dumps(meta["reference_point"])
-        truth = exact_front(exact, row["problem"], row["split"], meta)
+        row["hypervolume"] = hypervolume(F, rec)
+        row["hv_reference"] = json.dumps(rec.reference_point)
+        row["hv_bounds"] = json.dumps(rec.bounds)
+        row["front"] = rec.front
+        truth = long_front(exact, rec, row["split"], rec.objectives)
         if truth is not None and len(F):
-            row["igd_plus"] = float(moocore.igd_plus(F, truth, maximise=meta["maximize"]))
-            row["eps_additive"] = float(moocore.epsilon_additive(F, truth, maximise=meta["maximize"]))
-        base = baseline_vectors(baselines, row["problem"], row["split"], meta)
-        row["dominates"] = ",".join(n for n, b in base.items() if dominates(F, b, meta["maximize"]))
-        if "merged" in base:
-            for j, party in enumerate(meta["objectives"]):
-                if party in meta["parties"] and len(F):
-                    row[f"gap_merged.{party}"] = float(F[:, j].max() - base["merged"][j])
+            Fn, Tn = rec.normalize(F), rec.normalize(truth)
+            row["igd_plus"] = float(moocore.igd_plus(Fn, Tn, maximise=rec.maximize))
+            row["eps_additive"] = float(moocore.epsilon_additive(Fn, Tn, maximise=rec.maximize))
+        base = reference_vectors(baselines, rec, row["split"])
+        row["dominates"] = ",".join(n for n, b in base.items() if strictly_dominates(F, b, rec.maximize))
+        if "merged" in base and len(F):
+            for j in rec.party_columns():
+                row[f"gap_merged.{rec.objectives[j]}"] = float(F[:, j].max() - base["merged"][j])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def failed_jobs(jobs: dict[str, dict]) -> pd.DataFrame:
+    """Jobs that did not finish: their status, evaluation count, error and log file."""
+    rows = [
+        {
+            "job": j,
+            "instance": s.get("instance"),
+            "status": s["status"],
+            "evaluations": s.get("evaluations", 0),
+            "error": s.get("error"),
+            "log": s.get("log"),
+        }
+        for j, s in jobs.items()
+        if s["status"] != "done"
+    ]
+    return pd.DataFrame(rows, columns=["job", "instance", "status", "evaluations", "error", "log"])
 
 
 def checkpoints(n: int, count: int = 25) -> list[int]:
     return sorted({round(x) for x in np.geomspace(1, n, count)} | {n}) if n else []
 
 
-def anytime(evaluations: pd.DataFrame, problems: dict) -> pd.DataFrame:
+def anytime(evaluations: pd.DataFrame, instances: dict[str, ProblemInstance]) -> pd.DataFrame:
     """Hypervolume of everything evaluated so far (val), at log-spaced checkpoints, per job."""
     rows = []
-    for job, g in evaluations.groupby("job", sort=False):
-        meta = problems[g.problem.iloc[0]]
-        F = g.sort_values("eval")[objective_columns(meta)].to_numpy(dtype=float)
+    for job, g in evaluations.groupby("job", sort=False) if len(evaluations) else []:
+        first = g.iloc[0]
+        rec = instances[first.instance]
+        F = g.sort_values("eval")[objective_columns(rec)].to_numpy(dtype=float)
         for k in checkpoints(len(F)):
             rows.append(
                 {
                     "job": job,
-                    "problem": g.problem.iloc[0],
-                    "solver": g.solver.iloc[0],
-                    "seed": g.seed.iloc[0],
-                    "zoo_seed": g.zoo_seed.iloc[0],
+                    "instance": first.instance,
+                    "solver": first.solver,
+                    "seed": first.seed,
                     "eval": k,
-                    "hypervolume": hypervolume(F[:k], meta),
+                    "hypervolume": hypervolume(F[:k], rec),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["job", "instance", "solver", "seed", "eval", "hypervolume"])
 
 
 def attainment(fronts: list[np.ndarray], maximize: list[bool], percentiles=(25, 50, 75)) -> dict[int, np.ndarray]:

@@ -12,9 +12,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from scipy.stats import mannwhitneyu
 
-from .indicators import attainment, baseline_vectors, objective_columns
+from stitchbench.problems import ProblemInstance
+
+from .indicators import attainment, objective_columns, reference_vectors
+from .statistics import ALPHA
 from .store import RunDir, atomic_write
 
 MARKERS = {"merged": "*", "fedavg": "P", "fedprox": "X", "ensemble": "D"}
@@ -49,21 +51,20 @@ def draw_baselines(ax, base: dict[str, np.ndarray], i: int, j: int) -> None:
         ax.annotate(name, (v[i], v[j]), textcoords="offset points", xytext=(5, 4), fontsize=7)
 
 
-def front_figure(problem: str, meta: dict, fronts: pd.DataFrame, baselines: pd.DataFrame, out: Path) -> Path:
+def front_figure(rec: ProblemInstance, fronts: pd.DataFrame, baselines: pd.DataFrame, out: Path) -> Path:
     """Each solver's median attainment surface on test (two parties), or pairwise projections (K > 2)."""
-    parties = meta["parties"]
-    idx = [meta["objectives"].index(p) for p in parties]
+    idx = rec.party_columns()
     pairs = [(a, b) for x, a in enumerate(idx) for b in idx[x + 1 :]]
-    base = baseline_vectors(baselines, problem, "test", meta)
-    test = fronts[(fronts.problem == problem) & (fronts.split == "test")]
+    base = reference_vectors(baselines, rec, "test")
+    test = fronts[(fronts.instance == rec.id) & (fronts.split == "test")]
     n = len(pairs)
     fig, axes = plt.subplots(1, n, figsize=(max(7.0, 5.2 * n), 5.2), squeeze=False)
-    cols = objective_columns(meta)
+    cols = objective_columns(rec)
     for ax, (i, j) in zip(axes[0], pairs, strict=True):
         for k, (solver, g) in enumerate(test.groupby("solver", sort=True)):
             runs = [s[[cols[i], cols[j]]].to_numpy(dtype=float) for _, s in g.groupby("seed")]
-            if len(idx) == 2 and len(meta["objectives"]) == 2:
-                surfaces = attainment(runs, [meta["maximize"][i], meta["maximize"][j]], (25, 50, 75))
+            if len(idx) == 2 and len(rec.objectives) == 2:
+                surfaces = attainment(runs, [rec.maximize[i], rec.maximize[j]], (25, 50, 75))
                 for pct, style, width in ((25, ":", 1.0), (50, "-", 1.8), (75, ":", 1.0)):
                     pts = surfaces[pct][np.argsort(surfaces[pct][:, 0])]
                     label = f"{solver} (median; quartiles dotted)" if pct == 50 else None
@@ -73,53 +74,69 @@ def front_figure(problem: str, meta: dict, fronts: pd.DataFrame, baselines: pd.D
                 pts = np.vstack(runs)
                 ax.scatter(pts[:, 0], pts[:, 1], color=f"C{k}", s=10, alpha=0.6, label=solver)
         draw_baselines(ax, base, i, j)
-        ax.set_xlabel(f"{meta['objectives'][i]} ({meta['metric']}, test)")
-        ax.set_ylabel(f"{meta['objectives'][j]} ({meta['metric']}, test)")
+        ax.set_xlabel(f"{rec.objectives[i]} ({rec.metric}, test)")
+        ax.set_ylabel(f"{rec.objectives[j]} ({rec.metric}, test)")
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     keep = dict(zip(labels, handles, strict=True))
     fig.legend(
         keep.values(), keep.keys(), loc="upper center", ncol=min(5, len(keep)), fontsize=8, bbox_to_anchor=(0.5, 1.08)
     )
-    fig.suptitle(f"{problem}: fronts on test", y=1.12)
-    return savefig(fig, out / f"front_{safe(problem)}.png")
+    fig.suptitle(f"{rec.id}: fronts on test", y=1.12)
+    return savefig(fig, out / f"front_{safe(rec.id)}.png")
 
 
-def hv_figure(problem: str, anytime: pd.DataFrame, out: Path) -> Path | None:
-    sel = anytime[anytime.problem == problem]
+def hv_figure(rec: ProblemInstance, anytime: pd.DataFrame, out: Path) -> Path | None:
+    sel = anytime[anytime.instance == rec.id]
     if not len(sel):
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
     sns.lineplot(sel, x="eval", y="hypervolume", hue="solver", errorbar=("ci", 95), ax=ax)
     ax.set_xscale("log")
     ax.set_xlabel("evaluations")
-    ax.set_ylabel("hypervolume of all evaluated (val)")
-    ax.set_title(f"{problem}: convergence (mean, 95% CI over seeds)")
+    ax.set_ylabel("normalized hypervolume of all evaluated (val)")
+    ax.set_title(f"{rec.id}: convergence (mean, 95% CI over seeds)")
     ax.grid(alpha=0.3)
-    return savefig(fig, out / f"hv_{safe(problem)}.png")
+    return savefig(fig, out / f"hv_{safe(rec.id)}.png")
 
 
-def solver_table(problem: str, indicators: pd.DataFrame) -> pd.DataFrame:
-    sel = indicators[(indicators.problem == problem) & (indicators.split == "test")]
+def versus_best(best: str, solver: str, stats: pd.DataFrame) -> tuple[str, str]:
+    """(Holm-corrected p, A12 of the solver against the best) from statistics.parquet's pair row."""
+    row = stats[
+        ((stats.solver_a == solver) & (stats.solver_b == best))
+        | ((stats.solver_a == best) & (stats.solver_b == solver))
+    ]
+    if not len(row):
+        return "—", "—"
+    r = row.iloc[0]
+    effect = r.A12 if r.solver_a == solver else 1 - r.A12
+    p = "too few seeds" if r.verdict == "too few seeds" else f"{r.p_holm:.3g}" + (" *" if r.p_holm <= ALPHA else "")
+    return p, f"{effect:.2f}"
+
+
+def solver_table(rec: ProblemInstance, indicators: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
+    sel = indicators[(indicators.instance == rec.id) & (indicators.split == "test")] if len(indicators) else indicators
     if not len(sel):
         return pd.DataFrame()
-    stats = sel.groupby("solver").hypervolume.agg(["mean", "std", "count"]).sort_values("mean", ascending=False)
-    best = stats.index[0]
+    stats = stats[stats.instance == rec.id]
+    summary = sel.groupby("solver").hypervolume.agg(["mean", "std", "count"]).sort_values("mean", ascending=False)
+    best = summary.index[0]
     rows = []
-    for rank, (solver, r) in enumerate(stats.iterrows(), 1):
-        hv, hv_best = sel[sel.solver == solver].hypervolume, sel[sel.solver == best].hypervolume
-        p = np.nan if solver == best else float(mannwhitneyu(hv, hv_best, alternative="two-sided").pvalue)
+    for rank, (solver, r) in enumerate(summary.iterrows(), 1):
+        p, effect = ("—", "—") if solver == best else versus_best(best, solver, stats)
         doms = sel[sel.solver == solver].dominates.str.split(",").explode()
         doms = doms[doms != ""].value_counts()
         row = {
             "solver": solver,
+            "seeds": int(r["count"]),
             "HV mean ± sd": f"{r['mean']:.4f} ± {0 if np.isnan(r['std']) else r['std']:.4f}",
             "rank": rank,
-            "p (MWU vs best)": "—" if np.isnan(p) else f"{p:.3g}",
+            "p vs best (MWU, Holm)": p,
+            "A12 vs best": effect,
         }
-        if "igd_plus" in sel:
-            row["IGD+ mean"] = f"{sel[sel.solver == solver].igd_plus.mean():.4f}"
-        row["dominates (seeds)"] = ", ".join(f"{k} {v}/{int(r['count'])}" for k, v in doms.items()) or "—"
+        if "igd_plus" in sel and sel.igd_plus.notna().any():
+            row[f"IGD+ mean ({rec.front} front)"] = f"{sel[sel.solver == solver].igd_plus.mean():.4f}"
+        row["strictly dominates (seeds)"] = ", ".join(f"{k} {v}/{int(r['count'])}" for k, v in doms.items()) or "—"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -129,7 +146,7 @@ def claims_lines(claims: dict) -> list[str]:
     for scenario, data in claims["scenarios"].items():
         lines.append(f"### Claims on {scenario} (test split, zoo seeds {data['seeds']})")
         for c in data["claims"]:
-            verdict = "NOT TESTED" if c.get("tested") is False else ("PASS" if c["holds"] else "FAIL")
+            verdict = "NOT TESTED" if not c["tested"] else ("PASS" if c["holds"] else "FAIL")
             lines.append(f"- **Claim {c['id']}: {c['name']}: {verdict}**")
             for chk in c["checks"]:
                 lines.append("  - " + describe_check(c["id"], chk))
@@ -154,16 +171,29 @@ def describe_check(cid: int, c: dict) -> str:
         rel = "≤ local − 1 point" if c["on"] == c["party"] else "≥ local + 1 point"
         return f"ensemble on {c['on']} {fmt(c['ensemble'])} vs local:{c['party']} {fmt(c['local_p'])} ({rel}): {ok}"
     if not c["tested"]:
-        return f"host {c['host']}: no stitch-ensemble problem in this run"
-    parts = []
-    for r in c["per_seed"]:
-        need = ", ".join(f"{k} ≥ {fmt(v)}" for k, v in r["required"].items())
-        got = ", ".join(f"{k} {fmt(v)}" for k, v in (r["best_point"] or {}).items())
-        parts.append(
-            f"seed {r['zoo_seed']}: needs {need}; best front point {got or '(none)'}: "
-            f"{'holds' if r['holds'] else 'fails'}"
-        )
-    return f"host {c['host']}: " + "; ".join(parts)
+        return f"host {c['host']}: not tested (no stitch-ensemble problem for this host on every zoo seed)"
+    return f"host {c['host']}: " + "; ".join(describe_claim4_seed(r) for r in c["per_seed"])
+
+
+def describe_claim4_seed(r: dict) -> str:
+    need = ", ".join(f"{k} ≥ {fmt(v)}" for k, v in r["required"].items())
+    head = f"zoo seed {r['zoo_seed']}: {'holds' if r['holds'] else 'fails'}; needs {need}"
+    counts = (
+        f"{r['stitched_points']} stitched front points (alpha > 0), {r['recovering_points']} recover, "
+        f"{r['recovering_but_dominated_by_ensembles']} of those weakly dominated by one of "
+        f"{r['ensemble_points']} weighted output ensembles; HV gain of S over E {r['hv_gain']:.4f}"
+    )
+    if "decision" not in r:
+        return f"{head}; no stitched candidate on any final front; {counts}"
+    d = r["decision"]
+    got = ", ".join(f"{k} {fmt(v)}" for k, v in r["point"].items())
+    w = ", ".join(f"{k} {v:.2f}" for k, v in d["weights"].items())
+    which = "deciding point" if r["holds"] else "best-recovering point"
+    why = "" if r["holds"] else (" (weakly dominated by a weighted ensemble)" if r["dominated_by_ensemble"] else "")
+    return (
+        f"{head}; {which} {got}{why}: point {d['point']}, alpha {d['alpha']:.3f}, weights {w}, "
+        f"{d['solver']} seed {d['seed']}, {d['method']}; {counts}"
+    )
 
 
 def md_table(df: pd.DataFrame) -> str:
@@ -180,26 +210,30 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     import json
 
     manifest = run.require()
-    problems = manifest["problems"]
-    fronts, baselines, indicators, anytime = (run.table(t) for t in ("fronts", "baselines", "indicators", "anytime"))
+    instances = {k: ProblemInstance(**v) for k, v in manifest["instances"].items()}
+    fronts, baselines, indicators, anytime, stats, failed_table = (
+        run.table(t) for t in ("fronts", "baselines", "indicators", "anytime", "statistics", "failed_jobs")
+    )
+    done = [j for j, s in manifest["jobs"].items() if s["status"] == "done"]
+    fronts = fronts[fronts.job.isin(done)] if len(fronts) else fronts
     claims = json.loads(run.file("claims.json").read_text())
     figdir = run.file("figures")
     sections: list[tuple[str, list]] = []
-    for pid, meta in problems.items():
-        items: list = []
-        if len(fronts) and (fronts.problem == pid).any():
-            items.append(front_figure(pid, meta, fronts, baselines, figdir))
-        fig = hv_figure(pid, anytime, figdir) if len(anytime) else None
+    for rec in instances.values():
+        items: list = [f"{rec.family}, host {rec.host or '—'}, {rec.metric}; front for IGD+: {rec.front}"]
+        if len(fronts) and (fronts.instance == rec.id).any():
+            items.append(front_figure(rec, fronts, baselines, figdir))
+        fig = hv_figure(rec, anytime, figdir) if len(anytime) else None
         if fig:
             items.append(fig)
-        items.append(solver_table(pid, indicators))
-        base = baseline_vectors(baselines, pid, "test", meta)
+        items.append(solver_table(rec, indicators, stats))
+        base = reference_vectors(baselines, rec, "test")
         items.append(
             pd.DataFrame(
-                [{"baseline": k, **{o: fmt(v[i]) for i, o in enumerate(meta["objectives"])}} for k, v in base.items()]
+                [{"baseline": k, **{o: fmt(v[i]) for i, o in enumerate(rec.objectives)}} for k, v in base.items()]
             )
         )
-        sections.append((pid, items))
+        sections.append((rec.id, items))
     failed = {j: s for j, s in manifest["jobs"].items() if s["status"] != "done"}
     nonfinite = nonfinite_note(indicators)
     title = f"stitchbench report: {manifest['suite']['name']}"
@@ -207,8 +241,10 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
         f"Suite `{manifest['suite']['name']}`, {len(manifest['jobs'])} jobs "
         f"({len(failed)} failed), solver seeds {manifest['suite']['seeds']}, budget {manifest['suite']['budget']}. "
         "Solvers searched on the validation splits; fronts, tables and figures show the **test** splits. "
-        "Hypervolume uses each problem's fixed reference point (score 0 per party; for cost, the costliest "
-        "candidate)."
+        "Hypervolume is on normalized objectives (scores as they are, cost divided by the instance's costliest "
+        "candidate) against a fixed reference point (score 0, cost 1). Solvers are compared by pairwise "
+        f"two-sided Mann-Whitney U tests over seeds, Holm-corrected per instance (* p ≤ {ALPHA}), with the "
+        "Vargha-Delaney A12 effect size; failed jobs are left out of every statistic, figure and claim."
     )
     note = [f"**Note:** {nonfinite}", ""] if nonfinite else []
     md = [f"# {title}", "", intro, "", *note, "## Claims check", "", *claims_lines(claims), ""]
@@ -222,7 +258,10 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
         md += [f"## {pid}", ""]
         html_parts.append(f"<h2>{html.escape(pid)}</h2>")
         for it in items:
-            if isinstance(it, Path):
+            if isinstance(it, str):
+                md += [it, ""]
+                html_parts.append(f"<p>{html.escape(it)}</p>")
+            elif isinstance(it, Path):
                 md += [f"![{it.stem}](figures/{it.name})", ""]
                 data = base64.b64encode(it.read_bytes()).decode()
                 html_parts.append(f'<img alt="{it.stem}" src="data:image/png;base64,{data}" style="max-width:100%">')
@@ -230,14 +269,12 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
                 md += [md_table(it), ""]
                 html_parts.append(it.to_html(index=False, border=0, classes="t") if len(it) else "<p>(no results)</p>")
     if failed:
-        md += ["## Failed jobs", ""] + [f"- `{j}`: {s.get('error')}" for j, s in failed.items()]
-        html_parts.append(
-            "<h2>Failed jobs</h2><ul>"
-            + "".join(
-                f"<li><code>{html.escape(j)}</code>: {html.escape(str(s.get('error')))}</li>" for j, s in failed.items()
-            )
-            + "</ul>"
-        )
+        intro_failed = "Left out of every statistic, figure and claim; tracebacks in the log files."
+        md += ["## Failed jobs", "", intro_failed, "", md_table(failed_table), ""]
+        html_parts += [
+            f"<h2>Failed jobs</h2><p>{intro_failed}</p>",
+            failed_table.to_html(index=False, border=0, classes="t"),
+        ]
     style = (
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
         "table.t{border-collapse:collapse;margin:.5em 0}table.t td,table.t th{border:1px solid #ccc;"

@@ -14,9 +14,9 @@ import pandas as pd
 
 from stitchbench.artifacts import atomic_write
 from stitchbench.errors import InputError
+from stitchbench.hashing import config_hash
 
 MANIFEST = "manifest.json"
-TABLES = ("evaluations", "fronts", "baselines", "indicators", "anytime", "exact_fronts")
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -35,7 +35,15 @@ class RunDir:
         return self.path / name
 
     def job_file(self, job_id: str, what: str) -> Path:
-        return self.path / "jobs" / f"{re.sub(r'[^A-Za-z0-9_.@+-]', '~', job_id)}.{what}.parquet"
+        """jobs/<readable slug>-<hash of the exact id>.<what>: distinct ids, distinct files."""
+        slug = re.sub(r"[^A-Za-z0-9_.@+-]+", "_", job_id)[:120]
+        return self.path / "jobs" / f"{slug}-{config_hash(job_id, 10)}.{what}"
+
+    def save_log(self, job_id: str, text: str) -> str:
+        """Write a job's log (a failed job's traceback); its path relative to the run directory."""
+        path = self.job_file(job_id, "log")
+        atomic_write(path, text.encode())
+        return str(path.relative_to(self.path))
 
     def clean_temporary(self) -> None:
         """Remove temporary files a killed run may have left (never a finished result: those are renamed)."""
@@ -61,11 +69,12 @@ class RunDir:
         write_json(self.file(MANIFEST), manifest)
 
     def save_job(self, job_id: str, evaluations: pd.DataFrame, front: pd.DataFrame) -> None:
-        write_parquet(self.job_file(job_id, "evaluations"), evaluations)
-        write_parquet(self.job_file(job_id, "front"), front)
+        write_parquet(self.job_file(job_id, "evaluations.parquet"), evaluations)
+        write_parquet(self.job_file(job_id, "front.parquet"), front)
 
     def job_tables(self, job_ids: list[str], what: str) -> pd.DataFrame:
-        frames = [pd.read_parquet(self.job_file(j, what)) for j in job_ids if self.job_file(j, what).is_file()]
+        files = [self.job_file(j, f"{what}.parquet") for j in job_ids]
+        frames = [pd.read_parquet(f) for f in files if f.is_file()]
         frames = [f for f in frames if len(f)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

@@ -16,7 +16,7 @@ class SolverRun:
     status: str  # "done" | "failed"
     error: str | None = None
     seconds: float = 0.0
-    detail: str = field(default="", repr=False)
+    traceback: str = field(default="", repr=False)
 
 
 def run_solver(
@@ -39,7 +39,7 @@ def run_solver(
             pass
         except BaseException as e:
             outcome["error"] = f"{type(e).__name__}: {e}"
-            outcome["detail"] = traceback.format_exc()
+            outcome["traceback"] = traceback.format_exc()
 
     start = time.perf_counter()
     thread = threading.Thread(target=target, name=f"solver-{solver.name}", daemon=True)
@@ -50,5 +50,5 @@ def run_solver(
     if thread.is_alive():
         return SolverRun(log, "failed", f"solver stalled: no result within {time_limit} s", seconds)
     if "error" in outcome:
-        return SolverRun(log, "failed", outcome["error"], seconds, outcome["detail"])
+        return SolverRun(log, "failed", outcome["error"], seconds, outcome["traceback"])
     return SolverRun(log, "done", None, seconds)

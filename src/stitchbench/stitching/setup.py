@@ -4,7 +4,7 @@ their stitch set trained by the host on its own training split and stored like a
 from dataclasses import dataclass
 from pathlib import Path
 
-from stitchbench.artifacts import ArtifactStore, IntegrityError, default_cache_dir
+from stitchbench.artifacts import Artifact, ArtifactStore, IntegrityError, default_cache_dir
 from stitchbench.data import Split
 from stitchbench.errors import InputError, unknown
 from stitchbench.zoo import ModelRecord, Zoo
@@ -25,6 +25,10 @@ class StitchSetup:
     method: str
     manifest: dict
     path: Path
+
+    @property
+    def artifact(self) -> Artifact:
+        return Artifact(self.path, self.manifest)
 
     @property
     def member_names(self) -> list[str]:

@@ -1,0 +1,95 @@
+"""Problem instances as records: everything downstream of the problems layer needs to know about a problem
+built in a run, in one typed, JSON-able record that travels unchanged into the results directory.
+
+Id (contract): `SCENARIO[~PARAMS-DIGEST]/z<ZOO_SEED>/<problem id>`. The digest covers the scenario
+parameters that differ from their defaults, so `digits-shift` with `seed = 0` (the default) and with no
+parameters are one instance, and two `digits-shift` scenarios with different seeds are two.
+"""
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from stitchbench.hashing import canonical_json, config_hash
+
+from .api import Problem
+
+FrontKind = Literal["exact", "approximate", "none"]
+
+
+def scenario_key(name: str, params: dict[str, Any], defaults: dict[str, Any]) -> str:
+    """`name`, or `name~digest` of the parameters that differ from their defaults."""
+    changed = {k: v for k, v in params.items() if canonical_json(v) != canonical_json(defaults.get(k))}
+    return f"{name}~{config_hash(changed, 8)}" if changed else name
+
+
+def instance_id(scenario: str, zoo_seed: int, problem_id: str) -> str:
+    return f"{scenario}/z{zoo_seed}/{problem_id}"
+
+
+class ProblemInstance(BaseModel):
+    """One problem built in a run. Scores are maximized in [0, 1]; cost (FLOPs per sample) is minimized and
+    normalized by `bounds` (its costliest candidate), so hypervolumes are comparable across instances."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    problem_id: str
+    scenario: str  # the scenario key: name[~digest]
+    scenario_name: str
+    scenario_params: dict[str, Any]
+    zoo_seed: int
+    family: str
+    params: dict[str, Any]
+    host: str | None
+    parties: list[str]
+    metric: str
+    objectives: list[str]
+    maximize: list[bool]
+    variables: list[dict[str, Any]]
+    bounds: list[tuple[float, float]]  # per objective: the range mapped onto [0, 1] before indicators
+    reference_point: list[float]  # in normalized objective space
+    front: FrontKind  # what exact_fronts.parquet holds for this instance
+    artifacts: dict[str, str]  # artifact name -> sha256 of the weights it used
+
+    def normalize(self, F: np.ndarray) -> np.ndarray:
+        """Objectives mapped by `bounds` onto [0, 1] (directions unchanged)."""
+        lo, hi = np.array(self.bounds, dtype=float).T
+        return (np.asarray(F, dtype=float) - lo) / np.where(hi > lo, hi - lo, 1.0)
+
+    def party_columns(self) -> list[int]:
+        return [self.objectives.index(p) for p in self.parties]
+
+
+def make_instance(
+    problem: Problem,
+    problem_id: str,
+    family: str,
+    params: dict[str, Any],
+    scenario: str,
+    scenario_params: dict[str, Any],
+    zoo_seed: int,
+) -> ProblemInstance:
+    """The record of `problem`, built by the problems layer from the problem's declared API."""
+    bounds = [(0.0, 1.0) if o.party else (0.0, float(problem.max_cost())) for o in problem.objectives]
+    return ProblemInstance(
+        id=instance_id(scenario, zoo_seed, problem_id),
+        problem_id=problem_id,
+        scenario=scenario,
+        scenario_name=problem.scenario_name(),
+        scenario_params=scenario_params,
+        zoo_seed=zoo_seed,
+        family=family,
+        params={k: v for k, v in params.items() if k != "cache_dir"},
+        host=params.get("host"),
+        parties=problem.parties(),
+        metric=problem.metric(),
+        objectives=[o.name for o in problem.objectives],
+        maximize=[o.direction == "max" for o in problem.objectives],
+        variables=[v.record() for v in problem.variables],
+        bounds=bounds,
+        reference_point=[0.0 if o.party else 1.0 for o in problem.objectives],
+        front=problem.front_kind(),
+        artifacts={name: a.manifest["sha256"] for name, a in problem.artifacts().items()},
+    )

@@ -1,0 +1,74 @@
+"""Solver comparisons that can decide: per problem instance, pairwise two-sided Mann-Whitney U tests of
+test hypervolume over solver seeds, Holm-corrected within the instance, with the Vargha-Delaney A12 effect
+size. Where a pair's seeds are too few for its Holm-corrected p to reach ALPHA whatever the data (the
+smallest exact p, times the number of pairs, exceeds it), no p-value is reported: "too few seeds"."""
+
+from itertools import combinations
+from math import comb
+
+import numpy as np
+import pandas as pd
+from scipy.stats import mannwhitneyu
+
+ALPHA = 0.05
+COLUMNS = ["instance", "solver_a", "solver_b", "n_a", "n_b", "hv_a", "hv_b", "U", "p", "p_holm", "A12", "verdict"]
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values."""
+    m = len(p)
+    order = np.argsort(p)
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
+def smallest_p(n_a: int, n_b: int) -> float:
+    """The smallest two-sided exact Mann-Whitney p-value any samples of these sizes can give."""
+    return min(1.0, 2 / comb(n_a + n_b, n_a))
+
+
+def a12(a: np.ndarray, b: np.ndarray) -> float:
+    """Vargha-Delaney A12: the probability that a seed of `a` beats one of `b` (ties count half)."""
+    return float(((a[:, None] > b[None, :]).sum() + 0.5 * (a[:, None] == b[None, :]).sum()) / (len(a) * len(b)))
+
+
+def verdict(p_holm: float, effect: float) -> str:
+    if p_holm > ALPHA:
+        return "no significant difference"
+    return "a better" if effect > 0.5 else "b better"
+
+
+def pairwise_tests(indicators: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """Every pair of solvers on every instance, on `split` hypervolume."""
+    rows = []
+    sel = indicators[indicators.split == split] if len(indicators) else indicators
+    for instance, g in sel.groupby("instance", sort=False) if len(sel) else []:
+        hv = {s: h.hypervolume.to_numpy(dtype=float) for s, h in g.groupby("solver", sort=True)}
+        pairs = list(combinations(hv, 2))
+        if not pairs:
+            continue
+        tests = [mannwhitneyu(hv[a], hv[b], alternative="two-sided") for a, b in pairs]
+        p = np.array([t.pvalue for t in tests], dtype=float)
+        adjusted = holm(np.nan_to_num(p, nan=1.0))
+        for (a, b), t, pv, ph in zip(pairs, tests, p, adjusted, strict=True):
+            effect = a12(hv[a], hv[b])
+            decidable = len(pairs) * smallest_p(len(hv[a]), len(hv[b])) <= ALPHA
+            rows.append(
+                {
+                    "instance": instance,
+                    "solver_a": a,
+                    "solver_b": b,
+                    "n_a": len(hv[a]),
+                    "n_b": len(hv[b]),
+                    "hv_a": float(hv[a].mean()),
+                    "hv_b": float(hv[b].mean()),
+                    "U": float(t.statistic),
+                    "p": float(pv) if decidable else np.nan,
+                    "p_holm": float(ph) if decidable else np.nan,
+                    "A12": effect,
+                    "verdict": verdict(ph, effect) if decidable else "too few seeds",
+                }
+            )
+    return pd.DataFrame(rows, columns=COLUMNS)
