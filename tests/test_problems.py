@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from stitchbench.errors import InputError
-from stitchbench.problems import active_switches, create_problem, nondominated, optuna_space, to_pymoo
+from stitchbench.problems import active_switches, create_problem, make_instance, nondominated, optuna_space, to_pymoo
 from stitchbench.stitching import GraphDecision, StitchEnsemble
 
 
@@ -59,7 +59,9 @@ def test_weights_problem_with_cost_has_k_plus_one_objectives(zoo):
     p = create_problem("ensemble-weights", zoo, cost=True)
     F = p.evaluate([[1, 0], [0.5, 0.5]], "val")
     assert F.shape == (2, 3) and F[1, 2] == 2 * F[0, 2] > 0
-    assert p.reference_point()[2] == F[1, 2]
+    rec = make_instance(p, "ensemble-weights+cost", "ensemble-weights", {}, "digits-shift", {}, 0)
+    assert rec.bounds[2] == (0.0, F[1, 2]) and rec.reference_point == [0.0, 0.0, 1.0]
+    np.testing.assert_allclose(rec.normalize(F)[:, 2], [0.5, 1.0])
 
 
 def test_stitch_ensemble_front_beats_the_uniform_ensemble(se_problem):

@@ -85,20 +85,30 @@ def test_run_writes_the_contract_tables(tiny):
     assert set(fronts.split) == {"val", "test"}
     ind = pd.read_parquet(out / "indicators.parquet")
     assert (ind.hypervolume > 0.5).all() and ind.hv_reference.eq("[0.0, 0.0]").all()
+    assert set(ind.instance) == {"digits-shift/z0/ensemble-weights", "digits-shift/z0/stitch-ensemble@uci-digits"}
     ew = ind[(ind.problem == "ensemble-weights") & (ind.split == "val")]
     assert ew.igd_plus.notna().all() and (ew.igd_plus < 0.1).all()
     assert ind[ind.problem == "stitch-ensemble@uci-digits"].igd_plus.isna().all()
+    for table in ("evaluations", "fronts", "baselines", "exact_fronts", "ensemble_fronts", "anytime", "statistics"):
+        assert "instance" in pd.read_parquet(out / f"{table}.parquet").columns, table
     base = pd.read_parquet(out / "baselines.parquet")
     assert {"local:uci-digits", "local:mnist", "merged", "fedavg", "fedprox", "ensemble"} <= set(base.baseline)
     claims = json.loads((out / "claims.json").read_text())["scenarios"]["digits-shift"]["claims"]
     assert [c["id"] for c in claims] == [1, 2, 3, 4] and all(isinstance(c["holds"], bool) for c in claims)
+    host = next(c for c in claims[3]["checks"] if c["host"] == "uci-digits")["per_seed"][0]
+    # claim 4 names the stitched point that decides it (alpha > 0), whether it holds or not
+    assert host["decision"]["alpha"] > 0 and host["stitched_points"] > 0 and host["ensemble_points"] > 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and all(j["status"] == "done" for j in manifest["jobs"].values())
     assert manifest["versions"]["torch"] and "timings" in manifest
+    rec = manifest["instances"]["digits-shift/z0/stitch-ensemble@uci-digits"]
+    assert rec["host"] == "uci-digits" and rec["params"]["method"] == "double-batched" and rec["front"] == "none"
+    assert set(rec["artifacts"]) == {"local:uci-digits", "local:mnist", "stitches"}
     page = (out / "report.html").read_text()
     assert "data:image/png;base64," in page and "Claim 4" in page and "<img" in page
     md = (out / "report.md").read_text()
-    assert "figures/front_ensemble-weights.png" in md and (out / "figures" / "front_ensemble-weights.png").is_file()
+    figure = "front_digits-shift_z0_ensemble-weights.png"
+    assert f"figures/{figure}" in md and (out / "figures" / figure).is_file()
 
 
 def test_rerun_on_a_finished_directory_changes_nothing(tiny, cache_dir, capsys):
@@ -149,6 +159,61 @@ def test_unknown_suite_and_non_run_directories(tmp_path, capsys):
     assert "unknown suite 'nosuch'; valid suites:" in capsys.readouterr().err
     assert main(["report", str(tmp_path)]) == 2
     assert "not a stitchbench run directory" in capsys.readouterr().err
+
+
+MULTI = """
+name = "multi"
+seeds = [0]
+budget = 6
+
+[[scenarios]]
+name = "digits-shift"
+
+[[scenarios]]
+name = "digits-shift"
+params = { seed = 1 }
+
+[zoo]
+seeds = [0, 1]
+recipe = { epochs = 1 }
+
+[[problems]]
+family = "ensemble-weights"
+
+[[problems]]
+family = "stitch-ensemble"
+hosts = ["mnist"]
+params = { recipe = { match_epochs = 1, epochs = 1 } }
+
+[[solvers]]
+name = "random"
+"""
+
+
+def test_instances_keep_scenario_and_zoo_seed_apart(tmp_path, cache_dir):
+    """Two scenarios of one family and two zoo seeds: four instances, each with its own baselines, and
+    claims that see every zoo seed."""
+    (tmp_path / "multi.toml").write_text(MULTI)
+    out = tmp_path / "run"
+    outcome = run_suite(load_suite(str(tmp_path / "multi.toml")), out, cache_dir=cache_dir, quiet=True)
+    assert outcome.failed == 0 and outcome.ran == 8
+    manifest = json.loads((out / "manifest.json").read_text())
+    scenarios = {i.split("/")[0] for i in manifest["instances"]}
+    assert len(scenarios) == 2 and "digits-shift" in scenarios
+    other = next(s for s in scenarios if s != "digits-shift")
+    assert other.startswith("digits-shift~") and manifest["instances"][f"{other}/z1/ensemble-weights"]["zoo_seed"] == 1
+    base = pd.read_parquet(out / "baselines.parquet")
+    local = base[(base.baseline == "local:mnist") & (base.split == "test") & (base.objective == "mnist")]
+    per_instance = local.groupby("instance").value.first()
+    assert len(per_instance) == 8 and per_instance.nunique() >= 4  # four zoos, four different models
+    claims = json.loads((out / "claims.json").read_text())["scenarios"]
+    assert set(claims) == scenarios
+    for data in claims.values():
+        assert data["seeds"] == [0, 1]
+        c4 = next(c for c in data["claims"][3]["checks"] if c["host"] == "mnist")
+        assert c4["tested"] and [r["zoo_seed"] for r in c4["per_seed"]] == [0, 1]
+    ind = pd.read_parquet(out / "indicators.parquet")
+    assert ind.groupby("instance").job.nunique().eq(1).all() and ind.instance.nunique() == 8
 
 
 def test_report_and_compare_commands(tiny, capsys):

@@ -56,7 +56,10 @@ class Artifact:
         return self.manifest["key"]
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return read_weights(self.path / WEIGHTS, self.manifest["sha256"])
+        try:
+            return read_weights(self.path / WEIGHTS, self.manifest["sha256"])
+        except IntegrityError as e:
+            raise IntegrityError(f"{e}; delete the cache entry {self.path} to rebuild it") from e
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -10,7 +10,7 @@ from stitchbench.artifacts import default_cache_dir
 from stitchbench.data import SCENARIOS, get_scenario
 from stitchbench.errors import InputError, unknown
 from stitchbench.problems import PROBLEMS
-from stitchbench.results import RunDir, write_report
+from stitchbench.results import RunDir, rebuild
 from stitchbench.results.compare import compare as compare_runs
 from stitchbench.solvers import SOLVERS
 from stitchbench.stitching import TracedNet, find_points
@@ -91,6 +91,9 @@ def listing(what: str) -> pd.DataFrame:
 
 def zoo_build(scenario_name, params, archs, kinds, seeds, recipe, out: Path | None, cache, quiet) -> pd.DataFrame:
     scenario = get_scenario(scenario_name, **params)
+    bad = [s for s in seeds if s < 0]
+    if bad:
+        raise InputError(f"--seeds must be whole numbers >= 0, got {bad[0]}")
     archs = archs or [scenario.arch]
     total = len(archs) * len(seeds) * len(expand_kinds(scenario, kinds))
     with Progress(disable=quiet, transient=True) as progress:
@@ -160,7 +163,7 @@ def run(suite_ref: str, out: Path | None, executor, workers, address, cache, qui
 
 
 def report(directory: Path):
-    return write_report(RunDir(directory))
+    return rebuild(RunDir(directory))
 
 
 def compare(dirs: list[Path]) -> pd.DataFrame:

@@ -70,16 +70,38 @@ def run_suite(
 ) -> RunOutcome:
     jobs = expand(suite)
     run = RunDir(out)
-    manifest = run.manifest()
-    if manifest is not None:
-        if manifest.get("suite_key") != suite.key:
-            raise InputError(
-                f"{out} holds a run of another suite ({manifest['suite'].get('name')!r}, a different "
-                "configuration); choose another --out"
-            )
-        if manifest.get("status") == "complete":
-            return RunOutcome(run.path, 0, 0, True, manifest.get("timings", {}))
+    run.check_is_run_or_empty()
+    check_same_suite(run, suite)
     check_writable(run.path)
+    with run.lock():
+        return run_locked(suite, jobs, run, executor, workers, address, cache_dir, quiet)
+
+
+def check_same_suite(run: RunDir, suite: Suite) -> None:
+    manifest = run.manifest()
+    if manifest is not None and manifest.get("suite_key") != suite.key:
+        raise InputError(
+            f"{run.path} holds a run of another suite ({manifest['suite'].get('name')!r}, a different "
+            "configuration); choose another --out"
+        )
+
+
+def reset_damaged(run: RunDir, manifest: dict) -> bool:
+    """Mark finished jobs whose files are missing or changed as pending (they run again); True if any
+    recorded file was damaged."""
+    bad = set(run.damaged_files(manifest))
+    for job, state in manifest["jobs"].items():
+        if state["status"] == "done" and bad & set(state.get("files", {})):
+            log.warning("job %s: its files changed since they were written; running it again", job)
+            manifest["jobs"][job] = {"status": "pending", "instance": state.get("instance")}
+    return bool(bad)
+
+
+def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, quiet) -> RunOutcome:
+    check_same_suite(run, suite)  # again, under the lock: another run may have started it meanwhile
+    manifest = run.manifest()
+    if manifest is not None and not reset_damaged(run, manifest) and manifest.get("status") == "complete":
+        return RunOutcome(run.path, 0, 0, True, manifest.get("timings", {}))
     run.clean_temporary()
     executor = executor or suite.executor
     workers = workers or suite.workers
@@ -114,16 +136,17 @@ def run_suite(
             "cache": str(cache),
             "instances": {k: v.model_dump() for k, v in refs.instances.items()},
         }
+        manifest["references"] = write_references(run, refs)
         run.save_manifest(manifest)
-        write_references(run, refs)
 
         t = time.perf_counter()
         todo = [j for j in jobs if manifest["jobs"][j.id]["status"] == "pending"]
         jbar = progress.add_task("jobs", total=len(jobs), completed=len(jobs) - len(todo))
 
         def record(result: JobResult) -> None:
-            run.save_job(result.job_id, result.evaluations, result.front)
+            files = run.save_job(result.job_id, result.evaluations, result.front)
             entry = manifest["jobs"][result.job_id] | {
+                "files": files,
                 "status": result.status,
                 "error": result.error,
                 "seconds": round(result.seconds, 3),

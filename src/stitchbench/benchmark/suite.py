@@ -8,7 +8,7 @@ kinds of each problem. Errors name the file, the field path and the valid choice
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
@@ -19,7 +19,7 @@ from stitchbench.problems import PROBLEMS, instance_id, scenario_key
 from stitchbench.solvers import check_supports, create_solver
 from stitchbench.zoo import Recipe, check_archs
 
-EXECUTORS = ("local", "process", "ray")
+Seed = Annotated[StrictInt, Field(ge=0, lt=2**32)]
 
 
 class Strict(BaseModel):
@@ -33,7 +33,7 @@ class ScenarioSpec(Strict):
 
 class ZooSpec(Strict):
     archs: list[str] | None = Field(None, description="default: each scenario's default architecture")
-    seeds: list[int] = Field([0], min_length=1)
+    seeds: list[Seed] = Field([0], min_length=1)
     recipe: dict[str, Any] = {}
 
 
@@ -57,7 +57,7 @@ class Suite(Strict):
     zoo: ZooSpec = ZooSpec()
     problems: list[ProblemSpec] = Field(min_length=1)
     solvers: list[SolverSpec] = Field(min_length=1)
-    seeds: list[StrictInt] = Field(min_length=1, description="solver seeds")
+    seeds: list[Seed] = Field(min_length=1, description="solver seeds")
     budget: StrictInt = Field(gt=0, le=1_000_000)
     time_limit: float = Field(1800.0, gt=0, description="seconds per job")
     executor: Literal["local", "process", "ray"] = "local"
@@ -146,6 +146,20 @@ def problem_instances(suite: Suite, spec: ProblemSpec, party_names: list[str]) -
     return [(f"{base}@{h}" + ("+cost" if spec.cost else ""), {**params, "host": h}) for h in hosts]
 
 
+def check_problem(family: str, scenario, zoo_archs: list[str], params: dict[str, Any]) -> None:
+    """A problem's parameter names and values, checked without building or training anything."""
+    entry = PROBLEMS.entry(family)
+    valid = set(entry.parameters()) - {"zoo", "seed", "cache_dir"}
+    bad = sorted(set(params) - valid)
+    if bad:
+        raise InputError(
+            f"unknown parameter {bad[0]!r} for problem {family!r}; valid parameters: {', '.join(sorted(valid))}"
+        )
+    check = getattr(entry.factory, "check_params", None)  # a Problem subclass's; plain factories have none
+    if check is not None:
+        check(scenario, zoo_archs, params)
+
+
 def expand(suite: Suite) -> list[Job]:
     """Every job of the suite, in a fixed order."""
     from stitchbench.data import get_scenario
@@ -153,11 +167,14 @@ def expand(suite: Suite) -> list[Job]:
     jobs = []
     ids = set()
     for sc in suite.scenarios:
-        parties = get_scenario(sc.name, **sc.params).party_names
+        scenario = get_scenario(sc.name, **sc.params)
+        parties = scenario.party_names
+        zoo_archs = suite.zoo.archs or [scenario.arch]
         skey = scenario_key(sc.name, sc.params, SCENARIOS.entry(sc.name).parameters())
         for zoo_seed in suite.zoo.seeds:
             for spec in suite.problems:
                 for pid, params in problem_instances(suite, spec, parties):
+                    check_problem(spec.family, scenario, zoo_archs, params)
                     instance = instance_id(skey, zoo_seed, pid)
                     for solver in suite.solvers:
                         for seed in suite.seeds:

@@ -50,11 +50,15 @@ def quantity(
 PARTITIONERS: dict[str, Partitioner] = {"iid": iid, "dirichlet": dirichlet, "quantity": quantity}
 
 
-def partition(name: str, labels: np.ndarray, parts: int, rng: np.random.Generator, alpha: float) -> list[np.ndarray]:
+def check_partition(name: str, alpha: float) -> None:
     if name not in PARTITIONERS:
         raise unknown("partitioner", name, PARTITIONERS)
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not alpha > 0:
+        raise InputError(f"alpha must be a number > 0, got {alpha!r}")
+
+
+def partition(name: str, labels: np.ndarray, parts: int, rng: np.random.Generator, alpha: float) -> list[np.ndarray]:
+    check_partition(name, alpha)
     if parts < 1 or parts > len(labels):
         raise InputError(f"cannot split {len(labels)} samples into {parts} parties")
-    if alpha <= 0:
-        raise InputError(f"alpha must be > 0, got {alpha}")
     return PARTITIONERS[name](labels, parts, rng, alpha=alpha)

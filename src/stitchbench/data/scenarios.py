@@ -6,7 +6,7 @@ import torch
 from stitchbench.errors import InputError
 from stitchbench.registry import Registry
 
-from .partition import partition
+from .partition import check_partition, partition
 from .scenario import Party, Scenario, Split
 from .sources import load_source
 from .splits import SPLITS, check_fractions, slab_split, stratified_split
@@ -27,6 +27,9 @@ def make_parties(
 ) -> tuple[Party, ...]:
     """Split each source into `per_source` parties, then each party into stratified train/val/test."""
     check_fractions(split)
+    check_partition(partitioner, alpha)  # also when each source stays whole: no unused bad value passes
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise InputError(f"seed must be a whole number >= 0, got {seed!r}")
     rng = np.random.default_rng(seed)
     parties = []
     for source in sources:
@@ -47,7 +50,7 @@ def make_parties(
 
 def _digits(name: str, seed: int, k: int, partitioner: str, alpha: float, split) -> Scenario:
     sources = ["uci-digits", "mnist"]
-    if k < len(sources) or k % len(sources):
+    if not isinstance(k, int) or isinstance(k, bool) or k < len(sources) or k % len(sources):
         raise InputError(f"k={k} parties is impossible for {name!r}: k must be a multiple of 2 and >= 2")
     split = tuple(split)
     parties = make_parties(sources, k // len(sources), partitioner, alpha, split, seed)

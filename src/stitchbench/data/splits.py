@@ -8,9 +8,13 @@ SPLITS = ("train", "val", "test")
 
 
 def check_fractions(fractions: tuple[float, ...]) -> tuple[float, float, float]:
-    if len(fractions) != 3 or any(f <= 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+    numbers = isinstance(fractions, list | tuple) and all(
+        isinstance(f, int | float) and not isinstance(f, bool) for f in fractions
+    )
+    if not numbers or len(fractions) != 3 or any(f <= 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
         raise InputError(
-            f"split fractions must be three positive numbers (train, val, test) summing to 1, got {fractions}"
+            "split fractions must be three positive numbers (train, val, test) summing to 1, "
+            f"e.g. [0.6, 0.2, 0.2]; got {fractions!r}"
         )
     return tuple(float(f) for f in fractions)  # type: ignore[return-value]
 

@@ -9,11 +9,12 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from stitchbench.artifacts import Artifact
+from stitchbench.data import Scenario
 from stitchbench.errors import InputError
 from stitchbench.zoo import Zoo
 
@@ -81,10 +82,15 @@ class Objective:
 class Problem(ABC):
     """A multi-objective problem over named variables; objectives per party (+ optional cost).
 
-    A family sets `name`, `variables`, `objectives` and `zoo` (the models it combines), and implements
-    `_evaluate` and `baselines`; where it can, `exact_front` with `front_kind`, `max_cost` and `artifacts`.
+    A family declares `variable_kinds` (what solvers must support) and `summary` (one line for listings);
+    an instance sets `name`, `variables`, `objectives` and `zoo` (the models it combines), and implements
+    `_evaluate` and `baselines`; where it can, `check_params`, `exact_front` with `front_kind`, `max_cost`,
+    `output_ensembles` and `artifacts`. The runner relies on nothing else: what results need of a problem
+    goes into its `ProblemInstance` record.
     """
 
+    variable_kinds: ClassVar[frozenset[str]]
+    summary: ClassVar[str]
     name: str
     variables: list[Variable]
     objectives: list[Objective]
@@ -165,6 +171,12 @@ class Problem(ABC):
         }
 
     # --- what a family implements ---
+    @classmethod
+    def check_params(cls, scenario: Scenario, zoo_archs: list[str], params: dict[str, Any]) -> None:
+        """Reject bad parameter values before anything is built or trained; names are checked by the
+        registry. `zoo_archs`: the architectures the run's zoo will hold. Default: nothing more to check."""
+        return None
+
     def canonical(self, row: np.ndarray) -> tuple:
         """The canonical form of a row: equal forms mean equal candidates (default: the row itself)."""
         return tuple(float(x) for x in row)

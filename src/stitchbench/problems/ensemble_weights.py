@@ -11,6 +11,7 @@ from stitchbench.zoo import ModelRecord, Zoo, expand_kinds
 
 from .api import Objective, Problem, Variable
 from .baselines import baseline_vectors, ensemble_scores, model_flops
+from .checks import check_ensemble_params
 from .front import nondominated
 
 
@@ -55,6 +56,10 @@ class EnsembleWeights(Problem):
         "variables: w.<member> real [0, 1] per member (normalized to sum 1); "
         "objectives: score on each party (max) [+ cost in FLOPs (min)]"
     )
+
+    @classmethod
+    def check_params(cls, scenario, zoo_archs, params):
+        check_ensemble_params(scenario, zoo_archs, params)
 
     def __init__(
         self, zoo: Zoo, members: Sequence[str] = ("local",), arch: str | None = None, seed: int = 0, cost: bool = False

@@ -12,6 +12,7 @@ from stitchbench.zoo import Zoo, score
 
 from .api import Objective, Problem, Variable
 from .baselines import baseline_vectors
+from .checks import check_stitch_params
 from .ensemble_weights import normalize, output_ensemble_front, simplex_grid
 from .front import nondominated
 
@@ -22,6 +23,10 @@ class StitchEnsembleProblem(Problem):
         "variables: point categorical (matched points), alpha real [0, 1], w.<member> real [0, 1] per member "
         "(normalized); objectives: score on each party (max) [+ cost in FLOPs (min)]; stitches trained by the host"
     )
+
+    @classmethod
+    def check_params(cls, scenario, zoo_archs, params):
+        check_stitch_params(scenario, zoo_archs, params)
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ from stitchbench.zoo import Zoo, score
 
 from .api import Objective, Problem, Variable
 from .baselines import baseline_vectors
+from .checks import check_stitch_params
 from .ensemble_weights import output_ensemble_front
 from .front import nondominated
 
@@ -44,6 +45,10 @@ class StitchGraphProblem(Problem):
         "variables: ab.<point>, ba.<point> binary switches per matched point, output categorical {A, B, avg} "
         "(A: host's model); objectives: score on each party (max) [+ cost in FLOPs (min)]"
     )
+
+    @classmethod
+    def check_params(cls, scenario, zoo_archs, params):
+        check_stitch_params(scenario, zoo_archs, params)
 
     def __init__(
         self,

@@ -2,7 +2,9 @@
 
 import base64
 import html
+import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from stitchbench.problems import ProblemInstance
 
@@ -141,16 +145,23 @@ def solver_table(rec: ProblemInstance, indicators: pd.DataFrame, stats: pd.DataF
     return pd.DataFrame(rows)
 
 
-def claims_lines(claims: dict) -> list[str]:
-    lines = []
-    for scenario, data in claims["scenarios"].items():
-        lines.append(f"### Claims on {scenario} (test split, zoo seeds {data['seeds']})")
-        for c in data["claims"]:
-            verdict = "NOT TESTED" if not c["tested"] else ("PASS" if c["holds"] else "FAIL")
-            lines.append(f"- **Claim {c['id']}: {c['name']}: {verdict}**")
-            for chk in c["checks"]:
-                lines.append("  - " + describe_check(c["id"], chk))
-    return lines
+def verdict(claim: dict) -> str:
+    return "NOT TESTED" if not claim["tested"] else ("PASS" if claim["holds"] else "FAIL")
+
+
+def claim_items(data: dict) -> list[dict]:
+    """One scenario's claims as items: id, name, verdict, css class, and one line per check."""
+    css = {"PASS": "pass", "FAIL": "fail", "NOT TESTED": "untested"}
+    return [
+        {
+            "id": c["id"],
+            "name": c["name"],
+            "verdict": verdict(c),
+            "css": css[verdict(c)],
+            "checks": [describe_check(c["id"], chk) for chk in c["checks"]],
+        }
+        for c in data["claims"]
+    ]
 
 
 def fmt(x: float) -> str:
@@ -196,6 +207,61 @@ def describe_claim4_seed(r: dict) -> str:
     )
 
 
+@dataclass
+class Block:
+    """One piece of the report, rendered to markdown and (through the template) to HTML."""
+
+    kind: str  # heading | para | claims | figure | table
+    text: str = ""
+    level: int = 2
+    note: bool = False
+    items: list = field(default_factory=list)
+    path: Path | None = None
+    table: pd.DataFrame | None = None
+
+
+def inline(text: str) -> Markup:
+    """The report's inline markup (**bold**, `code`) as escaped HTML."""
+    out = html.escape(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    return Markup(re.sub(r"`(.+?)`", r"<code>\1</code>", out))
+
+
+def to_markdown(title: str, blocks: list[Block]) -> str:
+    md = [f"# {title}", ""]
+    for b in blocks:
+        if b.kind == "heading":
+            md.append("#" * b.level + " " + b.text)
+        elif b.kind == "para":
+            md.append(f"**Note:** {b.text}" if b.note else b.text)
+        elif b.kind == "claims":
+            for c in b.items:
+                md.append(f"- **Claim {c['id']}: {c['name']}: {c['verdict']}**")
+                md += [f"  - {line}" for line in c["checks"]]
+        elif b.kind == "figure":
+            md.append(f"![{b.path.stem}](figures/{b.path.name})")
+        else:
+            md.append(md_table(b.table))
+        md.append("")
+    return "\n".join(md)
+
+
+def to_html(title: str, blocks: list[Block]) -> str:
+    env = Environment(loader=PackageLoader("stitchbench.results"), autoescape=select_autoescape(["j2", "html"]))
+    env.filters["inline"] = inline
+    rendered = []
+    for b in blocks:
+        view = {"kind": b.kind, "text": b.text, "level": b.level, "note": b.note, "entries": b.items}
+        if b.kind == "figure":
+            view |= {"name": b.path.stem, "data": base64.b64encode(b.path.read_bytes()).decode()}
+        elif b.kind == "table":
+            view["html"] = Markup(
+                b.table.to_html(index=False, border=0, classes="t") if len(b.table) else "<p>(no results)</p>"
+            )
+        rendered.append(view)
+    return env.get_template("report.html.j2").render(title=title, blocks=rendered)
+
+
 def md_table(df: pd.DataFrame) -> str:
     if not len(df):
         return "(no results)"
@@ -207,8 +273,6 @@ def md_table(df: pd.DataFrame) -> str:
 
 def write_report(run: RunDir) -> tuple[Path, Path]:
     """Write figures/*.png, report.md and a self-contained report.html for a finished run."""
-    import json
-
     manifest = run.require()
     instances = {k: ProblemInstance(**v) for k, v in manifest["instances"].items()}
     fronts, baselines, indicators, anytime, stats, failed_table = (
@@ -246,46 +310,30 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
         f"two-sided Mann-Whitney U tests over seeds, Holm-corrected per instance (* p ≤ {ALPHA}), with the "
         "Vargha-Delaney A12 effect size; failed jobs are left out of every statistic, figure and claim."
     )
-    note = [f"**Note:** {nonfinite}", ""] if nonfinite else []
-    md = [f"# {title}", "", intro, "", *note, "## Claims check", "", *claims_lines(claims), ""]
-    html_parts = [
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>",
-        f"<p style='color:#a00'><b>Note:</b> {html.escape(nonfinite)}</p>" if nonfinite else "",
-        "<h2>Claims check</h2>",
-        md_to_html_list(claims_lines(claims)),
-    ]
+    blocks = [Block("para", intro)]
+    if nonfinite:
+        blocks.append(Block("para", nonfinite, note=True))
+    blocks.append(Block("heading", "Claims check"))
+    for scenario, data in claims["scenarios"].items():
+        blocks.append(Block("heading", f"Claims on {scenario} (test split, zoo seeds {data['seeds']})", level=3))
+        blocks.append(Block("claims", items=claim_items(data)))
     for pid, items in sections:
-        md += [f"## {pid}", ""]
-        html_parts.append(f"<h2>{html.escape(pid)}</h2>")
+        blocks.append(Block("heading", pid))
         for it in items:
             if isinstance(it, str):
-                md += [it, ""]
-                html_parts.append(f"<p>{html.escape(it)}</p>")
+                blocks.append(Block("para", it))
             elif isinstance(it, Path):
-                md += [f"![{it.stem}](figures/{it.name})", ""]
-                data = base64.b64encode(it.read_bytes()).decode()
-                html_parts.append(f'<img alt="{it.stem}" src="data:image/png;base64,{data}" style="max-width:100%">')
+                blocks.append(Block("figure", path=it))
             else:
-                md += [md_table(it), ""]
-                html_parts.append(it.to_html(index=False, border=0, classes="t") if len(it) else "<p>(no results)</p>")
+                blocks.append(Block("table", table=it))
     if failed:
-        intro_failed = "Left out of every statistic, figure and claim; tracebacks in the log files."
-        md += ["## Failed jobs", "", intro_failed, "", md_table(failed_table), ""]
-        html_parts += [
-            f"<h2>Failed jobs</h2><p>{intro_failed}</p>",
-            failed_table.to_html(index=False, border=0, classes="t"),
+        blocks += [
+            Block("heading", "Failed jobs"),
+            Block("para", "Left out of every statistic, figure and claim; tracebacks in the log files."),
+            Block("table", table=failed_table),
         ]
-    style = (
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
-        "table.t{border-collapse:collapse;margin:.5em 0}table.t td,table.t th{border:1px solid #ccc;"
-        "padding:3px 8px;font-size:13px}</style>"
-    )
-    page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>{style}</head>"
-        f"<body>{''.join(html_parts)}</body></html>"
-    )
-    atomic_write(run.file("report.md"), "\n".join(md).encode())
-    atomic_write(run.file("report.html"), page.encode())
+    atomic_write(run.file("report.md"), to_markdown(title, blocks).encode())
+    atomic_write(run.file("report.html"), to_html(title, blocks).encode())
     return run.file("report.html"), run.file("report.md")
 
 
@@ -301,17 +349,3 @@ def nonfinite_note(indicators: pd.DataFrame) -> str:
         f"{int(per_job.sum())} evaluations gave NaN or infinite objectives: {jobs}. They are kept in "
         "evaluations.parquet (finite = false) and excluded from fronts and indicators."
     )
-
-
-def md_to_html_list(lines: list[str]) -> str:
-    out = []
-    for line in lines:
-        text = html.escape(line.lstrip(" -#")).replace("**", "")
-        if line.startswith("###"):
-            out.append(f"<h3>{text}</h3>")
-        elif line.startswith("  -"):
-            out.append(f"<li style='margin-left:2em'>{text}</li>")
-        else:
-            cls = "color:#070" if "PASS" in line else ("color:#a00" if "FAIL" in line else "")
-            out.append(f"<li style='{cls};font-weight:bold'>{text}</li>")
-    return "<ul>" + "".join(out) + "</ul>"

@@ -2,21 +2,27 @@
 
 Every file is written to a temporary name and renamed into place, so a run killed at any moment leaves
 each file either complete or absent. A job's files are written before the manifest marks it done, so a
-done job's results are always on disk; a job not marked done is simply run again.
+done job's results are always on disk; a job not marked done is simply run again. The manifest holds the
+sha256 of every job file, so a changed or damaged one is found before anything is built on it. One run
+at a time holds a directory (a lock file); a non-empty directory that is not a run is never written to.
 """
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from stitchbench.artifacts import atomic_write
 from stitchbench.errors import InputError
-from stitchbench.hashing import config_hash
+from stitchbench.hashing import config_hash, file_sha256
 
 MANIFEST = "manifest.json"
+LOCK = ".stitchbench.lock"
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -45,11 +51,35 @@ class RunDir:
         atomic_write(path, text.encode())
         return str(path.relative_to(self.path))
 
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the directory for one run; another run on it is refused (it never waits half-way)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.path / LOCK, timeout=0)
+        try:
+            lock.acquire()
+        except Timeout as e:
+            raise InputError(
+                f"{self.path} is in use by another stitchbench run (lock {self.path / LOCK}); "
+                "wait for it to finish or choose another --out"
+            ) from e
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def check_is_run_or_empty(self) -> None:
+        """Refuse a directory that holds files but no stitchbench run: nothing of the user's is touched."""
+        if self.manifest() is None and self.path.is_dir() and any(p.name != LOCK for p in self.path.iterdir()):
+            raise InputError(f"{self.path} is not empty and holds no stitchbench run; choose an empty or new --out")
+
     def clean_temporary(self) -> None:
-        """Remove temporary files a killed run may have left (never a finished result: those are renamed)."""
-        for p in self.path.rglob(".*"):
-            if p.is_file() and ".tmp" in p.name:
-                p.unlink(missing_ok=True)
+        """Remove the temporary files (`.NAME.*.tmp`, as atomic_write names them) that a killed run left next
+        to its own files: in the run directory and its jobs/ and figures/ folders only."""
+        for folder in (self.path, self.path / "jobs", self.path / "figures"):
+            for p in folder.glob(".*.tmp") if folder.is_dir() else []:
+                if p.is_file():
+                    p.unlink(missing_ok=True)
 
     def manifest(self) -> dict[str, Any] | None:
         try:
@@ -68,9 +98,34 @@ class RunDir:
     def save_manifest(self, manifest: dict[str, Any]) -> None:
         write_json(self.file(MANIFEST), manifest)
 
-    def save_job(self, job_id: str, evaluations: pd.DataFrame, front: pd.DataFrame) -> None:
-        write_parquet(self.job_file(job_id, "evaluations.parquet"), evaluations)
-        write_parquet(self.job_file(job_id, "front.parquet"), front)
+    def save_job(self, job_id: str, evaluations: pd.DataFrame, front: pd.DataFrame) -> dict[str, str]:
+        """Write a job's tables; {path relative to the run: sha256} for the manifest."""
+        files = {}
+        for what, df in (("evaluations", evaluations), ("front", front)):
+            path = self.job_file(job_id, f"{what}.parquet")
+            write_parquet(path, df)
+            files[str(path.relative_to(self.path))] = file_sha256(path)
+        return files
+
+    def damaged(self, files: dict[str, str]) -> list[str]:
+        """The files (relative paths) that are missing or whose sha256 is not the recorded one."""
+        return [f for f, sha in files.items() if not self.file(f).is_file() or file_sha256(self.file(f)) != sha]
+
+    def damaged_files(self, manifest: dict[str, Any]) -> list[str]:
+        """Recorded files (finished jobs' tables, reference tables) that are missing or changed."""
+        files = dict(manifest.get("references", {}))
+        for s in manifest["jobs"].values():
+            files |= s.get("files", {}) if s["status"] == "done" else {}
+        return self.damaged(files)
+
+    def verify(self, manifest: dict[str, Any]) -> None:
+        """Refuse to build on recorded files that changed since the run wrote them."""
+        bad = self.damaged_files(manifest)
+        if bad:
+            raise InputError(
+                f"{len(bad)} files of {self.path} are missing or changed since the run wrote them "
+                f"(first: {bad[0]}); rerun `stitchbench run` with the same suite and --out to recompute them"
+            )
 
     def job_tables(self, job_ids: list[str], what: str) -> pd.DataFrame:
         files = [self.job_file(j, f"{what}.parquet") for j in job_ids]
@@ -82,4 +137,7 @@ class RunDir:
         path = self.file(f"{name}.parquet")
         if not path.is_file():
             raise InputError(f"{self.path} has no {name}.parquet; is the run finished?")
-        return pd.read_parquet(path)
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError) as e:  # pyarrow's errors derive from these
+            raise InputError(f"{path} is damaged ({type(e).__name__}); `stitchbench report` rebuilds it") from e

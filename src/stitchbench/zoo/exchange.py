@@ -7,15 +7,20 @@ content address, where zoo builds with the same config reuse it.
 """
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 from stitchbench.artifacts import WEIGHTS, ArtifactStore, IntegrityError, read_weights
+from stitchbench.data import SCENARIOS
 
 from .architectures import ARCHITECTURES
 from .store import ModelRecord, build_model
 
 REQUIRED = ("arch", "in_channels", "num_classes", "kind", "scenario", "seed")
+BASE = ("merged", "fedavg", "fedprox")
+KIND = re.compile(r"(local:[A-Za-z0-9_.-]+|merged|fedavg|fedprox)")
+HEX = re.compile(r"[0-9a-f]{8,64}")
 
 
 def export_model(record: ModelRecord, out: Path) -> tuple[Path, Path]:
@@ -45,6 +50,14 @@ def read_manifest_file(path: Path) -> dict:
         raise IntegrityError(
             f"{path}: unknown architecture {config['arch']!r}; valid: {', '.join(ARCHITECTURES.names())}"
         )
+    if not isinstance(config["kind"], str) or not KIND.fullmatch(config["kind"]):
+        raise IntegrityError(f"{path}: model kind {config['kind']!r} is not one of local:<party>, {', '.join(BASE)}")
+    scenario = config["scenario"]
+    if not isinstance(scenario, dict) or scenario.get("name") not in SCENARIOS:
+        name = scenario.get("name") if isinstance(scenario, dict) else scenario
+        raise IntegrityError(f"{path}: unknown scenario {name!r}; valid: {', '.join(SCENARIOS.names())}")
+    if "key" in manifest and not (isinstance(manifest["key"], str) and HEX.fullmatch(manifest["key"])):
+        raise IntegrityError(f"{path}: key {manifest['key']!r} is not a content address (hex digits)")
     return manifest
 
 

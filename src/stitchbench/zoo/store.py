@@ -55,7 +55,14 @@ def load_model(artifact: Artifact) -> nn.Module:
 
 def build_model(config: dict[str, Any], tensors: dict, source: object) -> nn.Module:
     """The architecture of `config` with `tensors` loaded strictly (shapes and names must fit), frozen."""
-    model = create(config["arch"], config["in_channels"], config["num_classes"], **config.get("arch_params", {}))
+    try:
+        model = create(config["arch"], config["in_channels"], config["num_classes"], **config.get("arch_params", {}))
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise IntegrityError(
+            f"{source}: architecture {config['arch']!r} cannot be built from in_channels "
+            f"{config['in_channels']!r}, num_classes {config['num_classes']!r}, arch_params "
+            f"{config.get('arch_params', {})!r}: {e}"
+        ) from e
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as e:

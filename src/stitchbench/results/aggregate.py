@@ -1,0 +1,58 @@
+"""Aggregation: the run's tables (from the per-job files and the reference tables), indicators,
+statistics, claims and report; and their rebuild from verified files."""
+
+from stitchbench.hashing import file_sha256
+from stitchbench.problems import ProblemInstance
+
+from .claims import check_claims
+from .indicators import anytime, failed_jobs, job_indicators
+from .report import write_report
+from .statistics import pairwise_tests
+from .store import RunDir, write_json, write_parquet
+
+
+def write_references(run: RunDir, refs) -> dict[str, str]:
+    """The tables a run knows before any job: baselines, exact fronts, weighted output ensemble fronts;
+    {file: sha256} for the manifest."""
+    tables = {"baselines": refs.baselines, "exact_fronts": refs.exact_fronts, "ensemble_fronts": refs.ensemble_fronts}
+    for name, df in tables.items():
+        write_parquet(run.file(f"{name}.parquet"), df)
+    return {f"{name}.parquet": file_sha256(run.file(f"{name}.parquet")) for name in tables}
+
+
+def rebuild(run: RunDir):
+    """Verify a run's recorded files, then rebuild its tables, claims and report from them."""
+    manifest = run.require()
+    run.verify(manifest)
+    return write_outputs(run, manifest)
+
+
+def instances_of(manifest: dict) -> dict[str, ProblemInstance]:
+    return {k: ProblemInstance(**v) for k, v in manifest["instances"].items()}
+
+
+def write_outputs(run: RunDir, manifest: dict):
+    """Assemble the tables from the per-job files, then indicators (finished jobs only), statistics,
+    claims and the report."""
+    instances = instances_of(manifest)
+    jobs = manifest["jobs"]
+    evaluations = run.job_tables(list(jobs), "evaluations")
+    fronts = run.job_tables(list(jobs), "front")
+    write_parquet(run.file("evaluations.parquet"), evaluations)
+    write_parquet(run.file("fronts.parquet"), fronts)
+    done = [j for j, s in jobs.items() if s["status"] == "done"]
+    fronts_done = fronts[fronts.job.isin(done)] if len(fronts) else fronts
+    evals_done = evaluations[evaluations.job.isin(done)] if len(evaluations) else evaluations
+    baselines = run.table("baselines")
+    exact = run.table("exact_fronts")
+    indicators = job_indicators(fronts_done, baselines, exact, instances)
+    if len(indicators) and "finite" in evals_done:
+        nonfinite = (~evals_done.finite.astype(bool)).groupby(evals_done.job).sum()
+        indicators["nonfinite_evaluations"] = indicators.job.map(nonfinite).fillna(0).astype(int)
+    write_parquet(run.file("indicators.parquet"), indicators)
+    write_parquet(run.file("statistics.parquet"), pairwise_tests(indicators))
+    write_parquet(run.file("failed_jobs.parquet"), failed_jobs(jobs))
+    write_parquet(run.file("anytime.parquet"), anytime(evals_done, instances))
+    claims = check_claims(baselines, fronts_done, run.table("ensemble_fronts"), instances)
+    write_json(run.file("claims.json"), claims)
+    return write_report(run)
