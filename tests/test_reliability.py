@@ -199,10 +199,32 @@ junk = st.one_of(
 )
 
 
+SCENARIO_PARAMS = ["seed", "k", "partitioner", "alpha", "split"]
+
+
+def number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def valid_scenario_param(key, v) -> bool:
+    """Values digits-shift accepts (a suite with them is no mutation: it would train a zoo)."""
+    return {
+        "seed": lambda: type(v) is int and 0 <= v < 2**32,
+        "k": lambda: type(v) is int and v >= 2 and v % 2 == 0,
+        "partitioner": lambda: v in ("iid", "dirichlet", "quantity"),
+        "alpha": lambda: number(v) and v > 0,
+        "split": lambda: isinstance(v, list) and len(v) == 3 and all(number(f) and f > 0 for f in v),
+    }.get(key, lambda: False)()
+
+
+def valid_problem_param(key, v) -> bool:
+    return key == "arch" and v == "cnn"
+
+
 @st.composite
 def broken_suites(draw):
     suite = json.loads(json.dumps(VALID))
-    kind = draw(st.sampled_from(["drop", "type", "budget", "name", "field", "param", "empty"]))
+    kind = draw(st.sampled_from(["drop", "type", "budget", "name", "field", "param", "empty", "problem", "scenario"]))
     if kind == "drop":
         suite.pop(draw(st.sampled_from(sorted(VALID))))
     elif kind == "type":
@@ -227,6 +249,14 @@ def broken_suites(draw):
         suite[draw(names.filter(lambda n: n not in VALID and n.strip()))] = draw(junk)
     elif kind == "param":
         suite["solvers"][0]["params"] = {draw(names.filter(lambda n: n != "batch")): draw(junk)}
+    elif kind == "problem":
+        key = draw(
+            st.one_of(st.sampled_from(["members", "arch"]), names.filter(lambda n: n not in ("members", "arch")))
+        )
+        suite["problems"][0]["params"] = {key: draw(junk.filter(lambda v: not valid_problem_param(key, v)))}
+    elif kind == "scenario":
+        key = draw(st.one_of(st.sampled_from(SCENARIO_PARAMS), names.filter(lambda n: n not in SCENARIO_PARAMS)))
+        suite["scenarios"][0]["params"] = {key: draw(junk.filter(lambda v: not valid_scenario_param(key, v)))}
     else:
         suite[draw(st.sampled_from(["scenarios", "problems", "solvers", "seeds"]))] = []
     return suite

@@ -13,6 +13,11 @@ def unknown(kind: str, value: object, choices: Iterable[object]) -> InputError:
     return InputError(f"unknown {kind} {value!r}; valid {kind}s: {valid}")
 
 
+def shorten(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def describe(error: Exception) -> str:
     """A one-paragraph message for an InputError or a pydantic ValidationError."""
     errors = getattr(error, "errors", None)
@@ -20,6 +25,9 @@ def describe(error: Exception) -> str:
         return str(error)
     parts = []
     for e in errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        parts.append(f"{where}: {e['msg']} (got {e.get('input')!r})")
+        where = ".".join(str(p) for p in e["loc"])
+        got = e.get("input")
+        # a whole-object check (no field) names its own values; echoing the object would bury the message
+        shown = "" if not where or isinstance(got, dict) else f" (got {shorten(got)})"
+        parts.append(f"{where or '(top level)'}: {e['msg']}{shown}")
     return f"invalid {getattr(error, 'title', 'input')}: " + "; ".join(parts)

@@ -51,7 +51,7 @@ PARTITIONERS: dict[str, Partitioner] = {"iid": iid, "dirichlet": dirichlet, "qua
 
 
 def check_partition(name: str, alpha: float) -> None:
-    if name not in PARTITIONERS:
+    if not isinstance(name, str) or name not in PARTITIONERS:
         raise unknown("partitioner", name, PARTITIONERS)
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not alpha > 0:
         raise InputError(f"alpha must be a number > 0, got {alpha!r}")

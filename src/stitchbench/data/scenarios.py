@@ -51,8 +51,8 @@ def make_parties(
 def _digits(name: str, seed: int, k: int, partitioner: str, alpha: float, split) -> Scenario:
     sources = ["uci-digits", "mnist"]
     if not isinstance(k, int) or isinstance(k, bool) or k < len(sources) or k % len(sources):
-        raise InputError(f"k={k} parties is impossible for {name!r}: k must be a multiple of 2 and >= 2")
-    split = tuple(split)
+        raise InputError(f"k={k!r} parties is impossible for {name!r}: k must be a multiple of 2 and >= 2")
+    split = check_fractions(split)
     parties = make_parties(sources, k // len(sources), partitioner, alpha, split, seed)
     params = {"seed": seed, "k": k, "partitioner": partitioner, "alpha": alpha, "split": list(split)}
     return Scenario(name, "classification", "accuracy", 10, 1, parties, params, dict(DIGITS_RECIPE))
@@ -93,7 +93,7 @@ def brain_mri(
         raise InputError(f"size={size} is invalid for 'brain-mri': a multiple of 4 in 16..256")
     if slab < 2 or not 0 <= gap < slab:
         raise InputError(f"slab={slab}, gap={gap} is invalid: slab >= 2 and 0 <= gap < slab")
-    split = check_fractions(tuple(split))
+    split = check_fractions(split)
     rng = np.random.default_rng(seed)
     parties = []
     for name, orientation, effect in (
@@ -139,7 +139,7 @@ def folder(
     dirs = sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
     if len(dirs) < 2:
         raise InputError(f"{base} must hold at least two party directories, each with images/ and masks/")
-    split = check_fractions(tuple(split))
+    split = check_fractions(split)
     rng = np.random.default_rng(seed)
     parties = []
     for d in dirs:

@@ -12,12 +12,16 @@ from stitchbench.zoo import expand_kinds
 
 
 def check_arch(arch: str, zoo_archs: list[str]) -> None:
-    if arch not in zoo_archs:
+    if not isinstance(arch, str) or arch not in zoo_archs:
         raise unknown("architecture (of the suite's zoo)", arch, zoo_archs)
 
 
 def check_ensemble_params(scenario: Scenario, zoo_archs: list[str], params: dict[str, Any]) -> None:
-    expand_kinds(scenario, params.get("members", ("local",)))
+    members = params.get("members", ["local"])
+    if not isinstance(members, list | tuple) or not all(isinstance(m, str) for m in members):
+        raise InputError(f"members must be a list of model kinds (e.g. [\"local\", \"merged\"]), got {members!r}")
+    if len(expand_kinds(scenario, members)) < 2:
+        raise InputError(f"members {members!r} name fewer than 2 models; an ensemble needs at least 2")
     if params.get("arch") is not None:
         check_arch(params["arch"], zoo_archs)
 
@@ -30,7 +34,10 @@ def check_stitch_params(scenario: Scenario, zoo_archs: list[str], params: dict[s
     for role in ("host", "partner"):
         if params.get(role) is not None and params[role] not in parties:
             raise unknown(f"{role} party", params[role], parties)
-    for arch in params.get("archs") or []:
+    archs = params.get("archs") or []
+    if not isinstance(archs, list):
+        raise InputError(f"archs must be a list with one architecture per member, got {archs!r}")
+    for arch in archs:
         check_arch(arch, zoo_archs)
     try:
         StitchRecipe(**(params.get("recipe") or {}))
