@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from stitchbench.errors import InputError, describe
@@ -102,9 +103,9 @@ def console() -> Console:
 def print_frame(df, title: str) -> None:
     table = Table(title=title)
     for c in df.columns:
-        table.add_column(str(c), overflow="fold")
+        table.add_column(escape(str(c)), overflow="fold")
     for row in df.itertuples(index=False):
-        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
+        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else escape(str(v)) for v in row))
     console().print(table)
 
 
@@ -112,9 +113,9 @@ def print_listing(df) -> None:
     """One block per row: the name, then `column: value` lines (reads well at any terminal width)."""
     out = console()
     for row in df.to_dict("records"):
-        out.print(f"[bold]{row.pop('name')}[/bold]")
+        out.print(f"[bold]{escape(str(row.pop('name')))}[/bold]")
         for k, v in row.items():
-            out.print(f"  {k}: {v}", highlight=False)
+            out.print(f"  {k}: {v}", highlight=False, markup=False)
 
 
 def dispatch(args: argparse.Namespace) -> int:

@@ -64,9 +64,6 @@ class Evaluator:
     def X(self) -> np.ndarray:
         return np.array([e.x for e in self.log]).reshape(len(self.log), len(self.problem.variables))
 
-    def F(self) -> np.ndarray:
-        return np.array([e.f for e in self.log]).reshape(len(self.log), len(self.problem.objectives))
-
 
 class Solver(ABC):
     """A multi-objective solver. Subclasses take their parameters as keyword arguments in __init__."""
