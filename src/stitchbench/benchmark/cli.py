@@ -41,6 +41,7 @@ def parse_params(pairs: Sequence[str]) -> dict:
 def build_parser() -> Parser:
     p = Parser(prog="stitchbench", description=__doc__)
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--verbose", action="store_true", help="debug logging, with the traceback of every failure")
     p.add_argument("--cache", type=Path, help="artifact cache (default $STITCHBENCH_CACHE or ~/.cache/stitchbench)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -172,10 +173,17 @@ def dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def setup_logging(verbose: bool) -> None:
+    """Warnings on stderr; with `verbose`, stitchbench's debug messages too (failed jobs' tracebacks)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.DEBUG if verbose else logging.NOTSET)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return dispatch(build_parser().parse_args(argv))
+        args = build_parser().parse_args(argv)
+        setup_logging(args.verbose)
+        return dispatch(args)
     except (InputError, ValidationError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 2

@@ -181,7 +181,7 @@ def run_suite(
             run.save_manifest(manifest)
             progress.advance(jbar)
 
-        run_jobs(executor, todo, ws, workers, address, record)
+        run_jobs(executor, todo, ws, workers, address, record, run.path)
         timings["search"] = time.perf_counter() - t
         t = time.perf_counter()
         write_outputs(run, [j.id for j in jobs], metas, baselines, exact)

@@ -55,6 +55,7 @@ class JobResult:
     seconds: float
     evaluations: pd.DataFrame
     front: pd.DataFrame
+    traceback: str | None = None  # of a solver that raised
 
 
 def job_columns(job: Job) -> dict:
@@ -100,4 +101,4 @@ def execute(job: Job, workspace: Workspace) -> JobResult:
             fronts.append(frame(problem, Xf, problem.evaluate(Xf, split), {**base, "split": split}))
             fronts[-1].insert(6, "point", range(len(Xf)))
     front = pd.concat(fronts, ignore_index=True) if fronts else pd.DataFrame()
-    return JobResult(job.id, run.status, run.error, time.perf_counter() - start, evals, front)
+    return JobResult(job.id, run.status, run.error, time.perf_counter() - start, evals, front, run.traceback)

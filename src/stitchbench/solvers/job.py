@@ -2,8 +2,8 @@
 
 import threading
 import time
-import traceback
-from dataclasses import dataclass, field
+import traceback as tb
+from dataclasses import dataclass
 
 from stitchbench.problems import Problem
 
@@ -16,7 +16,7 @@ class SolverRun:
     status: str  # "done" | "failed"
     error: str | None = None
     seconds: float = 0.0
-    detail: str = field(default="", repr=False)
+    traceback: str | None = None  # of a solver that raised
 
 
 def run_solver(
@@ -39,7 +39,7 @@ def run_solver(
             pass
         except BaseException as e:
             outcome["error"] = f"{type(e).__name__}: {e}"
-            outcome["detail"] = traceback.format_exc()
+            outcome["traceback"] = tb.format_exc()
 
     start = time.perf_counter()
     thread = threading.Thread(target=target, name=f"solver-{solver.name}", daemon=True)
@@ -50,5 +50,5 @@ def run_solver(
     if thread.is_alive():
         return SolverRun(log, "failed", f"solver stalled: no result within {time_limit} s", seconds)
     if "error" in outcome:
-        return SolverRun(log, "failed", outcome["error"], seconds, outcome["detail"])
+        return SolverRun(log, "failed", outcome["error"], seconds, outcome["traceback"])
     return SolverRun(log, "done", None, seconds)
