@@ -98,12 +98,21 @@ class Registry(Generic[T]):
             taken = self._entries.get(ep.name)
             if taken is not None:
                 owner = f"plugin {taken.plugin}" if taken.plugin else f"built-in {self.kind}"
-                log.warning("%s plugin %r (%s) is refused: its name is taken by the %s", self.kind, ep.name, ep.value, owner)
+                log.warning(
+                    "%s plugin %r (%s) is refused: its name is taken by the %s", self.kind, ep.name, ep.value, owner
+                )
                 continue
             try:
                 factory = ep.load()
             except Exception as e:  # a broken plugin must not break the built-ins or the other plugins
-                log.warning("%s plugin %r (%s) is skipped: it failed to load: %s: %s", self.kind, ep.name, ep.value, type(e).__name__, e)
+                log.warning(
+                    "%s plugin %r (%s) is skipped: it failed to load: %s: %s",
+                    self.kind,
+                    ep.name,
+                    ep.value,
+                    type(e).__name__,
+                    e,
+                )
                 continue
             description = first_line(factory) or f"{ep.value} (undocumented)"
             tags = dict(getattr(factory, TAGS_ATTRIBUTE, {}))
