@@ -166,3 +166,26 @@ def test_the_docs_show_the_example_plugin_verbatim():
     assert set(shown) == expected
     for name, body in shown.items():
         assert body == (PLUGIN / name).read_text(), name
+
+
+def test_verbose_shows_a_failed_jobs_traceback(cache_dir, tmp_path, monkeypatch, capsys, caplog):
+    from stitchbench_example_plugin.solver import HillClimber
+
+    climb = HillClimber.solve
+
+    def fall(self, problem, evaluator, budget, seed):
+        if seed == 0:
+            raise RuntimeError("climbed off a cliff")
+        climb(self, problem, evaluator, budget, seed)
+
+    monkeypatch.setattr(HillClimber, "solve", fall)  # seed 0 fails, seed 1 runs
+    suite = str(PLUGIN / "example-suite.toml")
+    for verbose, out in ((False, tmp_path / "quiet"), (True, tmp_path / "verbose")):
+        argv = ["--quiet", "--cache", str(cache_dir), "run", suite, "--out", str(out)]
+        caplog.clear()
+        assert main(["--verbose", *argv] if verbose else argv) == 1
+        assert "ran 2 jobs (1 failed)" in capsys.readouterr().out
+        err = caplog.text  # the records the CLI's logging setup prints on stderr
+        assert ("Traceback (most recent call last)" in err) == verbose
+    assert "job example.stripes/z0/example.subset-ensemble/example.hillclimb/s0 failed" in err
+    assert 'in fall\n    raise RuntimeError("climbed off a cliff")' in err
