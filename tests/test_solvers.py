@@ -153,7 +153,7 @@ def test_unknown_solver_and_parameters_are_rejected():
 
 def test_plugin_solver_is_discovered_and_runs(weights_problem):
     entry = SOLVERS.entry("example.hillclimb")
-    assert entry.plugin == "stitchbench_example_plugin:HillClimber"
-    assert entry.about.startswith("[plugin stitchbench_example_plugin:HillClimber] Multi-objective hill climber")
+    assert entry.plugin == "stitchbench_example_plugin.solver:HillClimber"
+    assert entry.about.startswith("[plugin stitchbench_example_plugin.solver:HillClimber] Hill climber: mutate")
     run = run_solver(create_solver("example.hillclimb", step=0.05), weights_problem, 40, 0)
     assert run.status == "done" and len(run.log) == 40
