@@ -162,6 +162,24 @@ def test_folder_scenario_reads_png_npy_and_nifti(folder_root, brain):
         assert torch.allclose(split.x, source.x[idx], atol=1 / 255)
 
 
+def test_editing_a_folder_file_changes_the_scenario_key(folder_root):
+    def key():
+        return get_scenario("folder", root=str(folder_root), size=32, num_classes=3, binary_masks=False).key
+
+    first = key()
+    assert key() == first  # the same files, the same key (so cached models are reused)
+    mask = folder_root / "site-b" / "masks" / "case003.npy"
+    edited = np.load(mask)
+    edited[0, 0] = 2 - edited[0, 0]  # one label changed, a valid class still
+    np.save(mask, edited)
+    edited_key = key()
+    assert edited_key != first  # an edited dataset never reuses models trained on the old one
+    (folder_root / "site-a" / "split.csv").write_text(
+        "".join(f"case{i:03d},{'train' if i < 8 else 'val' if i < 10 else 'test'}\n" for i in range(12))
+    )
+    assert key() not in (first, edited_key)  # a predefined split is part of the data too
+
+
 def test_folder_predefined_split_and_binary_masks(folder_root):
     (folder_root / "site-a" / "split.csv").write_text(
         "".join(f"case{i:03d},{'train' if i < 8 else 'val' if i < 10 else 'test'}\n" for i in range(12))

@@ -7,7 +7,7 @@ import pytest
 from stitchbench.errors import InputError
 from stitchbench.solvers import SOLVERS, Evaluator, Solver, check_supports, create_solver, run_solver, supports
 
-BUILTIN = [n for n in SOLVERS.names() if not SOLVERS.entry(n).description.startswith("[plugin")]
+BUILTIN = [n for n in SOLVERS.names() if SOLVERS.entry(n).plugin is None]
 
 
 def params(name):
@@ -153,6 +153,7 @@ def test_unknown_solver_and_parameters_are_rejected():
 
 def test_plugin_solver_is_discovered_and_runs(weights_problem):
     entry = SOLVERS.entry("example.hillclimb")
-    assert entry.description.startswith("[plugin stitchbench_example_plugin:HillClimber]")
+    assert entry.plugin == "stitchbench_example_plugin.solver:HillClimber"
+    assert entry.about.startswith("[plugin stitchbench_example_plugin.solver:HillClimber] Hill climber: mutate")
     run = run_solver(create_solver("example.hillclimb", step=0.05), weights_problem, 40, 0)
     assert run.status == "done" and len(run.log) == 40

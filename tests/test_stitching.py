@@ -200,11 +200,13 @@ def test_stitch_sets_are_stored_and_reused(setup_db, zoo, cache_dir):
     assert setup_db.manifest["config"]["method"] == "double-batched"
 
 
-def test_parents_stay_frozen_during_stitch_training(zoo, tmp_path):
+def test_parents_and_global_rng_stay_untouched_by_stitch_training(zoo, tmp_path):
     before = {k: v.clone() for k, v in zoo.get("local:uci-digits").module.state_dict().items()}
+    rng = torch.get_rng_state()
     prepare(zoo, "uci-digits", "double-batched", cache_dir=tmp_path, recipe={"match_epochs": 1, "epochs": 1})
     after = zoo.get("local:uci-digits").module.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+    assert torch.equal(torch.get_rng_state(), rng)  # stitch training seeds a fork, not the global RNG
 
 
 def test_heterogeneous_stitching_trains_and_evaluates(zoo, hetero_zoo, digits, cache_dir):

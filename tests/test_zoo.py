@@ -51,7 +51,10 @@ def test_same_seed_gives_bit_identical_weights(digits):
     def make():
         return create("cnn", 1, 10)
 
+    before = torch.get_rng_state()
     a = train_kind(digits, "local:uci-digits", make, recipe, seed=3).state_dict()
+    assert torch.equal(torch.get_rng_state(), before)  # training seeds a fork, not the global RNG
+    torch.rand(7)  # whatever the global RNG's state, the same seed gives the same model
     b = train_kind(digits, "local:uci-digits", make, recipe, seed=3).state_dict()
     c = train_kind(digits, "local:uci-digits", make, recipe, seed=4).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -60,7 +63,9 @@ def test_same_seed_gives_bit_identical_weights(digits):
 
 def test_federated_training_is_deterministic(digits):
     recipe = Recipe(**{**digits.recipe, "epochs": 1})
+    before = torch.get_rng_state()
     runs = [train_kind(digits, "fedprox", lambda: create("cnn", 1, 10), recipe, seed=0) for _ in range(2)]
+    assert torch.equal(torch.get_rng_state(), before)
     a, b = (r.state_dict() for r in runs)
     assert all(torch.equal(a[k], b[k]) for k in a)
 

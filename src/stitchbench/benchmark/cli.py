@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from stitchbench.errors import InputError, describe
@@ -40,6 +41,7 @@ def parse_params(pairs: Sequence[str]) -> dict:
 def build_parser() -> Parser:
     p = Parser(prog="stitchbench", description=__doc__)
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--verbose", action="store_true", help="debug logging, with the traceback of every failure")
     p.add_argument("--cache", type=Path, help="artifact cache (default $STITCHBENCH_CACHE or ~/.cache/stitchbench)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -102,9 +104,9 @@ def console() -> Console:
 def print_frame(df, title: str) -> None:
     table = Table(title=title)
     for c in df.columns:
-        table.add_column(str(c), overflow="fold")
+        table.add_column(escape(str(c)), overflow="fold")
     for row in df.itertuples(index=False):
-        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
+        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else escape(str(v)) for v in row))
     console().print(table)
 
 
@@ -112,9 +114,9 @@ def print_listing(df) -> None:
     """One block per row: the name, then `column: value` lines (reads well at any terminal width)."""
     out = console()
     for row in df.to_dict("records"):
-        out.print(f"[bold]{row.pop('name')}[/bold]")
+        out.print(f"[bold]{escape(str(row.pop('name')))}[/bold]")
         for k, v in row.items():
-            out.print(f"  {k}: {v}", highlight=False)
+            out.print(f"  {k}: {v}", highlight=False, markup=False)
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -171,10 +173,17 @@ def dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def setup_logging(verbose: bool) -> None:
+    """Warnings on stderr; with `verbose`, stitchbench's debug messages too (failed jobs' tracebacks)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.DEBUG if verbose else logging.NOTSET)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return dispatch(build_parser().parse_args(argv))
+        args = build_parser().parse_args(argv)
+        setup_logging(args.verbose)
+        return dispatch(args)
     except (InputError, ValidationError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 2

@@ -42,7 +42,7 @@ def listing(what: str) -> pd.DataFrame:
             else:  # needs the user's data (e.g. folder's root)
                 k, sizes = "any", "(your data)"
             shown = ", ".join(f"{k}={v}" for k, v in params.items())
-            rows.append((e.name, e.tags.get("task", "?"), k, sizes, shown, e.description))
+            rows.append((e.name, e.tags.get("task", "?"), k, sizes, shown, e.about))
         return pd.DataFrame(rows, columns=["name", "task", "K", "parties train/val/test", "parameters", "about"])
     if what == "architectures":
         rows = [
@@ -50,7 +50,7 @@ def listing(what: str) -> pd.DataFrame:
                 e.name,
                 e.tags.get("task", "any"),
                 ", ".join(f"{k}={v}" for k, v in e.parameters().items() if k not in ("in_channels", "num_classes")),
-                e.description,
+                e.about,
             )
             for e in ARCHITECTURES
         ]
@@ -61,7 +61,7 @@ def listing(what: str) -> pd.DataFrame:
                 (
                     e.name,
                     ", ".join(f"{k}={v}" for k, v in e.parameters().items() if k not in ("zoo", "cache_dir")),
-                    e.description,
+                    e.about,
                 )
                 for e in PROBLEMS
             ],
@@ -74,7 +74,7 @@ def listing(what: str) -> pd.DataFrame:
                     e.name,
                     ", ".join(sorted(e.factory.supports)),
                     ", ".join(f"{k}={v}" for k, v in e.parameters().items()),
-                    e.description,
+                    e.about,
                 )
                 for e in SOLVERS
             ],

@@ -6,6 +6,7 @@ materialized into a worker-local cache, so workers need no shared filesystem.
 """
 
 import hashlib
+import logging
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -14,9 +15,12 @@ from pathlib import Path
 
 from stitchbench.artifacts import atomic_write
 from stitchbench.errors import InputError
+from stitchbench.solvers import SOLVERS
 
 from .suite import Job
 from .workspace import JobResult, Workspace, execute
+
+log = logging.getLogger(__name__)
 
 OnResult = Callable[[JobResult], None]
 
@@ -92,9 +96,38 @@ def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: st
             ray.shutdown()
 
 
+def prepare_jobs(jobs: Sequence[Job], run_dir: Path) -> list[Job]:
+    """Each job with the parameters its solver's `prepare` gives it in this run directory."""
+    out = []
+    for job in jobs:
+        params = SOLVERS.entry(job.solver.name).factory.prepare(dict(job.solver.params), job.id, run_dir)
+        out.append(job.model_copy(update={"solver": job.solver.model_copy(update={"params": params})}))
+    return out
+
+
+def reporting(on_result: OnResult) -> OnResult:
+    """`on_result`, logging a failed job's error and traceback first (shown with --verbose)."""
+
+    def report(result: JobResult) -> None:
+        if result.status != "done":
+            log.debug("job %s failed: %s\n%s", result.job_id, result.error, result.traceback or "(no traceback)")
+        on_result(result)
+
+    return report
+
+
 def run_jobs(
-    executor: str, jobs: Sequence[Job], workspace: Workspace, workers: int, address: str | None, on_result: OnResult
+    executor: str,
+    jobs: Sequence[Job],
+    workspace: Workspace,
+    workers: int,
+    address: str | None,
+    on_result: OnResult,
+    run_dir: Path,
 ) -> None:
+    """Prepare every job's solver parameters (before any job starts), then run the jobs."""
+    jobs = prepare_jobs(jobs, run_dir)
+    on_result = reporting(on_result)
     if executor == "local":
         run_local(jobs, workspace, on_result)
     elif executor == "process":

@@ -158,7 +158,7 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
             run.save_manifest(manifest)
             progress.advance(jbar)
 
-        run_jobs(executor, todo, ws, workers, address, record)
+        run_jobs(executor, todo, ws, workers, address, record, run.path)
         timings["search"] = time.perf_counter() - t
         t = time.perf_counter()
         write_outputs(run, manifest)

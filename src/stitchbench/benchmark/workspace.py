@@ -69,7 +69,7 @@ class JobResult:
     status: str
     error: str | None
     seconds: float
-    traceback: str
+    traceback: str  # of a failed job ("" if none)
     evaluations: pd.DataFrame
     front: pd.DataFrame
 

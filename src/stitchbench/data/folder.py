@@ -12,6 +12,8 @@ names the file.
 """
 
 import csv
+import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +107,22 @@ def read_split_file(path: Path, stems: list[str]) -> dict[str, np.ndarray]:
     if missing:
         raise InputError(f"{path}: no split given for {missing[0]!r} ({len(missing)} stems missing)")
     return {s: np.array([i for i, t in enumerate(stems) if assigned[t] == s], dtype=np.int64) for s in SPLITS}
+
+
+def files_digest(root: Path, files: Iterable[Path]) -> str:
+    """sha256 over the files' paths (relative to `root`) and contents: any edit changes it."""
+    h = hashlib.sha256()
+    for f in sorted(files):
+        h.update(f"{f.relative_to(root).as_posix()}\0{f.stat().st_size}\0".encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def party_files(folder: Path) -> list[Path]:
+    """The files of a party's folder the loader reads."""
+    split_file = folder / "split.csv"
+    files = [*listing(folder / "images").values(), *listing(folder / "masks").values()]
+    return files + ([split_file] if split_file.is_file() else [])
 
 
 def load_party(folder: Path, channels: int, size: int, num_classes: int, binary: bool):

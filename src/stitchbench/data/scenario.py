@@ -48,6 +48,7 @@ class Scenario:
     params: dict[str, Any]
     recipe: dict[str, Any] = field(default_factory=dict)
     arch: str = "cnn"  # the default architecture for this task
+    data_digest: str = ""  # of data files `params` do not pin down (e.g. the folder scenario's)
 
     @property
     def party_names(self) -> list[str]:
@@ -60,7 +61,8 @@ class Scenario:
         raise unknown("party", name, self.party_names)
 
     def identity(self) -> dict[str, Any]:
-        return {"name": self.name, "params": self.params}
+        """What makes this scenario: name, parameters and, where set, the digest of its data files."""
+        return {"name": self.name, "params": self.params} | ({"data": self.data_digest} if self.data_digest else {})
 
     @property
     def key(self) -> str:

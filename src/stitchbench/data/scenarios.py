@@ -126,7 +126,7 @@ def folder(
     """Your own segmentation data: ROOT/<party>/{images,masks}/ (PNG, JPEG, NPY, NIfTI); see the README."""
     from pathlib import Path
 
-    from .folder import load_party
+    from .folder import files_digest, load_party, party_files
 
     if not root:
         raise InputError("the 'folder' scenario needs root=DIR (one subdirectory per party)")
@@ -151,9 +151,9 @@ def folder(
     params = {"root": str(base.resolve()), "size": size, "channels": channels, "num_classes": num_classes}
     params |= {"binary_masks": binary_masks, "split": list(split), "seed": seed}
     classes = 2 if binary_masks else num_classes
-    return Scenario(
-        "folder", "segmentation", "dice", classes, channels, tuple(parties), params, dict(SEGMENTATION_RECIPE), "unet"
-    )
+    digest = files_digest(base, [f for d in dirs for f in party_files(d)])
+    recipe = dict(SEGMENTATION_RECIPE)
+    return Scenario("folder", "segmentation", "dice", classes, channels, tuple(parties), params, recipe, "unet", digest)
 
 
 def get_scenario(name: str, **params) -> Scenario:

@@ -19,7 +19,7 @@ def check_arch(arch: str, zoo_archs: list[str]) -> None:
 def check_ensemble_params(scenario: Scenario, zoo_archs: list[str], params: dict[str, Any]) -> None:
     members = params.get("members", ["local"])
     if not isinstance(members, list | tuple) or not all(isinstance(m, str) for m in members):
-        raise InputError(f"members must be a list of model kinds (e.g. [\"local\", \"merged\"]), got {members!r}")
+        raise InputError(f'members must be a list of model kinds (e.g. ["local", "merged"]), got {members!r}')
     if len(expand_kinds(scenario, members)) < 2:
         raise InputError(f"members {members!r} name fewer than 2 models; an ensemble needs at least 2")
     if params.get("arch") is not None:

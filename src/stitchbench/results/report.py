@@ -7,15 +7,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
+from matplotlib.figure import Figure  # figures without pyplot: no global backend is set or needed
 
 from stitchbench.problems import ProblemInstance
 
@@ -34,7 +31,6 @@ def savefig(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
     tmp.replace(path)
     return path
 
@@ -62,7 +58,8 @@ def front_figure(rec: ProblemInstance, fronts: pd.DataFrame, baselines: pd.DataF
     base = reference_vectors(baselines, rec, "test")
     test = fronts[(fronts.instance == rec.id) & (fronts.split == "test")]
     n = len(pairs)
-    fig, axes = plt.subplots(1, n, figsize=(max(7.0, 5.2 * n), 5.2), squeeze=False)
+    fig = Figure(figsize=(max(7.0, 5.2 * n), 5.2))
+    axes = fig.subplots(1, n, squeeze=False)
     cols = objective_columns(rec)
     for ax, (i, j) in zip(axes[0], pairs, strict=True):
         for k, (solver, g) in enumerate(test.groupby("solver", sort=True)):
@@ -94,7 +91,8 @@ def hv_figure(rec: ProblemInstance, anytime: pd.DataFrame, out: Path) -> Path | 
     sel = anytime[anytime.instance == rec.id]
     if not len(sel):
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     sns.lineplot(sel, x="eval", y="hypervolume", hue="solver", errorbar=("ci", 95), ax=ax)
     ax.set_xscale("log")
     ax.set_xlabel("evaluations")

@@ -9,6 +9,7 @@ solver's run cleanly. It also raises JobTimeout once a configured time limit has
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -64,15 +65,18 @@ class Evaluator:
     def X(self) -> np.ndarray:
         return np.array([e.x for e in self.log]).reshape(len(self.log), len(self.problem.variables))
 
-    def F(self) -> np.ndarray:
-        return np.array([e.f for e in self.log]).reshape(len(self.log), len(self.problem.objectives))
-
 
 class Solver(ABC):
     """A multi-objective solver. Subclasses take their parameters as keyword arguments in __init__."""
 
     name: ClassVar[str]
     supports: ClassVar[frozenset[str]]
+
+    @classmethod
+    def prepare(cls, params: dict[str, Any], job_id: str, run_dir: Path) -> dict[str, Any]:
+        """A job's parameters as its solver will get them, called in the driver once per job before any job
+        starts (e.g. to put files in the run directory or create a shared resource once). Default: as given."""
+        return params
 
     @abstractmethod
     def solve(self, problem: Problem, evaluator: Evaluator, budget: int, seed: int) -> None:

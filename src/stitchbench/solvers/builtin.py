@@ -21,6 +21,8 @@ def sample_uniform(problem: Problem, n: int, rng: np.random.Generator) -> np.nda
 
 
 class RandomSearch(Solver):
+    """Uniform random search: batches of decisions drawn uniformly from the space."""
+
     name = "random"
     supports = frozenset({"real", "integer", "categorical", "binary"})
 

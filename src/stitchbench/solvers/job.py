@@ -2,7 +2,7 @@
 
 import threading
 import time
-import traceback
+import traceback as tb
 from dataclasses import dataclass, field
 
 from stitchbench.problems import Problem
@@ -16,7 +16,7 @@ class SolverRun:
     status: str  # "done" | "failed"
     error: str | None = None
     seconds: float = 0.0
-    traceback: str = field(default="", repr=False)
+    traceback: str = field(default="", repr=False)  # of a solver that raised
 
 
 def run_solver(
@@ -39,7 +39,7 @@ def run_solver(
             pass
         except BaseException as e:
             outcome["error"] = f"{type(e).__name__}: {e}"
-            outcome["traceback"] = traceback.format_exc()
+            outcome["traceback"] = tb.format_exc()
 
     start = time.perf_counter()
     thread = threading.Thread(target=target, name=f"solver-{solver.name}", daemon=True)

@@ -1,10 +1,21 @@
-"""Optuna's samplers through ask-and-tell: each job its own study, in memory or in a storage URL."""
+"""Optuna's samplers through ask-and-tell: each job its own study, in memory or in a database storage.
+
+With `storage` (a database URL) every study is kept for optuna-dashboard: in a run, each job's study is
+named after its job id and its objectives after the problem's. A relative SQLite path lands in the run
+directory. The driver creates the storage once before any job starts (so concurrent jobs never race to
+create its schema), and replaces the study of a job that a killed run left unfinished; SQLite connections
+wait up to SQLITE_TIMEOUT seconds for another process's write lock.
+"""
 
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import optuna
+import sqlalchemy
 
 from stitchbench.errors import InputError
 from stitchbench.problems import Problem, optuna_directions, optuna_space
@@ -12,8 +23,9 @@ from stitchbench.problems import Problem, optuna_directions, optuna_space
 from .api import Evaluator, Solver
 from .builtin import space_size
 
-optuna.logging.set_verbosity(logging.WARNING)
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+log = logging.getLogger(__name__)
+
+SQLITE_TIMEOUT = 60.0
 
 ALL = frozenset({"real", "integer", "categorical", "binary"})
 
@@ -37,6 +49,53 @@ def sampler(kind: str, seed: int, population_size: int):
     raise ValueError(kind)
 
 
+def database_url(storage: str) -> sqlalchemy.engine.URL:
+    """The parsed storage URL, or an InputError naming it."""
+    try:
+        return sqlalchemy.engine.make_url(storage)
+    except sqlalchemy.exc.ArgumentError as e:
+        raise InputError(
+            f"optuna: storage {storage!r} is not a database URL (e.g. sqlite:///studies.db, postgresql://...)"
+        ) from e
+
+
+def resolve_storage(storage: str, run_dir: Path) -> str:
+    """The storage URL with a relative SQLite path made absolute inside `run_dir`."""
+    url = database_url(storage)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return storage
+    path = Path(url.database).expanduser()
+    if path.is_absolute():
+        return storage
+    path = run_dir.resolve() / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return url.set(database=str(path)).render_as_string(hide_password=False)
+
+
+def open_storage(storage: str) -> optuna.storages.RDBStorage:
+    """The database storage at `storage`, its schema created if new."""
+    kwargs = (
+        {"connect_args": {"timeout": SQLITE_TIMEOUT}} if database_url(storage).get_backend_name() == "sqlite" else {}
+    )
+    try:
+        return optuna.storages.RDBStorage(storage, engine_kwargs=kwargs)
+    except sqlalchemy.exc.SQLAlchemyError as e:
+        raise InputError(f"optuna: storage {storage!r} cannot be opened: {e}") from e
+
+
+@contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """No per-trial log lines and no experimental-feature warnings while a study runs; restored after."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
 class OptunaSolver(Solver):
     sampler_kind: str
     supports = ALL
@@ -44,28 +103,50 @@ class OptunaSolver(Solver):
     def __init__(
         self, population_size: int = 40, batch: int = 1, storage: str | None = None, study_name: str | None = None
     ):
+        """`storage`: a database URL to keep the study in; `study_name`: its name (in a run: the job id,
+        set by the runner, replacing any given)."""
         if population_size < 2 or batch < 1:
             raise InputError(f"{self.name}: population_size must be >= 2 and batch >= 1")
+        if storage:
+            database_url(storage)
         self.population_size, self.batch = population_size, batch
         self.storage, self.study_name = storage, study_name
 
+    @classmethod
+    def prepare(cls, params: dict[str, Any], job_id: str, run_dir: Path) -> dict[str, Any]:
+        """Resolve the storage inside the run directory, create it once, name the study after the job, and
+        delete the study an unfinished earlier attempt at this job left (its rerun starts from scratch)."""
+        if not params.get("storage"):
+            return params
+        url = resolve_storage(params["storage"], run_dir)
+        storage = open_storage(url)
+        try:
+            optuna.delete_study(study_name=job_id, storage=storage)
+            log.info("replaced the study %r an unfinished run left in %s", job_id, url)
+        except KeyError:
+            pass
+        storage.engine.dispose()
+        return {**params, "storage": url, "study_name": job_id}
+
     def solve(self, problem: Problem, evaluator: Evaluator, budget, seed):
         space = optuna_space(problem)
-        study = optuna.create_study(
-            directions=optuna_directions(problem),
-            sampler=sampler(self.sampler_kind, seed, self.population_size),
-            storage=self.storage,
-            study_name=self.study_name,
-            load_if_exists=False,
-        )
-        limit = space_size(problem) if self.sampler_kind == "bruteforce" else None
-        while evaluator.remaining > 0 and (limit is None or len(evaluator.log) < limit):
-            trials = [study.ask(space) for _ in range(min(self.batch, evaluator.remaining))]
-            F = evaluator([t.params for t in trials])
-            for t, f in zip(trials, F, strict=False):
-                study.tell(t, [float(v) for v in f])
-            for t in trials[len(F) :]:
-                study.tell(t, state=optuna.trial.TrialState.FAIL)
+        with quiet_optuna():
+            study = optuna.create_study(
+                directions=optuna_directions(problem),
+                sampler=sampler(self.sampler_kind, seed, self.population_size),
+                storage=open_storage(self.storage) if self.storage else None,
+                study_name=self.study_name,
+                load_if_exists=False,
+            )
+            study.set_metric_names([o.name for o in problem.objectives])
+            limit = space_size(problem) if self.sampler_kind == "bruteforce" else None
+            while evaluator.remaining > 0 and (limit is None or len(evaluator.log) < limit):
+                trials = [study.ask(space) for _ in range(min(self.batch, evaluator.remaining))]
+                F = evaluator([t.params for t in trials])
+                for t, f in zip(trials, F, strict=False):
+                    study.tell(t, [float(v) for v in f])
+                for t in trials[len(F) :]:
+                    study.tell(t, state=optuna.trial.TrialState.FAIL)
 
 
 def optuna_solver(kind: str, description: str, supports=ALL) -> type[OptunaSolver]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from stitchbench.artifacts import Artifact, ArtifactStore, IntegrityError, default_cache_dir
 from stitchbench.data import Split
 from stitchbench.errors import InputError, unknown
-from stitchbench.zoo import ModelRecord, Zoo
+from stitchbench.zoo import ModelRecord, Zoo, seeded
 
 from .networks import Members, StitchSet
 from .training import METHODS, StitchRecipe, train_stitches
@@ -91,7 +91,8 @@ def prepare(
         return trained.state_dict(), {"host": host, "touched": [host]}
 
     artifact = ArtifactStore(cache_dir or default_cache_dir(), "stitches").get_or_build(config, build)
-    stitches = StitchSet(members.points, len(members))
+    with seeded(None):  # its initial weights are replaced: they need not draw from the global RNG
+        stitches = StitchSet(members.points, len(members))
     try:
         stitches.load_state_dict(artifact.tensors())
     except RuntimeError as e:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
-from stitchbench.zoo import probs_loss, task_loss
+from stitchbench.zoo import probs_loss, seeded, task_loss
 from stitchbench.zoo.training import batches
 
 from .layers import as_rows
@@ -121,10 +121,10 @@ def train_stitches(
     """Train a stitch set from one party's training inputs and labels (the host's, and nothing else)."""
     if method not in METHODS:
         raise ValueError(f"unknown stitch training method {method!r}; valid: {', '.join(METHODS)}")
-    torch.manual_seed(seed)
-    stitches = StitchSet(members.points, len(members))
-    train_feature_match(members, stitches, x, recipe, seed)
-    if method != "feature-match":
-        for pi in range(len(members.points)):
-            train_point(members, stitches, pi, x, y, task, method, recipe, seed)  # type: ignore[arg-type]
-    return stitches.eval()
+    with seeded(seed):
+        stitches = StitchSet(members.points, len(members))
+        train_feature_match(members, stitches, x, recipe, seed)
+        if method != "feature-match":
+            for pi in range(len(members.points)):
+                train_point(members, stitches, pi, x, y, task, method, recipe, seed)  # type: ignore[arg-type]
+        return stitches.eval()

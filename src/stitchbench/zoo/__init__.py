@@ -7,7 +7,7 @@ from .exchange import export_model, import_model
 from .metrics import METRICS, probs_loss, score, task_loss
 from .recipe import Recipe
 from .store import ModelRecord, build_model, load_model
-from .training import predict
+from .training import predict, seeded
 
 __all__ = [
     "ARCHITECTURES",
@@ -27,5 +27,6 @@ __all__ = [
     "predict",
     "probs_loss",
     "score",
+    "seeded",
     "task_loss",
 ]

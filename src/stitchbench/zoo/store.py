@@ -9,6 +9,7 @@ from torch import nn
 from stitchbench.artifacts import Artifact, IntegrityError
 
 from .architectures import create
+from .training import seeded
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,10 @@ def load_model(artifact: Artifact) -> nn.Module:
 def build_model(config: dict[str, Any], tensors: dict, source: object) -> nn.Module:
     """The architecture of `config` with `tensors` loaded strictly (shapes and names must fit), frozen."""
     try:
-        model = create(config["arch"], config["in_channels"], config["num_classes"], **config.get("arch_params", {}))
+        with seeded(None):  # its initial weights are replaced: they need not draw from the global RNG
+            model = create(
+                config["arch"], config["in_channels"], config["num_classes"], **config.get("arch_params", {})
+            )
     except (TypeError, ValueError, RuntimeError) as e:
         raise IntegrityError(
             f"{source}: architecture {config['arch']!r} cannot be built from in_channels "

@@ -2,12 +2,23 @@
 
 import copy
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
 
 from .metrics import task_loss
 from .recipe import Recipe
+
+
+@contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Run a block on a fork of torch's global RNG, seeded with `seed` if given: weight initialization inside
+    draws from the fork, and the caller's RNG state is restored afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        yield
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
@@ -43,9 +54,9 @@ def train_epochs(
 def train_centralized(
     make_model: Callable[[], nn.Module], x: torch.Tensor, y: torch.Tensor, task: str, recipe: Recipe, seed: int
 ) -> nn.Module:
-    torch.manual_seed(seed)
-    model = make_model()
-    return train_epochs(model, x, y, task, recipe, recipe.epochs, torch.Generator().manual_seed(seed))
+    with seeded(seed):
+        model = make_model()
+        return train_epochs(model, x, y, task, recipe, recipe.epochs, torch.Generator().manual_seed(seed))
 
 
 def train_federated(
@@ -58,21 +69,21 @@ def train_federated(
 ) -> nn.Module:
     """FedAvg (or FedProx with `proximal`): each round every party trains `local_epochs` from the global
     weights; the global model is their average weighted by sample count."""
-    torch.manual_seed(seed)
-    global_model = make_model()
-    sizes = torch.tensor([len(y) for _, y in data], dtype=torch.float64)
-    share = (sizes / sizes.sum()).tolist()
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(recipe.rounds):
-        anchor = [p.detach().clone() for p in global_model.parameters()] if proximal else None
-        states = []
-        for x, y in data:
-            local = copy.deepcopy(global_model)
-            train_epochs(local, x, y, task, recipe, recipe.local_epochs, generator, anchor)
-            states.append(local.state_dict())
-        averaged = {k: sum(w * s[k] for w, s in zip(share, states, strict=True)) for k in states[0]}
-        global_model.load_state_dict(averaged)
-    return global_model.eval()
+    with seeded(seed):
+        global_model = make_model()
+        sizes = torch.tensor([len(y) for _, y in data], dtype=torch.float64)
+        share = (sizes / sizes.sum()).tolist()
+        generator = torch.Generator().manual_seed(seed)
+        for _ in range(recipe.rounds):
+            anchor = [p.detach().clone() for p in global_model.parameters()] if proximal else None
+            states = []
+            for x, y in data:
+                local = copy.deepcopy(global_model)
+                train_epochs(local, x, y, task, recipe, recipe.local_epochs, generator, anchor)
+                states.append(local.state_dict())
+            averaged = {k: sum(w * s[k] for w, s in zip(share, states, strict=True)) for k in states[0]}
+            global_model.load_state_dict(averaged)
+        return global_model.eval()
 
 
 @torch.no_grad()
