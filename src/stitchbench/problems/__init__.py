@@ -7,7 +7,7 @@ from .ensemble_weights import EnsembleWeights, simplex_grid
 from .front import nondominated
 from .registry import PROBLEMS, create_problem
 from .stitch_ensemble import StitchEnsembleProblem
-from .stitch_graph import StitchGraphProblem, active_switches
+from .stitch_graph import StitchGraphProblem
 
 __all__ = [
     "KINDS",
@@ -20,7 +20,6 @@ __all__ = [
     "StitchEnsembleProblem",
     "StitchGraphProblem",
     "Variable",
-    "active_switches",
     "baseline_vectors",
     "create_problem",
     "nondominated",

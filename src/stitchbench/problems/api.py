@@ -73,7 +73,16 @@ class Objective:
 
 
 class Problem(ABC):
-    """A multi-objective problem over named variables; objectives per party (+ optional cost)."""
+    """A multi-objective problem over named variables; objectives per party (+ optional cost).
+
+    Reference fronts: `exact_front(split)` gives the problem's front where it can be computed (None where
+    not), and `front_is_exact` says what it is: True when it is the true front of the problem on every
+    split (every attainable objective vector is weakly dominated by one of its points, and each point is
+    attained), False when it is an approximation (a grid's front) or absent. Indicators against a front that
+    is not exact must be labelled approximate.
+
+    Data ledger: `data_reads()` names the parties whose labelled splits the problem reads.
+    """
 
     name: str
     variables: list[Variable]
@@ -149,7 +158,18 @@ class Problem(ABC):
             "name": self.name,
             "variables": [v.describe() for v in self.variables],
             "objectives": [o.describe() for o in self.objectives],
+            "front_is_exact": self.front_is_exact,
+            "reads": self.data_reads(),
         }
+
+    def data_reads(self) -> dict[str, list[str]]:
+        """Parties whose labelled splits the problem reads: "train" (stitch training: the host's alone),
+        "val" (the search scores every party's val split), "test" (the report re-scores on test)."""
+        return {"train": self.train_parties(), "val": self.parties(), "test": self.parties()}
+
+    def train_parties(self) -> list[str]:
+        """Parties whose training data made this problem's own artifacts (none by default)."""
+        return []
 
     # --- what a family implements ---
     def canonical(self, row: np.ndarray) -> tuple:
@@ -163,8 +183,14 @@ class Problem(ABC):
     def baselines(self, split: str = "test") -> dict[str, np.ndarray]: ...
 
     def exact_front(self, split: str = "val") -> np.ndarray | None:
-        """The true front where the space can be enumerated (or gridded finely); None otherwise."""
+        """The front where the space can be enumerated, or approximated on a grid (see `front_is_exact`);
+        None otherwise."""
         return None
+
+    @property
+    def front_is_exact(self) -> bool:
+        """Whether `exact_front` is the true front (see the class docstring); False by default."""
+        return False
 
     def max_cost(self) -> float:
         return 0.0

@@ -1,10 +1,19 @@
-"""`ensemble-weights`: output weights on the simplex over M member models; exact and cheap."""
+"""`ensemble-weights`: output weights on the simplex over M member models.
+
+With two members a candidate is one weight w (on member A; 1 - w on B) and every prediction, a sample's or
+a pixel's argmax of w pA + (1 - w) pB, is piecewise constant in w: it can change only where two class scores
+are equal. Accuracy and Dice are functions of the predictions, so each party's score is constant between
+consecutive such breakpoints, and evaluating every breakpoint and one weight inside every interval between
+them gives every objective vector the problem has: its front is exact. With more members the front comes
+from a lattice on the simplex and is approximate.
+"""
 
 import itertools
 import math
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 from stitchbench.zoo import Zoo, expand_kinds
 
@@ -17,6 +26,28 @@ def normalize(w: np.ndarray) -> np.ndarray:
     """Weights on the simplex; all-zero means uniform."""
     total = w.sum()
     return np.full_like(w, 1 / len(w)) if total <= 0 else w / total
+
+
+def flip_weights(pa: np.ndarray, pb: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """Sorted distinct weights w in (0, 1) where the argmax over classes of w pa + (1 - w) pb can change,
+    for rows of class probabilities pa, pb (n, C): where two classes tie for the top score.
+    Near-ties within `tol` are kept too (extra breakpoints cost an evaluation each, never correctness)."""
+    pa, pb = np.asarray(pa, dtype=np.float64), np.asarray(pb, dtype=np.float64)
+    i, j = np.triu_indices(pa.shape[1], 1)
+    da, db = pa[:, i] - pa[:, j], pb[:, i] - pb[:, j]  # class i minus class j: db + w (da - db)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = db / (db - da)
+    rows, pairs = np.nonzero((w > 0) & (w < 1))
+    w = w[rows, pairs]
+    mixed = w[:, None] * pa[rows] + (1 - w[:, None]) * pb[rows]
+    tied = mixed[np.arange(len(w)), i[pairs]]
+    return np.unique(w[tied >= mixed.max(1) - tol])
+
+
+def interval_weights(breaks: np.ndarray) -> np.ndarray:
+    """0, 1, every breakpoint, and the midpoint of every interval between consecutive ones."""
+    edges = np.unique(np.concatenate([[0.0, 1.0], breaks]))
+    return np.unique(np.concatenate([edges, (edges[:-1] + edges[1:]) / 2]))
 
 
 def simplex_grid(m: int, max_points: int = 5000) -> np.ndarray:
@@ -69,11 +100,31 @@ class EnsembleWeights(Problem):
         return list(np.stack(cols, 1))
 
     def baselines(self, split="test"):
-        return baseline_vectors(self.zoo, self.objectives, split, self.arch, self.seed)
+        return baseline_vectors(self.zoo, self.objectives, split, self.arch, self.seed, self.members)
+
+    @property
+    def front_is_exact(self) -> bool:
+        """Two members: the front comes from every breakpoint of the predictions; more: from a lattice."""
+        return len(self.members) == 2
+
+    def breakpoints(self, split: str = "val") -> np.ndarray:
+        """The weights w on member A (two members) where any party's prediction of any sample (or pixel) on
+        `split` can change."""
+        rows = [
+            torch.stack([self.zoo.probs(r, party, split) for r in self.members]).movedim(2, -1).flatten(1, -2)
+            for party in self.parties()
+        ]
+        return np.unique(np.concatenate([flip_weights(p[0].numpy(), p[1].numpy()) for p in rows]))
 
     def exact_front(self, split="val"):
-        F = self.evaluate(simplex_grid(len(self.members)), split)
-        return nondominated(F, self.maximize)
+        """Exact for two members (breakpoints and the intervals between them, each evaluated as any
+        candidate is); the front of a lattice on the simplex otherwise (`front_is_exact` says which)."""
+        if self.front_is_exact:
+            w = interval_weights(self.breakpoints(split))
+            W = np.stack([w, 1 - w], 1)
+        else:
+            W = simplex_grid(len(self.members))
+        return nondominated(self.evaluate(W, split), self.maximize)
 
     def max_cost(self) -> float:
         return float(self.flops.sum())
