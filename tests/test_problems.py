@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from stitchbench.errors import InputError
-from stitchbench.problems import active_switches, create_problem, make_instance, nondominated, optuna_space, to_pymoo
+from stitchbench.problems import create_problem, make_instance, nondominated, optuna_space, simplex_grid, to_pymoo
 from stitchbench.stitching import GraphDecision, StitchEnsemble
 
 
@@ -101,14 +101,99 @@ def test_stitch_graph_all_off_reproduces_local_models(graph_problem):
     assert p.exact_front() is None  # 3 * 4^7 candidates: too many to enumerate
 
 
-def test_graph_canonical_form_drops_switches_that_cannot_reach_the_output():
-    on = (True, True, True)
-    d, used = active_switches(GraphDecision(on, (False,) * 3, "A"))
-    assert d.ab == (False,) * 3 and used == (True, False)  # A->B switches never reach output A
-    d, used = active_switches(GraphDecision((True, False, False), (False, False, True), "A"))
-    assert d.ab == (True, False, False) and d.ba == (False, False, True) and used == (True, True)
-    d, _ = active_switches(GraphDecision((False, False, True), (True, False, False), "A"))
-    assert d.ab == (False, False, False)  # B's branch after point 2 is never used by A
+def test_graph_canonical_form_drops_switches_that_cannot_reach_the_output(graph_problem):
+    flow, n = graph_problem.flow, graph_problem.n_points  # a chain network: no skips
+    on, off = (True,) * n, (False,) * n
+    f = flow(GraphDecision(on, off, "A"))
+    assert f.decision.ab == off and f.used == (True, False)  # A->B switches never reach output A
+    last = tuple(i == n - 1 for i in range(n))
+    first = tuple(i == 0 for i in range(n))
+    f = flow(GraphDecision(first, last, "A"))
+    assert f.decision.ab == first and f.decision.ba == last and f.used == (True, True)
+    assert flow(GraphDecision(last, first, "A")).decision.ab == off  # B after its last point is never read
+
+
+def test_graph_cost_charges_only_the_nodes_the_output_needs(graph_problem):
+    """Hand-counted on the digits cnn: conv3x3 stages 1 -> 16 (28x28), 16 -> 32 (14x14), 32 -> 64 (7x7),
+    pooled to 3x3, a 576 -> 10 head; a point-0 stitch is a 16 -> 16 1x1 conv at 28x28."""
+    p, n = graph_problem, graph_problem.n_points
+    conv1, conv2, conv3 = (2 * 9 * c for c in (1 * 16 * 784, 16 * 32 * 196, 32 * 64 * 49))
+    head = 2 * 576 * 10
+    stitch0 = 2 * 16 * 16 * 784
+    flow = p.flow
+    off, first = (False,) * n, tuple(i == 0 for i in range(n))
+    assert p.costs.graph(flow(GraphDecision(off, off, "A"))) == conv1 + conv2 + conv3 + head
+    # B->A at point 0, output A: B runs only its first conv, A only what follows point 0
+    assert p.costs.graph(flow(GraphDecision(off, first, "A"))) == conv1 + stitch0 + conv2 + conv3 + head
+    # the same switch with output B is dead: B alone runs
+    assert p.costs.graph(flow(GraphDecision(off, first, "B"))) == conv1 + conv2 + conv3 + head
+    assert p.max_cost() == 2 * (conv1 + conv2 + conv3 + head) + sum(
+        p.costs.stitch(pi, k, 1 - k) for pi in range(n) for k in (0, 1)
+    )
+
+
+def test_two_member_weights_front_is_exact(weights_problem):
+    """Each prediction flips only at a breakpoint: any weight scores like its interval's midpoint, and the
+    front of all breakpoints and intervals weakly dominates every weighting, the old 1,001-point grid's too."""
+    p = weights_problem
+    assert p.front_is_exact
+    breaks = p.breakpoints("val")
+    assert len(breaks) > 100 and ((breaks > 0) & (breaks < 1)).all()
+    w = np.random.default_rng(0).uniform(0, 1, 2000)
+    edges = np.concatenate([[0.0], breaks, [1.0]])
+    slot = np.searchsorted(edges, w) - 1
+    inner = np.minimum(w - edges[slot], edges[slot + 1] - w) > 1e-6  # clear of float rounding at a breakpoint
+    mid = (edges[slot] + edges[slot + 1]) / 2
+    got = p.evaluate(np.stack([w, 1 - w], 1), "val")
+    assert inner.sum() > 1900
+    assert np.array_equal(got[inner], p.evaluate(np.stack([mid, 1 - mid], 1), "val")[inner])
+    front = p.exact_front("val")
+    grid = nondominated(p.evaluate(simplex_grid(2), "val"), p.maximize)
+    for f in np.concatenate([got, grid]):
+        assert any((e >= f).all() for e in front), f
+    missed = [e for e in front if not any(np.array_equal(e, g) for g in grid)]
+    assert missed, "the exact front has points no grid weight reaches"
+
+
+def test_continuous_or_large_spaces_have_no_exact_front(graph_problem, se_problem):
+    assert not se_problem.front_is_exact and se_problem.exact_front("val") is None
+    assert not graph_problem.front_is_exact  # too many candidates to enumerate
+
+
+def test_baselines_are_the_members_actually_combined(zoo, hetero_zoo, digits, cache_dir):
+    """A cnn host and a resnet partner: local:mnist and the ensemble are the resnet partner's, not the cnn's."""
+    from stitchbench.zoo import Zoo
+
+    both = Zoo(digits, zoo.records + hetero_zoo.records)
+    p = create_problem(
+        "stitch-ensemble", both, host="uci-digits", archs=["cnn", "resnet"], cache_dir=cache_dir, cost=True
+    )
+    base = p.baselines("test")
+    resnet, cnn = hetero_zoo.get("local:mnist"), zoo.get("local:mnist")
+    for j, party in enumerate(digits.party_names):
+        y = digits.party(party).split("test").y
+        assert base["local:mnist"][j] == pytest.approx(acc(both.probs(resnet, party, "test"), y))
+        assert base["local:uci-digits"][j] == pytest.approx(
+            acc(both.probs(zoo.get("local:uci-digits"), party, "test"), y)
+        )
+    cnn_scores = [acc(both.probs(cnn, q, "test"), digits.party(q).split("test").y) for q in digits.party_names]
+    assert list(base["local:mnist"][:2]) != cnn_scores
+    plain = p.evaluate([[0, 0.0, 0.5, 0.5]], "test")[0]  # alpha 0: the plain ensemble of the members
+    assert np.allclose(base["ensemble"][:2], plain[:2])
+    assert base["ensemble"][2] == p.costs.full(0) + p.costs.full(1) != 2 * p.costs.full(0)
+    assert base["merged"][2] == p.costs.full(0)  # references outside the members: the host's architecture
+
+
+def test_flop_counting_reads_no_party_data(zoo, monkeypatch):
+    from stitchbench.data import Party
+
+    assert torch.equal(zoo.scenario.example(3), torch.zeros(3, 1, 28, 28))
+    reads = []
+    original = Party.split
+    monkeypatch.setattr(Party, "split", lambda self, name: reads.append((self.name, name)) or original(self, name))
+    p = create_problem("ensemble-weights", zoo, cost=True)
+    assert reads == [] and (p.flops > 0).all()
+    assert p.data_reads() == {"train": [], "val": zoo.scenario.party_names, "test": zoo.scenario.party_names}
 
 
 def test_four_party_problem_has_four_objectives(cache_dir):
@@ -120,6 +205,7 @@ def test_four_party_problem_has_four_objectives(cache_dir):
     p = create_problem("ensemble-weights", z)
     assert [o.name for o in p.objectives] == s4.party_names
     F = p.evaluate(np.eye(4), "val")
+    assert not p.front_is_exact  # four members: the front of a lattice on the simplex
     for i, party in enumerate(s4.party_names):
         y = s4.party(party).split("val").y
         for j, r in enumerate(p.members):

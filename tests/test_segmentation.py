@@ -13,7 +13,16 @@ from stitchbench.benchmark.cli import main
 from stitchbench.data import get_scenario
 from stitchbench.errors import InputError
 from stitchbench.problems import create_problem
-from stitchbench.stitching import GraphDecision, StitchEnsemble, StitchGraph, TracedNet
+from stitchbench.stitching import (
+    OUTPUTS,
+    GraphDecision,
+    GraphFlow,
+    Members,
+    StitchEnsemble,
+    StitchGraph,
+    StitchSet,
+    TracedNet,
+)
 from stitchbench.zoo import build_zoo, create, score, task_loss
 
 
@@ -92,9 +101,52 @@ def test_unet_graph_without_stitches_reproduces_the_parents(brain_setup, brain):
         assert not torch.allclose(StitchEnsemble(m, s, 0, 1.0, [1.0, 0.0])(x), a, atol=1e-3)
 
 
+@pytest.mark.parametrize(
+    "arch,points",
+    [
+        ("unet", ["enc_0_3", "enc_1_1_3", "dec_1_3", "cat_1"]),
+        ("resunet", ["enc_0_relu_1", "enc_1_relu_1", "dec_1_relu_1", "add_5"]),
+    ],
+)
+def test_graph_canonical_form_is_exact_on_unets(arch, points, brain, brain_zoo):
+    """Every decision of a 4-point instance, run directly: decisions with equal canonical forms give identical
+    outputs, and decisions with different forms give different outputs (so none is merged or split wrongly).
+    Encoder values travel on through the skips after a later point is replaced, so an early switch often
+    stays live; a canonical form that ignored the skips maps 208 of these 768 decisions onto another network."""
+    torch.manual_seed(0)
+    if arch == "unet":
+        models = [brain_zoo.get(f"local:{p}").module for p in brain.party_names]
+    else:
+        models = [create(arch, 1, 3).eval() for _ in range(2)]
+    m = Members(models, brain.example(4))
+    m.points = [p for p in m.points if p.name in points]  # a small instance: 3 * 4^4 decisions
+    assert [p.name for p in m.points] == points
+    s = StitchSet(m.points, 2).eval()
+    flow = GraphFlow(m).flow
+    x = brain.party("site-b").split("test").x[:4]
+    n = len(points)
+    outputs: dict = {}
+    with torch.no_grad():
+        for bits in range(4**n):
+            for out in OUTPUTS:
+                ab = tuple(bool(bits >> k & 1) for k in range(n))
+                d = GraphDecision(ab, tuple(bool(bits >> (n + k) & 1) for k in range(n)), out)
+                y = StitchGraph(m, s, d)(x)
+                form = flow(d).decision
+                assert torch.equal(outputs.setdefault(form, y), y), (d, form)
+    assert len(outputs) == 168  # the skip-blind form found 112
+    assert len({y.numpy().tobytes() for y in outputs.values()}) == len(outputs)
+    # the first encoder point feeds the last decoder level through its skip: its switch stays live when
+    # every later point but the last is switched too, and dies when the last one is
+    off = (False,) * n
+    assert flow(GraphDecision((True, True, True, False), off, "B")).decision.ab[0]
+    assert not flow(GraphDecision((True,) * n, off, "B")).decision.ab[0]
+
+
 def test_problems_run_unchanged_on_brain_mri(brain_zoo, brain_setup, cache_dir):
     weights = create_problem("ensemble-weights", brain_zoo)
     assert [o.name for o in weights.objectives] == ["site-a", "site-b"]
+    assert not weights.front_is_exact  # Dice: the front of a grid
     f = weights.evaluate(np.array([[1.0, 0.0], [0.0, 1.0]]), split="test")
     m = brain_zoo.evaluation_matrix(["test"]).pivot_table(index="kind", columns="party", values="value")
     assert f[0] == pytest.approx(m.loc["local:site-a"].to_numpy(), abs=1e-6)

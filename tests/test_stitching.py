@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -73,7 +75,7 @@ def test_points_are_found_on_the_graph_and_matched_in_depth_order(digits):
 def test_prefix_then_suffix_is_exactly_the_network(make, digits):
     torch.manual_seed(0)
     model = make().eval()
-    x = digits.example(16)
+    x = digits.party("mnist").split("val").x[:16]
     net = TracedNet(model, x)
     with torch.no_grad():
         full = model(x)
@@ -200,13 +202,40 @@ def test_stitch_sets_are_stored_and_reused(setup_db, zoo, cache_dir):
     assert setup_db.manifest["config"]["method"] == "double-batched"
 
 
-def test_parents_and_global_rng_stay_untouched_by_stitch_training(zoo, tmp_path):
-    before = {k: v.clone() for k, v in zoo.get("local:uci-digits").module.state_dict().items()}
+@pytest.mark.parametrize("sabotage", [False, True])
+def test_parents_stay_frozen_during_stitch_training(zoo, tmp_path, monkeypatch, sabotage):
+    """Checks the frozen copies stitch training actually runs, before and after training. With `sabotage`
+    (copies left trainable and handed to the optimizer) the same check must see them move."""
+    from stitchbench.stitching import networks, setup, training
+
+    used = {}
+    real_train = setup.train_stitches
+
+    def spy(members, *args):
+        used["members"] = members
+        used["before"] = [{k: v.clone() for k, v in m.state_dict().items()} for m in members.models]
+        return real_train(members, *args)
+
+    monkeypatch.setattr(setup, "train_stitches", spy)
+    if sabotage:
+        real_optimizer = training.optimizer
+        parents = lambda: [q for m in used["members"].models for q in m.parameters()]  # noqa: E731
+        monkeypatch.setattr(networks, "frozen_copy", lambda m: copy.deepcopy(m).requires_grad_(True))
+        monkeypatch.setattr(training, "optimizer", lambda params, recipe: real_optimizer(params + parents(), recipe))
     rng = torch.get_rng_state()
-    prepare(zoo, "uci-digits", "double-batched", cache_dir=tmp_path, recipe={"match_epochs": 1, "epochs": 1})
-    after = zoo.get("local:uci-digits").module.state_dict()
-    assert all(torch.equal(before[k], after[k]) for k in before)
+    result = prepare(zoo, "uci-digits", "double-batched", cache_dir=tmp_path, recipe={"match_epochs": 1, "epochs": 1})
     assert torch.equal(torch.get_rng_state(), rng)  # stitch training seeds a fork, not the global RNG
+    assert result.members is used["members"]
+    moved = [
+        (m, k)
+        for m, (model, before) in enumerate(zip(result.members.models, used["before"], strict=True))
+        for k, v in model.state_dict().items()
+        if not torch.equal(v, before[k])
+    ]
+    assert bool(moved) == sabotage, moved
+    if not sabotage:  # and the copies are the zoo's parents, value for value
+        for model, r in zip(result.members.models, result.records, strict=True):
+            assert all(torch.equal(v, r.module.state_dict()[k]) for k, v in model.state_dict().items())
 
 
 def test_heterogeneous_stitching_trains_and_evaluates(zoo, hetero_zoo, digits, cache_dir):
@@ -244,3 +273,4 @@ def test_flops_match_the_analytic_count(setup_db, digits):
     stitch0 = 2 * 16 * 16 * 28 * 28
     assert cost.ensemble(0, 0.5, [0.5, 0.5]) == 2 * cost.full(0) + 2 * stitch0
     assert cost.ensemble(0, 0.0, [1.0, 0.0]) == cost.full(0)
+    assert sum(cost.nodes(0).values()) == cost.full(0)  # node by node, the same total

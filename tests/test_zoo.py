@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from stitchbench.artifacts import IntegrityError, read_manifest
+from stitchbench.errors import InputError
 from stitchbench.zoo import build_zoo, create, load_model
 from stitchbench.zoo.build import train_kind
 from stitchbench.zoo.recipe import Recipe
@@ -122,3 +123,9 @@ def test_manifest_that_does_not_fit_the_weights_is_refused(zoo, tmp_path):
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IntegrityError, match="do not fit architecture 'resnet'"):
         load_model(Artifact(path, read_manifest(path)))
+
+
+def test_federated_compute_parity_is_enforced(digits, tmp_path):
+    with pytest.raises(InputError, match=r"epochs=5 is not a multiple of local_epochs=2.*1, 5"):
+        build_zoo(digits, kinds=["fedavg"], cache_dir=tmp_path, recipe={"epochs": 5, "local_epochs": 2})
+    assert not any(tmp_path.rglob("*.safetensors"))  # refused before anything trained

@@ -69,4 +69,6 @@ class Scenario:
         return config_hash(self.identity())
 
     def example(self, n: int = 8) -> torch.Tensor:
-        return self.parties[0].split("train").x[:n]
+        """Zeros shaped like n inputs: enough to trace networks and count FLOPs, and no party's data."""
+        x = self.parties[0].splits["train"].x  # its shape and dtype only
+        return torch.zeros(n, *x.shape[1:], dtype=x.dtype)

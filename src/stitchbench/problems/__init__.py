@@ -8,7 +8,7 @@ from .front import nondominated
 from .instance import ProblemInstance, instance_id, make_instance, scenario_key
 from .registry import PROBLEMS, create_problem
 from .stitch_ensemble import StitchEnsembleProblem
-from .stitch_graph import StitchGraphProblem, active_switches
+from .stitch_graph import StitchGraphProblem
 
 __all__ = [
     "KINDS",
@@ -22,7 +22,6 @@ __all__ = [
     "StitchEnsembleProblem",
     "StitchGraphProblem",
     "Variable",
-    "active_switches",
     "baseline_vectors",
     "create_problem",
     "instance_id",

@@ -82,6 +82,14 @@ class Objective:
 class Problem(ABC):
     """A multi-objective problem over named variables; objectives per party (+ optional cost).
 
+    Reference fronts: `exact_front(split)` gives the problem's front where it can be computed (None where
+    not), and `front_kind()` says what it is: "exact" when it is the true front of the problem on every
+    split (every attainable objective vector is weakly dominated by one of its points, and each point is
+    attained), "approximate" when it is an approximation (a grid's front), "none" when absent. Indicators
+    against a front that is not exact are labelled approximate.
+
+    Data ledger: `data_reads()` names the parties whose labelled splits the problem reads.
+
     A family declares `variable_kinds` (what solvers must support) and `summary` (one line for listings);
     an instance sets `name`, `variables`, `objectives` and `zoo` (the models it combines), and implements
     `_evaluate` and `baselines`; where it can, `check_params`, `exact_front` with `front_kind`, `max_cost`,
@@ -168,7 +176,18 @@ class Problem(ABC):
             "name": self.name,
             "variables": [v.describe() for v in self.variables],
             "objectives": [o.describe() for o in self.objectives],
+            "front_is_exact": self.front_is_exact,
+            "reads": self.data_reads(),
         }
+
+    def data_reads(self) -> dict[str, list[str]]:
+        """Parties whose labelled splits the problem reads: "train" (stitch training: the host's alone),
+        "val" (the search scores every party's val split), "test" (the report re-scores on test)."""
+        return {"train": self.train_parties(), "val": self.parties(), "test": self.parties()}
+
+    def train_parties(self) -> list[str]:
+        """Parties whose training data made this problem's own artifacts (none by default)."""
+        return []
 
     # --- what a family implements ---
     @classmethod
@@ -188,12 +207,16 @@ class Problem(ABC):
     def baselines(self, split: str = "test") -> dict[str, np.ndarray]: ...
 
     def exact_front(self, split: str = "val") -> np.ndarray | None:
-        """The front of the whole space where it can be computed; None otherwise. `front_kind` says
-        whether it is exact or an approximation (e.g. a lattice on a continuous space)."""
+        """The front where the space can be enumerated, or approximated on a grid (see `front_kind`);
+        None otherwise."""
         return None
 
     def front_kind(self) -> Literal["exact", "approximate", "none"]:
         return "none"
+
+    @property
+    def front_is_exact(self) -> bool:
+        return self.front_kind() == "exact"
 
     def max_cost(self) -> float:
         return 0.0

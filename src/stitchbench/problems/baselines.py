@@ -11,15 +11,22 @@ from stitchbench.zoo import ModelRecord, Zoo, score
 from .api import Objective
 
 
-def reference_models(zoo: Zoo, arch: str, seed: int) -> dict[str, list[ModelRecord]]:
-    """Each reference as the models it averages: one model, or the K local models for the ensemble."""
+def reference_models(
+    zoo: Zoo, arch: str, seed: int, members: Sequence[ModelRecord] = ()
+) -> dict[str, list[ModelRecord]]:
+    """Each reference as the models it averages: one model, or several for the uniform ensemble.
+
+    References are the zoo's models of `arch`; where a problem combines `members` (of any architectures),
+    each member is its party's local reference and "ensemble" is their uniform ensemble. Without members,
+    "ensemble" averages every party's local model."""
     refs: dict[str, list[ModelRecord]] = {}
     for r in zoo.records:
         if r.arch == arch and r.seed == seed:
             refs[r.kind] = [r]
-    locals_ = [refs[f"local:{p}"][0] for p in zoo.scenario.party_names if f"local:{p}" in refs]
-    if len(locals_) == len(zoo.scenario.parties):
-        refs["ensemble"] = locals_
+    refs.update({r.kind: [r] for r in members})
+    ensemble = list(members) or [refs[f"local:{p}"][0] for p in zoo.scenario.party_names if f"local:{p}" in refs]
+    if members or len(ensemble) == len(zoo.scenario.parties):
+        refs["ensemble"] = ensemble
     return refs
 
 
@@ -45,12 +52,17 @@ def ensemble_scores(zoo: Zoo, records: Sequence[ModelRecord], weights: np.ndarra
 
 
 def baseline_vectors(
-    zoo: Zoo, objectives: Sequence[Objective], split: str, arch: str, seed: int = 0
+    zoo: Zoo,
+    objectives: Sequence[Objective],
+    split: str,
+    arch: str,
+    seed: int = 0,
+    members: Sequence[ModelRecord] = (),
 ) -> dict[str, np.ndarray]:
     """Each reference model's objective vector on `split` (cost: FLOPs per sample of the models it runs)."""
     out = {}
     example = zoo.scenario.example()
-    for name, records in reference_models(zoo, arch, seed).items():
+    for name, records in reference_models(zoo, arch, seed, members).items():
         w = np.full((1, len(records)), 1 / len(records))
         out[name] = np.array(
             [

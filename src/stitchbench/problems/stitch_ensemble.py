@@ -95,8 +95,12 @@ class StitchEnsembleProblem(Problem):
             out.append(np.array(values, dtype=float))
         return out
 
+    def train_parties(self) -> list[str]:
+        return list(self.setup.manifest["touched"])
+
     def baselines(self, split="test"):
-        return baseline_vectors(self.zoo, self.objectives, split, self.setup.records[0].arch, self.seed)
+        records = self.setup.records
+        return baseline_vectors(self.zoo, self.objectives, split, records[0].arch, self.seed, records)
 
     def grid(self, alphas: int = 11, weights: int = 21) -> np.ndarray:
         """Dense enumeration: every point x an alpha grid x a grid on the weight simplex."""

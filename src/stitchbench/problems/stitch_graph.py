@@ -11,6 +11,7 @@ from stitchbench.stitching import (
     ActivationCache,
     CostModel,
     GraphDecision,
+    GraphFlow,
     graph_probs,
     output_probs,
     prepare,
@@ -22,21 +23,6 @@ from .baselines import baseline_vectors
 from .checks import check_stitch_params
 from .ensemble_weights import output_ensemble_front
 from .front import nondominated
-
-
-def active_switches(d: GraphDecision) -> tuple[GraphDecision, tuple[bool, bool]]:
-    """Turn off switches that cannot reach the chosen output; also say which branches run at all.
-
-    Walking back from the output: an A->B switch matters only while B's branch is still needed downstream,
-    and then A's value at that point is needed; likewise B->A."""
-    need_a, need_b = d.output in ("A", "avg"), d.output in ("B", "avg")
-    ab, ba = list(d.ab), list(d.ba)
-    used_a, used_b = need_a, need_b
-    for pi in reversed(range(len(ab))):
-        ab[pi], ba[pi] = ab[pi] and need_b, ba[pi] and need_a
-        need_a, need_b = (need_a and not ba[pi]) or ab[pi], (need_b and not ab[pi]) or ba[pi]
-        used_a, used_b = used_a or need_a, used_b or need_b
-    return GraphDecision(tuple(ab), tuple(ba), d.output), (used_a, used_b)
 
 
 class StitchGraphProblem(Problem):
@@ -70,6 +56,7 @@ class StitchGraphProblem(Problem):
         m = self.setup.members
         self.cache = ActivationCache(m, zoo.scenario)
         self.costs = CostModel(m, self.setup.stitches, zoo.scenario.example())
+        self.flow = GraphFlow(m).flow
         self.name = "stitch-graph"
         self.n_points = len(m.points)
         self.variables = [
@@ -89,7 +76,8 @@ class StitchGraphProblem(Problem):
         )
 
     def canonical(self, row: np.ndarray) -> tuple:
-        d, _ = active_switches(self.decision(row))
+        """Switches off where no path from them (skips included) reaches the chosen output."""
+        d = self.flow(self.decision(row)).decision
         return (*map(float, d.ab), *map(float, d.ba), float(OUTPUTS.index(d.output)))
 
     def probs(self, d: GraphDecision, party: str, split: str) -> torch.Tensor:
@@ -102,33 +90,38 @@ class StitchGraphProblem(Problem):
     def _evaluate(self, rows, split):
         out = []
         for row in rows:
-            d, used = active_switches(self.decision(row))
+            flow = self.flow(self.decision(row))
             values = [
                 float(
                     score(
                         self.zoo.scenario.metric,
-                        self.probs(d, o.party, split),
+                        self.probs(flow.decision, o.party, split),
                         self.zoo.scenario.party(o.party).split(split).y,
                     )
                 )
                 if o.party
-                else float(self.costs.graph(d, used))
+                else float(self.costs.graph(flow))
                 for o in self.objectives
             ]
             out.append(np.array(values))
         return out
 
+    def train_parties(self) -> list[str]:
+        return list(self.setup.manifest["touched"])
+
     def baselines(self, split="test"):
-        return baseline_vectors(self.zoo, self.objectives, split, self.setup.records[0].arch, self.seed)
+        records = self.setup.records
+        return baseline_vectors(self.zoo, self.objectives, split, records[0].arch, self.seed, records)
 
     def space_size(self) -> int:
         return 3 * 4**self.n_points
 
     def front_kind(self):
+        """Small spaces are enumerated whole (one evaluation per canonical candidate): exact."""
         return "exact" if self.space_size() <= self.enumerate_limit else "none"
 
     def exact_front(self, split="val"):
-        if self.space_size() > self.enumerate_limit:
+        if not self.front_is_exact:
             return None
         n = self.n_points
         rows = [[*((i >> b) & 1 for b in range(2 * n)), o] for i in range(4**n) for o in range(3)]
@@ -142,4 +135,4 @@ class StitchGraphProblem(Problem):
 
     def max_cost(self) -> float:
         on = (True,) * self.n_points
-        return float(self.costs.graph(GraphDecision(on, on, "avg"), (True, True)))
+        return float(self.costs.graph(self.flow(GraphDecision(on, on, "avg"))))

@@ -1,7 +1,8 @@
 """Stitching: points (torch.fx), stitch layers, stitched networks, host-only training, caches, cost."""
 
 from .cache import ActivationCache
-from .cost import CostModel, count_flops
+from .cost import CostModel, count_flops, node_flops
+from .flow import Flow, GraphFlow
 from .graph import Point, StitchPoint, TracedNet, find_points, match_points
 from .layers import make_stitch
 from .networks import (
@@ -26,7 +27,9 @@ __all__ = [
     "OUTPUTS",
     "ActivationCache",
     "CostModel",
+    "Flow",
     "GraphDecision",
+    "GraphFlow",
     "Members",
     "Point",
     "StitchEnsemble",
@@ -46,6 +49,7 @@ __all__ = [
     "make_stitch",
     "match_points",
     "member_records",
+    "node_flops",
     "output_probs",
     "prepare",
     "train_feature_match",

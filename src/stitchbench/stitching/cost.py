@@ -4,9 +4,11 @@ from collections.abc import Sequence
 from functools import cache
 
 import torch
+from torch import fx
 from torch.utils.flop_counter import FlopCounterMode
 
-from .networks import GraphDecision, Members, StitchSet
+from .flow import Flow
+from .networks import Members, StitchSet
 
 
 def flops_of(fn) -> int:
@@ -21,6 +23,22 @@ def count_flops(module, *inputs) -> int:
         return flops_of(lambda: module(*inputs))
 
 
+@torch.no_grad()
+def node_flops(gm: fx.GraphModule, x: torch.Tensor) -> dict[str, int]:
+    """FLOPs of every node of a traced network, from one run on `x`."""
+    counts: dict[str, int] = {}
+
+    class Counter(fx.Interpreter):
+        def run_node(self, n: fx.Node):
+            with FlopCounterMode(display=False) as counter:
+                out = super().run_node(n)
+            counts[n.name] = int(counter.get_total_flops())
+            return out
+
+    Counter(gm).run(x)
+    return counts
+
+
 class CostModel:
     """FLOPs per sample of segments, stitches and whole candidates, from one example input."""
 
@@ -29,6 +47,7 @@ class CostModel:
         self.x = example[:1]
         self.segment = cache(self._segment)
         self.stitch = cache(self._stitch)
+        self.nodes = cache(lambda m: node_flops(self.members.nets[m].gm, self.x))
 
     def _segment(self, m: int, start: int | None, end: int | None) -> int:
         live = (self.x,) if start is None else self.members.lives(m, start, self.x)
@@ -50,15 +69,9 @@ class CostModel:
         total += sum(self.segment(m, pi, None) for m in used)
         return total + sum(self.stitch(pi, k, m) for m in used for k in range(n) if k != m)
 
-    def graph(self, d: GraphDecision, needed: tuple[bool, bool]) -> int:
-        """Cost of a graph-form candidate; `needed[m]`: whether member m's branch is run at all."""
-        start = d.first_active()
-        if start is None:
-            return sum(self.full(m) for m in (0, 1) if needed[m])
-        n = len(self.members.points)
-        total = sum(self.segment(m, None, start) for m in (0, 1))
-        for pi in range(start, n):
-            nxt = None if pi == n - 1 else pi + 1
-            total += sum(self.segment(m, pi, nxt) for m in (0, 1) if needed[m])
-            total += self.stitch(pi, 0, 1) * d.ab[pi] + self.stitch(pi, 1, 0) * d.ba[pi]
-        return total
+    def graph(self, flow: Flow) -> int:
+        """Cost of a graph-form candidate: in each member the nodes its output needs, plus its active stitches."""
+        d = flow.decision
+        total = sum(self.nodes(m)[n] for m in (0, 1) for n in flow.runs[m])
+        total += sum(self.stitch(pi, 0, 1) for pi, on in enumerate(d.ab) if on)
+        return total + sum(self.stitch(pi, 1, 0) for pi, on in enumerate(d.ba) if on)

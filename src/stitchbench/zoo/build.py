@@ -120,6 +120,8 @@ def build_zoo(
     rec = scenario_recipe(scenario, recipe)
     archs = list(archs or [scenario.arch])
     check_archs(scenario.task, archs)
+    if {"fedavg", "fedprox"} & set(expand_kinds(scenario, kinds)):
+        log.debug("federated rounds: %d", rec.rounds)  # checks compute parity before anything trains
     records = []
     for arch in archs:
         make_model = partial(create, arch, scenario.in_channels, scenario.num_classes)

@@ -5,6 +5,8 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from stitchbench.errors import InputError
+
 
 class Recipe(BaseModel):
     """How a model is trained. For federated kinds, `rounds * local_epochs == epochs` (compute parity)."""
@@ -26,5 +28,12 @@ class Recipe(BaseModel):
 
     @property
     def rounds(self) -> int:
-        """Federated rounds: epochs / local_epochs, so federated and merged training see as many samples."""
-        return max(1, self.epochs // self.local_epochs)
+        """Federated rounds: epochs / local_epochs, so federated and merged training see as many samples;
+        an InputError where that division is not exact (compute parity would break)."""
+        if self.epochs % self.local_epochs:
+            raise InputError(
+                f"federated training needs rounds x local_epochs == epochs, but epochs={self.epochs} is not a "
+                f"multiple of local_epochs={self.local_epochs}; choose local_epochs among "
+                + ", ".join(str(k) for k in range(1, self.epochs + 1) if self.epochs % k == 0)
+            )
+        return self.epochs // self.local_epochs
