@@ -18,13 +18,13 @@ from .architectures import ARCHITECTURES, create
 from .metrics import score
 from .recipe import Recipe
 from .store import ModelRecord
-from .training import predict, train_centralized, train_federated
+from .training import Fit, predict, train_centralized, train_federated
 
 log = logging.getLogger(__name__)
 
 BASE_KINDS = ("local", "merged", "fedavg", "fedprox")
 # Bump when architectures or training change in a way that invalidates stored models.
-ZOO_FORMAT = 1
+ZOO_FORMAT = 2  # 2: early stopping, channels-last training
 EVAL_SPLITS = ("val", "test")
 
 
@@ -59,14 +59,17 @@ def touched_parties(scenario: Scenario, kind: str) -> list[str]:
     return [kind.split(":", 1)[1]] if kind.startswith("local:") else scenario.party_names
 
 
-def train_kind(scenario: Scenario, kind: str, make_model: Callable, recipe: Recipe, seed: int):
-    train = [scenario.party(p).split("train") for p in touched_parties(scenario, kind)]
+def train_kind(scenario: Scenario, kind: str, make_model: Callable, recipe: Recipe, seed: int) -> Fit:
+    """Train one model kind on the training splits of the parties it touches (early stopping, if the recipe
+    asks for it, on the same parties' val splits)."""
+    parties = [scenario.party(p) for p in touched_parties(scenario, kind)]
+    data = [(p.split("train").x, p.split("train").y) for p in parties]
+    val = [(p.split("val").x, p.split("val").y) for p in parties]
     if kind in ("fedavg", "fedprox"):
-        data = [(s.x, s.y) for s in train]
-        return train_federated(make_model, data, scenario.task, recipe, seed, proximal=kind == "fedprox")
-    x = torch.cat([s.x for s in train])
-    y = torch.cat([s.y for s in train])
-    return train_centralized(make_model, x, y, scenario.task, recipe, seed)
+        return train_federated(make_model, data, scenario.task, recipe, seed, kind == "fedprox", val)
+    x = torch.cat([x for x, _ in data])
+    y = torch.cat([y for _, y in data])
+    return train_centralized(make_model, x, y, scenario.task, recipe, seed, val)
 
 
 @dataclass
@@ -139,8 +142,8 @@ def build_zoo(
                 start = time.perf_counter()
 
                 def build(kind=kind, seed=seed, make_model=make_model):
-                    model = train_kind(scenario, kind, make_model, rec, seed)
-                    return model.state_dict(), {"touched": touched_parties(scenario, kind)}
+                    fit = train_kind(scenario, kind, make_model, rec, seed)
+                    return fit.model.state_dict(), {"touched": touched_parties(scenario, kind), **fit.summary()}
 
                 records.append(ModelRecord(store.get_or_build(config, build)))
                 if on_model:

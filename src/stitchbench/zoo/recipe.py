@@ -7,7 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Recipe(BaseModel):
-    """How a model is trained. For federated kinds, `rounds * local_epochs == epochs` (compute parity)."""
+    """How a model is trained. For federated kinds, `rounds * local_epochs == epochs` (compute parity: every
+    kind may use `epochs` passes over its training data). With `patience`, training stops early on the val
+    split of the parties it trains on, and the weights of the best val epoch (round) are kept."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -18,6 +20,10 @@ class Recipe(BaseModel):
     weight_decay: float = Field(0.0, ge=0)
     local_epochs: int = Field(1, ge=1, description="federated: local epochs per round")
     prox_mu: float = Field(0.01, ge=0, description="FedProx proximal weight")
+    patience: int | None = Field(
+        None, ge=1, description="early stopping: epochs (federated: rounds) without a better val score; None: off"
+    )
+    channels_last: bool = Field(False, description="train image models in channels-last memory format (faster on CPU)")
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         if self.optimizer == "adam":
