@@ -14,7 +14,15 @@ from .splits import SPLITS, check_fractions, slab_split, stratified_split
 SCENARIOS: Registry[Scenario] = Registry("scenario")
 
 DIGITS_RECIPE = {"optimizer": "adam", "lr": 2e-3, "epochs": 6, "batch_size": 32, "weight_decay": 0.0}
-SEGMENTATION_RECIPE = {"optimizer": "adam", "lr": 2e-3, "epochs": 20, "batch_size": 16, "weight_decay": 0.0}
+SEGMENTATION_RECIPE = {
+    "optimizer": "adam",
+    "lr": 4e-3,
+    "epochs": 150,
+    "batch_size": 32,
+    "weight_decay": 0.0,
+    "patience": 25,
+    "channels_last": True,
+}
 
 
 def make_parties(
