@@ -97,6 +97,23 @@ def test_brain_mri_parties_share_no_voxel_of_the_template(orientation, brain):
     assert (voxel_mask(["mni152-axial:70"]) & voxel_mask(["mni152-coronal:100"])).sum() == 197
 
 
+def test_brain_mri_models_meet_the_dice_floor_and_show_a_real_shift(brain_zoo):
+    """At 32x32 (the tests' size; the thin cortex is hard to draw at that resolution) the early-stopped U-Nets
+    reach Dice >= 0.65 on their own site's test split (measured 0.71 and 0.73; at the default 64x64, 0.89
+    and 0.88, measured, not tested: it takes minutes); a site's model fails on the other site, whose
+    contrast is inverted; merged and federated models learn both (FedAvg got off the all-background
+    plateau only with min_epochs)."""
+    m = brain_zoo.evaluation_matrix(["test"]).pivot_table(index="kind", columns="party", values="value")
+    for own, other in (("site-a", "site-b"), ("site-b", "site-a")):
+        assert m.loc[f"local:{own}", own] >= 0.65
+        assert m.loc[f"local:{own}", other] <= m.loc[f"local:{own}", own] - 0.4
+        for kind in ("merged", "fedavg", "fedprox"):
+            assert m.loc[kind, own] >= 0.55, kind
+    for r in brain_zoo.records:  # early stopping ran on val and recorded where it stopped
+        assert 1 <= r.manifest["best_epoch"] <= r.manifest["epochs_run"]
+        assert round(r.manifest["val_score"], 4) == max(r.manifest["val"]) > 0.5
+
+
 def test_unet_graph_without_stitches_reproduces_the_parents(brain_setup, brain):
     m, s = brain_setup.members, brain_setup.stitches
     x = brain.party("site-b").split("test").x

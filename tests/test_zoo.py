@@ -84,6 +84,13 @@ def test_early_stopping_keeps_the_best_val_epoch(digits, kind):
     assert (predict(fit.model, x).argmax(1) == y).float().mean().item() == pytest.approx(fit.val_score)
 
 
+def test_early_stopping_waits_for_min_epochs(digits):
+    recipe = Recipe(**{**digits.recipe, "epochs": 12, "patience": 1, "lr": 0.005, "min_epochs": 8})
+    fit = train_kind(digits, "local:uci-digits", lambda: create("cnn", 1, 10), recipe, seed=0)
+    # without min_epochs this run stops after epoch 5 (see above); now not before epoch 8
+    assert fit.epochs >= 8 and fit.val_score == max(fit.history)
+
+
 def fit_parties(scenario, kind):
     return [kind.split(":", 1)[1]] if kind.startswith("local:") else scenario.party_names
 

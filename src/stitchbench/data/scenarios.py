@@ -21,6 +21,8 @@ SEGMENTATION_RECIPE = {
     "batch_size": 32,
     "weight_decay": 0.0,
     "patience": 25,
+    "min_epochs": 40,
+    "local_epochs": 2,
     "channels_last": True,
 }
 

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class Recipe(BaseModel):
     """How a model is trained. For federated kinds, `rounds * local_epochs == epochs` (compute parity: every
     kind may use `epochs` passes over its training data). With `patience`, training stops early on the val
-    split of the parties it trains on, and the weights of the best val epoch (round) are kept."""
+    split of the parties it trains on (not before `min_epochs`), and the weights of the best val epoch (round)
+    are kept."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -22,6 +23,9 @@ class Recipe(BaseModel):
     prox_mu: float = Field(0.01, ge=0, description="FedProx proximal weight")
     patience: int | None = Field(
         None, ge=1, description="early stopping: epochs (federated: rounds) without a better val score; None: off"
+    )
+    min_epochs: int = Field(
+        0, ge=0, description="early stopping: never before this many epochs (rounds), to get off a plateau"
     )
     channels_last: bool = Field(False, description="train image models in channels-last memory format (faster on CPU)")
 

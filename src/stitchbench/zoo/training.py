@@ -30,10 +30,12 @@ class Fit:
 
 class EarlyStopping:
     """Scores the model on the validation data after every epoch (federated: every round), keeps a copy of
-    the best weights, and says to stop once `patience` epochs passed without a better score."""
+    the best weights, and says to stop once `patience` epochs passed without a better score, but not before
+    `min_epochs` (a U-Net sits at Dice 0, all background, for its first epochs; FedAvg for longer)."""
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, task: str, patience: int):
-        self.x, self.y, self.metric, self.patience = x, y, TASK_METRICS[task], patience
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, task: str, patience: int, min_epochs: int = 0):
+        self.x, self.y, self.metric = x, y, TASK_METRICS[task]
+        self.patience, self.min_epochs = patience, min_epochs
         self.best, self.best_epoch, self.state, self.history = -float("inf"), 0, None, []
 
     def step(self, model: nn.Module, epoch: int) -> bool:
@@ -42,7 +44,7 @@ class EarlyStopping:
         self.history.append(value)
         if value > self.best:
             self.best, self.best_epoch, self.state = value, epoch, copy.deepcopy(model.state_dict())
-        return epoch - self.best_epoch >= self.patience
+        return epoch >= self.min_epochs and epoch - self.best_epoch >= self.patience
 
     def fit(self, model: nn.Module, epochs: int) -> Fit:
         model.load_state_dict(self.state)
@@ -95,7 +97,8 @@ def early_stopping(task: str, recipe: Recipe, val: list[tuple[torch.Tensor, torc
     """Early stopping on the union of `val` when the recipe asks for it and there is validation data."""
     if recipe.patience is None or not val:
         return None
-    return EarlyStopping(torch.cat([x for x, _ in val]), torch.cat([y for _, y in val]), task, recipe.patience)
+    x, y = torch.cat([x for x, _ in val]), torch.cat([y for _, y in val])
+    return EarlyStopping(x, y, task, recipe.patience, recipe.min_epochs)
 
 
 def train_centralized(
