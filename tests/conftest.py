@@ -13,10 +13,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 
 @pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory, worker_id):
+def cache_dir(tmp_path_factory):
     """A cache shared by all workers of this session: each artifact is trained once (file-locked)."""
     base = tmp_path_factory.getbasetemp()
-    root = (base.parent if worker_id != "master" else base) / "artifact-cache"
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "artifact-cache"
     root.mkdir(exist_ok=True)
     os.environ["STITCHBENCH_CACHE"] = str(root)
     return root

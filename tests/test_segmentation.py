@@ -73,19 +73,54 @@ def test_brain_mri_labels_sites_and_slab_split(brain):
         for s, t in (("train", "val"), ("train", "test"), ("val", "test")):
             gaps = [abs(p - q) for p in positions[s] for q in positions[t]]
             assert min(gaps) >= 2, f"neighbouring slices in {s} and {t}"
-    assert a.split("test").ids[0].startswith("mni152-axial:") and b.split("test").ids[0].startswith("mni152-coronal:")
-    # site-b is the same kind of anatomy seen through another acquisition: darker mid-tones (gamma 2)
-    tissue = [p.split("train").x[:, 0][p.split("train").y > 0].mean() for p in (a, b)]
-    assert tissue[1] < 0.8 * tissue[0]
+    assert a.split("test").ids[0].startswith("mni152-coronal:") and b.split("test").ids[0].startswith("mni152-coronal:")
+    # site-a is T1 (white matter brighter than grey), site-b inverted (white matter darker than grey)
+    for party, sign in ((a, 1), (b, -1)):
+        x, y = party.split("train").x[:, 0], party.split("train").y
+        assert sign * (x[y == 2].mean() - x[y == 1].mean()) > 0.1
     with pytest.raises(InputError, match="size=30"):
         get_scenario("brain-mri", size=30)
+    with pytest.raises(InputError, match="unknown orientation 'sagittal'; valid orientations: axial, coronal"):
+        get_scenario("brain-mri", orientation="sagittal")
+    with pytest.raises(InputError, match="site_gap=0"):
+        get_scenario("brain-mri", site_gap=0)
 
 
-def test_brain_mri_shows_a_real_shift(brain_zoo):
+@pytest.mark.parametrize("orientation", ["coronal", "axial"])
+def test_brain_mri_parties_share_no_voxel_of_the_template(orientation, brain):
+    from stitchbench.data.brain import voxel_mask
+
+    sc = brain if orientation == "coronal" else get_scenario("brain-mri", size=32, orientation=orientation)
+    masks = {(p.name, s): voxel_mask(p.split(s).ids) for p in sc.parties for s in ("train", "val", "test")}
+    assert all(m.any() for m in masks.values())
+    keys = list(masks)
+    for i, k in enumerate(keys):
+        for other in keys[i + 1 :]:
+            assert not (masks[k] & masks[other]).any(), f"{k} and {other} share voxels"
+    # the regions are apart by the site gap (8 slices by default)
+    where = {
+        p.name: {int(i.split(":")[1]) for s in ("train", "val", "test") for i in p.split(s).ids} for p in sc.parties
+    }
+    assert min(abs(i - j) for i in where["site-a"] for j in where["site-b"]) > 8
+    # the check sees overlap where there is some: any axial slice crosses any coronal slice
+    assert (voxel_mask(["mni152-axial:70"]) & voxel_mask(["mni152-coronal:100"])).sum() == 197
+
+
+def test_brain_mri_models_meet_the_dice_floor_and_show_a_real_shift(brain_zoo):
+    """At 32x32 (the tests' size; the thin cortex is hard to draw at that resolution) the early-stopped U-Nets
+    reach Dice >= 0.65 on their own site's test split (measured 0.71 and 0.73; at the default 64x64, 0.89
+    and 0.88, measured, not tested: it takes minutes); a site's model fails on the other site, whose
+    contrast is inverted; merged and federated models learn both (FedAvg got off the all-background
+    plateau only with min_epochs)."""
     m = brain_zoo.evaluation_matrix(["test"]).pivot_table(index="kind", columns="party", values="value")
-    assert m.loc["local:site-a", "site-a"] - m.loc["local:site-a", "site-b"] >= 0.10
-    assert m.loc["local:site-b", "site-b"] - m.loc["local:site-b", "site-a"] >= 0.10
-    assert m.loc["merged"].min() > 0.5  # a U-Net does learn the task (all-background scores <= 0.1)
+    for own, other in (("site-a", "site-b"), ("site-b", "site-a")):
+        assert m.loc[f"local:{own}", own] >= 0.65
+        assert m.loc[f"local:{own}", other] <= m.loc[f"local:{own}", own] - 0.4
+        for kind in ("merged", "fedavg", "fedprox"):
+            assert m.loc[kind, own] >= 0.55, kind
+    for r in brain_zoo.records:  # early stopping ran on val and recorded where it stopped
+        assert 1 <= r.manifest["best_epoch"] <= r.manifest["epochs_run"]
+        assert round(r.manifest["val_score"], 4) == max(r.manifest["val"]) > 0.5
 
 
 def test_unet_graph_without_stitches_reproduces_the_parents(brain_setup, brain):
@@ -232,14 +267,17 @@ def test_editing_a_folder_file_changes_the_scenario_key(folder_root):
     assert key() not in (first, edited_key)  # a predefined split is part of the data too
 
 
-def test_folder_predefined_split_and_binary_masks(folder_root):
+def test_folder_predefined_split_and_binary_masks(folder_root, brain):
     (folder_root / "site-a" / "split.csv").write_text(
         "".join(f"case{i:03d},{'train' if i < 8 else 'val' if i < 10 else 'test'}\n" for i in range(12))
     )
+    for path in (folder_root / "site-a" / "masks").iterdir():  # 0/255 masks: tissue vs the rest
+        Image.fromarray(((np.asarray(Image.open(path)) > 0) * 255).astype(np.uint8)).save(path)
     sc = get_scenario("folder", root=str(folder_root), size=32)
     a = sc.party("site-a")
     assert [len(a.split(s)) for s in ("train", "val", "test")] == [8, 2, 2]
-    assert sc.num_classes == 2 and sorted(a.split("train").y.unique().tolist()) == [0, 1]
+    assert sc.num_classes == 2
+    assert torch.equal(a.split("train").y, (brain.party("site-a").split("test").y[:8] > 0).long())
 
 
 @pytest.mark.parametrize(
@@ -269,6 +307,48 @@ def test_folder_loader_names_the_bad_file(folder_root, damage, needle, capsys):
     argv = ["zoo", "build", "folder", "-p", f"root={folder_root}", "-p", "num_classes=3", "-p", "binary_masks=false"]
     assert main(argv) == 2
     assert re.search(needle, capsys.readouterr().err)
+
+
+def polyp(rng, size):
+    """A tiny polyp-like RGB image (a reddish disc on a pink background) and its 0/255 mask."""
+    yy, xx = np.mgrid[:size, :size]
+    (cy, cx), r = rng.uniform(0.3, 0.7, 2) * size, size * rng.uniform(0.15, 0.25)
+    mask = ((yy - cy) ** 2 + (xx - cx) ** 2 <= r**2).astype(np.uint8) * 255
+    img = np.stack([np.full((size, size), 200), np.full((size, size), 120), np.full((size, size), 130)], -1)
+    img[mask > 0] = (150, 40, 50)
+    return (img + rng.integers(0, 20, img.shape)).clip(0, 255).astype(np.uint8), mask
+
+
+def test_folder_reads_kvasir_seg_and_cvc_clinicdb_layouts(tmp_path):
+    """Kvasir-SEG: RGB JPEG images and masks (0/255, JPEG artefacts), hash-like stems; CVC-ClinicDB: TIFF
+    images and masks with numbered stems, in `images/` and `masks/` (its Original/ and Ground Truth/)."""
+    rng = np.random.default_rng(0)
+    truth = {}
+    for party, ext, stems in (
+        ("kvasir", "jpg", [f"cju{i}qkwl35piu0993l0dewei2" for i in range(10)]),
+        ("cvc-clinicdb", "tif", [str(i) for i in range(1, 11)]),
+    ):
+        for d in ("images", "masks"):
+            (tmp_path / party / d).mkdir(parents=True)
+        for stem in stems:
+            img, mask = polyp(rng, 48)
+            Image.fromarray(img).save(tmp_path / party / "images" / f"{stem}.{ext}")
+            Image.fromarray(np.repeat(mask[..., None], 3, -1) if ext == "jpg" else mask).save(
+                tmp_path / party / "masks" / f"{stem}.{ext}"
+            )
+            truth[f"{party}:{stem}"] = mask > 127
+    sc = get_scenario("folder", root=str(tmp_path), channels=3, size=48)
+    assert sc.party_names == ["cvc-clinicdb", "kvasir"] and sc.in_channels == 3 and sc.num_classes == 2
+    for party in sc.parties:
+        splits = [party.split(s) for s in ("train", "val", "test")]
+        assert sum(len(s) for s in splits) == 10
+        for split in splits:
+            assert split.x.shape[1:] == (3, 48, 48) and split.x.min() >= 0 and split.x.max() <= 1
+            for i, sample in enumerate(split.ids):
+                agree = (split.y[i].numpy() == truth[sample]).mean()
+                assert agree > 0.99, f"{sample}: mask read back {agree:.3f} equal"
+                # the polyp is red-dominant where the mask says so
+                assert split.x[i, 0][split.y[i] == 1].mean() > split.x[i, 1][split.y[i] == 1].mean() + 0.3
 
 
 def test_folder_without_parties_is_rejected(tmp_path):

@@ -53,13 +53,50 @@ def test_same_seed_gives_bit_identical_weights(digits):
         return create("cnn", 1, 10)
 
     before = torch.get_rng_state()
-    a = train_kind(digits, "local:uci-digits", make, recipe, seed=3).state_dict()
+    a = train_kind(digits, "local:uci-digits", make, recipe, seed=3).model.state_dict()
     assert torch.equal(torch.get_rng_state(), before)  # training seeds a fork, not the global RNG
     torch.rand(7)  # whatever the global RNG's state, the same seed gives the same model
-    b = train_kind(digits, "local:uci-digits", make, recipe, seed=3).state_dict()
-    c = train_kind(digits, "local:uci-digits", make, recipe, seed=4).state_dict()
+    b = train_kind(digits, "local:uci-digits", make, recipe, seed=3).model.state_dict()
+    c = train_kind(digits, "local:uci-digits", make, recipe, seed=4).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+@pytest.mark.parametrize("kind", ["local:uci-digits", "fedavg"])
+def test_early_stopping_keeps_the_best_val_epoch(digits, kind):
+    from stitchbench.zoo.training import predict
+
+    recipe = Recipe(**{**digits.recipe, "epochs": 12, "patience": 1, "lr": 0.005})  # high: val gets worse early
+    fit = train_kind(digits, kind, lambda: create("cnn", 1, 10), recipe, seed=0)
+    assert len(fit.history) == fit.epochs == fit.best_epoch + 1 < 12  # stopped 1 epoch (round) after the best
+    assert fit.val_score == max(fit.history) == fit.history[fit.best_epoch - 1] > fit.history[-1]
+    # the kept weights are exactly those after the best epoch (round): training without early stopping for
+    # that many epochs gives them bit for bit, and they score val_score on the parties' val splits
+    short = train_kind(
+        digits,
+        kind,
+        lambda: create("cnn", 1, 10),
+        recipe.model_copy(update={"patience": None, "epochs": fit.best_epoch}),
+        seed=0,
+    )
+    assert short.epochs == fit.best_epoch and short.best_epoch is None
+    a, b = fit.model.state_dict(), short.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    parties = [digits.party(p) for p in fit_parties(digits, kind)]
+    x = torch.cat([p.split("val").x for p in parties])
+    y = torch.cat([p.split("val").y for p in parties])
+    assert (predict(fit.model, x).argmax(1) == y).float().mean().item() == pytest.approx(fit.val_score)
+
+
+def test_early_stopping_waits_for_min_epochs(digits):
+    recipe = Recipe(**{**digits.recipe, "epochs": 12, "patience": 1, "lr": 0.005, "min_epochs": 8})
+    fit = train_kind(digits, "local:uci-digits", lambda: create("cnn", 1, 10), recipe, seed=0)
+    # without min_epochs this run stops after epoch 5 (see above); now not before epoch 8
+    assert fit.epochs >= 8 and fit.val_score == max(fit.history)
+
+
+def fit_parties(scenario, kind):
+    return [kind.split(":", 1)[1]] if kind.startswith("local:") else scenario.party_names
 
 
 def test_federated_training_is_deterministic(digits):
@@ -67,7 +104,7 @@ def test_federated_training_is_deterministic(digits):
     before = torch.get_rng_state()
     runs = [train_kind(digits, "fedprox", lambda: create("cnn", 1, 10), recipe, seed=0) for _ in range(2)]
     assert torch.equal(torch.get_rng_state(), before)
-    a, b = (r.state_dict() for r in runs)
+    a, b = (r.model.state_dict() for r in runs)
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 

@@ -4,6 +4,7 @@ The runner alone writes the manifest. Reruns resume: finished jobs are skipped, 
 is left untouched."""
 
 import logging
+import os
 import platform
 import subprocess
 import time
@@ -107,7 +108,8 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
     workers = workers or suite.workers
     cache = Path(cache_dir or default_cache_dir())
     timings: dict[str, float] = {}
-    ws = Workspace(cache)
+    # the zoo trains here, before the jobs: as many processes as workers, at most one per local core
+    ws = Workspace(cache, zoo_workers=1 if executor == "local" else min(workers, os.cpu_count() or 1))
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, disable=quiet, transient=False) as progress:
         t = time.perf_counter()

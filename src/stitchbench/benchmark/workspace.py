@@ -19,6 +19,7 @@ from .suite import Job, ScenarioSpec, ZooSpec
 @dataclass
 class Workspace:
     cache_dir: Path
+    zoo_workers: int = 1  # processes that train a zoo's missing models
     zoos: dict = field(default_factory=dict)
     problems: dict = field(default_factory=dict)
 
@@ -33,7 +34,13 @@ class Workspace:
         if key not in self.zoos:
             sc = get_scenario(scenario.name, **scenario.params)
             self.zoos[key] = build_zoo(
-                sc, spec.archs, seeds=[seed], cache_dir=self.cache_dir, recipe=spec.recipe, on_model=on_model
+                sc,
+                spec.archs,
+                seeds=[seed],
+                cache_dir=self.cache_dir,
+                recipe=spec.recipe,
+                on_model=on_model,
+                workers=self.zoo_workers,
             )
         return self.zoos[key]
 

@@ -1,6 +1,6 @@
 """Real user datasets from local folders: one directory per party, each with `images/` and `masks/`.
 
-    ROOT/<party>/images/<stem>.<ext>    image (PNG, JPEG, NPY, NIfTI .nii/.nii.gz); grey or RGB
+    ROOT/<party>/images/<stem>.<ext>    image (PNG, JPEG, TIFF, NPY, NIfTI .nii/.nii.gz); grey or RGB
     ROOT/<party>/masks/<stem>.<ext>     label mask with the same stem, integer classes 0..C-1
     ROOT/<party>/split.csv              optional: lines `stem,train|val|test` (a predefined split)
 
@@ -24,7 +24,7 @@ from stitchbench.errors import InputError
 
 from .splits import SPLITS
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".npy", ".nii", ".nii.gz")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".nii", ".nii.gz")
 
 
 def stem_of(path: Path) -> str:

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from stitchbench.errors import InputError
+from stitchbench.errors import InputError, unknown
 from stitchbench.registry import Registry
 
 from .partition import check_partition, partition
@@ -14,7 +14,17 @@ from .splits import SPLITS, check_fractions, slab_split, stratified_split
 SCENARIOS: Registry[Scenario] = Registry("scenario")
 
 DIGITS_RECIPE = {"optimizer": "adam", "lr": 2e-3, "epochs": 6, "batch_size": 32, "weight_decay": 0.0}
-SEGMENTATION_RECIPE = {"optimizer": "adam", "lr": 2e-3, "epochs": 20, "batch_size": 16, "weight_decay": 0.0}
+SEGMENTATION_RECIPE = {
+    "optimizer": "adam",
+    "lr": 4e-3,
+    "epochs": 150,
+    "batch_size": 32,
+    "weight_decay": 0.0,
+    "patience": 25,
+    "min_epochs": 40,
+    "local_epochs": 2,
+    "channels_last": True,
+}
 
 
 def make_parties(
@@ -81,33 +91,39 @@ def brain_mri(
     split=(0.6, 0.2, 0.2),
     slab: int = 8,
     gap: int = 1,
+    orientation: str = "coronal",
+    site_gap: int = 8,
+    invert: bool = True,
     bias: float = 0.3,
-    gamma: float = 2.0,
-    blur: float = 0.6,
+    gamma: float = 1.0,
+    blur: float = 0.0,
     noise: float = 0.03,
 ) -> Scenario:
-    """MNI152 brain template (nilearn), grey/white matter: site-a axial T1, site-b coronal with site effects."""
-    from .brain import site_effect, slices
+    """MNI152 brain template (nilearn), grey/white matter: site-a the posterior (inferior) half of the
+    volume as T1, site-b the anterior (superior) half with site effects; no voxel in both."""
+    from .brain import SITE_ORIENTATIONS, site_effect, site_regions, slices
 
     if not 16 <= size <= 256 or size % 4:
         raise InputError(f"size={size} is invalid for 'brain-mri': a multiple of 4 in 16..256")
     if slab < 2 or not 0 <= gap < slab:
         raise InputError(f"slab={slab}, gap={gap} is invalid: slab >= 2 and 0 <= gap < slab")
+    if orientation not in SITE_ORIENTATIONS:
+        raise unknown("orientation", orientation, SITE_ORIENTATIONS)
     split = check_fractions(split)
     rng = np.random.default_rng(seed)
+    s = slices(orientation, size)
+    effect = {"invert": invert, "bias": bias, "gamma": gamma, "blur": blur, "noise": noise}
     parties = []
-    for name, orientation, effect in (
-        ("site-a", "axial", None),
-        ("site-b", "coronal", {"bias": bias, "gamma": gamma, "blur": blur, "noise": noise}),
-    ):
-        s = slices(orientation, size)
-        x = s.x if effect is None else site_effect(s.x, seed, **effect)
-        parts = slab_split(s.positions, split, rng, slab, gap)
-        ids = [f"mni152-{orientation}:{p}" for p in s.positions]
-        splits = {k: Split(x[v], s.y[v], tuple(ids[i] for i in v)) for k, v in parts.items()}
+    regions = site_regions(s.positions, site_gap)
+    for name, region, site in zip(("site-a", "site-b"), regions, (None, effect), strict=True):
+        x = s.x[region] if site is None else site_effect(s.x[region], seed, **site)
+        y, positions = s.y[region], s.positions[region]
+        ids = [f"mni152-{orientation}:{p}" for p in positions]
+        parts = slab_split(positions, split, rng, slab, gap)
+        splits = {k: Split(x[v], y[v], tuple(ids[i] for i in v)) for k, v in parts.items()}
         parties.append(Party(name, f"mni152-{orientation}", splits))
     params = {"seed": seed, "size": size, "split": list(split), "slab": slab, "gap": gap}
-    params |= {"bias": bias, "gamma": gamma, "blur": blur, "noise": noise}
+    params |= {"orientation": orientation, "site_gap": site_gap, **effect}
     return Scenario(
         "brain-mri", "segmentation", "dice", 3, 1, tuple(parties), params, dict(SEGMENTATION_RECIPE), "unet"
     )

@@ -3,8 +3,10 @@
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
@@ -18,13 +20,13 @@ from .architectures import ARCHITECTURES, create
 from .metrics import score
 from .recipe import Recipe
 from .store import ModelRecord
-from .training import predict, train_centralized, train_federated
+from .training import Fit, predict, train_centralized, train_federated
 
 log = logging.getLogger(__name__)
 
 BASE_KINDS = ("local", "merged", "fedavg", "fedprox")
 # Bump when architectures or training change in a way that invalidates stored models.
-ZOO_FORMAT = 1
+ZOO_FORMAT = 2  # 2: early stopping, channels-last training
 EVAL_SPLITS = ("val", "test")
 
 
@@ -59,14 +61,17 @@ def touched_parties(scenario: Scenario, kind: str) -> list[str]:
     return [kind.split(":", 1)[1]] if kind.startswith("local:") else scenario.party_names
 
 
-def train_kind(scenario: Scenario, kind: str, make_model: Callable, recipe: Recipe, seed: int):
-    train = [scenario.party(p).split("train") for p in touched_parties(scenario, kind)]
+def train_kind(scenario: Scenario, kind: str, make_model: Callable, recipe: Recipe, seed: int) -> Fit:
+    """Train one model kind on the training splits of the parties it touches (early stopping, if the recipe
+    asks for it, on the same parties' val splits)."""
+    parties = [scenario.party(p) for p in touched_parties(scenario, kind)]
+    data = [(p.split("train").x, p.split("train").y) for p in parties]
+    val = [(p.split("val").x, p.split("val").y) for p in parties]
     if kind in ("fedavg", "fedprox"):
-        data = [(s.x, s.y) for s in train]
-        return train_federated(make_model, data, scenario.task, recipe, seed, proximal=kind == "fedprox")
-    x = torch.cat([s.x for s in train])
-    y = torch.cat([s.y for s in train])
-    return train_centralized(make_model, x, y, scenario.task, recipe, seed)
+        return train_federated(make_model, data, scenario.task, recipe, seed, kind == "fedprox", val)
+    x = torch.cat([x for x, _ in data])
+    y = torch.cat([y for _, y in data])
+    return train_centralized(make_model, x, y, scenario.task, recipe, seed, val)
 
 
 @dataclass
@@ -102,6 +107,41 @@ class Zoo:
         return pd.DataFrame(rows, columns=["kind", "arch", "seed", "party", "split", "metric", "value"])
 
 
+def model_config(scenario: Scenario, arch: str, kind: str, recipe: Recipe, seed: int) -> dict:
+    """What identifies a trained model (its cache key is this config's hash)."""
+    return {
+        "format": ZOO_FORMAT,
+        "scenario": scenario.identity(),
+        "arch": arch,
+        "arch_params": {},
+        "in_channels": scenario.in_channels,
+        "num_classes": scenario.num_classes,
+        "kind": kind,
+        "recipe": recipe.model_dump(),
+        "seed": seed,
+    }
+
+
+def train_model(scenario: Scenario, config: dict) -> tuple[dict, dict]:
+    """Train the model `config` describes: (weights, manifest fields)."""
+    make_model = partial(create, config["arch"], scenario.in_channels, scenario.num_classes)
+    kind = config["kind"]
+    fit = train_kind(scenario, kind, make_model, Recipe(**config["recipe"]), config["seed"])
+    return fit.model.state_dict(), {"touched": touched_parties(scenario, kind), **fit.summary()}
+
+
+def train_into_store(cache_dir: str, scenario: Scenario, config: dict) -> float:
+    """In a worker process, on one thread: train (or find) one model in the store; its wall seconds."""
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    ArtifactStore(Path(cache_dir), "models").get_or_build(config, partial(train_model, scenario, config))
+    return time.perf_counter() - start
+
+
+def describe(config: dict) -> str:
+    return f"{config['arch']}/{config['kind']}/seed{config['seed']}"
+
+
 def build_zoo(
     scenario: Scenario,
     archs: Sequence[str] | None = None,
@@ -110,41 +150,37 @@ def build_zoo(
     cache_dir: Path | None = None,
     recipe: dict | None = None,
     on_model: Callable[[str, float], None] | None = None,
+    workers: int = 1,
 ) -> Zoo:
     """Train (or reuse from the cache) every (arch, kind, seed) model of `scenario` (archs default to the
-    scenario's default architecture).
+    scenario's default architecture). With `workers` > 1, models missing from the cache train in that
+    many processes, one thread each (on a small CPU, faster than one process on all threads).
 
     `on_model(description, seconds)` is called after each model, e.g. to advance a progress bar.
     """
-    store = ArtifactStore(cache_dir or default_cache_dir(), "models")
+    cache = Path(cache_dir or default_cache_dir())
+    store = ArtifactStore(cache, "models")
     rec = scenario_recipe(scenario, recipe)
     archs = list(archs or [scenario.arch])
     check_archs(scenario.task, archs)
     if {"fedavg", "fedprox"} & set(expand_kinds(scenario, kinds)):
         log.debug("federated rounds: %d", rec.rounds)  # checks compute parity before anything trains
-    records = []
-    for arch in archs:
-        make_model = partial(create, arch, scenario.in_channels, scenario.num_classes)
-        for seed in seeds:
-            for kind in expand_kinds(scenario, kinds):
-                config = {
-                    "format": ZOO_FORMAT,
-                    "scenario": scenario.identity(),
-                    "arch": arch,
-                    "arch_params": {},
-                    "in_channels": scenario.in_channels,
-                    "num_classes": scenario.num_classes,
-                    "kind": kind,
-                    "recipe": rec.model_dump(),
-                    "seed": seed,
-                }
-                start = time.perf_counter()
-
-                def build(kind=kind, seed=seed, make_model=make_model):
-                    model = train_kind(scenario, kind, make_model, rec, seed)
-                    return model.state_dict(), {"touched": touched_parties(scenario, kind)}
-
-                records.append(ModelRecord(store.get_or_build(config, build)))
+    kinds = expand_kinds(scenario, kinds)
+    configs = [model_config(scenario, a, k, rec, s) for a in archs for s in seeds for k in kinds]
+    missing = [c for c in configs if store.get(store.key(c)) is None]
+    parallel = workers > 1 and len(missing) > 1
+    if parallel:
+        missing.sort(key=lambda c: -len(touched_parties(scenario, c["kind"])))  # the longest first
+        with ProcessPoolExecutor(min(workers, len(missing)), mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(train_into_store, str(cache), scenario, c): c for c in missing}
+            for future in as_completed(futures):
+                seconds = future.result()
                 if on_model:
-                    on_model(f"{arch}/{kind}/seed{seed}", time.perf_counter() - start)
+                    on_model(describe(futures[future]), seconds)
+    records = []
+    for config in configs:
+        start = time.perf_counter()
+        records.append(ModelRecord(store.get_or_build(config, partial(train_model, scenario, config))))
+        if on_model and not parallel:
+            on_model(describe(config), time.perf_counter() - start)
     return Zoo(scenario, records)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from stitchbench.errors import unknown
 
 TASKS = ("classification", "segmentation")
+TASK_METRICS = {"classification": "accuracy", "segmentation": "dice"}  # what early stopping maximizes
 
 
 def accuracy(probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,10 @@ from stitchbench.errors import InputError
 
 
 class Recipe(BaseModel):
-    """How a model is trained. For federated kinds, `rounds * local_epochs == epochs` (compute parity)."""
+    """How a model is trained. For federated kinds, `rounds * local_epochs == epochs` (compute parity: every
+    kind may use `epochs` passes over its training data). With `patience`, training stops early on the val
+    split of the parties it trains on (not before `min_epochs`), and the weights of the best val epoch (round)
+    are kept."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -20,6 +23,13 @@ class Recipe(BaseModel):
     weight_decay: float = Field(0.0, ge=0)
     local_epochs: int = Field(1, ge=1, description="federated: local epochs per round")
     prox_mu: float = Field(0.01, ge=0, description="FedProx proximal weight")
+    patience: int | None = Field(
+        None, ge=1, description="early stopping: epochs (federated: rounds) without a better val score; None: off"
+    )
+    min_epochs: int = Field(
+        0, ge=0, description="early stopping: never before this many epochs (rounds), to get off a plateau"
+    )
+    channels_last: bool = Field(False, description="train image models in channels-last memory format (faster on CPU)")
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         if self.optimizer == "adam":
