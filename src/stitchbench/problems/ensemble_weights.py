@@ -94,7 +94,18 @@ def output_ensemble_front(
     zoo: Zoo, records: Sequence[ModelRecord], parties: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The front of weighted output ensembles of `records` chosen on val and re-scored on test, over the
-    parties' scores: (weights, val scores, test scores), one row per front point."""
+    parties' scores: (weights, val scores, test scores), one row per front point. Memoized by the models'
+    content addresses: stitching problems over the same members (several methods, hosts' orders) share it."""
+    key = (zoo.scenario.key, tuple(r.artifact.key for r in records), tuple(parties))
+    if key not in _OUTPUT_FRONTS:
+        _OUTPUT_FRONTS[key] = weighted_front(zoo, records, parties)
+    return _OUTPUT_FRONTS[key]
+
+
+_OUTPUT_FRONTS: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def weighted_front(zoo: Zoo, records: Sequence[ModelRecord], parties: Sequence[str]):
     W = front_weights(zoo, records, parties, "val")
     val = np.stack([ensemble_scores(zoo, records, W, p, "val") for p in parties], 1)
     keep = moocore.is_nondominated(val, maximise=True, keep_weakly=False)
