@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from stitchbench.problems import SPLITS, Problem, ProblemInstance
+from stitchbench.problems import Problem, ProblemInstance
+from stitchbench.zoo import EVAL_SPLITS
 
 from .suite import Job
 from .workspace import Workspace
@@ -34,7 +35,7 @@ def long_rows(instance: str, split: str, names: list[str], F, point_names=None) 
 
 def references(rec: ProblemInstance, problem: Problem) -> tuple[list, list, list]:
     base, exact, ens = [], [], []
-    for split in SPLITS:
+    for split in EVAL_SPLITS:
         for name, vec in problem.baselines(split).items():
             base += long_rows(rec.id, split, rec.objectives, [vec], [name])
         front = problem.exact_front(split)

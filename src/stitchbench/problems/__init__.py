@@ -1,7 +1,7 @@
 """Multi-objective problems: the API, the families, baselines, exact fronts, pymoo and Optuna adapters."""
 
 from .adapters import PymooProblem, optuna_directions, optuna_space, to_pymoo
-from .api import KINDS, SPLITS, Objective, Problem, Variable
+from .api import Objective, Problem, Variable
 from .baselines import baseline_vectors, reference_models
 from .ensemble_weights import EnsembleWeights, output_ensemble_front, simplex_grid
 from .front import nondominated
@@ -11,9 +11,7 @@ from .stitch_ensemble import StitchEnsembleProblem
 from .stitch_graph import StitchGraphProblem
 
 __all__ = [
-    "KINDS",
     "PROBLEMS",
-    "SPLITS",
     "EnsembleWeights",
     "Objective",
     "Problem",

@@ -16,11 +16,9 @@ import numpy as np
 from stitchbench.artifacts import Artifact
 from stitchbench.data import Scenario
 from stitchbench.errors import InputError
-from stitchbench.zoo import Zoo
+from stitchbench.zoo import EVAL_SPLITS, Zoo
 
 VariableKind = Literal["real", "integer", "categorical", "binary"]
-KINDS: tuple[str, ...] = ("real", "integer", "categorical", "binary")
-SPLITS = ("val", "test")
 
 
 @dataclass(frozen=True)
@@ -152,8 +150,8 @@ class Problem(ABC):
 
     def evaluate(self, X: Any, split: str = "val") -> np.ndarray:
         """Objective matrix (n, n_objectives) of decision vectors X; identical canonical vectors once."""
-        if split not in SPLITS:
-            raise InputError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+        if split not in EVAL_SPLITS:
+            raise InputError(f"unknown split {split!r}; valid splits: {', '.join(EVAL_SPLITS)}")
         matrix = self.to_matrix(X)
         keys = [(split, self.canonical(row)) for row in matrix]
         todo = list(dict.fromkeys(k for k in keys if k not in self._memo))

@@ -10,13 +10,13 @@ pixel (5,995 on brain-mri's val split at 32x32, each a full evaluation), so its 
 0.00045. With more members the front comes from a lattice on the simplex and is approximate.
 """
 
-import itertools
 import math
 from collections.abc import Sequence
 
 import moocore
 import numpy as np
 import torch
+from pymoo.util.ref_dirs import get_reference_directions
 
 from stitchbench.zoo import ModelRecord, Zoo, expand_kinds
 
@@ -55,16 +55,13 @@ def interval_weights(breaks: np.ndarray) -> np.ndarray:
 
 
 def simplex_grid(m: int, max_points: int = 5000) -> np.ndarray:
-    """A regular lattice on the m-simplex, as fine as `max_points` allows (1,001 points for m = 2)."""
+    """pymoo's Das-Dennis lattice on the m-simplex, as fine as `max_points` allows (1,001 points for m = 2)."""
+    partitions = 1
+    while math.comb(partitions + m, m - 1) <= max_points:  # the lattice with one more partition still fits
+        partitions += 1
     if m == 2:
-        t = np.linspace(0, 1, min(1001, max_points))
-        return np.stack([t, 1 - t], 1)
-    res = 1
-    while math.comb(res + m, m - 1) <= max_points:
-        res += 1
-    # stars and bars: m - 1 bars among res + m - 1 slots
-    pts = [np.diff([-1, *bars, res + m - 1]) - 1 for bars in itertools.combinations(range(res + m - 1), m - 1)]
-    return np.array(pts, dtype=float) / res
+        partitions = min(partitions, 1000)
+    return get_reference_directions("das-dennis", m, n_partitions=partitions)
 
 
 def exact_weights(zoo: Zoo, records: Sequence[ModelRecord]) -> bool:

@@ -2,7 +2,7 @@
 
 from . import unets  # noqa: F401  (registers the segmentation architectures)
 from .architectures import ARCHITECTURES, create
-from .build import BASE_KINDS, Zoo, build_zoo, check_archs, expand_kinds
+from .build import BASE_KINDS, EVAL_SPLITS, Zoo, build_zoo, check_archs, expand_kinds
 from .exchange import export_model, import_model
 from .metrics import METRICS, probs_loss, score, task_loss
 from .recipe import Recipe
@@ -12,6 +12,7 @@ from .training import predict, seeded
 __all__ = [
     "ARCHITECTURES",
     "BASE_KINDS",
+    "EVAL_SPLITS",
     "METRICS",
     "ModelRecord",
     "Recipe",
