@@ -1,6 +1,8 @@
-"""Executing jobs: a per-process workspace of zoos and problems (built once, reused by later jobs)."""
+"""Executing jobs: a per-process workspace of zoos and problems (built once, reused by later jobs; only the
+most recently used problems stay in memory, as jobs come in instance order)."""
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from traceback import format_exc
@@ -20,14 +22,15 @@ from .suite import Job, ScenarioSpec, ZooSpec
 class Workspace:
     cache_dir: Path
     zoo_workers: int = 1  # processes that train a zoo's missing models
+    max_problems: int = 3  # problems kept in memory (each holds activation caches): least recently used go
     zoos: dict = field(default_factory=dict)
-    problems: dict = field(default_factory=dict)
+    problems: OrderedDict = field(default_factory=OrderedDict)
+    artifact_paths: dict = field(default_factory=dict)  # folder of every artifact any problem here used
 
     def artifact_dirs(self) -> list[Path]:
         """Folders of every model and stitch set this workspace uses (what remote workers need)."""
         dirs = [r.artifact.path for z in self.zoos.values() for r in z.records]
-        dirs += [a.path for p in self.problems.values() for a in p.artifacts().values()]
-        return list(dict.fromkeys(dirs))
+        return list(dict.fromkeys(dirs + list(self.artifact_paths)))
 
     def zoo(self, scenario: ScenarioSpec, spec: ZooSpec, seed: int, on_model=None) -> Zoo:
         key = (scenario.model_dump_json(), spec.model_dump_json(), seed)
@@ -47,7 +50,12 @@ class Workspace:
     def problem(self, job: Job) -> Problem:
         if job.instance not in self.problems:
             zoo = self.zoo(job.scenario, job.zoo, job.zoo_seed)
-            self.problems[job.instance] = create_problem(job.family, zoo, **self.problem_params(job))
+            problem = create_problem(job.family, zoo, **self.problem_params(job))
+            self.artifact_paths |= dict.fromkeys(a.path for a in problem.artifacts().values())
+            self.problems[job.instance] = problem
+            if len(self.problems) > self.max_problems:
+                self.problems.popitem(last=False)
+        self.problems.move_to_end(job.instance)
         return self.problems[job.instance]
 
     def problem_params(self, job: Job) -> dict:
