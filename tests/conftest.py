@@ -62,6 +62,14 @@ def se_problem(zoo, setup_db, cache_dir):
 
 
 @pytest.fixture(scope="session")
+def se_table(zoo, setup_db, cache_dir):
+    """The stitch-ensemble of `se_problem` with cost and alpha on a 5-value grid: tabular."""
+    from stitchbench.problems import create_problem
+
+    return create_problem("stitch-ensemble", zoo, host="uci-digits", alpha_grid=5, cost=True, cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
 def graph_problem(zoo, cache_dir):
     from stitchbench.problems import create_problem
 

@@ -9,7 +9,7 @@ from stitchbench.stitching import GraphDecision, StitchEnsemble
 
 
 def acc(probs, y):
-    return float((probs.argmax(1) == y).float().mean())
+    return float((probs.argmax(1) == y).double().mean())
 
 
 def test_weights_problem_shape(weights_problem):
@@ -47,12 +47,20 @@ def test_weights_evaluation_equals_running_the_ensemble(weights_problem, zoo, di
             assert got[j] == pytest.approx(acc(probs, split.y), abs=1e-9)
 
 
-def test_identical_canonical_vectors_are_evaluated_once(zoo):
+def test_identical_canonical_vectors_are_evaluated_once(se_problem):
+    p = se_problem
+    before = p.evaluations
+    p.evaluate([[1, 0.3, 0.2, 0.6], [1, 0.3, 0.1, 0.3], [1, 0.3, 0.25, 0.75], [2, 0.3, 0.5, 0.5]], "val")
+    assert p.evaluations - before == 2  # three scalings of one weighting, plus one more
+    p.evaluate([[1, 0.3, 0.3, 0.9]], "val")
+    assert p.evaluations - before == 2
+
+
+def test_scalings_of_a_weighting_score_alike_in_a_tabular_problem(zoo):
     p = create_problem("ensemble-weights", zoo)
-    p.evaluate([[0.2, 0.6], [0.1, 0.3], [0.25, 0.75], [0.5, 0.5]], "val")
-    assert p.evaluations == 2  # three scalings of one weighting, plus one more
-    p.evaluate([[0.3, 0.9]], "val")
-    assert p.evaluations == 2
+    F = p.evaluate(np.array([[0.2, 0.6], [0.1, 0.3], [0.25, 0.75], [0.0, 0.0], [0.5, 0.5]]), "val")
+    assert (F[0] == F[1]).all() and (F[1] == F[2]).all() and (F[3] == F[4]).all()
+    assert p.tabular and p.evaluations == 5  # lookups, one per row
 
 
 def test_weights_problem_with_cost_has_k_plus_one_objectives(zoo):

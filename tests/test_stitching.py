@@ -23,7 +23,7 @@ from stitchbench.zoo import create
 
 
 def acc(probs, y):
-    return float((probs.argmax(1) == y).float().mean())
+    return float((probs.argmax(1) == y).double().mean())
 
 
 class TinySkipNet(nn.Module):

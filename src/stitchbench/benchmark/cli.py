@@ -93,6 +93,15 @@ def build_parser() -> Parser:
     zs = zsub.add_parser("show", help="print a zoo's evaluation matrix")
     zs.add_argument("dir", type=Path)
     zs.add_argument("--format", choices=["table", "csv"], default="table")
+
+    tb = sub.add_parser("table", help="export a tabular instance, or check an export")
+    tsub = tb.add_subparsers(dest="table_command", required=True, parser_class=Parser)
+    te = tsub.add_parser("export", help="write a tabular instance as Parquet tables + manifest (loads without torch)")
+    te.add_argument("instance", help="its instance id, SCENARIO[~DIGEST]/z<SEED>/<problem id>")
+    te.add_argument("--out", type=Path, required=True, help="a new or empty directory")
+    te.add_argument("--suite", default="quick", help="the suite that holds the instance (name or TOML file)")
+    tc = tsub.add_parser("check", help="verify an export's sha256s and load it")
+    tc.add_argument("dir", type=Path)
     return p
 
 
@@ -130,6 +139,12 @@ def dispatch(args: argparse.Namespace) -> int:
             print(f"{outcome.path} holds a finished run of this suite: nothing to do")
         else:
             print(f"ran {outcome.ran} jobs ({outcome.failed} failed) in {outcome.path}; timings (s): {outcome.timings}")
+        what = {
+            "exact": "exact fronts (IGD+ and epsilon exact)",
+            "approximate": "approximate fronts (IGD+ labelled so)",
+        }
+        for kind, ids in sorted(outcome.fronts().items()):
+            print(f"{what.get(kind, 'no reference front')}: {', '.join(ids)}")
         print(f"report: {outcome.path / 'report.html'}")
         return 1 if outcome.failed else 0
     elif args.command == "report":
@@ -163,6 +178,19 @@ def dispatch(args: argparse.Namespace) -> int:
         print(
             f"imported {record.kind}/{record.arch}/seed{record.seed} (sha256 {record.sha256[:12]}...) "
             f"into {record.artifact.path}"
+        )
+    elif args.command == "table" and args.table_command == "export":
+        manifest, seconds = commands.table_export(args.instance, args.suite, args.out, args.cache)
+        size = sum((args.out / f).stat().st_size for f in [*manifest["files"], "manifest.json"])
+        print(
+            f"exported {manifest['instance']['id']} ({manifest['family']}) to {args.out}: "
+            f"{len(manifest['files']) + 1} files, {size / 1e6:.1f} MB, in {seconds:.1f} s"
+        )
+    elif args.command == "table" and args.table_command == "check":
+        problem, digest = commands.table_check(args.dir)
+        print(
+            f"{args.dir}: every sha256 matches; {problem.instance.id} ({problem.name}, front {problem.front_kind()}); "
+            f"manifest sha256 {digest}"
         )
     elif args.command == "zoo" and args.zoo_command == "show":
         matrix = commands.zoo_show(args.dir)

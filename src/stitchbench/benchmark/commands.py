@@ -179,3 +179,19 @@ def zoo_export(scenario_name, params, kind, arch, seed, out: Path, cache):
 
 def zoo_import(weights: Path, manifest: Path, cache):
     return import_model(weights, manifest, cache or default_cache_dir())
+
+
+def table_export(instance: str, suite_ref: str, out: Path, cache) -> tuple[dict, float]:
+    """Export a tabular instance of a suite (Parquet tables + manifest); returns (manifest, seconds)."""
+    from stitchbench.tabular.export import export_instance
+
+    return export_instance(instance, out, suite_ref, cache)
+
+
+def table_check(directory: Path):
+    """Verify an export's sha256s and load it (without torch); returns (problem, manifest sha256)."""
+    from stitchbench.hashing import file_sha256
+    from stitchbench.tabular.load import MANIFEST, load
+
+    problem = load(directory)
+    return problem, file_sha256(Path(directory) / MANIFEST)

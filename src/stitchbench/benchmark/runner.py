@@ -33,6 +33,14 @@ class RunOutcome:
     failed: int
     skipped: bool
     timings: dict
+    instances: dict  # instance id -> its ProblemInstance record (JSON)
+
+    def fronts(self) -> dict[str, list[str]]:
+        """Instance ids by the kind of their reference front (exact, approximate, none), tabular ones marked."""
+        out: dict[str, list[str]] = {}
+        for iid, rec in self.instances.items():
+            out.setdefault(rec["front"], []).append(iid + (" (tabular)" if rec.get("tabular") else ""))
+        return out
 
 
 def git_commit() -> str | None:
@@ -102,7 +110,7 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
     check_same_suite(run, suite)  # again, under the lock: another run may have started it meanwhile
     manifest = run.manifest()
     if manifest is not None and not reset_damaged(run, manifest) and manifest.get("status") == "complete":
-        return RunOutcome(run.path, 0, 0, True, manifest.get("timings", {}))
+        return RunOutcome(run.path, 0, 0, True, manifest.get("timings", {}), manifest.get("instances", {}))
     run.clean_temporary()
     executor = executor or suite.executor
     workers = workers or suite.workers
@@ -168,4 +176,4 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
     failed = sum(1 for s in manifest["jobs"].values() if s["status"] != "done")
     manifest |= {"status": "complete", "ended": now(), "timings": {k: round(v, 2) for k, v in timings.items()}}
     run.save_manifest(manifest)
-    return RunOutcome(run.path, len(todo), failed, False, manifest["timings"])
+    return RunOutcome(run.path, len(todo), failed, False, manifest["timings"], manifest["instances"])

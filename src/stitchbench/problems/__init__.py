@@ -1,11 +1,12 @@
 """Multi-objective problems: the API, the families, baselines, exact fronts, pymoo and Optuna adapters."""
 
-from .adapters import PymooProblem, optuna_directions, optuna_space, to_pymoo
-from .api import Objective, Problem, Variable
+from stitchbench.moo.adapters import PymooProblem, optuna_directions, optuna_space, to_pymoo
+from stitchbench.moo.api import Objective, Problem, Variable
+from stitchbench.moo.front import nondominated
+from stitchbench.moo.instance import ProblemInstance, instance_id, make_instance, scenario_key
+
 from .baselines import baseline_vectors, reference_models
 from .ensemble_weights import EnsembleWeights, output_ensemble_front, simplex_grid
-from .front import nondominated
-from .instance import ProblemInstance, instance_id, make_instance, scenario_key
 from .registry import PROBLEMS, create_problem
 from .stitch_ensemble import StitchEnsembleProblem
 from .stitch_graph import StitchGraphProblem

@@ -1,14 +1,15 @@
 """Reference points in objective space: local models, merged, FedAvg, FedProx, uniform output ensemble."""
 
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from stitchbench.moo.api import Objective
+from stitchbench.moo.scoring import WeightedScores, weighted_scores
 from stitchbench.stitching import count_flops
-from stitchbench.zoo import ModelRecord, Zoo, score
-
-from .api import Objective
+from stitchbench.zoo import ModelRecord, Zoo
 
 
 def reference_models(
@@ -41,14 +42,25 @@ def model_flops(record: ModelRecord, example: torch.Tensor) -> int:
     return _FLOPS[key]
 
 
+_SCORERS: OrderedDict[tuple, WeightedScores] = OrderedDict()
+
+
+def ensemble_scorer(zoo: Zoo, records: Sequence[ModelRecord], party: str, split: str) -> WeightedScores:
+    """The scorer of weighted output ensembles of `records` on a party's split; memoized (the 64 most
+    recently used) by the models' content addresses."""
+    key = (zoo.scenario.key, tuple(r.artifact.key for r in records), party, split)
+    if key not in _SCORERS:
+        probs = torch.stack([zoo.probs(r, party, split) for r in records]).numpy()
+        _SCORERS[key] = weighted_scores(probs, zoo.scenario.party(party).split(split).y.numpy(), zoo.scenario.metric)
+        if len(_SCORERS) > 64:
+            _SCORERS.popitem(last=False)
+    _SCORERS.move_to_end(key)
+    return _SCORERS[key]
+
+
 def ensemble_scores(zoo: Zoo, records: Sequence[ModelRecord], weights: np.ndarray, party: str, split: str):
     """Scores of weighted output ensembles: weights (B, M) -> (B,)."""
-    probs = torch.stack([zoo.probs(r, party, split) for r in records])  # (M, N, C, ...)
-    y = zoo.scenario.party(party).split(split).y
-    w = torch.as_tensor(weights, dtype=probs.dtype)
-    rows = max(1, min(128, 2**23 // probs[0].numel()))  # bound the (rows, N, C, ...) mixture's memory
-    out = [score(zoo.scenario.metric, torch.einsum("bm,m...->b...", chunk, probs), y) for chunk in w.split(rows)]
-    return torch.cat(out).double().numpy()
+    return ensemble_scorer(zoo, records, party, split)(weights)
 
 
 def baseline_vectors(

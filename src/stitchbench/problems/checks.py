@@ -43,3 +43,24 @@ def check_stitch_params(scenario: Scenario, zoo_archs: list[str], params: dict[s
         StitchRecipe(**(params.get("recipe") or {}))
     except (ValidationError, TypeError) as e:
         raise InputError(f"stitch recipe: {describe(e)}") from e
+
+
+def check_graph_params(scenario: Scenario, zoo_archs: list[str], params: dict[str, Any], limit: int) -> None:
+    """A stitch graph's parameters; a point subset (`points` or `max_points`, not both) of at most `limit`
+    points. Point names are checked against the traced members later, before any table is built."""
+    check_stitch_params(scenario, zoo_archs, params)
+    check_point_subset(params.get("points"), params.get("max_points"), limit)
+
+
+def check_point_subset(points: Any, max_points: Any, limit: int) -> None:
+    if points is not None and max_points is not None:
+        raise InputError(f"give points or max_points, not both (got points={points!r}, max_points={max_points!r})")
+    if points is not None:
+        if not isinstance(points, list | tuple) or not points or not all(isinstance(p, str) for p in points):
+            raise InputError(f"points must be a non-empty list of matched point names, got {points!r}")
+        if len(set(points)) != len(points):
+            raise InputError(f"points {points!r} name a point twice")
+        if len(points) > limit:
+            raise InputError(f"points names {len(points)} points; a tabular stitch graph takes at most {limit}")
+    if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1):
+        raise InputError(f"max_points must be a whole number >= 1, got {max_points!r}")

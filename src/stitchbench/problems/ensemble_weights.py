@@ -15,43 +15,16 @@ from collections.abc import Sequence
 
 import moocore
 import numpy as np
-import torch
 from pymoo.util.ref_dirs import get_reference_directions
 
+from stitchbench.moo.api import Objective, Problem, Variable
+from stitchbench.moo.front import nondominated
+from stitchbench.moo.scoring import interval_weights
+from stitchbench.tabular.ensemble import normalize
 from stitchbench.zoo import ModelRecord, Zoo, expand_kinds
 
-from .api import Objective, Problem, Variable
-from .baselines import baseline_vectors, ensemble_scores, model_flops
+from .baselines import baseline_vectors, ensemble_scorer, ensemble_scores, model_flops
 from .checks import check_ensemble_params
-from .front import nondominated
-
-
-def normalize(w: np.ndarray) -> np.ndarray:
-    """Weights on the simplex; all-zero means uniform."""
-    total = w.sum()
-    return np.full_like(w, 1 / len(w)) if total <= 0 else w / total
-
-
-def flip_weights(pa: np.ndarray, pb: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-    """Sorted distinct weights w in (0, 1) where the argmax over classes of w pa + (1 - w) pb can change,
-    for rows of class probabilities pa, pb (n, C): where two classes tie for the top score.
-    Near-ties within `tol` are kept too (extra breakpoints cost an evaluation each, never correctness)."""
-    pa, pb = np.asarray(pa, dtype=np.float64), np.asarray(pb, dtype=np.float64)
-    i, j = np.triu_indices(pa.shape[1], 1)
-    da, db = pa[:, i] - pa[:, j], pb[:, i] - pb[:, j]  # class i minus class j: db + w (da - db)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = db / (db - da)
-    rows, pairs = np.nonzero((w > 0) & (w < 1))
-    w = w[rows, pairs]
-    mixed = w[:, None] * pa[rows] + (1 - w[:, None]) * pb[rows]
-    tied = mixed[np.arange(len(w)), i[pairs]]
-    return np.unique(w[tied >= mixed.max(1) - tol])
-
-
-def interval_weights(breaks: np.ndarray) -> np.ndarray:
-    """0, 1, every breakpoint, and the midpoint of every interval between consecutive ones."""
-    edges = np.unique(np.concatenate([[0.0, 1.0], breaks]))
-    return np.unique(np.concatenate([edges, (edges[:-1] + edges[1:]) / 2]))
 
 
 def simplex_grid(m: int, max_points: int = 5000) -> np.ndarray:
@@ -70,19 +43,15 @@ def exact_weights(zoo: Zoo, records: Sequence[ModelRecord]) -> bool:
 
 
 def breakpoints(zoo: Zoo, records: Sequence[ModelRecord], parties: Sequence[str], split: str) -> np.ndarray:
-    """The weights w on member A (two members) where any party's prediction of any sample (or pixel:
-    classes on dim 1) on `split` can change."""
-    rows = [
-        torch.stack([zoo.probs(r, party, split) for r in records]).movedim(2, -1).flatten(1, -2) for party in parties
-    ]
-    return np.unique(np.concatenate([flip_weights(p[0].numpy(), p[1].numpy()) for p in rows]))
+    """The weights w on member A (two members, accuracy) where any party's score on `split` can change."""
+    return np.unique(np.concatenate([ensemble_scorer(zoo, records, p, split).breakpoints() for p in parties]))
 
 
 def front_weights(zoo: Zoo, records: Sequence[ModelRecord], parties: Sequence[str], split: str) -> np.ndarray:
     """Weightings whose scores contain the front on `split`: every breakpoint and interval where
     `exact_weights`, a lattice on the simplex otherwise."""
     if exact_weights(zoo, records):
-        w = interval_weights(breakpoints(zoo, records, parties, split))
+        w = np.concatenate(interval_weights(breakpoints(zoo, records, parties, split)))
         return np.stack([w, 1 - w], 1)
     return simplex_grid(len(records))
 
@@ -116,6 +85,7 @@ class EnsembleWeights(Problem):
     """Weights w.<member> in [0, 1] (normalized onto the simplex) of an output ensemble; one score per party."""
 
     variable_kinds = frozenset({"real"})
+    tabular = True  # the members' probabilities are its table
     summary = (
         "variables: w.<member> real [0, 1] per member (normalized to sum 1); "
         "objectives: score on each party (max) [+ cost in FLOPs (min)]"
@@ -141,16 +111,13 @@ class EnsembleWeights(Problem):
         example = zoo.scenario.example()
         self.flops = np.array([model_flops(r, example) for r in self.members], dtype=float)
 
-    def canonical(self, row: np.ndarray) -> tuple:
-        return tuple(np.round(normalize(row), 12))
-
-    def _evaluate(self, rows, split):
-        W = np.array(rows)
+    def _lookup(self, matrix, split):
+        W = normalize(matrix)
         cols = [
             ensemble_scores(self.zoo, self.members, W, o.party, split) if o.party else (W > 0) @ self.flops
             for o in self.objectives
         ]
-        return list(np.stack(cols, 1))
+        return np.stack(cols, 1)
 
     def baselines(self, split="test"):
         return baseline_vectors(self.zoo, self.objectives, split, self.arch, self.seed, self.members)

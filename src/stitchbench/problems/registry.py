@@ -1,9 +1,9 @@
 """The problem registry: families built from a zoo and parameters."""
 
+from stitchbench.moo.api import Problem
 from stitchbench.registry import Registry
 from stitchbench.zoo import Zoo
 
-from .api import Problem
 from .ensemble_weights import EnsembleWeights
 from .stitch_ensemble import StitchEnsembleProblem
 from .stitch_graph import StitchGraphProblem

@@ -7,26 +7,42 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from stitchbench.artifacts import ArtifactStore, default_cache_dir
+from stitchbench.errors import InputError
+from stitchbench.moo.api import EVAL_SPLITS, Objective, Problem, Variable
+from stitchbench.moo.front import nondominated
+from stitchbench.moo.scoring import WeightedScores, weighted_scores
 from stitchbench.stitching import ActivationCache, CostModel, ensemble_branch_probs, prepare
-from stitchbench.zoo import Zoo, score
+from stitchbench.tabular.ensemble import EnsembleTable, normalize
+from stitchbench.zoo import Zoo
 
-from .api import Objective, Problem, Variable
 from .baselines import baseline_vectors
 from .checks import check_stitch_params
-from .ensemble_weights import normalize, output_ensemble_front, simplex_grid
-from .front import nondominated
+from .ensemble_weights import output_ensemble_front, simplex_grid
+
+TABLE_FORMAT = 1
+TABLE_BYTES = 1 << 30  # larger tables (segmentation at its default size: about 1.6 GB per split) stay live
 
 
 class StitchEnsembleProblem(Problem):
+    """With `alpha_grid = N` (N >= 2) alpha takes N evenly spaced values from 0 to 1 and, where the table
+    fits in TABLE_BYTES, the problem is tabular: every branch's probabilities at every point x alpha on
+    every party's val and test split are computed once (with the code live evaluation uses) and stored
+    content-addressed in the cache (see `stitchbench.tabular.ensemble`)."""
+
     variable_kinds = frozenset({"categorical", "real"})
     summary = (
-        "variables: point categorical (matched points), alpha real [0, 1], w.<member> real [0, 1] per member "
-        "(normalized); objectives: score on each party (max) [+ cost in FLOPs (min)]; stitches trained by the host"
+        "variables: point categorical (matched points), alpha real [0, 1] (on a grid of alpha_grid values: "
+        "tabular), w.<member> real [0, 1] per member (normalized); objectives: score on each party (max) "
+        "[+ cost in FLOPs (min)]; stitches trained by the host"
     )
 
     @classmethod
     def check_params(cls, scenario, zoo_archs, params):
         check_stitch_params(scenario, zoo_archs, params)
+        grid = params.get("alpha_grid", 0)
+        if isinstance(grid, bool) or not isinstance(grid, int) or grid == 1 or grid < 0:
+            raise InputError(f"alpha_grid must be 0 (alpha continuous) or a whole number >= 2, got {grid!r}")
 
     def __init__(
         self,
@@ -37,63 +53,136 @@ class StitchEnsembleProblem(Problem):
         seed: int = 0,
         cost: bool = False,
         recipe: dict | None = None,
+        alpha_grid: int = 0,
         cache_dir: Path | None = None,
         memo_size: int = 512,
     ):
         super().__init__()
+        self.check_params(zoo.scenario, [r.arch for r in zoo.records], {"alpha_grid": alpha_grid})
         self.zoo, self.host, self.seed = zoo, host, seed
         self.setup = prepare(zoo, host, method, archs, seed, recipe, cache_dir)
         self.cache = ActivationCache(self.setup.members, zoo.scenario)
         self.costs = CostModel(self.setup.members, self.setup.stitches, zoo.scenario.example())
         self.name = "stitch-ensemble"
         parties = [r.kind.split(":", 1)[1] for r in self.setup.records]
+        self.alpha = Variable("alpha", "real", 0.0, 1.0, levels=alpha_grid)
         self.variables = [
             Variable("point", "categorical", choices=tuple(self.setup.members.point_names)),
-            Variable("alpha", "real", 0.0, 1.0),
+            self.alpha,
             *(Variable(f"w.{p}", "real", 0.0, 1.0) for p in parties),
         ]
         self.objectives = [Objective(p, "max", p) for p in zoo.scenario.party_names]
         if cost:
             self.objectives.append(Objective("cost", "min", None))
-        self._branches: OrderedDict = OrderedDict()
+        self._scorers: OrderedDict = OrderedDict()
         self._memo_size = memo_size
+        self.table = None
+        if alpha_grid and self.table_bytes() <= TABLE_BYTES:
+            self.table = self.build_table(cache_dir)
+            self.tabular = True
+            self.cache = ActivationCache(self.setup.members, zoo.scenario)  # the table replaces its contents
+
+    def snap(self, alpha: float) -> float:
+        return float(self.alpha.grid()[self.alpha.level(alpha)]) if self.alpha.levels else alpha
 
     def canonical(self, row: np.ndarray) -> tuple:
-        pi, alpha, w = int(row[0]), float(row[1]), normalize(np.asarray(row[2:], dtype=float))
-        return (0 if alpha == 0 else pi, alpha, *np.round(w, 12))
+        pi, alpha, w = int(row[0]), self.snap(float(row[1])), normalize(row[2:])[0]
+        return (0 if alpha == 0 else pi, alpha, *w)
 
     def branch_probs(self, pi: int, alpha: float, party: str, split: str) -> torch.Tensor:
-        """(M, N, C) probabilities of every branch at (point, alpha); memoized (LRU), as w varies freely."""
-        key = (pi, alpha, party, split)
-        if key in self._branches:
-            self._branches.move_to_end(key)
-            return self._branches[key]
+        """(M, N, C) probabilities of every branch at (point, alpha)."""
         m = self.setup.members
         if alpha == 0:
-            probs = torch.stack([self.cache.logits(k, party, split).softmax(1) for k in range(len(m))])
-        else:
-            lives = [self.cache.lives(k, pi, party, split) for k in range(len(m))]
-            probs = ensemble_branch_probs(m, self.setup.stitches, pi, lives, alpha)
-        self._branches[key] = probs
-        if len(self._branches) > self._memo_size:
-            self._branches.popitem(last=False)
-        return probs
+            return torch.stack([self.cache.logits(k, party, split).softmax(1) for k in range(len(m))])
+        lives = [self.cache.lives(k, pi, party, split) for k in range(len(m))]
+        return ensemble_branch_probs(m, self.setup.stitches, pi, lives, alpha)
+
+    def scorer(self, pi: int, alpha: float, party: str, split: str) -> WeightedScores:
+        """The weighted-ensemble scorer of the branches at (point, alpha); memoized (LRU), as w varies freely."""
+        key = (pi, alpha, party, split)
+        if key not in self._scorers:
+            y = self.zoo.scenario.party(party).split(split).y.numpy()
+            self._scorers[key] = weighted_scores(
+                self.branch_probs(pi, alpha, party, split).numpy(), y, self.zoo.scenario.metric
+            )
+            if len(self._scorers) > self._memo_size:
+                self._scorers.popitem(last=False)
+        self._scorers.move_to_end(key)
+        return self._scorers[key]
 
     def _evaluate(self, rows, split):
         out = []
         for row in rows:
-            pi, alpha, w = int(row[0]), float(row[1]), torch.as_tensor(row[2:], dtype=torch.float32)
-            values = []
-            for o in self.objectives:
-                if o.party is None:
-                    values.append(self.costs.ensemble(pi, alpha, w.tolist()))
-                    continue
-                probs = torch.einsum("m,m...->...", w, self.branch_probs(pi, alpha, o.party, split))
-                values.append(
-                    float(score(self.zoo.scenario.metric, probs, self.zoo.scenario.party(o.party).split(split).y))
+            pi, alpha, w = int(row[0]), float(row[1]), np.asarray(row[2:])
+            out.append(
+                np.array(
+                    [
+                        self.scorer(pi, alpha, o.party, split)(w)[0]
+                        if o.party
+                        else self.costs.ensemble(pi, alpha, w.tolist())
+                        for o in self.objectives
+                    ],
+                    dtype=float,
                 )
-            out.append(np.array(values, dtype=float))
+            )
         return out
+
+    def _lookup(self, matrix, split):
+        return self.table.lookup(
+            matrix[:, 0], self.alpha.level(matrix[:, 1]), matrix[:, 2:], [o.party for o in self.objectives], split
+        )
+
+    def table_bytes(self) -> int:
+        """Size of the table: float32 probabilities of every branch at every point x alpha, on every split."""
+        sc, m = self.zoo.scenario, self.setup.members
+        samples = sum(len(sc.party(p).split(s).y) for p in sc.party_names for s in EVAL_SPLITS)
+        per_sample = self.zoo.probs(self.setup.records[0], sc.party_names[0], "val")[0].numel()
+        return 4 * len(m.points) * self.alpha.levels * len(m) * samples * per_sample
+
+    def build_table(self, cache_dir: Path | None) -> EnsembleTable:
+        """Load or compute (once, content-addressed) the branch probabilities at every point x alpha."""
+        sc, m = self.zoo.scenario, self.setup.members
+        alphas = self.alpha.grid()
+        config = {
+            "format": TABLE_FORMAT,
+            "scenario": sc.identity(),
+            "stitches": self.setup.manifest["sha256"],
+            "parents": [r.sha256 for r in self.setup.records],
+            "points": m.point_names,
+            "alphas": alphas.tolist(),
+        }
+
+        def build():
+            tensors = {}
+            for party in sc.party_names:
+                for split in EVAL_SPLITS:
+                    tensors[f"{party}/{split}"] = torch.stack(
+                        [
+                            torch.stack([self.branch_probs(pi, float(a), party, split) for a in alphas])
+                            for pi in range(len(m.points))
+                        ]
+                    )
+            return tensors, {"host": self.host, "touched": []}
+
+        artifact = ArtifactStore(cache_dir or default_cache_dir(), "ensemble-tables").get_or_build(config, build)
+        self.table_artifact = artifact
+        probs = {tuple(k.split("/")): v.numpy() for k, v in artifact.tensors().items()}
+        labels = {(p, s): sc.party(p).split(s).y.numpy() for p in sc.party_names for s in EVAL_SPLITS}
+        return EnsembleTable(alphas, probs, labels, sc.metric, *self.cost_arrays())
+
+    def cost_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """FLOPs per sample: each whole member, every member up to each point, each branch after it."""
+        c, n, points = self.costs, len(self.setup.members), range(len(self.setup.members.points))
+        full = np.array([c.full(m) for m in range(n)], dtype=float)
+        prefix = np.array([sum(c.segment(m, None, pi) for m in range(n)) for pi in points], dtype=float)
+        branch = np.array(
+            [
+                [c.segment(m, pi, None) + sum(c.stitch(pi, k, m) for k in range(n) if k != m) for m in range(n)]
+                for pi in points
+            ],
+            dtype=float,
+        )
+        return full, prefix, branch
 
     def train_parties(self) -> list[str]:
         return list(self.setup.manifest["touched"])
@@ -111,15 +200,29 @@ class StitchEnsembleProblem(Problem):
         return np.array(rows)
 
     def grid_front(self, split="val"):
-        """The front of the dense enumeration `grid()`. Not exact (alpha and w are continuous), so
-        `exact_front` stays None and IGD+ is not reported against it."""
+        """The front of the dense enumeration `grid()`: an approximation of a continuous problem's front."""
         return nondominated(self.evaluate(self.grid(), split), self.maximize)
+
+    def front_kind(self):
+        """Tabular: exact for two members scored by accuracy (every breakpoint of the weights at every point
+        x alpha), approximate otherwise (a lattice on the simplex); live: none (alpha is continuous)."""
+        if self.table is None:
+            return "none"
+        return "exact" if self.table.exact() else "approximate"
+
+    def exact_front(self, split="val"):
+        if self.table is None:
+            return None
+        per_entry = max(len(self.setup.members) + 1, 200_000 // (len(self.setup.members.points) * self.alpha.levels))
+        lattice = simplex_grid(len(self.setup.members), per_entry)
+        return self.table.front([o.party for o in self.objectives], self.maximize, split, lattice)
 
     def output_ensembles(self):
         return output_ensemble_front(self.zoo, self.setup.records, self.parties())
 
     def artifacts(self):
-        return {**{r.kind: r.artifact for r in self.setup.records}, "stitches": self.setup.artifact}
+        found = {**{r.kind: r.artifact for r in self.setup.records}, "stitches": self.setup.artifact}
+        return found | ({"table": self.table_artifact} if self.table is not None else {})
 
     def max_cost(self) -> float:
         uniform = [1 / len(self.setup.members)] * len(self.setup.members)

@@ -4,7 +4,7 @@ from . import unets  # noqa: F401  (registers the segmentation architectures)
 from .architectures import ARCHITECTURES, create
 from .build import BASE_KINDS, EVAL_SPLITS, Zoo, build_zoo, check_archs, expand_kinds
 from .exchange import export_model, import_model
-from .metrics import METRICS, probs_loss, score, task_loss
+from .metrics import probs_loss, score, task_loss
 from .recipe import Recipe
 from .store import ModelRecord, build_model, load_model
 from .training import predict, seeded
@@ -13,7 +13,6 @@ __all__ = [
     "ARCHITECTURES",
     "BASE_KINDS",
     "EVAL_SPLITS",
-    "METRICS",
     "ModelRecord",
     "Recipe",
     "Zoo",

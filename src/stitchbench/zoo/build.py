@@ -15,6 +15,7 @@ import torch
 from stitchbench.artifacts import ArtifactStore, default_cache_dir
 from stitchbench.data import Scenario
 from stitchbench.errors import InputError
+from stitchbench.moo.api import EVAL_SPLITS
 
 from .architectures import ARCHITECTURES, create
 from .metrics import score
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 BASE_KINDS = ("local", "merged", "fedavg", "fedprox")
 # Bump when architectures or training change in a way that invalidates stored models.
 ZOO_FORMAT = 2  # 2: early stopping, channels-last training
-EVAL_SPLITS = ("val", "test")
 
 
 def expand_kinds(scenario: Scenario, kinds: Sequence[str]) -> list[str]:

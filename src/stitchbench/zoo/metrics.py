@@ -7,38 +7,16 @@ import torch
 import torch.nn.functional as F
 
 from stitchbench.errors import unknown
+from stitchbench.moo import scoring
 
 TASKS = ("classification", "segmentation")
 TASK_METRICS = {"classification": "accuracy", "segmentation": "dice"}  # what early stopping maximizes
 
 
-def accuracy(probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Fraction of samples whose most probable class is the label; probs (..., N, C), y (N,)."""
-    return (probs.argmax(-1) == y).float().mean(-1)
-
-
-def dice(probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean Dice of the argmax masks: per image, the mean over foreground classes 1..C-1 of
-    2|P∩G| / (|P| + |G|), where a class absent from both prediction and ground truth scores 1 (nothing to
-    find, nothing found); then the mean over images. probs (..., N, C, H, W), y (N, H, W)."""
-    classes = probs.shape[-3]
-    pred = probs.argmax(-3)
-    scores = []
-    for c in range(1, classes):
-        p, g = pred == c, (y == c).expand_as(pred)
-        inter = (p & g).sum((-2, -1)).float()
-        total = p.sum((-2, -1)).float() + g.sum((-2, -1)).float()
-        scores.append(torch.where(total > 0, 2 * inter / total.clamp_min(1), torch.ones_like(total)))
-    return torch.stack(scores).mean(0).mean(-1)
-
-
-METRICS = {"accuracy": accuracy, "dice": dice}
-
-
 def score(metric: str, probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    if metric not in METRICS:
-        raise unknown("metric", metric, METRICS)
-    return METRICS[metric](probs, y)
+    """The metric (see `stitchbench.moo.scoring`, its one implementation) of probabilities with any leading
+    batch dims."""
+    return torch.as_tensor(scoring.score(metric, probs.detach().numpy(), y.numpy()))
 
 
 def soft_dice_loss(probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

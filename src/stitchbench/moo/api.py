@@ -1,4 +1,5 @@
 """The problem API: typed named variables, named objectives, batched evaluation with memoization.
+Torch-free, so tabular problems load and run without the stitching layer.
 
 Decision vectors are rows of a float matrix in the *numeric encoding*: reals and integers as themselves,
 binaries as 0/1, categoricals as the index of the choice. Rows may also be given as dicts by name
@@ -9,15 +10,17 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from stitchbench.artifacts import Artifact
-from stitchbench.data import Scenario
 from stitchbench.errors import InputError
-from stitchbench.zoo import EVAL_SPLITS, Zoo
 
+if TYPE_CHECKING:
+    from stitchbench.artifacts import Artifact
+    from stitchbench.data import Scenario
+
+EVAL_SPLITS = ("val", "test")  # the splits a problem is scored on: solvers see val, reports test
 VariableKind = Literal["real", "integer", "categorical", "binary"]
 
 
@@ -28,6 +31,7 @@ class Variable:
     low: float = 0.0
     high: float = 1.0
     choices: tuple[str, ...] = ()
+    levels: int = 0  # real variables on a grid: this many evenly spaced values from low to high (0: continuous)
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -54,16 +58,32 @@ class Variable:
             raise InputError(f"variable {self.name!r} ({self.kind}): value {v} is not a whole number")
         return v
 
+    def grid(self) -> np.ndarray:
+        """The values of a gridded real variable (see `levels`)."""
+        return np.linspace(self.low, self.high, self.levels)
+
+    def level(self, values: np.ndarray) -> np.ndarray:
+        """Index of the nearest grid value of each value (a gridded variable takes its nearest grid value)."""
+        return np.rint((np.asarray(values) - self.low) / (self.high - self.low) * (self.levels - 1)).astype(int)
+
     def record(self) -> dict[str, Any]:
         """The variable as JSON-able data (for problem instance records)."""
-        return {"name": self.name, "kind": self.kind, "low": self.low, "high": self.high, "choices": list(self.choices)}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "low": self.low,
+            "high": self.high,
+            "choices": list(self.choices),
+            "levels": self.levels,
+        }
 
     def describe(self) -> str:
         if self.kind == "categorical":
             return f"{self.name}: categorical {{{', '.join(self.choices)}}}"
         if self.kind == "binary":
             return f"{self.name}: binary"
-        return f"{self.name}: {self.kind} [{self.low:g}, {self.high:g}]"
+        grid = f" on {self.levels} levels (a value takes the nearest)" if self.levels else ""
+        return f"{self.name}: {self.kind} [{self.low:g}, {self.high:g}]{grid}"
 
 
 @dataclass(frozen=True)
@@ -90,17 +110,19 @@ class Problem(ABC):
 
     A family declares `variable_kinds` (what solvers must support) and `summary` (one line for listings);
     an instance sets `name`, `variables`, `objectives` and `zoo` (the models it combines), and implements
-    `_evaluate` and `baselines`; where it can, `check_params`, `exact_front` with `front_kind`, `max_cost`,
-    `output_ensembles` and `artifacts`. The runner relies on nothing else: what results need of a problem
-    goes into its `ProblemInstance` record.
+    `baselines` and either `_evaluate` (live: one row at a time, memoized by canonical form) or, with
+    `tabular = True`, `_lookup` (a vectorized lookup of whole batches in precomputed tables); where it
+    can, `check_params`, `exact_front` with `front_kind`, `max_cost`, `output_ensembles` and `artifacts`.
+    The runner relies on nothing else: what results need of a problem goes into its `ProblemInstance`.
     """
 
     variable_kinds: ClassVar[frozenset[str]]
     summary: ClassVar[str]
+    tabular: bool = False  # True: objective vectors are looked up in precomputed tables (`_lookup`)
     name: str
     variables: list[Variable]
     objectives: list[Objective]
-    zoo: Zoo
+    zoo: Any  # the Zoo whose models it combines (tabular problems have none)
 
     def __init__(self) -> None:
         self._memo: dict[tuple[str, tuple], np.ndarray] = {}
@@ -126,6 +148,13 @@ class Problem(ABC):
 
     def to_matrix(self, X: Any) -> np.ndarray:
         """Validate decision vectors (rows of numbers, or dicts by name) into the numeric encoding."""
+        if isinstance(X, np.ndarray) and X.dtype.kind in "iuf" and X.ndim == 2 and X.shape[1] == len(self.variables):
+            matrix = X.astype(float)
+            lo, hi = np.array([v.bounds for v in self.variables], dtype=float).T
+            whole = np.array([v.kind != "real" for v in self.variables])
+            ok = np.isfinite(matrix) & (matrix >= lo) & (matrix <= hi) & (~whole | (matrix == np.round(matrix)))
+            if ok.all():  # the fast path of numeric batches; otherwise the row-wise checks name the bad value
+                return matrix
         rows = [X] if isinstance(X, Mapping) else list(X)
         out = np.empty((len(rows), len(self.variables)))
         for i, row in enumerate(rows):
@@ -149,10 +178,14 @@ class Problem(ABC):
         return out
 
     def evaluate(self, X: Any, split: str = "val") -> np.ndarray:
-        """Objective matrix (n, n_objectives) of decision vectors X; identical canonical vectors once."""
+        """Objective matrix (n, n_objectives) of decision vectors X; identical canonical vectors once
+        (tabular problems look every row up: that costs less than the memo's keys)."""
         if split not in EVAL_SPLITS:
             raise InputError(f"unknown split {split!r}; valid splits: {', '.join(EVAL_SPLITS)}")
         matrix = self.to_matrix(X)
+        if self.tabular:
+            self.evaluations += len(matrix)
+            return self._lookup(matrix, split)
         keys = [(split, self.canonical(row)) for row in matrix]
         todo = list(dict.fromkeys(k for k in keys if k not in self._memo))
         if todo:
@@ -189,7 +222,7 @@ class Problem(ABC):
 
     # --- what a family implements ---
     @classmethod
-    def check_params(cls, scenario: Scenario, zoo_archs: list[str], params: dict[str, Any]) -> None:
+    def check_params(cls, scenario: "Scenario", zoo_archs: list[str], params: dict[str, Any]) -> None:
         """Reject bad parameter values before anything is built or trained; names are checked by the
         registry. `zoo_archs`: the architectures the run's zoo will hold. Default: nothing more to check."""
         return None
@@ -198,8 +231,13 @@ class Problem(ABC):
         """The canonical form of a row: equal forms mean equal candidates (default: the row itself)."""
         return tuple(float(x) for x in row)
 
-    @abstractmethod
-    def _evaluate(self, rows: Sequence[np.ndarray], split: str) -> list[np.ndarray]: ...
+    def _evaluate(self, rows: Sequence[np.ndarray], split: str) -> list[np.ndarray]:
+        """Objective vectors of distinct canonical rows (what a live family implements)."""
+        return list(self._lookup(np.array(rows), split))
+
+    def _lookup(self, matrix: np.ndarray, split: str) -> np.ndarray:
+        """Objective matrix of validated rows, vectorized (what a tabular family implements)."""
+        raise NotImplementedError(f"problem {self.name!r} implements neither _evaluate nor _lookup")
 
     @abstractmethod
     def baselines(self, split: str = "test") -> dict[str, np.ndarray]: ...
@@ -224,6 +262,6 @@ class Problem(ABC):
         output ensembles (weights, val scores, test scores per party), chosen on val; None otherwise."""
         return None
 
-    def artifacts(self) -> dict[str, Artifact]:
+    def artifacts(self) -> dict[str, "Artifact"]:
         """The stored artifacts (models, stitch sets) this problem uses, by name."""
         return {}

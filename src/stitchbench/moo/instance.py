@@ -51,6 +51,7 @@ class ProblemInstance(BaseModel):
     bounds: list[tuple[float, float]]  # per objective: the range mapped onto [0, 1] before indicators
     reference_point: list[float]  # in normalized objective space
     front: FrontKind  # what exact_fronts.parquet holds for this instance
+    tabular: bool  # objective vectors looked up in precomputed tables (False: computed live)
     artifacts: dict[str, str]  # artifact name -> sha256 of the weights it used
 
     def normalize(self, F: np.ndarray) -> np.ndarray:
@@ -91,5 +92,6 @@ def make_instance(
         bounds=bounds,
         reference_point=[0.0 if o.party else 1.0 for o in problem.objectives],
         front=problem.front_kind(),
+        tabular=problem.tabular,
         artifacts={name: a.manifest["sha256"] for name, a in problem.artifacts().items()},
     )

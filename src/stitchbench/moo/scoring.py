@@ -1,0 +1,123 @@
+"""Scores from class probabilities, in numpy: the one implementation of the metrics, used alike by model
+evaluation, baselines, live and tabular problems.
+
+Classification: probs (..., N, C), labels (N,). Segmentation: probs (..., N, C, H, W), masks (N, H, W).
+A prediction is the most probable class, ties going to the lowest class index.
+
+Weighted output ensembles (`weighted_scores`) score sum_m w_m p_m for batches of weightings W (B, M). With
+two members scored by accuracy the score is an exact step function of w = w_A / (w_A + w_B), scored by
+binary search (`StepAccuracy`), and its breakpoints give exact fronts.
+"""
+
+import numpy as np
+
+from stitchbench.errors import unknown
+
+
+def accuracy(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Fraction of samples whose most probable class is the label."""
+    return (probs.argmax(-1) == y).mean(-1)
+
+
+def dice(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean Dice of the argmax masks: per image, the mean over foreground classes 1..C-1 of
+    2|P∩G| / (|P| + |G|), where a class absent from both prediction and ground truth scores 1 (nothing to
+    find, nothing found); then the mean over images."""
+    pred = probs.argmax(-3)
+    scores = []
+    for c in range(1, probs.shape[-3]):
+        p, g = pred == c, np.broadcast_to(y == c, pred.shape)
+        inter = (p & g).sum((-2, -1))
+        total = p.sum((-2, -1)) + g.sum((-2, -1))
+        scores.append(np.where(total > 0, 2 * inter / np.maximum(total, 1), 1.0))
+    return np.mean(scores, 0).mean(-1)
+
+
+METRICS = {"accuracy": accuracy, "dice": dice}
+
+
+def score(metric: str, probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    if metric not in METRICS:
+        raise unknown("metric", metric, METRICS)
+    return METRICS[metric](np.asarray(probs), np.asarray(y))
+
+
+class WeightedScores:
+    """Scores of weighted output ensembles of M members' probabilities (M, N, C, ...) on labels y: the
+    mixture computed in float32, in chunks of weightings that bound its memory."""
+
+    def __init__(self, probs: np.ndarray, y: np.ndarray, metric: str):
+        self.probs, self.y, self.metric = np.asarray(probs, dtype=np.float32), np.asarray(y), metric
+        self.rows = max(1, min(128, 2**23 // self.probs[0].size))
+
+    def __call__(self, W: np.ndarray) -> np.ndarray:
+        W = np.asarray(W, dtype=np.float32).reshape(-1, len(self.probs))
+        flat = self.probs.reshape(len(self.probs), -1)
+        out = [
+            score(self.metric, (W[i : i + self.rows] @ flat).reshape(-1, *self.probs.shape[1:]), self.y)
+            for i in range(0, len(W), self.rows)
+        ]
+        return np.concatenate(out) if out else np.empty(0)
+
+    def breakpoints(self) -> np.ndarray | None:
+        """Weights on member A where the score can change (two members, accuracy); None otherwise."""
+        return None
+
+
+def interval_weights(breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The edges (0, 1 and every breakpoint, sorted) and the midpoint of each interval between them."""
+    edges = np.unique(np.concatenate([[0.0, 1.0], breaks]))
+    return edges, (edges[:-1] + edges[1:]) / 2
+
+
+class StepAccuracy(WeightedScores):
+    """Accuracy of the two-member ensemble w pA + (1 - w) pB as an exact step function of w.
+
+    Sample n is right where its label y beats every class c below it and ties-or-beats every class above
+    it: each is a linear condition b_c + w (a_c - b_c) > 0 (or >= 0) with a_c = pA_y - pA_c and
+    b_c = pB_y - pB_c, a half-line of w. So each sample is right on one interval [L_n, U_n] (open or
+    closed at either end), and the accuracy at w counts the samples whose lower end is passed minus those
+    whose upper end is passed: four binary searches, in float64. The score changes only at those ends."""
+
+    def __init__(self, probs: np.ndarray, y: np.ndarray, metric: str = "accuracy"):
+        super().__init__(probs, y, metric)
+        pa, pb = self.probs.astype(np.float64)
+        label = self.y[:, None]
+        rows = np.arange(len(label))
+        a, b = pa[rows, self.y][:, None] - pa, pb[rows, self.y][:, None] - pb
+        slope = a - b
+        classes = np.arange(pa.shape[1])[None, :]
+        other, strict = classes != label, classes < label  # below the label, a tie loses
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = -b / slope
+        lower, upper, flat = other & (slope > 0), other & (slope < 0), other & (slope == 0)
+        never = (flat & ((b < 0) | ((b == 0) & strict))).any(1)
+        tl, tu = np.where(lower, t, -np.inf), np.where(upper, t, np.inf)
+        lo, hi = tl.max(1), tu.min(1)
+        lo_strict = (lower & strict & (tl == lo[:, None])).any(1)
+        hi_strict = (upper & strict & (tu == hi[:, None])).any(1)
+        keep = ~never & ((lo < hi) | ((lo == hi) & ~lo_strict & ~hi_strict))
+        lo, hi, lo_strict, hi_strict = lo[keep], hi[keep], lo_strict[keep], hi_strict[keep]
+        self.bounds = [np.sort(v) for v in (lo[lo_strict], lo[~lo_strict], hi[~hi_strict], hi[hi_strict])]
+        ends = np.concatenate([lo, hi])
+        self.edges = np.unique(ends[(ends > 0) & (ends < 1)])
+
+    def __call__(self, W: np.ndarray) -> np.ndarray:
+        W = np.asarray(W, dtype=np.float64).reshape(-1, 2)
+        total = W.sum(1)
+        w = np.where(total > 0, W[:, 0] / np.where(total > 0, total, 1), 0.5)
+        lo_open, lo_closed, hi_closed, hi_open = self.bounds
+        entered = np.searchsorted(lo_open, w, "left") + np.searchsorted(lo_closed, w, "right")
+        left = np.searchsorted(hi_closed, w, "left") + np.searchsorted(hi_open, w, "right")
+        return (entered - left) / len(self.y)
+
+    def breakpoints(self) -> np.ndarray:
+        return self.edges
+
+
+def weighted_scores(probs: np.ndarray, y: np.ndarray, metric: str) -> WeightedScores:
+    """The scorer of weighted output ensembles of `probs` (M, N, C, ...): a step function for two members
+    scored by accuracy, the direct mixture otherwise."""
+    if metric not in METRICS:
+        raise unknown("metric", metric, METRICS)
+    return StepAccuracy(probs, y) if len(probs) == 2 and metric == "accuracy" else WeightedScores(probs, y, metric)

@@ -1,0 +1,85 @@
+"""The table of a tabular stitch graph: every raw decision of a k-point subset mapped to its canonical
+candidate, and every canonical candidate's objective values per split. Torch-free (numpy only).
+
+Raw decisions are rows in the numeric encoding of the subset's variables: `ab.<p>` for the k points, then
+`ba.<p>`, then `output` (0, 1, 2 for A, B, avg). The *raw decision index* of a row is
+`sum_b row[b] * 2**b + row[2k] * 4**k` over its 2k switch bits b, so indices run over 0 .. 3 * 4**k - 1.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from stitchbench.errors import InputError
+from stitchbench.moo.front import nondominated
+
+
+def raw_rows(k: int) -> np.ndarray:
+    """Every raw decision of a k-point subset, row i having raw decision index i: (3 * 4**k, 2k + 1)."""
+    index = np.arange(3 * 4**k)
+    bits = (index[:, None] % 4**k >> np.arange(2 * k)) & 1
+    return np.concatenate([bits, (index // 4**k)[:, None]], axis=1).astype(float)
+
+
+def decision_index(matrix: np.ndarray, k: int) -> np.ndarray:
+    """The raw decision index of each validated row (see the module docstring)."""
+    m = np.asarray(matrix).astype(np.int64)
+    return m[:, : 2 * k] @ (np.int64(1) << np.arange(2 * k, dtype=np.int64)) + m[:, 2 * k] * 4**k
+
+
+@dataclass
+class GraphTable:
+    """`decision_to_candidate[i]`: the candidate row of raw decision i; `candidates`: the canonical rows
+    (n_cand, 2k + 1); `scores[split]`: their objective values (n_cand, n_objectives)."""
+
+    decision_to_candidate: np.ndarray
+    candidates: np.ndarray
+    scores: dict[str, np.ndarray]
+
+    def __post_init__(self) -> None:
+        d2c, cands = self.decision_to_candidate, self.candidates
+        if cands.ndim != 2 or cands.shape[1] % 2 != 1:
+            raise InputError(f"graph table: candidates have shape {cands.shape}; expected (n, 2k + 1)")
+        if d2c.shape != (3 * 4**self.k,) or d2c.dtype.kind not in "iu":
+            raise InputError(f"graph table: decision_to_candidate {d2c.shape} {d2c.dtype}; expected ({3 * 4**self.k},)")
+        if len(d2c) and not (d2c.min() >= 0 and d2c.max() < len(cands)):
+            raise InputError("graph table: decision_to_candidate points outside the candidates")
+        for split, s in self.scores.items():
+            if s.ndim != 2 or len(s) != len(cands):
+                raise InputError(f"graph table: {split} scores have shape {s.shape}; expected ({len(cands)}, m)")
+
+    @property
+    def k(self) -> int:
+        """The number of points in the subset."""
+        return self.candidates.shape[1] // 2
+
+    def lookup(self, matrix: np.ndarray, split: str) -> np.ndarray:
+        """Objective values of validated rows (n, 2k + 1), vectorized: (n, n_objectives)."""
+        if split not in self.scores:
+            raise InputError(f"graph table has no split {split!r}; it has {', '.join(self.scores)}")
+        return self.scores[split][self.decision_to_candidate[decision_index(matrix, self.k)]]
+
+    def front(self, split: str, maximize: np.ndarray) -> np.ndarray:
+        """The exact front: the non-dominated objective vectors of all candidates."""
+        return nondominated(self.scores[split], maximize)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "decision_to_candidate": self.decision_to_candidate,
+            "candidates": self.candidates,
+            **{f"scores.{s}": v for s, v in self.scores.items()},
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "GraphTable":
+        missing = {"decision_to_candidate", "candidates"} - set(arrays)
+        if missing:
+            raise InputError(f"graph table: missing arrays {sorted(missing)}; got {sorted(arrays)}")
+        scores = {
+            k.removeprefix("scores."): np.asarray(v, dtype=float) for k, v in arrays.items() if k.startswith("scores.")
+        }
+        return cls(
+            np.asarray(arrays["decision_to_candidate"]).astype(np.int64),
+            np.asarray(arrays["candidates"], dtype=float),
+            scores,
+        )

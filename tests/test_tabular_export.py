@@ -1,0 +1,287 @@
+"""Exported tabular instances: Parquet + manifest, loaded without torch, scoring exactly as the instance."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from stitchbench.benchmark.cli import main
+from stitchbench.benchmark.suite import expand, load_suite
+from stitchbench.benchmark.workspace import Workspace
+from stitchbench.errors import InputError
+from stitchbench.moo.adapters import to_pymoo
+from stitchbench.tabular import TableIntegrityError, load
+from stitchbench.tabular.export import export_problem, long_columns
+from stitchbench.tabular.load import dense, value_columns
+
+SUITE = """
+name = "tabular-export"
+seeds = [0]
+budget = 10
+
+[[scenarios]]
+name = "digits-shift"
+
+[zoo]
+archs = ["cnn"]
+
+[[problems]]
+family = "ensemble-weights"
+
+[[problems]]
+family = "stitch-ensemble"
+hosts = ["uci-digits"]
+params = { method = "double-batched", alpha_grid = 5 }  # the table of conftest's se_table
+cost = true
+
+[[problems]]
+family = "stitch-ensemble"
+id = "live"
+hosts = ["uci-digits"]
+
+[[solvers]]
+name = "random"
+"""
+WEIGHTS = "digits-shift/z0/ensemble-weights"
+STITCH = "digits-shift/z0/stitch-ensemble@uci-digits+cost"
+
+
+@pytest.fixture(scope="module")
+def suite_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("suite") / "tabular.toml"
+    path.write_text(SUITE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def jobs(suite_file):
+    return {j.instance: j for j in expand(load_suite(str(suite_file)))}
+
+
+@pytest.fixture(scope="module")
+def workspace(cache_dir, zoo, setup_db):
+    """The in-process instances (the zoo and stitch fixtures trained what they use)."""
+    return Workspace(cache_dir)
+
+
+@pytest.fixture(scope="module")
+def exported(suite_file, cache_dir, workspace, tmp_path_factory):
+    """Both instances exported through the CLI."""
+    base, out = tmp_path_factory.mktemp("exports"), {}
+    for iid in (WEIGHTS, STITCH):
+        out[iid] = base / iid.replace("/", "_")
+        argv = ["--quiet", "--cache", str(cache_dir), "table", "export", iid, "--suite", str(suite_file)]
+        assert main([*argv, "--out", str(out[iid])]) == 0
+    return out
+
+
+def candidates(problem, n: int = 400, seed: int = 0) -> np.ndarray:
+    """Random rows in numeric encoding, with some all-zero weights and, where there is alpha, some alpha = 0."""
+    rng = np.random.default_rng(seed)
+    lo, hi = np.array([v.bounds for v in problem.variables], dtype=float).T
+    X = rng.uniform(lo, hi, (n, len(lo)))
+    for j, v in enumerate(problem.variables):
+        if v.kind != "real":
+            X[:, j] = np.round(X[:, j])
+        elif v.name == "alpha":
+            X[: n // 4, j] = 0.0
+    weights = [j for j, v in enumerate(problem.variables) if v.name.startswith("w.")]
+    X[-10:, weights] = 0.0
+    return X
+
+
+@pytest.mark.parametrize("iid", [WEIGHTS, STITCH])
+def test_loaded_export_scores_as_its_instance(iid, exported, workspace, jobs):
+    live, loaded = workspace.problem(jobs[iid]), load(exported[iid])
+    assert loaded.tabular and live.tabular
+    assert loaded.instance.model_dump(mode="json") == workspace.instance(jobs[iid]).model_dump(mode="json")
+    assert [v.record() for v in loaded.variables] == [v.record() for v in live.variables]
+    assert loaded.objectives == live.objectives
+    assert (loaded.metric(), loaded.scenario_name(), loaded.parties()) == (
+        live.metric(),
+        "digits-shift",
+        live.parties(),
+    )
+    assert loaded.front_kind() == live.front_kind() == "exact"
+    assert loaded.max_cost() == live.max_cost()
+    X = candidates(live)
+    for split in ("val", "test"):
+        assert np.array_equal(loaded.evaluate(X, split), live.evaluate(X, split))
+        front = loaded.exact_front(split)
+        assert np.array_equal(front, live.exact_front(split))
+        # an exact front weakly dominates every candidate
+        sign = np.where(loaded.maximize, 1.0, -1.0)
+        assert all((front * sign >= f * sign).all(1).any() for f in loaded.evaluate(X, split))
+        base, live_base = loaded.baselines(split), live.baselines(split)
+        assert base.keys() == live_base.keys()
+        assert all(np.array_equal(base[k], live_base[k]) for k in base)
+    ours, theirs = loaded.output_ensembles(), live.output_ensembles()
+    assert (ours is None) == (theirs is None)
+    if ours is not None:
+        assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+    assert loaded.evaluate([loaded.decode(X[0])], "val").shape == (1, len(loaded.objectives))
+
+
+def test_export_refuses_bad_requests(exported, suite_file, cache_dir, tmp_path, capsys):
+    base = ["--quiet", "--cache", str(cache_dir), "table", "export"]
+    suite = ["--suite", str(suite_file), "--out", str(tmp_path / "x")]
+    assert main([*base, "digits-shift/z0/nope", *suite]) == 2
+    err = capsys.readouterr().err
+    assert "unknown instance 'digits-shift/z0/nope'" in err and WEIGHTS in err and STITCH in err
+    assert main([*base, "digits-shift/z0/live@uci-digits", *suite]) == 2
+    err = capsys.readouterr().err
+    assert "not tabular" in err and "stitch-ensemble" in err and "alpha_grid" in err
+    assert main([*base, WEIGHTS, "--suite", str(suite_file), "--out", str(exported[STITCH])]) == 2
+    assert "not an empty directory" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_tampered_export_is_refused(exported, tmp_path, capsys):
+    assert main(["table", "check", str(exported[STITCH])]) == 0
+    assert "every sha256 matches" in capsys.readouterr().out
+    copy = tmp_path / "tampered"
+    shutil.copytree(exported[STITCH], copy)
+    data = bytearray((copy / "probs.parquet").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (copy / "probs.parquet").write_bytes(bytes(data))
+    with pytest.raises(TableIntegrityError, match=r"probs\.parquet: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}"):
+        load(copy)
+    assert issubclass(TableIntegrityError, InputError)
+    assert main(["table", "check", str(copy)]) == 2
+    err = capsys.readouterr().err
+    assert "probs.parquet" in err and "Traceback" not in err
+    (copy / "probs.parquet").unlink()
+    with pytest.raises(TableIntegrityError, match="missing"):
+        load(copy)
+    manifest = json.loads((exported[WEIGHTS] / "manifest.json").read_text())
+    with pytest.raises(TableIntegrityError, match="manifest.json"):
+        load(exported[WEIGHTS], manifest_sha256="0" * 64)
+    assert manifest["files"].keys() == {p.name for p in exported[WEIGHTS].iterdir()} - {"manifest.json"}
+    assert main(["table", "check", str(tmp_path)]) == 2
+    assert "holds no exported table" in capsys.readouterr().err
+    malformed = tmp_path / "malformed"
+    shutil.copytree(exported[WEIGHTS], malformed)
+    (malformed / "manifest.json").write_text(json.dumps(manifest | {"shape": [3]}))
+    with pytest.raises(InputError, match="does not cover the shape"):
+        load(malformed)
+
+
+TORCH_FREE = """
+import json, sys
+if sys.argv[1] == "blocked":
+    sys.modules["torch"] = None  # import torch fails
+import numpy as np
+import optuna
+from stitchbench.moo.adapters import to_pymoo
+from stitchbench.tabular import load
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+p = load(sys.argv[2])
+X = np.array([[0.0, 0.5, 0.3, 0.7], [1.0, 1.0, 1.0, 0.0]])
+F = [p.evaluate(X, s).tolist() for s in ("val", "test")]
+p.exact_front("val"), p.baselines("test"), p.output_ensembles()
+out = {}
+to_pymoo(p)._evaluate(X, out)
+study = optuna.create_study(directions=p.optuna().directions, sampler=optuna.samplers.RandomSampler(seed=0))
+study.optimize(p.optuna(), n_trials=3)
+heavy = ("stitchbench.stitching", "stitchbench.zoo", "stitchbench.data", "stitchbench.problems")
+loaded = [m for m, v in sys.modules.items() if v is not None and (m == "torch" or m.startswith(("torch.", *heavy)))]
+print(json.dumps({"F": F, "modules": loaded, "torch": "torch" in sys.modules and sys.modules["torch"] is not None}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["blocked", "absent"])
+def test_load_runs_without_torch(mode, exported, workspace, jobs):
+    r = subprocess.run(
+        [sys.executable, "-c", TORCH_FREE, mode, str(exported[STITCH])], capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.splitlines()[-1])
+    assert got["modules"] == [] and not got["torch"]
+    X = np.array([[0.0, 0.5, 0.3, 0.7], [1.0, 1.0, 1.0, 0.0]])
+    live = workspace.problem(jobs[STITCH])
+    assert got["F"] == [live.evaluate(X, s).tolist() for s in ("val", "test")]
+
+
+def test_optuna_problem_runs_a_study(exported):
+    import optuna
+
+    loaded = load(exported[STITCH])
+    bench = loaded.optuna()
+    assert list(bench.search_space) == [v.name for v in loaded.variables]
+    d = optuna.study.StudyDirection
+    assert bench.directions == [d.MAXIMIZE, d.MAXIMIZE, d.MINIMIZE]
+    try:
+        from optunahub.benchmarks import BaseProblem
+    except ImportError:
+        pass
+    else:
+        assert isinstance(bench, BaseProblem)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(directions=bench.directions, sampler=optuna.samplers.TPESampler(seed=0))
+    study.optimize(bench, n_trials=20)
+    assert len(study.trials) == 20
+    for t in study.trials:
+        assert t.values == bench.evaluate(t.params)
+        assert t.values == loaded.evaluate([t.params], "val")[0].tolist()
+    point = loaded.variables[0].choices[1]
+    assert bench.evaluate({"point": point, "alpha": 0.5, "w.uci-digits": 1, "w.mnist": 0}) == pytest.approx(
+        loaded.evaluate([[1, 0.5, 1, 0]], "val")[0].tolist()
+    )
+
+
+def test_pymoo_runs_on_a_loaded_problem(exported):
+    from pymoo.algorithms.moo.nsga2 import NSGA2
+    from pymoo.optimize import minimize
+
+    loaded = load(exported[STITCH])
+    pymoo_problem = to_pymoo(loaded)
+    res = minimize(pymoo_problem, NSGA2(pop_size=12), ("n_gen", 4), seed=0)
+    assert len(res.F) and np.isfinite(res.F).all()
+    X = np.atleast_2d(res.X)
+    F = pymoo_problem.sign * loaded.evaluate(pymoo_problem.rows(X), "val")  # minimized: scores negated
+    assert np.array_equal(np.atleast_2d(res.F), F)
+
+
+def test_stitch_graph_subset_round_trips(zoo, cache_dir, tmp_path):
+    from stitchbench.problems import create_problem, make_instance
+    from stitchbench.tabular.graph import raw_rows
+
+    params = {"host": "uci-digits", "max_points": 2, "cost": True}
+    live = create_problem("stitch-graph", zoo, cache_dir=cache_dir, **params)
+    instance = make_instance(live, "stitch-graph@uci-digits+cost", "stitch-graph", params, "digits-shift", {}, 0)
+    export_problem(live, instance, tmp_path / "graph")
+    loaded = load(tmp_path / "graph")
+    X = raw_rows(live.n_points)
+    for split in ("val", "test"):
+        assert np.array_equal(loaded.evaluate(X, split), live.evaluate(X, split))
+        assert np.array_equal(loaded.exact_front(split), live.exact_front(split))
+    assert loaded.front_kind() == "exact" and loaded.max_cost() == live.max_cost()
+    with pytest.raises(InputError, match="not an empty directory"):
+        export_problem(live, instance, tmp_path / "graph")
+    weights = create_problem("ensemble-weights", zoo)
+    weights.tabular = False  # an instance that is not tabular is refused before anything is written
+    with pytest.raises(InputError, match="not tabular"):
+        export_problem(weights, make_instance(weights, "w", "ensemble-weights", {}, "d", {}, 0), tmp_path / "n")
+    assert not (tmp_path / "n").exists()
+
+
+def test_long_format_round_trips_any_sample_shape():
+    """Per-sample values of any shape (segmentation: classes x pixels) are flattened into columns and back."""
+    import pyarrow as pa
+
+    a = np.random.default_rng(0).random((2, 3, 4, 2, 3), dtype=np.float32)
+    t = pa.table(long_columns(a, ["point", "member", "sample"], "p."))
+    assert value_columns(t, "p.") == [f"p.{i}" for i in range(6)]
+    back = dense(
+        t.take(np.random.default_rng(1).permutation(len(t))),
+        ["point", "member", "sample"],
+        (2, 3, 4),
+        value_columns(t, "p."),
+    )
+    assert np.array_equal(back.reshape(a.shape), a)
+    with pytest.raises(InputError, match="exactly once"):
+        dense(t.slice(1), ["point", "member", "sample"], (2, 3, 4), value_columns(t, "p."))

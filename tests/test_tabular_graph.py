@@ -1,0 +1,117 @@
+"""Tabular stitch graphs: a point subset enumerated once into a cached table, served without the network."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from stitchbench.errors import InputError
+from stitchbench.moo.front import nondominated
+from stitchbench.problems import create_problem
+from stitchbench.problems import stitch_graph as sg
+from stitchbench.tabular.graph import GraphTable, decision_index, raw_rows
+
+
+@pytest.fixture(scope="module")
+def tab(zoo, cache_dir):
+    """Two points (the first and the last), cost on."""
+    return create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, max_points=2, cost=True)
+
+
+@pytest.fixture(scope="module")
+def live(zoo, cache_dir):
+    """The live problem over every point, cost on."""
+    return create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, cost=True)
+
+
+def full_rows(tab, live, rows):
+    """The live problem's rows equal to the subset's rows: switches off at every other point."""
+    k, n, sel = tab.n_points, live.n_points, tab.selected
+    out = np.zeros((len(rows), 2 * n + 1))
+    out[:, sel], out[:, [n + i for i in sel]], out[:, -1] = rows[:, :k], rows[:, k : 2 * k], rows[:, -1]
+    return out
+
+
+def test_raw_decision_index_enumerates_the_space():
+    rows = raw_rows(3)
+    assert rows.shape == (192, 7) and len(np.unique(rows, axis=0)) == 192
+    assert np.array_equal(decision_index(rows, 3), np.arange(192))
+
+
+def test_tabular_and_live_agree_exactly(tab, live):
+    assert tab.tabular and not live.tabular
+    assert tab.point_names == [live.point_names[0], live.point_names[-1]]
+    assert [v.name for v in tab.variables] == [f"{d}.{p}" for d in ("ab", "ba") for p in tab.point_names] + ["output"]
+    rows = raw_rows(2)
+    for split in ("val", "test"):
+        got = tab.evaluate(rows, split)
+        assert np.array_equal(got, live.evaluate(full_rows(tab, live, rows), split))
+        assert np.array_equal(got, np.array(tab._evaluate(list(rows), split)))  # the non-vectorized entry
+    assert len(tab.table.candidates) == len({tab.canonical(r) for r in rows}) == 20
+    assert tab.max_cost() == tab.table.scores["val"][:, -1].max() < live.max_cost()  # all exposed switches on
+
+
+def test_exact_front_is_the_nondominated_set_of_the_full_enumeration(tab, live):
+    assert tab.front_kind() == "exact" and tab.space_size() == 48
+    rows = raw_rows(2)
+    for split in ("val", "test"):
+        front = tab.exact_front(split)
+        assert np.array_equal(front, nondominated(live.evaluate(full_rows(tab, live, rows), split), tab.maximize))
+        assert np.array_equal(front, nondominated(tab.evaluate(rows, split), tab.maximize))
+
+
+def test_point_subset_errors_name_the_bad_value(zoo, cache_dir, digits, live, monkeypatch):
+    with pytest.raises(InputError, match="unknown point 'nope'.*" + live.point_names[-1]):
+        create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, points=["nope"])
+    for params, match in [
+        ({"points": ["a"], "max_points": 2}, "not both"),
+        ({"max_points": 0}, "max_points must be a whole number >= 1, got 0"),
+        ({"max_points": True}, "max_points"),
+        ({"points": []}, "non-empty list"),
+        ({"points": ["a", "a"]}, "twice"),
+        ({"points": [f"p{i}" for i in range(9)]}, "at most 8"),
+    ]:
+        with pytest.raises(InputError, match=match):
+            sg.StitchGraphProblem.check_params(digits, ["cnn"], params)
+        with pytest.raises(InputError, match=match):
+            create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, **params)
+    monkeypatch.setattr(sg, "MAX_TABLE_POINTS", 2)
+    with pytest.raises(InputError, match="k=3 .*limit is k <= 2"):
+        create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, max_points=3)
+    monkeypatch.setattr(sg, "MAX_TABLE_CANDIDATES", 5)
+    with pytest.raises(InputError, match="k=1 .* 8 canonical candidates; the limit is 5"):
+        create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, points=[live.point_names[1]])
+
+
+def test_a_second_construction_reads_the_cached_table(tab, zoo, cache_dir, monkeypatch):
+    def refuse(*args):
+        raise AssertionError("scored live: the cached table was not reused")
+
+    monkeypatch.setattr(sg.StitchGraphProblem, "score_flow", refuse)
+    again = create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, max_points=2, cost=True)
+    assert again.table_artifact.path == tab.table_artifact.path
+    assert again.artifacts()["graph-table"].manifest["sha256"] == tab.table_artifact.manifest["sha256"]
+    rows = raw_rows(2)
+    assert np.array_equal(again.evaluate(rows, "test"), tab.evaluate(rows, "test"))
+    # the same points named explicitly: the same table
+    named = create_problem(
+        "stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, points=tab.point_names[::-1], cost=True
+    )
+    assert named.table_artifact.path == tab.table_artifact.path
+
+
+def test_graph_table_arrays_round_trip_and_lookup(tab):
+    table = GraphTable.from_arrays(tab.table.to_arrays())
+    rows = raw_rows(2)[np.random.default_rng(0).integers(0, 48, 200)]
+    for split in ("val", "test"):
+        cands = [tuple(c) for c in tab.table.candidates]  # each row's canonical candidate, found by value
+        want = np.array([tab.table.scores[split][cands.index(tab.canonical(r))] for r in rows])
+        assert np.array_equal(table.lookup(rows, split), want)
+    with pytest.raises(InputError, match="decision_to_candidate"):
+        GraphTable.from_arrays({**tab.table.to_arrays(), "decision_to_candidate": np.zeros(5, dtype=np.int64)})
+
+
+def test_graph_table_imports_without_torch():
+    code = "import sys; sys.modules['torch'] = None; import stitchbench.tabular.graph"
+    subprocess.run([sys.executable, "-c", code], check=True)
