@@ -53,7 +53,7 @@ def test_stitch_ensemble_evaluation(benchmark, brain, cache_dir):
 
     def once():
         problem._memo.clear()
-        problem._branches.clear()
+        problem._scorers.clear()
         return problem.evaluate(x, "val")
 
     load, cpu = os.getloadavg()[0], cpu_seconds()

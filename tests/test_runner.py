@@ -142,6 +142,10 @@ def test_process_and_ray_executors_give_the_same_tables(tiny, tmp_path, cache_di
         (lambda s: s.replace('name = "digits-shift"', 'name = "digits-shift"\nparams = { k = 3 }'), "k=3"),
         (lambda s: s.replace("pop_size = 8", "population = 8"), "unknown parameter 'population'"),
         (lambda s: s + "\n[[[", "not valid TOML"),
+        (
+            lambda s: s.replace('family = "ensemble-weights"', 'family = "ensemble-weights"\nscenarios = ["digits"]'),
+            "unknown scenario of problem 'ensemble-weights' (the suite's scenarios) 'digits'",
+        ),
     ],
 )
 def test_malformed_suites_exit_2_and_write_nothing(edit, needle, tmp_path, capsys):
@@ -230,3 +234,15 @@ def test_shipped_suites_validate(capsys):
     assert main(["list", "suites"]) == 0
     out = capsys.readouterr().out
     assert "quick" in out
+
+
+def test_problems_can_be_set_on_some_scenarios_only():
+    from stitchbench.benchmark.suite import expand
+
+    instances = {j.instance for j in expand(load_suite("solvers"))}
+    assert instances == {
+        "digits-shift/z0/stitch-ensemble@mnist+cost",
+        "digits-shift/z0/stitch-graph@uci-digits",
+        "digits-shift-4/z0/ensemble-weights",
+        "digits-shift-4/z0/ensemble-weights+cost",
+    }

@@ -40,6 +40,7 @@ class ZooSpec(Strict):
 class ProblemSpec(Strict):
     family: str
     hosts: list[str] | None = Field(None, description="stitching families: one problem per host (default: all)")
+    scenarios: list[str] | None = Field(None, description="the suite's scenarios it is set on (default: all)")
     params: dict[str, Any] = {}
     cost: bool = False
     id: str | None = None
@@ -68,8 +69,12 @@ class Suite(Strict):
         for s in self.scenarios:
             check_archs(SCENARIOS.entry(s.name).tags.get("task"), self.zoo.archs or [])
         Recipe(**self.zoo.recipe)
+        names = [s.name for s in self.scenarios]
         for p in self.problems:
             PROBLEMS.entry(p.family)
+            for name in p.scenarios or []:
+                if name not in names:
+                    raise unknown(f"scenario of problem {p.family!r} (the suite's scenarios)", name, names)
         for s in self.solvers:
             create_solver(s.name, **s.params)  # validates the name and parameters
             for p in self.problems:
@@ -172,7 +177,7 @@ def expand(suite: Suite) -> list[Job]:
         zoo_archs = suite.zoo.archs or [scenario.arch]
         skey = scenario_key(sc.name, sc.params, SCENARIOS.entry(sc.name).parameters())
         for zoo_seed in suite.zoo.seeds:
-            for spec in suite.problems:
+            for spec in (p for p in suite.problems if not p.scenarios or sc.name in p.scenarios):
                 for pid, params in problem_instances(suite, spec, parties):
                     check_problem(spec.family, scenario, zoo_archs, params)
                     instance = instance_id(skey, zoo_seed, pid)

@@ -51,7 +51,7 @@ class ProblemInstance(BaseModel):
     bounds: list[tuple[float, float]]  # per objective: the range mapped onto [0, 1] before indicators
     reference_point: list[float]  # in normalized objective space
     front: FrontKind  # what exact_fronts.parquet holds for this instance
-    tabular: bool  # objective vectors looked up in precomputed tables (False: computed live)
+    tabular: bool = False  # objective vectors looked up in precomputed tables (False: computed live)
     artifacts: dict[str, str]  # artifact name -> sha256 of the weights it used
 
     def normalize(self, F: np.ndarray) -> np.ndarray:
