@@ -244,5 +244,5 @@ def test_problems_can_be_set_on_some_scenarios_only():
         "digits-shift/z0/stitch-ensemble@mnist+cost",
         "digits-shift/z0/stitch-graph@uci-digits",
         "digits-shift-4/z0/ensemble-weights",
-        "digits-shift-4/z0/ensemble-weights+cost",
+        "digits-shift-4/z0/ensemble-weights-7",
     }
