@@ -73,13 +73,10 @@ class Hanging(Solver):
 class NaNWeights(EnsembleWeights):
     """ensemble weights whose objectives come out NaN (and inf) for part of the space"""
 
-    def _evaluate(self, rows, split):
-        out = super()._evaluate(rows, split)
-        for row, f in zip(rows, out, strict=True):
-            if row[0] > 0.8:
-                f[0] = np.nan
-            elif row[0] < 0.1:
-                f[1] = np.inf
+    def _lookup(self, matrix, split):
+        out = super()._lookup(matrix, split)
+        out[matrix[:, 0] > 0.8, 0] = np.nan
+        out[matrix[:, 0] < 0.1, 1] = np.inf
         return out
 
 

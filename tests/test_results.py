@@ -72,6 +72,14 @@ def indicator_rows(samples: dict[str, list[float]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def test_statistics_are_per_split():
+    rows = pd.concat([indicator_rows({"good": [0.9] * 8, "bad": [0.1] * 8}).assign(split=s) for s in ("val", "test")])
+    rows.loc[rows.split == "val", "hypervolume"] = [0.5] * 8 + [0.6] * 8  # on val "bad" is better
+    t = pairwise_tests(rows).set_index("split")
+    assert (t.solver_a == "bad").all()  # solvers in name order
+    assert t.loc["test", "verdict"] == "b better" and t.loc["val", "verdict"] == "a better"
+
+
 def test_statistics_say_too_few_seeds_instead_of_a_p_value():
     # 3 seeds each: the smallest two-sided exact p is 0.1, so nothing can be decided, however separated
     few = pairwise_tests(indicator_rows({"good": [0.9, 0.91, 0.92], "bad": [0.1, 0.2, 0.3]}))

@@ -169,6 +169,32 @@ def test_tampered_export_is_refused(exported, tmp_path, capsys):
         load(malformed)
 
 
+def test_a_tampered_manifest_is_refused_where_its_sha256_is_pinned(exported, tmp_path, capsys):
+    """Flipping an objective's direction in manifest.json passes the per-file hashes (they live in it), so
+    `table check` prints the manifest's sha256 to publish, and `--sha256` refuses anything else."""
+    assert main(["table", "check", str(exported[STITCH])]) == 0
+    digest = capsys.readouterr().out.split("manifest sha256 ")[1].split()[0]
+    assert main(["table", "check", str(exported[STITCH]), "--sha256", digest]) == 0
+    copy = tmp_path / "flipped"
+    shutil.copytree(exported[STITCH], copy)
+    text = (copy / "manifest.json").read_text()
+    assert '"direction": "max"' in text
+    (copy / "manifest.json").write_text(text.replace('"direction": "max"', '"direction": "min"', 1))
+    assert main(["table", "check", str(copy)]) == 0  # unpinned: the per-file hashes still match
+    capsys.readouterr()
+    assert main(["table", "check", str(copy), "--sha256", digest]) == 2
+    assert "manifest.json" in capsys.readouterr().err
+    levels = tmp_path / "levels"
+    shutil.copytree(exported[STITCH], levels)
+    manifest = json.loads((levels / "manifest.json").read_text())
+    for v in manifest["variables"]:
+        if v["name"] == "alpha":
+            v["levels"] += 1
+    (levels / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="alpha has 6 levels, alphas.parquet 5"):
+        load(levels)
+
+
 TORCH_FREE = """
 import json, sys
 if sys.argv[1] == "blocked":

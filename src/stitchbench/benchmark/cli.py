@@ -102,6 +102,7 @@ def build_parser() -> Parser:
     te.add_argument("--suite", default="quick", help="the suite that holds the instance (name or TOML file)")
     tc = tsub.add_parser("check", help="verify an export's sha256s and load it")
     tc.add_argument("dir", type=Path)
+    tc.add_argument("--sha256", help="the manifest's sha256 as published with the export (pins the manifest too)")
     return p
 
 
@@ -187,10 +188,10 @@ def dispatch(args: argparse.Namespace) -> int:
             f"{len(manifest['files']) + 1} files, {size / 1e6:.1f} MB, in {seconds:.1f} s"
         )
     elif args.command == "table" and args.table_command == "check":
-        problem, digest = commands.table_check(args.dir)
+        problem, digest = commands.table_check(args.dir, args.sha256)
         print(
             f"{args.dir}: every sha256 matches; {problem.instance.id} ({problem.name}, front {problem.front_kind()}); "
-            f"manifest sha256 {digest}"
+            f"manifest sha256 {digest}" + (" (as pinned)" if args.sha256 else " (pass it as --sha256 to pin it)")
         )
     elif args.command == "zoo" and args.zoo_command == "show":
         matrix = commands.zoo_show(args.dir)

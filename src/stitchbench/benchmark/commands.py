@@ -188,10 +188,11 @@ def table_export(instance: str, suite_ref: str, out: Path, cache) -> tuple[dict,
     return export_instance(instance, out, suite_ref, cache)
 
 
-def table_check(directory: Path):
-    """Verify an export's sha256s and load it (without torch); returns (problem, manifest sha256)."""
+def table_check(directory: Path, manifest_sha256: str | None = None):
+    """Verify an export's sha256s (and the manifest's, where given) and load it (without torch); returns
+    (problem, manifest sha256)."""
     from stitchbench.hashing import file_sha256
     from stitchbench.tabular.load import MANIFEST, load
 
-    problem = load(directory)
+    problem = load(directory, manifest_sha256)
     return problem, file_sha256(Path(directory) / MANIFEST)

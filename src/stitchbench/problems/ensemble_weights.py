@@ -72,7 +72,7 @@ _OUTPUT_FRONTS: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
 def weighted_front(zoo: Zoo, records: Sequence[ModelRecord], parties: Sequence[str]):
-    W = front_weights(zoo, records, parties, "val")
+    W = normalize(front_weights(zoo, records, parties, "val"))  # the weights as a problem evaluates them
     val = np.stack([ensemble_scores(zoo, records, W, p, "val") for p in parties], 1)
     keep = moocore.is_nondominated(val, maximise=True, keep_weakly=False)
     _, first = np.unique(val[keep], axis=0, return_index=True)  # one weighting per distinct val vector

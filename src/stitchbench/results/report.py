@@ -120,7 +120,7 @@ def solver_table(rec: ProblemInstance, indicators: pd.DataFrame, stats: pd.DataF
     sel = indicators[(indicators.instance == rec.id) & (indicators.split == "test")] if len(indicators) else indicators
     if not len(sel):
         return pd.DataFrame()
-    stats = stats[stats.instance == rec.id]
+    stats = stats[(stats.instance == rec.id) & (stats.get("split", "test") == "test")] if len(stats) else stats
     summary = sel.groupby("solver").hypervolume.agg(["mean", "std", "count"]).sort_values("mean", ascending=False)
     best = summary.index[0]
     rows = []

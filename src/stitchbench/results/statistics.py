@@ -1,7 +1,9 @@
-"""Solver comparisons that can decide: per problem instance, pairwise two-sided Mann-Whitney U tests of
-test hypervolume over solver seeds, Holm-corrected within the instance, with the Vargha-Delaney A12 effect
-size. Where a pair's seeds are too few for its Holm-corrected p to reach ALPHA whatever the data (the
-smallest exact p, times the number of pairs, exceeds it), no p-value is reported: "too few seeds"."""
+"""Solver comparisons that can decide: per problem instance and split, pairwise two-sided Mann-Whitney U
+tests of hypervolume over solver seeds, Holm-corrected within the instance and split, with the
+Vargha-Delaney A12 effect size. On val they compare search (the split solvers optimize); on test, what the
+report shows, they also carry how the chosen fronts generalize. Where a pair's seeds are too few for its
+Holm-corrected p to reach ALPHA whatever the data (the smallest exact p, times the number of pairs, exceeds
+it), no p-value is reported: "too few seeds"."""
 
 from itertools import combinations
 from math import comb
@@ -11,7 +13,10 @@ import pandas as pd
 from scipy.stats import mannwhitneyu
 
 ALPHA = 0.05
-COLUMNS = ["instance", "solver_a", "solver_b", "n_a", "n_b", "hv_a", "hv_b", "U", "p", "p_holm", "A12", "verdict"]
+COLUMNS = [
+    *("instance", "split", "solver_a", "solver_b", "n_a", "n_b", "hv_a", "hv_b"),
+    *("U", "p", "p_holm", "A12", "verdict"),
+]
 
 
 def holm(p: np.ndarray) -> np.ndarray:
@@ -40,11 +45,10 @@ def verdict(p_holm: float, effect: float) -> str:
     return "a better" if effect > 0.5 else "b better"
 
 
-def pairwise_tests(indicators: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """Every pair of solvers on every instance, on `split` hypervolume."""
+def pairwise_tests(indicators: pd.DataFrame) -> pd.DataFrame:
+    """Every pair of solvers on every instance and split, on hypervolume."""
     rows = []
-    sel = indicators[indicators.split == split] if len(indicators) else indicators
-    for instance, g in sel.groupby("instance", sort=False) if len(sel) else []:
+    for (instance, split), g in indicators.groupby(["instance", "split"], sort=False) if len(indicators) else []:
         hv = {s: h.hypervolume.to_numpy(dtype=float) for s, h in g.groupby("solver", sort=True)}
         pairs = list(combinations(hv, 2))
         if not pairs:
@@ -58,6 +62,7 @@ def pairwise_tests(indicators: pd.DataFrame, split: str = "test") -> pd.DataFram
             rows.append(
                 {
                     "instance": instance,
+                    "split": split,
                     "solver_a": a,
                     "solver_b": b,
                     "n_a": len(hv[a]),

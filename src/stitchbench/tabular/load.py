@@ -22,6 +22,7 @@ columns `p.0 .. p.{prod(S)-1}` (the class probabilities, for classification), S 
 
 import json
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +38,6 @@ from stitchbench.moo.instance import ProblemInstance
 from stitchbench.moo.scoring import WeightedScores, weighted_scores
 from stitchbench.tabular.ensemble import EnsembleTable, normalize
 from stitchbench.tabular.graph import GraphTable
-
-try:  # the Optuna object is an optunahub benchmark problem where optunahub is installed
-    from optunahub.benchmarks import BaseProblem as _OptunaBase
-except ImportError:
-    _OptunaBase = object
 
 FORMAT = "stitchbench-table"
 VERSION = 1
@@ -175,7 +171,7 @@ class TableProblem(Problem):
         return None if self._ensembles is None else tuple(a.copy() for a in self._ensembles)
 
     def optuna(self, split: str = "val") -> "OptunaProblem":
-        return OptunaProblem(self, split)
+        return as_optuna(self, split)
 
     def read_ensemble(self, keys: list[str]) -> tuple[dict, dict]:
         """probs[(party, split)] (index shape of `keys`..., N, *S) float32 and labels[(party, split)]."""
@@ -234,8 +230,11 @@ class LoadedStitchEnsemble(TableProblem):
         branch = np.column_stack([points.column(c).to_numpy() for c in value_columns(points, "branch.")])
         full = self.read("members.parquet").column("flops").to_numpy().astype(float)
         self.alpha = next(v for v in self.variables if v.name == "alpha")
+        grid = alphas.column("alpha").to_numpy()[np.argsort(alphas.column("level").to_numpy())]
+        if self.alpha.levels != len(grid) or not np.array_equal(self.alpha.grid(), grid):
+            raise InputError(f"{directory}: variable alpha has {self.alpha.levels} levels, alphas.parquet {len(grid)}")
         self.table = EnsembleTable(
-            alphas.column("alpha").to_numpy()[np.argsort(alphas.column("level").to_numpy())],
+            grid,
             probs,
             labels,
             self.metric(),
@@ -301,7 +300,7 @@ def suggest(trial, name: str, dist) -> Any:
     return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
 
 
-class OptunaProblem(_OptunaBase):
+class OptunaProblem:
     """A problem with the surface of optunahub's `benchmarks.BaseProblem` (a subclass of it where optunahub
     is installed): `search_space`, `directions`, `evaluate(params)` and `__call__(trial)`, scored on `split`.
     Params are by variable name, categoricals by choice name; a gridded real takes its nearest grid value."""
@@ -330,6 +329,17 @@ class OptunaProblem(_OptunaBase):
         return self.evaluate({name: suggest(trial, name, d) for name, d in self.search_space.items()})
 
 
+@cache
+def optuna_class() -> type:
+    """`OptunaProblem`, made a subclass of optunahub's `benchmarks.BaseProblem` where optunahub is installed
+    (imported on first use: it brings requests and its warning filters)."""
+    try:
+        from optunahub.benchmarks import BaseProblem
+    except ImportError:
+        return OptunaProblem
+    return type("OptunaProblem", (OptunaProblem, BaseProblem), {"__doc__": OptunaProblem.__doc__})
+
+
 def as_optuna(problem: Problem, split: str = "val") -> OptunaProblem:
     """The Optuna-ready benchmark problem of any `Problem` (loaded or in-process)."""
-    return OptunaProblem(problem, split)
+    return optuna_class()(problem, split)
