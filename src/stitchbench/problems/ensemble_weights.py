@@ -131,9 +131,8 @@ class EnsembleWeights(Problem):
     def exact_front(self, split="val"):
         """Exact for two members scored by accuracy (every breakpoint and interval, each evaluated as any
         candidate is); the front of a grid or lattice on the simplex otherwise (see `front_kind`)."""
-        return nondominated(
-            self.evaluate(front_weights(self.zoo, self.members, self.parties(), split), split), self.maximize
-        )
+        W = front_weights(self.zoo, self.members, self.parties(), split)
+        return nondominated(self.evaluate(W, split), self.maximize)
 
     def artifacts(self):
         return {r.kind: r.artifact for r in self.members}
