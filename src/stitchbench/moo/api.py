@@ -237,7 +237,7 @@ class Problem(ABC):
 
     def _lookup(self, matrix: np.ndarray, split: str) -> np.ndarray:
         """Objective matrix of validated rows, vectorized (what a tabular family implements)."""
-        raise NotImplementedError(f"problem {self.name!r} implements neither _evaluate nor _lookup")
+        raise TypeError(f"problem {self.name!r} implements neither _evaluate (live) nor _lookup (tabular)")
 
     @abstractmethod
     def baselines(self, split: str = "test") -> dict[str, np.ndarray]: ...
