@@ -24,6 +24,11 @@ EVAL_SPLITS = ("val", "test")  # the splits a problem is scored on: solvers see 
 VariableKind = Literal["real", "integer", "categorical", "binary"]
 
 
+def check_split(split: str) -> None:
+    if split not in EVAL_SPLITS:
+        raise InputError(f"unknown split {split!r}; valid splits: {', '.join(EVAL_SPLITS)}")
+
+
 @dataclass(frozen=True)
 class Variable:
     name: str
@@ -180,8 +185,7 @@ class Problem(ABC):
     def evaluate(self, X: Any, split: str = "val") -> np.ndarray:
         """Objective matrix (n, n_objectives) of decision vectors X; identical canonical vectors once
         (tabular problems look every row up: that costs less than the memo's keys)."""
-        if split not in EVAL_SPLITS:
-            raise InputError(f"unknown split {split!r}; valid splits: {', '.join(EVAL_SPLITS)}")
+        check_split(split)
         matrix = self.to_matrix(X)
         if self.tabular:
             self.evaluations += len(matrix)

@@ -12,6 +12,7 @@ pixel (5,995 on brain-mri's val split at 32x32, each a full evaluation), so its 
 
 import math
 from collections.abc import Sequence
+from functools import partial
 
 import moocore
 import numpy as np
@@ -20,7 +21,7 @@ from pymoo.util.ref_dirs import get_reference_directions
 from stitchbench.moo.api import Objective, Problem, Variable
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.scoring import interval_weights
-from stitchbench.tabular.ensemble import normalize
+from stitchbench.tabular.ensemble import normalize, weighting_objectives
 from stitchbench.zoo import ModelRecord, Zoo, expand_kinds
 
 from .baselines import baseline_vectors, ensemble_scorer, ensemble_scores, model_flops
@@ -112,12 +113,8 @@ class EnsembleWeights(Problem):
         self.flops = np.array([model_flops(r, example) for r in self.members], dtype=float)
 
     def _lookup(self, matrix, split):
-        W = normalize(matrix)
-        cols = [
-            ensemble_scores(self.zoo, self.members, W, o.party, split) if o.party else (W > 0) @ self.flops
-            for o in self.objectives
-        ]
-        return np.stack(cols, 1)
+        scorer = partial(ensemble_scorer, self.zoo, self.members, split=split)
+        return weighting_objectives(normalize(matrix), self.objectives, scorer, self.flops)
 
     def baselines(self, split="test"):
         return baseline_vectors(self.zoo, self.objectives, split, self.arch, self.seed, self.members)

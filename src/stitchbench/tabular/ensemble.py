@@ -24,6 +24,12 @@ def normalize(W: np.ndarray) -> np.ndarray:
     return np.round(np.where(total > 0, W / np.where(total > 0, total, 1), 1 / W.shape[1]), 12)
 
 
+def weighting_objectives(W: np.ndarray, objectives, scorer, flops: np.ndarray) -> np.ndarray:
+    """Objective matrix of normalized weightings W (n, M) of an output ensemble: each party's score from
+    `scorer(party)` (a `WeightedScores`), cost as the FLOPs of the members with weight > 0."""
+    return np.stack([scorer(o.party)(W) if o.party else (W > 0) @ flops for o in objectives], 1)
+
+
 @dataclass
 class EnsembleTable:
     alphas: np.ndarray  # (A,) the alpha grid, alphas[0] = 0

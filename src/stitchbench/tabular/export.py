@@ -8,6 +8,7 @@ import os
 import shutil
 import time
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -191,7 +192,7 @@ def export_problem(problem: Problem, instance: ProblemInstance, out: Path) -> di
             "family": instance.family,
             "instance": instance.model_dump(mode="json"),
             "variables": [v.record() for v in problem.variables],
-            "objectives": [{"name": o.name, "direction": o.direction, "party": o.party} for o in problem.objectives],
+            "objectives": [asdict(o) for o in problem.objectives],
             "front_kind": problem.front_kind(),
             "train_parties": problem.train_parties(),
             "max_cost": float(problem.max_cost()),

@@ -33,10 +33,10 @@ import pyarrow.parquet as pq
 
 from stitchbench.errors import InputError
 from stitchbench.hashing import file_sha256
-from stitchbench.moo.api import EVAL_SPLITS, Objective, Problem, Variable
+from stitchbench.moo.api import EVAL_SPLITS, Objective, Problem, Variable, check_split
 from stitchbench.moo.instance import ProblemInstance
 from stitchbench.moo.scoring import WeightedScores, weighted_scores
-from stitchbench.tabular.ensemble import EnsembleTable, normalize
+from stitchbench.tabular.ensemble import EnsembleTable, normalize, weighting_objectives
 from stitchbench.tabular.graph import GraphTable
 
 FORMAT = "stitchbench-table"
@@ -190,11 +190,6 @@ class TableProblem(Problem):
         return probs, labels
 
 
-def check_split(split: str) -> None:
-    if split not in EVAL_SPLITS:
-        raise InputError(f"unknown split {split!r}; valid splits: {', '.join(EVAL_SPLITS)}")
-
-
 class LoadedEnsembleWeights(TableProblem):
     """ensemble-weights from its table: the members' probabilities, scored by `moo.scoring`."""
 
@@ -210,9 +205,7 @@ class LoadedEnsembleWeights(TableProblem):
         }
 
     def _lookup(self, matrix, split):
-        W = normalize(matrix)
-        cols = [self.scorers[o.party, split](W) if o.party else (W > 0) @ self.flops for o in self.objectives]
-        return np.stack(cols, 1)
+        return weighting_objectives(normalize(matrix), self.objectives, lambda p: self.scorers[p, split], self.flops)
 
 
 class LoadedStitchEnsemble(TableProblem):
