@@ -143,6 +143,10 @@ def test_process_and_ray_executors_give_the_same_tables(tiny, tmp_path, cache_di
         (lambda s: s.replace("pop_size = 8", "population = 8"), "unknown parameter 'population'"),
         (lambda s: s + "\n[[[", "not valid TOML"),
         (
+            lambda s: s.replace('hosts = ["uci-digits"]', 'hosts = ["uci-digits"]\nparams = { alpha_grid = 1 }'),
+            "alpha_grid must be 0 (alpha continuous) or a whole number >= 2, got 1",
+        ),
+        (
             lambda s: s.replace('family = "ensemble-weights"', 'family = "ensemble-weights"\nscenarios = ["digits"]'),
             "unknown scenario of problem 'ensemble-weights' (the suite's scenarios) 'digits'",
         ),
