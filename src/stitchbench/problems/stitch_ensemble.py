@@ -21,7 +21,7 @@ from .checks import check_stitch_params
 from .ensemble_weights import output_ensemble_front, simplex_grid
 
 TABLE_FORMAT = 1
-TABLE_BYTES = 1 << 30  # larger tables (segmentation at its default size: about 1.6 GB per split) stay live
+TABLE_BYTES = 1 << 30  # larger tables stay live (brain-mri at 64x64, 11 points, 21 alphas: 1.2 GB)
 
 
 class StitchEnsembleProblem(Problem):
