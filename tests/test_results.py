@@ -1,13 +1,10 @@
-"""Indicators, statistics and the claims check, each shown able to fail on input built to fail it."""
-
-import json
+"""Indicators and statistics, each shown able to fail on input built to fail it (claim 4: test_claim4.py)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from stitchbench.problems import ProblemInstance, make_instance
-from stitchbench.results.claims import check_claims
+from stitchbench.problems import ProblemInstance
 from stitchbench.results.indicators import hypervolume, strictly_dominates
 from stitchbench.results.statistics import a12, holm, pairwise_tests
 
@@ -94,80 +91,3 @@ def test_statistics_say_too_few_seeds_instead_of_a_p_value():
     assert row.p_holm == pytest.approx(min(1.0, 3 * row.p))  # the smallest of three p-values: times 3
     tie = t[(t.solver_a == "bad") & (t.solver_b == "same")].iloc[0]
     assert tie.verdict == "no significant difference"
-
-
-# ---------------------------------------------------------------- claim 4 on real models
-
-
-@pytest.fixture(scope="module")
-def claim_inputs(se_problem):
-    """The stitch-ensemble instance of host uci-digits, its baselines and its weighted-ensemble front E."""
-    p = se_problem
-    params = {"host": "uci-digits", "method": "double-batched"}
-    rec = make_instance(p, "stitch-ensemble@uci-digits", "stitch-ensemble", params, "digits-shift", {}, 0)
-    base = pd.DataFrame(
-        [
-            (rec.id, "test", name, o, float(v))
-            for name, vec in p.baselines("test").items()
-            for o, v in zip(rec.objectives, vec, strict=True)
-        ],
-        columns=["instance", "split", "baseline", "objective", "value"],
-    )
-    W, val, test = p.output_ensembles()
-    ens = pd.DataFrame(
-        [
-            (rec.id, split, i, party, float(F[i, j]), json.dumps(list(W[i])))
-            for split, F in (("val", val), ("test", test))
-            for i in range(len(F))
-            for j, party in enumerate(rec.parties)
-        ],
-        columns=["instance", "split", "point", "objective", "value", "weights"],
-    )
-    return rec, base, ens, test
-
-
-def fronts_of(rec: ProblemInstance, F: np.ndarray, alpha: float) -> pd.DataFrame:
-    """A fronts table holding the test vectors F as one solver's front points at `alpha`."""
-    data = {"job": "j", "instance": rec.id, "solver": "random", "seed": 0, "split": "test", "point": range(len(F))}
-    data |= {"x.point": 1.0, "x.alpha": alpha, "x.w.uci-digits": 0.5, "x.w.mnist": 0.5}
-    data |= {f"f.{p}": F[:, j] for j, p in enumerate(rec.parties)}
-    return pd.DataFrame(data)
-
-
-def claim4(rec, base, ens, fronts) -> dict:
-    claims = check_claims(base, fronts, ens, {rec.id: rec})["scenarios"]["digits-shift"]["claims"]
-    return claims[3]
-
-
-def test_claim4_fails_when_fed_the_weighted_ensemble_front(claim_inputs):
-    rec, base, ens, E = claim_inputs
-    c = claim4(rec, base, ens, fronts_of(rec, E, alpha=0.5))  # E itself, dressed up as stitched points
-    host = next(h for h in c["checks"] if h["host"] == "uci-digits")
-    seed = host["per_seed"][0]
-    assert c["tested"] and not c["holds"] and not host["holds"]
-    assert seed["recovering_points"] == seed["recovering_but_dominated_by_ensembles"]
-    assert seed["hv_gain"] == pytest.approx(0.0, abs=1e-12)
-
-
-def test_claim4_ignores_output_ensembles_however_good(claim_inputs):
-    rec, base, ens, _ = claim_inputs
-    perfect = np.ones((1, len(rec.parties)))  # would meet every threshold, but alpha = 0 is no stitch
-    c = claim4(rec, base, ens, fronts_of(rec, perfect, alpha=0.0))
-    seed = next(h for h in c["checks"] if h["host"] == "uci-digits")["per_seed"][0]
-    assert not c["holds"] and seed["stitched_points"] == 0 and "decision" not in seed
-
-
-def test_claim4_passes_on_a_front_that_beats_the_ensembles(claim_inputs):
-    rec, base, ens, E = claim_inputs
-    refs = {n: dict(zip(rec.objectives, g.value, strict=True)) for n, g in base.groupby("baseline", sort=False)}
-    own = refs["local:uci-digits"]["uci-digits"]
-    other = min(1.0, E[:, rec.parties.index("mnist")].max() + 0.002)
-    s = np.array([[own if p == "uci-digits" else other for p in rec.parties]])
-    c = claim4(rec, base, ens, fronts_of(rec, s, alpha=0.3))
-    host = next(h for h in c["checks"] if h["host"] == "uci-digits")
-    seed = host["per_seed"][0]
-    assert c["holds"] and host["holds"] and seed["hv_gain"] > 0
-    assert seed["decision"]["alpha"] == 0.3 and seed["decision"]["method"] == "double-batched"
-    assert seed["decision"]["point"] == rec.variables[0]["choices"][1]
-    mnist_host = next(h for h in c["checks"] if h["host"] == "mnist")
-    assert not mnist_host["tested"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from stitchbench.moo.pools import POOL_COLUMNS
 from stitchbench.problems import Problem, ProblemInstance
 from stitchbench.zoo import EVAL_SPLITS
 
@@ -23,6 +24,7 @@ class Prepared:
     baselines: pd.DataFrame  # instance, split, baseline, objective, value
     exact_fronts: pd.DataFrame  # instance, split, point, objective, value
     ensemble_fronts: pd.DataFrame  # instance, split, point, objective, value, weights (JSON)
+    claim_pools: pd.DataFrame  # instance, pool (stitched, ensembles, references), candidate, ... (moo.pools)
 
 
 def long_rows(instance: str, split: str, names: list[str], F, point_names=None) -> list[tuple]:
@@ -31,6 +33,15 @@ def long_rows(instance: str, split: str, names: list[str], F, point_names=None) 
         for i, f in enumerate(F)
         for n, v in zip(names, f, strict=True)
     ]
+
+
+def claim_pools(rec: ProblemInstance, problem: Problem) -> list[pd.DataFrame]:
+    """Claim 4's pools of a stitching problem, long form (`moo.pools`); none for other problems."""
+    pools = problem.claim_pools()
+    if pools is None:
+        return []
+    named = {"ensembles": pools.ensembles, "references": pools.references, "stitched": pools.stitched}
+    return [pool.to_frame(instance=rec.id, pool=name) for name, pool in named.items() if pool is not None]
 
 
 def references(rec: ProblemInstance, problem: Problem) -> tuple[list, list, list]:
@@ -60,17 +71,19 @@ def prepare(
         ws.zoo(j.scenario, j.zoo, j.zoo_seed)
         on_zoo(len(ws.zoos))
     instances: dict[str, ProblemInstance] = {}
-    base, exact, ens = [], [], []
+    base, exact, ens, pools = [], [], [], []
     for j in jobs:
         if j.instance in instances:
             continue
         instances[j.instance] = rec = ws.instance(j)
         b, e, w = references(rec, ws.problem(j))
         base, exact, ens = base + b, exact + e, ens + w
+        pools += claim_pools(rec, ws.problem(j))
         on_problem(len(instances))
     return Prepared(
         instances,
         pd.DataFrame(base, columns=["instance", "split", "baseline", "objective", "value"]),
         pd.DataFrame(exact, columns=LONG),
         pd.DataFrame(ens, columns=[*LONG, "weights"]),
+        pd.concat(pools, ignore_index=True) if pools else pd.DataFrame(columns=["instance", "pool", *POOL_COLUMNS]),
     )

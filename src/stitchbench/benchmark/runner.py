@@ -154,7 +154,7 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
         jbar = progress.add_task("jobs", total=len(jobs), completed=len(jobs) - len(todo))
 
         def record(result: JobResult) -> None:
-            files = run.save_job(result.job_id, result.evaluations, result.front)
+            files = run.save_job(result.job_id, result.tables())
             entry = manifest["jobs"][result.job_id] | {
                 "files": files,
                 "status": result.status,

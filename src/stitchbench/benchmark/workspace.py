@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from stitchbench.data import get_scenario
+from stitchbench.moo.pools import ALPHA_MIN, val_front
 from stitchbench.problems import PROBLEMS, Problem, ProblemInstance, create_problem, make_instance, nondominated
 from stitchbench.solvers import create_solver, run_solver
 from stitchbench.zoo import Zoo, build_zoo
@@ -87,6 +88,12 @@ class JobResult:
     traceback: str  # of a failed job ("" if none)
     evaluations: pd.DataFrame
     front: pd.DataFrame
+    stitched: pd.DataFrame  # live stitching problems: the job's val-chosen stitched candidates (claim 4's S)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The job's files: evaluations and front, and its stitched candidates where it has any."""
+        stitched = {"stitched": self.stitched} if len(self.stitched) else {}
+        return {"evaluations": self.evaluations, "front": self.front} | stitched
 
 
 def job_columns(job: Job) -> dict:
@@ -105,6 +112,9 @@ def frame(problem: Problem, X: np.ndarray, F: np.ndarray, base: dict) -> pd.Data
     data = {**{k: [v] * len(X) for k, v in base.items()}}
     for j, v in enumerate(problem.variables):
         data[f"x.{v.name}"] = X[:, j] if len(X) else []
+    alpha = problem.stitch_alpha(X) if len(X) else None
+    if alpha is not None:
+        data["alpha_evaluated"] = alpha  # where the family stitches: the alpha the decision is evaluated at
     for j, o in enumerate(problem.objectives):
         data[f"f.{o.name}"] = F[:, j] if len(F) else []
     return pd.DataFrame(data)
@@ -118,9 +128,8 @@ def execute(job: Job, workspace: Workspace) -> JobResult:
         return solve(job, workspace, start)
     except Exception as e:
         empty = pd.DataFrame()
-        return JobResult(
-            job.id, "failed", f"{type(e).__name__}: {e}", time.perf_counter() - start, format_exc(), empty, empty
-        )
+        error = f"{type(e).__name__}: {e}"
+        return JobResult(job.id, "failed", error, time.perf_counter() - start, format_exc(), empty, empty, empty)
 
 
 def solve(job: Job, workspace: Workspace, start: float) -> JobResult:
@@ -144,4 +153,22 @@ def solve(job: Job, workspace: Workspace, start: float) -> JobResult:
             fronts.append(frame(problem, Xf, problem.evaluate(Xf, split), {**base, "split": split}))
             fronts[-1].insert(len(base), "point", range(len(Xf)))
     front = pd.concat(fronts, ignore_index=True) if fronts else pd.DataFrame()
-    return JobResult(job.id, run.status, run.error, time.perf_counter() - start, run.traceback, evals, front)
+    stitched = stitched_candidates(problem, X, F, base)
+    return JobResult(job.id, run.status, run.error, time.perf_counter() - start, run.traceback, evals, front, stitched)
+
+
+def stitched_candidates(problem: Problem, X: np.ndarray, F: np.ndarray, base: dict) -> pd.DataFrame:
+    """Where the problem stitches and cannot enumerate its stitched candidates (live): the val-non-dominated
+    stitched candidates this job evaluated (all ties), scored on test per sample, as claim 4's pools are
+    (`moo.pools`). The union over jobs holds the val front of every stitched candidate any solver evaluated."""
+    alpha = problem.stitch_alpha(X) if len(X) else None
+    if alpha is None or problem.tabular:
+        return pd.DataFrame()
+    cols = [problem.objectives.index(o) for o in problem.objectives if o.party]
+    rows = np.flatnonzero((alpha >= ALPHA_MIN) & np.isfinite(F).all(1))
+    Xs = np.unique(X[rows[val_front(F[rows][:, cols])]], axis=0)
+    source = {"job": base["job"], "solver": base["solver"], "seed": base["seed"]}
+    pool = problem.candidate_pool(Xs)
+    for d in pool.decisions:
+        d["source"] = source
+    return pool.to_frame(instance=base["instance"], pool="stitched")

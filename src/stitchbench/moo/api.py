@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from stitchbench.artifacts import Artifact
     from stitchbench.data import Scenario
 
+    from .pools import CandidatePool, ClaimPools
+
 EVAL_SPLITS = ("val", "test")  # the splits a problem is scored on: solvers see val, reports test
 VariableKind = Literal["real", "integer", "categorical", "binary"]
 
@@ -269,3 +271,24 @@ class Problem(ABC):
     def artifacts(self) -> dict[str, "Artifact"]:
         """The stored artifacts (models, stitch sets) this problem uses, by name."""
         return {}
+
+    # --- what a stitching family declares (claim 4; see stitchbench.moo.pools) ---
+    def stitch_alpha(self, matrix: np.ndarray) -> np.ndarray | None:
+        """The alpha each validated decision is evaluated at (a gridded alpha snapped to its grid), for
+        families whose candidates stitch; None (the default) for families that never stitch. A decision is
+        stitched when this is at least `stitchbench.moo.pools.ALPHA_MIN`."""
+        return None
+
+    def member_kinds(self) -> list[str]:
+        """The kinds of the models this problem combines (e.g. `local:mnist`); [] where it declares none."""
+        return []
+
+    def claim_pools(self) -> "ClaimPools | None":
+        """Claim 4's pools (stitching families): the enumerated stitched candidates where they can be
+        enumerated, the members' weighted output ensembles and the references; None otherwise."""
+        return None
+
+    def candidate_pool(self, matrix: np.ndarray) -> "CandidatePool":
+        """Validated decisions as claim-4 candidates (val and test scores, per-sample test scores), for
+        stitching families whose stitched candidates cannot be enumerated (the jobs' evaluations make S)."""
+        raise TypeError(f"problem {self.name!r} does not stitch; it has no claim-4 candidates")

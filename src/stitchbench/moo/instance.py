@@ -53,6 +53,7 @@ class ProblemInstance(BaseModel):
     front: FrontKind  # what exact_fronts.parquet holds for this instance
     tabular: bool = False  # objective vectors looked up in precomputed tables (False: computed live)
     artifacts: dict[str, str]  # artifact name -> sha256 of the weights it used
+    members: list[str] = []  # kinds of the models it combines (its `local:<party>` and `ensemble` baselines)
 
     def normalize(self, F: np.ndarray) -> np.ndarray:
         """Objectives mapped by `bounds` onto [0, 1] (directions unchanged)."""
@@ -94,4 +95,5 @@ def make_instance(
         front=problem.front_kind(),
         tabular=problem.tabular,
         artifacts={name: a.manifest["sha256"] for name, a in problem.artifacts().items()},
+        members=problem.member_kinds(),
     )

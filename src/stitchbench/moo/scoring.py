@@ -14,15 +14,14 @@ import numpy as np
 from stitchbench.errors import unknown
 
 
-def accuracy(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Fraction of samples whose most probable class is the label."""
-    return (probs.argmax(-1) == y).mean(-1)
+def accuracy_samples(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per sample: 1 where the most probable class is the label, else 0 (..., N)."""
+    return (probs.argmax(-1) == y).astype(np.float64)
 
 
-def dice(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mean Dice of the argmax masks: per image, the mean over foreground classes 1..C-1 of
-    2|P∩G| / (|P| + |G|), where a class absent from both prediction and ground truth scores 1 (nothing to
-    find, nothing found); then the mean over images."""
+def dice_samples(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per image: the mean over foreground classes 1..C-1 of 2|P∩G| / (|P| + |G|) on the argmax masks, where a
+    class absent from both prediction and ground truth scores 1 (nothing to find, nothing found) (..., N)."""
     pred = probs.argmax(-3)
     scores = []
     for c in range(1, probs.shape[-3]):
@@ -30,16 +29,39 @@ def dice(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
         inter = (p & g).sum((-2, -1))
         total = p.sum((-2, -1)) + g.sum((-2, -1))
         scores.append(np.where(total > 0, 2 * inter / np.maximum(total, 1), 1.0))
-    return np.mean(scores, 0).mean(-1)
+    return np.mean(scores, 0)
 
 
+def accuracy(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Fraction of samples whose most probable class is the label."""
+    return accuracy_samples(probs, y).mean(-1)
+
+
+def dice(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean Dice of the argmax masks: the mean over images of `dice_samples`."""
+    return dice_samples(probs, y).mean(-1)
+
+
+SAMPLE_SCORES = {"accuracy": accuracy_samples, "dice": dice_samples}
 METRICS = {"accuracy": accuracy, "dice": dice}
 
 
+def sample_scores(metric: str, probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each sample's score (..., N): a split's score is their mean, so a bootstrap can resample them."""
+    if metric not in SAMPLE_SCORES:
+        raise unknown("metric", metric, SAMPLE_SCORES)
+    return SAMPLE_SCORES[metric](np.asarray(probs), np.asarray(y))
+
+
 def score(metric: str, probs: np.ndarray, y: np.ndarray) -> np.ndarray:
-    if metric not in METRICS:
-        raise unknown("metric", metric, METRICS)
-    return METRICS[metric](np.asarray(probs), np.asarray(y))
+    return sample_scores(metric, probs, y).mean(-1)
+
+
+def normalize(W: np.ndarray) -> np.ndarray:
+    """Rows of weights on the simplex (all-zero rows: uniform), rounded to 12 decimals (a canonical form)."""
+    W = np.atleast_2d(np.asarray(W, dtype=float))
+    total = W.sum(1, keepdims=True)
+    return np.round(np.where(total > 0, W / np.where(total > 0, total, 1), 1 / W.shape[1]), 12)
 
 
 class WeightedScores:
@@ -51,13 +73,17 @@ class WeightedScores:
         self.rows = max(1, min(128, 2**23 // self.probs[0].size))
 
     def __call__(self, W: np.ndarray) -> np.ndarray:
+        return self.samples(W).mean(-1)
+
+    def samples(self, W: np.ndarray) -> np.ndarray:
+        """Per-sample scores (B, N) of the weightings W (B, M)."""
         W = np.asarray(W, dtype=np.float32).reshape(-1, len(self.probs))
         flat = self.probs.reshape(len(self.probs), -1)
         out = [
-            score(self.metric, (W[i : i + self.rows] @ flat).reshape(-1, *self.probs.shape[1:]), self.y)
+            sample_scores(self.metric, (W[i : i + self.rows] @ flat).reshape(-1, *self.probs.shape[1:]), self.y)
             for i in range(0, len(W), self.rows)
         ]
-        return np.concatenate(out) if out else np.empty(0)
+        return np.concatenate(out) if out else np.empty((0, len(self.y)))
 
     def breakpoints(self) -> np.ndarray | None:
         """Weights on member A where the score can change (two members, accuracy); None otherwise."""
@@ -97,15 +123,28 @@ class StepAccuracy(WeightedScores):
         lo_strict = (lower & strict & (tl == lo[:, None])).any(1)
         hi_strict = (upper & strict & (tu == hi[:, None])).any(1)
         keep = ~never & ((lo < hi) | ((lo == hi) & ~lo_strict & ~hi_strict))
+        self.intervals = (np.where(keep, lo, np.inf), hi, lo_strict, hi_strict)  # per sample; never right: empty
         lo, hi, lo_strict, hi_strict = lo[keep], hi[keep], lo_strict[keep], hi_strict[keep]
         self.bounds = [np.sort(v) for v in (lo[lo_strict], lo[~lo_strict], hi[~hi_strict], hi[hi_strict])]
         ends = np.concatenate([lo, hi])
         self.edges = np.unique(ends[(ends > 0) & (ends < 1)])
 
-    def __call__(self, W: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def weight_on_a(W: np.ndarray) -> np.ndarray:
         W = np.asarray(W, dtype=np.float64).reshape(-1, 2)
         total = W.sum(1)
-        w = np.where(total > 0, W[:, 0] / np.where(total > 0, total, 1), 0.5)
+        return np.where(total > 0, W[:, 0] / np.where(total > 0, total, 1), 0.5)
+
+    def samples(self, W: np.ndarray) -> np.ndarray:
+        """Per-sample correctness (B, N): whether each weighting lies in the sample's interval."""
+        w = self.weight_on_a(W)[:, None]
+        lo, hi, lo_strict, hi_strict = self.intervals
+        entered = np.where(lo_strict, w > lo, w >= lo)
+        stayed = np.where(hi_strict, w < hi, w <= hi)
+        return (entered & stayed).astype(np.float64)
+
+    def __call__(self, W: np.ndarray) -> np.ndarray:
+        w = self.weight_on_a(W)
         lo_open, lo_closed, hi_closed, hi_open = self.bounds
         entered = np.searchsorted(lo_open, w, "left") + np.searchsorted(lo_closed, w, "right")
         left = np.searchsorted(hi_closed, w, "left") + np.searchsorted(hi_open, w, "right")

@@ -4,9 +4,10 @@ from stitchbench.moo.adapters import PymooProblem, optuna_directions, optuna_spa
 from stitchbench.moo.api import Objective, Problem, Variable
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.instance import ProblemInstance, instance_id, make_instance, scenario_key
+from stitchbench.moo.lattice import simplex_grid
 
 from .baselines import baseline_vectors, reference_models
-from .ensemble_weights import EnsembleWeights, output_ensemble_front, simplex_grid
+from .ensemble_weights import EnsembleWeights, output_ensemble_front
 from .registry import PROBLEMS, create_problem
 from .stitch_ensemble import StitchEnsembleProblem
 from .stitch_graph import StitchGraphProblem

@@ -10,32 +10,21 @@ pixel (5,995 on brain-mri's val split at 32x32, each a full evaluation), so its 
 0.00045. With more members the front comes from a lattice on the simplex and is approximate.
 """
 
-import math
 from collections.abc import Sequence
 from functools import partial
 
-import moocore
 import numpy as np
-from pymoo.util.ref_dirs import get_reference_directions
 
 from stitchbench.moo.api import Objective, Problem, Variable
 from stitchbench.moo.front import nondominated
+from stitchbench.moo.lattice import simplex_grid
+from stitchbench.moo.pools import weighting_pool
 from stitchbench.moo.scoring import interval_weights
 from stitchbench.tabular.ensemble import normalize, weighting_objectives
 from stitchbench.zoo import ModelRecord, Zoo, expand_kinds
 
-from .baselines import baseline_vectors, ensemble_scorer, ensemble_scores, model_flops
+from .baselines import baseline_vectors, ensemble_scorer, model_flops
 from .checks import check_ensemble_params
-
-
-def simplex_grid(m: int, max_points: int = 5000) -> np.ndarray:
-    """pymoo's Das-Dennis lattice on the m-simplex, as fine as `max_points` allows (1,001 points for m = 2)."""
-    partitions = 1
-    while math.comb(partitions + m, m - 1) <= max_points:  # the lattice with one more partition still fits
-        partitions += 1
-    if m == 2:
-        partitions = min(partitions, 1000)
-    return get_reference_directions("das-dennis", m, n_partitions=partitions)
 
 
 def exact_weights(zoo: Zoo, records: Sequence[ModelRecord]) -> bool:
@@ -60,26 +49,17 @@ def front_weights(zoo: Zoo, records: Sequence[ModelRecord], parties: Sequence[st
 def output_ensemble_front(
     zoo: Zoo, records: Sequence[ModelRecord], parties: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The front of weighted output ensembles of `records` chosen on val and re-scored on test, over the
-    parties' scores: (weights, val scores, test scores), one row per front point. Memoized by the models'
-    content addresses: stitching problems over the same members (several methods, hosts' orders) share it."""
-    key = (zoo.scenario.key, tuple(r.artifact.key for r in records), tuple(parties))
-    if key not in _OUTPUT_FRONTS:
-        _OUTPUT_FRONTS[key] = weighted_front(zoo, records, parties)
-    return _OUTPUT_FRONTS[key]
-
-
-_OUTPUT_FRONTS: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-
-
-def weighted_front(zoo: Zoo, records: Sequence[ModelRecord], parties: Sequence[str]):
-    W = normalize(front_weights(zoo, records, parties, "val"))  # the weights as a problem evaluates them
-    val = np.stack([ensemble_scores(zoo, records, W, p, "val") for p in parties], 1)
-    keep = moocore.is_nondominated(val, maximise=True, keep_weakly=False)
-    _, first = np.unique(val[keep], axis=0, return_index=True)  # one weighting per distinct val vector
-    W = W[keep][np.sort(first)]
-    test = np.stack([ensemble_scores(zoo, records, W, p, "test") for p in parties], 1)
-    return W, val[keep][np.sort(first)], test
+    """The weighted output ensembles of `records` chosen on val (all ties kept) and re-scored on test, over
+    the parties' scores: (weights, val scores, test scores), one row per candidate (`moo.pools`, as claim 4
+    selects them)."""
+    pool = weighting_pool(
+        [None],
+        lambda _, party, split: ensemble_scorer(zoo, records, party, split),
+        list(parties),
+        lambda _, w: {"weights": [float(x) for x in w]},
+        lambda: simplex_grid(len(records)),
+    )
+    return np.array([d["weights"] for d in pool.decisions]).reshape(len(pool), len(records)), pool.val, pool.test
 
 
 class EnsembleWeights(Problem):
@@ -133,6 +113,9 @@ class EnsembleWeights(Problem):
 
     def artifacts(self):
         return {r.kind: r.artifact for r in self.members}
+
+    def member_kinds(self):
+        return [r.kind for r in self.members]
 
     def max_cost(self) -> float:
         return float(self.flops.sum())

@@ -11,20 +11,20 @@ from stitchbench.artifacts import ArtifactStore, default_cache_dir
 from stitchbench.errors import InputError
 from stitchbench.moo.api import EVAL_SPLITS, Objective, Problem, Variable
 from stitchbench.moo.front import nondominated
+from stitchbench.moo.lattice import simplex_grid
 from stitchbench.moo.scoring import WeightedScores, weighted_scores
 from stitchbench.stitching import ActivationCache, CostModel, ensemble_branch_probs, prepare
-from stitchbench.tabular.ensemble import EnsembleTable, normalize
+from stitchbench.tabular.ensemble import EnsembleTable, StitchEnsembleClaims, normalize
 from stitchbench.zoo import Zoo
 
 from .baselines import baseline_vectors
 from .checks import check_stitch_params
-from .ensemble_weights import output_ensemble_front, simplex_grid
 
 TABLE_FORMAT = 1
 TABLE_BYTES = 1 << 30  # larger tables stay live (brain-mri at 64x64, 11 points, 21 alphas: 1.2 GB)
 
 
-class StitchEnsembleProblem(Problem):
+class StitchEnsembleProblem(StitchEnsembleClaims, Problem):
     """With `alpha_grid = N` (N >= 2) alpha takes N evenly spaced values from 0 to 1 and, where the table
     fits in TABLE_BYTES, the problem is tabular: every branch's probabilities at every point x alpha on
     every party's val and test split are computed once (with the code live evaluation uses) and stored
@@ -76,17 +76,15 @@ class StitchEnsembleProblem(Problem):
             self.objectives.append(Objective("cost", "min", None))
         self._scorers: OrderedDict = OrderedDict()
         self._memo_size = memo_size
+        self._claim_pools = None
         self.table = None
         if alpha_grid and self.table_bytes() <= TABLE_BYTES:
             self.table = self.build_table(cache_dir)
             self.tabular = True
             self.cache = ActivationCache(self.setup.members, zoo.scenario)  # the table replaces its contents
 
-    def snap(self, alpha: float) -> float:
-        return float(self.alpha.grid()[self.alpha.level(alpha)]) if self.alpha.levels else alpha
-
     def canonical(self, row: np.ndarray) -> tuple:
-        pi, alpha, w = int(row[0]), self.snap(float(row[1])), normalize(row[2:])[0]
+        pi, alpha, w = int(row[0]), float(self.stitch_alpha(row[None])[0]), normalize(row[2:])[0]
         return (0 if alpha == 0 else pi, alpha, *w)
 
     def branch_probs(self, pi: int, alpha: float, party: str, split: str) -> torch.Tensor:
@@ -217,8 +215,23 @@ class StitchEnsembleProblem(Problem):
         lattice = simplex_grid(len(self.setup.members), per_entry)
         return self.table.front([o.party for o in self.objectives], self.maximize, split, lattice)
 
+    def combo_scorer(self, combo, party, split):
+        return (
+            super().combo_scorer(combo, party, split) if self.table is not None else self.scorer(*combo, party, split)
+        )
+
+    def member_kinds(self):
+        return [r.kind for r in self.setup.records]
+
+    def claim_pools(self):
+        if self._claim_pools is None:
+            self._claim_pools = super().claim_pools()
+        return self._claim_pools
+
     def output_ensembles(self):
-        return output_ensemble_front(self.zoo, self.setup.records, self.parties())
+        E = self.claim_pools().ensembles
+        W = np.array([list(d["weights"].values()) for d in E.decisions])
+        return W, E.val, E.test
 
     def artifacts(self):
         found = {**{r.kind: r.artifact for r in self.setup.records}, "stitches": self.setup.artifact}

@@ -230,6 +230,9 @@ class StitchGraphProblem(Problem):
     def output_ensembles(self):
         return output_ensemble_front(self.zoo, self.setup.records, self.parties())
 
+    def member_kinds(self):
+        return [r.kind for r in self.setup.records]
+
     def artifacts(self):
         tables = {"graph-table": self.table_artifact} if self.table_artifact else {}
         return {**{r.kind: r.artifact for r in self.setup.records}, "stitches": self.setup.artifact, **tables}

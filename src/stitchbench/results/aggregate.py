@@ -1,6 +1,8 @@
 """Aggregation: the run's tables (from the per-job files and the reference tables), indicators,
 statistics, claims and report; and their rebuild from verified files."""
 
+import pandas as pd
+
 from stitchbench.hashing import file_sha256
 from stitchbench.problems import ProblemInstance
 
@@ -14,7 +16,12 @@ from .store import RunDir, write_json, write_parquet
 def write_references(run: RunDir, refs) -> dict[str, str]:
     """The tables a run knows before any job: baselines, exact fronts, weighted output ensemble fronts;
     {file: sha256} for the manifest."""
-    tables = {"baselines": refs.baselines, "exact_fronts": refs.exact_fronts, "ensemble_fronts": refs.ensemble_fronts}
+    tables = {
+        "baselines": refs.baselines,
+        "exact_fronts": refs.exact_fronts,
+        "ensemble_fronts": refs.ensemble_fronts,
+        "claim_pools": refs.claim_pools,
+    }
     for name, df in tables.items():
         write_parquet(run.file(f"{name}.parquet"), df)
     return {f"{name}.parquet": file_sha256(run.file(f"{name}.parquet")) for name in tables}
@@ -53,6 +60,8 @@ def write_outputs(run: RunDir, manifest: dict):
     write_parquet(run.file("statistics.parquet"), pairwise_tests(indicators))
     write_parquet(run.file("failed_jobs.parquet"), failed_jobs(jobs))
     write_parquet(run.file("anytime.parquet"), anytime(evals_done, instances))
-    claims = check_claims(baselines, fronts_done, run.table("ensemble_fronts"), instances)
+    stitched = run.job_tables(done, "stitched")
+    pools = run.table("claim_pools")
+    claims = check_claims(baselines, pd.concat([pools, stitched], ignore_index=True), instances)
     write_json(run.file("claims.json"), claims)
     return write_report(run)

@@ -1,12 +1,17 @@
 """The paper's four findings, checked on a run's test split as PAPER.md defines them.
 
 Scores are in [0, 1]; a point is 0.01. Claims are checked per scenario (name and parameters). Claims 1-3
-use the mean over the run's zoo seeds of the reference models' scores. Claim 4 is decided per zoo seed and
-holds when it holds on every zoo seed: S is the union of the final fronts (chosen on val, scored on test)
-of host p's stitch-ensemble problems over all solvers and seeds, restricted to stitched candidates
-(alpha > 0); E is the front of weighted output ensembles of the same members (chosen on val, scored on
-test). Some s in S must recover (within 1.5 points of local p on p, and at least half the ensemble's gain
-over local p on every other party) and no point of E may weakly dominate it.
+use the mean over the run's zoo seeds of the reference models' scores, taken from the instance that combines
+exactly one local model per party (the first such instance by id, so the order of a suite's problems does
+not matter). Claim 4 is decided per host and zoo seed, and holds when it holds on every zoo seed, from claim
+4's pools (`stitchbench.moo.pools`): S is the val-non-dominated subset (all ties) of every stitched candidate
+(evaluated alpha >= ALPHA_MIN) of host p's stitching problems over the same members: their exact enumeration
+on tabular instances, every candidate a finished job evaluated on live ones. E is the same selection of the
+members' weighted output ensembles; the references (local p, their uniform ensemble) are those members. Some
+s in S must recover (within 1.5 points of local p on p, and at least half the ensemble's gain over local p on
+every other party) with no point of E weakly dominating it, and that must survive test noise: in at least
+95% of 1,000 paired bootstrap resamples of every party's test samples, some recovering s is weakly dominated
+by no point of E.
 """
 
 import json
@@ -15,21 +20,34 @@ import moocore
 import numpy as np
 import pandas as pd
 
-from stitchbench.problems import ProblemInstance
+from stitchbench.moo.instance import ProblemInstance
+from stitchbench.moo.pools import ALPHA_MIN, CandidatePool
 
-from .indicators import long_front, reference_vectors
+from .indicators import reference_vectors
 
 POINT = 0.01
 EPS = 1e-9
+RESAMPLES = 1000
+SURVIVAL = 0.95  # the fraction of resamples on which the conclusion must hold
+BOOTSTRAP_SEED = 0
 
 
-def reference_scores(baselines: pd.DataFrame, recs: list[ProblemInstance]) -> dict[str, dict[str, float]] | None:
-    """{reference: {party: test score}} from the first instance whose baselines hold every local model."""
-    for rec in recs:
-        vectors = reference_vectors(baselines, rec, "test")
-        if all(f"local:{p}" in vectors for p in rec.parties) and "ensemble" in vectors:
-            return {n: {p: float(v[rec.objectives.index(p)]) for p in rec.parties} for n, v in vectors.items()}
+def local_models_instance(recs: list[ProblemInstance], baselines: pd.DataFrame) -> ProblemInstance | None:
+    """The first instance (by id) that combines exactly one local model per party (or declares no members
+    and has every local model and their ensemble as baselines): where claims 1-3 take their references."""
+    for rec in sorted(recs, key=lambda r: r.id):
+        locals_ = {f"local:{p}" for p in rec.parties}
+        if rec.members and (sorted(rec.members) != sorted(locals_)):
+            continue
+        if locals_ | {"ensemble"} <= set(reference_vectors(baselines, rec, "test")):
+            return rec
     return None
+
+
+def reference_scores(baselines: pd.DataFrame, rec: ProblemInstance) -> dict[str, dict[str, float]]:
+    """{reference: {party: test score}} of one instance's baselines."""
+    vectors = reference_vectors(baselines, rec, "test")
+    return {n: {p: float(v[rec.objectives.index(p)]) for p in rec.parties} for n, v in vectors.items()}
 
 
 def mean_scores(per_seed: dict[int, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
@@ -85,147 +103,163 @@ def claim3(s: dict, parties: list[str]) -> list[dict]:
     return out
 
 
-def recovery_targets(ref: dict, host: str, parties: list[str]) -> dict[str, float]:
-    local, ens = ref[f"local:{host}"], ref["ensemble"]
-    need = {host: local[host] - 1.5 * POINT}
-    return need | {q: local[q] + 0.5 * (ens[q] - local[q]) for q in parties if q != host}
-
-
-def weakly_dominated(E: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """For each row of s: does some row of E score at least as well on every party (maximized)?"""
-    if not len(E):
-        return np.zeros(len(s), dtype=bool)
-    return (E[None, :, :] >= s[:, None, :] - EPS).all(2).any(1)
-
-
 def hv_scores(F: np.ndarray) -> float:
     """Hypervolume of party scores (maximized, in [0, 1]) against the origin."""
     return float(moocore.hypervolume(F, ref=np.zeros(F.shape[1]), maximise=True)) if len(F) else 0.0
 
 
-def decision(row: pd.Series, rec: ProblemInstance) -> dict:
-    """A stitched front point as its decision: point name, alpha, weights, where it came from."""
-    choices = next(v["choices"] for v in rec.variables if v["name"] == "point")
-    weights = {v["name"][2:]: float(row[f"x.{v['name']}"]) for v in rec.variables if v["name"].startswith("w.")}
-    total = sum(weights.values())
-    return {
-        "point": choices[int(row["x.point"])],
-        "alpha": float(row["x.alpha"]),
-        "weights": {k: (w / total if total > 0 else 1 / len(weights)) for k, w in weights.items()},
-        "solver": row.solver,
-        "seed": int(row.seed),
-        "method": rec.params.get("method"),
-        "instance": rec.id,
-    }
+def thresholds(local: np.ndarray, ensemble: np.ndarray, host: int) -> np.ndarray:
+    """What a recovering s must reach on each party (axis 0): within 1.5 points of local p on p, and at
+    least half of the uniform ensemble's gain over local p elsewhere."""
+    need = local + 0.5 * (ensemble - local)
+    need[host] = local[host] - 1.5 * POINT
+    return need
 
 
-def claim4_seed(
-    ref: dict, host: str, recs: list[ProblemInstance], fronts: pd.DataFrame, ensemble_fronts: pd.DataFrame
-) -> dict:
-    parties = recs[0].parties
-    need = recovery_targets(ref, host, parties)
-    cols = [f"f.{p}" for p in parties]
-    ids = {r.id: r for r in recs}
-    sel = fronts[fronts.instance.isin(ids) & (fronts.split == "test")] if len(fronts) else fronts
-    stitched = sel[sel["x.alpha"] > 0] if len(sel) else sel
-    S = stitched[cols].to_numpy(dtype=float) if len(stitched) else np.empty((0, len(parties)))
-    E = np.vstack(
-        [f for r in recs if (f := long_front(ensemble_fronts, r, "test", parties)) is not None]
-        or [np.empty((0, len(parties)))]
-    )
-    margins = S - np.array([need[p] for p in parties])
-    recovers = (margins >= -EPS).all(1)
-    beaten = weakly_dominated(E, S)
-    ok = recovers & ~beaten
+def qualifying(S: np.ndarray, E: np.ndarray, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(recovers, weakly dominated by some point of E) per row of S (n, P[, B]); `need` (P[, B])."""
+    recovers = (S - need[None] >= -EPS).all(1)
+    dominated = np.zeros(recovers.shape, dtype=bool)
+    chunk = max(1, int(5e7 // max(1, len(E) * S[0].size)))
+    for i in range(0, len(S), chunk):
+        block = S[i : i + chunk]
+        dominated[i : i + chunk] = (E[:, None] >= block[None] - EPS).all(2).any(0) if len(E) else False
+    return recovers, dominated
+
+
+def bootstrap_fraction(
+    S: CandidatePool, E: CandidatePool, refs: CandidatePool, host: int, local: int, ensemble: int
+) -> float:
+    """The fraction of paired bootstrap resamples (every party's test samples drawn with replacement, S, E
+    and the references re-scored on the same draw) on which some recovering s is weakly dominated by no
+    point of E."""
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    scores = {"S": [], "E": [], "R": []}
+    for j in range(len(S.parties)):
+        n = S.samples[j].shape[1]
+        counts = rng.multinomial(n, np.full(n, 1 / n), size=RESAMPLES).T / n  # (N, B)
+        for key, pool in (("S", S), ("E", E), ("R", refs)):
+            scores[key].append(pool.samples[j] @ counts)  # (n, B)
+    S_b, E_b, R_b = (np.stack(scores[k], 1) for k in ("S", "E", "R"))  # (n, P, B)
+    need = thresholds(R_b[local], R_b[ensemble], host)
+    recovers, dominated = qualifying(S_b, E_b, need)
+    return float((recovers & ~dominated).any(0).mean())
+
+
+def decide(host: str, recs: list[ProblemInstance], pools: pd.DataFrame) -> dict:
+    """Claim 4 for one host over instances that combine the same members (one zoo seed)."""
+    first = recs[0]
+    parties = first.parties
+    mine = pools[pools.instance.isin([r.id for r in recs])]
+
+    def pool(name: str, ids) -> CandidatePool:
+        return CandidatePool.from_frame(mine[(mine.pool == name) & mine.instance.isin(ids)], parties)
+
+    stitched = pool("stitched", [r.id for r in recs])
+    S, E, refs = stitched.front(), pool("ensembles", [first.id]).front(), pool("references", [first.id])
+    names = [d["reference"] for d in refs.decisions]
+    h, local, ensemble = parties.index(host), names.index(f"local:{host}"), names.index("ensemble")
+    need = thresholds(refs.test[local], refs.test[ensemble], h)
     result = {
-        "required": need,
+        "instances": [r.id for r in recs],
+        "members": list(first.members),
+        "required": dict(zip(parties, map(float, need), strict=True)),
+        "stitched_candidates": len(stitched),
         "stitched_points": len(S),
         "ensemble_points": len(E),
+        "stitched_exact": stitched.exact if len(stitched) else None,
+        "ensembles_exact": E.exact,
+    }
+    if not len(S):
+        return result | {"tested": False, "holds": False, "reason": "no stitched candidate"}
+    recovers, dominated = qualifying(S.test, E.test, need)
+    ok = recovers & ~dominated
+    fraction = bootstrap_fraction(S, E, refs, h, local, ensemble)
+    margins = (S.test - need).min(1)
+    pick = np.flatnonzero(ok) if ok.any() else np.arange(len(S))
+    best = pick[np.argmax(margins[pick])]
+    decision = S.decisions[best] | {"instance": recs[0].id, "params": first.params}
+    return result | {
+        "tested": True,
+        "holds": bool(ok.any()) and fraction >= SURVIVAL,
+        "holds_on_point_estimate": bool(ok.any()),
+        "bootstrap_fraction": fraction,
         "recovering_points": int(recovers.sum()),
-        "recovering_but_dominated_by_ensembles": int((recovers & beaten).sum()),
-        "hv_gain": hv_scores(np.vstack([S, E])) - hv_scores(E),
-        "holds": bool(ok.any()),
+        "recovering_but_dominated_by_ensembles": int((recovers & dominated).sum()),
+        "hv_gain": hv_scores(np.vstack([S.test, E.test])) - hv_scores(E.test),
+        "point": dict(zip(parties, map(float, S.test[best]), strict=True)),
+        "dominated_by_ensemble": bool(dominated[best]),
+        "decision": decision,
     }
-    if len(S):
-        # the deciding point: the best qualifying one, else the best-recovering one (to show why it fails)
-        pool = np.flatnonzero(ok) if ok.any() else np.arange(len(S))
-        best = pool[np.argmax(margins[pool].min(1))]
-        row = stitched.iloc[best]
-        result["point"] = dict(zip(parties, map(float, S[best]), strict=True))
-        result["dominated_by_ensemble"] = bool(beaten[best])
-        result["decision"] = decision(row, ids[row.instance])
-    return result
 
 
-def claim4(
-    host: str, per_seed: dict, recs: list[ProblemInstance], fronts: pd.DataFrame, ensemble_fronts: pd.DataFrame
-) -> dict:
-    seeds = {}
-    for seed, ref in per_seed.items():
-        mine = [r for r in recs if r.family == "stitch-ensemble" and r.host == host and r.zoo_seed == seed]
+def claim4_seed(host: str, recs: list[ProblemInstance], pools: pd.DataFrame) -> dict:
+    """Claim 4 for a host on one zoo seed: decided per set of members; it holds where it holds for one."""
+    groups: dict[tuple, list[ProblemInstance]] = {}
+    for rec in sorted(recs, key=lambda r: r.id):
+        groups.setdefault(tuple(sorted(rec.members)), []).append(rec)
+    results = [decide(host, g, pools) for g in groups.values()]
+    tested = [r for r in results if r["tested"]]
+    if not tested:
+        return results[0]
+    return max(tested, key=lambda r: (r["holds"], r["bootstrap_fraction"], r["recovering_points"]))
+
+
+def claim4(host: str, seeds: list[int], recs: list[ProblemInstance], pools: pd.DataFrame) -> dict:
+    """Claim 4 for a host over the zoo seeds: tested when every zoo seed has a stitched candidate."""
+    stitching = set(pools[pools.pool == "ensembles"].instance) if len(pools) else set()
+    per_seed = []
+    for seed in seeds:
+        mine = [r for r in recs if r.host == host and r.zoo_seed == seed and r.id in stitching]
         if mine:
-            seeds[seed] = {"zoo_seed": seed} | claim4_seed(ref, host, mine, fronts, ensemble_fronts)
-    tested = bool(seeds) and set(seeds) == set(per_seed)
-    return {
-        "host": host,
-        "tested": tested,
-        "per_seed": list(seeds.values()),
-        "holds": tested and verdict(list(seeds.values())),
-    }
+            per_seed.append({"zoo_seed": seed} | claim4_seed(host, mine, pools))
+        else:
+            per_seed.append({"zoo_seed": seed, "tested": False, "holds": False, "reason": "no stitching problem"})
+    tested = all(r["tested"] for r in per_seed)
+    return {"host": host, "tested": tested, "per_seed": per_seed, "holds": tested and verdict(per_seed)}
 
 
 def check_claims(
     baselines: pd.DataFrame,
-    fronts: pd.DataFrame,
-    ensemble_fronts: pd.DataFrame,
+    pools: pd.DataFrame,
     instances: dict[str, ProblemInstance],
 ) -> dict:
-    out: dict = {"split": "test", "point": POINT, "scenarios": {}}
+    """Every scenario's claims; `pools`: claim 4's pools (the prepared ones and the finished jobs')."""
+    out: dict = {"split": "test", "point": POINT, "alpha_min": ALPHA_MIN, "resamples": RESAMPLES, "scenarios": {}}
     for scenario in sorted({r.scenario for r in instances.values()}):
         recs = [r for r in instances.values() if r.scenario == scenario]
+        seeds = sorted({r.zoo_seed for r in recs})
         per_seed = {}
-        for seed in sorted({r.zoo_seed for r in recs}):
-            ref = reference_scores(baselines, [r for r in recs if r.zoo_seed == seed])
-            if ref is not None:
-                per_seed[seed] = ref
-        if not per_seed:
-            continue
-        s = mean_scores(per_seed)
+        for seed in seeds:
+            rec = local_models_instance([r for r in recs if r.zoo_seed == seed], baselines)
+            if rec is not None:
+                per_seed[seed] = reference_scores(baselines, rec)
         parties = recs[0].parties
+        refs = len(per_seed) == len(seeds)  # claims 1-3 need the local models on every zoo seed
+        s = mean_scores(per_seed) if refs else {}
         has_merged = "merged" in s
-        c4 = [claim4(p, per_seed, recs, fronts, ensemble_fronts) for p in parties]
+        c4 = [claim4(p, seeds, recs, pools) for p in parties]
         tested4 = [c for c in c4 if c["tested"]]
-        out["scenarios"][scenario] = {
-            "seeds": sorted(per_seed),
-            "claims": [
-                {
-                    "id": 1,
-                    "name": "Local matches merged on its own data",
-                    "tested": has_merged,
-                    "holds": has_merged and verdict(claim1(s, parties)),
-                    "checks": claim1(s, parties) if has_merged else [],
-                },
-                {
-                    "id": 2,
-                    "name": "Local is worse elsewhere",
-                    "tested": True,
-                    "holds": verdict(claim2(s, parties)),
-                    "checks": claim2(s, parties),
-                },
-                {
-                    "id": 3,
-                    "name": "The ensemble trades own performance for generalization",
-                    "tested": True,
-                    "holds": verdict(claim3(s, parties)),
-                    "checks": claim3(s, parties),
-                },
-                {
-                    "id": 4,
-                    "name": "Stitches improve on ensembles",
-                    "tested": bool(tested4),
-                    "holds": verdict(tested4),
-                    "checks": c4,
-                },
-            ],
+        checks = {1: claim1(s, parties) if has_merged else [], 2: [], 3: []}
+        if refs:
+            checks |= {2: claim2(s, parties), 3: claim3(s, parties)}
+        names = {
+            1: "Local matches merged on its own data",
+            2: "Local is worse elsewhere",
+            3: "The ensemble trades own performance for generalization",
         }
+        claims = [
+            {"id": i, "name": name, "tested": bool(checks[i]), "holds": verdict(checks[i]), "checks": checks[i]}
+            for i, name in names.items()
+        ]
+        claims.append(
+            {
+                "id": 4,
+                "name": "Stitches improve on ensembles",
+                "tested": bool(tested4),
+                "holds": bool(tested4) and verdict(tested4),
+                "checks": c4,
+            }
+        )
+        out["scenarios"][scenario] = {"seeds": seeds, "claims": claims}
     return json.loads(json.dumps(out, default=float))

@@ -179,29 +179,37 @@ def describe_check(cid: int, c: dict) -> str:
     if cid == 3:
         rel = "≤ local − 1 point" if c["on"] == c["party"] else "≥ local + 1 point"
         return f"ensemble on {c['on']} {fmt(c['ensemble'])} vs local:{c['party']} {fmt(c['local_p'])} ({rel}): {ok}"
-    if not c["tested"]:
-        return f"host {c['host']}: not tested (no stitch-ensemble problem for this host on every zoo seed)"
     return f"host {c['host']}: " + "; ".join(describe_claim4_seed(r) for r in c["per_seed"])
 
 
 def describe_claim4_seed(r: dict) -> str:
+    if not r["tested"]:
+        return f"zoo seed {r['zoo_seed']}: not tested ({r['reason']})"
     need = ", ".join(f"{k} ≥ {fmt(v)}" for k, v in r["required"].items())
-    head = f"zoo seed {r['zoo_seed']}: {'holds' if r['holds'] else 'fails'}; needs {need}"
-    counts = (
-        f"{r['stitched_points']} stitched front points (alpha > 0), {r['recovering_points']} recover, "
-        f"{r['recovering_but_dominated_by_ensembles']} of those weakly dominated by one of "
-        f"{r['ensemble_points']} weighted output ensembles; HV gain of S over E {r['hv_gain']:.4f}"
+    head = (
+        f"zoo seed {r['zoo_seed']}: {'holds' if r['holds'] else 'fails'} (on the point estimate: "
+        f"{'yes' if r['holds_on_point_estimate'] else 'no'}; in {r['bootstrap_fraction']:.1%} of the bootstrap "
+        f"resamples, 95% needed); needs {need}"
     )
-    if "decision" not in r:
-        return f"{head}; no stitched candidate on any final front; {counts}"
+    pool = "exact" if r["stitched_exact"] else "approximate"
+    counts = (
+        f"{r['stitched_points']} val-chosen stitched candidates (evaluated alpha ≥ 0.05, from a {pool} pool of "
+        f"{r['stitched_candidates']}), {r['recovering_points']} recover, "
+        f"{r['recovering_but_dominated_by_ensembles']} of those weakly dominated by one of {r['ensemble_points']} "
+        f"val-chosen weighted output ensembles ({'exact' if r['ensembles_exact'] else 'approximate'}); "
+        f"HV gain of S over E {r['hv_gain']:.4f}"
+    )
     d = r["decision"]
     got = ", ".join(f"{k} {fmt(v)}" for k, v in r["point"].items())
     w = ", ".join(f"{k} {v:.2f}" for k, v in d["weights"].items())
     which = "deciding point" if r["holds"] else "best-recovering point"
-    why = "" if r["holds"] else (" (weakly dominated by a weighted ensemble)" if r["dominated_by_ensemble"] else "")
+    why = " (weakly dominated by a weighted ensemble)" if r["dominated_by_ensemble"] else ""
+    src = d.get("source")
+    found = f"{src['solver']} seed {src['seed']}" if src else "the exact enumeration"
+    method = d["params"].get("method", "")
     return (
-        f"{head}; {which} {got}{why}: point {d['point']}, alpha {d['alpha']:.3f}, weights {w}, "
-        f"{d['solver']} seed {d['seed']}, {d['method']}; {counts}"
+        f"{head}; {which} {got}{why}: point {d['point']}, alpha {d['alpha']:.3f}, weights {w}, found by {found}, "
+        f"{method}; {counts}"
     )
 
 

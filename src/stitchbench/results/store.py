@@ -98,10 +98,10 @@ class RunDir:
     def save_manifest(self, manifest: dict[str, Any]) -> None:
         write_json(self.file(MANIFEST), manifest)
 
-    def save_job(self, job_id: str, evaluations: pd.DataFrame, front: pd.DataFrame) -> dict[str, str]:
-        """Write a job's tables; {path relative to the run: sha256} for the manifest."""
+    def save_job(self, job_id: str, tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+        """Write a job's tables ({what: table}); {path relative to the run: sha256} for the manifest."""
         files = {}
-        for what, df in (("evaluations", evaluations), ("front", front)):
+        for what, df in tables.items():
             path = self.job_file(job_id, f"{what}.parquet")
             write_parquet(path, df)
             files[str(path.relative_to(self.path))] = file_sha256(path)

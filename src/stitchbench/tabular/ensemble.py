@@ -13,15 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stitchbench.moo.api import Variable
 from stitchbench.moo.front import nondominated
-from stitchbench.moo.scoring import WeightedScores, interval_weights, weighted_scores
-
-
-def normalize(W: np.ndarray) -> np.ndarray:
-    """Rows of weights on the simplex (all-zero rows: uniform), rounded to 12 decimals (a canonical form)."""
-    W = np.atleast_2d(np.asarray(W, dtype=float))
-    total = W.sum(1, keepdims=True)
-    return np.round(np.where(total > 0, W / np.where(total > 0, total, 1), 1 / W.shape[1]), 12)
+from stitchbench.moo.lattice import simplex_grid
+from stitchbench.moo.pools import ALPHA_MIN, CandidatePool, ClaimPools, ensemble_pools, scored
+from stitchbench.moo.scoring import WeightedScores, interval_weights, normalize, weighted_scores
 
 
 def weighting_objectives(W: np.ndarray, objectives, scorer, flops: np.ndarray) -> np.ndarray:
@@ -103,3 +99,61 @@ class EnsembleTable:
     def exact(self) -> bool:
         """Whether `front` is exact: two members scored by accuracy."""
         return self.shape[2] == 2 and self.metric == "accuracy"
+
+
+class StitchEnsembleClaims:
+    """Claim 4's side of the stitch-ensemble family, shared by its live and tabular forms. A candidate is a
+    point, an alpha and weights over the members' branches (variables `point`, `alpha`, `w.<party>`); the
+    class using this holds its `table` (an `EnsembleTable`), or overrides `combo_scorer` where it has none."""
+
+    alpha: Variable
+    variables: list[Variable]
+    table: "EnsembleTable | None"
+
+    def combo_scorer(self, combo: tuple[int, float], party: str, split: str) -> WeightedScores:
+        """The `WeightedScores` of the branches at (point index, alpha); alpha 0: the members' output ensemble."""
+        pi, alpha = combo
+        return self.table.scorer(pi if alpha else 0, int(self.alpha.level(alpha)), party, split)
+
+    def member_parties(self) -> list[str]:
+        return [v.name.removeprefix("w.") for v in self.variables[2:]]
+
+    def stitch_alpha(self, matrix: np.ndarray) -> np.ndarray:
+        alphas = np.asarray(matrix, dtype=float)[:, 1]
+        return self.alpha.grid()[self.alpha.level(alphas)] if self.alpha.levels else alphas
+
+    def pool_decision(self, combo: tuple[int, float], w: np.ndarray) -> dict:
+        pi, alpha = combo
+        weights = dict(zip(self.member_parties(), map(float, w), strict=True))
+        return {"point": self.variables[0].choices[pi], "alpha": float(alpha), "weights": weights}
+
+    def claim_pools(self) -> ClaimPools:
+        """Stitched candidates enumerated at every point x alpha level >= ALPHA_MIN where alpha is gridded
+        (live: None, the jobs' evaluations make S); the members' output ensembles at alpha 0."""
+        points, grid = len(self.variables[0].choices), self.alpha.grid() if self.alpha.levels else None
+        combos = None if grid is None else [(pi, float(a)) for pi in range(points) for a in grid if a >= ALPHA_MIN]
+        members = self.member_parties()
+        per_combo = max(len(members) + 1, 20_000 // max(1, len(combos or ())))
+        return ensemble_pools(
+            self.combo_scorer,
+            self.parties(),
+            members,
+            combos,
+            (0, 0.0),
+            self.pool_decision,
+            lambda: simplex_grid(len(members), per_combo),
+        )
+
+    def candidate_pool(self, matrix: np.ndarray) -> CandidatePool:
+        """Decisions as claim-4 candidates, at their evaluated alpha (`alpha_raw`: as given)."""
+        matrix = np.asarray(matrix, dtype=float)
+        alphas, W = self.stitch_alpha(matrix), normalize(matrix[:, 2:])
+        combos = [(int(p) if a else 0, float(a)) for p, a in zip(matrix[:, 0], alphas, strict=True)]
+        pools = []
+        for combo in dict.fromkeys(combos):
+            rows = [i for i, c in enumerate(combos) if c == combo]
+            pool = scored(combo, W[rows], self.combo_scorer, self.parties(), self.pool_decision, True)
+            for d, i in zip(pool.decisions, rows, strict=True):
+                d["alpha_raw"] = float(matrix[i, 1])
+            pools.append(pool)
+        return CandidatePool.concat(pools, self.parties())

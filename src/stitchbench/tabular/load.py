@@ -36,7 +36,7 @@ from stitchbench.hashing import file_sha256
 from stitchbench.moo.api import EVAL_SPLITS, Objective, Problem, Variable, check_split
 from stitchbench.moo.instance import ProblemInstance
 from stitchbench.moo.scoring import WeightedScores, weighted_scores
-from stitchbench.tabular.ensemble import EnsembleTable, normalize, weighting_objectives
+from stitchbench.tabular.ensemble import EnsembleTable, StitchEnsembleClaims, normalize, weighting_objectives
 from stitchbench.tabular.graph import GraphTable
 
 FORMAT = "stitchbench-table"
@@ -153,6 +153,9 @@ class TableProblem(Problem):
     def train_parties(self) -> list[str]:
         return list(self.manifest.get("train_parties", []))
 
+    def member_kinds(self) -> list[str]:
+        return list(self.instance.members)
+
     def baselines(self, split="test"):
         check_split(split)
         return {k: v.copy() for k, v in self._baselines[split].items()}
@@ -208,7 +211,7 @@ class LoadedEnsembleWeights(TableProblem):
         return weighting_objectives(normalize(matrix), self.objectives, lambda p: self.scorers[p, split], self.flops)
 
 
-class LoadedStitchEnsemble(TableProblem):
+class LoadedStitchEnsemble(StitchEnsembleClaims, TableProblem):
     """A stitch-ensemble with alpha on a grid, from its `EnsembleTable`."""
 
     variable_kinds = frozenset({"categorical", "real"})
