@@ -62,21 +62,6 @@ class Artifact:
             raise IntegrityError(f"{e}; delete the cache entry {self.path} to rebuild it") from e
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a unique temporary file and a rename: never half-written, race-free."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_artifact(path: Path, tensors: dict[str, torch.Tensor], manifest: dict[str, Any]) -> Artifact:
     """Write weights and manifest into `path` atomically; the manifest gains the weights' sha256."""
     path.parent.mkdir(parents=True, exist_ok=True)

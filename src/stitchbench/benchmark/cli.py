@@ -14,9 +14,8 @@ from rich.table import Table
 
 from stitchbench.errors import InputError, describe
 
-from . import commands
-
 log = logging.getLogger("stitchbench")
+LISTABLE = ("scenarios", "architectures", "problems", "solvers", "suites")
 
 
 class Parser(argparse.ArgumentParser):
@@ -59,7 +58,7 @@ def build_parser() -> Parser:
     cmp.add_argument("dirs", type=Path, nargs="+")
 
     ls = sub.add_parser("list", help="list scenarios, architectures, problems, solvers or suites")
-    ls.add_argument("what", choices=commands.LISTABLE)
+    ls.add_argument("what", choices=LISTABLE)
 
     zoo = sub.add_parser("zoo", help="build or show a model zoo")
     zsub = zoo.add_subparsers(dest="zoo_command", required=True, parser_class=Parser)
@@ -129,7 +128,44 @@ def print_listing(df) -> None:
             out.print(f"  {k}: {v}", highlight=False, markup=False)
 
 
+def builders():
+    """The commands that build, train or run (they need the `torch` extra), or an InputError saying so."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as e:
+        raise InputError(
+            "this command builds zoos, stitches or runs suites and needs torch, which is not installed; "
+            "install the extra: pip install 'stitchbench[torch]' (report, compare and table check work without it)"
+        ) from e
+    from . import commands
+
+    return commands
+
+
 def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "report":
+        from stitchbench.results import RunDir, rebuild
+
+        html, md = rebuild(RunDir(args.dir))
+        print(f"wrote {html} and {md}")
+        return 0
+    if args.command == "compare":
+        from stitchbench.results.compare import compare
+
+        print_frame(compare(args.dirs), "runs compared (test split)")
+        return 0
+    if args.command == "table" and args.table_command == "check":
+        from stitchbench.hashing import file_sha256
+        from stitchbench.tabular.load import MANIFEST, load
+
+        problem = load(args.dir, args.sha256)
+        digest = file_sha256(Path(args.dir) / MANIFEST)
+        print(
+            f"{args.dir}: every sha256 matches; {problem.instance.id} ({problem.name}, front {problem.front_kind()}); "
+            f"manifest sha256 {digest}" + (" (as pinned)" if args.sha256 else " (pass it as --sha256 to pin it)")
+        )
+        return 0
+    commands = builders()
     if args.command == "list":
         print_listing(commands.listing(args.what))
     elif args.command == "run":
@@ -148,11 +184,6 @@ def dispatch(args: argparse.Namespace) -> int:
             print(f"{what.get(kind, 'no reference front')}: {', '.join(ids)}")
         print(f"report: {outcome.path / 'report.html'}")
         return 1 if outcome.failed else 0
-    elif args.command == "report":
-        html, md = commands.report(args.dir)
-        print(f"wrote {html} and {md}")
-    elif args.command == "compare":
-        print_frame(commands.compare(args.dirs), "runs compared (test split)")
     elif args.command == "zoo" and args.zoo_command == "build":
         matrix = commands.zoo_build(
             args.scenario,
@@ -186,12 +217,6 @@ def dispatch(args: argparse.Namespace) -> int:
         print(
             f"exported {manifest['instance']['id']} ({manifest['family']}) to {args.out}: "
             f"{len(manifest['files']) + 1} files, {size / 1e6:.1f} MB, in {seconds:.1f} s"
-        )
-    elif args.command == "table" and args.table_command == "check":
-        problem, digest = commands.table_check(args.dir, args.sha256)
-        print(
-            f"{args.dir}: every sha256 matches; {problem.instance.id} ({problem.name}, front {problem.front_kind()}); "
-            f"manifest sha256 {digest}" + (" (as pinned)" if args.sha256 else " (pass it as --sha256 to pin it)")
         )
     elif args.command == "zoo" and args.zoo_command == "show":
         matrix = commands.zoo_show(args.dir)

@@ -10,8 +10,6 @@ from stitchbench.artifacts import default_cache_dir
 from stitchbench.data import SCENARIOS, get_scenario
 from stitchbench.errors import InputError, unknown
 from stitchbench.problems import PROBLEMS
-from stitchbench.results import RunDir, rebuild
-from stitchbench.results.compare import compare as compare_runs
 from stitchbench.solvers import SOLVERS
 from stitchbench.stitching import TracedNet, find_points
 from stitchbench.zoo import ARCHITECTURES, build_zoo, check_archs, create, export_model, import_model
@@ -20,7 +18,6 @@ from stitchbench.zoo.build import expand_kinds
 from .runner import RunOutcome, run_suite
 from .suite import expand, load_suite, shipped_suites
 
-LISTABLE = ("scenarios", "architectures", "problems", "solvers", "suites")
 MATRIX = "zoo.parquet"
 RECORDS = "zoo.json"
 
@@ -86,7 +83,7 @@ def listing(what: str) -> pd.DataFrame:
             suite = load_suite(str(path))
             rows.append((name, suite.description, len(expand(suite)), str(path)))
         return pd.DataFrame(rows, columns=["name", "about", "jobs", "file"])
-    raise unknown("listing", what, LISTABLE)
+    raise unknown("listing", what, ("scenarios", "architectures", "problems", "solvers", "suites"))
 
 
 def zoo_build(scenario_name, params, archs, kinds, seeds, recipe, out: Path | None, cache, quiet) -> pd.DataFrame:
@@ -162,14 +159,6 @@ def run(suite_ref: str, out: Path | None, executor, workers, address, cache, qui
     return run_suite(suite, out or Path("runs") / suite.name, executor, workers, address, cache, quiet)
 
 
-def report(directory: Path):
-    return rebuild(RunDir(directory))
-
-
-def compare(dirs: list[Path]) -> pd.DataFrame:
-    return compare_runs(dirs)
-
-
 def zoo_export(scenario_name, params, kind, arch, seed, out: Path, cache):
     """Export one model of a scenario's zoo (trained or reused from the cache)."""
     scenario = get_scenario(scenario_name, **params)
@@ -183,16 +172,6 @@ def zoo_import(weights: Path, manifest: Path, cache):
 
 def table_export(instance: str, suite_ref: str, out: Path, cache) -> tuple[dict, float]:
     """Export a tabular instance of a suite (Parquet tables + manifest); returns (manifest, seconds)."""
-    from stitchbench.tabular.export import export_instance
+    from .export import export_instance
 
     return export_instance(instance, out, suite_ref, cache)
-
-
-def table_check(directory: Path, manifest_sha256: str | None = None):
-    """Verify an export's sha256s (and the manifest's, where given) and load it (without torch); returns
-    (problem, manifest sha256)."""
-    from stitchbench.hashing import file_sha256
-    from stitchbench.tabular.load import MANIFEST, load
-
-    problem = load(directory, manifest_sha256)
-    return problem, file_sha256(Path(directory) / MANIFEST)

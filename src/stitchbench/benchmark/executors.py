@@ -13,8 +13,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
-from stitchbench.artifacts import atomic_write
 from stitchbench.errors import InputError
+from stitchbench.files import atomic_write
 from stitchbench.solvers import SOLVERS
 
 from .suite import Job

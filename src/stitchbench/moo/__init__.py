@@ -1,12 +1,21 @@
 """The multi-objective problem API without torch: variables, objectives, the `Problem` base, instance
-records, non-dominated filtering, score kernels and the pymoo/Optuna adapters. Everything here imports
-only numpy, pandas-free scientific libraries and pydantic, so tabular problems run without the stitching
-layer."""
+records, non-dominated filtering, score kernels, claim 4's pools and the pymoo/Optuna adapters. Importing it
+loads neither torch nor pymoo nor optuna: the adapters import them when first used."""
 
-from .adapters import PymooProblem, optuna_directions, optuna_space, to_pymoo
+from importlib import import_module
+
 from .api import EVAL_SPLITS, Objective, Problem, Variable
 from .front import nondominated
 from .instance import ProblemInstance, instance_id, make_instance, scenario_key
+
+LAZY = {name: "adapters" for name in ("PymooProblem", "optuna_directions", "optuna_space", "to_pymoo")}
+
+
+def __getattr__(name: str):
+    if name in LAZY:
+        return getattr(import_module(f"{__name__}.{LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "EVAL_SPLITS",

@@ -17,9 +17,6 @@ import numpy as np
 from stitchbench.errors import InputError
 
 if TYPE_CHECKING:
-    from stitchbench.artifacts import Artifact
-    from stitchbench.data import Scenario
-
     from .pools import CandidatePool, ClaimPools
 
 EVAL_SPLITS = ("val", "test")  # the splits a problem is scored on: solvers see val, reports test
@@ -228,7 +225,7 @@ class Problem(ABC):
 
     # --- what a family implements ---
     @classmethod
-    def check_params(cls, scenario: "Scenario", zoo_archs: list[str], params: dict[str, Any]) -> None:
+    def check_params(cls, scenario: Any, zoo_archs: list[str], params: dict[str, Any]) -> None:
         """Reject bad parameter values before anything is built or trained; names are checked by the
         registry. `zoo_archs`: the architectures the run's zoo will hold. Default: nothing more to check."""
         return None
@@ -268,8 +265,9 @@ class Problem(ABC):
         output ensembles (weights, val scores, test scores per party), chosen on val; None otherwise."""
         return None
 
-    def artifacts(self) -> dict[str, "Artifact"]:
-        """The stored artifacts (models, stitch sets) this problem uses, by name."""
+    def artifacts(self) -> dict[str, Any]:
+        """The stored artifacts (models, stitch sets) this problem uses, by name (each with `path` and a
+        `manifest` holding its `sha256`)."""
         return {}
 
     # --- what a stitching family declares (claim 4; see stitchbench.moo.pools) ---

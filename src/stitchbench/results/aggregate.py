@@ -4,7 +4,7 @@ statistics, claims and report; and their rebuild from verified files."""
 import pandas as pd
 
 from stitchbench.hashing import file_sha256
-from stitchbench.problems import ProblemInstance
+from stitchbench.moo.instance import ProblemInstance
 
 from .claims import check_claims
 from .indicators import anytime, failed_jobs, job_indicators

@@ -14,7 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from matplotlib.figure import Figure  # figures without pyplot: no global backend is set or needed
 
-from stitchbench.problems import ProblemInstance
+from stitchbench.moo.instance import ProblemInstance
 
 from .indicators import attainment, objective_columns, reference_vectors
 from .statistics import ALPHA

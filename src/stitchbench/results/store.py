@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from stitchbench.artifacts import atomic_write
 from stitchbench.errors import InputError
+from stitchbench.files import atomic_write
 from stitchbench.hashing import config_hash, file_sha256
 
 MANIFEST = "manifest.json"

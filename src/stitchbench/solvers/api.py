@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from stitchbench.problems import Problem
+from stitchbench.moo.api import Problem
 
 
 class BudgetExhausted(Exception):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from stitchbench.errors import InputError
-from stitchbench.problems import Problem
+from stitchbench.moo.api import Problem
 
 from .api import Evaluator, Solver
 

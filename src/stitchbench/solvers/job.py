@@ -5,7 +5,7 @@ import time
 import traceback as tb
 from dataclasses import dataclass, field
 
-from stitchbench.problems import Problem
+from stitchbench.moo.api import Problem
 
 from .api import BudgetExhausted, Evaluation, Evaluator, Solver
 

@@ -12,16 +12,18 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
 import sqlalchemy
 
 from stitchbench.errors import InputError
-from stitchbench.problems import Problem, optuna_directions, optuna_space
+from stitchbench.moo.api import Problem
 
 from .api import Evaluator, Solver
 from .builtin import space_size
+
+if TYPE_CHECKING:
+    import optuna
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ ALL = frozenset({"real", "integer", "categorical", "binary"})
 
 
 def sampler(kind: str, seed: int, population_size: int):
+    import optuna
+
     s = optuna.samplers
     if kind == "nsga2":
         return s.NSGAIISampler(population_size=population_size, seed=seed)
@@ -72,8 +76,10 @@ def resolve_storage(storage: str, run_dir: Path) -> str:
     return url.set(database=str(path)).render_as_string(hide_password=False)
 
 
-def open_storage(storage: str) -> optuna.storages.RDBStorage:
+def open_storage(storage: str) -> "optuna.storages.RDBStorage":
     """The database storage at `storage`, its schema created if new."""
+    import optuna
+
     kwargs = (
         {"connect_args": {"timeout": SQLITE_TIMEOUT}} if database_url(storage).get_backend_name() == "sqlite" else {}
     )
@@ -86,6 +92,8 @@ def open_storage(storage: str) -> optuna.storages.RDBStorage:
 @contextmanager
 def quiet_optuna() -> Iterator[None]:
     """No per-trial log lines and no experimental-feature warnings while a study runs; restored after."""
+    import optuna
+
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(logging.WARNING)
     try:
@@ -118,6 +126,8 @@ class OptunaSolver(Solver):
         delete the study an unfinished earlier attempt at this job left (its rerun starts from scratch)."""
         if not params.get("storage"):
             return params
+        import optuna
+
         url = resolve_storage(params["storage"], run_dir)
         storage = open_storage(url)
         try:
@@ -129,6 +139,10 @@ class OptunaSolver(Solver):
         return {**params, "storage": url, "study_name": job_id}
 
     def solve(self, problem: Problem, evaluator: Evaluator, budget, seed):
+        import optuna
+
+        from stitchbench.moo.adapters import optuna_directions, optuna_space
+
         space = optuna_space(problem)
         with quiet_optuna():
             study = optuna.create_study(

@@ -11,29 +11,21 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from pymoo.algorithms.moo.moead import MOEAD
-from pymoo.algorithms.moo.nsga2 import NSGA2, RankAndCrowding
-from pymoo.algorithms.moo.nsga3 import NSGA3
-from pymoo.algorithms.moo.rvea import RVEA
-from pymoo.algorithms.moo.sms import SMSEMOA
-from pymoo.core.individual import Individual
-from pymoo.core.mixed import MixedVariableGA
-from pymoo.core.population import Population
-from pymoo.operators.crossover.pntx import TwoPointCrossover
-from pymoo.operators.crossover.sbx import SBX
-from pymoo.operators.mutation.bitflip import BitflipMutation
-from pymoo.operators.mutation.pm import PM
-from pymoo.operators.repair.rounding import RoundingRepair
-from pymoo.operators.sampling.rnd import BinaryRandomSampling, FloatRandomSampling, IntegerRandomSampling
-from pymoo.util.ref_dirs import get_reference_directions
 
 from stitchbench.errors import InputError
-from stitchbench.problems import Problem, to_pymoo
+from stitchbench.moo.api import Problem
 
 from .api import Evaluator, Solver
 
 
 def operators(kinds: set[str]) -> dict:
+    from pymoo.operators.crossover.pntx import TwoPointCrossover
+    from pymoo.operators.crossover.sbx import SBX
+    from pymoo.operators.mutation.bitflip import BitflipMutation
+    from pymoo.operators.mutation.pm import PM
+    from pymoo.operators.repair.rounding import RoundingRepair
+    from pymoo.operators.sampling.rnd import BinaryRandomSampling, FloatRandomSampling, IntegerRandomSampling
+
     if kinds == {"binary"}:
         return {"sampling": BinaryRandomSampling(), "crossover": TwoPointCrossover(), "mutation": BitflipMutation()}
     if "real" not in kinds:
@@ -47,6 +39,8 @@ def operators(kinds: set[str]) -> dict:
 
 def ref_dirs(n_obj: int, pop_size: int) -> np.ndarray:
     """Das-Dennis directions, the most partitions whose count does not exceed the population size."""
+    from pymoo.util.ref_dirs import get_reference_directions
+
     p = 1
     while math.comb(p + 1 + n_obj - 1, n_obj - 1) <= pop_size:
         p += 1
@@ -54,6 +48,14 @@ def ref_dirs(n_obj: int, pop_size: int) -> np.ndarray:
 
 
 def build(algorithm: str, problem: Problem, pop_size: int):
+    """The pymoo algorithm (pymoo is imported here, when a pymoo solver first runs)."""
+    from pymoo.algorithms.moo.moead import MOEAD
+    from pymoo.algorithms.moo.nsga2 import NSGA2, RankAndCrowding
+    from pymoo.algorithms.moo.nsga3 import NSGA3
+    from pymoo.algorithms.moo.rvea import RVEA
+    from pymoo.algorithms.moo.sms import SMSEMOA
+    from pymoo.core.mixed import MixedVariableGA
+
     n_obj = len(problem.objectives)
     ops = operators(problem.kinds)
     if algorithm == "nsga2":
@@ -85,6 +87,11 @@ class PymooSolver(Solver):
         self.pop_size = pop_size
 
     def solve(self, problem, evaluator: Evaluator, budget, seed):
+        from pymoo.core.individual import Individual
+        from pymoo.core.population import Population
+
+        from stitchbench.moo.adapters import to_pymoo
+
         mixed = self.algorithm == "mixed-ga"
         pm = to_pymoo(problem, evaluator.split, mixed=mixed)
         algorithm = build(self.algorithm, problem, self.pop_size)

@@ -2,7 +2,7 @@
 (loaded on first lookup)."""
 
 from stitchbench.errors import InputError
-from stitchbench.problems import Problem
+from stitchbench.moo.api import Problem
 from stitchbench.registry import Registry, first_line
 
 from .api import Solver

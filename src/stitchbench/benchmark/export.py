@@ -16,12 +16,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stitchbench import __version__
+from stitchbench.artifacts import default_cache_dir
 from stitchbench.errors import InputError, unknown
 from stitchbench.hashing import file_sha256
 from stitchbench.moo.api import EVAL_SPLITS, Problem
 from stitchbench.moo.instance import ProblemInstance
+from stitchbench.problems.baselines import ensemble_scorer
+from stitchbench.tabular.load import FAMILIES, FORMAT, MANIFEST, VERSION
 
-from .load import FAMILIES, FORMAT, MANIFEST, VERSION
+from .suite import expand, load_suite
+from .workspace import Workspace
 
 TABULAR_PARAMS = {"stitch-ensemble": ("alpha_grid",), "stitch-graph": ("points", "max_points")}
 HINTS = {
@@ -97,8 +101,6 @@ def write_ensemble(out: Path, probs: dict, labels: dict, keys: list[str]) -> dic
 
 def write_weights(problem: Problem, out: Path) -> dict:
     """ensemble-weights: the members' probabilities (exactly what its scorers hold), labels and FLOPs."""
-    from stitchbench.problems.baselines import ensemble_scorer
-
     scorers = {
         (p, s): ensemble_scorer(problem.zoo, problem.members, p, s) for p in problem.parties() for s in EVAL_SPLITS
     }
@@ -214,10 +216,6 @@ def export_problem(problem: Problem, instance: ProblemInstance, out: Path) -> di
 
 def export_instance(instance_id: str, out: Path, suite_ref: str = "quick", cache_dir: Path | None = None):
     """Build (or reuse from the cache) the instance of a suite and export it; returns (manifest, seconds)."""
-    from stitchbench.artifacts import default_cache_dir
-    from stitchbench.benchmark.suite import expand, load_suite
-    from stitchbench.benchmark.workspace import Workspace
-
     start = time.perf_counter()
     jobs = {j.instance: j for j in expand(load_suite(suite_ref))}
     if instance_id not in jobs:
