@@ -1,26 +1,40 @@
-# Every target creates .venv if missing and installs the tested set (constraints.txt) first.
+# Every target creates its virtualenv if missing and installs the tested set (constraints.txt) first.
+# .venv: everything (the torch builders, Ray, the dev tools, the example plugin);
+# .venv-core: `pip install stitchbench` without extras (no torch), where the core's tests run again.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+CORE := .venv-core
+CORE_STAMP := $(CORE)/.installed-stamp
 WORKERS ?= 2
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test test-core bench lint clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt tests/plugin_example/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev,ray]' -e tests/plugin_example
+	$(PY) -m pip install -q -c constraints.txt -e '.[torch,dev,ray]' -e tests/plugin_example
 	touch $(STAMP)
+
+$(CORE_STAMP): pyproject.toml constraints.txt
+	test -x $(CORE)/bin/python || $(PYTHON) -m venv $(CORE)
+	$(CORE)/bin/python -m pip install -q -c constraints.txt -e '.[test]'
+	! $(CORE)/bin/python -c "import torch" 2>/dev/null  # the core install must not pull torch
+	touch $(CORE_STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/stitchbench run quick --out runs/quick
 
-test: $(STAMP)
+test: $(STAMP) test-core
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n $(WORKERS) --dist loadgroup -q
+
+test-core: $(CORE_STAMP)
+	$(CORE)/bin/python -m pytest -q -p no:cacheprovider tests/core
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks -p no:xdist -s --benchmark-only --benchmark-columns=min,mean,rounds --benchmark-json=.benchmarks/latest.json -q
@@ -28,6 +42,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/lint-imports
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache runs
+	rm -rf $(VENV) $(CORE) .pytest_cache .ruff_cache runs

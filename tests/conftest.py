@@ -3,13 +3,14 @@
 import os
 
 import pytest
-import torch
-
-from stitchbench.data import get_scenario
-from stitchbench.zoo import build_zoo
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    torch.set_num_threads(1)  # one core per worker
+    try:
+        import torch
+
+        torch.set_num_threads(1)  # one core per worker
+    except ImportError:  # the torch-free core's own virtualenv runs tests/core only
+        pass
 
 
 @pytest.fixture(scope="session")
@@ -24,18 +25,24 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def digits():
+    from stitchbench.data import get_scenario
+
     return get_scenario("digits-shift")
 
 
 @pytest.fixture(scope="session")
 def zoo(digits, cache_dir):
     """The default zoo of digits-shift: locals, merged, FedAvg, FedProx; cnn; seed 0."""
+    from stitchbench.zoo import build_zoo
+
     return build_zoo(digits, cache_dir=cache_dir)
 
 
 @pytest.fixture(scope="session")
 def hetero_zoo(digits, cache_dir):
     """Local models of both architecture families (for heterogeneous stitching)."""
+    from stitchbench.zoo import build_zoo
+
     return build_zoo(digits, archs=["resnet"], kinds=["local"], cache_dir=cache_dir)
 
 
@@ -79,11 +86,15 @@ def graph_problem(zoo, cache_dir):
 @pytest.fixture(scope="session")
 def brain():
     """brain-mri at 32x32 (the default is 64x64): the same code path, a quarter of the compute."""
+    from stitchbench.data import get_scenario
+
     return get_scenario("brain-mri", size=32)
 
 
 @pytest.fixture(scope="session")
 def brain_zoo(brain, cache_dir):
+    from stitchbench.zoo import build_zoo
+
     return build_zoo(brain, cache_dir=cache_dir)
 
 

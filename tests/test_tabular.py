@@ -51,7 +51,8 @@ def test_the_tabular_front_is_exact(se_table):
     # every front point is attained: it is the objective vector of some candidate
     rows = se_table.table.front_candidates(se_table.parties(), "val", None)
     attained = {
-        tuple(f) for f in se_table.table.lookup(rows[:, 0], rows[:, 1], rows[:, 2:], [*se_table.parties(), None], "val")
+        tuple(f)
+        for f in se_table.table.score_levels(rows[:, 0], rows[:, 1], rows[:, 2:], [*se_table.parties(), None], "val")
     }
     assert {tuple(f) for f in exact} <= attained
 

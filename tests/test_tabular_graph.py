@@ -107,7 +107,7 @@ def test_graph_table_arrays_round_trip_and_lookup(tab):
     for split in ("val", "test"):
         cands = [tuple(c) for c in tab.table.candidates]  # each row's canonical candidate, found by value
         want = np.array([tab.table.scores[split][cands.index(tab.canonical(r))] for r in rows])
-        assert np.array_equal(table.lookup(rows, split), want)
+        assert np.array_equal(table.lookup(rows, tab.objective_parties(), split), want)
     with pytest.raises(InputError, match="decision_to_candidate"):
         GraphTable.from_arrays({**tab.table.to_arrays(), "decision_to_candidate": np.zeros(5, dtype=np.int64)})
 

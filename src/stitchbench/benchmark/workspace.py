@@ -162,7 +162,7 @@ def stitched_candidates(problem: Problem, X: np.ndarray, F: np.ndarray, base: di
     stitched candidates this job evaluated (all ties), scored on test per sample, as claim 4's pools are
     (`moo.pools`). The union over jobs holds the val front of every stitched candidate any solver evaluated."""
     alpha = problem.stitch_alpha(X) if len(X) else None
-    if alpha is None or problem.tabular:
+    if alpha is None or problem.stitches_enumerated():
         return pd.DataFrame()
     cols = [problem.objectives.index(o) for o in problem.objectives if o.party]
     rows = np.flatnonzero((alpha >= ALPHA_MIN) & np.isfinite(F).all(1))

@@ -230,6 +230,12 @@ class Problem(ABC):
         registry. `zoo_archs`: the architectures the run's zoo will hold. Default: nothing more to check."""
         return None
 
+    @classmethod
+    def untabular_reason(cls, params: dict[str, Any]) -> str | None:
+        """None where the family with these parameters serves its objectives from a table; otherwise what
+        would make it tabular (the export and the collection say so before building anything)."""
+        return None if cls.tabular else f"{cls.__name__} has no tabular form"
+
     def canonical(self, row: np.ndarray) -> tuple:
         """The canonical form of a row: equal forms mean equal candidates (default: the row itself)."""
         return tuple(float(x) for x in row)
@@ -285,6 +291,10 @@ class Problem(ABC):
         """Claim 4's pools (stitching families): the enumerated stitched candidates where they can be
         enumerated, the members' weighted output ensembles and the references; None otherwise."""
         return None
+
+    def stitches_enumerated(self) -> bool:
+        """Whether `claim_pools()` enumerates the stitched candidates (else each job keeps its own)."""
+        return self.tabular
 
     def candidate_pool(self, matrix: np.ndarray) -> "CandidatePool":
         """Validated decisions as claim-4 candidates (val and test scores, per-sample test scores), for

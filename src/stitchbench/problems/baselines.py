@@ -1,6 +1,5 @@
 """Reference points in objective space: local models, merged, FedAvg, FedProx, uniform output ensemble."""
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,31 +30,22 @@ def reference_models(
     return refs
 
 
-_FLOPS: dict[str, int] = {}
-
-
-def model_flops(record: ModelRecord, example: torch.Tensor) -> int:
-    """FLOPs per sample of a stored model, memoized by its content address."""
-    key = record.artifact.key
-    if key not in _FLOPS:
-        _FLOPS[key] = count_flops(record.module, example[:1])
-    return _FLOPS[key]
-
-
-_SCORERS: OrderedDict[tuple, WeightedScores] = OrderedDict()
+def model_flops(zoo: Zoo, record: ModelRecord, example: torch.Tensor) -> int:
+    """FLOPs per sample of one of the zoo's models, memoized in the zoo (by the model's content address)."""
+    key = ("flops", record.artifact.key)
+    if key not in zoo.memo:
+        zoo.memo[key] = count_flops(record.module, example[:1])
+    return zoo.memo[key]
 
 
 def ensemble_scorer(zoo: Zoo, records: Sequence[ModelRecord], party: str, split: str) -> WeightedScores:
-    """The scorer of weighted output ensembles of `records` on a party's split; memoized (the 64 most
-    recently used) by the models' content addresses."""
-    key = (zoo.scenario.key, tuple(r.artifact.key for r in records), party, split)
-    if key not in _SCORERS:
+    """The scorer of weighted output ensembles of the zoo's `records` on a party's split, memoized in the zoo
+    (by the models' content addresses): it lives as long as the zoo does."""
+    key = ("scorer", tuple(r.artifact.key for r in records), party, split)
+    if key not in zoo.memo:
         probs = torch.stack([zoo.probs(r, party, split) for r in records]).numpy()
-        _SCORERS[key] = weighted_scores(probs, zoo.scenario.party(party).split(split).y.numpy(), zoo.scenario.metric)
-        if len(_SCORERS) > 64:
-            _SCORERS.popitem(last=False)
-    _SCORERS.move_to_end(key)
-    return _SCORERS[key]
+        zoo.memo[key] = weighted_scores(probs, zoo.scenario.party(party).split(split).y.numpy(), zoo.scenario.metric)
+    return zoo.memo[key]
 
 
 def ensemble_scores(zoo: Zoo, records: Sequence[ModelRecord], weights: np.ndarray, party: str, split: str):
@@ -80,7 +70,7 @@ def baseline_vectors(
             [
                 ensemble_scores(zoo, records, w, o.party, split)[0]
                 if o.party
-                else float(sum(model_flops(r, example) for r in records))
+                else float(sum(model_flops(zoo, r, example) for r in records))
                 for o in objectives
             ],
             dtype=float,

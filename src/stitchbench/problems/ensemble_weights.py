@@ -11,39 +11,19 @@ pixel (5,995 on brain-mri's val split at 32x32, each a full evaluation), so its 
 """
 
 from collections.abc import Sequence
-from functools import partial
 
 import numpy as np
+import torch
 
-from stitchbench.moo.api import Objective, Problem, Variable
-from stitchbench.moo.front import nondominated
+from stitchbench.moo.api import EVAL_SPLITS, Objective, Problem, Variable
 from stitchbench.moo.lattice import simplex_grid
 from stitchbench.moo.pools import weighting_pool
-from stitchbench.moo.scoring import interval_weights
-from stitchbench.tabular.ensemble import normalize, weighting_objectives
+from stitchbench.tabular.problem import TableBacked
+from stitchbench.tabular.weights import WeightsTable
 from stitchbench.zoo import ModelRecord, Zoo, expand_kinds
 
 from .baselines import baseline_vectors, ensemble_scorer, model_flops
 from .checks import check_ensemble_params
-
-
-def exact_weights(zoo: Zoo, records: Sequence[ModelRecord]) -> bool:
-    """Whether the weight candidates below give the exact front: two members scored by accuracy."""
-    return len(records) == 2 and zoo.scenario.metric == "accuracy"
-
-
-def breakpoints(zoo: Zoo, records: Sequence[ModelRecord], parties: Sequence[str], split: str) -> np.ndarray:
-    """The weights w on member A (two members, accuracy) where any party's score on `split` can change."""
-    return np.unique(np.concatenate([ensemble_scorer(zoo, records, p, split).breakpoints() for p in parties]))
-
-
-def front_weights(zoo: Zoo, records: Sequence[ModelRecord], parties: Sequence[str], split: str) -> np.ndarray:
-    """Weightings whose scores contain the front on `split`: every breakpoint and interval where
-    `exact_weights`, a lattice on the simplex otherwise."""
-    if exact_weights(zoo, records):
-        w = np.concatenate(interval_weights(breakpoints(zoo, records, parties, split)))
-        return np.stack([w, 1 - w], 1)
-    return simplex_grid(len(records))
 
 
 def output_ensemble_front(
@@ -62,11 +42,23 @@ def output_ensemble_front(
     return np.array([d["weights"] for d in pool.decisions]).reshape(len(pool), len(records)), pool.val, pool.test
 
 
-class EnsembleWeights(Problem):
-    """Weights w.<member> in [0, 1] (normalized onto the simplex) of an output ensemble; one score per party."""
+def weights_table(zoo: Zoo, records: Sequence[ModelRecord]) -> WeightsTable:
+    """The members' probabilities on every party's val and test split, their labels and FLOPs."""
+    sc = zoo.scenario
+    probs = {
+        (p, s): torch.stack([zoo.probs(r, p, s) for r in records]).numpy() for p in sc.party_names for s in EVAL_SPLITS
+    }
+    labels = {(p, s): sc.party(p).split(s).y.numpy() for p in sc.party_names for s in EVAL_SPLITS}
+    example = sc.example()
+    flops = np.array([model_flops(zoo, r, example) for r in records], dtype=float)
+    return WeightsTable([f"w.{r.kind}" for r in records], probs, labels, sc.metric, flops)
+
+
+class EnsembleWeights(TableBacked, Problem):
+    """Weights w.<member> in [0, 1] (normalized onto the simplex) of an output ensemble; one score per party.
+    The members' probabilities are its table (`WeightsTable`)."""
 
     variable_kinds = frozenset({"real"})
-    tabular = True  # the members' probabilities are its table
     summary = (
         "variables: w.<member> real [0, 1] per member (normalized to sum 1); "
         "objectives: score on each party (max) [+ cost in FLOPs (min)]"
@@ -85,31 +77,22 @@ class EnsembleWeights(Problem):
         self.seed = seed
         self.members = [zoo.get(k, self.arch, seed) for k in expand_kinds(zoo.scenario, members)]
         self.name = "ensemble-weights"
-        self.variables = [Variable(f"w.{r.kind}", "real", 0.0, 1.0) for r in self.members]
+        self.table = weights_table(zoo, self.members)
+        self.variables = [Variable(name, "real", 0.0, 1.0) for name in self.table.members]
         self.objectives = [Objective(p, "max", p) for p in zoo.scenario.party_names]
         if cost:
             self.objectives.append(Objective("cost", "min", None))
-        example = zoo.scenario.example()
-        self.flops = np.array([model_flops(r, example) for r in self.members], dtype=float)
 
-    def _lookup(self, matrix, split):
-        scorer = partial(ensemble_scorer, self.zoo, self.members, split=split)
-        return weighting_objectives(normalize(matrix), self.objectives, scorer, self.flops)
+    @property
+    def flops(self) -> np.ndarray:
+        return self.table.flops
 
     def baselines(self, split="test"):
         return baseline_vectors(self.zoo, self.objectives, split, self.arch, self.seed, self.members)
 
-    def front_kind(self):
-        return "exact" if exact_weights(self.zoo, self.members) else "approximate"
-
     def breakpoints(self, split: str = "val") -> np.ndarray:
-        return breakpoints(self.zoo, self.members, self.parties(), split)
-
-    def exact_front(self, split="val"):
-        """Exact for two members scored by accuracy (every breakpoint and interval, each evaluated as any
-        candidate is); the front of a grid or lattice on the simplex otherwise (see `front_kind`)."""
-        W = front_weights(self.zoo, self.members, self.parties(), split)
-        return nondominated(self.evaluate(W, split), self.maximize)
+        """The weights on member A (two members, accuracy) where any party's score on `split` can change."""
+        return np.unique(np.concatenate([self.table.scorer(p, split).breakpoints() for p in self.parties()]))
 
     def artifacts(self):
         return {r.kind: r.artifact for r in self.members}

@@ -12,9 +12,10 @@ from stitchbench.errors import InputError
 from stitchbench.moo.api import EVAL_SPLITS, Objective, Problem, Variable
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.lattice import simplex_grid
-from stitchbench.moo.scoring import WeightedScores, weighted_scores
+from stitchbench.moo.scoring import WeightedScores, normalize, weighted_scores
 from stitchbench.stitching import ActivationCache, CostModel, ensemble_branch_probs, prepare
-from stitchbench.tabular.ensemble import EnsembleTable, StitchEnsembleClaims, normalize
+from stitchbench.tabular.ensemble import EnsembleTable, stitch_candidates, stitch_pools
+from stitchbench.tabular.problem import TableBacked
 from stitchbench.zoo import Zoo
 
 from .baselines import baseline_vectors
@@ -24,11 +25,12 @@ TABLE_FORMAT = 1
 TABLE_BYTES = 1 << 30  # larger tables stay live (brain-mri at 64x64, 11 points, 21 alphas: 1.2 GB)
 
 
-class StitchEnsembleProblem(StitchEnsembleClaims, Problem):
+class StitchEnsembleProblem(TableBacked, Problem):
     """With `alpha_grid = N` (N >= 2) alpha takes N evenly spaced values from 0 to 1 and, where the table
     fits in TABLE_BYTES, the problem is tabular: every branch's probabilities at every point x alpha on
     every party's val and test split are computed once (with the code live evaluation uses) and stored
-    content-addressed in the cache (see `stitchbench.tabular.ensemble`)."""
+    content-addressed in the cache (see `stitchbench.tabular.ensemble`); the problem is then its
+    `EnsembleTable` (`TableBacked`). Otherwise it evaluates live, with the same scorer."""
 
     variable_kinds = frozenset({"categorical", "real"})
     summary = (
@@ -43,6 +45,12 @@ class StitchEnsembleProblem(StitchEnsembleClaims, Problem):
         grid = params.get("alpha_grid", 0)
         if isinstance(grid, bool) or not isinstance(grid, int) or grid == 1 or grid < 0:
             raise InputError(f"alpha_grid must be 0 (alpha continuous) or a whole number >= 2, got {grid!r}")
+
+    @classmethod
+    def untabular_reason(cls, params):
+        if params.get("alpha_grid", 0) in (None, 0):
+            return "give it alpha_grid = N (N >= 2) in its params (a table over 1 GiB stays live)"
+        return None
 
     def __init__(
         self,
@@ -80,8 +88,8 @@ class StitchEnsembleProblem(StitchEnsembleClaims, Problem):
         self.table = None
         if alpha_grid and self.table_bytes() <= TABLE_BYTES:
             self.table = self.build_table(cache_dir)
-            self.tabular = True
             self.cache = ActivationCache(self.setup.members, zoo.scenario)  # the table replaces its contents
+        self.tabular = self.table is not None
 
     def canonical(self, row: np.ndarray) -> tuple:
         pi, alpha, w = int(row[0]), float(self.stitch_alpha(row[None])[0]), normalize(row[2:])[0]
@@ -125,11 +133,6 @@ class StitchEnsembleProblem(StitchEnsembleClaims, Problem):
             )
         return out
 
-    def _lookup(self, matrix, split):
-        return self.table.lookup(
-            matrix[:, 0], self.alpha.level(matrix[:, 1]), matrix[:, 2:], [o.party for o in self.objectives], split
-        )
-
     def table_bytes(self) -> int:
         """Size of the table: float32 probabilities of every branch at every point x alpha, on every split."""
         sc, m = self.zoo.scenario, self.setup.members
@@ -166,7 +169,8 @@ class StitchEnsembleProblem(StitchEnsembleClaims, Problem):
         self.table_artifact = artifact
         probs = {tuple(k.split("/")): v.numpy() for k, v in artifact.tensors().items()}
         labels = {(p, s): sc.party(p).split(s).y.numpy() for p in sc.party_names for s in EVAL_SPLITS}
-        return EnsembleTable(alphas, probs, labels, sc.metric, *self.cost_arrays())
+        points, members = list(m.point_names), self.member_parties()
+        return EnsembleTable(points, members, alphas, probs, labels, sc.metric, *self.cost_arrays())
 
     def cost_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """FLOPs per sample: each whole member, every member up to each point, each branch after it."""
@@ -201,37 +205,38 @@ class StitchEnsembleProblem(StitchEnsembleClaims, Problem):
         """The front of the dense enumeration `grid()`: an approximation of a continuous problem's front."""
         return nondominated(self.evaluate(self.grid(), split), self.maximize)
 
-    def front_kind(self):
-        """Tabular: exact for two members scored by accuracy (every breakpoint of the weights at every point
-        x alpha), approximate otherwise (a lattice on the simplex); live: none (alpha is continuous)."""
-        if self.table is None:
-            return "none"
-        return "exact" if self.table.exact() else "approximate"
-
-    def exact_front(self, split="val"):
-        if self.table is None:
-            return None
-        per_entry = max(len(self.setup.members) + 1, 200_000 // (len(self.setup.members.points) * self.alpha.levels))
-        lattice = simplex_grid(len(self.setup.members), per_entry)
-        return self.table.front([o.party for o in self.objectives], self.maximize, split, lattice)
-
-    def combo_scorer(self, combo, party, split):
-        return (
-            super().combo_scorer(combo, party, split) if self.table is not None else self.scorer(*combo, party, split)
-        )
+    def member_parties(self) -> list[str]:
+        return [r.kind.split(":", 1)[1] for r in self.setup.records]
 
     def member_kinds(self):
         return [r.kind for r in self.setup.records]
 
+    # live (no table): claim 4's surface computed with the live scorer (`grid_front`: a dense enumeration)
+    def stitch_alpha(self, matrix):
+        if self.table is not None:
+            return super().stitch_alpha(matrix)
+        alphas = np.asarray(matrix, dtype=float)[:, 1]
+        return self.alpha.grid()[self.alpha.level(alphas)] if self.alpha.levels else alphas
+
+    def stitches_enumerated(self) -> bool:
+        return bool(self.alpha.levels)
+
     def claim_pools(self):
+        if self.table is not None:
+            return super().claim_pools()
         if self._claim_pools is None:
-            self._claim_pools = super().claim_pools()
+            grid = self.alpha.grid() if self.alpha.levels else None
+            points = list(self.setup.members.point_names)
+            self._claim_pools = stitch_pools(self.live_scorer, points, self.member_parties(), self.parties(), grid)
         return self._claim_pools
 
-    def output_ensembles(self):
-        E = self.claim_pools().ensembles
-        W = np.array([list(d["weights"].values()) for d in E.decisions])
-        return W, E.val, E.test
+    def candidate_pool(self, matrix):
+        points = list(self.setup.members.point_names)
+        alphas = self.stitch_alpha(matrix)
+        return stitch_candidates(self.live_scorer, matrix, alphas, points, self.member_parties(), self.parties())
+
+    def live_scorer(self, combo, party, split):
+        return self.scorer(*combo, party, split)
 
     def artifacts(self):
         found = {**{r.kind: r.artifact for r in self.setup.records}, "stitches": self.setup.artifact}

@@ -44,6 +44,7 @@ from stitchbench.stitching import (
     prepare,
 )
 from stitchbench.tabular.graph import GraphTable, raw_rows
+from stitchbench.tabular.problem import TableBacked
 from stitchbench.zoo import Zoo, score
 
 from .baselines import baseline_vectors
@@ -60,7 +61,7 @@ def spread(n: int, k: int) -> list[int]:
     return list(range(n)) if k >= n else [int(i) for i in np.floor(np.linspace(0, n - 1, k) + 0.5)]
 
 
-class StitchGraphProblem(Problem):
+class StitchGraphProblem(TableBacked, Problem):
     variable_kinds = frozenset({"binary", "categorical"})
     summary = (
         "variables: ab.<point>, ba.<point> binary switches per matched point (all, or a tabular subset: "
@@ -71,6 +72,12 @@ class StitchGraphProblem(Problem):
     @classmethod
     def check_params(cls, scenario, zoo_archs, params):
         check_graph_params(scenario, zoo_archs, params, MAX_TABLE_POINTS)
+
+    @classmethod
+    def untabular_reason(cls, params):
+        if params.get("points") is None and params.get("max_points") is None:
+            return "give it points = [...] or max_points = k in its params"
+        return None
 
     def __init__(
         self,
@@ -128,7 +135,7 @@ class StitchGraphProblem(Problem):
             self.table_artifact = self._table_artifact(cache_dir)
             arrays = {k: v.numpy() for k, v in self.table_artifact.tensors().items()}
             self.table = GraphTable.from_arrays(arrays)
-            self.tabular = True
+        self.tabular = self.table is not None
 
     def decision(self, row: np.ndarray) -> GraphDecision:
         """The full decision of a row: its switches at the selected points, all others off."""
@@ -168,12 +175,7 @@ class StitchGraphProblem(Problem):
         return np.array(values)
 
     def _evaluate(self, rows, split):
-        if self.table is not None:
-            return list(self.table.lookup(np.array(rows), split))
         return [self.score_flow(self.flow(self.decision(row)), split) for row in rows]
-
-    def _lookup(self, matrix, split):
-        return self.table.lookup(matrix, split)
 
     def _table_artifact(self, cache_dir: Path | None) -> Artifact:
         """The subset's table: built once (every canonical candidate scored live), then read from the cache."""
@@ -222,7 +224,7 @@ class StitchGraphProblem(Problem):
 
     def exact_front(self, split="val"):
         if self.table is not None:
-            return self.table.front(split, self.maximize)
+            return super().exact_front(split)
         if not self.front_is_exact:
             return None
         return nondominated(self.evaluate(raw_rows(self.n_points), split), self.maximize)

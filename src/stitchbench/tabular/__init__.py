@@ -3,6 +3,9 @@
 `stitchbench.tabular.load(DIR)` returns an exported problem (see `stitchbench.tabular.load`; torch-free, as
 is everything this package imports; `stitchbench.benchmark.export` builds and writes exports)."""
 
+from .ensemble import EnsembleTable
+from .graph import GraphTable
 from .load import TableIntegrityError, TableProblem, as_optuna, load
+from .weights import WeightsTable
 
-__all__ = ["TableIntegrityError", "TableProblem", "as_optuna", "load"]
+__all__ = ["EnsembleTable", "GraphTable", "TableIntegrityError", "TableProblem", "WeightsTable", "as_optuna", "load"]

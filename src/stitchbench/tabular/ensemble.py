@@ -1,4 +1,4 @@
-"""The table of a stitch-ensemble with alpha on a grid (torch-free).
+"""The table of a stitch-ensemble with alpha on a grid (torch-free), and claim 4's side of the family.
 
 A candidate (point, alpha, w) scores the weighted sum of its branches' class probabilities, and for a fixed
 point and alpha the branches do not depend on w. So the table holds, for every matched point x alpha on the
@@ -9,25 +9,75 @@ linear in which branches run: `full` (M,) FLOPs of each whole member (alpha = 0)
 member up to the point, `branch` (P, M) of each branch's stitches and suffix.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
-from stitchbench.moo.api import Variable
+from stitchbench.errors import InputError
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.lattice import simplex_grid
 from stitchbench.moo.pools import ALPHA_MIN, CandidatePool, ClaimPools, ensemble_pools, scored
 from stitchbench.moo.scoring import WeightedScores, interval_weights, normalize, weighted_scores
 
+from .files import read, read_ensemble, value_columns, write, write_ensemble
+from .weights import write_members
 
-def weighting_objectives(W: np.ndarray, objectives, scorer, flops: np.ndarray) -> np.ndarray:
-    """Objective matrix of normalized weightings W (n, M) of an output ensemble: each party's score from
-    `scorer(party)` (a `WeightedScores`), cost as the FLOPs of the members with weight > 0."""
-    return np.stack([scorer(o.party)(W) if o.party else (W > 0) @ flops for o in objectives], 1)
+BranchScorer = Callable[[tuple[int, float], str, str], WeightedScores]  # ((point, alpha), party, split)
+
+
+def pool_decision(points: list[str], members: list[str]) -> Callable[[tuple[int, float], np.ndarray], dict]:
+    def decide(combo: tuple[int, float], w: np.ndarray) -> dict:
+        pi, alpha = combo
+        return {"point": points[pi], "alpha": float(alpha), "weights": dict(zip(members, map(float, w), strict=True))}
+
+    return decide
+
+
+def stitch_pools(
+    scorer: BranchScorer, points: list[str], members: list[str], parties: list[str], grid: np.ndarray | None
+) -> ClaimPools:
+    """Claim 4's pools of a stitch-ensemble: stitched candidates enumerated at every point x alpha level >=
+    ALPHA_MIN where alpha is on a `grid` (None: live, the jobs' evaluations make S); the members' output
+    ensembles at alpha 0; `members` are the parties whose models the branches run."""
+    combos = None if grid is None else [(pi, float(a)) for pi in range(len(points)) for a in grid if a >= ALPHA_MIN]
+    per_combo = max(len(members) + 1, 20_000 // max(1, len(combos or ())))
+    return ensemble_pools(
+        scorer,
+        parties,
+        members,
+        combos,
+        (0, 0.0),
+        pool_decision(points, members),
+        lambda: simplex_grid(len(members), per_combo),
+    )
+
+
+def stitch_candidates(
+    scorer: BranchScorer, matrix: np.ndarray, alphas: np.ndarray, points: list[str], members: list[str], parties
+) -> CandidatePool:
+    """Decisions (point, alpha, w...) as claim-4 candidates at their evaluated `alphas` (`alpha_raw`: as given)."""
+    matrix = np.asarray(matrix, dtype=float)
+    W = normalize(matrix[:, 2:])
+    combos = [(int(p) if a else 0, float(a)) for p, a in zip(matrix[:, 0], alphas, strict=True)]
+    pools = []
+    for combo in dict.fromkeys(combos):
+        rows = [i for i, c in enumerate(combos) if c == combo]
+        pool = scored(combo, W[rows], scorer, parties, pool_decision(points, members), True)
+        for d, i in zip(pool.decisions, rows, strict=True):
+            d["alpha_raw"] = float(matrix[i, 1])
+        pools.append(pool)
+    return CandidatePool.concat(pools, parties)
 
 
 @dataclass
 class EnsembleTable:
+    family: ClassVar[str] = "stitch-ensemble"
+
+    points: list[str]  # the matched points' names
+    members: list[str]  # the party of each member (its weight variable is w.<party>)
     alphas: np.ndarray  # (A,) the alpha grid, alphas[0] = 0
     probs: dict[tuple[str, str], np.ndarray]  # (party, split) -> (P, A, M, N, C, ...) float32
     labels: dict[tuple[str, str], np.ndarray]  # (party, split) -> (N, ...)
@@ -36,11 +86,16 @@ class EnsembleTable:
     prefix: np.ndarray  # (P,)
     branch: np.ndarray  # (P, M)
     _scorers: dict = field(default_factory=dict, repr=False)
+    _pools: dict = field(default_factory=dict, repr=False)
 
     @property
     def shape(self) -> tuple[int, int, int]:
         """(points, alphas, members)."""
         return self.branch.shape[0], len(self.alphas), self.branch.shape[1]
+
+    def level(self, alpha: np.ndarray) -> np.ndarray:
+        """The index of the nearest grid value of each alpha (a gridded alpha takes its nearest value)."""
+        return np.rint(np.asarray(alpha, dtype=float) * (len(self.alphas) - 1)).astype(int)
 
     def scorer(self, pi: int, ai: int, party: str, split: str) -> WeightedScores:
         key = (pi, ai, party, split)
@@ -50,13 +105,22 @@ class EnsembleTable:
             )
         return self._scorers[key]
 
+    def combo_scorer(self, combo: tuple[int, float], party: str, split: str) -> WeightedScores:
+        """The branches' scorer at (point, alpha); alpha 0: the members' plain output ensemble."""
+        pi, alpha = combo
+        return self.scorer(pi if alpha else 0, int(self.level(alpha)), party, split)
+
     def canonical(self, points: np.ndarray, levels: np.ndarray) -> np.ndarray:
         """One key per distinct (point, alpha): alpha = 0 (the plain ensemble) is the same at every point."""
         return np.where(levels == 0, 0, points) * len(self.alphas) + levels
 
-    def lookup(self, points: np.ndarray, levels: np.ndarray, W: np.ndarray, objectives: list[str | None], split: str):
-        """Objective matrix (n, len(objectives)) of candidates: point indices, alpha levels, weights (n, M);
-        objectives name a party (its score) or None (cost)."""
+    def lookup(self, matrix: np.ndarray, objectives: list[str | None], split: str) -> np.ndarray:
+        """Objective matrix of validated decisions (point, alpha, w...); objectives name a party or None (cost)."""
+        matrix = np.asarray(matrix, dtype=float)
+        return self.score_levels(matrix[:, 0], self.level(matrix[:, 1]), matrix[:, 2:], objectives, split)
+
+    def score_levels(self, points, levels, W, objectives: list[str | None], split: str) -> np.ndarray:
+        """`lookup` of point indices, alpha levels and weights (n, M)."""
         W = normalize(W)
         keys = self.canonical(np.asarray(points, dtype=int), np.asarray(levels, dtype=int))
         out = np.empty((len(W), len(objectives)))
@@ -92,68 +156,68 @@ class EnsembleTable:
             rows.append(np.column_stack([np.full(len(W), pi), np.full(len(W), ai), W]))
         return np.concatenate(rows)
 
-    def front(self, objectives: list[str | None], maximize: np.ndarray, split: str, lattice: np.ndarray):
+    def front_kind(self) -> str:
+        """Exact for two members scored by accuracy; otherwise the front of a lattice on the simplex."""
+        return "exact" if self.shape[2] == 2 and self.metric == "accuracy" else "approximate"
+
+    def front(self, objectives: list[str | None], maximize: np.ndarray, split: str) -> np.ndarray:
+        P, A, M = self.shape
+        lattice = simplex_grid(M, max(M + 1, 200_000 // (P * A)))
         rows = self.front_candidates([o for o in objectives if o is not None], split, lattice)
-        return nondominated(self.lookup(rows[:, 0], rows[:, 1], rows[:, 2:], objectives, split), maximize)
+        return nondominated(self.score_levels(rows[:, 0], rows[:, 1], rows[:, 2:], objectives, split), maximize)
 
-    def exact(self) -> bool:
-        """Whether `front` is exact: two members scored by accuracy."""
-        return self.shape[2] == 2 and self.metric == "accuracy"
-
-
-class StitchEnsembleClaims:
-    """Claim 4's side of the stitch-ensemble family, shared by its live and tabular forms. A candidate is a
-    point, an alpha and weights over the members' branches (variables `point`, `alpha`, `w.<party>`); the
-    class using this holds its `table` (an `EnsembleTable`), or overrides `combo_scorer` where it has none."""
-
-    alpha: Variable
-    variables: list[Variable]
-    table: "EnsembleTable | None"
-
-    def combo_scorer(self, combo: tuple[int, float], party: str, split: str) -> WeightedScores:
-        """The `WeightedScores` of the branches at (point index, alpha); alpha 0: the members' output ensemble."""
-        pi, alpha = combo
-        return self.table.scorer(pi if alpha else 0, int(self.alpha.level(alpha)), party, split)
-
-    def member_parties(self) -> list[str]:
-        return [v.name.removeprefix("w.") for v in self.variables[2:]]
+    def check_variables(self, variables: list) -> None:
+        """Refuse variables that do not describe this table (point, alpha on its grid, w.<member>)."""
+        names = [v.name for v in variables]
+        if names != ["point", "alpha", *(f"w.{m}" for m in self.members)]:
+            raise InputError(f"variables {names} do not match the table's members {self.members}")
+        if list(variables[0].choices) != self.points:
+            raise InputError(f"variable point's choices {list(variables[0].choices)} are not the table's points")
+        alpha = variables[1]
+        if alpha.levels != len(self.alphas) or not np.allclose(alpha.grid(), self.alphas):
+            raise InputError(f"variable alpha has {alpha.levels} levels, alphas.parquet {len(self.alphas)}")
 
     def stitch_alpha(self, matrix: np.ndarray) -> np.ndarray:
-        alphas = np.asarray(matrix, dtype=float)[:, 1]
-        return self.alpha.grid()[self.alpha.level(alphas)] if self.alpha.levels else alphas
+        """The grid value each decision's alpha snaps to (what it is evaluated at)."""
+        return self.alphas[self.level(np.asarray(matrix, dtype=float)[:, 1])]
 
-    def pool_decision(self, combo: tuple[int, float], w: np.ndarray) -> dict:
-        pi, alpha = combo
-        weights = dict(zip(self.member_parties(), map(float, w), strict=True))
-        return {"point": self.variables[0].choices[pi], "alpha": float(alpha), "weights": weights}
+    def claim_pools(self, parties: list[str]) -> ClaimPools:
+        key = tuple(parties)
+        if key not in self._pools:
+            self._pools[key] = stitch_pools(self.combo_scorer, self.points, self.members, parties, self.alphas)
+        return self._pools[key]
 
-    def claim_pools(self) -> ClaimPools:
-        """Stitched candidates enumerated at every point x alpha level >= ALPHA_MIN where alpha is gridded
-        (live: None, the jobs' evaluations make S); the members' output ensembles at alpha 0."""
-        points, grid = len(self.variables[0].choices), self.alpha.grid() if self.alpha.levels else None
-        combos = None if grid is None else [(pi, float(a)) for pi in range(points) for a in grid if a >= ALPHA_MIN]
-        members = self.member_parties()
-        per_combo = max(len(members) + 1, 20_000 // max(1, len(combos or ())))
-        return ensemble_pools(
-            self.combo_scorer,
-            self.parties(),
-            members,
-            combos,
-            (0, 0.0),
-            self.pool_decision,
-            lambda: simplex_grid(len(members), per_combo),
+    def write(self, directory: Path) -> dict[str, Any]:
+        """members, alphas, points (with costs), probs and labels; the manifest's fields."""
+        directory = Path(directory)
+        write_members(directory, [f"w.{m}" for m in self.members], self.full)
+        write(
+            directory / "alphas.parquet", {"level": np.arange(len(self.alphas), dtype=np.int32), "alpha": self.alphas}
         )
+        points = {"point": np.arange(len(self.points), dtype=np.int32), "name": self.points, "prefix": self.prefix}
+        branches = {f"branch.{m}": np.asarray(self.branch[:, m], dtype=float) for m in range(self.branch.shape[1])}
+        write(directory / "points.parquet", points | branches)
+        return write_ensemble(directory, self.probs, self.labels, ["point", "level", "member"])
 
-    def candidate_pool(self, matrix: np.ndarray) -> CandidatePool:
-        """Decisions as claim-4 candidates, at their evaluated alpha (`alpha_raw`: as given)."""
-        matrix = np.asarray(matrix, dtype=float)
-        alphas, W = self.stitch_alpha(matrix), normalize(matrix[:, 2:])
-        combos = [(int(p) if a else 0, float(a)) for p, a in zip(matrix[:, 0], alphas, strict=True)]
-        pools = []
-        for combo in dict.fromkeys(combos):
-            rows = [i for i, c in enumerate(combos) if c == combo]
-            pool = scored(combo, W[rows], self.combo_scorer, self.parties(), self.pool_decision, True)
-            for d, i in zip(pool.decisions, rows, strict=True):
-                d["alpha_raw"] = float(matrix[i, 1])
-            pools.append(pool)
-        return CandidatePool.concat(pools, self.parties())
+    @classmethod
+    def read(cls, directory: Path, manifest: dict[str, Any]) -> "EnsembleTable":
+        probs, labels = read_ensemble(directory, manifest, ["point", "level", "member"])
+        alphas = read(directory, manifest, "alphas.parquet")
+        grid = alphas.column("alpha").to_numpy()[np.argsort(alphas.column("level").to_numpy())]
+        if len(grid) < 2 or not np.allclose(grid, np.linspace(0, 1, len(grid))):
+            raise InputError(f"{directory}: alphas.parquet is not an even grid from 0 to 1: {grid.tolist()}")
+        points = read(directory, manifest, "points.parquet")
+        order = np.argsort(points.column("point").to_numpy())
+        branch = np.column_stack([points.column(c).to_numpy() for c in value_columns(points, "branch.")])
+        members = read(directory, manifest, "members.parquet")
+        return cls(
+            [points.column("name").to_pylist()[i] for i in order],
+            [n.removeprefix("w.") for n in members.column("name").to_pylist()],
+            grid,
+            probs,
+            labels,
+            manifest["instance"]["metric"],
+            members.column("flops").to_numpy().astype(float),
+            points.column("prefix").to_numpy().astype(float)[order],
+            branch.astype(float)[order],
+        )

@@ -7,11 +7,15 @@ Raw decisions are rows in the numeric encoding of the subset's variables: `ab.<p
 """
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from stitchbench.errors import InputError
 from stitchbench.moo.front import nondominated
+
+from .files import read, value_columns, write
 
 
 def raw_rows(k: int) -> np.ndarray:
@@ -31,6 +35,8 @@ def decision_index(matrix: np.ndarray, k: int) -> np.ndarray:
 class GraphTable:
     """`decision_to_candidate[i]`: the candidate row of raw decision i; `candidates`: the canonical rows
     (n_cand, 2k + 1); `scores[split]`: their objective values (n_cand, n_objectives)."""
+
+    family: ClassVar[str] = "stitch-graph"
 
     decision_to_candidate: np.ndarray
     candidates: np.ndarray
@@ -53,15 +59,49 @@ class GraphTable:
         """The number of points in the subset."""
         return self.candidates.shape[1] // 2
 
-    def lookup(self, matrix: np.ndarray, split: str) -> np.ndarray:
-        """Objective values of validated rows (n, 2k + 1), vectorized: (n, n_objectives)."""
+    def lookup(self, matrix: np.ndarray, objectives: list[str | None], split: str) -> np.ndarray:
+        """Objective values of validated rows (n, 2k + 1), vectorized: (n, n_objectives) (the table holds
+        every objective's value, in the problem's order)."""
         if split not in self.scores:
             raise InputError(f"graph table has no split {split!r}; it has {', '.join(self.scores)}")
         return self.scores[split][self.decision_to_candidate[decision_index(matrix, self.k)]]
 
-    def front(self, split: str, maximize: np.ndarray) -> np.ndarray:
+    def front_kind(self) -> str:
+        return "exact"
+
+    def front(self, objectives: list[str | None], maximize: np.ndarray, split: str) -> np.ndarray:
         """The exact front: the non-dominated objective vectors of all candidates."""
         return nondominated(self.scores[split], maximize)
+
+    def check_variables(self, variables: list) -> None:
+        if len(variables) != 2 * self.k + 1:
+            raise InputError(f"{len(variables)} variables for a graph table over {self.k} points ({2 * self.k + 1})")
+
+    def stitch_alpha(self, matrix: np.ndarray) -> None:
+        return None  # switches, not a mixing alpha: claim 4 is about stitch-ensembles
+
+    def claim_pools(self, parties: list[str]) -> None:
+        return None
+
+    def write(self, directory: Path) -> dict[str, Any]:
+        """One file per array (`graph.<array>.parquet`: `value` for 1-D, `c.<j>` for 2-D arrays)."""
+        arrays = self.to_arrays()
+        for name, a in arrays.items():
+            a = np.asarray(a)
+            columns = {"value": a} if a.ndim == 1 else {f"c.{j}": a[:, j] for j in range(a.shape[1])}
+            write(Path(directory) / f"graph.{name}.parquet", columns)
+        return {"graph_arrays": list(arrays)}
+
+    @classmethod
+    def read(cls, directory: Path, manifest: dict[str, Any]) -> "GraphTable":
+        arrays = {}
+        for name in manifest["graph_arrays"]:
+            t = read(directory, manifest, f"graph.{name}.parquet")
+            cols = value_columns(t, "c.")
+            arrays[name] = (
+                np.column_stack([t.column(c).to_numpy() for c in cols]) if cols else t.column("value").to_numpy()
+            )
+        return cls.from_arrays(arrays)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {

@@ -81,6 +81,7 @@ class Zoo:
     scenario: Scenario
     records: list[ModelRecord]
     _probs: dict = field(default_factory=dict, repr=False)
+    memo: dict = field(default_factory=dict, repr=False)  # what problems derive from these models (by content)
 
     def get(self, kind: str, arch: str | None = None, seed: int | None = None) -> ModelRecord:
         for r in self.records:

@@ -1,0 +1,138 @@
+"""Problems served from a table (torch-free): one table class per table kind (`WeightsTable`,
+`EnsembleTable`, `GraphTable`) scores candidates, gives the front and claim 4's pools, and writes and reads
+its own files. `TableBacked` is the problem side of any of them, shared by the builders' live families (which
+build their table) and by `TableProblem`, an exported table loaded without torch."""
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from stitchbench.moo.api import EVAL_SPLITS, Objective, Problem, Variable, check_split
+from stitchbench.moo.instance import ProblemInstance
+from stitchbench.moo.pools import ClaimPools
+
+from .ensemble import EnsembleTable
+from .files import read, value_columns
+from .graph import GraphTable
+from .weights import WeightsTable
+
+
+class Table(Protocol):
+    family: str
+
+    def lookup(self, matrix: np.ndarray, objectives: list[str | None], split: str) -> np.ndarray: ...
+    def front_kind(self) -> str: ...
+    def front(self, objectives: list[str | None], maximize: np.ndarray, split: str) -> np.ndarray: ...
+    def stitch_alpha(self, matrix: np.ndarray) -> np.ndarray | None: ...
+    def check_variables(self, variables: list[Variable]) -> None: ...
+    def claim_pools(self, parties: list[str]) -> ClaimPools | None: ...
+    def write(self, directory: Path) -> dict[str, Any]: ...
+
+
+TABLES: dict[str, type] = {t.family: t for t in (WeightsTable, EnsembleTable, GraphTable)}
+
+
+class TableBacked:
+    """The problem side of a table: every objective vector, the front and claim 4's pools come from
+    `self.table`. Mixed into a `Problem` (before it); a builder whose table is None (it evaluates live)
+    falls back to the `Problem` defaults."""
+
+    table: Table | None
+    tabular = True
+    objectives: list[Objective]
+    maximize: np.ndarray
+
+    def objective_parties(self) -> list[str | None]:
+        """Each objective's party (None: cost), in order: what a table scores."""
+        return [o.party for o in self.objectives]
+
+    def _lookup(self, matrix: np.ndarray, split: str) -> np.ndarray:
+        return self.table.lookup(matrix, self.objective_parties(), split)
+
+    def front_kind(self):
+        return super().front_kind() if self.table is None else self.table.front_kind()
+
+    def exact_front(self, split: str = "val") -> np.ndarray | None:
+        check_split(split)
+        if self.table is None:
+            return super().exact_front(split)
+        return self.table.front(self.objective_parties(), self.maximize, split)
+
+    def stitch_alpha(self, matrix: np.ndarray) -> np.ndarray | None:
+        return super().stitch_alpha(matrix) if self.table is None else self.table.stitch_alpha(matrix)
+
+    def claim_pools(self) -> ClaimPools | None:
+        return super().claim_pools() if self.table is None else self.table.claim_pools(self.parties())
+
+    def output_ensembles(self):
+        pools = self.claim_pools()
+        if pools is None:
+            return super().output_ensembles()
+        E = pools.ensembles
+        return np.array([list(d["weights"].values()) for d in E.decisions]), E.val, E.test
+
+
+class TableProblem(TableBacked, Problem):
+    """An exported table loaded without torch (see `stitchbench.tabular.load`): the API of the instance it
+    was exported from, with `instance` (its ProblemInstance record) and `optuna()` (an optunahub-style
+    benchmark problem). Baselines and fronts are the exported ones."""
+
+    zoo = None
+
+    def __init__(self, manifest: dict[str, Any], directory: Path, table: Table):
+        super().__init__()
+        self.directory, self.manifest, self.table = Path(directory), manifest, table
+        self.instance = ProblemInstance(**manifest["instance"])
+        self.name = manifest["family"]
+        self.variables = [Variable(**{**v, "choices": tuple(v["choices"])}) for v in manifest["variables"]]
+        table.check_variables(self.variables)
+        self.variable_kinds = frozenset(v.kind for v in self.variables)
+        self.summary = f"{self.name} loaded from an exported table"
+        self.objectives = [Objective(**o) for o in manifest["objectives"]]
+        cols = [f"f.{o.name}" for o in self.objectives]
+        self._baselines: dict[str, dict[str, np.ndarray]] = {s: {} for s in EVAL_SPLITS}
+        for row in read(directory, manifest, "baselines.parquet").to_pylist():
+            self._baselines[row["split"]][row["baseline"]] = np.array([row[c] for c in cols], dtype=float)
+        fronts = read(directory, manifest, "fronts.parquet")
+        split = fronts.column("split").to_numpy(zero_copy_only=False)
+        values = np.column_stack([fronts.column(c).to_numpy() for c in cols])
+        self._fronts = {s: values[split == s] for s in EVAL_SPLITS}
+        self._ensembles = None
+        if "output_ensembles.parquet" in manifest["files"]:
+            t = read(directory, manifest, "output_ensembles.parquet")
+            self._ensembles = tuple(
+                np.column_stack([t.column(c).to_numpy() for c in group])
+                for group in (value_columns(t, "w."), *([f"{s}.{p}" for p in self.parties()] for s in EVAL_SPLITS))
+            )
+
+    def scenario_name(self) -> str:
+        return self.instance.scenario_name
+
+    def metric(self) -> str:
+        return self.instance.metric
+
+    def train_parties(self) -> list[str]:
+        return list(self.manifest.get("train_parties", []))
+
+    def member_kinds(self) -> list[str]:
+        return list(self.instance.members)
+
+    def baselines(self, split="test"):
+        check_split(split)
+        return {k: v.copy() for k, v in self._baselines[split].items()}
+
+    def exact_front(self, split="val"):
+        check_split(split)
+        return self._fronts[split].copy()
+
+    def max_cost(self) -> float:
+        return float(self.manifest["max_cost"])
+
+    def output_ensembles(self):
+        return None if self._ensembles is None else tuple(a.copy() for a in self._ensembles)
+
+    def optuna(self, split: str = "val"):
+        from .load import as_optuna
+
+        return as_optuna(self, split)

@@ -1,0 +1,99 @@
+"""The table of `ensemble-weights` (torch-free): the members' class probabilities on every party's val and test
+split, and each member's FLOPs. A candidate is a weighting of the members (normalized onto the simplex); its
+score on a party is the weighted output ensemble's, scored by `stitchbench.moo.scoring` (the code every
+ensemble score in stitchbench runs), and its cost the FLOPs of the members with weight > 0.
+
+With two members scored by accuracy the score is an exact step function of the weight (see `StepAccuracy`):
+evaluating every breakpoint and one weight inside every interval between them gives every objective vector
+the problem has, so its front is exact; otherwise the front of a lattice on the simplex (approximate).
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from stitchbench.errors import InputError
+from stitchbench.moo.front import nondominated
+from stitchbench.moo.lattice import simplex_grid
+from stitchbench.moo.scoring import WeightedScores, interval_weights, normalize, weighted_scores
+
+from .files import read, read_ensemble, write, write_ensemble
+
+
+def weighting_objectives(W: np.ndarray, objectives: list[str | None], scorer, flops: np.ndarray) -> np.ndarray:
+    """Objective matrix of normalized weightings W (n, M) of an output ensemble: each party's score from
+    `scorer(party)` (a `WeightedScores`), cost (None) as the FLOPs of the members with weight > 0."""
+    return np.stack([scorer(p)(W) if p is not None else (W > 0) @ flops for p in objectives], 1)
+
+
+@dataclass
+class WeightsTable:
+    family: ClassVar[str] = "ensemble-weights"
+
+    members: list[str]  # each member's weight variable
+    probs: dict[tuple[str, str], np.ndarray]  # (party, split) -> (M, N, C, ...) float32
+    labels: dict[tuple[str, str], np.ndarray]  # (party, split) -> (N, ...)
+    metric: str
+    flops: np.ndarray  # (M,) FLOPs per sample of each whole member
+    _scorers: dict = field(default_factory=dict, repr=False)
+
+    def scorer(self, party: str, split: str) -> WeightedScores:
+        if (party, split) not in self._scorers:
+            self._scorers[party, split] = weighted_scores(
+                self.probs[party, split], self.labels[party, split], self.metric
+            )
+        return self._scorers[party, split]
+
+    def lookup(self, matrix: np.ndarray, objectives: list[str | None], split: str) -> np.ndarray:
+        """Objective matrix of validated weightings (n, M); objectives name a party or None (cost)."""
+        return weighting_objectives(normalize(matrix), objectives, lambda p: self.scorer(p, split), self.flops)
+
+    def front_kind(self) -> str:
+        return "exact" if len(self.members) == 2 and self.metric == "accuracy" else "approximate"
+
+    def front_weightings(self, parties: list[str], split: str) -> np.ndarray:
+        """Weightings whose scores contain the front on `split`: every breakpoint and one weight inside every
+        interval between them (exact), or a lattice on the simplex."""
+        if self.front_kind() == "exact":
+            breaks = np.concatenate([self.scorer(p, split).breakpoints() for p in parties])
+            w = np.concatenate(interval_weights(breaks))
+            return np.stack([w, 1 - w], 1)
+        return simplex_grid(len(self.members))
+
+    def front(self, objectives: list[str | None], maximize: np.ndarray, split: str) -> np.ndarray:
+        W = self.front_weightings([p for p in objectives if p is not None], split)
+        return nondominated(self.lookup(W, objectives, split), maximize)
+
+    def check_variables(self, variables: list) -> None:
+        names = [v.name for v in variables]
+        if names != list(self.members):
+            raise InputError(f"variables {names} are not the table's members {self.members}")
+
+    def stitch_alpha(self, matrix: np.ndarray) -> None:
+        return None  # an output ensemble never stitches
+
+    def claim_pools(self, parties: list[str]) -> None:
+        return None
+
+    def write(self, directory: Path) -> dict[str, Any]:
+        """members.parquet, probs.parquet, labels.parquet; the manifest's fields."""
+        write_members(directory, self.members, self.flops)
+        return write_ensemble(directory, self.probs, self.labels, ["member"])
+
+    @classmethod
+    def read(cls, directory: Path, manifest: dict[str, Any]) -> "WeightsTable":
+        probs, labels = read_ensemble(directory, manifest, ["member"])
+        members = read(directory, manifest, "members.parquet")
+        names = members.column("name").to_pylist()
+        return cls(
+            names, probs, labels, manifest["instance"]["metric"], members.column("flops").to_numpy().astype(float)
+        )
+
+
+def write_members(directory: Path, names: list[str], flops: np.ndarray) -> None:
+    write(
+        Path(directory) / "members.parquet",
+        {"member": np.arange(len(names), dtype=np.int32), "name": list(names), "flops": np.asarray(flops, dtype=float)},
+    )

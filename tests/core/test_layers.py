@@ -1,0 +1,72 @@
+"""The torch-free core: its packages import without torch (and without pymoo or optuna until a function needs
+them), and the import contract that keeps arrows going down fails on a planted reverse import."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CORE = ("stitchbench.moo", "stitchbench.tabular", "stitchbench.solvers", "stitchbench.results")
+
+NO_TORCH = """
+import importlib.abc, json, sys, time
+
+class NoTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is not installed (blocked for this test)")
+
+sys.meta_path.insert(0, NoTorch())
+seconds = {}
+for name in NAMES:
+    start = time.perf_counter()
+    __import__(name)
+    seconds[name] = time.perf_counter() - start
+heavy = sorted(m for m in ("torch", "pymoo", "optuna") if m in sys.modules)
+print(json.dumps({"heavy": heavy, "seconds": seconds}))
+"""
+
+
+def test_core_packages_import_without_torch_pymoo_or_optuna():
+    code = NO_TORCH.replace("NAMES", repr(list(CORE)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["heavy"] == [], result
+    assert set(result["seconds"]) == set(CORE)
+
+
+def test_the_core_refuses_torch_when_blocked():
+    """The blocker itself works: a builder package needs torch and fails to import under it."""
+    code = NO_TORCH.replace("NAMES", repr(["stitchbench.zoo"]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "torch is not installed" in out.stderr
+
+
+def lint_imports(package_root: Path) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).parent / "lint-imports"
+    if not exe.is_file():
+        pytest.skip("import-linter is not installed")
+    env = {"PYTHONPATH": str(package_root), "PATH": str(exe.parent), "HOME": str(package_root)}
+    return subprocess.run(
+        [str(exe), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=package_root,
+        env=env,
+    )
+
+
+def test_import_contract_holds_and_fails_on_a_planted_reverse_import(tmp_path):
+    tree = tmp_path / "src"
+    shutil.copytree(ROOT / "src" / "stitchbench", tree / "stitchbench", ignore=shutil.ignore_patterns("__pycache__"))
+    assert lint_imports(tree).returncode == 0
+    front = tree / "stitchbench" / "moo" / "front.py"
+    front.write_text(front.read_text() + "\nfrom stitchbench.zoo import Zoo  # planted: the core reaching up\n")
+    broken = lint_imports(tree)
+    assert broken.returncode != 0
+    assert "stitchbench.moo.front -> stitchbench.zoo" in broken.stdout and "BROKEN" in broken.stdout
