@@ -49,9 +49,9 @@ def hetero_zoo(digits, cache_dir):
 @pytest.fixture(scope="session")
 def setup_db(zoo, cache_dir):
     """Host uci-digits, members (uci-digits, mnist) cnn, stitches trained double-batched (the default)."""
-    from stitchbench.stitching import prepare
+    from stitchbench.stitching import stitch_setup
 
-    return prepare(zoo, "uci-digits", "double-batched", cache_dir=cache_dir)
+    return stitch_setup(zoo, "uci-digits", "double-batched", cache_dir=cache_dir)
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +100,6 @@ def brain_zoo(brain, cache_dir):
 
 @pytest.fixture(scope="session")
 def brain_setup(brain_zoo, cache_dir):
-    from stitchbench.stitching import prepare
+    from stitchbench.stitching import stitch_setup
 
-    return prepare(brain_zoo, "site-a", "double-batched", cache_dir=cache_dir)
+    return stitch_setup(brain_zoo, "site-a", "double-batched", cache_dir=cache_dir)

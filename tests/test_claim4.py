@@ -65,7 +65,7 @@ def test_alphas_below_alpha_min_are_never_stitched(se_problem, se_table):
     """(b) a raw alpha that snaps to 0 on the grid (5 levels: below 0.125) and a live alpha of 0.01 are
     evaluated as output ensembles: no stitched candidate, whatever their scores; tabular pools enumerate
     alpha levels >= ALPHA_MIN only."""
-    from stitchbench.benchmark.workspace import stitched_candidates
+    from stitchbench.benchmark.jobs import stitched_candidates
 
     raw = np.array([[3, 0.01, 0.5, 0.5], [3, 0.12, 0.3, 0.7]])
     assert se_table.stitch_alpha(raw).tolist() == [0.0, 0.0]
@@ -85,7 +85,7 @@ def test_alphas_below_alpha_min_are_never_stitched(se_problem, se_table):
 
 
 def test_a_live_jobs_stitched_candidates_are_its_val_front_at_evaluated_alpha(se_problem):
-    from stitchbench.benchmark.workspace import stitched_candidates
+    from stitchbench.benchmark.jobs import stitched_candidates
 
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.integers(0, 7, 30), rng.uniform(0, 1, 30), rng.uniform(0, 1, (30, 2))])

@@ -16,6 +16,7 @@ import stitchbench.registry
 from stitchbench.benchmark.cli import main
 from stitchbench.data import SCENARIOS, get_scenario
 from stitchbench.errors import InputError
+from stitchbench.moo.api import Problem
 from stitchbench.problems import PROBLEMS, create_problem
 from stitchbench.registry import Registry
 from stitchbench.solvers import SOLVERS
@@ -138,7 +139,7 @@ def test_the_example_plugin_suite_runs_every_kind_through_the_cli(cache_dir, tmp
     scenario = get_scenario("example.stripes")
     zoo = build_zoo(scenario, ["example.mlp"], cache_dir=cache_dir)  # from the cache the run filled
     assert {r.arch for r in zoo.records} == {"example.mlp"} and len(zoo.records) == 5
-    problem = create_problem("example.subset-ensemble", zoo, seed=0)
+    problem = create_problem("example.subset-ensemble", zoo, zoo_seed=0)
     xs = [f"x.{v.name}" for v in problem.variables]
     fs = [f"f.{o.name}" for o in problem.objectives]
     assert xs == ["x.use.local:wide", "x.use.local:fine", "x.use.merged", "x.use.fedavg", "x.use.fedprox"]
@@ -190,3 +191,36 @@ def test_verbose_shows_a_failed_jobs_traceback(cache_dir, tmp_path, monkeypatch,
         assert ("Traceback (most recent call last)" in err) == verbose
     assert "job example.stripes/z0/example.subset-ensemble/example.hillclimb/s0 failed" in err
     assert 'in fall\n    raise RuntimeError("climbed off a cliff")' in err
+
+
+def test_a_family_that_takes_the_zoo_seed_as_seed_still_works_with_a_deprecation_warning():
+    from stitchbench.problems.registry import check_family
+
+    class Old(Problem):
+        """A family written against the 0.1 docs."""
+
+        variable_kinds = frozenset({"real"})
+
+        def __init__(self, zoo, seed: int = 0, width: int = 3): ...
+
+    with pytest.warns(DeprecationWarning, match="'zoo_seed'"):
+        contract = check_family(Old)
+    assert contract.injected == {"zoo_seed": "seed"} and not contract.hosted
+    assert contract.parameters({"zoo": None, "seed": 0, "width": 3}) == {"width": 3}
+
+
+def test_a_family_whose_declarations_break_its_signature_is_refused():
+    from stitchbench.problems.registry import check_family
+
+    class Hosted(Problem):
+        """Says it takes a host, but does not."""
+
+        variable_kinds = frozenset({"real"})
+        hosted = True
+
+        def __init__(self, zoo, zoo_seed: int = 0): ...
+
+    with pytest.raises(TypeError, match="host"):
+        check_family(Hosted)
+    Hosted.hosted = False
+    assert check_family(Hosted).injected == {"zoo_seed": "zoo_seed"}

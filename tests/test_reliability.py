@@ -413,7 +413,7 @@ def comparable(directory, table):
 
 
 def disk_full_after(n):
-    from stitchbench.artifacts import atomic_write
+    from stitchbench.files import atomic_write
 
     calls = {"n": 0}
 

@@ -10,7 +10,7 @@ import torch
 
 from stitchbench.artifacts import IntegrityError
 from stitchbench.benchmark.cli import main
-from stitchbench.stitching import prepare
+from stitchbench.stitching import stitch_setup
 from stitchbench.zoo import build_zoo, export_model, import_model
 
 
@@ -98,7 +98,7 @@ def test_tampered_stitch_set_is_refused(setup_db, zoo, tmp_path):
     data[-3] ^= 0xFF
     (copy / "weights.safetensors").write_bytes(bytes(data))
     with pytest.raises(IntegrityError, match="sha256 mismatch"):
-        prepare(zoo, "uci-digits", "double-batched", cache_dir=private)
+        stitch_setup(zoo, "uci-digits", "double-batched", cache_dir=private)
 
 
 def test_cli_export(zoo, cache_dir, tmp_path, capsys):

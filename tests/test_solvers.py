@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from stitchbench.errors import InputError
-from stitchbench.solvers import SOLVERS, Evaluator, Solver, check_supports, create_solver, run_solver, supports
+from stitchbench.solvers import SOLVERS, Evaluator, Solver, check_supports, create_solver, fits, run_solver
 
 BUILTIN = [n for n in SOLVERS.names() if SOLVERS.entry(n).plugin is None]
 
@@ -27,7 +27,7 @@ def families(weights_problem, se_problem, graph_problem):
 def test_every_builtin_solver_runs_on_every_family_it_supports(name, families):
     ran = 0
     for problem in families.values():
-        if not supports(name, problem):
+        if not fits(name, problem):
             with pytest.raises(InputError, match="does not support"):
                 check_supports(name, problem.kinds)
             continue

@@ -16,7 +16,7 @@ from stitchbench.stitching import (
     find_points,
     graph_logits,
     make_stitch,
-    prepare,
+    stitch_setup,
     weighted_probs,
 )
 from stitchbench.zoo import create
@@ -188,14 +188,14 @@ def test_stitch_training_reads_only_the_hosts_training_split(zoo, cache_dir, tmp
         return original(self, name)
 
     monkeypatch.setattr(Party, "split", spy)
-    setup = prepare(zoo, "mnist", "task", cache_dir=tmp_path, recipe={"match_epochs": 1, "epochs": 1})
+    setup = stitch_setup(zoo, "mnist", "task", cache_dir=tmp_path, recipe={"match_epochs": 1, "epochs": 1})
     assert set(reads) == {("mnist", "train")}
     assert setup.manifest["host"] == "mnist" and setup.manifest["touched"] == ["mnist"]
     assert setup.manifest["config"]["parents"] == [zoo.get("local:mnist").sha256, zoo.get("local:uci-digits").sha256]
 
 
 def test_stitch_sets_are_stored_and_reused(setup_db, zoo, cache_dir):
-    again = prepare(zoo, "uci-digits", "double-batched", cache_dir=cache_dir)
+    again = stitch_setup(zoo, "uci-digits", "double-batched", cache_dir=cache_dir)
     assert again.manifest["key"] == setup_db.manifest["key"]
     for k, v in setup_db.stitches.state_dict().items():
         assert torch.equal(v, again.stitches.state_dict()[k])
@@ -223,7 +223,9 @@ def test_parents_stay_frozen_during_stitch_training(zoo, tmp_path, monkeypatch, 
         monkeypatch.setattr(networks, "frozen_copy", lambda m: copy.deepcopy(m).requires_grad_(True))
         monkeypatch.setattr(training, "optimizer", lambda params, recipe: real_optimizer(params + parents(), recipe))
     rng = torch.get_rng_state()
-    result = prepare(zoo, "uci-digits", "double-batched", cache_dir=tmp_path, recipe={"match_epochs": 1, "epochs": 1})
+    result = stitch_setup(
+        zoo, "uci-digits", "double-batched", cache_dir=tmp_path, recipe={"match_epochs": 1, "epochs": 1}
+    )
     assert torch.equal(torch.get_rng_state(), rng)  # stitch training seeds a fork, not the global RNG
     assert result.members is used["members"]
     moved = [
@@ -242,7 +244,7 @@ def test_heterogeneous_stitching_trains_and_evaluates(zoo, hetero_zoo, digits, c
     from stitchbench.zoo import Zoo
 
     both = Zoo(digits, zoo.records + hetero_zoo.records)
-    setup = prepare(both, "uci-digits", "double-batched", archs=["cnn", "resnet"], cache_dir=cache_dir)
+    setup = stitch_setup(both, "uci-digits", "double-batched", archs=["cnn", "resnet"], cache_dir=cache_dir)
     assert [r.arch for r in setup.records] == ["cnn", "resnet"]
     x, y = digits.party("uci-digits").split("test").x, digits.party("uci-digits").split("test").y
     with torch.no_grad():
@@ -257,7 +259,7 @@ def test_three_member_stitch_ensemble_mixes_all_others(digits, cache_dir):
 
     s4 = get_scenario("digits-shift-4")
     z = build_zoo(s4, kinds=["local"], cache_dir=cache_dir, recipe={"epochs": 2})
-    setup = prepare(z, "uci-digits-1", "feature-match", cache_dir=cache_dir, recipe={"match_epochs": 1})
+    setup = stitch_setup(z, "uci-digits-1", "feature-match", cache_dir=cache_dir, recipe={"match_epochs": 1})
     assert len(setup.members) == 4
     assert len(setup.stitches.at(0)) == 4 * 3
     x = s4.party("uci-digits-1").split("val").x[:50]

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from stitchbench.benchmark.cli import main
-from stitchbench.benchmark.export import export_problem
 from stitchbench.benchmark.suite import expand, load_suite
 from stitchbench.benchmark.workspace import Workspace
 from stitchbench.errors import InputError
 from stitchbench.moo.adapters import to_pymoo
 from stitchbench.tabular import TableIntegrityError, load
+from stitchbench.tabular.export import export_problem
 from stitchbench.tabular.files import dense, long_columns, value_columns
 
 SUITE = """

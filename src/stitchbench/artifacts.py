@@ -29,7 +29,7 @@ from stitchbench.hashing import config_hash, file_sha256
 log = logging.getLogger(__name__)
 
 WEIGHTS = "weights.safetensors"
-MANIFEST = "manifest.json"
+ARTIFACT_MANIFEST = "manifest.json"
 
 
 class IntegrityError(InputError):
@@ -69,7 +69,7 @@ def write_artifact(path: Path, tensors: dict[str, torch.Tensor], manifest: dict[
     try:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / WEIGHTS))
         manifest = {**manifest, "sha256": file_sha256(tmp / WEIGHTS), "versions": versions()}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+        (tmp / ARTIFACT_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -80,13 +80,13 @@ def write_artifact(path: Path, tensors: dict[str, torch.Tensor], manifest: dict[
 
 def read_manifest(path: Path) -> dict[str, Any]:
     try:
-        manifest = json.loads((path / MANIFEST).read_text())
+        manifest = json.loads((path / ARTIFACT_MANIFEST).read_text())
     except FileNotFoundError as e:
-        raise IntegrityError(f"no manifest at {path / MANIFEST}") from e
+        raise IntegrityError(f"no manifest at {path / ARTIFACT_MANIFEST}") from e
     except json.JSONDecodeError as e:
-        raise IntegrityError(f"manifest {path / MANIFEST} is not valid JSON: {e}") from e
+        raise IntegrityError(f"manifest {path / ARTIFACT_MANIFEST} is not valid JSON: {e}") from e
     if not isinstance(manifest, dict) or not isinstance(manifest.get("sha256"), str):
-        raise IntegrityError(f"manifest {path / MANIFEST} has no 'sha256' of its weights")
+        raise IntegrityError(f"manifest {path / ARTIFACT_MANIFEST} has no 'sha256' of its weights")
     return manifest
 
 
@@ -121,7 +121,7 @@ class ArtifactStore:
 
     def get(self, key: str) -> Artifact | None:
         path = self.path(key)
-        if not (path / MANIFEST).is_file():
+        if not (path / ARTIFACT_MANIFEST).is_file():
             return None
         return Artifact(path, read_manifest(path))
 

@@ -18,7 +18,7 @@ def shorten(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def describe(error: Exception) -> str:
+def explain(error: Exception) -> str:
     """A one-paragraph message for an InputError or a pydantic ValidationError."""
     errors = getattr(error, "errors", None)
     if not callable(errors):

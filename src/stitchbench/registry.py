@@ -66,9 +66,11 @@ class Entry(Generic[T]):
 class Registry(Generic[T]):
     """Named factories of one kind (scenario, architecture, problem, solver)."""
 
-    def __init__(self, kind: str, group: str | None = None):
+    def __init__(self, kind: str, group: str | None = None, check: Callable[[Any], Any] | None = None):
+        """`check(factory)`: a plugin's declarations, checked when it loads (raising refuses the plugin)."""
         self.kind = kind
         self.group = group or f"stitchbench.{kind}s"
+        self.check = check
         self._entries: dict[str, Entry[T]] = {}
         self._plugins_loaded = False
 
@@ -104,6 +106,8 @@ class Registry(Generic[T]):
                 continue
             try:
                 factory = ep.load()
+                if self.check is not None:
+                    self.check(factory)
             except Exception as e:  # a broken plugin must not break the built-ins or the other plugins
                 log.warning(
                     "%s plugin %r (%s) is skipped: it failed to load: %s: %s",

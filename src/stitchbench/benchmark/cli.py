@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stitchbench.errors import InputError, describe
+from stitchbench.errors import InputError, explain
 
 log = logging.getLogger("stitchbench")
 LISTABLE = ("scenarios", "architectures", "problems", "solvers", "suites")
@@ -156,10 +156,10 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "table" and args.table_command == "check":
         from stitchbench.hashing import file_sha256
-        from stitchbench.tabular.load import MANIFEST, load
+        from stitchbench.tabular.load import TABLE_MANIFEST, load
 
         problem = load(args.dir, args.sha256)
-        digest = file_sha256(Path(args.dir) / MANIFEST)
+        digest = file_sha256(Path(args.dir) / TABLE_MANIFEST)
         print(
             f"{args.dir}: every sha256 matches; {problem.instance.id} ({problem.name}, front {problem.front_kind()}); "
             f"manifest sha256 {digest}" + (" (as pinned)" if args.sha256 else " (pass it as --sha256 to pin it)")
@@ -239,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(args.verbose)
         return dispatch(args)
     except (InputError, ValidationError) as e:
-        print(f"error: {describe(e)}", file=sys.stderr)
+        print(f"error: {explain(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -10,6 +10,7 @@ from stitchbench.artifacts import default_cache_dir
 from stitchbench.data import SCENARIOS, get_scenario
 from stitchbench.errors import InputError, unknown
 from stitchbench.problems import PROBLEMS
+from stitchbench.problems.registry import suite_parameters
 from stitchbench.solvers import SOLVERS
 from stitchbench.stitching import TracedNet, find_points
 from stitchbench.zoo import ARCHITECTURES, build_zoo, check_archs, create, export_model, import_model
@@ -57,7 +58,7 @@ def listing(what: str) -> pd.DataFrame:
             [
                 (
                     e.name,
-                    ", ".join(f"{k}={v}" for k, v in e.parameters().items() if k not in ("zoo", "cache_dir")),
+                    ", ".join(f"{k}={v}" for k, v in suite_parameters(e.name).items()),
                     e.about,
                 )
                 for e in PROBLEMS

@@ -17,8 +17,9 @@ from stitchbench.errors import InputError
 from stitchbench.files import atomic_write
 from stitchbench.solvers import SOLVERS
 
+from .jobs import JobResult, execute
 from .suite import Job
-from .workspace import JobResult, Workspace, execute
+from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def prepare_jobs(jobs: Sequence[Job], run_dir: Path) -> list[Job]:
     """Each job with the parameters its solver's `prepare` gives it in this run directory."""
     out = []
     for job in jobs:
-        params = SOLVERS.entry(job.solver.name).factory.prepare(dict(job.solver.params), job.id, run_dir)
+        params = SOLVERS.entry(job.solver.name).factory.job_params(dict(job.solver.params), job.id, run_dir)
         out.append(job.model_copy(update={"solver": job.solver.model_copy(update={"params": params})}))
     return out
 

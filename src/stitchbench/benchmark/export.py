@@ -1,104 +1,16 @@
-"""Export a tabular problem instance as Parquet tables + `manifest.json` (the format is described in
-`stitchbench.tabular.load`, which reads it back without torch). The manifest holds the format version, the
-problem instance record, the family, variables and objectives, the artifact sha256s and the sha256 of every
-other file in the directory."""
+"""`stitchbench table export`: build (or reuse from the cache) an instance of a suite and write it with
+`stitchbench.tabular.export`."""
 
-import json
-import os
-import shutil
 import time
-import uuid
-from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-
-from stitchbench import __version__
 from stitchbench.artifacts import default_cache_dir
-from stitchbench.errors import InputError, unknown
-from stitchbench.hashing import file_sha256
-from stitchbench.moo.api import EVAL_SPLITS, Problem
-from stitchbench.moo.instance import ProblemInstance
+from stitchbench.errors import unknown
 from stitchbench.problems import PROBLEMS
-from stitchbench.tabular.files import FORMAT, MANIFEST, VERSION, write
+from stitchbench.tabular.export import check_out, export_problem, not_tabular
 
 from .suite import expand, load_suite
 from .workspace import Workspace
-
-
-def not_tabular(instance: str, family: str, reason: str) -> InputError:
-    return InputError(f"instance {instance!r} ({family}) is not tabular, so it cannot be exported: {reason}")
-
-
-def check_out(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"{out} exists and is not an empty directory; export into a new or empty one")
-
-
-def write_common(problem: Problem, out: Path) -> None:
-    """Baselines and fronts per split, and the output-ensemble front (claim 4's E) where there is one."""
-    names = [o.name for o in problem.objectives]
-    rows = [(s, b, v) for s in EVAL_SPLITS for b, v in problem.baselines(s).items()]
-    write(
-        out / "baselines.parquet",
-        {"split": [r[0] for r in rows], "baseline": [r[1] for r in rows]}
-        | {f"f.{n}": np.array([float(r[2][j]) for r in rows]) for j, n in enumerate(names)},
-    )
-    fronts = {s: problem.exact_front(s) for s in EVAL_SPLITS}
-    fronts = {s: np.empty((0, len(names))) if f is None else np.asarray(f, dtype=float) for s, f in fronts.items()}
-    write(
-        out / "fronts.parquet",
-        {"split": [s for s, f in fronts.items() for _ in f]}
-        | {f"f.{n}": np.concatenate([f[:, j] for f in fronts.values()]) for j, n in enumerate(names)},
-    )
-    ensembles = problem.output_ensembles()
-    if ensembles is not None:
-        W, val, test = (np.asarray(a, dtype=float) for a in ensembles)
-        cols = {f"w.{i}": W[:, i] for i in range(W.shape[1])}
-        for split, a in (("val", val), ("test", test)):
-            cols |= {f"{split}.{p}": a[:, j] for j, p in enumerate(problem.parties())}
-        write(out / "output_ensembles.parquet", cols)
-
-
-def export_problem(problem: Problem, instance: ProblemInstance, out: Path) -> dict:
-    """Write a tabular problem and its instance record into the new or empty directory `out`, through a
-    temporary sibling renamed into place at the end; returns the manifest."""
-    out = Path(out)
-    if not problem.tabular or getattr(problem, "table", None) is None:
-        reason = type(problem).untabular_reason(instance.params) or "its table does not fit (see the family's docs)"
-        raise not_tabular(instance.id, instance.family, reason)
-    check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
-    tmp.mkdir()
-    try:
-        shapes = problem.table.write(tmp)
-        write_common(problem, tmp)
-        manifest = {
-            "format": FORMAT,
-            "version": VERSION,
-            "family": instance.family,
-            "instance": instance.model_dump(mode="json"),
-            "variables": [v.record() for v in problem.variables],
-            "objectives": [asdict(o) for o in problem.objectives],
-            "front_kind": problem.front_kind(),
-            "train_parties": problem.train_parties(),
-            "max_cost": float(problem.max_cost()),
-            "artifacts": dict(instance.artifacts),
-            **shapes,
-            "written_by": {"stitchbench": __version__, "pyarrow": pa.__version__},
-            "files": {f.name: file_sha256(f) for f in sorted(tmp.iterdir())},
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-        check_out(out)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return manifest
 
 
 def export_instance(instance_id: str, out: Path, suite_ref: str = "quick", cache_dir: Path | None = None):

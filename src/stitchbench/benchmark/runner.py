@@ -19,9 +19,10 @@ from stitchbench.errors import InputError
 from stitchbench.results import RunDir, write_outputs, write_references
 
 from .executors import run_jobs
+from .jobs import JobResult
 from .prepare import prepare
 from .suite import Suite, expand
-from .workspace import JobResult, Workspace
+from .workspace import Workspace
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from stitchbench.data import SCENARIOS
-from stitchbench.errors import InputError, describe, unknown
+from stitchbench.errors import InputError, explain, unknown
 from stitchbench.hashing import config_hash
 from stitchbench.problems import PROBLEMS, instance_id, scenario_key
+from stitchbench.problems.registry import contract, suite_parameters
 from stitchbench.solvers import check_supports, create_solver
 from stitchbench.zoo import Recipe, check_archs
 
@@ -128,7 +129,7 @@ def load_suite(ref: str) -> Suite:
         expand(suite)  # scenario parameters and hosts are checked here
         return suite
     except ValidationError as e:
-        raise InputError(f"{path}: {describe(e)}") from e
+        raise InputError(f"{path}: {explain(e)}") from e
     except (InputError, TypeError) as e:
         raise InputError(f"{path}: {e}") from e
 
@@ -138,8 +139,7 @@ def problem_instances(suite: Suite, spec: ProblemSpec, party_names: list[str]) -
     params = dict(spec.params)
     if spec.cost:
         params["cost"] = True
-    takes_host = "host" in PROBLEMS.entry(spec.family).parameters()
-    if not takes_host:
+    if not contract(spec.family).hosted:
         if spec.hosts:
             raise InputError(f"problem {spec.family!r} takes no hosts")
         return [(spec.id or spec.family + ("+cost" if spec.cost else ""), params)]
@@ -154,7 +154,7 @@ def problem_instances(suite: Suite, spec: ProblemSpec, party_names: list[str]) -
 def check_problem(family: str, scenario, zoo_archs: list[str], params: dict[str, Any]) -> None:
     """A problem's parameter names and values, checked without building or training anything."""
     entry = PROBLEMS.entry(family)
-    valid = set(entry.parameters()) - {"zoo", "seed", "cache_dir"}
+    valid = set(suite_parameters(family))
     bad = sorted(set(params) - valid)
     if bad:
         raise InputError(

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
+from stitchbench.deprecation import deprecated
 from stitchbench.errors import InputError
 
 if TYPE_CHECKING:
     from .pools import CandidatePool, ClaimPools
 
+INJECTABLE = ("zoo", "zoo_seed", "cache_dir")  # what the framework can pass a family: never a suite's to set
 EVAL_SPLITS = ("val", "test")  # the splits a problem is scored on: solvers see val, reports test
 VariableKind = Literal["real", "integer", "categorical", "binary"]
 
@@ -112,7 +114,9 @@ class Problem(ABC):
 
     Data ledger: `data_reads()` names the parties whose labelled splits the problem reads.
 
-    A family declares `variable_kinds` (what solvers must support) and `summary` (one line for listings);
+    A family declares `variable_kinds` (what solvers must support), `summary` (one line for listings),
+    `hosted` (whether it takes a `host` party) and `injected` (which of INJECTABLE it takes: the zoo, the zoo
+    seed as `zoo_seed`, the artifact `cache_dir`);
     an instance sets `name`, `variables`, `objectives` and `zoo` (the models it combines), and implements
     `baselines` and either `_evaluate` (live: one row at a time, memoized by canonical form) or, with
     `tabular = True`, `_lookup` (a vectorized lookup of whole batches in precomputed tables); where it
@@ -122,6 +126,8 @@ class Problem(ABC):
 
     variable_kinds: ClassVar[frozenset[str]]
     summary: ClassVar[str]
+    hosted: ClassVar[bool] = False  # takes a `host` party (suites build one instance per host)
+    injected: ClassVar[frozenset[str]] = frozenset({"zoo", "zoo_seed"})  # passed by the framework (INJECTABLE)
     tabular: bool = False  # True: objective vectors are looked up in precomputed tables (`_lookup`)
     name: str
     variables: list[Variable]
@@ -205,7 +211,8 @@ class Problem(ABC):
             for v, x in zip(self.variables, row, strict=True)
         }
 
-    def describe(self) -> dict[str, Any]:
+    def record(self) -> dict[str, Any]:
+        """The problem as JSON-able data: name, variables, objectives, front exactness, data ledger."""
         return {
             "name": self.name,
             "variables": [v.describe() for v in self.variables],
@@ -213,6 +220,11 @@ class Problem(ABC):
             "front_is_exact": self.front_is_exact,
             "reads": self.data_reads(),
         }
+
+    def describe(self) -> dict[str, Any]:
+        """Deprecated: `record()`."""
+        deprecated("Problem.describe()", "Problem.record()")
+        return self.record()
 
     def data_reads(self) -> dict[str, list[str]]:
         """Parties whose labelled splits the problem reads: "train" (stitch training: the host's alone),

@@ -83,7 +83,7 @@ def make_instance(
         scenario_params=scenario_params,
         zoo_seed=zoo_seed,
         family=family,
-        params={k: v for k, v in params.items() if k != "cache_dir"},
+        params=dict(params),
         host=params.get("host"),
         parties=problem.parties(),
         metric=problem.metric(),

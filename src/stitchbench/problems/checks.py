@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from stitchbench.data import Scenario
-from stitchbench.errors import InputError, describe, unknown
+from stitchbench.errors import InputError, explain, unknown
 from stitchbench.stitching import METHODS, StitchRecipe
 from stitchbench.zoo import expand_kinds
 
@@ -42,7 +42,7 @@ def check_stitch_params(scenario: Scenario, zoo_archs: list[str], params: dict[s
     try:
         StitchRecipe(**(params.get("recipe") or {}))
     except (ValidationError, TypeError) as e:
-        raise InputError(f"stitch recipe: {describe(e)}") from e
+        raise InputError(f"stitch recipe: {explain(e)}") from e
 
 
 def check_graph_params(scenario: Scenario, zoo_archs: list[str], params: dict[str, Any], limit: int) -> None:

@@ -69,13 +69,18 @@ class EnsembleWeights(TableBacked, Problem):
         check_ensemble_params(scenario, zoo_archs, params)
 
     def __init__(
-        self, zoo: Zoo, members: Sequence[str] = ("local",), arch: str | None = None, seed: int = 0, cost: bool = False
+        self,
+        zoo: Zoo,
+        members: Sequence[str] = ("local",),
+        arch: str | None = None,
+        zoo_seed: int = 0,
+        cost: bool = False,
     ):
         super().__init__()
         self.zoo = zoo
         self.arch = arch or zoo.records[0].arch
-        self.seed = seed
-        self.members = [zoo.get(k, self.arch, seed) for k in expand_kinds(zoo.scenario, members)]
+        self.zoo_seed = zoo_seed
+        self.members = [zoo.get(k, self.arch, zoo_seed) for k in expand_kinds(zoo.scenario, members)]
         self.name = "ensemble-weights"
         self.table = weights_table(zoo, self.members)
         self.variables = [Variable(name, "real", 0.0, 1.0) for name in self.table.members]
@@ -88,7 +93,7 @@ class EnsembleWeights(TableBacked, Problem):
         return self.table.flops
 
     def baselines(self, split="test"):
-        return baseline_vectors(self.zoo, self.objectives, split, self.arch, self.seed, self.members)
+        return baseline_vectors(self.zoo, self.objectives, split, self.arch, self.zoo_seed, self.members)
 
     def breakpoints(self, split: str = "val") -> np.ndarray:
         """The weights on member A (two members, accuracy) where any party's score on `split` can change."""

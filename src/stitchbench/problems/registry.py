@@ -1,6 +1,15 @@
-"""The problem registry: families built from a zoo and parameters."""
+"""The problem registry: families built from a zoo and parameters, and each family's contract with the
+framework (`FamilyContract`): whether it takes a host, which parameters the framework injects. A plugin
+family's declarations are checked when it loads; one that breaks them is skipped with a warning naming why."""
 
-from stitchbench.moo.api import Problem
+import inspect
+import warnings
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from stitchbench.moo.api import INJECTABLE, Problem
 from stitchbench.registry import Registry
 from stitchbench.zoo import Zoo
 
@@ -8,10 +17,70 @@ from .ensemble_weights import EnsembleWeights
 from .stitch_ensemble import StitchEnsembleProblem
 from .stitch_graph import StitchGraphProblem
 
-PROBLEMS: Registry[Problem] = Registry("problem")
+
+@dataclass(frozen=True)
+class FamilyContract:
+    """What the framework passes a family and how suites expand it."""
+
+    hosted: bool  # one instance per host party; the suite's `hosts` apply
+    injected: dict[str, str]  # INJECTABLE name -> the factory's parameter that takes it
+
+    def parameters(self, signature: dict[str, Any]) -> dict[str, Any]:
+        """The factory's parameters (with defaults) less what the framework injects."""
+        taken = {"zoo", *self.injected.values()}
+        return {k: v for k, v in signature.items() if k not in taken}
+
+
+def check_family(factory: Any) -> FamilyContract:
+    """The contract a problem factory declares (a `Problem` subclass's `hosted` and `injected`), checked
+    against its signature. A plugin that takes the zoo seed as `seed` (before 0.2) still works, with a
+    DeprecationWarning."""
+    declared_by_problem = isinstance(factory, type) and issubclass(factory, Problem)
+    if declared_by_problem and not hasattr(factory, "variable_kinds"):
+        raise TypeError(f"problem family {factory.__name__} declares no 'variable_kinds'")
+    injected = set(getattr(factory, "injected", {"zoo", "zoo_seed"}))
+    hosted = bool(getattr(factory, "hosted", False))
+    unknown = injected - set(INJECTABLE)
+    if unknown:
+        raise TypeError(f"{factory!r}: injected {sorted(unknown)} are not injectable; valid: {', '.join(INJECTABLE)}")
+    signature = inspect.signature(factory).parameters
+    names = {k: k for k in injected - {"zoo"}}
+    if "zoo_seed" in names and "zoo_seed" not in signature and "seed" in signature:
+        warnings.warn(
+            f"{factory!r} takes the zoo seed as 'seed'; name it 'zoo_seed' ('seed' is deprecated and will be "
+            "removed in stitchbench 0.3)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        names["zoo_seed"] = "seed"
+    missing = [p for p in names.values() if p not in signature]
+    if hosted and "host" not in signature:
+        missing.append("host")
+    if missing:
+        raise TypeError(f"{factory!r} declares {sorted(injected)} (hosted={hosted}) but takes no {missing}")
+    return FamilyContract(hosted, names)
+
+
+PROBLEMS: Registry[Problem] = Registry("problem", check=check_family)
 PROBLEMS.add("ensemble-weights", EnsembleWeights, EnsembleWeights.summary)
 PROBLEMS.add("stitch-ensemble", StitchEnsembleProblem, StitchEnsembleProblem.summary)
 PROBLEMS.add("stitch-graph", StitchGraphProblem, StitchGraphProblem.summary)
+
+
+@cache
+def contract(family: str) -> FamilyContract:
+    return check_family(PROBLEMS.entry(family).factory)
+
+
+def suite_parameters(family: str) -> dict[str, Any]:
+    """The parameters (with defaults) a suite may set for `family`."""
+    return contract(family).parameters(PROBLEMS.entry(family).parameters())
+
+
+def injected_params(family: str, zoo_seed: int, cache_dir: Path | None) -> dict[str, Any]:
+    """What the framework passes `family` besides the zoo, under the names its factory takes them."""
+    values = {"zoo_seed": zoo_seed, "cache_dir": cache_dir}
+    return {param: values[name] for name, param in contract(family).injected.items()}
 
 
 def create_problem(name: str, zoo: Zoo, **params) -> Problem:

@@ -13,7 +13,7 @@ from stitchbench.moo.api import EVAL_SPLITS, Objective, Problem, Variable
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.lattice import simplex_grid
 from stitchbench.moo.scoring import WeightedScores, normalize, weighted_scores
-from stitchbench.stitching import ActivationCache, CostModel, ensemble_branch_probs, prepare
+from stitchbench.stitching import ActivationCache, CostModel, ensemble_branch_probs, stitch_setup
 from stitchbench.tabular.ensemble import EnsembleTable, stitch_candidates, stitch_pools
 from stitchbench.tabular.problem import TableBacked
 from stitchbench.zoo import Zoo
@@ -21,7 +21,7 @@ from stitchbench.zoo import Zoo
 from .baselines import baseline_vectors
 from .checks import check_stitch_params
 
-TABLE_FORMAT = 1
+ENSEMBLE_TABLE_FORMAT = 1
 TABLE_BYTES = 1 << 30  # larger tables stay live (brain-mri at 64x64, 11 points, 21 alphas: 1.2 GB)
 
 
@@ -32,6 +32,8 @@ class StitchEnsembleProblem(TableBacked, Problem):
     content-addressed in the cache (see `stitchbench.tabular.ensemble`); the problem is then its
     `EnsembleTable` (`TableBacked`). Otherwise it evaluates live, with the same scorer."""
 
+    hosted = True
+    injected = frozenset({"zoo", "zoo_seed", "cache_dir"})
     variable_kinds = frozenset({"categorical", "real"})
     summary = (
         "variables: point categorical (matched points), alpha real [0, 1] (on a grid of alpha_grid values: "
@@ -58,7 +60,7 @@ class StitchEnsembleProblem(TableBacked, Problem):
         host: str,
         method: str = "double-batched",
         archs: list[str] | None = None,
-        seed: int = 0,
+        zoo_seed: int = 0,
         cost: bool = False,
         recipe: dict | None = None,
         alpha_grid: int = 0,
@@ -67,8 +69,8 @@ class StitchEnsembleProblem(TableBacked, Problem):
     ):
         super().__init__()
         self.check_params(zoo.scenario, [r.arch for r in zoo.records], {"alpha_grid": alpha_grid})
-        self.zoo, self.host, self.seed = zoo, host, seed
-        self.setup = prepare(zoo, host, method, archs, seed, recipe, cache_dir)
+        self.zoo, self.host, self.zoo_seed = zoo, host, zoo_seed
+        self.setup = stitch_setup(zoo, host, method, archs, zoo_seed, recipe, cache_dir)
         self.cache = ActivationCache(self.setup.members, zoo.scenario)
         self.costs = CostModel(self.setup.members, self.setup.stitches, zoo.scenario.example())
         self.name = "stitch-ensemble"
@@ -145,7 +147,7 @@ class StitchEnsembleProblem(TableBacked, Problem):
         sc, m = self.zoo.scenario, self.setup.members
         alphas = self.alpha.grid()
         config = {
-            "format": TABLE_FORMAT,
+            "format": ENSEMBLE_TABLE_FORMAT,
             "scenario": sc.identity(),
             "stitches": self.setup.manifest["sha256"],
             "parents": [r.sha256 for r in self.setup.records],
@@ -191,7 +193,7 @@ class StitchEnsembleProblem(TableBacked, Problem):
 
     def baselines(self, split="test"):
         records = self.setup.records
-        return baseline_vectors(self.zoo, self.objectives, split, records[0].arch, self.seed, records)
+        return baseline_vectors(self.zoo, self.objectives, split, records[0].arch, self.zoo_seed, records)
 
     def grid(self, alphas: int = 11, weights: int = 21) -> np.ndarray:
         """Dense enumeration: every point x an alpha grid x a grid on the weight simplex."""

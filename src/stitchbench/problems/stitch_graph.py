@@ -41,7 +41,7 @@ from stitchbench.stitching import (
     GraphFlow,
     graph_probs,
     output_probs,
-    prepare,
+    stitch_setup,
 )
 from stitchbench.tabular.graph import GraphTable, raw_rows
 from stitchbench.tabular.problem import TableBacked
@@ -51,7 +51,7 @@ from .baselines import baseline_vectors
 from .checks import check_graph_params, check_point_subset
 from .ensemble_weights import output_ensemble_front
 
-TABLE_FORMAT = 1  # bumped when the table's layout or its scoring changes
+GRAPH_TABLE_FORMAT = 1  # bumped when the table's layout or its scoring changes
 MAX_TABLE_POINTS = 8  # 3 * 4^8 = 196,608 raw decisions: canonicalized in about 6 s
 MAX_TABLE_CANDIDATES = 2000  # canonical candidates scored live: about 6.5 minutes on digits-shift, 2 cores
 
@@ -62,6 +62,8 @@ def spread(n: int, k: int) -> list[int]:
 
 
 class StitchGraphProblem(TableBacked, Problem):
+    hosted = True
+    injected = frozenset({"zoo", "zoo_seed", "cache_dir"})
     variable_kinds = frozenset({"binary", "categorical"})
     summary = (
         "variables: ab.<point>, ba.<point> binary switches per matched point (all, or a tabular subset: "
@@ -86,7 +88,7 @@ class StitchGraphProblem(TableBacked, Problem):
         partner: str | None = None,
         method: str = "feature-match",
         archs: list[str] | None = None,
-        seed: int = 0,
+        zoo_seed: int = 0,
         cost: bool = False,
         recipe: dict | None = None,
         cache_dir: Path | None = None,
@@ -96,9 +98,9 @@ class StitchGraphProblem(TableBacked, Problem):
     ):
         check_point_subset(points, max_points, MAX_TABLE_POINTS)
         super().__init__()
-        self.zoo, self.host, self.seed = zoo, host, seed
+        self.zoo, self.host, self.zoo_seed = zoo, host, zoo_seed
         partner = partner or next(p for p in zoo.scenario.party_names if p != host)
-        self.setup = prepare(zoo, host, method, archs, seed, recipe, cache_dir, partners=[partner])
+        self.setup = stitch_setup(zoo, host, method, archs, zoo_seed, recipe, cache_dir, partners=[partner])
         m = self.setup.members
         names = m.point_names
         for p in points or []:
@@ -180,7 +182,7 @@ class StitchGraphProblem(TableBacked, Problem):
     def _table_artifact(self, cache_dir: Path | None) -> Artifact:
         """The subset's table: built once (every canonical candidate scored live), then read from the cache."""
         config = {
-            "format": TABLE_FORMAT,
+            "format": GRAPH_TABLE_FORMAT,
             "scenario": self.zoo.scenario.identity(),
             "metric": self.zoo.scenario.metric,
             "stitches": self.setup.manifest["sha256"],
@@ -213,7 +215,7 @@ class StitchGraphProblem(TableBacked, Problem):
 
     def baselines(self, split="test"):
         records = self.setup.records
-        return baseline_vectors(self.zoo, self.objectives, split, records[0].arch, self.seed, records)
+        return baseline_vectors(self.zoo, self.objectives, split, records[0].arch, self.zoo_seed, records)
 
     def space_size(self) -> int:
         return 3 * 4**self.n_points

@@ -56,7 +56,7 @@ def mean_scores(per_seed: dict[int, dict[str, dict[str, float]]]) -> dict[str, d
     return {n: {p: float(np.mean([s[n][p] for s in seeds])) for p in seeds[0][n]} for n in sorted(names)}
 
 
-def verdict(checks: list[dict]) -> bool:
+def all_hold(checks: list[dict]) -> bool:
     return bool(checks) and all(c["holds"] for c in checks)
 
 
@@ -216,7 +216,7 @@ def claim4(host: str, seeds: list[int], recs: list[ProblemInstance], pools: pd.D
         else:
             per_seed.append({"zoo_seed": seed, "tested": False, "holds": False, "reason": "no stitching problem"})
     tested = all(r["tested"] for r in per_seed)
-    return {"host": host, "tested": tested, "per_seed": per_seed, "holds": tested and verdict(per_seed)}
+    return {"host": host, "tested": tested, "per_seed": per_seed, "holds": tested and all_hold(per_seed)}
 
 
 def check_claims(
@@ -249,7 +249,7 @@ def check_claims(
             3: "The ensemble trades own performance for generalization",
         }
         claims = [
-            {"id": i, "name": name, "tested": bool(checks[i]), "holds": verdict(checks[i]), "checks": checks[i]}
+            {"id": i, "name": name, "tested": bool(checks[i]), "holds": all_hold(checks[i]), "checks": checks[i]}
             for i, name in names.items()
         ]
         claims.append(
@@ -257,7 +257,7 @@ def check_claims(
                 "id": 4,
                 "name": "Stitches improve on ensembles",
                 "tested": bool(tested4),
-                "holds": bool(tested4) and verdict(tested4),
+                "holds": bool(tested4) and all_hold(tested4),
                 "checks": c4,
             }
         )

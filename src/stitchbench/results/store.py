@@ -21,7 +21,7 @@ from stitchbench.errors import InputError
 from stitchbench.files import atomic_write
 from stitchbench.hashing import config_hash, file_sha256
 
-MANIFEST = "manifest.json"
+RUN_MANIFEST = "manifest.json"
 LOCK = ".stitchbench.lock"
 
 
@@ -83,20 +83,20 @@ class RunDir:
 
     def manifest(self) -> dict[str, Any] | None:
         try:
-            return json.loads(self.file(MANIFEST).read_text())
+            return json.loads(self.file(RUN_MANIFEST).read_text())
         except (FileNotFoundError, NotADirectoryError):
             return None
         except json.JSONDecodeError as e:
-            raise InputError(f"{self.file(MANIFEST)} is not valid JSON ({e}); it is not a stitchbench run") from e
+            raise InputError(f"{self.file(RUN_MANIFEST)} is not valid JSON ({e}); it is not a stitchbench run") from e
 
     def require(self) -> dict[str, Any]:
         m = self.manifest()
         if m is None:
-            raise InputError(f"{self.path} is not a stitchbench run directory (no {MANIFEST})")
+            raise InputError(f"{self.path} is not a stitchbench run directory (no {RUN_MANIFEST})")
         return m
 
     def save_manifest(self, manifest: dict[str, Any]) -> None:
-        write_json(self.file(MANIFEST), manifest)
+        write_json(self.file(RUN_MANIFEST), manifest)
 
     def save_job(self, job_id: str, tables: dict[str, pd.DataFrame]) -> dict[str, str]:
         """Write a job's tables ({what: table}); {path relative to the run: sha256} for the manifest."""

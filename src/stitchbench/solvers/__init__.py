@@ -3,7 +3,7 @@
 from .api import BudgetExhausted, Evaluation, Evaluator, JobTimeout, Solver
 from .builtin import Exhaustive, RandomSearch, sample_uniform, space_size
 from .job import SolverRun, run_solver
-from .registry import ENTRY_POINT_GROUP, SOLVERS, check_supports, create_solver, supports
+from .registry import ENTRY_POINT_GROUP, SOLVERS, check_supports, create_solver, fits, supports
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -18,6 +18,7 @@ __all__ = [
     "SolverRun",
     "check_supports",
     "create_solver",
+    "fits",
     "run_solver",
     "sample_uniform",
     "space_size",

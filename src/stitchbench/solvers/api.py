@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from stitchbench.deprecation import deprecated
 from stitchbench.moo.api import Problem
 
 
@@ -73,9 +74,13 @@ class Solver(ABC):
     supports: ClassVar[frozenset[str]]
 
     @classmethod
-    def prepare(cls, params: dict[str, Any], job_id: str, run_dir: Path) -> dict[str, Any]:
+    def job_params(cls, params: dict[str, Any], job_id: str, run_dir: Path) -> dict[str, Any]:
         """A job's parameters as its solver will get them, called in the driver once per job before any job
-        starts (e.g. to put files in the run directory or create a shared resource once). Default: as given."""
+        starts (e.g. to put files in the run directory or create a shared resource once). Default: as given
+        (a solver that still overrides the deprecated `prepare` gets that called, with a warning)."""
+        if "prepare" in vars(cls) or any("prepare" in vars(k) for k in cls.__mro__[1:] if k is not Solver):
+            deprecated(f"{cls.__name__}.prepare()", "Solver.job_params()")
+            return cls.prepare(params, job_id, run_dir)
         return params
 
     @abstractmethod

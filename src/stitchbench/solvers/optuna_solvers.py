@@ -121,7 +121,7 @@ class OptunaSolver(Solver):
         self.storage, self.study_name = storage, study_name
 
     @classmethod
-    def prepare(cls, params: dict[str, Any], job_id: str, run_dir: Path) -> dict[str, Any]:
+    def job_params(cls, params: dict[str, Any], job_id: str, run_dir: Path) -> dict[str, Any]:
         """Resolve the storage inside the run directory, create it once, name the study after the job, and
         delete the study an unfinished earlier attempt at this job left (its rerun starts from scratch)."""
         if not params.get("storage"):

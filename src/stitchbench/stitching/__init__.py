@@ -19,7 +19,7 @@ from .networks import (
     output_probs,
     weighted_probs,
 )
-from .setup import StitchSetup, host_training_data, member_records, prepare
+from .setup import StitchSetup, host_training_data, member_records, stitch_setup
 from .training import METHODS, StitchRecipe, train_feature_match, train_stitches
 
 __all__ = [
@@ -51,7 +51,7 @@ __all__ = [
     "member_records",
     "node_flops",
     "output_probs",
-    "prepare",
+    "stitch_setup",
     "train_feature_match",
     "train_stitches",
     "weighted_probs",

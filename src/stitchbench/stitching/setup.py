@@ -58,7 +58,7 @@ def host_training_data(zoo: Zoo, host: str) -> Split:
     return zoo.scenario.party(host).split("train")
 
 
-def prepare(
+def stitch_setup(
     zoo: Zoo,
     host: str,
     method: str = "double-batched",

@@ -23,7 +23,7 @@ from stitchbench.moo.api import EVAL_SPLITS
 
 FORMAT = "stitchbench-table"
 VERSION = 1
-MANIFEST = "manifest.json"
+TABLE_MANIFEST = "manifest.json"
 
 
 class TableIntegrityError(InputError):
@@ -34,9 +34,11 @@ def read_manifest(directory: Path, manifest_sha256: str | None = None) -> dict[s
     """The manifest of an export, after checking the sha256 of every file it lists (and of the manifest
     itself, where `manifest_sha256` is given)."""
     directory = Path(directory)
-    path = directory / MANIFEST
+    path = directory / TABLE_MANIFEST
     if not path.is_file():
-        raise InputError(f"{directory} holds no exported table ({MANIFEST} not found); see 'stitchbench table export'")
+        raise InputError(
+            f"{directory} holds no exported table ({TABLE_MANIFEST} not found); see 'stitchbench table export'"
+        )
     if manifest_sha256 is not None and (actual := file_sha256(path)) != manifest_sha256:
         raise TableIntegrityError(f"{path}: sha256 {actual}, expected {manifest_sha256}")
     try:
@@ -46,13 +48,15 @@ def read_manifest(directory: Path, manifest_sha256: str | None = None) -> dict[s
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise InputError(f"{path}: not a {FORMAT} manifest of version {VERSION}")
     for name, expected in manifest.get("files", {}).items():
-        if Path(name).name != name or name in (MANIFEST, "", ".", ".."):
+        if Path(name).name != name or name in (TABLE_MANIFEST, "", ".", ".."):
             raise InputError(f"{path}: file name {name!r} is not a plain file name in {directory}")
         if not (directory / name).is_file():
             raise TableIntegrityError(f"{directory / name}: missing; the manifest lists it with sha256 {expected}")
         actual = file_sha256(directory / name)
         if actual != expected:
-            raise TableIntegrityError(f"{directory / name}: sha256 {actual}, expected {expected} (from {MANIFEST})")
+            raise TableIntegrityError(
+                f"{directory / name}: sha256 {actual}, expected {expected} (from {TABLE_MANIFEST})"
+            )
     return manifest
 
 

@@ -28,12 +28,21 @@ import pyarrow as pa
 from stitchbench.errors import InputError
 from stitchbench.moo.api import Problem, check_split
 
-from .files import FORMAT, MANIFEST, VERSION, TableIntegrityError, read_manifest
+from .files import FORMAT, TABLE_MANIFEST, VERSION, TableIntegrityError, read_manifest
 from .problem import TABLES, TableProblem
 
 FAMILIES = tuple(TABLES)
 
-__all__ = ["FAMILIES", "FORMAT", "MANIFEST", "VERSION", "TableIntegrityError", "TableProblem", "as_optuna", "load"]
+__all__ = [
+    "FAMILIES",
+    "FORMAT",
+    "TABLE_MANIFEST",
+    "VERSION",
+    "TableIntegrityError",
+    "TableProblem",
+    "as_optuna",
+    "load",
+]
 
 
 def load(directory: str | Path, manifest_sha256: str | None = None) -> TableProblem:
@@ -43,7 +52,9 @@ def load(directory: str | Path, manifest_sha256: str | None = None) -> TableProb
     manifest = read_manifest(directory, manifest_sha256)
     family = manifest.get("family")
     if family not in TABLES:
-        raise InputError(f"{directory / MANIFEST}: unknown family {family!r}; valid families: {', '.join(TABLES)}")
+        raise InputError(
+            f"{directory / TABLE_MANIFEST}: unknown family {family!r}; valid families: {', '.join(TABLES)}"
+        )
     try:
         return TableProblem(manifest, directory, TABLES[family].read(directory, manifest))
     except InputError:

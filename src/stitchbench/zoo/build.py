@@ -139,7 +139,7 @@ def train_into_store(cache_dir: str, scenario: Scenario, config: dict) -> float:
     return time.perf_counter() - start
 
 
-def describe(config: dict) -> str:
+def model_label(config: dict) -> str:
     return f"{config['arch']}/{config['kind']}/seed{config['seed']}"
 
 
@@ -177,11 +177,11 @@ def build_zoo(
             for future in as_completed(futures):
                 seconds = future.result()
                 if on_model:
-                    on_model(describe(futures[future]), seconds)
+                    on_model(model_label(futures[future]), seconds)
     records = []
     for config in configs:
         start = time.perf_counter()
         records.append(ModelRecord(store.get_or_build(config, partial(train_model, scenario, config))))
         if on_model and not parallel:
-            on_model(describe(config), time.perf_counter() - start)
+            on_model(model_label(config), time.perf_counter() - start)
     return Zoo(scenario, records)

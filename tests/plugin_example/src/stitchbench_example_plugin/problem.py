@@ -15,14 +15,14 @@ class SubsetEnsemble(Problem):
 
     variable_kinds = frozenset({"binary"})
 
-    def __init__(self, zoo: Zoo, arch: str | None = None, seed: int = 0):
+    def __init__(self, zoo: Zoo, arch: str | None = None, zoo_seed: int = 0):
         super().__init__()
         self.zoo = zoo
         self.name = "example.subset-ensemble"
         arch = arch or zoo.records[0].arch
-        self.members = [r for r in zoo.records if r.arch == arch and r.seed == seed]
+        self.members = [r for r in zoo.records if r.arch == arch and r.seed == zoo_seed]
         if not self.members:
-            raise InputError(f"example.subset-ensemble: the zoo has no {arch!r} models of seed {seed}")
+            raise InputError(f"example.subset-ensemble: the zoo has no {arch!r} models of seed {zoo_seed}")
         self.variables = [Variable(f"use.{r.kind}", "binary") for r in self.members]
         self.objectives = [Objective(p, "max", p) for p in zoo.scenario.party_names]
 

@@ -1,0 +1,123 @@
+"""The core on a constructed table, without torch: a weights table is exported, loaded (sha256-verified),
+searched by pymoo's NSGA-II and Optuna through `run_solver`, and scored by the results' indicators; its exact
+front is the true front (a dense scan attains nothing beyond it), and a damaged file is refused."""
+
+import numpy as np
+import pytest
+
+from stitchbench.moo.api import Objective, Problem, Variable
+from stitchbench.moo.instance import make_instance
+from stitchbench.results.indicators import hypervolume
+from stitchbench.solvers import create_solver, run_solver
+from stitchbench.tabular import TableIntegrityError, WeightsTable, load
+from stitchbench.tabular.export import export_problem
+from stitchbench.tabular.problem import TableBacked
+
+PARTIES = ("A", "B")
+
+
+def constructed_table(seed: int = 0, n: int = 300, classes: int = 4) -> WeightsTable:
+    """Two members, each sure of the truth on its own party's data and guessing elsewhere."""
+    rng = np.random.default_rng(seed)
+    probs, labels = {}, {}
+    for p, party in enumerate(PARTIES):
+        for split in ("val", "test"):
+            y = rng.integers(0, classes, n)
+            members = []
+            for m in range(2):
+                logits = rng.normal(0, 1, (n, classes))
+                logits[np.arange(n), y] += 2.5 if m == p else 0.3
+                e = np.exp(logits)
+                members.append(e / e.sum(1, keepdims=True))
+            probs[party, split] = np.stack(members).astype(np.float32)
+            labels[party, split] = y
+    return WeightsTable(["w.local:A", "w.local:B"], probs, labels, "accuracy", np.array([1e6, 2e6]))
+
+
+class Constructed(TableBacked, Problem):
+    """ensemble-weights over a constructed table."""
+
+    variable_kinds = frozenset({"real"})
+    summary = "constructed"
+
+    def __init__(self, table: WeightsTable, cost: bool = False):
+        super().__init__()
+        self.table, self.name = table, "ensemble-weights"
+        self.variables = [Variable(name, "real") for name in table.members]
+        self.objectives = [Objective(p, "max", p) for p in PARTIES] + ([Objective("cost", "min", None)] * cost)
+
+    def scenario_name(self):
+        return "constructed"
+
+    def metric(self):
+        return "accuracy"
+
+    def baselines(self, split="test"):
+        W = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+        F = self.evaluate(W, split)
+        return dict(zip(["local:A", "local:B", "ensemble"], F, strict=True))
+
+    def member_kinds(self):
+        return ["local:A", "local:B"]
+
+    def max_cost(self):
+        return float(self.table.flops.sum())
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    problem = Constructed(constructed_table())
+    rec = make_instance(problem, "ensemble-weights", "ensemble-weights", {}, "constructed", {}, 0)
+    out = tmp_path_factory.mktemp("export") / "table"
+    export_problem(problem, rec, out)
+    return problem, out
+
+
+def test_a_loaded_table_scores_as_its_source(exported):
+    problem, out = exported
+    loaded = load(out)
+    X = np.random.default_rng(1).uniform(0, 1, (500, 2))
+    for split in ("val", "test"):
+        assert np.array_equal(loaded.evaluate(X, split), problem.evaluate(X, split))
+        assert np.array_equal(loaded.exact_front(split), problem.exact_front(split))
+    assert loaded.front_kind() == "exact" and loaded.instance.members == ["local:A", "local:B"]
+
+
+def test_the_exact_front_is_the_true_front(exported):
+    """Every weighting of a dense scan is weakly dominated by a point of the exact front; a front with one
+    point removed fails the same check (the check can fail)."""
+    problem, _ = exported
+    w = np.linspace(0, 1, 20_001)
+    F = problem.evaluate(np.stack([w, 1 - w], 1), "val")[:, :2]
+    front = problem.table.front(list(PARTIES), np.array([True, True]), "val")
+
+    def covered(front):
+        return bool((front[None, :, :] >= F[:, None, :]).all(2).any(1).all())
+
+    assert covered(front) and len(front) > 2
+    assert not covered(np.delete(front, len(front) // 2, axis=0))
+
+
+@pytest.mark.parametrize("solver", ["pymoo.nsga2", "optuna.random"])
+def test_solvers_run_on_a_loaded_table_and_get_indicators(exported, solver):
+    _, out = exported
+    loaded = load(out)
+    run = run_solver(create_solver(solver), loaded, 200, seed=0)
+    assert run.status == "done" and len(run.log) == 200
+    F = np.array([e.f for e in run.log])
+    hv = hypervolume(F, loaded.instance)
+    exact = hypervolume(loaded.exact_front("val"), loaded.instance)
+    assert 0 < hv <= exact + 1e-12  # no solver beats the exact front
+    assert hypervolume(F[:1], loaded.instance) < hv
+
+
+def test_a_damaged_table_is_refused(exported, tmp_path):
+    import shutil
+
+    _, out = exported
+    copy = tmp_path / "damaged"
+    shutil.copytree(out, copy)
+    probs = copy / "probs.parquet"
+    probs.write_bytes(probs.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(TableIntegrityError, match="probs.parquet"):
+        load(copy)
