@@ -93,9 +93,10 @@ def brain():
 
 @pytest.fixture(scope="session")
 def brain_zoo(brain, cache_dir):
+    """Trained in 2 processes: the other test worker waits on the same models (the cache's lock) meanwhile."""
     from stitchbench.zoo import build_zoo
 
-    return build_zoo(brain, cache_dir=cache_dir)
+    return build_zoo(brain, cache_dir=cache_dir, workers=2)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from stitchbench.moo.instance import ProblemInstance
-from stitchbench.moo.pools import CandidatePool, val_front
+from stitchbench.moo.pools import CandidatePool, scored, val_front, weighting_pool
 from stitchbench.results.claims import decide
 
 PARTIES = ["A", "B"]
@@ -107,3 +107,35 @@ def test_a_stitch_one_test_sample_better_fails_on_the_bootstrap():
 def test_no_stitched_candidate_is_not_tested():
     c = claim4_of(None)
     assert not c["tested"] and not c["holds"] and c["reason"] == "no stitched candidate"
+
+
+def test_the_exact_pool_holds_every_val_chosen_weighting_with_its_test_scores():
+    """Every weighting of a dense scan whose val vector is on the val front has its (val, test) vectors in
+    the enumerated pool; enumerating only val's breakpoints (what E used to be) misses some: the check fails."""
+    from stitchbench.moo.scoring import interval_weights
+
+    from .test_tables import PARTIES, constructed_table
+
+    table = constructed_table(seed=3)
+    parties = list(PARTIES)
+
+    def scorer(_, party, split):
+        return table.scorer(party, split)
+
+    pool = weighting_pool([None], scorer, parties, lambda _, w: {"w": float(w[0])}, lambda: None)
+    assert pool.exact and len(pool) >= 2
+    w = np.linspace(0, 1, 40_001)
+    W = np.stack([w, 1 - w], 1)
+    val = np.stack([table.scorer(p, "val")(W) for p in parties], 1)
+    test = np.stack([table.scorer(p, "test")(W) for p in parties], 1)
+    on_front = val_front(val)
+    dense = {tuple(np.round(np.r_[val[i], test[i]], 12)) for i in on_front}
+
+    def vectors(p):
+        return {tuple(np.round(np.r_[v, t], 12)) for v, t in zip(p.val, p.test, strict=True)}
+
+    assert dense <= vectors(pool)
+    breaks = np.concatenate([table.scorer(p, "val").breakpoints() for p in parties])
+    wv = np.concatenate(interval_weights(breaks))
+    val_only = scored(None, np.stack([wv, 1 - wv], 1), scorer, parties, lambda _, w: {}, True).front()
+    assert not dense <= vectors(val_only)

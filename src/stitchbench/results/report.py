@@ -9,10 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
-from matplotlib.figure import Figure  # figures without pyplot: no global backend is set or needed
 
 from stitchbench.moo.instance import ProblemInstance
 
@@ -58,6 +56,8 @@ def front_figure(rec: ProblemInstance, fronts: pd.DataFrame, baselines: pd.DataF
     base = reference_vectors(baselines, rec, "test")
     test = fronts[(fronts.instance == rec.id) & (fronts.split == "test")]
     n = len(pairs)
+    from matplotlib.figure import Figure  # figures without pyplot: no global backend; imported when drawing
+
     fig = Figure(figsize=(max(7.0, 5.2 * n), 5.2))
     axes = fig.subplots(1, n, squeeze=False)
     cols = objective_columns(rec)
@@ -91,6 +91,9 @@ def hv_figure(rec: ProblemInstance, anytime: pd.DataFrame, out: Path) -> Path | 
     sel = anytime[anytime.instance == rec.id]
     if not len(sel):
         return None
+    import seaborn as sns
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
     sns.lineplot(sel, x="eval", y="hypervolume", hue="solver", errorbar=("ci", 95), ax=ax)
