@@ -228,3 +228,40 @@ def test_a_run_whose_jobs_all_failed_is_reported(tmp_path, zoo, cache_dir, monke
     assert "## Failed jobs" in md and "broken on purpose" in md
     assert len(pd.read_parquet(out / "failed_jobs.parquet")) == 2
     assert not len(pd.read_parquet(out / "indicators.parquet"))
+
+
+def test_resuming_removes_only_our_temporary_files(tmp_path, cache_dir):
+    """A killed writer's temporary files carry our marker and go on resume; a user's `.notes.tmp` stays."""
+    from stitchbench.files import TEMP_MARKER
+
+    out = tmp_path / "run"
+    suite = suite_file(tmp_path)
+    assert run(cache_dir, suite, out)[0] == 0
+    mine = [out / ".notes.tmp", out / "jobs" / ".draft.tmp", out / "figures" / ".plot.png.tmp.png"]
+    ours = [out / f".manifest.json{TEMP_MARKER}k1ll3d00.tmp", out / "jobs" / f".x.parquet{TEMP_MARKER}abcdefgh.tmp"]
+    for p in mine + ours:
+        p.write_text("x")
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps(manifest | {"status": "running"}))  # as a killed run leaves it
+    assert run(cache_dir, suite, out)[0] == 0
+    assert all(p.read_text() == "x" for p in mine) and not any(p.exists() for p in ours)
+
+
+@pytest.mark.parametrize(
+    "line,needle",
+    [
+        ('name = "../../escaped"', "name"),
+        ('name = "/abs/where"', "name"),
+        ('name = ""', "name"),
+        (f'name = "{"x" * 5000}"', "name"),
+        ('name = "cheap"\ntime_limit = inf', "time_limit"),
+        ('name = "cheap"\ntime_limit = 1e308', "time_limit"),
+    ],
+)
+def test_unsafe_names_and_endless_time_limits_exit_2_and_write_nothing(line, needle, tmp_path, capsys):
+    path = suite_file(tmp_path)
+    path.write_text(path.read_text().replace('name = "cheap"', line, 1))
+    code, err = run(tmp_path / "cache", path, tmp_path / "out", capsys)
+    assert code == 2 and needle in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+    assert not (tmp_path.parent.parent / "escaped").exists()

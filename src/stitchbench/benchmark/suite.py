@@ -52,8 +52,14 @@ class SolverSpec(Strict):
     params: dict[str, Any] = {}
 
 
+SLUG = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # a suite's name is a folder name under runs/: never a path
+
+
 class Suite(Strict):
-    name: str
+    name: str = Field(
+        pattern=SLUG,
+        description="letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64 characters",
+    )
     description: str = ""
     scenarios: list[ScenarioSpec] = Field(min_length=1)
     zoo: ZooSpec = ZooSpec()
@@ -61,7 +67,7 @@ class Suite(Strict):
     solvers: list[SolverSpec] = Field(min_length=1)
     seeds: list[Seed] = Field(min_length=1, description="solver seeds")
     budget: StrictInt = Field(gt=0, le=1_000_000)
-    time_limit: float = Field(1800.0, gt=0, description="seconds per job")
+    time_limit: float = Field(1800.0, gt=0, le=604_800, allow_inf_nan=False, description="seconds per job (<= 7 days)")
     executor: Literal["local", "process", "ray"] = "local"
     workers: int = Field(2, ge=1, le=256)
 

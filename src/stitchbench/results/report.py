@@ -2,6 +2,7 @@
 
 import base64
 import html
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -26,10 +27,10 @@ def safe(name: str) -> str:
 
 
 def savefig(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    tmp.replace(path)
+    """The figure as PNG, written whole through a temporary name unique to this writer."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    atomic_write(path, buffer.getvalue())
     return path
 
 

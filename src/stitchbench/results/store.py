@@ -18,7 +18,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from stitchbench.errors import InputError
-from stitchbench.files import atomic_write
+from stitchbench.files import TEMP_GLOB, atomic_write
 from stitchbench.hashing import config_hash, file_sha256
 
 RUN_MANIFEST = "manifest.json"
@@ -74,10 +74,10 @@ class RunDir:
             raise InputError(f"{self.path} is not empty and holds no stitchbench run; choose an empty or new --out")
 
     def clean_temporary(self) -> None:
-        """Remove the temporary files (`.NAME.*.tmp`, as atomic_write names them) that a killed run left next
-        to its own files: in the run directory and its jobs/ and figures/ folders only."""
+        """Remove the temporary files that a killed writer of ours left (`TEMP_GLOB`: only names that carry
+        our marker), in the run directory and its jobs/ and figures/ folders; nothing of the user's."""
         for folder in (self.path, self.path / "jobs", self.path / "figures"):
-            for p in folder.glob(".*.tmp") if folder.is_dir() else []:
+            for p in folder.glob(TEMP_GLOB) if folder.is_dir() else []:
                 if p.is_file():
                     p.unlink(missing_ok=True)
 
