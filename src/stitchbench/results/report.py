@@ -197,8 +197,8 @@ def describe_claim4_seed(r: dict) -> str:
     )
     pool = "exact" if r["stitched_exact"] else "approximate"
     counts = (
-        f"{r['stitched_points']} val-chosen stitched candidates (evaluated alpha ≥ 0.05, from a {pool} pool of "
-        f"{r['stitched_candidates']}), {r['recovering_points']} recover, "
+        f"{r['stitched_points']} val-chosen stitched candidates (evaluated alpha ≥ 0.05; {pool} pool), "
+        f"{r['recovering_points']} recover, "
         f"{r['recovering_but_dominated_by_ensembles']} of those weakly dominated by one of {r['ensemble_points']} "
         f"val-chosen weighted output ensembles ({'exact' if r['ensembles_exact'] else 'approximate'}); "
         f"HV gain of S over E {r['hv_gain']:.4f}"
