@@ -1,5 +1,5 @@
 """Files written whole or not at all (torch-free). Temporary files carry a marker of ours
-(`.NAME.stitchbench-XXXXXXXX.tmp`, unique per writer), so cleaning up after a killed writer removes only
+(`.<name>.stitchbench-<8 random characters>.tmp`, unique per writer), so cleaning up after a killed writer removes only
 files stitchbench made, never a user's `.notes.tmp`."""
 
 import os

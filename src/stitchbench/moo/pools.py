@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .api import EVAL_SPLITS
-from .scoring import WeightedScores, interval_weights, normalize
+from .scoring import WeightedScores, normalize, step_weightings
 
 ALPHA_MIN = 0.05  # a smaller evaluated alpha is, for practical purposes, the output ensemble: never a stitch
 
@@ -157,11 +157,9 @@ def weighting_pool(
     exact = True
     for combo in combos:
         breaks = [scorer(combo, p, s).breakpoints() for p in parties for s in EVAL_SPLITS]
-        if all(b is not None for b in breaks):
-            w = np.concatenate(interval_weights(np.concatenate(breaks)))
-            W = normalize(np.stack([w, 1 - w], 1))  # the weights as a problem evaluates them
-        else:
-            W, exact = normalize(lattice()), False
+        exact_here = all(b is not None for b in breaks)
+        exact = exact and exact_here
+        W = normalize(step_weightings(breaks) if exact_here else lattice())  # the weights as a problem evaluates them
         val = np.stack([scorer(combo, p, "val")(W) for p in parties], 1)
         keep = val_front(val)  # a candidate on the pool's front is on its combo's front
         chosen.append((combo, W[keep], val[keep]))

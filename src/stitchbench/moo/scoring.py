@@ -96,6 +96,13 @@ def interval_weights(breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edges, (edges[:-1] + edges[1:]) / 2
 
 
+def step_weightings(breaks: list[np.ndarray]) -> np.ndarray:
+    """Two-member weightings (w, 1 - w) at every breakpoint in `breaks` (any number of arrays) and inside
+    every interval between them: one of them has the scores of any weighting (see `StepAccuracy`)."""
+    w = np.concatenate(interval_weights(np.concatenate(breaks)))
+    return np.stack([w, 1 - w], 1)
+
+
 class StepAccuracy(WeightedScores):
     """Accuracy of the two-member ensemble w pA + (1 - w) pB as an exact step function of w.
 

@@ -20,7 +20,7 @@ from stitchbench.errors import InputError
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.lattice import simplex_grid
 from stitchbench.moo.pools import ALPHA_MIN, CandidatePool, ClaimPools, ensemble_pools, scored
-from stitchbench.moo.scoring import WeightedScores, interval_weights, normalize, weighted_scores
+from stitchbench.moo.scoring import WeightedScores, normalize, step_weightings, weighted_scores
 
 from .files import read, read_ensemble, value_columns, write, write_ensemble
 from .weights import write_members
@@ -148,11 +148,7 @@ class EnsembleTable:
         rows = []
         for pi, ai in [(0, 0)] + [(pi, ai) for pi in range(P) for ai in range(1, A)]:
             breaks = [self.scorer(pi, ai, p, split).breakpoints() for p in parties]
-            if all(b is not None for b in breaks):
-                w = np.concatenate(interval_weights(np.concatenate(breaks)))
-                W = np.stack([w, 1 - w], 1)
-            else:
-                W = lattice
+            W = step_weightings(breaks) if all(b is not None for b in breaks) else lattice
             rows.append(np.column_stack([np.full(len(W), pi), np.full(len(W), ai), W]))
         return np.concatenate(rows)
 

@@ -17,7 +17,7 @@ import numpy as np
 from stitchbench.errors import InputError
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.lattice import simplex_grid
-from stitchbench.moo.scoring import WeightedScores, interval_weights, normalize, weighted_scores
+from stitchbench.moo.scoring import WeightedScores, normalize, step_weightings, weighted_scores
 
 from .files import read, read_ensemble, write, write_ensemble
 
@@ -57,9 +57,7 @@ class WeightsTable:
         """Weightings whose scores contain the front on `split`: every breakpoint and one weight inside every
         interval between them (exact), or a lattice on the simplex."""
         if self.front_kind() == "exact":
-            breaks = np.concatenate([self.scorer(p, split).breakpoints() for p in parties])
-            w = np.concatenate(interval_weights(breaks))
-            return np.stack([w, 1 - w], 1)
+            return step_weightings([self.scorer(p, split).breakpoints() for p in parties])
         return simplex_grid(len(self.members))
 
     def front(self, objectives: list[str | None], maximize: np.ndarray, split: str) -> np.ndarray:
