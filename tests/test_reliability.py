@@ -359,7 +359,7 @@ def test_output_path_that_cannot_be_written(tmp_path, capsys):
     blocker.write_text("x")
     assert main(["--quiet", "run", "quick", "--out", str(blocker / "run")]) == 2
     err = capsys.readouterr().err
-    assert "cannot write results to" in err and "Not a directory" in err
+    assert f"{blocker} is a file, not a folder" in err and not (blocker.parent / "runs").exists()
 
 
 TINY = """

@@ -85,7 +85,7 @@ def test_a_non_empty_directory_that_is_no_run_is_refused_untouched(tmp_path, cac
     [
         ('params = { members = ["nope"] }', "unknown model kind 'nope'"),
         ("params = { bogus = 1 }", "unknown parameter 'bogus'"),
-        ('params = { arch = "resnet" }', "'resnet'; valid architecture (of the suite's zoo)s: cnn"),
+        ('params = { arch = "resnet" }', "'resnet'; valid architectures (of the suite's zoo): cnn"),
     ],
 )
 def test_bad_problem_parameters_exit_2_before_any_training_or_write(problem, needle, tmp_path, capsys):
@@ -109,8 +109,8 @@ def test_bad_stitch_method_exits_2_before_any_training(tmp_path, capsys):
     "extra,scenario,needle",
     [
         ("", 'params = { partitioner = "nope" }', "unknown partitioner 'nope'"),
-        ("", "params = { alpha = -1 }", "alpha must be a number > 0, got -1"),
-        ("", 'params = { seed = "abc" }', "seed must be a whole number >= 0"),
+        ("", "params = { alpha = -1 }", "'alpha' = -1 is invalid: Input should be greater than 0"),
+        ("", 'params = { seed = "abc" }', "'seed' = 'abc' is invalid"),
         ("", "params = { split = 0.5 }", "got 0.5"),
     ],
 )
@@ -129,12 +129,12 @@ def test_negative_seeds_are_bad_input(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv,needle",
     [
-        (["zoo", "build", "digits-shift", "-p", "k=abc"], "k='abc'"),
-        (["zoo", "build", "digits-shift", "-p", "seed=abc"], "seed must be a whole number"),
+        (["zoo", "build", "digits-shift", "-p", "k=abc"], "'k' = 'abc' is invalid"),
+        (["zoo", "build", "digits-shift", "-p", "seed=abc"], "'seed' = 'abc' is invalid"),
         (["zoo", "build", "digits-shift", "--seeds", "-1"], "--seeds must be whole numbers >= 0, got -1"),
         (["stitch", "points", "digits-shift", "-p", "split=0.5"], "got 0.5"),
         (["stitch", "points", "digits-shift", "-p", "split=(0.9,0.9,0.1)"], "got '(0.9,0.9,0.1)'"),
-        (["stitch", "points", "digits-shift", "-p", "alpha=-1"], "alpha must be a number > 0"),
+        (["stitch", "points", "digits-shift", "-p", "alpha=-1"], "'alpha' = -1 is invalid"),
         (["stitch", "points", "digits-shift", "-p", "partitioner=nope"], "unknown partitioner 'nope'"),
     ],
 )
@@ -173,7 +173,7 @@ def test_a_second_run_on_a_locked_directory_is_refused_and_writes_nothing(tmp_pa
     out.mkdir()
     with FileLock(out / ".stitchbench.lock"):
         code, err = run(cache_dir, suite_file(tmp_path), out, capsys)
-    assert code == 2 and "in use by another stitchbench run" in err
+    assert code == 2 and "in use by another stitchbench process" in err
     assert [p.name for p in out.iterdir()] == [".stitchbench.lock"]
 
 
@@ -196,16 +196,24 @@ def test_damaged_job_files_are_found_and_recomputed(finished, tmp_path, cache_di
     assert main(["report", str(out)]) == 0
 
 
-def test_a_damaged_top_level_table_is_rebuilt(finished, capsys):
-    _, out = finished
+def test_a_changed_aggregate_is_refused_by_readers_and_rebuilt_by_run(finished, tmp_path, cache_dir, capsys):
+    """Halved hypervolumes (still valid Parquet) and a truncated evaluations table: compare and report refuse
+    them naming the file (exit 2); run rebuilds them to the original values."""
+    suite, out = finished
     before = pd.read_parquet(out / "indicators.parquet")
-    (out / "indicators.parquet").write_bytes(b"PAR1 garbage")
-    assert main(["compare", str(out)]) == 0
-    assert "random" in capsys.readouterr().out
+    halved = before.assign(hypervolume=before.hypervolume / 2)
+    halved.to_parquet(out / "indicators.parquet", index=False)
+    assert main(["compare", str(out)]) == 2
+    assert "first: indicators.parquet" in capsys.readouterr().err
+    assert main(["report", str(out)]) == 2
+    assert "indicators.parquet" in capsys.readouterr().err
+    evaluations = pd.read_parquet(out / "evaluations.parquet")
+    evaluations.head(3).to_parquet(out / "evaluations.parquet", index=False)
+    assert run(cache_dir, suite, out)[0] == 0
+    assert "rebuilt evaluations.parquet, indicators.parquet" in capsys.readouterr().out
     pd.testing.assert_frame_equal(before, pd.read_parquet(out / "indicators.parquet"))
-    (out / "evaluations.parquet").write_bytes(b"garbage")
-    assert main(["report", str(out)]) == 0
-    assert len(pd.read_parquet(out / "evaluations.parquet")) == 2 * 10
+    assert len(pd.read_parquet(out / "evaluations.parquet")) == len(evaluations) == 2 * 10
+    assert main(["compare", str(out)]) == 0 and "random" in capsys.readouterr().out
 
 
 class Broken(Solver):

@@ -69,7 +69,10 @@ def test_pickle_with_a_matching_hash_is_refused_and_never_executed(exported, tmp
     "edit,needle",
     [
         (lambda m: m["config"].update(arch="vit"), "unknown architecture 'vit'"),
-        (lambda m: m["config"].update(num_classes=7), "do not fit architecture 'cnn'"),
+        (
+            lambda m: m["config"].update(num_classes=7),
+            r"in_channels, num_classes are \(1, 10\) in 'digits-shift', not \(1, 7\)",
+        ),
         (lambda m: m["config"].pop("seed"), "lacks seed"),
         (lambda m: m.pop("sha256"), "'sha256'"),
     ],

@@ -10,7 +10,14 @@ class InputError(ValueError):
 def unknown(kind: str, value: object, choices: Iterable[object]) -> InputError:
     """An InputError for a value that is not one of `choices`."""
     valid = ", ".join(sorted(str(c) for c in choices)) or "(none)"
-    return InputError(f"unknown {kind} {value!r}; valid {kind}s: {valid}")
+    return InputError(f"unknown {kind} {value!r}; valid {plural(kind)}: {valid}")
+
+
+def plural(kind: str) -> str:
+    """`host party` -> `host parties`, `architecture (of the zoo)` -> `architectures (of the zoo)`."""
+    head, sep, tail = kind.partition(" (")
+    head = head[:-1] + "ies" if head.endswith("y") and head[-2:-1] not in "aeiou" else head + "s"
+    return head + sep + tail
 
 
 def shorten(value: object, limit: int = 80) -> str:
@@ -29,5 +36,6 @@ def explain(error: Exception) -> str:
         got = e.get("input")
         # a whole-object check (no field) names its own values; echoing the object would bury the message
         shown = "" if not where or isinstance(got, dict) else f" (got {shorten(got)})"
-        parts.append(f"{where or '(top level)'}: {e['msg']}{shown}")
+        msg = e["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}{shown}" if where else msg)
     return f"invalid {getattr(error, 'title', 'input')}: " + "; ".join(parts)

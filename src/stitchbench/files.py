@@ -6,8 +6,34 @@ import os
 import tempfile
 from pathlib import Path
 
+from stitchbench.errors import InputError, shorten
+
 TEMP_MARKER = ".stitchbench-"
 TEMP_GLOB = f".*{TEMP_MARKER}*.tmp"  # what `atomic_write` leaves behind when killed mid-write
+
+
+def user_file_mode() -> int:
+    """The mode `open()` gives a new file: 0o666 less the user's umask (read once, at import)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = user_file_mode()
+
+
+NAME_MAX = 255  # bytes in one path component (Linux, macOS)
+
+
+def check_folder(path: Path, what: str) -> None:
+    """Refuse, before anything is created, a folder path that cannot be one: a part longer than NAME_MAX
+    bytes, or a part that exists and is not a folder. `what` names it for the user (e.g. '--out')."""
+    for part in Path(path).parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise InputError(f"{what} {shorten(str(path))}: a part of it is longer than {NAME_MAX} bytes")
+    for p in (Path(path), *Path(path).parents):
+        if p.exists() and not p.is_dir():
+            raise InputError(f"{what} {path}: {p} is a file, not a folder")
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -15,6 +41,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARKER}", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)  # mkstemp's 0600 would hide results from the user's group
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -15,6 +15,7 @@ from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
 from stitchbench.errors import InputError, unknown
+from stitchbench.params import check as check_params
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,24 @@ class Entry(Generic[T]):
     description: str
     tags: dict[str, Any] = field(default_factory=dict)
     plugin: str | None = None  # the entry point's target ("module:object") for a plugin, None for a built-in
+    kind: str = "entry"  # the registry's kind (scenario, architecture, problem, solver)
 
     @property
     def about(self) -> str:
         """The description, prefixed with `[plugin module:object]` for a plugin."""
         return f"[plugin {self.plugin}] {self.description}" if self.plugin else self.description
+
+    def check(self, params: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
+        """Refuse parameters the factory does not take, and values its annotations (type, range) do not
+        allow (see `stitchbench.params`); `skip`: names the framework injects."""
+        valid = set(self.parameters()) - set(skip)
+        bad = sorted(set(params) - valid)
+        if bad:
+            raise InputError(
+                f"unknown parameter {bad[0]!r} for {self.kind} {self.name!r}; valid parameters: "
+                + (", ".join(sorted(valid)) or "(none)")
+            )
+        check_params(f"{self.kind} {self.name!r}", self.factory, params, skip)
 
     def parameters(self) -> dict[str, Any]:
         """The factory's keyword parameters and their defaults."""
@@ -89,7 +103,7 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is registered twice")
         if not description or "\n" in description:
             raise ValueError(f"{self.kind} {name!r} needs a one-line description")
-        self._entries[name] = Entry(name, factory, description, tags)
+        self._entries[name] = Entry(name, factory, description, tags, kind=self.kind)
 
     def load_plugins(self) -> None:
         """Add the plugins of this kind's entry point group (once; later calls do nothing)."""
@@ -120,7 +134,7 @@ class Registry(Generic[T]):
                 continue
             description = first_line(factory) or f"{ep.value} (undocumented)"
             tags = dict(getattr(factory, TAGS_ATTRIBUTE, {}))
-            self._entries[ep.name] = Entry(ep.name, factory, description, tags, plugin=ep.value)
+            self._entries[ep.name] = Entry(ep.name, factory, description, tags, plugin=ep.value, kind=self.kind)
 
     def entry(self, name: str) -> Entry[T]:
         self.load_plugins()
@@ -129,15 +143,9 @@ class Registry(Generic[T]):
         return self._entries[name]
 
     def create(self, name: str, *args: Any, **params: Any) -> T:
-        """Build `name` with `params`, rejecting parameters the factory does not take."""
+        """Build `name` with `params`, after `Entry.check`."""
         entry = self.entry(name)
-        valid = entry.parameters()
-        bad = sorted(set(params) - set(valid))
-        if bad:
-            raise InputError(
-                f"unknown parameter {bad[0]!r} for {self.kind} {name!r}; valid parameters: "
-                + (", ".join(sorted(valid)) or "(none)")
-            )
+        entry.check(params)
         return entry.factory(*args, **params)
 
     def names(self) -> list[str]:

@@ -1,6 +1,7 @@
 """The `stitchbench` command line. Exit codes: 0 success, 2 bad input, 1 failure inside a run."""
 
 import argparse
+import errno
 import json
 import logging
 import sys
@@ -16,6 +17,8 @@ from stitchbench.errors import InputError, explain
 
 log = logging.getLogger("stitchbench")
 LISTABLE = ("scenarios", "architectures", "problems", "solvers", "suites")
+# a path the user gave that cannot be used: bad input (exit 2), not a failure (a full disk stays one)
+PATH_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.EEXIST}
 
 
 class Parser(argparse.ArgumentParser):
@@ -50,6 +53,7 @@ def build_parser() -> Parser:
     run.add_argument("--executor", choices=["local", "process", "ray"])
     run.add_argument("--workers", type=int)
     run.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local Ray)")
+    run.add_argument("--check", action="store_true", help="only validate the suite and --out; write nothing")
 
     rep = sub.add_parser("report", help="(re)write DIR/report.html and DIR/report.md")
     rep.add_argument("dir", type=Path)
@@ -170,9 +174,14 @@ def dispatch(args: argparse.Namespace) -> int:
         print_listing(commands.listing(args.what))
     elif args.command == "run":
         outcome = commands.run(
-            args.suite, args.out, args.executor, args.workers, args.ray_address, args.cache, args.quiet
+            args.suite, args.out, args.executor, args.workers, args.ray_address, args.cache, args.quiet, args.check
         )
-        if outcome.skipped:
+        if args.check:
+            print(f"{args.suite}: valid, {outcome} jobs; nothing was written")
+            return 0
+        if outcome.rebuilt:
+            print(f"{outcome.path}: rebuilt {', '.join(outcome.rebuilt)} (changed since the run wrote them)")
+        elif outcome.skipped:
             print(f"{outcome.path} holds a finished run of this suite: nothing to do")
         else:
             print(f"ran {outcome.ran} jobs ({outcome.failed} failed) in {outcome.path}; timings (s): {outcome.timings}")
@@ -206,11 +215,10 @@ def dispatch(args: argparse.Namespace) -> int:
         )
         print(f"wrote {weights} and {manifest}")
     elif args.command == "zoo" and args.zoo_command == "import":
-        record = commands.zoo_import(args.file, args.manifest, args.cache)
-        print(
-            f"imported {record.kind}/{record.arch}/seed{record.seed} (sha256 {record.sha256[:12]}...) "
-            f"into {record.artifact.path}"
-        )
+        received = commands.zoo_import(args.file, args.manifest, args.cache)
+        r = received.record
+        what = "imported" if received.new else "already in the cache with the same weights; nothing imported:"
+        print(f"{what} {r.kind}/{r.arch}/seed{r.seed} (sha256 {r.sha256[:12]}...) at {r.artifact.path}")
     elif args.command == "table" and args.table_command == "export":
         manifest, seconds = commands.table_export(args.instance, args.suite, args.out, args.cache)
         size = sum((args.out / f).stat().st_size for f in [*manifest["files"], "manifest.json"])
@@ -245,6 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # a failure inside a run: say what, not a traceback
+        if isinstance(e, OSError) and e.errno in PATH_ERRORS and e.filename:  # a path given cannot be used
+            print(f"error: cannot use {e.filename}: {e.strerror or e}", file=sys.stderr)
+            return 2
         log.debug("failure", exc_info=True)
         print(f"failed: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

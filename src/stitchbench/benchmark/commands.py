@@ -9,14 +9,15 @@ from rich.progress import Progress
 from stitchbench.artifacts import default_cache_dir
 from stitchbench.data import SCENARIOS, get_scenario
 from stitchbench.errors import InputError, unknown
+from stitchbench.files import check_folder
 from stitchbench.problems import PROBLEMS
 from stitchbench.problems.registry import suite_parameters
 from stitchbench.solvers import SOLVERS
 from stitchbench.stitching import TracedNet, find_points
-from stitchbench.zoo import ARCHITECTURES, build_zoo, check_archs, create, export_model, import_model
+from stitchbench.zoo import ARCHITECTURES, build_zoo, check_archs, create, export_model, receive_model
 from stitchbench.zoo.build import expand_kinds
 
-from .runner import RunOutcome, run_suite
+from .runner import RunOutcome, check_run, run_suite
 from .suite import expand, load_suite, shipped_suites
 
 MATRIX = "zoo.parquet"
@@ -92,6 +93,8 @@ def zoo_build(scenario_name, params, archs, kinds, seeds, recipe, out: Path | No
     bad = [s for s in seeds if s < 0]
     if bad:
         raise InputError(f"--seeds must be whole numbers >= 0, got {bad[0]}")
+    if out is not None:
+        check_folder(out, "--out")
     archs = archs or [scenario.arch]
     total = len(archs) * len(seeds) * len(expand_kinds(scenario, kinds))
     with Progress(disable=quiet, transient=True) as progress:
@@ -129,7 +132,10 @@ def zoo_show(directory: Path) -> pd.DataFrame:
     path = directory / MATRIX
     if not path.is_file():
         raise InputError(f"{directory} holds no zoo ({MATRIX} not found); create one with 'stitchbench zoo build'")
-    return pd.read_parquet(path)
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as e:  # pyarrow's errors derive from these
+        raise InputError(f"{path} is damaged ({type(e).__name__}); rebuild it with 'stitchbench zoo build'") from e
 
 
 def matrix_view(matrix: pd.DataFrame, split: str = "test") -> pd.DataFrame:
@@ -153,22 +159,28 @@ def stitch_points(scenario_name: str, params: dict, arch_a: str | None, arch_b: 
     return pd.DataFrame(rows, columns=["#", f"A ({arch_a})", "A shape", f"B ({arch_b})", "B shape"])
 
 
-def run(suite_ref: str, out: Path | None, executor, workers, address, cache, quiet) -> RunOutcome:
+def run(suite_ref: str, out: Path | None, executor, workers, address, cache, quiet, check=False) -> RunOutcome | int:
+    """Run a suite; with `check`, only validate it and its directories (nothing is written) and return its
+    job count."""
     suite = load_suite(suite_ref)
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers must be >= 1, got {workers}")
-    return run_suite(suite, out or Path("runs") / suite.name, executor, workers, address, cache, quiet)
+    if workers is not None and not 1 <= workers <= 256:
+        raise InputError(f"--workers must be in 1..256, got {workers}")
+    out = out or Path("runs") / suite.name
+    if check:
+        return check_run(suite, out, cache)
+    return run_suite(suite, out, executor, workers, address, cache, quiet)
 
 
 def zoo_export(scenario_name, params, kind, arch, seed, out: Path, cache):
     """Export one model of a scenario's zoo (trained or reused from the cache)."""
+    check_folder(out, "--out")
     scenario = get_scenario(scenario_name, **params)
     zoo = build_zoo(scenario, [arch] if arch else None, [kind], [seed], cache)
     return export_model(zoo.get(kind, arch, seed), out)
 
 
 def zoo_import(weights: Path, manifest: Path, cache):
-    return import_model(weights, manifest, cache or default_cache_dir())
+    return receive_model(weights, manifest, cache or default_cache_dir())
 
 
 def table_export(instance: str, suite_ref: str, out: Path, cache) -> tuple[dict, float]:

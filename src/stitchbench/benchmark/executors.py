@@ -15,6 +15,7 @@ from pathlib import Path
 
 from stitchbench.errors import InputError
 from stitchbench.files import atomic_write
+from stitchbench.processes import die_with_parent
 from stitchbench.solvers import SOLVERS
 
 from .jobs import JobResult, execute
@@ -35,6 +36,7 @@ def run_local(jobs: Sequence[Job], workspace: Workspace, on_result: OnResult) ->
 
 def _init_worker(cache_dir: str) -> None:
     global _worker_ws
+    die_with_parent()  # first: importing torch takes seconds
     import torch
 
     torch.set_num_threads(1)

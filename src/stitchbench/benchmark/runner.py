@@ -8,7 +8,7 @@ import os
 import platform
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from stitchbench.artifacts import default_cache_dir, versions
 from stitchbench.errors import InputError
+from stitchbench.files import check_folder
 from stitchbench.results import RunDir, write_outputs, write_references
 
 from .executors import run_jobs
@@ -35,6 +36,7 @@ class RunOutcome:
     skipped: bool
     timings: dict
     instances: dict  # instance id -> its ProblemInstance record (JSON)
+    rebuilt: list[str] = field(default_factory=list)  # aggregates found damaged and rebuilt
 
     def fronts(self) -> dict[str, list[str]]:
         """Instance ids by the kind of their reference front (exact, approximate, none), tabular ones marked."""
@@ -79,12 +81,30 @@ def run_suite(
     quiet: bool = False,
 ) -> RunOutcome:
     jobs = expand(suite)
-    run = RunDir(out)
-    run.check_is_run_or_empty()
-    check_same_suite(run, suite)
+    run = check_dirs(suite, out, cache_dir)
+    manifest = run.manifest()
+    if finished(run, manifest):  # nothing to write: also on a read-only mount
+        return RunOutcome(run.path, 0, 0, True, manifest.get("timings", {}), manifest.get("instances", {}))
     check_writable(run.path)
     with run.lock():
         return run_locked(suite, jobs, run, executor, workers, address, cache_dir, quiet)
+
+
+def check_dirs(suite: Suite, out: Path, cache_dir: Path | None) -> RunDir:
+    """The results directory, after checking (writing nothing) that it and the cache can be used."""
+    check_folder(out, "--out")
+    check_folder(Path(cache_dir or default_cache_dir()), "--cache")
+    run = RunDir(out)
+    run.check_is_run_or_empty()
+    check_same_suite(run, suite)
+    return run
+
+
+def check_run(suite: Suite, out: Path, cache_dir: Path | None) -> int:
+    """Validate a run as `run_suite` would before it writes anything; the number of jobs."""
+    jobs = expand(suite)
+    check_dirs(suite, out, cache_dir)
+    return len(jobs)
 
 
 def check_same_suite(run: RunDir, suite: Suite) -> None:
@@ -94,6 +114,16 @@ def check_same_suite(run: RunDir, suite: Suite) -> None:
             f"{run.path} holds a run of another suite ({manifest['suite'].get('name')!r}, a different "
             "configuration); choose another --out"
         )
+
+
+def finished(run: RunDir, manifest: dict | None) -> bool:
+    """A complete run whose recorded files (job files, references, aggregates) are all intact."""
+    return (
+        manifest is not None
+        and manifest.get("status") == "complete"
+        and not run.damaged_files(manifest)
+        and not run.damaged_aggregates(manifest)
+    )
 
 
 def reset_damaged(run: RunDir, manifest: dict) -> bool:
@@ -110,8 +140,14 @@ def reset_damaged(run: RunDir, manifest: dict) -> bool:
 def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, quiet) -> RunOutcome:
     check_same_suite(run, suite)  # again, under the lock: another run may have started it meanwhile
     manifest = run.manifest()
-    if manifest is not None and not reset_damaged(run, manifest) and manifest.get("status") == "complete":
-        return RunOutcome(run.path, 0, 0, True, manifest.get("timings", {}), manifest.get("instances", {}))
+    if manifest is not None and manifest.get("status") == "complete" and not reset_damaged(run, manifest):
+        bad = run.damaged_aggregates(manifest)
+        if bad:
+            log.warning("%s: rebuilding %s (missing or changed since the run wrote them)", run.path, ", ".join(bad))
+            write_outputs(run, manifest)
+            run.save_manifest(manifest)
+        timings, instances = manifest.get("timings", {}), manifest.get("instances", {})
+        return RunOutcome(run.path, 0, 0, not bad, timings, instances, bad)
     run.clean_temporary()
     executor = executor or suite.executor
     workers = workers or suite.workers

@@ -10,13 +10,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError, model_validator
 
 from stitchbench.data import SCENARIOS
 from stitchbench.errors import InputError, explain, unknown
 from stitchbench.hashing import config_hash
 from stitchbench.problems import PROBLEMS, instance_id, scenario_key
-from stitchbench.problems.registry import contract, suite_parameters
+from stitchbench.problems.registry import contract
 from stitchbench.solvers import check_supports, create_solver
 from stitchbench.zoo import Recipe, check_archs
 
@@ -43,13 +43,20 @@ class ProblemSpec(Strict):
     hosts: list[str] | None = Field(None, description="stitching families: one problem per host (default: all)")
     scenarios: list[str] | None = Field(None, description="the suite's scenarios it is set on (default: all)")
     params: dict[str, Any] = {}
-    cost: bool = False
+    cost: StrictBool = False
     id: str | None = None
 
 
 class SolverSpec(Strict):
     name: str
     params: dict[str, Any] = {}
+    id: str | None = Field(None, min_length=1, description="its label in results (default: its name)")
+
+    @property
+    def label(self) -> str:
+        """What jobs and results call it: its `id`, else its name (one solver with two parameter sets needs
+        an id for each)."""
+        return self.id or self.name
 
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # a suite's name is a folder name under runs/: never a path
@@ -67,9 +74,29 @@ class Suite(Strict):
     solvers: list[SolverSpec] = Field(min_length=1)
     seeds: list[Seed] = Field(min_length=1, description="solver seeds")
     budget: StrictInt = Field(gt=0, le=1_000_000)
-    time_limit: float = Field(1800.0, gt=0, le=604_800, allow_inf_nan=False, description="seconds per job (<= 7 days)")
+    time_limit: StrictFloat | StrictInt = Field(
+        1800.0, gt=0, le=604_800, allow_inf_nan=False, description="seconds per job (<= 7 days)"
+    )
     executor: Literal["local", "process", "ray"] = "local"
-    workers: int = Field(2, ge=1, le=256)
+    workers: StrictInt = Field(2, ge=1, le=256)
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        """Each list names each thing once (a repeat would make two jobs of one id)."""
+        repeats = {
+            "seeds": self.seeds,
+            "zoo.seeds": self.zoo.seeds,
+            "scenarios": [(s.name, sorted(s.params.items(), key=str)) for s in self.scenarios],
+            "solvers": [s.label for s in self.solvers],
+        }
+        repeats |= {f"hosts of problem {p.id or p.family!r}": p.hosts or [] for p in self.problems}
+        for field, values in repeats.items():
+            twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
+            if twice is not None:
+                hint = "; give each solver a distinct 'id'" if field == "solvers" else ""
+                shown = twice[0] + (" (same params)" if twice[1] else "") if field == "scenarios" else twice
+                raise ValueError(f"{field}: {shown!r} appears twice{hint}")
+        return self
 
     @model_validator(mode="after")
     def _names(self):
@@ -128,6 +155,8 @@ def load_suite(ref: str) -> Suite:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError as e:
         raise InputError(f"suite file {path} not found; shipped suites: {', '.join(sorted(shipped_suites()))}") from e
+    except OSError as e:  # a folder, unreadable, ...
+        raise InputError(f"cannot read suite file {path}: {e.strerror or e}") from e
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid TOML: {e}") from e
     try:
@@ -149,6 +178,8 @@ def problem_instances(suite: Suite, spec: ProblemSpec, party_names: list[str]) -
         if spec.hosts:
             raise InputError(f"problem {spec.family!r} takes no hosts")
         return [(spec.id or spec.family + ("+cost" if spec.cost else ""), params)]
+    if "host" in spec.params:
+        raise InputError(f"problem {spec.family!r}: set its hosts with hosts = [...], not params.host")
     hosts = spec.hosts or party_names
     for h in hosts:
         if h not in party_names:
@@ -160,12 +191,7 @@ def problem_instances(suite: Suite, spec: ProblemSpec, party_names: list[str]) -
 def check_problem(family: str, scenario, zoo_archs: list[str], params: dict[str, Any]) -> None:
     """A problem's parameter names and values, checked without building or training anything."""
     entry = PROBLEMS.entry(family)
-    valid = set(suite_parameters(family))
-    bad = sorted(set(params) - valid)
-    if bad:
-        raise InputError(
-            f"unknown parameter {bad[0]!r} for problem {family!r}; valid parameters: {', '.join(sorted(valid))}"
-        )
+    entry.check(params, skip=("zoo", *contract(family).injected.values()))
     check = getattr(entry.factory, "check_params", None)  # a Problem subclass's; plain factories have none
     if check is not None:
         check(scenario, zoo_archs, params)
@@ -174,11 +200,18 @@ def check_problem(family: str, scenario, zoo_archs: list[str], params: dict[str,
 def expand(suite: Suite) -> list[Job]:
     """Every job of the suite, in a fixed order."""
     from stitchbench.data import get_scenario
+    from stitchbench.zoo.build import scenario_recipe
 
     jobs = []
     ids = set()
     for sc in suite.scenarios:
-        scenario = get_scenario(sc.name, **sc.params)
+        try:
+            scenario = get_scenario(sc.name, **sc.params)
+        except (ValueError, TypeError) as e:  # a plugin scenario refusing its parameters its own way
+            if isinstance(e, InputError):
+                raise
+            raise InputError(f"scenario {sc.name!r} refused params {sc.params}: {type(e).__name__}: {e}") from e
+        scenario_recipe(scenario, suite.zoo.recipe)  # the recipe the zoo trains with, checked as merged
         parties = scenario.party_names
         zoo_archs = suite.zoo.archs or [scenario.arch]
         skey = scenario_key(sc.name, sc.params, SCENARIOS.entry(sc.name).parameters())
@@ -189,7 +222,7 @@ def expand(suite: Suite) -> list[Job]:
                     instance = instance_id(skey, zoo_seed, pid)
                     for solver in suite.solvers:
                         for seed in suite.seeds:
-                            jid = f"{instance}/{solver.name}/s{seed}"
+                            jid = f"{instance}/{solver.label}/s{seed}"
                             if jid in ids:
                                 raise InputError(f"job {jid!r} appears twice; give the problems distinct 'id's")
                             ids.add(jid)

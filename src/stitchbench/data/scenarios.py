@@ -1,7 +1,11 @@
-"""The scenario registry and the shipped scenarios."""
+"""The scenario registry and the shipped scenarios. Parameters are declared with their type and range
+(checked by the registry before a scenario is built)."""
+
+from typing import Annotated
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from stitchbench.errors import InputError, unknown
 from stitchbench.registry import Registry
@@ -12,6 +16,8 @@ from .sources import load_source
 from .splits import SPLITS, check_fractions, slab_split, stratified_split
 
 SCENARIOS: Registry[Scenario] = Registry("scenario")
+Seed = Annotated[int, Field(ge=0, lt=2**32)]
+Concentration = Annotated[float, Field(gt=0, le=1e6)]  # Dirichlet alpha: small is skewed, large is IID
 
 DIGITS_RECIPE = {"optimizer": "adam", "lr": 2e-3, "epochs": 6, "batch_size": 32, "weight_decay": 0.0}
 SEGMENTATION_RECIPE = {
@@ -70,7 +76,7 @@ def _digits(name: str, seed: int, k: int, partitioner: str, alpha: float, split)
 
 @SCENARIOS.register("digits-shift", task="classification")
 def digits_shift(
-    seed: int = 0, k: int = 2, partitioner: str = "dirichlet", alpha: float = 0.5, split=(0.6, 0.2, 0.2)
+    seed: Seed = 0, k: int = 2, partitioner: str = "dirichlet", alpha: Concentration = 0.5, split=(0.6, 0.2, 0.2)
 ) -> Scenario:
     """UCI digits (8x8 upscaled) vs MNIST: a real domain shift; k > 2 splits each source further."""
     return _digits("digits-shift", seed, k, partitioner, alpha, split)
@@ -78,7 +84,7 @@ def digits_shift(
 
 @SCENARIOS.register("digits-shift-4", task="classification")
 def digits_shift_4(
-    seed: int = 0, k: int = 4, partitioner: str = "dirichlet", alpha: float = 0.5, split=(0.6, 0.2, 0.2)
+    seed: Seed = 0, k: int = 4, partitioner: str = "dirichlet", alpha: Concentration = 0.5, split=(0.6, 0.2, 0.2)
 ) -> Scenario:
     """digits-shift with each source split in two by Dirichlet label skew (4 parties)."""
     return _digits("digits-shift-4", seed, k, partitioner, alpha, split)
@@ -86,7 +92,7 @@ def digits_shift_4(
 
 @SCENARIOS.register("brain-mri", task="segmentation")
 def brain_mri(
-    seed: int = 0,
+    seed: Seed = 0,
     size: int = 64,
     split=(0.6, 0.2, 0.2),
     slab: int = 8,
@@ -137,7 +143,7 @@ def folder(
     num_classes: int = 2,
     binary_masks: bool = True,
     split=(0.6, 0.2, 0.2),
-    seed: int = 0,
+    seed: Seed = 0,
 ) -> Scenario:
     """Your own segmentation data: ROOT/<party>/{images,masks}/ (PNG, JPEG, NPY, NIfTI); see the README."""
     from pathlib import Path

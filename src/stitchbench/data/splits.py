@@ -1,5 +1,7 @@
 """Stratified train/val/test splits."""
 
+import math
+
 import numpy as np
 
 from stitchbench.errors import InputError
@@ -9,7 +11,7 @@ SPLITS = ("train", "val", "test")
 
 def check_fractions(fractions: tuple[float, ...]) -> tuple[float, float, float]:
     numbers = isinstance(fractions, list | tuple) and all(
-        isinstance(f, int | float) and not isinstance(f, bool) for f in fractions
+        isinstance(f, int | float) and not isinstance(f, bool) and math.isfinite(f) for f in fractions
     )
     if not numbers or len(fractions) != 3 or any(f <= 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
         raise InputError(

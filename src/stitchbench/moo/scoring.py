@@ -6,12 +6,14 @@ A prediction is the most probable class, ties going to the lowest class index.
 
 Weighted output ensembles (`weighted_scores`) score sum_m w_m p_m for batches of weightings W (B, M). With
 two members scored by accuracy the score is an exact step function of w = w_A / (w_A + w_B), scored by
-binary search (`StepAccuracy`), and its breakpoints give exact fronts.
+binary search (`StepAccuracy`), and its breakpoints give exact fronts. Every scorer refuses non-finite
+probabilities, labels that are no class and negative or non-finite weights alike; an all-zero weighting is
+the uniform one.
 """
 
 import numpy as np
 
-from stitchbench.errors import unknown
+from stitchbench.errors import InputError, unknown
 
 
 def accuracy_samples(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -54,7 +56,27 @@ def sample_scores(metric: str, probs: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def score(metric: str, probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    check_scored(probs, y)
     return sample_scores(metric, probs, y).mean(-1)
+
+
+def check_scored(probs: np.ndarray, y: np.ndarray) -> None:
+    """Every scorer's one behaviour on inputs no problem passes: an InputError for non-finite probabilities
+    or labels outside 0..C-1 (C: the classes, axis -1 for labels, -3 for masks)."""
+    probs, y = np.asarray(probs), np.asarray(y)
+    classes = probs.shape[-1] if y.ndim == 1 else probs.shape[-3]
+    if not np.isfinite(probs).all():
+        raise InputError("probabilities must be finite; got NaN or inf")
+    if y.size and (y.min() < 0 or y.max() >= classes):
+        raise InputError(f"labels must be class indices in 0..{classes - 1}; got {y.min()}..{y.max()}")
+
+
+def check_weights(W: np.ndarray) -> np.ndarray:
+    """Weightings (B, M) as every scorer takes them: finite and >= 0, an all-zero row meaning uniform."""
+    W = np.asarray(W, dtype=np.float64)
+    if not np.isfinite(W).all() or (W < 0).any():
+        raise InputError("ensemble weights must be finite and >= 0")
+    return np.where(W.sum(-1, keepdims=True) > 0, W, 1.0)
 
 
 def normalize(W: np.ndarray) -> np.ndarray:
@@ -69,6 +91,7 @@ class WeightedScores:
     mixture computed in float32, in chunks of weightings that bound its memory."""
 
     def __init__(self, probs: np.ndarray, y: np.ndarray, metric: str):
+        check_scored(probs, y)
         self.probs, self.y, self.metric = np.asarray(probs, dtype=np.float32), np.asarray(y), metric
         self.rows = max(1, min(128, 2**23 // self.probs[0].size))
 
@@ -77,7 +100,7 @@ class WeightedScores:
 
     def samples(self, W: np.ndarray) -> np.ndarray:
         """Per-sample scores (B, N) of the weightings W (B, M)."""
-        W = np.asarray(W, dtype=np.float32).reshape(-1, len(self.probs))
+        W = check_weights(np.reshape(W, (-1, len(self.probs)))).astype(np.float32)
         flat = self.probs.reshape(len(self.probs), -1)
         out = [
             sample_scores(self.metric, (W[i : i + self.rows] @ flat).reshape(-1, *self.probs.shape[1:]), self.y)
@@ -138,9 +161,8 @@ class StepAccuracy(WeightedScores):
 
     @staticmethod
     def weight_on_a(W: np.ndarray) -> np.ndarray:
-        W = np.asarray(W, dtype=np.float64).reshape(-1, 2)
-        total = W.sum(1)
-        return np.where(total > 0, W[:, 0] / np.where(total > 0, total, 1), 0.5)
+        W = check_weights(np.reshape(W, (-1, 2)))
+        return W[:, 0] / W.sum(1)
 
     def samples(self, W: np.ndarray) -> np.ndarray:
         """Per-sample correctness (B, N): whether each weighting lies in the sample's interval."""

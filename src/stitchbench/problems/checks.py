@@ -26,7 +26,8 @@ def check_ensemble_params(scenario: Scenario, zoo_archs: list[str], params: dict
         check_arch(params["arch"], zoo_archs)
 
 
-def check_stitch_params(scenario: Scenario, zoo_archs: list[str], params: dict[str, Any]) -> None:
+def check_stitch_params(scenario: Scenario, zoo_archs: list[str], params: dict[str, Any], members: int) -> None:
+    """A stitching family's parameters; `members`: how many models it stitches (one architecture each)."""
     method = params.get("method", "double-batched")
     if method not in METHODS:
         raise unknown("stitch training method", method, METHODS)
@@ -39,6 +40,8 @@ def check_stitch_params(scenario: Scenario, zoo_archs: list[str], params: dict[s
         raise InputError(f"archs must be a list with one architecture per member, got {archs!r}")
     for arch in archs:
         check_arch(arch, zoo_archs)
+    if archs and len(archs) != members:
+        raise InputError(f"archs {archs!r} names {len(archs)} architectures; give one per member ({members})")
     try:
         StitchRecipe(**(params.get("recipe") or {}))
     except (ValidationError, TypeError) as e:
@@ -47,9 +50,26 @@ def check_stitch_params(scenario: Scenario, zoo_archs: list[str], params: dict[s
 
 def check_graph_params(scenario: Scenario, zoo_archs: list[str], params: dict[str, Any], limit: int) -> None:
     """A stitch graph's parameters; a point subset (`points` or `max_points`, not both) of at most `limit`
-    points. Point names are checked against the traced members later, before any table is built."""
-    check_stitch_params(scenario, zoo_archs, params)
+    points, each a point matched between the members' (untrained) architectures."""
+    check_stitch_params(scenario, zoo_archs, params, 2)
     check_point_subset(params.get("points"), params.get("max_points"), limit)
+    if params.get("points"):
+        check_points(params["points"], matched_points(scenario, params.get("archs") or [zoo_archs[0]] * 2))
+
+
+def check_points(points: list[str], names: list[str]) -> None:
+    for p in points:
+        if p not in names:
+            raise unknown("point", p, names)
+
+
+def matched_points(scenario: Scenario, archs: list[str]) -> list[str]:
+    """The names of the points matched between untrained models of `archs` (tracing needs no weights)."""
+    from stitchbench.stitching import Members
+    from stitchbench.zoo import create
+
+    models = [create(a, scenario.in_channels, scenario.num_classes) for a in archs]
+    return Members(models, scenario.example()).point_names
 
 
 def check_point_subset(points: Any, max_points: Any, limit: int) -> None:
@@ -62,5 +82,3 @@ def check_point_subset(points: Any, max_points: Any, limit: int) -> None:
             raise InputError(f"points {points!r} name a point twice")
         if len(points) > limit:
             raise InputError(f"points names {len(points)} points; a tabular stitch graph takes at most {limit}")
-    if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1):
-        raise InputError(f"max_points must be a whole number >= 1, got {max_points!r}")

@@ -3,9 +3,11 @@ variables: the matched point, alpha (mixing at the point) and output weights ove
 
 from collections import OrderedDict
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from stitchbench.artifacts import ArtifactStore, default_cache_dir
 from stitchbench.errors import InputError
@@ -20,6 +22,8 @@ from stitchbench.zoo import Zoo
 
 from .baselines import baseline_vectors
 from .checks import check_stitch_params
+
+MAX_ALPHA_GRID = 1001  # alpha levels of a tabular stitch-ensemble (a table's size grows with it)
 
 ENSEMBLE_TABLE_FORMAT = 1
 TABLE_BYTES = 1 << 30  # larger tables stay live (brain-mri at 64x64, 11 points, 21 alphas: 1.2 GB)
@@ -43,10 +47,9 @@ class StitchEnsembleProblem(TableBacked, Problem):
 
     @classmethod
     def check_params(cls, scenario, zoo_archs, params):
-        check_stitch_params(scenario, zoo_archs, params)
-        grid = params.get("alpha_grid", 0)
-        if isinstance(grid, bool) or not isinstance(grid, int) or grid == 1 or grid < 0:
-            raise InputError(f"alpha_grid must be 0 (alpha continuous) or a whole number >= 2, got {grid!r}")
+        check_stitch_params(scenario, zoo_archs, params, len(scenario.party_names))
+        if params.get("alpha_grid") == 1:  # the declared range (0..MAX_ALPHA_GRID) is checked by the registry
+            raise InputError("alpha_grid must be 0 (alpha continuous) or a whole number >= 2, got 1")
 
     @classmethod
     def untabular_reason(cls, params):
@@ -63,9 +66,9 @@ class StitchEnsembleProblem(TableBacked, Problem):
         zoo_seed: int = 0,
         cost: bool = False,
         recipe: dict | None = None,
-        alpha_grid: int = 0,
+        alpha_grid: Annotated[int, Field(ge=0, le=MAX_ALPHA_GRID)] = 0,
         cache_dir: Path | None = None,
-        memo_size: int = 512,
+        memo_size: Annotated[int, Field(ge=1, le=1_000_000)] = 512,
     ):
         super().__init__()
         self.check_params(zoo.scenario, [r.arch for r in zoo.records], {"alpha_grid": alpha_grid})

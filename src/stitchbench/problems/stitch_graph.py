@@ -24,9 +24,11 @@ per candidate; the bound counts candidates, not seconds.
 
 import time
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from stitchbench.artifacts import Artifact, ArtifactStore, default_cache_dir
 from stitchbench.errors import InputError
@@ -48,7 +50,7 @@ from stitchbench.tabular.problem import TableBacked
 from stitchbench.zoo import Zoo, score
 
 from .baselines import baseline_vectors
-from .checks import check_graph_params, check_point_subset
+from .checks import check_graph_params, check_point_subset, check_points
 from .ensemble_weights import output_ensemble_front
 
 GRAPH_TABLE_FORMAT = 1  # bumped when the table's layout or its scoring changes
@@ -92,9 +94,9 @@ class StitchGraphProblem(TableBacked, Problem):
         cost: bool = False,
         recipe: dict | None = None,
         cache_dir: Path | None = None,
-        enumerate_limit: int = 4096,
+        enumerate_limit: Annotated[int, Field(ge=1, le=10**7)] = 4096,
         points: list[str] | None = None,
-        max_points: int | None = None,
+        max_points: Annotated[int, Field(ge=1)] | None = None,
     ):
         check_point_subset(points, max_points, MAX_TABLE_POINTS)
         super().__init__()
@@ -103,9 +105,7 @@ class StitchGraphProblem(TableBacked, Problem):
         self.setup = stitch_setup(zoo, host, method, archs, zoo_seed, recipe, cache_dir, partners=[partner])
         m = self.setup.members
         names = m.point_names
-        for p in points or []:
-            if p not in names:
-                raise InputError(f"unknown point {p!r}; valid point names: {', '.join(names)}")
+        check_points(points or [], names)
         if points is not None:
             self.selected = sorted(names.index(p) for p in points)
         else:

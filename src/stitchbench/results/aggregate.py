@@ -10,7 +10,7 @@ from .claims import check_claims
 from .indicators import anytime, failed_jobs, job_indicators
 from .report import write_report
 from .statistics import pairwise_tests
-from .store import RunDir, write_json, write_parquet
+from .store import AGGREGATES, RunDir, write_json, write_parquet
 
 
 def write_references(run: RunDir, refs) -> dict[str, str]:
@@ -28,10 +28,14 @@ def write_references(run: RunDir, refs) -> dict[str, str]:
 
 
 def rebuild(run: RunDir):
-    """Verify a run's recorded files, then rebuild its tables, claims and report from them."""
-    manifest = run.require()
-    run.verify(manifest)
-    return write_outputs(run, manifest)
+    """Verify a run's recorded files (job files, references and aggregates), then rebuild its tables,
+    claims and report from them, holding the run's lock; the manifest records the new aggregates' sha256."""
+    with run.lock():
+        manifest = run.require()
+        run.verify(manifest, aggregates=True)
+        paths = write_outputs(run, manifest)
+        run.save_manifest(manifest)
+        return paths
 
 
 def instances_of(manifest: dict) -> dict[str, ProblemInstance]:
@@ -40,7 +44,7 @@ def instances_of(manifest: dict) -> dict[str, ProblemInstance]:
 
 def write_outputs(run: RunDir, manifest: dict):
     """Assemble the tables from the per-job files, then indicators (finished jobs only), statistics,
-    claims and the report."""
+    claims and the report; `manifest["aggregates"]` gets every aggregate's sha256 (the caller saves it)."""
     instances = instances_of(manifest)
     jobs = manifest["jobs"]
     evaluations = run.job_tables(list(jobs), "evaluations")
@@ -64,4 +68,5 @@ def write_outputs(run: RunDir, manifest: dict):
     pools = run.table("claim_pools")
     claims = check_claims(baselines, pd.concat([pools, stitched], ignore_index=True), instances)
     write_json(run.file("claims.json"), claims)
+    manifest["aggregates"] = {name: file_sha256(run.file(name)) for name in AGGREGATES}
     return write_report(run)

@@ -8,9 +8,13 @@ at a time holds a directory (a lock file); a non-empty directory that is not a r
 """
 
 import json
+import os
+import platform
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,17 @@ from stitchbench.hashing import config_hash, file_sha256
 
 RUN_MANIFEST = "manifest.json"
 LOCK = ".stitchbench.lock"
+HOLDER = ".stitchbench.holder"  # the lock holder's pid and host (the lock itself is released when it dies)
+MANIFEST_KEYS = ("suite", "suite_key", "jobs")  # what every run manifest holds
+AGGREGATES = (  # built from the job files; the manifest records their sha256
+    "evaluations.parquet",
+    "fronts.parquet",
+    "indicators.parquet",
+    "statistics.parquet",
+    "failed_jobs.parquet",
+    "anytime.parquet",
+    "claims.json",
+)
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -31,6 +46,11 @@ def write_json(path: Path, obj: Any) -> None:
 
 def write_parquet(path: Path, df: pd.DataFrame) -> None:
     atomic_write(path, df.to_parquet(index=False))
+
+
+def ours(path: Path) -> bool:
+    """A file this program makes in a run directory before its manifest: the lock, its holder, a temporary."""
+    return path.is_file() and (path.name in (LOCK, HOLDER) or fnmatch(path.name, TEMP_GLOB))
 
 
 class RunDir:
@@ -53,24 +73,38 @@ class RunDir:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the directory for one run; another run on it is refused (it never waits half-way)."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        """Hold the directory for one writer (a run, or `report`); another is refused, naming the holder (it
+        never waits half-way). The lock is the operating system's: it is free again when its holder dies."""
         lock = FileLock(self.path / LOCK, timeout=0)
         try:
+            self.path.mkdir(parents=True, exist_ok=True)
             lock.acquire()
         except Timeout as e:
             raise InputError(
-                f"{self.path} is in use by another stitchbench run (lock {self.path / LOCK}); "
-                "wait for it to finish or choose another --out"
+                f"{self.path} is in use by another stitchbench process ({self.holder()}); wait for it to finish"
             ) from e
+        except OSError as e:
+            raise InputError(f"cannot write to {self.path}: {e.strerror or e}") from e
         try:
+            write_json(self.file(HOLDER), {"pid": os.getpid(), "host": platform.node(), "since": time.time()})
             yield
         finally:
+            self.file(HOLDER).unlink(missing_ok=True)
             lock.release()
 
+    def holder(self) -> str:
+        """Who holds the lock, as its holder recorded it."""
+        try:
+            h = json.loads(self.file(HOLDER).read_text())
+            return f"pid {h['pid']} on host {h['host']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return f"lock {self.file(LOCK)}"
+
     def check_is_run_or_empty(self) -> None:
-        """Refuse a directory that holds files but no stitchbench run: nothing of the user's is touched."""
-        if self.manifest() is None and self.path.is_dir() and any(p.name != LOCK for p in self.path.iterdir()):
+        """Refuse a directory that holds files but no stitchbench run: nothing of the user's is touched. One
+        that holds only our own lock, holder record or temporary files (a run killed before its manifest)
+        is ours: it resumes."""
+        if self.manifest() is None and self.path.is_dir() and not all(map(ours, self.path.iterdir())):
             raise InputError(f"{self.path} is not empty and holds no stitchbench run; choose an empty or new --out")
 
     def clean_temporary(self) -> None:
@@ -83,11 +117,24 @@ class RunDir:
 
     def manifest(self) -> dict[str, Any] | None:
         try:
-            return json.loads(self.file(RUN_MANIFEST).read_text())
+            manifest = json.loads(self.file(RUN_MANIFEST).read_text())
         except (FileNotFoundError, NotADirectoryError):
             return None
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise InputError(f"{self.file(RUN_MANIFEST)} is not valid JSON ({e}); it is not a stitchbench run") from e
+        except OSError as e:
+            raise InputError(f"cannot read {self.file(RUN_MANIFEST)}: {e.strerror or e}") from e
+        if not (
+            isinstance(manifest, dict)
+            and all(k in manifest for k in MANIFEST_KEYS)
+            and isinstance(manifest["suite"], dict)
+            and isinstance(manifest["jobs"], dict)
+        ):
+            raise InputError(
+                f"{self.file(RUN_MANIFEST)} is not a stitchbench run manifest (it lacks {', '.join(MANIFEST_KEYS)}); "
+                "choose an empty or new directory"
+            )
+        return manifest
 
     def require(self) -> dict[str, Any]:
         m = self.manifest()
@@ -118,9 +165,14 @@ class RunDir:
             files |= s.get("files", {}) if s["status"] == "done" else {}
         return self.damaged(files)
 
-    def verify(self, manifest: dict[str, Any]) -> None:
-        """Refuse to build on recorded files that changed since the run wrote them."""
-        bad = self.damaged_files(manifest)
+    def damaged_aggregates(self, manifest: dict[str, Any]) -> list[str]:
+        """Aggregates (evaluations, indicators, claims, ...) missing or changed since the run built them."""
+        return self.damaged(manifest.get("aggregates", {}))
+
+    def verify(self, manifest: dict[str, Any], aggregates: bool = False) -> None:
+        """Refuse to build on recorded files that changed since the run wrote them (with `aggregates`: the
+        aggregates too)."""
+        bad = self.damaged_files(manifest) + (self.damaged_aggregates(manifest) if aggregates else [])
         if bad:
             raise InputError(
                 f"{len(bad)} files of {self.path} are missing or changed since the run wrote them "

@@ -41,17 +41,23 @@ class Evaluator:
     split: str = "val"
     time_limit: float | None = None
     log: list[Evaluation] = field(default_factory=list)
+    started: float | None = None  # time.monotonic() when the limit's clock started (default: now)
 
     def __post_init__(self) -> None:
-        self.deadline = None if self.time_limit is None else time.monotonic() + self.time_limit
+        start = time.monotonic() if self.started is None else self.started
+        self.deadline = None if self.time_limit is None else start + self.time_limit
+
+    def past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
 
     @property
     def remaining(self) -> int:
         return self.budget - len(self.log)
 
     def __call__(self, X: Any) -> np.ndarray:
-        """Objectives of a batch of decisions; at most `remaining` rows are evaluated (and returned)."""
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        """Objectives of a batch of decisions; at most `remaining` rows are evaluated (and returned). Past
+        the deadline no batch starts (JobTimeout); one that has started runs to its end."""
+        if self.past_deadline():
             raise JobTimeout(f"time limit of {self.time_limit} s exceeded after {len(self.log)} evaluations")
         if self.remaining <= 0:
             raise BudgetExhausted(f"budget of {self.budget} evaluations is spent")

@@ -2,8 +2,10 @@
 
 import itertools
 import math
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
 from stitchbench.errors import InputError
 from stitchbench.moo.api import Problem
@@ -26,9 +28,7 @@ class RandomSearch(Solver):
     name = "random"
     supports = frozenset({"real", "integer", "categorical", "binary"})
 
-    def __init__(self, batch: int = 50):
-        if batch < 1:
-            raise InputError(f"random: batch must be >= 1, got {batch}")
+    def __init__(self, batch: Annotated[int, Field(ge=1, le=1_000_000)] = 50):
         self.batch = batch
 
     def solve(self, problem, evaluator: Evaluator, budget, seed):
@@ -47,7 +47,11 @@ class Exhaustive(Solver):
     name = "exhaustive"
     supports = frozenset({"integer", "categorical", "binary"})
 
-    def __init__(self, limit: int = 100_000, batch: int = 256):
+    def __init__(
+        self,
+        limit: Annotated[int, Field(ge=1, le=10**9)] = 100_000,
+        batch: Annotated[int, Field(ge=1, le=1_000_000)] = 256,
+    ):
         self.limit, self.batch = limit, batch
 
     def check(self, problem: Problem) -> None:

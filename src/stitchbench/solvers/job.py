@@ -26,10 +26,13 @@ def run_solver(
     seed: int,
     split: str = "val",
     time_limit: float | None = None,
+    started: float | None = None,
 ) -> SolverRun:
     """Run `solver` in a worker thread. A solver that raises, feeds malformed decisions, or stalls past
-    `time_limit` (+5 s grace) fails this run only; every evaluation logged before that is kept."""
-    evaluator = Evaluator(problem, budget, split, time_limit)
+    `time_limit` (+5 s grace) fails this run only; every evaluation logged before that is kept. The limit
+    counts from `started` (`time.monotonic()`; default: now) and is checked before every batch and at the
+    end: a batch that has started is not interrupted, but a run that ends past its limit has failed."""
+    evaluator = Evaluator(problem, budget, split, time_limit, started=started)
     outcome: dict = {}
 
     def target():
@@ -51,4 +54,7 @@ def run_solver(
         return SolverRun(log, "failed", f"solver stalled: no result within {time_limit} s", seconds)
     if "error" in outcome:
         return SolverRun(log, "failed", outcome["error"], seconds, outcome["traceback"])
+    if evaluator.past_deadline():  # the last batch ran past the limit: kept, but the job did not make it
+        error = f"JobTimeout: time limit of {time_limit} s exceeded during the last batch (a batch is not interrupted)"
+        return SolverRun(log, "failed", error, seconds)
     return SolverRun(log, "done", None, seconds)

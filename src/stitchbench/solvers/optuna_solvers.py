@@ -12,9 +12,10 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy
+from pydantic import Field
 
 from stitchbench.errors import InputError
 from stitchbench.moo.api import Problem
@@ -63,6 +64,22 @@ def database_url(storage: str) -> sqlalchemy.engine.URL:
         ) from e
 
 
+def check_storage(storage: str) -> None:
+    """A storage URL that can be opened: it parses, its database driver imports, and an absolute SQLite
+    path's folder exists (a relative one lands in the run directory). Nothing is created or connected."""
+    url = database_url(storage)
+    try:
+        sqlalchemy.create_engine(url).dispose()  # imports the dialect's driver; connects on first use only
+    except (ImportError, sqlalchemy.exc.SQLAlchemyError) as e:
+        raise InputError(
+            f"optuna: storage {storage!r} cannot be used: {type(e).__name__}: {e} (install its database driver)"
+        ) from e
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        folder = Path(url.database).expanduser().parent
+        if Path(url.database).expanduser().is_absolute() and not folder.is_dir():
+            raise InputError(f"optuna: storage {storage!r}: folder {folder} does not exist")
+
+
 def resolve_storage(storage: str, run_dir: Path) -> str:
     """The storage URL with a relative SQLite path made absolute inside `run_dir`."""
     url = database_url(storage)
@@ -109,14 +126,16 @@ class OptunaSolver(Solver):
     supports = ALL
 
     def __init__(
-        self, population_size: int = 40, batch: int = 1, storage: str | None = None, study_name: str | None = None
+        self,
+        population_size: Annotated[int, Field(ge=2, le=100_000)] = 40,
+        batch: Annotated[int, Field(ge=1, le=100_000)] = 1,
+        storage: str | None = None,
+        study_name: str | None = None,
     ):
         """`storage`: a database URL to keep the study in; `study_name`: its name (in a run: the job id,
         set by the runner, replacing any given)."""
-        if population_size < 2 or batch < 1:
-            raise InputError(f"{self.name}: population_size must be >= 2 and batch >= 1")
         if storage:
-            database_url(storage)
+            check_storage(storage)
         self.population_size, self.batch = population_size, batch
         self.storage, self.study_name = storage, study_name
 

@@ -9,10 +9,11 @@ objective count to about the population size.
 
 import math
 from collections.abc import Callable
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
-from stitchbench.errors import InputError
 from stitchbench.moo.api import Problem
 
 from .api import Evaluator, Solver
@@ -81,9 +82,7 @@ class PymooSolver(Solver):
     algorithm: str
     supports = frozenset({"real", "integer", "categorical", "binary"})
 
-    def __init__(self, pop_size: int = 40):
-        if pop_size < 4:
-            raise InputError(f"{self.name}: pop_size must be >= 4, got {pop_size}")
+    def __init__(self, pop_size: Annotated[int, Field(ge=4, le=100_000)] = 40):
         self.pop_size = pop_size
 
     def solve(self, problem, evaluator: Evaluator, budget, seed):

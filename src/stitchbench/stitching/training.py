@@ -27,12 +27,12 @@ METHODS = ("feature-match", "task", "double-batched")
 
 
 class StitchRecipe(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
-    lr: float = Field(2e-3, gt=0)
-    match_epochs: int = Field(3, ge=1, description="feature-matching epochs (every method starts with them)")
-    epochs: int = Field(3, ge=1, description="epochs of the task methods, per point")
-    batch_size: int = Field(64, ge=1)
+    lr: float = Field(2e-3, gt=0, le=10)
+    match_epochs: int = Field(3, ge=1, le=10_000, description="feature-matching epochs (every method starts with them)")
+    epochs: int = Field(3, ge=1, le=10_000, description="epochs of the task methods, per point")
+    batch_size: int = Field(64, ge=1, le=65_536)
 
 
 def optimizer(params: list[torch.Tensor], recipe: StitchRecipe) -> torch.optim.Optimizer:

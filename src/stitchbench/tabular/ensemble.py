@@ -170,8 +170,14 @@ class EnsembleTable:
         if list(variables[0].choices) != self.points:
             raise InputError(f"variable point's choices {list(variables[0].choices)} are not the table's points")
         alpha = variables[1]
-        if alpha.levels != len(self.alphas) or not np.allclose(alpha.grid(), self.alphas):
+        if alpha.levels != len(self.alphas):
             raise InputError(f"variable alpha has {alpha.levels} levels, alphas.parquet {len(self.alphas)}")
+        if not np.allclose(alpha.grid(), self.alphas):
+            first = int(np.flatnonzero(~np.isclose(alpha.grid(), self.alphas))[0])
+            raise InputError(
+                f"alphas.parquet's level {first} is alpha {float(self.alphas[first])}; variable alpha's grid has "
+                f"{float(alpha.grid()[first])} there"
+            )
 
     def stitch_alpha(self, matrix: np.ndarray) -> np.ndarray:
         """The grid value each decision's alpha snaps to (what it is evaluated at)."""

@@ -6,6 +6,7 @@ builders' side (`stitchbench.benchmark.export`)."""
 
 import json
 import os
+import platform
 import shutil
 import uuid
 from dataclasses import asdict
@@ -16,6 +17,7 @@ import pyarrow as pa
 
 from stitchbench import __version__
 from stitchbench.errors import InputError
+from stitchbench.files import check_folder
 from stitchbench.hashing import file_sha256
 from stitchbench.moo.api import EVAL_SPLITS, Problem
 from stitchbench.moo.instance import ProblemInstance
@@ -28,6 +30,7 @@ def not_tabular(instance: str, family: str, reason: str) -> InputError:
 
 
 def check_out(out: Path) -> None:
+    check_folder(out, "--out")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"{out} exists and is not an empty directory; export into a new or empty one")
 
@@ -83,7 +86,13 @@ def export_problem(problem: Problem, instance: ProblemInstance, out: Path) -> di
             "max_cost": float(problem.max_cost()),
             "artifacts": dict(instance.artifacts),
             **shapes,
-            "written_by": {"stitchbench": __version__, "pyarrow": pa.__version__},
+            # tables are keyed by configuration: another CPU may round float32 differently (docs/tabular.md)
+            "written_by": {
+                "stitchbench": __version__,
+                "pyarrow": pa.__version__,
+                "platform": platform.platform(),
+                "machine": platform.machine(),
+            },
             "files": {f.name: file_sha256(f) for f in sorted(tmp.iterdir())},
         }
         (tmp / TABLE_MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from stitchbench.errors import InputError
+from stitchbench.errors import InputError, shorten
 from stitchbench.hashing import file_sha256
 from stitchbench.moo.api import EVAL_SPLITS
 
@@ -47,7 +47,10 @@ def read_manifest(directory: Path, manifest_sha256: str | None = None) -> dict[s
         raise InputError(f"{path}: not valid JSON: {e}") from e
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise InputError(f"{path}: not a {FORMAT} manifest of version {VERSION}")
-    for name, expected in manifest.get("files", {}).items():
+    files = manifest.get("files", {})
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise InputError(f"{path}: 'files' must map each file name to its sha256, got {shorten(files)}")
+    for name, expected in files.items():
         if Path(name).name != name or name in (TABLE_MANIFEST, "", ".", ".."):
             raise InputError(f"{path}: file name {name!r} is not a plain file name in {directory}")
         if not (directory / name).is_file():

@@ -3,7 +3,7 @@
 from . import unets  # noqa: F401  (registers the segmentation architectures)
 from .architectures import ARCHITECTURES, create
 from .build import BASE_KINDS, EVAL_SPLITS, Zoo, build_zoo, check_archs, expand_kinds
-from .exchange import export_model, import_model
+from .exchange import Received, export_model, import_model, receive_model
 from .metrics import probs_loss, score, task_loss
 from .recipe import Recipe
 from .store import ModelRecord, build_model, load_model
@@ -14,6 +14,7 @@ __all__ = [
     "BASE_KINDS",
     "EVAL_SPLITS",
     "ModelRecord",
+    "Received",
     "Recipe",
     "Zoo",
     "build_model",
@@ -26,6 +27,7 @@ __all__ = [
     "load_model",
     "predict",
     "probs_loss",
+    "receive_model",
     "score",
     "seeded",
     "task_loss",

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from pydantic import ValidationError
 
 from stitchbench.artifacts import ArtifactStore, default_cache_dir
 from stitchbench.data import Scenario
-from stitchbench.errors import InputError
+from stitchbench.errors import InputError, explain
 from stitchbench.moo.api import EVAL_SPLITS
+from stitchbench.processes import die_with_parent
 
 from .architectures import ARCHITECTURES, create
 from .metrics import score
@@ -54,7 +56,11 @@ def check_archs(task: str | None, archs: Sequence[str]) -> None:
 
 
 def scenario_recipe(scenario: Scenario, overrides: dict | None = None) -> Recipe:
-    return Recipe(**{**scenario.recipe, **(overrides or {})})
+    """The scenario's recipe with `overrides`, checked (an InputError names the bad field)."""
+    try:
+        return Recipe(**{**scenario.recipe, **(overrides or {})})
+    except ValidationError as e:
+        raise InputError(f"recipe of {scenario.name!r}: {explain(e)}") from e
 
 
 def touched_parties(scenario: Scenario, kind: str) -> list[str]:
@@ -164,15 +170,14 @@ def build_zoo(
     rec = scenario_recipe(scenario, recipe)
     archs = list(archs or [scenario.arch])
     check_archs(scenario.task, archs)
-    if {"fedavg", "fedprox"} & set(expand_kinds(scenario, kinds)):
-        log.debug("federated rounds: %d", rec.rounds)  # checks compute parity before anything trains
     kinds = expand_kinds(scenario, kinds)
     configs = [model_config(scenario, a, k, rec, s) for a in archs for s in seeds for k in kinds]
     missing = [c for c in configs if store.get(store.key(c)) is None]
     parallel = workers > 1 and len(missing) > 1
     if parallel:
         missing.sort(key=lambda c: -len(touched_parties(scenario, c["kind"])))  # the longest first
-        with ProcessPoolExecutor(min(workers, len(missing)), mp_context=get_context("spawn")) as pool:
+        ctx = get_context("spawn")
+        with ProcessPoolExecutor(min(workers, len(missing)), mp_context=ctx, initializer=die_with_parent) as pool:
             futures = {pool.submit(train_into_store, str(cache), scenario, c): c for c in missing}
             for future in as_completed(futures):
                 seconds = future.result()

@@ -9,10 +9,12 @@ content address, where zoo builds with the same config reuse it.
 import json
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from stitchbench.artifacts import WEIGHTS, ArtifactStore, IntegrityError, read_weights
-from stitchbench.data import SCENARIOS
+from stitchbench.data import SCENARIOS, get_scenario
+from stitchbench.errors import InputError, unknown
 
 from .architectures import ARCHITECTURES
 from .store import ModelRecord, build_model
@@ -38,6 +40,8 @@ def read_manifest_file(path: Path) -> dict:
         manifest = json.loads(path.read_text())
     except FileNotFoundError as e:
         raise IntegrityError(f"manifest {path} not found") from e
+    except OSError as e:  # a folder, unreadable, ...
+        raise IntegrityError(f"cannot read manifest {path}: {e.strerror or e}") from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise IntegrityError(f"manifest {path} is not valid JSON: {e}") from e
     if not isinstance(manifest, dict) or not isinstance(manifest.get("sha256"), str):
@@ -58,15 +62,66 @@ def read_manifest_file(path: Path) -> dict:
         raise IntegrityError(f"{path}: unknown scenario {name!r}; valid: {', '.join(SCENARIOS.names())}")
     if "key" in manifest and not (isinstance(manifest["key"], str) and HEX.fullmatch(manifest["key"])):
         raise IntegrityError(f"{path}: key {manifest['key']!r} is not a content address (hex digits)")
+    check_usable(path, config)
     return manifest
 
 
-def import_model(weights: Path, manifest_path: Path, cache_dir: Path) -> ModelRecord:
-    """Verify a received model (sha256, safetensors, architecture fit) and store it in the cache."""
+def check_usable(path: Path, config: dict) -> None:
+    """A config a zoo build can find: a seed in 0..2^32-1, the scenario in the canonical form its parameters
+    make (which checks them), a party of it, and its input channels and classes."""
+    seed = config["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise IntegrityError(f"{path}: seed {seed!r} is not a whole number in 0..{2**32 - 1}")
+    given = config["scenario"]
+    if not isinstance(given.get("params", {}), dict):
+        raise IntegrityError(f"{path}: scenario params {given.get('params')!r} are not a JSON object")
+    try:
+        scenario = get_scenario(given["name"], **given.get("params", {}))
+    except InputError as e:
+        raise IntegrityError(f"{path}: scenario {given['name']!r}: {e}") from e
+    if scenario.identity() != given:
+        raise IntegrityError(f"{path}: scenario {given!r} is not as its parameters make it: {scenario.identity()!r}")
+    party = config["kind"].split(":", 1)[1] if config["kind"].startswith("local:") else None
+    if party is not None and party not in scenario.party_names:
+        raise IntegrityError(f"{path}: {unknown('party', party, scenario.party_names)}")
+    shape = (scenario.in_channels, scenario.num_classes)
+    if (config["in_channels"], config["num_classes"]) != shape:
+        raise IntegrityError(
+            f"{path}: in_channels, num_classes are {shape} in {scenario.name!r}, not "
+            f"{(config['in_channels'], config['num_classes'])}"
+        )
+
+
+@dataclass(frozen=True)
+class Received:
+    """An imported model: its cache record, and whether it was new (else the same weights were there)."""
+
+    record: ModelRecord
+    new: bool
+
+
+def receive_model(weights: Path, manifest_path: Path, cache_dir: Path) -> Received:
+    """Verify a received model (manifest, sha256, safetensors, architecture fit) and store it in the cache.
+    Where a model of its config is cached already, nothing is stored: the same weights are reported as
+    such, other weights refused (an InputError naming both sha256s)."""
     manifest = read_manifest_file(manifest_path)
     tensors = read_weights(weights, manifest["sha256"])
     build_model(manifest["config"], tensors, weights)
+    store = ArtifactStore(cache_dir, "models")
+    present = store.get(store.key(manifest["config"]))
+    if present is not None:
+        if present.manifest["sha256"] != manifest["sha256"]:
+            raise InputError(
+                f"the cache holds a model of this config with other weights ({present.path}, sha256 "
+                f"{present.manifest['sha256']}; received {manifest['sha256']}); nothing was imported. Delete "
+                "that entry to replace it, or import into another --cache"
+            )
+        return Received(ModelRecord(present), False)
     extra = {k: v for k, v in manifest.items() if k not in ("key", "config", "sha256", "versions")}
     extra["imported_from"] = str(weights)
-    store = ArtifactStore(cache_dir, "models")
-    return ModelRecord(store.get_or_build(manifest["config"], lambda: (tensors, extra)))
+    return Received(ModelRecord(store.get_or_build(manifest["config"], lambda: (tensors, extra))), True)
+
+
+def import_model(weights: Path, manifest_path: Path, cache_dir: Path) -> ModelRecord:
+    """`receive_model`'s record."""
+    return receive_model(weights, manifest_path, cache_dir).record

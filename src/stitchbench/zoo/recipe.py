@@ -3,7 +3,7 @@
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from stitchbench.errors import InputError
 
@@ -14,15 +14,15 @@ class Recipe(BaseModel):
     split of the parties it trains on (not before `min_epochs`), and the weights of the best val epoch (round)
     are kept."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     optimizer: Literal["adam", "sgd"] = "adam"
-    lr: float = Field(2e-3, gt=0)
-    epochs: int = Field(6, ge=1)
-    batch_size: int = Field(64, ge=1)
-    weight_decay: float = Field(0.0, ge=0)
-    local_epochs: int = Field(1, ge=1, description="federated: local epochs per round")
-    prox_mu: float = Field(0.01, ge=0, description="FedProx proximal weight")
+    lr: float = Field(2e-3, gt=0, le=10)
+    epochs: int = Field(6, ge=1, le=10_000)
+    batch_size: int = Field(64, ge=1, le=65_536)
+    weight_decay: float = Field(0.0, ge=0, le=1)
+    local_epochs: int = Field(1, ge=1, le=10_000, description="federated: local epochs per round")
+    prox_mu: float = Field(0.01, ge=0, le=1_000, description="FedProx proximal weight")
     patience: int | None = Field(
         None, ge=1, description="early stopping: epochs (federated: rounds) without a better val score; None: off"
     )
@@ -30,6 +30,11 @@ class Recipe(BaseModel):
         0, ge=0, description="early stopping: never before this many epochs (rounds), to get off a plateau"
     )
     channels_last: bool = Field(False, description="train image models in channels-last memory format (faster on CPU)")
+
+    @model_validator(mode="after")
+    def _parity(self):
+        self.rounds  # noqa: B018 (raises where epochs is not a multiple of local_epochs)
+        return self
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         if self.optimizer == "adam":

@@ -1,0 +1,81 @@
+"""Parameter checks from a factory's own signature (torch-free): each parameter's annotation is its declared
+type and range (`Annotated[int, Field(ge=4)]`), checked strictly before anything is built: no int from 20.5,
+"x" or True; no inf or nan; a value outside its range is refused. Unannotated parameters take any value.
+The registry checks every scenario, architecture, problem and solver parameter this way, and the listing
+shows the declarations."""
+
+import inspect
+import types
+import typing
+from collections.abc import Callable, Iterable
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from stitchbench.errors import InputError, shorten
+
+STRICT = ConfigDict(strict=True, allow_inf_nan=False, arbitrary_types_allowed=True, extra="ignore")
+
+
+def signature(factory: Callable) -> inspect.Signature:
+    """The factory's signature with string annotations evaluated (where they can be)."""
+    try:
+        return inspect.signature(factory, eval_str=True)
+    except (NameError, TypeError):
+        return inspect.signature(factory)
+
+
+@cache
+def model(factory: Callable) -> type[BaseModel]:
+    """A pydantic model of the factory's keyword parameters: their annotations and defaults."""
+    fields: dict[str, Any] = {}
+    for name, p in signature(factory).parameters.items():
+        if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            continue
+        annotation = Any if p.annotation is inspect.Parameter.empty else p.annotation
+        fields[name] = (annotation, ... if p.default is inspect.Parameter.empty else p.default)
+    return create_model(f"{getattr(factory, '__name__', 'factory')}Params", __config__=STRICT, **fields)
+
+
+def check(what: str, factory: Callable, params: dict[str, Any], skip: Iterable[str] = ()) -> None:
+    """Refuse a value of `params` that its declared type or range does not allow (an InputError naming the
+    parameter, the value and what is valid). Parameters in `skip` (injected by the framework) are not
+    checked; names the factory does not take are the caller's to refuse."""
+    m = model(factory)
+    given = {k: v for k, v in params.items() if k in m.model_fields and k not in set(skip)}
+    try:
+        m.model_validate(given)
+    except ValidationError as e:
+        errors = [x for x in e.errors() if x["type"] != "missing"]  # required ones: the caller passes them
+        if not errors:
+            return
+        first = errors[0]
+        name = str(first["loc"][0]) if first["loc"] else "?"
+        raise InputError(
+            f"{what}: parameter {name!r} = {shorten(given.get(name))} is invalid: {first['msg']} "
+            f"(declared: {declared(m, name)})"
+        ) from e
+
+
+def declared(m: type[BaseModel], name: str) -> str:
+    """A parameter's declaration in words: its type and range, e.g. `int, >= 4` or `int, >= 1 or None`."""
+    info = m.model_fields[name]
+    return words(info.annotation, info.metadata)
+
+
+def words(annotation: Any, metadata: Iterable[Any] = ()) -> str:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return words(args[0], [*metadata, *args[1:]])
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(words(a, metadata if a is not type(None) else ()) for a in args)
+    plain = isinstance(annotation, type) and not args
+    text = "None" if annotation is type(None) else annotation.__name__ if plain else str(annotation)
+    signs = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    for meta in metadata:
+        for constraint in getattr(meta, "metadata", [meta]):  # Field(...) holds its constraints
+            for attr, sign in signs.items():
+                if getattr(constraint, attr, None) is not None:
+                    text += f", {sign} {getattr(constraint, attr)}"
+    return text
