@@ -99,8 +99,12 @@ def brain_zoo(brain, cache_dir):
     return build_zoo(brain, cache_dir=cache_dir, workers=2)
 
 
+BRAIN_STITCHES = {"method": "feature-match", "recipe": {"match_epochs": 1}}
+
+
 @pytest.fixture(scope="session")
 def brain_setup(brain_zoo, cache_dir):
+    """Feature-matched stitches, one epoch (the brain problems share them: BRAIN_STITCHES)."""
     from stitchbench.stitching import stitch_setup
 
-    return stitch_setup(brain_zoo, "site-a", "double-batched", cache_dir=cache_dir)
+    return stitch_setup(brain_zoo, "site-a", cache_dir=cache_dir, **BRAIN_STITCHES)

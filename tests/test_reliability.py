@@ -84,7 +84,7 @@ FAULT_SUITE = """
 name = "faults"
 seeds = [0, 1]
 budget = 20
-time_limit = 2
+time_limit = 1
 
 [[scenarios]]
 name = "digits-shift"
@@ -109,6 +109,9 @@ name = "fault.hang"
 
 
 def test_faulty_solvers_and_nan_objectives_fail_only_their_jobs(tmp_path, monkeypatch, zoo, cache_dir, capsys):
+    import stitchbench.solvers.job
+
+    monkeypatch.setattr(stitchbench.solvers.job, "STALL_GRACE", 0.5)  # the hanging jobs are left sooner
     for cls in (Raising, NaNDecisions, PastBudget, Hanging):
         monkeypatch.setitem(SOLVERS._entries, cls.name, Entry(cls.name, cls, cls.__doc__))
     monkeypatch.setitem(PROBLEMS._entries, "nan-weights", Entry("nan-weights", NaNWeights, "faulty"))
@@ -380,7 +383,7 @@ family = "ensemble-weights"
 [[problems]]
 family = "stitch-ensemble"
 hosts = ["uci-digits"]
-params = {{ recipe = {{ match_epochs = 1, epochs = 1 }} }}
+params = {{ method = "feature-match", recipe = {{ match_epochs = 1 }} }}
 
 [[solvers]]
 name = "random"

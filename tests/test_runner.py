@@ -1,4 +1,5 @@
 import hashlib
+import io
 import json
 
 import pandas as pd
@@ -195,7 +196,7 @@ family = "ensemble-weights"
 [[problems]]
 family = "stitch-ensemble"
 hosts = ["mnist"]
-params = { recipe = { match_epochs = 1, epochs = 1 } }
+params = { method = "feature-match", recipe = { match_epochs = 1 } }
 
 [[solvers]]
 name = "random"
@@ -235,7 +236,18 @@ def test_report_and_compare_commands(tiny, capsys):
     capsys.readouterr()
     assert main(["compare", str(out), str(out)]) == 0
     text = capsys.readouterr().out
-    assert "ensemble-weights" in text and "pymoo.nsga2" in text
+    assert "ensemble-weights" in text and "pymoo.nsga2" in text and "budget" in text and "solver seeds" in text
+    suite = load_suite(str(tiny[0]))
+    assert main(["compare", str(out), "--format", "csv"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    ind = pd.read_parquet(out / "indicators.parquet").query("split == 'test'")
+    mean = ind.groupby(["instance", "solver"]).hypervolume.mean()
+    for row in table.itertuples():
+        assert row.hv_mean == pytest.approx(mean[row.instance, row.solver])
+        assert row.n == len(suite.seeds) and row.budget == suite.budget and row.suite == suite.name
+    assert main(["compare", str(out), "--format", "md"]) == 0
+    md = capsys.readouterr().out
+    assert md.startswith("## Runs\n\n| run | suite | budget |") and f"| HV {out.name} |" in md
 
 
 def test_shipped_suites_validate(capsys):

@@ -25,6 +25,8 @@ from stitchbench.stitching import (
 )
 from stitchbench.zoo import build_zoo, create, score, task_loss
 
+from .conftest import BRAIN_STITCHES
+
 
 def onehot_probs(pred: torch.Tensor, classes: int) -> torch.Tensor:
     return torch.nn.functional.one_hot(pred, classes).permute(0, 3, 1, 2).float()
@@ -186,10 +188,10 @@ def test_problems_run_unchanged_on_brain_mri(brain_zoo, brain_setup, cache_dir):
     m = brain_zoo.evaluation_matrix(["test"]).pivot_table(index="kind", columns="party", values="value")
     assert f[0] == pytest.approx(m.loc["local:site-a"].to_numpy(), abs=1e-6)
     assert f[1] == pytest.approx(m.loc["local:site-b"].to_numpy(), abs=1e-6)
-    se = create_problem("stitch-ensemble", brain_zoo, host="site-a", cache_dir=cache_dir)
+    se = create_problem("stitch-ensemble", brain_zoo, host="site-a", cache_dir=cache_dir, **BRAIN_STITCHES)
     plain = se.evaluate(np.array([[0, 0.0, 0.5, 0.5]]), split="test")[0]
     assert plain == pytest.approx(se.baselines("test")["ensemble"], abs=1e-6)
-    graph = create_problem("stitch-graph", brain_zoo, host="site-a", cache_dir=cache_dir)
+    graph = create_problem("stitch-graph", brain_zoo, host="site-a", cache_dir=cache_dir, **BRAIN_STITCHES)
     n = len(graph.variables)
     assert np.isfinite(graph.evaluate(np.random.default_rng(0).integers(0, 2, (4, n)), split="val")).all()
 

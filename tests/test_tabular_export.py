@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -270,6 +271,60 @@ def test_pymoo_runs_on_a_loaded_problem(exported):
     X = np.atleast_2d(res.X)
     F = pymoo_problem.sign * loaded.evaluate(pymoo_problem.rows(X), "val")  # minimized: scores negated
     assert np.array_equal(np.atleast_2d(res.F), F)
+
+
+def test_the_optuna_problem_pickles_names_its_metrics_and_steps_the_alpha_grid(exported):
+    import pickle
+
+    import optuna
+
+    loaded = load(exported[STITCH])
+    bench = loaded.optuna()
+    again = pickle.loads(pickle.dumps(bench))
+    params = {"point": loaded.variables[0].choices[2], "alpha": 0.75, "w.uci-digits": 0.3, "w.mnist": 0.6}
+    assert again.evaluate(params) == bench.evaluate(params)
+    assert bench.metric_names == ["uci-digits", "mnist", "cost"]
+    alpha = bench.search_space["alpha"]
+    assert isinstance(alpha, optuna.distributions.FloatDistribution) and alpha.step == pytest.approx(0.25)
+    assert bench.search_space["w.mnist"].step is None  # a continuous weight stays continuous
+
+
+def test_pymoo_knows_the_exact_front_and_gets_categoricals_as_choices(exported):
+    from stitchbench.solvers.pymoo_solvers import build
+
+    for iid in (WEIGHTS, STITCH):
+        loaded = load(exported[iid])
+        pm = to_pymoo(loaded)
+        exact = loaded.exact_front("val")
+        if loaded.front_kind() == "exact":
+            assert np.array_equal(np.unique(pm.pareto_front(), axis=0), np.unique(pm.sign * exact, axis=0))
+        else:
+            assert pm.pareto_front() is None
+    loaded = load(exported[STITCH])
+    algorithm = build("nsga2", loaded, 12)
+    algorithm.setup(to_pymoo(loaded, mixed=True), termination=("n_eval", 24), seed=0, verbose=False)
+    X = algorithm.ask().get("X")
+    assert all(isinstance(x["point"], str) and x["point"] in loaded.variables[0].choices for x in X)
+    assert all(0 <= x["alpha"] <= 1 for x in X)
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # set_metric_names
+def test_the_optunahub_package_loads_an_export(exported):
+    """package/benchmarks/stitchbench is in optunahub's registry layout and loads with optunahub."""
+    import optuna
+    import optunahub
+
+    root = Path(__file__).parents[1] / "package"
+    assert {p.name for p in (root / "benchmarks" / "stitchbench").iterdir()} >= {"__init__.py", "README.md", "LICENSE"}
+    module = optunahub.load_local_module("benchmarks/stitchbench", registry_root=str(root))
+    problem = module.Problem(exported[WEIGHTS])
+    loaded = load(exported[WEIGHTS])
+    assert problem.metric_names == [o.name for o in loaded.objectives]
+    np.testing.assert_array_equal(problem.reference_front, loaded.exact_front("val"))
+    study = optuna.create_study(directions=problem.directions, sampler=optuna.samplers.RandomSampler(seed=0))
+    study.set_metric_names(problem.metric_names)
+    study.optimize(problem, n_trials=10)
+    assert all(t.values == loaded.evaluate([t.params], "val")[0].tolist() for t in study.trials)
 
 
 def test_stitch_graph_subset_round_trips(zoo, cache_dir, tmp_path):

@@ -58,8 +58,11 @@ def build_parser() -> Parser:
     rep = sub.add_parser("report", help="(re)write DIR/report.html and DIR/report.md")
     rep.add_argument("dir", type=Path)
 
-    cmp = sub.add_parser("compare", help="put the indicator tables of several runs side by side")
+    cmp = sub.add_parser("compare", help="put several runs side by side: suite, budget, seeds and indicators")
     cmp.add_argument("dirs", type=Path, nargs="+")
+    cmp.add_argument(
+        "--format", choices=["table", "csv", "md"], default="table", help="csv: one row per run, instance, solver"
+    )
 
     ls = sub.add_parser("list", help="list scenarios, architectures, problems, solvers or suites")
     ls.add_argument("what", choices=LISTABLE)
@@ -154,9 +157,17 @@ def dispatch(args: argparse.Namespace) -> int:
         print(f"wrote {html} and {md}")
         return 0
     if args.command == "compare":
-        from stitchbench.results.compare import compare
+        from stitchbench.results.compare import compare_runs, side_by_side
+        from stitchbench.results.report import md_table
 
-        print_frame(compare(args.dirs), "runs compared (test split)")
+        runs, results = compare_runs(args.dirs)
+        if args.format == "csv":
+            sys.stdout.write(results.merge(runs, on="run").to_csv(index=False))
+        elif args.format == "md":
+            print(f"## Runs\n\n{md_table(runs)}\n\n## Test indicators\n\n{md_table(side_by_side(results))}")
+        else:
+            print_frame(runs, "runs")
+            print_frame(side_by_side(results), "test indicators (hypervolume mean ± sd over finished jobs)")
         return 0
     if args.command == "table" and args.table_command == "check":
         from stitchbench.hashing import file_sha256

@@ -55,17 +55,27 @@ class PymooProblem(PymooBase):
     def _evaluate(self, X, out, *args, **kwargs):
         out["F"] = self.sign * self.problem.evaluate(self.rows(X), self.split)
 
+    def _calc_pareto_front(self, *args, **kwargs):
+        """The exact front on this split in pymoo's minimization convention (`pareto_front()`); None where the
+        problem knows no exact front."""
+        if self.problem.front_kind() != "exact":
+            return None
+        front = self.problem.exact_front(self.split)
+        return None if front is None else self.sign * np.asarray(front, dtype=float)
+
 
 def to_pymoo(problem: Problem, split: str = "val", mixed: bool = False) -> PymooProblem:
     return PymooProblem(problem, split, mixed)
 
 
 def optuna_space(problem: Problem) -> dict[str, optuna.distributions.BaseDistribution]:
-    """The Optuna search space of the problem (binary as integers 0/1, categoricals by choice name)."""
+    """The Optuna search space of the problem (binary as integers 0/1, categoricals by choice name, a gridded
+    real with its grid's `step`)."""
     space: dict[str, optuna.distributions.BaseDistribution] = {}
     for v in problem.variables:
         if v.kind == "real":
-            space[v.name] = optuna.distributions.FloatDistribution(v.low, v.high)
+            step = (v.high - v.low) / (v.levels - 1) if v.levels else None
+            space[v.name] = optuna.distributions.FloatDistribution(v.low, v.high, step=step)
         elif v.kind in ("integer", "binary"):
             lo, hi = v.bounds
             space[v.name] = optuna.distributions.IntDistribution(int(lo), int(hi))

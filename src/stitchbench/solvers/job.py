@@ -9,6 +9,8 @@ from stitchbench.moo.api import Problem
 
 from .api import BudgetExhausted, Evaluation, Evaluator, Solver
 
+STALL_GRACE = 5.0  # seconds past its time limit before a solver that does not return is left behind
+
 
 @dataclass
 class SolverRun:
@@ -29,7 +31,7 @@ def run_solver(
     started: float | None = None,
 ) -> SolverRun:
     """Run `solver` in a worker thread. A solver that raises, feeds malformed decisions, or stalls past
-    `time_limit` (+5 s grace) fails this run only; every evaluation logged before that is kept. The limit
+    `time_limit` (+ STALL_GRACE) fails this run only; every evaluation logged before that is kept. The limit
     counts from `started` (`time.monotonic()`; default: now) and is checked before every batch and at the
     end: a batch that has started is not interrupted, but a run that ends past its limit has failed."""
     evaluator = Evaluator(problem, budget, split, time_limit, started=started)
@@ -47,7 +49,7 @@ def run_solver(
     start = time.perf_counter()
     thread = threading.Thread(target=target, name=f"solver-{solver.name}", daemon=True)
     thread.start()
-    thread.join(None if time_limit is None else time_limit + 5.0)
+    thread.join(None if time_limit is None else time_limit + STALL_GRACE)
     seconds = time.perf_counter() - start
     log = list(evaluator.log)  # a snapshot: a stalled thread may still be running
     if thread.is_alive():

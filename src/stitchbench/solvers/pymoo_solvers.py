@@ -1,9 +1,11 @@
 """pymoo's algorithms, driven by ask/tell so the evaluator owns every evaluation.
 
 Operators fit the variable types: real spaces use SBX + polynomial mutation; all-binary spaces bit-flip
-mutation and two-point crossover; other discrete spaces integer sampling with SBX/PM and rounding repair;
-mixed spaces the numeric encoding, rounded before evaluation (or `pymoo.mixed-ga`, pymoo's mixed-variable
-GA with rank-and-crowding survival). Reference directions (NSGA-III, MOEA/D, RVEA) are sized from the
+mutation and two-point crossover; other discrete spaces integer sampling with SBX/PM and rounding repair.
+Spaces with categorical variables run on pymoo's mixed-variable interface (choices, integers, reals each
+with their own operators) in every algorithm that takes a mating; MOEA/D, which does not, gets the numeric
+encoding rounded before evaluation. `pymoo.mixed-ga` is pymoo's mixed-variable GA with rank-and-crowding
+survival. Reference directions (NSGA-III, MOEA/D, RVEA) are sized from the
 objective count to about the population size.
 """
 
@@ -38,6 +40,28 @@ def operators(kinds: set[str]) -> dict:
     return {"sampling": FloatRandomSampling(), "crossover": SBX(eta=15, prob=0.9), "mutation": PM(eta=20)}
 
 
+MIXED_CAPABLE = frozenset({"nsga2", "nsga3", "smsemoa", "agemoea2", "rvea"})  # take pymoo's mixed mating
+
+
+def mixed_operators() -> dict:
+    """pymoo's mixed-variable sampling, mating and duplicate elimination: categoricals as choices (integers
+    by index), reals with SBX/PM, each by its own type."""
+    from pymoo.core.mixed import MixedVariableDuplicateElimination, MixedVariableMating, MixedVariableSampling
+
+    dup = MixedVariableDuplicateElimination()
+    return {
+        "sampling": MixedVariableSampling(),
+        "mating": MixedVariableMating(eliminate_duplicates=dup),
+        "eliminate_duplicates": dup,
+    }
+
+
+def uses_mixed(algorithm: str, problem: Problem) -> bool:
+    """Whether `algorithm` runs on pymoo's mixed-variable interface: always for the mixed GA; for the others
+    that take a mating, where the problem has categorical variables (MOEA/D keeps the rounded numeric form)."""
+    return algorithm == "mixed-ga" or (algorithm in MIXED_CAPABLE and "categorical" in problem.kinds)
+
+
 def ref_dirs(n_obj: int, pop_size: int) -> np.ndarray:
     """Das-Dennis directions, the most partitions whose count does not exceed the population size."""
     from pymoo.util.ref_dirs import get_reference_directions
@@ -58,21 +82,25 @@ def build(algorithm: str, problem: Problem, pop_size: int):
     from pymoo.core.mixed import MixedVariableGA
 
     n_obj = len(problem.objectives)
-    ops = operators(problem.kinds)
-    if algorithm == "nsga2":
-        return NSGA2(pop_size=pop_size, eliminate_duplicates=True, **ops)
-    if algorithm == "nsga3":
-        return NSGA3(ref_dirs=ref_dirs(n_obj, pop_size), pop_size=pop_size, eliminate_duplicates=True, **ops)
     if algorithm == "moead":
-        return MOEAD(ref_dirs=ref_dirs(n_obj, pop_size), n_neighbors=min(15, pop_size), **ops)
+        return MOEAD(ref_dirs=ref_dirs(n_obj, pop_size), n_neighbors=min(15, pop_size), **operators(problem.kinds))
+    ops = (
+        mixed_operators()
+        if uses_mixed(algorithm, problem)
+        else {**operators(problem.kinds), "eliminate_duplicates": True}
+    )
+    if algorithm == "nsga2":
+        return NSGA2(pop_size=pop_size, **ops)
+    if algorithm == "nsga3":
+        return NSGA3(ref_dirs=ref_dirs(n_obj, pop_size), pop_size=pop_size, **ops)
     if algorithm == "smsemoa":
-        return SMSEMOA(pop_size=pop_size, eliminate_duplicates=True, **ops)
+        return SMSEMOA(pop_size=pop_size, **ops)
     if algorithm == "agemoea2":
         from pymoo.algorithms.moo.age2 import AGEMOEA2  # imports numba: only when asked for
 
-        return AGEMOEA2(pop_size=pop_size, eliminate_duplicates=True, **ops)
+        return AGEMOEA2(pop_size=pop_size, **ops)
     if algorithm == "rvea":
-        return RVEA(ref_dirs=ref_dirs(n_obj, pop_size), pop_size=pop_size, eliminate_duplicates=True, **ops)
+        return RVEA(ref_dirs=ref_dirs(n_obj, pop_size), pop_size=pop_size, **ops)
     if algorithm == "mixed-ga":
         return MixedVariableGA(pop_size=pop_size, survival=RankAndCrowding())
     raise ValueError(algorithm)
@@ -91,7 +119,7 @@ class PymooSolver(Solver):
 
         from stitchbench.moo.adapters import to_pymoo
 
-        mixed = self.algorithm == "mixed-ga"
+        mixed = uses_mixed(self.algorithm, problem)
         pm = to_pymoo(problem, evaluator.split, mixed=mixed)
         algorithm = build(self.algorithm, problem, self.pop_size)
         algorithm.setup(pm, termination=("n_eval", budget), seed=seed, verbose=False)

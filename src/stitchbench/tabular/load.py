@@ -18,15 +18,12 @@ Export format 1 (written by `stitchbench table export`; see `stitchbench.tabular
 | `graph.<array>.parquet` | `value` (1-D) or `c.<j>` (2-D): the arrays of `GraphTable.to_arrays()` | stitch-graph |
 """
 
-from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
 from stitchbench.errors import InputError
-from stitchbench.moo.api import Problem, check_split
+from stitchbench.moo.api import Problem
 
 from .files import FORMAT, TABLE_MANIFEST, VERSION, TableIntegrityError, read_manifest
 from .problem import TABLES, TableProblem
@@ -63,57 +60,9 @@ def load(directory: str | Path, manifest_sha256: str | None = None) -> TableProb
         raise InputError(f"{directory}: malformed export ({type(e).__name__}: {e})") from e
 
 
-def suggest(trial, name: str, dist) -> Any:
-    """A value of `dist` from an Optuna trial, through the public suggest API."""
-    import optuna
+def as_optuna(problem: Problem, split: str = "val"):
+    """The Optuna-ready benchmark problem of any `Problem` (loaded or in-process): an
+    `stitchbench.tabular.optuna_problem.OptunaProblem` (optunahub is imported here, on first use)."""
+    from .optuna_problem import OptunaProblem
 
-    if isinstance(dist, optuna.distributions.CategoricalDistribution):
-        return trial.suggest_categorical(name, dist.choices)
-    if isinstance(dist, optuna.distributions.IntDistribution):
-        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
-    return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
-
-
-class OptunaProblem:
-    """A problem with the surface of optunahub's `benchmarks.BaseProblem` (a subclass of it where optunahub
-    is installed): `search_space`, `directions`, `evaluate(params)` and `__call__(trial)`, scored on `split`.
-    Params are by variable name, categoricals by choice name; a gridded real takes its nearest grid value."""
-
-    def __init__(self, problem: Problem, split: str = "val"):
-        check_split(split)
-        self.problem, self.split = problem, split
-
-    @property
-    def search_space(self) -> dict:
-        from stitchbench.moo.adapters import optuna_space
-
-        return optuna_space(self.problem)
-
-    @property
-    def directions(self) -> list:
-        import optuna
-
-        d = optuna.study.StudyDirection
-        return [d.MAXIMIZE if o.direction == "max" else d.MINIMIZE for o in self.problem.objectives]
-
-    def evaluate(self, params: Mapping[str, Any]) -> list[float]:
-        return [float(v) for v in self.problem.evaluate([dict(params)], self.split)[0]]
-
-    def __call__(self, trial) -> list[float]:
-        return self.evaluate({name: suggest(trial, name, d) for name, d in self.search_space.items()})
-
-
-@cache
-def optuna_class() -> type:
-    """`OptunaProblem`, made a subclass of optunahub's `benchmarks.BaseProblem` where optunahub is installed
-    (imported on first use: it brings requests and its warning filters)."""
-    try:
-        from optunahub.benchmarks import BaseProblem
-    except ImportError:
-        return OptunaProblem
-    return type("OptunaProblem", (OptunaProblem, BaseProblem), {"__doc__": OptunaProblem.__doc__})
-
-
-def as_optuna(problem: Problem, split: str = "val") -> OptunaProblem:
-    """The Optuna-ready benchmark problem of any `Problem` (loaded or in-process)."""
-    return optuna_class()(problem, split)
+    return OptunaProblem(problem, split)

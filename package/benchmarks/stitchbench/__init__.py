@@ -1,0 +1,4 @@
+from ._stitchbench import Problem
+
+
+__all__ = ["Problem"]

@@ -1,0 +1,55 @@
+"""A problem as an optunahub benchmark (torch-free): `OptunaProblem` has the surface of optunahub's
+`benchmarks.BaseProblem` (and is a subclass of it where optunahub is installed): `search_space`,
+`directions`, `metric_names`, `evaluate(params)` and `__call__(trial)`. It is a module-level class, so a
+problem pickles (for multiprocess Optuna, or to ship it)."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import optuna
+
+from stitchbench.moo.adapters import optuna_space
+from stitchbench.moo.api import Problem, check_split
+
+try:
+    from optunahub.benchmarks import BaseProblem
+except ImportError:  # optunahub is optional: the same surface without its base class
+    BaseProblem = object
+
+
+def suggest(trial: optuna.Trial, name: str, dist: optuna.distributions.BaseDistribution) -> Any:
+    """A value of `dist` from an Optuna trial, through the public suggest API."""
+    if isinstance(dist, optuna.distributions.CategoricalDistribution):
+        return trial.suggest_categorical(name, dist.choices)
+    if isinstance(dist, optuna.distributions.IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
+
+
+class OptunaProblem(BaseProblem):
+    """`problem` scored on `split`. Params are by variable name, categoricals by choice name; a gridded real
+    has its grid's `step` (any value takes its nearest grid value)."""
+
+    def __init__(self, problem: Problem, split: str = "val"):
+        check_split(split)
+        self.problem, self.split = problem, split
+
+    @property
+    def search_space(self) -> dict[str, optuna.distributions.BaseDistribution]:
+        return optuna_space(self.problem)
+
+    @property
+    def directions(self) -> list[optuna.study.StudyDirection]:
+        d = optuna.study.StudyDirection
+        return [d.MAXIMIZE if o.direction == "max" else d.MINIMIZE for o in self.problem.objectives]
+
+    @property
+    def metric_names(self) -> list[str]:
+        """The objectives' names, for `study.set_metric_names`."""
+        return [o.name for o in self.problem.objectives]
+
+    def evaluate(self, params: Mapping[str, Any]) -> list[float]:
+        return [float(v) for v in self.problem.evaluate([dict(params)], self.split)[0]]
+
+    def __call__(self, trial: optuna.Trial) -> list[float]:
+        return self.evaluate({name: suggest(trial, name, d) for name, d in self.search_space.items()})
