@@ -31,7 +31,7 @@ demo: $(STAMP)
 test: $(STAMP) test-core
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n $(WORKERS) --dist loadgroup -q
+	$(PY) -m pytest -n $(WORKERS) --dist worksteal -q
 
 test-core: $(CORE_STAMP)
 	$(CORE)/bin/python -m pytest -q -p no:cacheprovider tests/core

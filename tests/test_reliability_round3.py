@@ -126,6 +126,7 @@ def test_paths_that_cannot_be_used_exit_2(done, zoo, tmp_path, cache_dir, capsys
     code, _, err = cli(capsys, "--cache", cache_dir, "run", suite, "--out", foreign)
     assert code == 2 and "is not a stitchbench run manifest" in err
     assert cli(capsys, "report", foreign)[0] == 2 and cli(capsys, "compare", foreign)[0] == 2
+    assert [p.name for p in foreign.iterdir()] == ["manifest.json"]  # not even a lock
     a_file = tmp_path / "file"
     a_file.write_text("")
     code, _, err = cli(capsys, "--cache", a_file, "run", suite, "--out", tmp_path / "new")

@@ -102,7 +102,10 @@ class Suite(Strict):
     def _names(self):
         for s in self.scenarios:
             check_archs(SCENARIOS.entry(s.name).tags.get("task"), self.zoo.archs or [])
-        Recipe(**self.zoo.recipe)
+        try:
+            Recipe(**self.zoo.recipe)
+        except ValidationError as e:
+            raise ValueError(f"zoo.recipe: {explain(e).removeprefix('invalid Recipe: ')}") from e
         names = [s.name for s in self.scenarios]
         for p in self.problems:
             PROBLEMS.entry(p.family)

@@ -30,6 +30,7 @@ def write_references(run: RunDir, refs) -> dict[str, str]:
 def rebuild(run: RunDir):
     """Verify a run's recorded files (job files, references and aggregates), then rebuild its tables,
     claims and report from them, holding the run's lock; the manifest records the new aggregates' sha256."""
+    run.require()  # a directory that holds no run is refused before anything, the lock too, is written
     with run.lock():
         manifest = run.require()
         run.verify(manifest, aggregates=True)
