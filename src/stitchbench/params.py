@@ -9,9 +9,10 @@ import types
 import typing
 from collections.abc import Callable, Iterable
 from functools import cache
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from stitchbench.errors import InputError, shorten
 
@@ -26,6 +27,13 @@ def signature(factory: Callable) -> inspect.Signature:
         return inspect.signature(factory)
 
 
+def lenient_paths(annotation: Any) -> Any:
+    """A path parameter takes a str too (strict mode would want a Path instance)."""
+    if annotation is Path or Path in typing.get_args(annotation):
+        return Annotated[annotation, Field(strict=False)]
+    return annotation
+
+
 @cache
 def model(factory: Callable) -> type[BaseModel]:
     """A pydantic model of the factory's keyword parameters: their annotations and defaults."""
@@ -33,7 +41,7 @@ def model(factory: Callable) -> type[BaseModel]:
     for name, p in signature(factory).parameters.items():
         if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             continue
-        annotation = Any if p.annotation is inspect.Parameter.empty else p.annotation
+        annotation = Any if p.annotation is inspect.Parameter.empty else lenient_paths(p.annotation)
         fields[name] = (annotation, ... if p.default is inspect.Parameter.empty else p.default)
     return create_model(f"{getattr(factory, '__name__', 'factory')}Params", __config__=STRICT, **fields)
 

@@ -173,7 +173,10 @@ class StepAccuracy(WeightedScores):
         return (entered & stayed).astype(np.float64)
 
     def __call__(self, W: np.ndarray) -> np.ndarray:
-        w = self.weight_on_a(W)
+        return self.at(self.weight_on_a(W))
+
+    def at(self, w: np.ndarray) -> np.ndarray:
+        """The accuracy at weights `w` on member A (each in [0, 1])."""
         lo_open, lo_closed, hi_closed, hi_open = self.bounds
         entered = np.searchsorted(lo_open, w, "left") + np.searchsorted(lo_closed, w, "right")
         left = np.searchsorted(hi_closed, w, "left") + np.searchsorted(hi_open, w, "right")
@@ -181,6 +184,51 @@ class StepAccuracy(WeightedScores):
 
     def breakpoints(self) -> np.ndarray:
         return self.edges
+
+
+class StepBank:
+    """Many two-member step scorers (`StepAccuracy`, one per key) as one lookup: a batch of (key, weighting)
+    pairs costs four binary searches, not four per key touched. A scorer's accuracy is constant between two
+    consecutive ends of its samples' intervals, so each key keeps its sorted ends E, the accuracy at each end
+    and in each gap (read from the scorer itself at those weights). Every end is coded key * R + its rank
+    among all the ends (`values`); a weight is located among the ends by float comparisons, and in its key's
+    block by integer search. No arithmetic touches a weight or an end: the scores are the scorers', bit for
+    bit."""
+
+    def __init__(self, scorers: list[StepAccuracy]):
+        ends = [np.unique(np.concatenate(s.bounds)) for s in scorers]
+        self.values = np.unique(np.concatenate(ends))
+        self.R = len(self.values) + 1  # a weight's position among the values: 0..len(values)
+        self.codes = np.concatenate([k * self.R + np.searchsorted(self.values, e) for k, e in enumerate(ends)])
+        self.start = np.concatenate([[0], np.cumsum([len(e) for e in ends])[:-1]]).astype(np.int64)
+        self.at_end = np.concatenate([s.at(np.clip(e, 0.0, 1.0)) for s, e in zip(scorers, ends, strict=True)])
+        self.in_gap = np.concatenate([s.at(gap_weights(e)) for s, e in zip(scorers, ends, strict=True)])
+
+    def __call__(self, keys: np.ndarray, W: np.ndarray) -> np.ndarray:
+        """Scores of weightings W (B, 2), row b by scorer keys[b]. The searches run on sorted queries (the
+        results do not depend on the order; the memory walk does)."""
+        keys = np.asarray(keys, dtype=np.int64)
+        w = StepAccuracy.weight_on_a(W)
+        order = np.lexsort((w, keys))
+        k, w = keys[order], w[order]
+        base, start = k * self.R, self.start[k]
+        below = np.searchsorted(self.codes, base + np.searchsorted(self.values, w, "left")) - start
+        upto = np.searchsorted(self.codes, base + np.searchsorted(self.values, w, "right")) - start
+        at_end = upto > below  # w is one of its key's ends (the `below`-th)
+        end = np.minimum(start + below, len(self.at_end) - 1)
+        out = np.empty(len(w))
+        out[order] = np.where(at_end, self.at_end[end], self.in_gap[start + k + below])  # a key has one gap more
+        return out
+
+
+def gap_weights(ends: np.ndarray) -> np.ndarray:
+    """A weight in [0, 1] inside each gap around and between sorted `ends` (len(ends) + 1 gaps); where a gap
+    holds no weight in [0, 1] (or no float at all), any weight: no query can land there."""
+    edges = np.concatenate([[-np.inf], ends, [np.inf]])
+    lo, hi = np.clip(edges[:-1], 0.0, 1.0), np.clip(edges[1:], 0.0, 1.0)
+    return np.where(
+        np.isfinite(edges[:-1]) & np.isfinite(edges[1:]), (lo + hi) / 2, np.where(np.isfinite(edges[1:]), lo, hi)
+    )
 
 
 def weighted_scores(probs: np.ndarray, y: np.ndarray, metric: str) -> WeightedScores:

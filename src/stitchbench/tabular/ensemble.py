@@ -20,7 +20,7 @@ from stitchbench.errors import InputError
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.lattice import simplex_grid
 from stitchbench.moo.pools import ALPHA_MIN, CandidatePool, ClaimPools, ensemble_pools, scored
-from stitchbench.moo.scoring import WeightedScores, normalize, step_weightings, weighted_scores
+from stitchbench.moo.scoring import StepBank, WeightedScores, normalize, step_weightings, weighted_scores
 
 from .files import read, read_ensemble, value_columns, write, write_ensemble
 from .weights import write_members
@@ -105,6 +105,18 @@ class EnsembleTable:
             )
         return self._scorers[key]
 
+    def bank(self, party: str, split: str) -> StepBank | None:
+        """Every (point, alpha level)'s step scorer in one `StepBank`, indexed by `canonical` keys (two members
+        scored by accuracy; None otherwise). Built on first use."""
+        if self.front_kind() != "exact":
+            return None
+        key = ("bank", party, split)
+        if key not in self._scorers:
+            P, A, _ = self.shape
+            scorers = [self.scorer(pi if ai else 0, ai, party, split) for pi in range(P) for ai in range(A)]
+            self._scorers[key] = StepBank(scorers)
+        return self._scorers[key]
+
     def combo_scorer(self, combo: tuple[int, float], party: str, split: str) -> WeightedScores:
         """The branches' scorer at (point, alpha); alpha 0: the members' plain output ensemble."""
         pi, alpha = combo
@@ -124,12 +136,16 @@ class EnsembleTable:
         W = normalize(W)
         keys = self.canonical(np.asarray(points, dtype=int), np.asarray(levels, dtype=int))
         out = np.empty((len(W), len(objectives)))
-        for key in np.unique(keys):
-            rows = np.flatnonzero(keys == key)
-            pi, ai = divmod(int(key), len(self.alphas))
-            for j, party in enumerate(objectives):
-                if party is not None:
-                    out[rows, j] = self.scorer(pi, ai, party, split)(W[rows])
+        for j, party in enumerate(objectives):
+            if party is None:
+                continue
+            bank = self.bank(party, split)
+            if bank is not None:  # every key in one vectorized pass
+                out[:, j] = bank(keys, W)
+                continue
+            for key in np.unique(keys):
+                rows = np.flatnonzero(keys == key)
+                out[rows, j] = self.scorer(*divmod(int(key), len(self.alphas)), party, split)(W[rows])
         if None in objectives:
             out[:, objectives.index(None)] = self.cost(keys, W)
         return out
