@@ -402,3 +402,31 @@ def test_scorers_agree_on_inputs_no_problem_passes():
             scorer(probs, np.where(y == 0, -1, y), "accuracy")
         with pytest.raises(InputError, match="weights must be finite and >= 0"):
             scorer(probs, y, "accuracy")([[-0.5, 1.5]])
+
+
+def test_python_callers_keep_numpy_numbers_tuples_and_paths(tmp_path):
+    """Strict checks judge values as a suite would give them: numpy integers, tuples and paths pass."""
+    from stitchbench.params import check
+    from stitchbench.problems.stitch_ensemble import StitchEnsembleProblem
+    from stitchbench.solvers import create_solver
+
+    assert create_solver("pymoo.nsga2", pop_size=np.int64(20)).pop_size == 20
+    check("problem", StitchEnsembleProblem, {"archs": ("cnn", "cnn"), "cache_dir": str(tmp_path), "alpha_grid": 3})
+    with pytest.raises(InputError, match="'pop_size' = 20.5 is invalid"):
+        create_solver("pymoo.nsga2", pop_size=np.float64(20.5))
+
+
+def test_a_plugin_annotation_only_type_checkers_see_takes_any_value():
+    from stitchbench.params import check
+
+    namespace = {}
+    exec(
+        "from __future__ import annotations\n"
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from somewhere import Zoo\n"
+        "def make(zoo: Zoo, seed: int = 0, width: Hidden = 3): ...\n",
+        namespace,
+    )
+    check("problem 'p'", namespace["make"], {"width": "anything"})
+    with pytest.raises(InputError, match="'seed' = 'x' is invalid"):
+        check("problem 'p'", namespace["make"], {"seed": "x"})

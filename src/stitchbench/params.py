@@ -5,6 +5,7 @@ The registry checks every scenario, architecture, problem and solver parameter t
 shows the declarations."""
 
 import inspect
+import os
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -12,38 +13,59 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from stitchbench.errors import InputError, shorten
 
 STRICT = ConfigDict(strict=True, allow_inf_nan=False, arbitrary_types_allowed=True, extra="ignore")
 
 
-def signature(factory: Callable) -> inspect.Signature:
-    """The factory's signature with string annotations evaluated (where they can be)."""
-    try:
-        return inspect.signature(factory, eval_str=True)
-    except (NameError, TypeError):
-        return inspect.signature(factory)
-
-
-def lenient_paths(annotation: Any) -> Any:
-    """A path parameter takes a str too (strict mode would want a Path instance)."""
-    if annotation is Path or Path in typing.get_args(annotation):
+def lenient(annotation: Any) -> Any:
+    """Paths take a str and tuples a list (TOML and JSON have neither); strict elsewhere."""
+    args = typing.get_args(annotation)
+    if annotation is Path or Path in args or typing.get_origin(annotation) is tuple:
         return Annotated[annotation, Field(strict=False)]
     return annotation
+
+
+def resolved(annotation: Any, namespace: dict[str, Any]) -> Any:
+    """An annotation pydantic can check, or Any: a string annotation is evaluated in the factory's module,
+    and one that cannot be resolved or checked (a type only imported for type checkers) takes any value."""
+    if annotation is inspect.Parameter.empty:
+        return Any
+    try:
+        if isinstance(annotation, str):
+            annotation = eval(annotation, namespace)
+        TypeAdapter(annotation, config=STRICT)
+    except Exception:
+        return Any
+    return lenient(annotation)
 
 
 @cache
 def model(factory: Callable) -> type[BaseModel]:
     """A pydantic model of the factory's keyword parameters: their annotations and defaults."""
+    target = factory.__init__ if isinstance(factory, type) else factory
+    namespace = dict(getattr(target, "__globals__", {}))
     fields: dict[str, Any] = {}
-    for name, p in signature(factory).parameters.items():
+    for name, p in inspect.signature(factory).parameters.items():
         if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             continue
-        annotation = Any if p.annotation is inspect.Parameter.empty else lenient_paths(p.annotation)
-        fields[name] = (annotation, ... if p.default is inspect.Parameter.empty else p.default)
+        default = ... if p.default is inspect.Parameter.empty else p.default
+        fields[name] = (resolved(p.annotation, namespace), default)
     return create_model(f"{getattr(factory, '__name__', 'factory')}Params", __config__=STRICT, **fields)
+
+
+def plain(value: Any) -> Any:
+    """A value as a suite would give it: numpy scalars as Python numbers, tuples as lists, paths as str."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple | list):
+        return [plain(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
 
 
 def check(what: str, factory: Callable, params: dict[str, Any], skip: Iterable[str] = ()) -> None:
@@ -51,7 +73,7 @@ def check(what: str, factory: Callable, params: dict[str, Any], skip: Iterable[s
     parameter, the value and what is valid). Parameters in `skip` (injected by the framework) are not
     checked; names the factory does not take are the caller's to refuse."""
     m = model(factory)
-    given = {k: v for k, v in params.items() if k in m.model_fields and k not in set(skip)}
+    given = {k: plain(v) for k, v in params.items() if k in m.model_fields and k not in set(skip)}
     try:
         m.model_validate(given)
     except ValidationError as e:

@@ -40,3 +40,13 @@ def test_a_bank_with_its_scorers_out_of_order_scores_differently():
     keys = np.arange(len(s))
     W = np.full((len(s), 2), 0.5)
     assert not np.array_equal(StepBank(s[::-1])(keys, W), one_by_one(s, keys, W))
+
+
+def test_a_bank_of_scorers_without_interval_ends_scores_them():
+    """A sample that is never right leaves its scorer no interval ends."""
+    never = StepAccuracy(np.array([[[0.9, 0.1]], [[0.9, 0.1]]], dtype=np.float32), np.array([1]))
+    W = np.array([[1.0, 1.0], [0.0, 1.0]])
+    assert StepBank([never])([0, 0], W).tolist() == never(W).tolist() == [0.0, 0.0]
+    s = scorers(3)
+    bank = StepBank([s[0], never, s[1]])
+    assert np.array_equal(bank([0, 1, 2], W[[0, 0, 1]]), [s[0](W[:1])[0], 0.0, s[1](W[1:])[0]])

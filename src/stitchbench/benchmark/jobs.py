@@ -63,18 +63,17 @@ def execute(job: Job, workspace: Workspace) -> JobResult:
     this job only, with its traceback."""
     start = time.perf_counter()
     try:
-        return solve(job, workspace, start, time.monotonic())
+        return solve(job, workspace, start)
     except Exception as e:
         empty = pd.DataFrame()
         error = f"{type(e).__name__}: {e}"
         return JobResult(job.id, "failed", error, time.perf_counter() - start, format_exc(), empty, empty, empty)
 
 
-def solve(job: Job, workspace: Workspace, start: float, started: float) -> JobResult:
-    """`started`: `time.monotonic()` at the job's start, where its time limit's clock starts."""
+def solve(job: Job, workspace: Workspace, start: float) -> JobResult:
     problem = workspace.problem(job)
     solver = create_solver(job.solver.name, **job.solver.params)
-    run = run_solver(solver, problem, job.budget, job.seed, "val", job.time_limit, started)
+    run = run_solver(solver, problem, job.budget, job.seed, "val", job.time_limit)
     base = job_columns(job)
     X = np.array([e.x for e in run.log]).reshape(len(run.log), len(problem.variables))
     F = np.array([e.f for e in run.log]).reshape(len(run.log), len(problem.objectives))

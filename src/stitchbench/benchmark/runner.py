@@ -7,6 +7,7 @@ import logging
 import os
 import platform
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from stitchbench.artifacts import default_cache_dir, versions
 from stitchbench.errors import InputError
-from stitchbench.files import check_folder
+from stitchbench.files import TEMP_MARKER, check_folder
 from stitchbench.results import RunDir, write_outputs, write_references
 
 from .executors import run_jobs
@@ -64,9 +65,9 @@ def check_writable(path: Path) -> None:
     """Fail early, with the reason, when results cannot be written to `path`."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-probe"
-        probe.write_bytes(b"")
-        probe.unlink()
+        fd, probe = tempfile.mkstemp(prefix=f".write-probe{TEMP_MARKER}", suffix=".tmp", dir=path)  # ours
+        os.close(fd)
+        os.unlink(probe)
     except OSError as e:
         raise InputError(f"cannot write results to {path}: {e.strerror or e}") from e
 
@@ -183,6 +184,7 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
             "cache": str(cache),
             "instances": {k: v.model_dump() for k, v in refs.instances.items()},
         }
+        run.save_manifest(manifest)  # first: a run killed while writing the references is a run, and resumes
         manifest["references"] = write_references(run, refs)
         run.save_manifest(manifest)
 

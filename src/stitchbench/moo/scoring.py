@@ -201,7 +201,8 @@ class StepBank:
         self.R = len(self.values) + 1  # a weight's position among the values: 0..len(values)
         self.codes = np.concatenate([k * self.R + np.searchsorted(self.values, e) for k, e in enumerate(ends)])
         self.start = np.concatenate([[0], np.cumsum([len(e) for e in ends])[:-1]]).astype(np.int64)
-        self.at_end = np.concatenate([s.at(np.clip(e, 0.0, 1.0)) for s, e in zip(scorers, ends, strict=True)])
+        at_end = [s.at(np.clip(e, 0.0, 1.0)) for s, e in zip(scorers, ends, strict=True)]
+        self.at_end = np.concatenate([*at_end, [np.nan]])  # a sentinel: `start + below` always indexes
         self.in_gap = np.concatenate([s.at(gap_weights(e)) for s, e in zip(scorers, ends, strict=True)])
 
     def __call__(self, keys: np.ndarray, W: np.ndarray) -> np.ndarray:
@@ -215,9 +216,10 @@ class StepBank:
         below = np.searchsorted(self.codes, base + np.searchsorted(self.values, w, "left")) - start
         upto = np.searchsorted(self.codes, base + np.searchsorted(self.values, w, "right")) - start
         at_end = upto > below  # w is one of its key's ends (the `below`-th)
-        end = np.minimum(start + below, len(self.at_end) - 1)
         out = np.empty(len(w))
-        out[order] = np.where(at_end, self.at_end[end], self.in_gap[start + k + below])  # a key has one gap more
+        out[order] = np.where(
+            at_end, self.at_end[start + below], self.in_gap[start + k + below]
+        )  # +k: a gap more per key
         return out
 
 

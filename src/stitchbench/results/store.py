@@ -192,4 +192,6 @@ class RunDir:
         try:
             return pd.read_parquet(path)
         except (OSError, ValueError) as e:  # pyarrow's errors derive from these
-            raise InputError(f"{path} is damaged ({type(e).__name__}); `stitchbench report` rebuilds it") from e
+            raise InputError(
+                f"{path} is damaged ({type(e).__name__}); `stitchbench run` with the same suite and --out rebuilds it"
+            ) from e

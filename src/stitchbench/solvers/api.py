@@ -41,11 +41,9 @@ class Evaluator:
     split: str = "val"
     time_limit: float | None = None
     log: list[Evaluation] = field(default_factory=list)
-    started: float | None = None  # time.monotonic() when the limit's clock started (default: now)
 
     def __post_init__(self) -> None:
-        start = time.monotonic() if self.started is None else self.started
-        self.deadline = None if self.time_limit is None else start + self.time_limit
+        self.deadline = None if self.time_limit is None else time.monotonic() + self.time_limit
 
     def past_deadline(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline

@@ -28,13 +28,13 @@ def run_solver(
     seed: int,
     split: str = "val",
     time_limit: float | None = None,
-    started: float | None = None,
 ) -> SolverRun:
     """Run `solver` in a worker thread. A solver that raises, feeds malformed decisions, or stalls past
     `time_limit` (+ STALL_GRACE) fails this run only; every evaluation logged before that is kept. The limit
-    counts from `started` (`time.monotonic()`; default: now) and is checked before every batch and at the
-    end: a batch that has started is not interrupted, but a run that ends past its limit has failed."""
-    evaluator = Evaluator(problem, budget, split, time_limit, started=started)
+    counts from the solver's start (building the problem is not charged) and is checked before every batch
+    and at the end: a batch that has started is not interrupted, but a run that ends past its limit has
+    failed."""
+    evaluator = Evaluator(problem, budget, split, time_limit)
     outcome: dict = {}
 
     def target():
