@@ -22,6 +22,8 @@ from stitchbench.problems import PROBLEMS, EnsembleWeights
 from stitchbench.registry import Entry
 from stitchbench.solvers import SOLVERS, Solver
 
+from .test_fuzz_suites import run_cli, to_toml
+
 # ---------------------------------------------------------------- faulty solvers and problems
 
 
@@ -171,24 +173,6 @@ VALID = {
 }
 
 
-def toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v) if not isinstance(v, float) or np.isfinite(v) else "nan"
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(v)
-
-
-def to_toml(d: dict) -> str:
-    return "\n".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in d.items()) + "\n"
-
-
 names = st.text(alphabet=string.ascii_letters + string.digits + "-_.é漢 ", max_size=12)
 junk = st.one_of(
     st.integers(-(10**15), 10**15),
@@ -273,16 +257,6 @@ def test_mutated_suites_exit_2_with_a_message_and_write_nothing(suite, tmp_path_
     assert r[0] == 2, (suite, r)
     assert r[2].startswith("error: ") and "Traceback" not in r[2] and "\n\n" not in r[2].strip()
     assert not out.exists()
-
-
-def run_cli(argv):
-    import contextlib
-    import io
-
-    err, stdout = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(stdout):
-        code = main(argv)
-    return code, stdout.getvalue(), err.getvalue()
 
 
 @settings(max_examples=60, deadline=None)

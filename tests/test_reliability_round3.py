@@ -233,6 +233,16 @@ def test_zoo_import_refuses_configs_no_zoo_can_use(config, needle, zoo, tmp_path
 BASE = CHEAP.format(extra="", scenario="", problem="", solver="random")
 
 
+def scenario_params(params: str) -> str:
+    """BASE with digits-shift given `params` (an inline TOML table)."""
+    return BASE.replace('name = "digits-shift"', f'name = "digits-shift"\nparams = {params}')
+
+
+def problem(lines: str) -> str:
+    """BASE with its problem replaced: `lines` start with the family (quoted) and may add fields."""
+    return BASE.replace('"ensemble-weights"', lines)
+
+
 @pytest.mark.parametrize(
     "text,needle",
     [
@@ -241,7 +251,7 @@ BASE = CHEAP.format(extra="", scenario="", problem="", solver="random")
         (BASE + '[[scenarios]]\nname = "digits-shift"\n', "scenarios: 'digits-shift' appears twice"),
         (BASE.replace("seeds = [0, 1]", "seeds = [1, 1]"), "seeds: 1 appears twice"),
         (BASE + "[zoo]\nseeds = [0, 0]\n", "zoo.seeds: 0 appears twice"),
-        (BASE.replace('"ensemble-weights"', '"stitch-ensemble"\nhosts = ["mnist", "mnist"]'), "'mnist' appears twice"),
+        (problem('"stitch-ensemble"\nhosts = ["mnist", "mnist"]'), "'mnist' appears twice"),
     ],
 )
 def test_repeats_are_named_by_field(text, needle, tmp_path, capsys):
@@ -267,35 +277,35 @@ def test_one_solver_with_two_parameter_sets_runs_under_two_ids(tmp_path, zoo, ca
     [
         (BASE + 'params = { batch = "x" }\n', "solver 'random': parameter 'batch' = 'x' is invalid"),
         (
-            BASE.replace('name = "digits-shift"', 'name = "digits-shift"\nparams = { split = [nan, 0.5, 0.5] }'),
+            scenario_params("{ split = [nan, 0.5, 0.5] }"),
             "split fractions must be three positive",
         ),
         (
-            BASE.replace('name = "digits-shift"', 'name = "digits-shift"\nparams = { alpha = inf }'),
+            scenario_params("{ alpha = inf }"),
             "parameter 'alpha' = inf is invalid: Input should be a finite",
         ),
         (
-            BASE.replace('"ensemble-weights"', '"stitch-ensemble"\nhosts = ["nobody"]'),
+            problem('"stitch-ensemble"\nhosts = ["nobody"]'),
             "valid host parties: mnist, uci-digits",
         ),
         (
-            BASE.replace('"ensemble-weights"', '"stitch-ensemble"\nparams = { host = "mnist" }'),
+            problem('"stitch-ensemble"\nparams = { host = "mnist" }'),
             "set its hosts with hosts = [...], not params.host",
         ),
         (
-            BASE.replace('"ensemble-weights"', '"stitch-graph"\nparams = { points = ["nope"] }'),
+            problem('"stitch-graph"\nparams = { points = ["nope"] }'),
             "unknown point 'nope'; valid points:",
         ),
         (
-            BASE.replace('"ensemble-weights"', '"stitch-ensemble"\nparams = { archs = ["cnn"] }'),
+            problem('"stitch-ensemble"\nparams = { archs = ["cnn"] }'),
             "give one per member (2)",
         ),
         (
-            BASE.replace('"ensemble-weights"', '"stitch-ensemble"\nparams = { memo_size = -1 }'),
+            problem('"stitch-ensemble"\nparams = { memo_size = -1 }'),
             "'memo_size' = -1 is invalid",
         ),
         (
-            BASE.replace('"ensemble-weights"', '"stitch-ensemble"\nparams = { alpha_grid = 9e18 }'),
+            problem('"stitch-ensemble"\nparams = { alpha_grid = 9e18 }'),
             "'alpha_grid' = 9e+18 is invalid",
         ),
         (BASE + 'params = { storage = "sqlite:////nonexistent/dir/x.db" }\n', "folder /nonexistent/dir does not exist"),
@@ -430,3 +440,8 @@ def test_a_plugin_annotation_only_type_checkers_see_takes_any_value():
     check("problem 'p'", namespace["make"], {"width": "anything"})
     with pytest.raises(InputError, match="'seed' = 'x' is invalid"):
         check("problem 'p'", namespace["make"], {"seed": "x"})
+
+
+def test_the_listing_shows_each_declared_range(capsys):
+    assert main(["list", "solvers"]) == 0
+    assert "pop_size=40 (int, >= 4, <= 100000)" in capsys.readouterr().out

@@ -72,8 +72,8 @@ def check(what: str, factory: Callable, params: dict[str, Any], skip: Iterable[s
     """Refuse a value of `params` that its declared type or range does not allow (an InputError naming the
     parameter, the value and what is valid). Parameters in `skip` (injected by the framework) are not
     checked; names the factory does not take are the caller's to refuse."""
-    m = model(factory)
-    given = {k: plain(v) for k, v in params.items() if k in m.model_fields and k not in set(skip)}
+    m, skip = model(factory), set(skip)
+    given = {k: plain(v) for k, v in params.items() if k in m.model_fields and k not in skip}
     try:
         m.model_validate(given)
     except ValidationError as e:
@@ -88,6 +88,16 @@ def check(what: str, factory: Callable, params: dict[str, Any], skip: Iterable[s
         ) from e
 
 
+def shown(factory: Callable, defaults: dict[str, Any]) -> str:
+    """Parameters for a listing: `name=default (type, range)`, the declaration where there is one."""
+    m = model(factory)
+    parts = []
+    for k, v in defaults.items():
+        d = declared(m, k) if k in m.model_fields else "Any"
+        parts.append(f"{k}={v}" + ("" if d == "Any" else f" ({d})"))
+    return ", ".join(parts)
+
+
 def declared(m: type[BaseModel], name: str) -> str:
     """A parameter's declaration in words: its type and range, e.g. `int, >= 4` or `int, >= 1 or None`."""
     info = m.model_fields[name]
@@ -100,8 +110,8 @@ def words(annotation: Any, metadata: Iterable[Any] = ()) -> str:
         return words(args[0], [*metadata, *args[1:]])
     if origin in (typing.Union, types.UnionType):
         return " or ".join(words(a, metadata if a is not type(None) else ()) for a in args)
-    plain = isinstance(annotation, type) and not args
-    text = "None" if annotation is type(None) else annotation.__name__ if plain else str(annotation)
+    simple = isinstance(annotation, type) and not args
+    text = "None" if annotation is type(None) else annotation.__name__ if simple else str(annotation)
     signs = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
     for meta in metadata:
         for constraint in getattr(meta, "metadata", [meta]):  # Field(...) holds its constraints

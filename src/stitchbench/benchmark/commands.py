@@ -10,6 +10,7 @@ from stitchbench.artifacts import default_cache_dir
 from stitchbench.data import SCENARIOS, get_scenario
 from stitchbench.errors import InputError, unknown
 from stitchbench.files import check_folder
+from stitchbench.params import shown
 from stitchbench.problems import PROBLEMS
 from stitchbench.problems.registry import suite_parameters
 from stitchbench.solvers import SOLVERS
@@ -40,15 +41,15 @@ def listing(what: str) -> pd.DataFrame:
                 )
             else:  # needs the user's data (e.g. folder's root)
                 k, sizes = "any", "(your data)"
-            shown = ", ".join(f"{k}={v}" for k, v in params.items())
-            rows.append((e.name, e.tags.get("task", "?"), k, sizes, shown, e.about))
+            described = shown(e.factory, params)
+            rows.append((e.name, e.tags.get("task", "?"), k, sizes, described, e.about))
         return pd.DataFrame(rows, columns=["name", "task", "K", "parties train/val/test", "parameters", "about"])
     if what == "architectures":
         rows = [
             (
                 e.name,
                 e.tags.get("task", "any"),
-                ", ".join(f"{k}={v}" for k, v in e.parameters().items() if k not in ("in_channels", "num_classes")),
+                shown(e.factory, {k: v for k, v in e.parameters().items() if k not in ("in_channels", "num_classes")}),
                 e.about,
             )
             for e in ARCHITECTURES
@@ -59,7 +60,7 @@ def listing(what: str) -> pd.DataFrame:
             [
                 (
                     e.name,
-                    ", ".join(f"{k}={v}" for k, v in suite_parameters(e.name).items()),
+                    shown(e.factory, suite_parameters(e.name)),
                     e.about,
                 )
                 for e in PROBLEMS
@@ -72,7 +73,7 @@ def listing(what: str) -> pd.DataFrame:
                 (
                     e.name,
                     ", ".join(sorted(e.factory.supports)),
-                    ", ".join(f"{k}={v}" for k, v in e.parameters().items()),
+                    shown(e.factory, e.parameters()),
                     e.about,
                 )
                 for e in SOLVERS

@@ -82,8 +82,7 @@ def run_suite(
     quiet: bool = False,
 ) -> RunOutcome:
     jobs = expand(suite)
-    run = check_dirs(suite, out, cache_dir)
-    manifest = run.manifest()
+    run, manifest = check_dirs(suite, out, cache_dir)
     if finished(run, manifest):  # nothing to write: also on a read-only mount
         return RunOutcome(run.path, 0, 0, True, manifest.get("timings", {}), manifest.get("instances", {}))
     check_writable(run.path)
@@ -91,14 +90,16 @@ def run_suite(
         return run_locked(suite, jobs, run, executor, workers, address, cache_dir, quiet)
 
 
-def check_dirs(suite: Suite, out: Path, cache_dir: Path | None) -> RunDir:
-    """The results directory, after checking (writing nothing) that it and the cache can be used."""
+def check_dirs(suite: Suite, out: Path, cache_dir: Path | None) -> tuple[RunDir, dict | None]:
+    """The results directory and its manifest (None: no run yet), after checking (writing nothing) that it
+    and the cache can be used."""
     check_folder(out, "--out")
     check_folder(Path(cache_dir or default_cache_dir()), "--cache")
     run = RunDir(out)
-    run.check_is_run_or_empty()
-    check_same_suite(run, suite)
-    return run
+    manifest = run.manifest()
+    run.check_is_run_or_empty(manifest)
+    check_same_suite(run, manifest, suite)
+    return run, manifest
 
 
 def check_run(suite: Suite, out: Path, cache_dir: Path | None) -> int:
@@ -108,8 +109,7 @@ def check_run(suite: Suite, out: Path, cache_dir: Path | None) -> int:
     return len(jobs)
 
 
-def check_same_suite(run: RunDir, suite: Suite) -> None:
-    manifest = run.manifest()
+def check_same_suite(run: RunDir, manifest: dict | None, suite: Suite) -> None:
     if manifest is not None and manifest.get("suite_key") != suite.key:
         raise InputError(
             f"{run.path} holds a run of another suite ({manifest['suite'].get('name')!r}, a different "
@@ -139,8 +139,8 @@ def reset_damaged(run: RunDir, manifest: dict) -> bool:
 
 
 def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, quiet) -> RunOutcome:
-    check_same_suite(run, suite)  # again, under the lock: another run may have started it meanwhile
-    manifest = run.manifest()
+    manifest = run.manifest()  # again, under the lock: another run may have started it meanwhile
+    check_same_suite(run, manifest, suite)
     if manifest is not None and manifest.get("status") == "complete" and not reset_damaged(run, manifest):
         bad = run.damaged_aggregates(manifest)
         if bad:

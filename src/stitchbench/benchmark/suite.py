@@ -210,9 +210,9 @@ def expand(suite: Suite) -> list[Job]:
     for sc in suite.scenarios:
         try:
             scenario = get_scenario(sc.name, **sc.params)
+        except InputError:
+            raise
         except (ValueError, TypeError) as e:  # a plugin scenario refusing its parameters its own way
-            if isinstance(e, InputError):
-                raise
             raise InputError(f"scenario {sc.name!r} refused params {sc.params}: {type(e).__name__}: {e}") from e
         scenario_recipe(scenario, suite.zoo.recipe)  # the recipe the zoo trains with, checked as merged
         parties = scenario.party_names

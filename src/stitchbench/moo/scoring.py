@@ -206,10 +206,13 @@ class StepBank:
         self.in_gap = np.concatenate([s.at(gap_weights(e)) for s, e in zip(scorers, ends, strict=True)])
 
     def __call__(self, keys: np.ndarray, W: np.ndarray) -> np.ndarray:
-        """Scores of weightings W (B, 2), row b by scorer keys[b]. The searches run on sorted queries (the
-        results do not depend on the order; the memory walk does)."""
+        """Scores of weightings W (B, 2), row b by scorer keys[b]."""
+        return self.at(keys, StepAccuracy.weight_on_a(W))
+
+    def at(self, keys: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Scores at weights `w` (B,) on member A, row b by scorer keys[b]. The searches run on sorted
+        queries (the results do not depend on the order; the memory walk does)."""
         keys = np.asarray(keys, dtype=np.int64)
-        w = StepAccuracy.weight_on_a(W)
         order = np.lexsort((w, keys))
         k, w = keys[order], w[order]
         base, start = k * self.R, self.start[k]

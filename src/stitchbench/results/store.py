@@ -100,11 +100,11 @@ class RunDir:
         except (OSError, ValueError, KeyError, TypeError):
             return f"lock {self.file(LOCK)}"
 
-    def check_is_run_or_empty(self) -> None:
+    def check_is_run_or_empty(self, manifest: dict[str, Any] | None) -> None:
         """Refuse a directory that holds files but no stitchbench run: nothing of the user's is touched. One
         that holds only our own lock, holder record or temporary files (a run killed before its manifest)
-        is ours: it resumes."""
-        if self.manifest() is None and self.path.is_dir() and not all(map(ours, self.path.iterdir())):
+        is ours: it resumes. `manifest`: this directory's (`manifest()`), read once by the caller."""
+        if manifest is None and self.path.is_dir() and not all(map(ours, self.path.iterdir())):
             raise InputError(f"{self.path} is not empty and holds no stitchbench run; choose an empty or new --out")
 
     def clean_temporary(self) -> None:

@@ -20,7 +20,7 @@ from stitchbench.errors import InputError
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.lattice import simplex_grid
 from stitchbench.moo.pools import ALPHA_MIN, CandidatePool, ClaimPools, ensemble_pools, scored
-from stitchbench.moo.scoring import StepBank, WeightedScores, normalize, step_weightings, weighted_scores
+from stitchbench.moo.scoring import StepAccuracy, StepBank, WeightedScores, normalize, step_weightings, weighted_scores
 
 from .files import read, read_ensemble, value_columns, write, write_ensemble
 from .weights import write_members
@@ -136,12 +136,13 @@ class EnsembleTable:
         W = normalize(W)
         keys = self.canonical(np.asarray(points, dtype=int), np.asarray(levels, dtype=int))
         out = np.empty((len(W), len(objectives)))
+        w = StepAccuracy.weight_on_a(W) if self.front_kind() == "exact" else None  # what every bank reads
         for j, party in enumerate(objectives):
             if party is None:
                 continue
             bank = self.bank(party, split)
             if bank is not None:  # every key in one vectorized pass
-                out[:, j] = bank(keys, W)
+                out[:, j] = bank.at(keys, w)
                 continue
             for key in np.unique(keys):
                 rows = np.flatnonzero(keys == key)
