@@ -98,3 +98,19 @@ def test_step_accuracy_is_exact_and_a_direct_float32_mixture_is_not_always():
 def test_nondominated_front_of_the_table_has_no_dominated_point(se_table):
     F = se_table.exact_front("test")
     np.testing.assert_array_equal(nondominated(F, se_table.maximize), F)
+
+
+def test_switches_leave_members_out_as_zero_weights_and_keep_the_exact_front(se_table, zoo, cache_dir):
+    switched = create_problem(
+        "stitch-ensemble", zoo, host="uci-digits", alpha_grid=5, cost=True, switches=True, cache_dir=cache_dir
+    )
+    assert [v.name for v in switched.variables][-2:] == ["use.uci-digits", "use.mnist"]
+    X = candidates(se_table, 200, seed=3)
+    use = np.random.default_rng(4).integers(0, 2, (len(X), 2))
+    zeroed = X.copy()
+    zeroed[:, 2:] *= use
+    zeroed[use.sum(1) == 0, 2:] = 1  # every member off: the uniform ensemble, as all-zero weights
+    np.testing.assert_array_equal(switched.evaluate(np.hstack([X, use]), "val"), se_table.evaluate(zeroed, "val"))
+    np.testing.assert_array_equal(switched.exact_front("val"), se_table.exact_front("val"))
+    single = switched.evaluate(np.hstack([X[4:54], np.tile([1, 0], (50, 1))]), "val")[:, -1]  # w > 0
+    assert set(single) <= set(se_table.table.prefix + se_table.table.branch[:, 0]) | {se_table.table.full[0]}

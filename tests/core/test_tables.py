@@ -16,7 +16,7 @@ from stitchbench.tabular.problem import TableBacked
 PARTIES = ("A", "B")
 
 
-def constructed_table(seed: int = 0, n: int = 300, classes: int = 4) -> WeightsTable:
+def constructed_table(seed: int = 0, n: int = 300, classes: int = 4, switches: bool = False) -> WeightsTable:
     """Two members, each sure of the truth on its own party's data and guessing elsewhere."""
     rng = np.random.default_rng(seed)
     probs, labels = {}, {}
@@ -31,19 +31,20 @@ def constructed_table(seed: int = 0, n: int = 300, classes: int = 4) -> WeightsT
                 members.append(e / e.sum(1, keepdims=True))
             probs[party, split] = np.stack(members).astype(np.float32)
             labels[party, split] = y
-    return WeightsTable(["w.local:A", "w.local:B"], probs, labels, "accuracy", np.array([1e6, 2e6]))
+    return WeightsTable(["w.local:A", "w.local:B"], probs, labels, "accuracy", np.array([1e6, 2e6]), switches)
 
 
 class Constructed(TableBacked, Problem):
     """ensemble-weights over a constructed table."""
 
-    variable_kinds = frozenset({"real"})
+    variable_kinds = frozenset({"real", "binary"})
     summary = "constructed"
 
     def __init__(self, table: WeightsTable, cost: bool = False):
         super().__init__()
         self.table, self.name = table, "ensemble-weights"
         self.variables = [Variable(name, "real") for name in table.members]
+        self.variables += [Variable(name, "binary") for name in table.variable_names()[len(table.members) :]]
         self.objectives = [Objective(p, "max", p) for p in PARTIES] + ([Objective("cost", "min", None)] * cost)
 
     def scenario_name(self):
@@ -54,7 +55,7 @@ class Constructed(TableBacked, Problem):
 
     def baselines(self, split="test"):
         W = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
-        F = self.evaluate(W, split)
+        F = self.evaluate(np.hstack([W, np.ones_like(W)]) if self.table.switches else W, split)
         return dict(zip(["local:A", "local:B", "ensemble"], F, strict=True))
 
     def member_kinds(self):

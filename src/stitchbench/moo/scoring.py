@@ -86,6 +86,23 @@ def normalize(W: np.ndarray) -> np.ndarray:
     return np.round(np.where(total > 0, W / np.where(total > 0, total, 1), 1 / W.shape[1]), 12)
 
 
+def member_weights(columns: np.ndarray, switches: bool = False) -> np.ndarray:
+    """The normalized weightings (n, M) a problem scores from its member columns: the weights w.<m> (n, M),
+    followed with `switches` by the binary use.<m> (n, M), where use.<m> = 0 leaves member m out (weight 0,
+    no cost). A solver picks a member subset with positive probability that way; the weightings reachable
+    are still the whole simplex, faces included, so an exact front stays exact."""
+    columns = np.atleast_2d(np.asarray(columns, dtype=float))
+    if switches:
+        m = columns.shape[1] // 2
+        columns = columns[:, :m] * (columns[:, m:] > 0)
+    return normalize(columns)
+
+
+def switch_names(weight_names: list[str]) -> list[str]:
+    """The switch variables (use.<m>) of weight variables w.<m>."""
+    return [f"use.{n.removeprefix('w.')}" for n in weight_names]
+
+
 class WeightedScores:
     """Scores of weighted output ensembles of M members' probabilities (M, N, C, ...) on labels y: the
     mixture computed in float32, in chunks of weightings that bound its memory."""

@@ -42,7 +42,7 @@ def output_ensemble_front(
     return np.array([d["weights"] for d in pool.decisions]).reshape(len(pool), len(records)), pool.val, pool.test
 
 
-def weights_table(zoo: Zoo, records: Sequence[ModelRecord]) -> WeightsTable:
+def weights_table(zoo: Zoo, records: Sequence[ModelRecord], switches: bool = False) -> WeightsTable:
     """The members' probabilities on every party's val and test split, their labels and FLOPs."""
     sc = zoo.scenario
     probs = {
@@ -51,16 +51,17 @@ def weights_table(zoo: Zoo, records: Sequence[ModelRecord]) -> WeightsTable:
     labels = {(p, s): sc.party(p).split(s).y.numpy() for p in sc.party_names for s in EVAL_SPLITS}
     example = sc.example()
     flops = np.array([model_flops(zoo, r, example) for r in records], dtype=float)
-    return WeightsTable([f"w.{r.kind}" for r in records], probs, labels, sc.metric, flops)
+    return WeightsTable([f"w.{r.kind}" for r in records], probs, labels, sc.metric, flops, switches)
 
 
 class EnsembleWeights(TableBacked, Problem):
     """Weights w.<member> in [0, 1] (normalized onto the simplex) of an output ensemble; one score per party.
+    With `switches`, binary use.<member> variables leave members out (`stitchbench.moo.scoring.member_weights`).
     The members' probabilities are its table (`WeightsTable`)."""
 
-    variable_kinds = frozenset({"real"})
+    variable_kinds = frozenset({"real", "binary"})
     summary = (
-        "variables: w.<member> real [0, 1] per member (normalized to sum 1); "
+        "variables: w.<member> real [0, 1] per member (normalized to sum 1) [+ use.<member> binary: switches]; "
         "objectives: score on each party (max) [+ cost in FLOPs (min)]"
     )
 
@@ -75,6 +76,7 @@ class EnsembleWeights(TableBacked, Problem):
         arch: str | None = None,
         zoo_seed: int = 0,
         cost: bool = False,
+        switches: bool = False,
     ):
         super().__init__()
         self.zoo = zoo
@@ -82,8 +84,9 @@ class EnsembleWeights(TableBacked, Problem):
         self.zoo_seed = zoo_seed
         self.members = [zoo.get(k, self.arch, zoo_seed) for k in expand_kinds(zoo.scenario, members)]
         self.name = "ensemble-weights"
-        self.table = weights_table(zoo, self.members)
+        self.table = weights_table(zoo, self.members, switches)
         self.variables = [Variable(name, "real", 0.0, 1.0) for name in self.table.members]
+        self.variables += [Variable(name, "binary") for name in self.table.variable_names()[len(self.members) :]]
         self.objectives = [Objective(p, "max", p) for p in zoo.scenario.party_names]
         if cost:
             self.objectives.append(Objective("cost", "min", None))

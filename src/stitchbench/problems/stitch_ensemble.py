@@ -14,7 +14,7 @@ from stitchbench.errors import InputError
 from stitchbench.moo.api import EVAL_SPLITS, Objective, Problem, Variable
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.lattice import simplex_grid
-from stitchbench.moo.scoring import WeightedScores, normalize, weighted_scores
+from stitchbench.moo.scoring import WeightedScores, member_weights, switch_names, weighted_scores
 from stitchbench.stitching import ActivationCache, CostModel, ensemble_branch_probs, stitch_setup
 from stitchbench.tabular.ensemble import EnsembleTable, stitch_candidates, stitch_pools
 from stitchbench.tabular.problem import TableBacked
@@ -38,10 +38,11 @@ class StitchEnsembleProblem(TableBacked, Problem):
 
     hosted = True
     injected = frozenset({"zoo", "zoo_seed", "cache_dir"})
-    variable_kinds = frozenset({"categorical", "real"})
+    variable_kinds = frozenset({"categorical", "real", "binary"})
     summary = (
         "variables: point categorical (matched points), alpha real [0, 1] (on a grid of alpha_grid values: "
-        "tabular), w.<member> real [0, 1] per member (normalized); objectives: score on each party (max) "
+        "tabular), w.<member> real [0, 1] per member (normalized) [+ use.<member> binary: switches]; "
+        "objectives: score on each party (max) "
         "[+ cost in FLOPs (min)]; stitches trained by the host"
     )
 
@@ -69,20 +70,22 @@ class StitchEnsembleProblem(TableBacked, Problem):
         alpha_grid: Annotated[int, Field(ge=0, le=MAX_ALPHA_GRID)] = 0,
         cache_dir: Path | None = None,
         memo_size: Annotated[int, Field(ge=1, le=1_000_000)] = 512,
+        switches: bool = False,
     ):
         super().__init__()
         self.check_params(zoo.scenario, [r.arch for r in zoo.records], {"alpha_grid": alpha_grid})
-        self.zoo, self.host, self.zoo_seed = zoo, host, zoo_seed
+        self.zoo, self.host, self.zoo_seed, self.switches = zoo, host, zoo_seed, switches
         self.setup = stitch_setup(zoo, host, method, archs, zoo_seed, recipe, cache_dir)
         self.cache = ActivationCache(self.setup.members, zoo.scenario)
         self.costs = CostModel(self.setup.members, self.setup.stitches, zoo.scenario.example())
         self.name = "stitch-ensemble"
-        parties = [r.kind.split(":", 1)[1] for r in self.setup.records]
+        weights = [f"w.{p}" for p in self.member_parties()]
         self.alpha = Variable("alpha", "real", 0.0, 1.0, levels=alpha_grid)
         self.variables = [
             Variable("point", "categorical", choices=tuple(self.setup.members.point_names)),
             self.alpha,
-            *(Variable(f"w.{p}", "real", 0.0, 1.0) for p in parties),
+            *(Variable(w, "real", 0.0, 1.0) for w in weights),
+            *(Variable(u, "binary") for u in (switch_names(weights) if switches else ())),
         ]
         self.objectives = [Objective(p, "max", p) for p in zoo.scenario.party_names]
         if cost:
@@ -97,7 +100,7 @@ class StitchEnsembleProblem(TableBacked, Problem):
         self.tabular = self.table is not None
 
     def canonical(self, row: np.ndarray) -> tuple:
-        pi, alpha, w = int(row[0]), float(self.stitch_alpha(row[None])[0]), normalize(row[2:])[0]
+        pi, alpha, w = int(row[0]), float(self.stitch_alpha(row[None])[0]), member_weights(row[2:], self.switches)[0]
         return (0 if alpha == 0 else pi, alpha, *w)
 
     def branch_probs(self, pi: int, alpha: float, party: str, split: str) -> torch.Tensor:
@@ -124,7 +127,7 @@ class StitchEnsembleProblem(TableBacked, Problem):
     def _evaluate(self, rows, split):
         out = []
         for row in rows:
-            pi, alpha, w = int(row[0]), float(row[1]), np.asarray(row[2:])
+            pi, alpha, w = int(row[0]), float(row[1]), member_weights(row[2:], self.switches)[0]
             out.append(
                 np.array(
                     [
@@ -175,7 +178,7 @@ class StitchEnsembleProblem(TableBacked, Problem):
         probs = {tuple(k.split("/")): v.numpy() for k, v in artifact.tensors().items()}
         labels = {(p, s): sc.party(p).split(s).y.numpy() for p in sc.party_names for s in EVAL_SPLITS}
         points, members = list(m.point_names), self.member_parties()
-        return EnsembleTable(points, members, alphas, probs, labels, sc.metric, *self.cost_arrays())
+        return EnsembleTable(points, members, alphas, probs, labels, sc.metric, *self.cost_arrays(), self.switches)
 
     def cost_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """FLOPs per sample: each whole member, every member up to each point, each branch after it."""
@@ -238,7 +241,8 @@ class StitchEnsembleProblem(TableBacked, Problem):
     def candidate_pool(self, matrix):
         points = list(self.setup.members.point_names)
         alphas = self.stitch_alpha(matrix)
-        return stitch_candidates(self.live_scorer, matrix, alphas, points, self.member_parties(), self.parties())
+        members, parties = self.member_parties(), self.parties()
+        return stitch_candidates(self.live_scorer, matrix, alphas, points, members, parties, self.switches)
 
     def live_scorer(self, combo, party, split):
         return self.scorer(*combo, party, split)

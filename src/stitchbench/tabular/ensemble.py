@@ -20,7 +20,16 @@ from stitchbench.errors import InputError
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.lattice import simplex_grid
 from stitchbench.moo.pools import ALPHA_MIN, CandidatePool, ClaimPools, ensemble_pools, scored
-from stitchbench.moo.scoring import StepAccuracy, StepBank, WeightedScores, normalize, step_weightings, weighted_scores
+from stitchbench.moo.scoring import (
+    StepAccuracy,
+    StepBank,
+    WeightedScores,
+    member_weights,
+    normalize,
+    step_weightings,
+    switch_names,
+    weighted_scores,
+)
 
 from .files import read, read_ensemble, value_columns, write, write_ensemble
 from .weights import write_members
@@ -56,11 +65,18 @@ def stitch_pools(
 
 
 def stitch_candidates(
-    scorer: BranchScorer, matrix: np.ndarray, alphas: np.ndarray, points: list[str], members: list[str], parties
+    scorer: BranchScorer,
+    matrix: np.ndarray,
+    alphas: np.ndarray,
+    points: list[str],
+    members: list[str],
+    parties,
+    switches: bool = False,
 ) -> CandidatePool:
-    """Decisions (point, alpha, w...) as claim-4 candidates at their evaluated `alphas` (`alpha_raw`: as given)."""
+    """Decisions (point, alpha, w... [, use...]) as claim-4 candidates at their evaluated `alphas`
+    (`alpha_raw`: as given)."""
     matrix = np.asarray(matrix, dtype=float)
-    W = normalize(matrix[:, 2:])
+    W = member_weights(matrix[:, 2:], switches)
     combos = [(int(p) if a else 0, float(a)) for p, a in zip(matrix[:, 0], alphas, strict=True)]
     pools = []
     for combo in dict.fromkeys(combos):
@@ -85,6 +101,7 @@ class EnsembleTable:
     full: np.ndarray  # (M,) FLOPs per sample
     prefix: np.ndarray  # (P,)
     branch: np.ndarray  # (P, M)
+    switches: bool = False  # use.<m> variables follow the weights (see `member_weights`)
     _scorers: dict = field(default_factory=dict, repr=False)
     _pools: dict = field(default_factory=dict, repr=False)
 
@@ -127,9 +144,11 @@ class EnsembleTable:
         return np.where(levels == 0, 0, points) * len(self.alphas) + levels
 
     def lookup(self, matrix: np.ndarray, objectives: list[str | None], split: str) -> np.ndarray:
-        """Objective matrix of validated decisions (point, alpha, w...); objectives name a party or None (cost)."""
+        """Objective matrix of validated decisions (point, alpha, w... [, use...]); objectives name a party or
+        None (cost)."""
         matrix = np.asarray(matrix, dtype=float)
-        return self.score_levels(matrix[:, 0], self.level(matrix[:, 1]), matrix[:, 2:], objectives, split)
+        W = member_weights(matrix[:, 2:], self.switches)
+        return self.score_levels(matrix[:, 0], self.level(matrix[:, 1]), W, objectives, split)
 
     def score_levels(self, points, levels, W, objectives: list[str | None], split: str) -> np.ndarray:
         """`lookup` of point indices, alpha levels and weights (n, M)."""
@@ -181,8 +200,8 @@ class EnsembleTable:
 
     def check_variables(self, variables: list) -> None:
         """Refuse variables that do not describe this table (point, alpha on its grid, w.<member>)."""
-        names = [v.name for v in variables]
-        if names != ["point", "alpha", *(f"w.{m}" for m in self.members)]:
+        names, weights = [v.name for v in variables], [f"w.{m}" for m in self.members]
+        if names != ["point", "alpha", *weights, *(switch_names(weights) if self.switches else ())]:
             raise InputError(f"variables {names} do not match the table's members {self.members}")
         if list(variables[0].choices) != self.points:
             raise InputError(f"variable point's choices {list(variables[0].choices)} are not the table's points")
@@ -216,7 +235,8 @@ class EnsembleTable:
         points = {"point": np.arange(len(self.points), dtype=np.int32), "name": self.points, "prefix": self.prefix}
         branches = {f"branch.{m}": np.asarray(self.branch[:, m], dtype=float) for m in range(self.branch.shape[1])}
         write(directory / "points.parquet", points | branches)
-        return write_ensemble(directory, self.probs, self.labels, ["point", "level", "member"])
+        fields = write_ensemble(directory, self.probs, self.labels, ["point", "level", "member"])
+        return fields | {"switches": self.switches}
 
     @classmethod
     def read(cls, directory: Path, manifest: dict[str, Any]) -> "EnsembleTable":
@@ -239,4 +259,5 @@ class EnsembleTable:
             members.column("flops").to_numpy().astype(float),
             points.column("prefix").to_numpy().astype(float)[order],
             branch.astype(float)[order],
+            manifest.get("switches", False),
         )

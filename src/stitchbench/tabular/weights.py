@@ -17,7 +17,14 @@ import numpy as np
 from stitchbench.errors import InputError
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.lattice import simplex_grid
-from stitchbench.moo.scoring import WeightedScores, normalize, step_weightings, weighted_scores
+from stitchbench.moo.scoring import (
+    WeightedScores,
+    member_weights,
+    normalize,
+    step_weightings,
+    switch_names,
+    weighted_scores,
+)
 
 from .files import read, read_ensemble, write, write_ensemble
 
@@ -37,6 +44,7 @@ class WeightsTable:
     labels: dict[tuple[str, str], np.ndarray]  # (party, split) -> (N, ...)
     metric: str
     flops: np.ndarray  # (M,) FLOPs per sample of each whole member
+    switches: bool = False  # use.<m> variables follow the weights (see `member_weights`)
     _scorers: dict = field(default_factory=dict, repr=False)
 
     def scorer(self, party: str, split: str) -> WeightedScores:
@@ -47,8 +55,13 @@ class WeightsTable:
         return self._scorers[party, split]
 
     def lookup(self, matrix: np.ndarray, objectives: list[str | None], split: str) -> np.ndarray:
-        """Objective matrix of validated weightings (n, M); objectives name a party or None (cost)."""
-        return weighting_objectives(normalize(matrix), objectives, lambda p: self.scorer(p, split), self.flops)
+        """Objective matrix of validated decisions (n, M) (with switches: (n, 2M)); objectives name a party or
+        None (cost)."""
+        return self.score(member_weights(matrix, self.switches), objectives, split)
+
+    def score(self, W: np.ndarray, objectives: list[str | None], split: str) -> np.ndarray:
+        """`lookup` of normalized weightings W (n, M)."""
+        return weighting_objectives(W, objectives, lambda p: self.scorer(p, split), self.flops)
 
     def front_kind(self) -> str:
         return "exact" if len(self.members) == 2 and self.metric == "accuracy" else "approximate"
@@ -62,12 +75,15 @@ class WeightsTable:
 
     def front(self, objectives: list[str | None], maximize: np.ndarray, split: str) -> np.ndarray:
         W = self.front_weightings([p for p in objectives if p is not None], split)
-        return nondominated(self.lookup(W, objectives, split), maximize)
+        return nondominated(self.score(normalize(W), objectives, split), maximize)
 
     def check_variables(self, variables: list) -> None:
-        names = [v.name for v in variables]
-        if names != list(self.members):
-            raise InputError(f"variables {names} are not the table's members {self.members}")
+        names, expected = [v.name for v in variables], self.variable_names()
+        if names != expected:
+            raise InputError(f"variables {names} are not the table's {expected}")
+
+    def variable_names(self) -> list[str]:
+        return [*self.members, *(switch_names(self.members) if self.switches else ())]
 
     def stitch_alpha(self, matrix: np.ndarray) -> None:
         return None  # an output ensemble never stitches
@@ -78,16 +94,15 @@ class WeightsTable:
     def write(self, directory: Path) -> dict[str, Any]:
         """members.parquet, probs.parquet, labels.parquet; the manifest's fields."""
         write_members(directory, self.members, self.flops)
-        return write_ensemble(directory, self.probs, self.labels, ["member"])
+        return write_ensemble(directory, self.probs, self.labels, ["member"]) | {"switches": self.switches}
 
     @classmethod
     def read(cls, directory: Path, manifest: dict[str, Any]) -> "WeightsTable":
         probs, labels = read_ensemble(directory, manifest, ["member"])
         members = read(directory, manifest, "members.parquet")
         names = members.column("name").to_pylist()
-        return cls(
-            names, probs, labels, manifest["instance"]["metric"], members.column("flops").to_numpy().astype(float)
-        )
+        flops = members.column("flops").to_numpy().astype(float)
+        return cls(names, probs, labels, manifest["instance"]["metric"], flops, manifest.get("switches", False))
 
 
 def write_members(directory: Path, names: list[str], flops: np.ndarray) -> None:
