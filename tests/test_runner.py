@@ -8,6 +8,7 @@ import pytest
 from stitchbench.benchmark.cli import main
 from stitchbench.benchmark.runner import run_suite
 from stitchbench.benchmark.suite import load_suite
+from stitchbench.moo.instance import ProblemInstance
 
 TINY = """
 name = "tiny"
@@ -266,3 +267,35 @@ def test_problems_can_be_set_on_some_scenarios_only():
         "digits-shift-4/z0/ensemble-weights",
         "digits-shift-4/z0/ensemble-weights-7",
     }
+
+
+def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
+    """The leaderboard's normalized hypervolume is each job's hypervolume over the exact front's (val), and
+    the report lists each solver's parameters and its verdict per instance."""
+    from stitchbench.results.indicators import hypervolume, long_front
+    from stitchbench.results.leaderboard import of_runs
+
+    _, out, _ = tiny
+    capsys.readouterr()
+    assert main(["leaderboard", str(out), "--format", "csv", "--out", str(tmp_path / "lb")]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    manifest = json.loads((out / "manifest.json").read_text())
+    ind = pd.read_parquet(out / "indicators.parquet").query("split == 'val'")
+    exact = pd.read_parquet(out / "exact_fronts.parquet")
+    for row in table.itertuples():
+        rec = ProblemInstance(**manifest["instances"][row.instance])
+        jobs = ind[ind.instance == row.instance]
+        if rec.front == "exact":
+            ref, kind = hypervolume(long_front(exact, rec, "val", rec.objectives), rec), "exact front"
+        else:
+            ref, kind = jobs.hypervolume.max(), "best known"
+        hv = jobs[jobs.solver == row.solver].hypervolume
+        assert row.nhv == pytest.approx(hv.mean() / ref) and row.nhv <= 1 + 1e-12 and row.reference == kind
+    assert len(table) == 4 and set(table.solver) == {"random", "pymoo.nsga2"}
+    assert {p.name for p in (tmp_path / "lb").iterdir()} >= {"leaderboard.md", "leaderboard.csv"}
+    assert of_runs([out, out]).per_instance.seeds.max() == 2  # the same run twice: the same seeds, not four
+    assert main(["report", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "## Solvers" in report and '| pymoo.nsga2 | pymoo.nsga2 | {"pop_size": 8} |' in report
+    assert "too few seeds to decide" in report  # two seeds per solver decide nothing
+    assert main(["leaderboard", str(out / "nowhere")]) == 2

@@ -114,3 +114,27 @@ def test_switches_leave_members_out_as_zero_weights_and_keep_the_exact_front(se_
     np.testing.assert_array_equal(switched.exact_front("val"), se_table.exact_front("val"))
     single = switched.evaluate(np.hstack([X[4:54], np.tile([1, 0], (50, 1))]), "val")[:, -1]  # w > 0
     assert set(single) <= set(se_table.table.prefix + se_table.table.branch[:, 0]) | {se_table.table.full[0]}
+
+
+def test_switches_add_binary_variables_that_a_suites_solvers_must_support(monkeypatch):
+    from stitchbench.benchmark.suite import Suite
+    from stitchbench.problems.registry import variable_kinds
+    from stitchbench.registry import Entry
+    from stitchbench.solvers import SOLVERS
+
+    from .test_reliability import Raising  # a solver of real variables only
+
+    monkeypatch.setitem(SOLVERS._entries, Raising.name, Entry(Raising.name, Raising, Raising.__doc__))
+    assert variable_kinds("ensemble-weights", {}) == {"real"}
+    assert variable_kinds("stitch-ensemble", {"switches": True}) == {"real", "categorical", "binary"}
+    suite = {
+        "name": "s",
+        "seeds": [0],
+        "budget": 10,
+        "scenarios": [{"name": "digits-shift"}],
+        "problems": [{"family": "ensemble-weights", "params": {"switches": True}}],
+        "solvers": [{"name": Raising.name}],
+    }
+    Suite(**{**suite, "problems": [{"family": "ensemble-weights"}]})
+    with pytest.raises(Exception, match="does not support binary"):
+        Suite(**suite)

@@ -64,6 +64,14 @@ def build_parser() -> Parser:
         "--format", choices=["table", "csv", "md"], default="table", help="csv: one row per run, instance, solver"
     )
 
+    lb = sub.add_parser("leaderboard", help="rank solvers across the instances of one or more runs")
+    lb.add_argument("dirs", type=Path, nargs="+")
+    lb.add_argument("--split", choices=["val", "test"], default="val", help="val: search (default); test: as chosen")
+    lb.add_argument(
+        "--format", choices=["table", "csv", "md"], default="table", help="csv: one row per instance, solver"
+    )
+    lb.add_argument("--out", type=Path, help="also write leaderboard.md, leaderboard.csv and the figures here")
+
     ls = sub.add_parser("list", help="list scenarios, architectures, problems, solvers or suites")
     ls.add_argument("what", choices=LISTABLE)
 
@@ -168,6 +176,21 @@ def dispatch(args: argparse.Namespace) -> int:
         else:
             print_frame(runs, "runs")
             print_frame(side_by_side(results), "test indicators (hypervolume mean ± sd over finished jobs)")
+        return 0
+    if args.command == "leaderboard":
+        from stitchbench.results import leaderboard as lbm
+
+        lb = lbm.of_runs(args.dirs, args.split)
+        if args.format == "csv":
+            sys.stdout.write(lb.per_instance.to_csv(index=False))
+        elif args.format == "md":
+            print(lbm.markdown(lb))
+        else:
+            print_frame(lbm.board_view(lb), f"solver leaderboard ({args.split}): average rank over instances")
+            print_frame(lbm.pairs_view(lb), "pairwise: Wilcoxon signed-rank over instances, Holm-corrected")
+            print(lbm.summary(lb))
+        if args.out:
+            print(f"wrote {', '.join(str(p) for p in lbm.write_files(lb, args.out))}", file=sys.stderr)
         return 0
     if args.command == "table" and args.table_command == "check":
         from stitchbench.hashing import file_sha256

@@ -16,7 +16,7 @@ from stitchbench.data import SCENARIOS
 from stitchbench.errors import InputError, explain, unknown
 from stitchbench.hashing import config_hash
 from stitchbench.problems import PROBLEMS, instance_id, scenario_key
-from stitchbench.problems.registry import contract
+from stitchbench.problems.registry import contract, variable_kinds
 from stitchbench.solvers import check_supports, create_solver
 from stitchbench.zoo import Recipe, check_archs
 
@@ -115,7 +115,7 @@ class Suite(Strict):
         for s in self.solvers:
             create_solver(s.name, **s.params)  # validates the name and parameters
             for p in self.problems:
-                check_supports(s.name, set(PROBLEMS.entry(p.family).factory.variable_kinds))
+                check_supports(s.name, set(variable_kinds(p.family, p.params)))
         return self
 
     @property

@@ -243,6 +243,12 @@ class Problem(ABC):
         return None
 
     @classmethod
+    def kinds_with(cls, params: dict[str, Any]) -> frozenset[str]:
+        """The variable kinds of an instance with these parameters (what its solvers must support); default:
+        `variable_kinds`."""
+        return cls.variable_kinds
+
+    @classmethod
     def untabular_reason(cls, params: dict[str, Any]) -> str | None:
         """None where the family with these parameters serves its objectives from a table; otherwise what
         would make it tabular (the export and the collection say so before building anything)."""

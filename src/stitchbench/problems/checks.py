@@ -82,3 +82,8 @@ def check_point_subset(points: Any, max_points: Any, limit: int) -> None:
             raise InputError(f"points {points!r} name a point twice")
         if len(points) > limit:
             raise InputError(f"points names {len(points)} points; a tabular stitch graph takes at most {limit}")
+
+
+def with_switches(kinds: frozenset[str], params: dict[str, Any]) -> frozenset[str]:
+    """An ensemble family's variable kinds: binary too where `switches` adds use.<member> variables."""
+    return kinds | ({"binary"} if params.get("switches") else set())

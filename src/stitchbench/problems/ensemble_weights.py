@@ -23,7 +23,7 @@ from stitchbench.tabular.weights import WeightsTable
 from stitchbench.zoo import ModelRecord, Zoo, expand_kinds
 
 from .baselines import baseline_vectors, ensemble_scorer, model_flops
-from .checks import check_ensemble_params
+from .checks import check_ensemble_params, with_switches
 
 
 def output_ensemble_front(
@@ -59,11 +59,15 @@ class EnsembleWeights(TableBacked, Problem):
     With `switches`, binary use.<member> variables leave members out (`stitchbench.moo.scoring.member_weights`).
     The members' probabilities are its table (`WeightsTable`)."""
 
-    variable_kinds = frozenset({"real", "binary"})
+    variable_kinds = frozenset({"real"})  # with switches, binary too (kinds_with)
     summary = (
         "variables: w.<member> real [0, 1] per member (normalized to sum 1) [+ use.<member> binary: switches]; "
         "objectives: score on each party (max) [+ cost in FLOPs (min)]"
     )
+
+    @classmethod
+    def kinds_with(cls, params):
+        return with_switches(cls.variable_kinds, params)
 
     @classmethod
     def check_params(cls, scenario, zoo_archs, params):

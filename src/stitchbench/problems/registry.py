@@ -67,6 +67,13 @@ PROBLEMS.add("stitch-ensemble", StitchEnsembleProblem, StitchEnsembleProblem.sum
 PROBLEMS.add("stitch-graph", StitchGraphProblem, StitchGraphProblem.summary)
 
 
+def variable_kinds(family: str, params: dict[str, Any]) -> frozenset[str]:
+    """The variable kinds of `family` with these parameters (what a suite's solvers must support)."""
+    factory = PROBLEMS.entry(family).factory
+    kinds_with = getattr(factory, "kinds_with", None)
+    return frozenset(kinds_with(params) if kinds_with else factory.variable_kinds)
+
+
 @cache
 def contract(family: str) -> FamilyContract:
     return check_family(PROBLEMS.entry(family).factory)

@@ -21,7 +21,7 @@ from stitchbench.tabular.problem import TableBacked
 from stitchbench.zoo import Zoo
 
 from .baselines import baseline_vectors
-from .checks import check_stitch_params
+from .checks import check_stitch_params, with_switches
 
 MAX_ALPHA_GRID = 1001  # alpha levels of a tabular stitch-ensemble (a table's size grows with it)
 
@@ -38,13 +38,17 @@ class StitchEnsembleProblem(TableBacked, Problem):
 
     hosted = True
     injected = frozenset({"zoo", "zoo_seed", "cache_dir"})
-    variable_kinds = frozenset({"categorical", "real", "binary"})
+    variable_kinds = frozenset({"categorical", "real"})  # with switches, binary too (kinds_with)
     summary = (
         "variables: point categorical (matched points), alpha real [0, 1] (on a grid of alpha_grid values: "
         "tabular), w.<member> real [0, 1] per member (normalized) [+ use.<member> binary: switches]; "
         "objectives: score on each party (max) "
         "[+ cost in FLOPs (min)]; stitches trained by the host"
     )
+
+    @classmethod
+    def kinds_with(cls, params):
+        return with_switches(cls.variable_kinds, params)
 
     @classmethod
     def check_params(cls, scenario, zoo_archs, params):

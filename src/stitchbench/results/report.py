@@ -2,7 +2,6 @@
 
 import base64
 import html
-import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -15,8 +14,9 @@ from markupsafe import Markup
 
 from stitchbench.moo.instance import ProblemInstance
 
+from .figures import savefig, solver_colours
 from .indicators import attainment, objective_columns, reference_vectors
-from .statistics import ALPHA
+from .statistics import ALPHA, best_solvers
 from .store import RunDir, atomic_write
 
 MARKERS = {"merged": "*", "fedavg": "P", "fedprox": "X", "ensemble": "D"}
@@ -24,14 +24,6 @@ MARKERS = {"merged": "*", "fedavg": "P", "fedprox": "X", "ensemble": "D"}
 
 def safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-
-
-def savefig(fig, path: Path) -> Path:
-    """The figure as PNG, written whole through a temporary name unique to this writer."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    atomic_write(path, buffer.getvalue())
-    return path
 
 
 def draw_baselines(ax, base: dict[str, np.ndarray], i: int, j: int) -> None:
@@ -50,7 +42,9 @@ def draw_baselines(ax, base: dict[str, np.ndarray], i: int, j: int) -> None:
         ax.annotate(name, (v[i], v[j]), textcoords="offset points", xytext=(5, 4), fontsize=7)
 
 
-def front_figure(rec: ProblemInstance, fronts: pd.DataFrame, baselines: pd.DataFrame, out: Path) -> Path:
+def front_figure(
+    rec: ProblemInstance, fronts: pd.DataFrame, baselines: pd.DataFrame, colours: dict[str, str], out: Path
+) -> Path:
     """Each solver's median attainment surface on test (two parties), or pairwise projections (K > 2)."""
     idx = rec.party_columns()
     pairs = [(a, b) for x, a in enumerate(idx) for b in idx[x + 1 :]]
@@ -63,18 +57,19 @@ def front_figure(rec: ProblemInstance, fronts: pd.DataFrame, baselines: pd.DataF
     axes = fig.subplots(1, n, squeeze=False)
     cols = objective_columns(rec)
     for ax, (i, j) in zip(axes[0], pairs, strict=True):
-        for k, (solver, g) in enumerate(test.groupby("solver", sort=True)):
+        for solver, g in test.groupby("solver", sort=True):
+            colour = colours[solver]
             runs = [s[[cols[i], cols[j]]].to_numpy(dtype=float) for _, s in g.groupby("seed")]
             if len(idx) == 2 and len(rec.objectives) == 2:
                 surfaces = attainment(runs, [rec.maximize[i], rec.maximize[j]], (25, 50, 75))
                 for pct, style, width in ((25, ":", 1.0), (50, "-", 1.8), (75, ":", 1.0)):
                     pts = surfaces[pct][np.argsort(surfaces[pct][:, 0])]
                     label = f"{solver} (median; quartiles dotted)" if pct == 50 else None
-                    ax.step(pts[:, 0], pts[:, 1], where="post", color=f"C{k}", lw=width, ls=style, label=label)
-                ax.scatter(surfaces[50][:, 0], surfaces[50][:, 1], color=f"C{k}", s=12)
+                    ax.step(pts[:, 0], pts[:, 1], where="post", color=colour, lw=width, ls=style, label=label)
+                ax.scatter(surfaces[50][:, 0], surfaces[50][:, 1], color=colour, s=12)
             else:
                 pts = np.vstack(runs)
-                ax.scatter(pts[:, 0], pts[:, 1], color=f"C{k}", s=10, alpha=0.6, label=solver)
+                ax.scatter(pts[:, 0], pts[:, 1], color=colour, s=10, alpha=0.6, label=solver)
         draw_baselines(ax, base, i, j)
         ax.set_xlabel(f"{rec.objectives[i]} ({rec.metric}, test)")
         ax.set_ylabel(f"{rec.objectives[j]} ({rec.metric}, test)")
@@ -88,7 +83,7 @@ def front_figure(rec: ProblemInstance, fronts: pd.DataFrame, baselines: pd.DataF
     return savefig(fig, out / f"front_{safe(rec.id)}.png")
 
 
-def hv_figure(rec: ProblemInstance, anytime: pd.DataFrame, out: Path) -> Path | None:
+def hv_figure(rec: ProblemInstance, anytime: pd.DataFrame, colours: dict[str, str], out: Path) -> Path | None:
     sel = anytime[anytime.instance == rec.id]
     if not len(sel):
         return None
@@ -97,7 +92,7 @@ def hv_figure(rec: ProblemInstance, anytime: pd.DataFrame, out: Path) -> Path | 
 
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
-    sns.lineplot(sel, x="eval", y="hypervolume", hue="solver", errorbar=("ci", 95), ax=ax)
+    sns.lineplot(sel, x="eval", y="hypervolume", hue="solver", palette=colours, errorbar=("ci", 95), ax=ax)
     ax.set_xscale("log")
     ax.set_xlabel("evaluations")
     ax.set_ylabel("normalized hypervolume of all evaluated (val)")
@@ -292,12 +287,13 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     fronts = fronts[fronts.job.isin(done)] if len(fronts) else fronts
     claims = json.loads(run.file("claims.json").read_text())
     figdir = run.file("figures")
+    colours = solver_colours(s.get("id") or s["name"] for s in manifest["suite"]["solvers"])
     sections: list[tuple[str, list]] = []
     for rec in instances.values():
         items: list = [f"{rec.family}, host {rec.host or '—'}, {rec.metric}; front for IGD+: {rec.front}"]
         if len(fronts) and (fronts.instance == rec.id).any():
-            items.append(front_figure(rec, fronts, baselines, figdir))
-        fig = hv_figure(rec, anytime, figdir) if len(anytime) else None
+            items.append(front_figure(rec, fronts, baselines, colours, figdir))
+        fig = hv_figure(rec, anytime, colours, figdir) if len(anytime) else None
         if fig:
             items.append(fig)
         items.append(solver_table(rec, indicators, stats))
@@ -327,6 +323,7 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     for scenario, data in claims["scenarios"].items():
         blocks.append(Block("heading", f"Claims on {scenario} (test split, zoo seeds {data['seeds']})", level=3))
         blocks.append(Block("claims", items=claim_items(data)))
+    blocks += solver_blocks(run, manifest, instances, indicators, anytime, stats, colours, figdir)
     for pid, items in sections:
         blocks.append(Block("heading", pid))
         for it in items:
@@ -345,6 +342,47 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     atomic_write(run.file("report.md"), to_markdown(title, blocks).encode())
     atomic_write(run.file("report.html"), to_html(title, blocks).encode())
     return run.file("report.html"), run.file("report.md")
+
+
+def solver_blocks(run, manifest, instances, indicators, anytime, stats, colours, figdir) -> list[Block]:
+    """The solvers: their parameters, which are significantly best per instance (val: what they optimize),
+    and, over two or more instances, the leaderboard (ranks, Friedman, Holm-Wilcoxon, CD figure, ECDF)."""
+    from . import leaderboard as lbm
+
+    params = pd.DataFrame(
+        [
+            {"solver": s.get("id") or s["name"], "name": s["name"], "parameters": json.dumps(s.get("params", {}))}
+            for s in manifest["suite"]["solvers"]
+        ]
+    )
+    best = best_solvers(indicators, stats, "val")
+    if len(best):
+        best["top mean HV"] = best["top mean HV"].map(fmt)
+    blocks = [
+        Block("heading", "Solvers"),
+        Block("table", table=params),
+        Block(
+            "para",
+            "Per instance, the solvers no other solver is significantly better than on val (the split they "
+            f"search), by pairwise Mann-Whitney tests over seeds (Holm, p ≤ {ALPHA}); each instance's own table "
+            "below is on test:",
+        ),
+        Block("table", table=best),
+    ]
+    lb = lbm.leaderboard(indicators, run.table("exact_fronts"), anytime, instances, "val")
+    if len(lb.ranked()) >= 2 and lb.friedman["instances"] >= 2:
+        blocks += [
+            Block("heading", "Solver leaderboard (val)", level=3),
+            Block("para", lbm.summary(lb)),
+            Block("table", table=lbm.board_view(lb)),
+            Block("table", table=lbm.pairs_view(lb)),
+        ]
+        blocks += [
+            Block("figure", path=f)
+            for f in (lbm.cd_figure(lb, colours, figdir), lbm.ecdf_figure(lb, colours, figdir))
+            if f
+        ]
+    return blocks
 
 
 def nonfinite_note(indicators: pd.DataFrame) -> str:

@@ -78,3 +78,51 @@ def pairwise_tests(indicators: pd.DataFrame) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def seeds_to_decide(pairs: int, alpha: float = ALPHA) -> int:
+    """The fewest seeds per solver with which `pairs` Holm-corrected Mann-Whitney tests can reach `alpha`."""
+    n = 2
+    while pairs * smallest_p(n, n) > alpha:
+        n += 1
+    return n
+
+
+def best_solvers(indicators: pd.DataFrame, tests: pd.DataFrame, split: str = "val") -> pd.DataFrame:
+    """Per instance: the solvers no other is significantly better than (Holm), i.e. the top solver by mean
+    hypervolume and every solver it does not beat significantly, and in plain words why."""
+    rows = []
+    ind = indicators[indicators.split == split] if len(indicators) else indicators
+    for instance, g in ind.groupby("instance", sort=False) if len(ind) else []:
+        means = g.groupby("solver").hypervolume.mean().sort_values(ascending=False)
+        top = means.index[0]
+        t = tests[(tests.instance == instance) & (tests.split == split)] if len(tests) else tests
+        tied, undecided = [top], []
+        for other in means.index[1:]:
+            pair = t[((t.solver_a == top) & (t.solver_b == other)) | ((t.solver_a == other) & (t.solver_b == top))]
+            word = pair.verdict.iloc[0] if len(pair) else "too few seeds"
+            if word == "too few seeds":
+                undecided.append(other)
+            elif word == "no significant difference":
+                tied.append(other)
+        pairs = len(means) * (len(means) - 1) // 2
+        if undecided:
+            note = (
+                f"too few seeds to decide against {', '.join(undecided)}: {g.seed.nunique()} per solver, "
+                f"{seeds_to_decide(pairs)} would let {pairs} Holm-corrected tests reach p ≤ {ALPHA}"
+            )
+        elif len(tied) == 1:
+            note = f"{top} is significantly better than every other solver"
+        else:
+            note = f"no significant difference between {', '.join(tied)}; the others are significantly worse"
+        rows.append(
+            {
+                "instance": instance,
+                "best (no solver significantly better)": ", ".join(tied + undecided),
+                "top mean HV": float(means.iloc[0]),
+                "seeds": int(g.seed.nunique()),
+                "verdict": note,
+            }
+        )
+    columns = ["instance", "best (no solver significantly better)", "top mean HV", "seeds", "verdict"]
+    return pd.DataFrame(rows, columns=columns)

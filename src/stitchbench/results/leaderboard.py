@@ -1,0 +1,366 @@
+"""A leaderboard of solvers across problem instances (torch-free): which solver is better, over instances.
+
+Per instance a solver's score is its mean over seeds of the *normalized hypervolume*: its front's
+hypervolume divided by the instance's reference hypervolume, that of its exact front (or, labelled so, its
+approximate front or the best front any job reached, whichever is larger). Solvers are ranked per instance
+by that mean (1 is best, ties share their mean rank); their average ranks are compared by a Friedman test
+and by pairwise two-sided Wilcoxon signed-rank tests over instances, Holm-corrected (Benavoli et al., 2016).
+Where the instances are too few for a Holm-corrected p to reach ALPHA whatever the data (2 / 2**N times the
+number of pairs), no p-value is given: "too few instances". The critical-difference figure draws the
+average ranks with the Nemenyi critical difference and joins solvers no Holm-Wilcoxon test separates.
+Anytime performance is COCO's runtime ECDF: the fraction of (instance, seed, target) triples whose
+hypervolume of everything evaluated so far (val) reaches the target, a fraction TARGETS of the reference.
+"""
+
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stitchbench.moo.instance import ProblemInstance
+
+from .figures import savefig, solver_colours
+from .indicators import hypervolume, long_front
+from .statistics import ALPHA, holm
+
+TARGETS = (0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0)  # of the reference hypervolume
+
+
+@dataclass
+class Leaderboard:
+    """`per_instance`: instance, solver, seeds, nhv (mean), nhv_se, igd_plus, rank, reference (what the
+    reference hypervolume is); `board`: one row per solver, best average rank first; `pairs`: the Holm-Wilcoxon
+    tests; `friedman`: statistic, p, solvers and instances, or the reason it was not run; `ecdf`: solver,
+    eval, fraction (of triples reached); `split`: the split of the hypervolumes."""
+
+    per_instance: pd.DataFrame
+    board: pd.DataFrame
+    pairs: pd.DataFrame
+    friedman: dict
+    ecdf: pd.DataFrame
+    split: str
+
+    def ranked(self) -> list[str]:
+        """The solvers ranked on every instance, best average rank first."""
+        return self.board.dropna(subset=["average rank"]).solver.tolist()
+
+
+def reference_hv(
+    indicators: pd.DataFrame, exact: pd.DataFrame, instances: dict[str, ProblemInstance], split: str
+) -> pd.DataFrame:
+    """Per instance: the reference hypervolume on `split` and what it is (exact, approximate, best known)."""
+    rows = []
+    for iid, g in indicators.groupby("instance", sort=False):
+        rec = instances[iid]
+        front = long_front(exact, rec, split, rec.objectives)
+        best = float(g.hypervolume.max())
+        if front is not None and rec.front == "exact":
+            rows.append({"instance": iid, "ref_hv": hypervolume(front, rec), "reference": "exact front"})
+        elif front is not None:
+            hv = hypervolume(front, rec)
+            kind = "approximate front" if hv >= best else "best known (beats the approximate front)"
+            rows.append({"instance": iid, "ref_hv": max(hv, best), "reference": kind})
+        else:
+            rows.append({"instance": iid, "ref_hv": best, "reference": "best known"})
+    return pd.DataFrame(rows, columns=["instance", "ref_hv", "reference"])
+
+
+def per_instance(indicators: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
+    """Each solver's mean normalized hypervolume (and IGD+) per instance, and its rank there."""
+    ind = indicators.merge(refs, on="instance")
+    ind["nhv"] = np.where(ind.ref_hv > 0, ind.hypervolume / ind.ref_hv.where(ind.ref_hv > 0, 1), 0.0)
+    if "igd_plus" not in ind:
+        ind["igd_plus"] = np.nan
+    g = ind.groupby(["instance", "solver"], sort=False)
+    out = g.agg(seeds=("seed", "nunique"), nhv=("nhv", "mean"), igd_plus=("igd_plus", "mean"))
+    out["nhv_se"] = g.nhv.std(ddof=1).fillna(0.0) / np.sqrt(out.seeds)
+    out = out.reset_index().merge(refs[["instance", "reference"]], on="instance")
+    out["rank"] = out.groupby("instance").nhv.rank(ascending=False, method="average")
+    return out[["instance", "solver", "seeds", "nhv", "nhv_se", "igd_plus", "rank", "reference"]]
+
+
+def complete_matrix(table: pd.DataFrame) -> pd.DataFrame:
+    """instances x solvers of mean normalized hypervolume, over the solvers that ran on every instance, best
+    average rank first (so pairs are listed in rank order)."""
+    wide = table.pivot(index="instance", columns="solver", values="nhv").dropna(axis=1)
+    return wide[wide.rank(axis=1, ascending=False).mean().sort_values(kind="stable").index]
+
+
+def friedman(wide: pd.DataFrame) -> dict:
+    k, n = wide.shape[1], wide.shape[0]
+    out = {"solvers": k, "instances": n}
+    if k < 3 or n < 2:
+        return out | {"reason": f"needs at least 3 solvers on at least 2 instances (has {k} on {n})"}
+    if np.ptp(wide.to_numpy(), axis=1).max() == 0:
+        return out | {"statistic": 0.0, "p": 1.0}
+    from scipy.stats import friedmanchisquare
+
+    t = friedmanchisquare(*(wide[c].to_numpy() for c in wide.columns))
+    return out | {"statistic": float(t.statistic), "p": float(t.pvalue)}
+
+
+def pairwise(wide: pd.DataFrame) -> pd.DataFrame:
+    """Two-sided Wilcoxon signed-rank tests of every pair of solvers over instances, Holm-corrected."""
+    columns = ["solver_a", "solver_b", "instances", "a_better", "b_better", "p", "p_holm", "verdict"]
+    pairs = list(combinations(wide.columns, 2))
+    if not pairs:
+        return pd.DataFrame(columns=columns)
+    from scipy.stats import wilcoxon
+
+    n = len(wide)
+    p = []
+    for a, b in pairs:
+        d = wide[a].to_numpy() - wide[b].to_numpy()
+        p.append(1.0 if not np.any(d) else float(wilcoxon(d, zero_method="zsplit").pvalue))
+    adjusted = holm(np.array(p))
+    decidable = len(pairs) * 2 / 2**n <= ALPHA
+    rows = []
+    for (a, b), pv, ph in zip(pairs, p, adjusted, strict=True):
+        d = wide[a].to_numpy() - wide[b].to_numpy()
+        if not decidable:
+            word = "too few instances"
+        elif ph > ALPHA:
+            word = "no significant difference"
+        else:
+            word = "a better" if np.median(d) > 0 or (d > 0).sum() > (d < 0).sum() else "b better"
+        rows.append(
+            {
+                "solver_a": a,
+                "solver_b": b,
+                "instances": n,
+                "a_better": int((d > 0).sum()),
+                "b_better": int((d < 0).sum()),
+                "p": pv if decidable else np.nan,
+                "p_holm": float(ph) if decidable else np.nan,
+                "verdict": word,
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def board(table: pd.DataFrame, wide: pd.DataFrame) -> pd.DataFrame:
+    """One row per solver: instances, mean normalized HV, mean IGD+, average rank (over the instances every
+    ranked solver ran; NaN for a solver that missed one), instances won."""
+    ranks = wide.rank(axis=1, ascending=False, method="average").mean() if wide.shape[1] else pd.Series(dtype=float)
+    wins = (wide.rank(axis=1, ascending=False, method="min") == 1).sum() if wide.shape[1] else pd.Series(dtype=int)
+    g = table.groupby("solver")
+    out = pd.DataFrame(
+        {
+            "instances": g.instance.nunique(),
+            "mean normalized HV": g.nhv.mean(),
+            "mean IGD+": g.igd_plus.mean(),
+            "average rank": ranks,
+            "wins": wins,
+        }
+    )
+    out = out.sort_values(["average rank", "mean normalized HV"], ascending=[True, False], na_position="last")
+    return out.reset_index(names="solver")
+
+
+def ecdf(anytime: pd.DataFrame, refs: pd.DataFrame, targets: tuple[float, ...] = TARGETS) -> pd.DataFrame:
+    """Per solver, the fraction of (instance, seed, target) triples reached after each number of evaluations
+    (every checkpoint of anytime.parquet: log-spaced), from the hypervolume of everything evaluated so far
+    (val) against each instance's reference on val."""
+    columns = ["solver", "eval", "fraction"]
+    if not len(anytime):
+        return pd.DataFrame(columns=columns)
+    data = anytime.merge(refs, on="instance")
+    data["nhv"] = data.hypervolume / data.ref_hv.where(data.ref_hv > 0, np.inf)
+    grid = np.unique(data["eval"].to_numpy(dtype=int))
+    thresholds = np.asarray(targets) - 1e-12
+    rows = []
+    for solver, s in data.groupby("solver", sort=True):
+        reached = np.zeros(len(grid))
+        runs = 0
+        for _, job in s.groupby("job", sort=False):
+            job = job.sort_values("eval")
+            at = np.searchsorted(job["eval"].to_numpy(), grid, side="right") - 1  # last checkpoint <= eval
+            nhv = np.where(at >= 0, job.nhv.to_numpy()[np.maximum(at, 0)], 0.0)
+            reached += (nhv[:, None] >= thresholds[None, :]).sum(1)
+            runs += 1
+        fractions = reached / (runs * len(targets))
+        rows += [{"solver": solver, "eval": int(e), "fraction": f} for e, f in zip(grid, fractions, strict=True)]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def leaderboard(
+    indicators: pd.DataFrame,
+    exact: pd.DataFrame,
+    anytime: pd.DataFrame,
+    instances: dict[str, ProblemInstance],
+    split: str = "val",
+) -> Leaderboard:
+    """The leaderboard of finished jobs' indicators on `split` (val: search; test: generalization too)."""
+    ind = indicators[indicators.split == split] if len(indicators) else indicators
+    refs = reference_hv(ind, exact, instances, split) if len(ind) else pd.DataFrame(columns=["instance", "ref_hv"])
+    table = per_instance(ind, refs) if len(ind) else pd.DataFrame(columns=["instance", "solver", "nhv", "igd_plus"])
+    wide = complete_matrix(table) if len(table) else pd.DataFrame()
+    val_refs = reference_hv(indicators[indicators.split == "val"], exact, instances, "val") if len(indicators) else refs
+    return Leaderboard(table, board(table, wide), pairwise(wide), friedman(wide), ecdf(anytime, val_refs), split)
+
+
+def cliques(order: list[str], pairs: pd.DataFrame) -> list[tuple[int, int]]:
+    """Maximal runs [i, j] of solvers (in rank order) that no Holm-Wilcoxon test separates (j > i)."""
+    separated = {
+        frozenset((r.solver_a, r.solver_b)) for r in pairs.itertuples() if r.verdict in ("a better", "b better")
+    }
+    runs = []
+    for i in range(len(order)):
+        j = i
+        while j + 1 < len(order) and all(frozenset((order[k], order[j + 1])) not in separated for k in range(i, j + 1)):
+            j += 1
+        if j > i and not any(a <= i and j <= b for a, b in runs):
+            runs.append((i, j))
+    return runs
+
+
+def critical_difference(k: int, n: int, alpha: float = ALPHA) -> float:
+    """Nemenyi's critical difference of average ranks for k solvers over n instances."""
+    from scipy.stats import studentized_range
+
+    return float(studentized_range.ppf(1 - alpha, k, np.inf) / np.sqrt(2) * np.sqrt(k * (k + 1) / (6 * n)))
+
+
+def cd_figure(lb: Leaderboard, colours: dict[str, str], out: Path) -> Path | None:
+    """Average ranks on a line, the Nemenyi CD as a bar, and a thick line under solvers no test separates."""
+    order = lb.ranked()
+    if len(order) < 2:
+        return None
+    from matplotlib.figure import Figure
+
+    ranks = lb.board.set_index("solver")["average rank"]
+    k, n = len(order), lb.friedman["instances"]
+    fig = Figure(figsize=(7, 1.6 + 0.32 * k))
+    ax = fig.subplots()
+    ax.set_xlim(k + 0.1, 0.9)  # rank 1 (best) on the right, as in Demsar's diagrams
+    ax.set_ylim(-k - 0.6, 1.6)
+    ax.axis("off")
+    ax.plot([1, k], [0, 0], color="black", lw=1)
+    for r in range(1, k + 1):
+        ax.plot([r, r], [0, 0.12], color="black", lw=1)
+        ax.text(r, 0.2, str(r), ha="center", va="bottom", fontsize=8)
+    for y, s in enumerate(order, 1):
+        r, colour = float(ranks[s]), colours.get(s, "black")
+        ax.plot([r, r, k + 0.1], [0, -y, -y], color=colour, lw=1.2)
+        ax.text(k + 0.15, -y, f"{s} ({r:.2f})", va="center", ha="right", fontsize=8, color=colour, clip_on=False)
+    for lane, (i, j) in enumerate(cliques(order, lb.pairs)):
+        y = -0.35 - 0.25 * lane
+        ax.plot([float(ranks[order[i]]), float(ranks[order[j]])], [y, y], color="black", lw=3.5, solid_capstyle="round")
+    if n >= 2:
+        cd = critical_difference(k, n)
+        ax.plot([1, 1 + cd], [0.9, 0.9], color="black", lw=1.5)
+        ax.text(1 + cd / 2, 1.0, f"Nemenyi CD {cd:.2f}", ha="center", va="bottom", fontsize=8)
+    f = lb.friedman
+    test = f"Friedman p = {f['p']:.3g}" if "p" in f else f["reason"]
+    ax.set_title(f"average rank over {n} instances ({lb.split}); {test}; bars: no Holm-Wilcoxon difference", fontsize=9)
+    return savefig(fig, out / f"leaderboard_cd_{lb.split}.png")
+
+
+def ecdf_figure(lb: Leaderboard, colours: dict[str, str], out: Path) -> Path | None:
+    if not len(lb.ecdf):
+        return None
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    for solver, g in lb.ecdf.groupby("solver", sort=True):
+        ax.step(g["eval"], g.fraction, where="post", color=colours.get(solver), label=solver, lw=1.6)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("fraction of (instance, seed, target) reached")
+    ax.set_title(
+        f"anytime ECDF over instances (val; targets {TARGETS[0]}..{TARGETS[-1]} of the reference HV)", fontsize=9
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return savefig(fig, out / "leaderboard_ecdf.png")
+
+
+def board_view(lb: Leaderboard) -> pd.DataFrame:
+    """The board as strings, for the report, the CLI and Markdown."""
+    b = lb.board.copy()
+    for c in ("mean normalized HV", "mean IGD+"):
+        b[c] = b[c].map(lambda x: "—" if pd.isna(x) else f"{x:.4f}")
+    b["average rank"] = b["average rank"].map(lambda x: "not ranked (missed an instance)" if pd.isna(x) else f"{x:.2f}")
+    b["wins"] = b["wins"].map(lambda x: "—" if pd.isna(x) else str(int(x)))
+    return b
+
+
+def pairs_view(lb: Leaderboard) -> pd.DataFrame:
+    p = lb.pairs.copy()
+    for c in ("p", "p_holm"):
+        p[c] = p[c].map(lambda x: "—" if pd.isna(x) else f"{x:.3g}")
+    return p
+
+
+def summary(lb: Leaderboard) -> str:
+    """The leaderboard in one paragraph of plain words."""
+    order = lb.ranked()
+    f = lb.friedman
+    if len(order) < 2:
+        return f"Fewer than two solvers ran on every instance ({lb.split}); nothing to rank."
+    head = f"Over {f['instances']} instances ({lb.split}), {order[0]} has the best average rank"
+    if "p" not in f:
+        return f"{head}; the Friedman test was not run: {f['reason']}."
+    if f["p"] > ALPHA:
+        return (
+            f"{head}, but the Friedman test finds no difference between the {f['solvers']} solvers (p = {f['p']:.3g})."
+        )
+    beaten = [
+        r.solver_b if r.verdict == "a better" else r.solver_a
+        for r in lb.pairs.itertuples()
+        if order[0] in (r.solver_a, r.solver_b)
+        and r.verdict in ("a better", "b better")
+        and (r.solver_a if r.verdict == "a better" else r.solver_b) == order[0]
+    ]
+    few = (lb.pairs.verdict == "too few instances").any()
+    tail = (
+        f"; it is significantly better (Holm-Wilcoxon) than {', '.join(beaten)}"
+        if beaten
+        else ("; too few instances for the pairwise tests to decide" if few else "; no pairwise test separates it")
+    )
+    return f"{head} (Friedman p = {f['p']:.3g}){tail}."
+
+
+def of_runs(dirs: list[Path], split: str = "val") -> Leaderboard:
+    """The leaderboard of several run directories together (each verified first, as `compare` does)."""
+    from .aggregate import instances_of
+    from .store import RunDir
+
+    parts: dict[str, list[pd.DataFrame]] = {"indicators": [], "exact_fronts": [], "anytime": []}
+    instances: dict[str, ProblemInstance] = {}
+    for d in dirs:
+        run = RunDir(d)
+        manifest = run.require()
+        run.verify(manifest, aggregates=True)
+        instances |= instances_of(manifest)
+        for name, frames in parts.items():
+            frames.append(run.table(name))
+    tables = {k: pd.concat([f for f in v if len(f)] or [pd.DataFrame()], ignore_index=True) for k, v in parts.items()}
+    exact = tables["exact_fronts"].drop_duplicates() if len(tables["exact_fronts"]) else tables["exact_fronts"]
+    return leaderboard(tables["indicators"], exact, tables["anytime"], instances, split)
+
+
+def write_files(lb: Leaderboard, out: Path) -> list[Path]:
+    """leaderboard.md, leaderboard.csv (one row per instance and solver) and the two figures in `out`."""
+    from stitchbench.files import atomic_write, check_folder
+
+    check_folder(out, "--out")
+    out.mkdir(parents=True, exist_ok=True)
+    colours = solver_colours(lb.per_instance.solver) if len(lb.per_instance) else {}
+    atomic_write(out / "leaderboard.csv", lb.per_instance.to_csv(index=False).encode())
+    atomic_write(out / "leaderboard.md", markdown(lb).encode())
+    figures = [f for f in (cd_figure(lb, colours, out), ecdf_figure(lb, colours, out)) if f]
+    return [out / "leaderboard.md", out / "leaderboard.csv", *figures]
+
+
+def markdown(lb: Leaderboard) -> str:
+    from .report import md_table
+
+    return (
+        f"# Solver leaderboard ({lb.split})\n\n{summary(lb)}\n\n## Ranks\n\n{md_table(board_view(lb))}\n\n"
+        f"## Pairwise (Wilcoxon signed-rank over instances, Holm)\n\n{md_table(pairs_view(lb))}\n"
+    )
