@@ -12,10 +12,11 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from stitchbench.moo.front import nondominated
 from stitchbench.moo.instance import ProblemInstance
 
 from .figures import savefig, solver_colours
-from .indicators import attainment, objective_columns, reference_vectors
+from .indicators import attainment, long_front, objective_columns, reference_vectors
 from .statistics import ALPHA, best_solvers
 from .store import RunDir, atomic_write
 
@@ -26,40 +27,92 @@ def safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
+ZOOMED_BASELINES = ("merged", "fedavg", "fedprox", "ensemble")  # the references a zoomed panel keeps in view
+EXACT_STYLE = {"color": "black", "ls": "--", "lw": 1.3}
+ENSEMBLE_STYLE = {"color": "#777777", "ls": "-.", "lw": 1.3}
+
+
 def draw_baselines(ax, base: dict[str, np.ndarray], i: int, j: int) -> None:
-    for k, (name, v) in enumerate(base.items()):
-        marker = MARKERS.get(name, "o")
+    for name, v in base.items():
         ax.scatter(
-            v[i],
-            v[j],
-            marker=marker,
-            s=90,
-            color="black" if name in MARKERS else f"C{7 + k % 3}",
-            edgecolor="white",
-            zorder=5,
-            label=name,
+            v[i], v[j], marker=MARKERS.get(name, "o"), s=90, color="#333333", edgecolor="white", zorder=5, label=name
         )
         ax.annotate(name, (v[i], v[j]), textcoords="offset points", xytext=(5, 4), fontsize=7)
 
 
-def front_figure(
-    rec: ProblemInstance, fronts: pd.DataFrame, baselines: pd.DataFrame, colours: dict[str, str], out: Path
-) -> Path:
-    """Each solver's median attainment surface on test (two parties), or pairwise projections (K > 2)."""
-    idx = rec.party_columns()
-    pairs = [(a, b) for x, a in enumerate(idx) for b in idx[x + 1 :]]
-    base = reference_vectors(baselines, rec, "test")
-    test = fronts[(fronts.instance == rec.id) & (fronts.split == "test")]
-    n = len(pairs)
+@dataclass
+class FrontRefs:
+    """What a front figure draws besides the solvers, on test: the exact (or approximate) front, the
+    val-chosen weighted output ensembles E of claim 4, claim 4's deciding points, the baselines."""
+
+    front: np.ndarray | None  # (n, objectives)
+    front_kind: str
+    ensembles: np.ndarray | None  # (n, objectives)
+    deciding: list[tuple[str, np.ndarray]]  # (label, objective vector over the parties' columns)
+    baselines: dict[str, np.ndarray]
+
+
+def front_refs(rec: ProblemInstance, exact: pd.DataFrame, ensembles: pd.DataFrame, baselines, claims) -> FrontRefs:
+    deciding = []
+    for data in claims.get("scenarios", {}).values():
+        for claim in data["claims"]:
+            for check in claim["checks"] if claim["id"] == 4 else []:
+                for r in check.get("per_seed", []):
+                    if r.get("tested") and r["decision"].get("instance") == rec.id:
+                        v = np.full(len(rec.objectives), np.nan)
+                        for party, value in r["point"].items():
+                            v[rec.objectives.index(party)] = value
+                        word = "deciding point" if r["holds"] else "best-recovering point"
+                        deciding.append((f"claim 4 {word} (zoo seed {r['zoo_seed']})", v))
+    return FrontRefs(
+        long_front(exact, rec, "test", rec.objectives) if len(exact) else None,
+        rec.front,
+        long_front(ensembles, rec, "test", rec.objectives) if len(ensembles) else None,
+        deciding,
+        reference_vectors(baselines, rec, "test"),
+    )
+
+
+def projected_front(F: np.ndarray, i: int, j: int, maximize: list[bool]) -> np.ndarray:
+    """The non-dominated points of F's projection onto objectives i and j, sorted by i."""
+    return nondominated(F[:, [i, j]], np.array([maximize[i], maximize[j]]))
+
+
+def zoom_limits(key: list[np.ndarray], everything: list[np.ndarray]) -> tuple[tuple[float, float], ...]:
+    """(x, y) limits around the `key` points (the federated and ensemble references, claim 4's points; the
+    fronts where there are none), widened by half their spread (at least 0.01) below and up to the best
+    value of `everything` above: the region where fronts and references compete."""
+
+    def stack(arrays):
+        P = np.vstack([a for a in arrays if len(a)])
+        return P[np.isfinite(P).all(1)]
+
+    K, A = stack(key or everything), stack(everything + key)
+    lo, hi = K.min(0), np.maximum(K.max(0), A.max(0))
+    margin = np.maximum((K.max(0) - K.min(0)) * 0.5, 0.01)
+    return (lo[0] - margin[0], hi[0] + margin[0] / 4), (lo[1] - margin[1], hi[1] + margin[1] / 4)
+
+
+def draw_fronts(rec: ProblemInstance, fronts: pd.DataFrame, refs: FrontRefs, colours: dict[str, str]):
+    """The front figure: per pair of parties, each solver's median attainment surface on test (two
+    objectives; otherwise every front point), the exact front and E as reference lines, claim 4's deciding
+    point, the baselines; zoomed to the fronts and the federated and ensemble references, with the full view
+    as a second panel (two parties). Returns the matplotlib Figure."""
     from matplotlib.figure import Figure  # figures without pyplot: no global backend; imported when drawing
 
-    fig = Figure(figsize=(max(7.0, 5.2 * n), 5.2))
-    axes = fig.subplots(1, n, squeeze=False)
+    idx = rec.party_columns()
+    pairs = [(a, b) for x, a in enumerate(idx) for b in idx[x + 1 :]]
+    panels = [(i, j, True) for i, j in pairs] + ([(*pairs[0], False)] if len(pairs) == 1 else [])
+    test = fronts[(fronts.instance == rec.id) & (fronts.split == "test")]
+    fig = Figure(figsize=(max(7.0, 5.2 * len(panels)), 5.2))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
     cols = objective_columns(rec)
-    for ax, (i, j) in zip(axes[0], pairs, strict=True):
+    for ax, (i, j, zoomed) in zip(axes, panels, strict=True):
+        shown = []
         for solver, g in test.groupby("solver", sort=True):
             colour = colours[solver]
             runs = [s[[cols[i], cols[j]]].to_numpy(dtype=float) for _, s in g.groupby("seed")]
+            shown += runs
             if len(idx) == 2 and len(rec.objectives) == 2:
                 surfaces = attainment(runs, [rec.maximize[i], rec.maximize[j]], (25, 50, 75))
                 for pct, style, width in ((25, ":", 1.0), (50, "-", 1.8), (75, ":", 1.0)):
@@ -70,26 +123,47 @@ def front_figure(
             else:
                 pts = np.vstack(runs)
                 ax.scatter(pts[:, 0], pts[:, 1], color=colour, s=10, alpha=0.6, label=solver)
-        draw_baselines(ax, base, i, j)
+        for F, style, label in (
+            (refs.front, EXACT_STYLE, f"{refs.front_kind} front"),
+            (refs.ensembles, ENSEMBLE_STYLE, "E: weighted output ensembles (val-chosen)"),
+        ):
+            if F is not None and len(F):
+                P = projected_front(F, i, j, rec.maximize)
+                ax.step(P[:, 0], P[:, 1], where="post", zorder=4, label=label, **style)
+                shown.append(P)
+        for label, v in refs.deciding:
+            ax.scatter(v[i], v[j], marker="*", s=260, color="gold", edgecolor="black", zorder=6, label=label)
+            shown.append(v[[i, j]][None])
+        draw_baselines(ax, refs.baselines, i, j)
+        key = [v[[i, j]][None] for k, v in refs.baselines.items() if k in ZOOMED_BASELINES]
+        key += [v[[i, j]][None] for _, v in refs.deciding]
+        if zoomed and shown:
+            xlim, ylim = zoom_limits(key, shown)
+            ax.set_xlim(*xlim)
+            ax.set_ylim(*ylim)
+        ax.set_title("zoomed to the fronts" if zoomed and len(panels) > 1 else ("full view" if not zoomed else ""))
         ax.set_xlabel(f"{rec.objectives[i]} ({rec.metric}, test)")
         ax.set_ylabel(f"{rec.objectives[j]} ({rec.metric}, test)")
         ax.grid(alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles, labels = axes[0].get_legend_handles_labels()
     keep = dict(zip(labels, handles, strict=True))
     fig.legend(
-        keep.values(), keep.keys(), loc="upper center", ncol=min(5, len(keep)), fontsize=8, bbox_to_anchor=(0.5, 1.08)
+        keep.values(), keep.keys(), loc="upper center", ncol=min(4, len(keep)), fontsize=8, bbox_to_anchor=(0.5, 1.1)
     )
-    fig.suptitle(f"{rec.id}: fronts on test", y=1.12)
-    return savefig(fig, out / f"front_{safe(rec.id)}.png")
+    fig.suptitle(f"{rec.id}: fronts on test", y=1.16)
+    return fig
 
 
-def hv_figure(rec: ProblemInstance, anytime: pd.DataFrame, colours: dict[str, str], out: Path) -> Path | None:
-    sel = anytime[anytime.instance == rec.id]
-    if not len(sel):
-        return None
+def front_figure(rec: ProblemInstance, fronts: pd.DataFrame, refs: FrontRefs, colours, out: Path) -> Path:
+    return savefig(draw_fronts(rec, fronts, refs, colours), out / f"front_{safe(rec.id)}.png")
+
+
+def draw_hv(rec: ProblemInstance, anytime: pd.DataFrame, colours: dict[str, str]):
+    """Hypervolume of everything evaluated (val) against evaluations, per solver (mean, 95% CI over seeds)."""
     import seaborn as sns
     from matplotlib.figure import Figure
 
+    sel = anytime[anytime.instance == rec.id]
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
     sns.lineplot(sel, x="eval", y="hypervolume", hue="solver", palette=colours, errorbar=("ci", 95), ax=ax)
@@ -98,7 +172,13 @@ def hv_figure(rec: ProblemInstance, anytime: pd.DataFrame, colours: dict[str, st
     ax.set_ylabel("normalized hypervolume of all evaluated (val)")
     ax.set_title(f"{rec.id}: convergence (mean, 95% CI over seeds)")
     ax.grid(alpha=0.3)
-    return savefig(fig, out / f"hv_{safe(rec.id)}.png")
+    return fig
+
+
+def hv_figure(rec: ProblemInstance, anytime: pd.DataFrame, colours: dict[str, str], out: Path) -> Path | None:
+    if not (anytime.instance == rec.id).any():
+        return None
+    return savefig(draw_hv(rec, anytime, colours), out / f"hv_{safe(rec.id)}.png")
 
 
 def versus_best(best: str, solver: str, stats: pd.DataFrame) -> tuple[str, str]:
@@ -286,13 +366,15 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     done = [j for j, s in manifest["jobs"].items() if s["status"] == "done"]
     fronts = fronts[fronts.job.isin(done)] if len(fronts) else fronts
     claims = json.loads(run.file("claims.json").read_text())
+    exact, ensembles = run.table("exact_fronts"), run.table("ensemble_fronts")
     figdir = run.file("figures")
     colours = solver_colours(s.get("id") or s["name"] for s in manifest["suite"]["solvers"])
     sections: list[tuple[str, list]] = []
     for rec in instances.values():
         items: list = [f"{rec.family}, host {rec.host or '—'}, {rec.metric}; front for IGD+: {rec.front}"]
         if len(fronts) and (fronts.instance == rec.id).any():
-            items.append(front_figure(rec, fronts, baselines, colours, figdir))
+            refs = front_refs(rec, exact, ensembles, baselines, claims)
+            items.append(front_figure(rec, fronts, refs, colours, figdir))
         fig = hv_figure(rec, anytime, colours, figdir) if len(anytime) else None
         if fig:
             items.append(fig)
@@ -323,7 +405,7 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     for scenario, data in claims["scenarios"].items():
         blocks.append(Block("heading", f"Claims on {scenario} (test split, zoo seeds {data['seeds']})", level=3))
         blocks.append(Block("claims", items=claim_items(data)))
-    blocks += solver_blocks(run, manifest, instances, indicators, anytime, stats, colours, figdir)
+    blocks += solver_blocks(manifest, instances, indicators, anytime, stats, exact, colours, figdir)
     for pid, items in sections:
         blocks.append(Block("heading", pid))
         for it in items:
@@ -344,7 +426,7 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     return run.file("report.html"), run.file("report.md")
 
 
-def solver_blocks(run, manifest, instances, indicators, anytime, stats, colours, figdir) -> list[Block]:
+def solver_blocks(manifest, instances, indicators, anytime, stats, exact, colours, figdir) -> list[Block]:
     """The solvers: their parameters, which are significantly best per instance (val: what they optimize),
     and, over two or more instances, the leaderboard (ranks, Friedman, Holm-Wilcoxon, CD figure, ECDF)."""
     from . import leaderboard as lbm
@@ -369,7 +451,7 @@ def solver_blocks(run, manifest, instances, indicators, anytime, stats, colours,
         ),
         Block("table", table=best),
     ]
-    lb = lbm.leaderboard(indicators, run.table("exact_fronts"), anytime, instances, "val")
+    lb = lbm.leaderboard(indicators, exact, anytime, instances, "val")
     if len(lb.ranked()) >= 2 and lb.friedman["instances"] >= 2:
         blocks += [
             Block("heading", "Solver leaderboard (val)", level=3),
