@@ -1,0 +1,57 @@
+"""The report's headline: per scenario and host, claim 4's stitched point against merged, FedAvg, FedProx and
+the uniform ensemble, mean ± SE over zoo seeds, and the plain-words verdict generated from those numbers."""
+
+import pandas as pd
+
+from stitchbench.results.headline import headline, verdicts
+
+from .test_leaderboard import record
+
+BASE = {"merged": (0.96, 0.93), "fedavg": (0.94, 0.89), "fedprox": (0.96, 0.85), "ensemble": (0.90, 0.90)}
+
+
+def seed(zoo_seed: int, point: tuple[float, float], holds: bool) -> dict:
+    return {
+        "tested": True,
+        "zoo_seed": zoo_seed,
+        "decision": {"instance": f"i{zoo_seed}"},
+        "point": {"A": point[0], "B": point[1]},
+        "holds": holds,
+        "bootstrap_fraction": 0.99 if holds else 0.5,
+        "hv_gain": 0.01,
+    }
+
+
+def inputs(points, holds):
+    per_seed = [seed(k, p, h) for k, (p, h) in enumerate(zip(points, holds, strict=True))]
+    claims = {"scenarios": {"S": {"claims": [{"id": 4, "checks": [{"host": "A", "per_seed": per_seed}]}]}}}
+    rows = [
+        (f"i{k}", "test", name, o, v[j])
+        for k in range(len(points))
+        for name, v in BASE.items()
+        for j, o in enumerate("AB")
+    ]
+    baselines = pd.DataFrame(rows, columns=["instance", "split", "baseline", "objective", "value"])
+    return claims, baselines, {f"i{k}": record(f"i{k}") for k in range(len(points))}
+
+
+def test_the_headline_compares_the_stitched_point_with_every_reference():
+    claims, baselines, instances = inputs([(0.95, 0.90), (0.97, 0.92)], [True, True])
+    row = headline(claims, baselines, instances).iloc[0]
+    assert row["stitched on A (test)"] == "0.960 ± 0.010" and row["zoo seeds"] == 2
+    assert row["gap to merged on A (points)"] == "0.0 ± 1.0" and row["gap to merged on B (points)"] == "-2.0 ± 1.0"
+    assert row["strictly dominates fedavg"] == "2/2" and row["strictly dominates fedprox"] == "1/2"
+    assert row["strictly dominates ensemble"] == "2/2" and row["claim 4"] == "PASS 2/2"
+    text = verdicts(claims, baselines, instances)["S"]
+    assert "scores A 0.960, B 0.910 on test, 2.0 points below merged data on B" in text
+    assert "strictly dominates fedavg and ensemble on every zoo seed; fedprox on some zoo seeds only." in text
+    assert "Claim 4 holds on all 2 zoo seeds" in text
+
+
+def test_the_headline_says_fail_and_what_is_not_dominated():
+    claims, baselines, instances = inputs([(0.93, 0.88)], [False])
+    row = headline(claims, baselines, instances).iloc[0]
+    assert row["claim 4"] == "FAIL (0/1 hold)" and row["strictly dominates fedavg"] == "0/1"
+    text = verdicts(claims, baselines, instances)["S"]
+    assert "It strictly dominates none of fedavg, fedprox, ensemble." in text
+    assert "Claim 4 fails: it holds on 0 of 1 zoo seeds (bootstrap fraction 50.0%, 95% needed)." in text
