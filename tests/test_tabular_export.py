@@ -145,16 +145,16 @@ def test_tampered_export_is_refused(exported, tmp_path, capsys):
     assert "every sha256 matches" in capsys.readouterr().out
     copy = tmp_path / "tampered"
     shutil.copytree(exported[STITCH], copy)
-    data = bytearray((copy / "probs.parquet").read_bytes())
+    data = bytearray((copy / "intervals.parquet").read_bytes())
     data[len(data) // 2] ^= 0x01
-    (copy / "probs.parquet").write_bytes(bytes(data))
-    with pytest.raises(TableIntegrityError, match=r"probs\.parquet: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}"):
+    (copy / "intervals.parquet").write_bytes(bytes(data))
+    with pytest.raises(TableIntegrityError, match=r"intervals\.parquet: sha256 [0-9a-f]{64}, expected [0-9a-f]{64}"):
         load(copy)
     assert issubclass(TableIntegrityError, InputError)
     assert main(["table", "check", str(copy)]) == 2
     err = capsys.readouterr().err
-    assert "probs.parquet" in err and "Traceback" not in err
-    (copy / "probs.parquet").unlink()
+    assert "intervals.parquet" in err and "Traceback" not in err
+    (copy / "intervals.parquet").unlink()
     with pytest.raises(TableIntegrityError, match="missing"):
         load(copy)
     manifest = json.loads((exported[WEIGHTS] / "manifest.json").read_text())

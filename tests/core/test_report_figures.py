@@ -77,3 +77,19 @@ def test_a_solver_has_one_colour_in_every_figure():
 def test_projected_front_keeps_the_nondominated_projection():
     F = np.array([[0.9, 0.5, 3.0], [0.5, 0.9, 1.0], [0.4, 0.4, 0.0]])
     np.testing.assert_array_equal(projected_front(F, 0, 1, [True, True, False]), [[0.5, 0.9], [0.9, 0.5]])
+
+
+def test_front_references_of_a_cost_instance_take_e_on_its_parties():
+    import json
+
+    from stitchbench.results.report import front_refs
+
+    rec = record("i0").model_copy(update={"objectives": ["A", "B", "cost"], "maximize": [True, True, False]})
+    rows = [
+        ("i0", "test", k, o, v) for k, (a, b) in enumerate([(0.7, 0.85), (0.9, 0.7)]) for o, v in (("A", a), ("B", b))
+    ]
+    ensembles = pd.DataFrame(rows, columns=["instance", "split", "point", "objective", "value"])
+    base = pd.DataFrame(columns=["instance", "split", "baseline", "objective", "value"])
+    refs = front_refs(rec, pd.DataFrame(), ensembles, base, json.loads("{}"))
+    np.testing.assert_array_equal(refs.ensembles[:, :2], [[0.7, 0.85], [0.9, 0.7]])
+    assert np.isnan(refs.ensembles[:, 2]).all() and refs.front is None and refs.deciding == []

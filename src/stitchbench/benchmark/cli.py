@@ -114,6 +114,13 @@ def build_parser() -> Parser:
     te.add_argument("instance", help="its instance id, SCENARIO[~DIGEST]/z<SEED>/<problem id>")
     te.add_argument("--out", type=Path, required=True, help="a new or empty directory")
     te.add_argument("--suite", default="quick", help="the suite that holds the instance (name or TOML file)")
+    tsub.add_parser("list", help="list the shipped tabular instances (load one with stitchbench.tabular.load(NAME))")
+    tw = tsub.add_parser("show", help="show a shipped tabular instance: variables, objectives, provenance")
+    tw.add_argument("name")
+    tbc = tsub.add_parser("build-collection", help="rebuild the shipped instances from the solvers suite")
+    tbc.add_argument("--out", type=Path, help="default: the installed package's collection folder")
+    tbc.add_argument("--only", nargs="+", help="build these instances only (by name)")
+    tbc.add_argument("--calibration", type=Path, help="a finished run of the solvers suite: record its calibration")
     tc = tsub.add_parser("check", help="verify an export's sha256s and load it")
     tc.add_argument("dir", type=Path)
     tc.add_argument("--sha256", help="the manifest's sha256 as published with the export (pins the manifest too)")
@@ -192,6 +199,14 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.out:
             print(f"wrote {', '.join(str(p) for p in lbm.write_files(lb, args.out))}", file=sys.stderr)
         return 0
+    if args.command == "table" and args.table_command in ("list", "show"):
+        from stitchbench.tabular.catalog import catalog_view, entry_view
+
+        if args.table_command == "list":
+            print_frame(catalog_view(), "shipped tabular instances (stitchbench.tabular.load(NAME))")
+        else:
+            print_listing(entry_view(args.name))
+        return 0
     if args.command == "table" and args.table_command == "check":
         from stitchbench.hashing import file_sha256
         from stitchbench.tabular.load import TABLE_MANIFEST, load
@@ -260,6 +275,10 @@ def dispatch(args: argparse.Namespace) -> int:
             f"exported {manifest['instance']['id']} ({manifest['family']}) to {args.out}: "
             f"{len(manifest['files']) + 1} files, {size / 1e6:.1f} MB, in {seconds:.1f} s"
         )
+    elif args.command == "table" and args.table_command == "build-collection":
+        entries = commands.build_collection(args.out, args.only, args.calibration, args.cache)
+        total = sum(e["bytes"] for e in entries)
+        print(f"built {len(entries)} instances, {total / 1e6:.1f} MB")
     elif args.command == "zoo" and args.zoo_command == "show":
         matrix = commands.zoo_show(args.dir)
         if args.format == "csv":

@@ -189,3 +189,16 @@ def table_export(instance: str, suite_ref: str, out: Path, cache) -> tuple[dict,
     from .export import export_instance
 
     return export_instance(instance, out, suite_ref, cache)
+
+
+def build_collection(out: Path | None, only: list[str] | None, calibration_run: Path | None, cache) -> list[dict]:
+    """Rebuild the shipped collection (or `only` some instances, into `out`), printing each as it is built."""
+    from .collection import build_collection as build
+    from .collection import calibration_records
+
+    calibration = calibration_records(calibration_run) if calibration_run else None
+
+    def report(name: str, seconds: float, size: int) -> None:
+        print(f"  {name}: {size / 1e6:.2f} MB in {seconds:.1f} s", flush=True)
+
+    return build(out, cache_dir=cache, only=only, calibration=calibration, on_instance=report)

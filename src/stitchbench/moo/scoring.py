@@ -143,6 +143,28 @@ def step_weightings(breaks: list[np.ndarray]) -> np.ndarray:
     return np.stack([w, 1 - w], 1)
 
 
+def sample_intervals(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per sample, the interval of weights w on member A where w pA + (1 - w) pB predicts its label (see
+    `StepAccuracy`): (lo, hi, lo_strict, hi_strict), lo = inf where no weight does."""
+    pa, pb = np.asarray(probs, dtype=np.float64)
+    label = y[:, None]
+    rows = np.arange(len(label))
+    a, b = pa[rows, y][:, None] - pa, pb[rows, y][:, None] - pb
+    slope = a - b
+    classes = np.arange(pa.shape[1])[None, :]
+    other, strict = classes != label, classes < label  # below the label, a tie loses
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = -b / slope
+    lower, upper, flat = other & (slope > 0), other & (slope < 0), other & (slope == 0)
+    never = (flat & ((b < 0) | ((b == 0) & strict))).any(1)
+    tl, tu = np.where(lower, t, -np.inf), np.where(upper, t, np.inf)
+    lo, hi = tl.max(1), tu.min(1)
+    lo_strict = (lower & strict & (tl == lo[:, None])).any(1)
+    hi_strict = (upper & strict & (tu == hi[:, None])).any(1)
+    keep = ~never & ((lo < hi) | ((lo == hi) & ~lo_strict & ~hi_strict))
+    return np.where(keep, lo, np.inf), hi, lo_strict, hi_strict
+
+
 class StepAccuracy(WeightedScores):
     """Accuracy of the two-member ensemble w pA + (1 - w) pB as an exact step function of w.
 
@@ -154,23 +176,21 @@ class StepAccuracy(WeightedScores):
 
     def __init__(self, probs: np.ndarray, y: np.ndarray, metric: str = "accuracy"):
         super().__init__(probs, y, metric)
-        pa, pb = self.probs.astype(np.float64)
-        label = self.y[:, None]
-        rows = np.arange(len(label))
-        a, b = pa[rows, self.y][:, None] - pa, pb[rows, self.y][:, None] - pb
-        slope = a - b
-        classes = np.arange(pa.shape[1])[None, :]
-        other, strict = classes != label, classes < label  # below the label, a tie loses
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = -b / slope
-        lower, upper, flat = other & (slope > 0), other & (slope < 0), other & (slope == 0)
-        never = (flat & ((b < 0) | ((b == 0) & strict))).any(1)
-        tl, tu = np.where(lower, t, -np.inf), np.where(upper, t, np.inf)
-        lo, hi = tl.max(1), tu.min(1)
-        lo_strict = (lower & strict & (tl == lo[:, None])).any(1)
-        hi_strict = (upper & strict & (tu == hi[:, None])).any(1)
-        keep = ~never & ((lo < hi) | ((lo == hi) & ~lo_strict & ~hi_strict))
-        self.intervals = (np.where(keep, lo, np.inf), hi, lo_strict, hi_strict)  # per sample; never right: empty
+        self._set_intervals(*sample_intervals(self.probs, self.y))
+
+    @classmethod
+    def from_intervals(cls, lo, hi, lo_strict, hi_strict) -> "StepAccuracy":
+        """The scorer of its samples' intervals (`intervals`; a sample never right has lo = inf): the same
+        scores, bit for bit, without the probabilities (a compact table's form)."""
+        scorer = cls.__new__(cls)
+        scorer.metric, scorer.probs, scorer.y = "accuracy", None, None
+        scorer._set_intervals(*(np.asarray(a) for a in (lo, hi, lo_strict, hi_strict)))
+        return scorer
+
+    def _set_intervals(self, lo, hi, lo_strict, hi_strict) -> None:
+        self.intervals = (lo, hi, lo_strict, hi_strict)  # per sample
+        self.n = len(lo)
+        keep = lo != np.inf
         lo, hi, lo_strict, hi_strict = lo[keep], hi[keep], lo_strict[keep], hi_strict[keep]
         self.bounds = [np.sort(v) for v in (lo[lo_strict], lo[~lo_strict], hi[~hi_strict], hi[hi_strict])]
         ends = np.concatenate([lo, hi])
@@ -197,7 +217,7 @@ class StepAccuracy(WeightedScores):
         lo_open, lo_closed, hi_closed, hi_open = self.bounds
         entered = np.searchsorted(lo_open, w, "left") + np.searchsorted(lo_closed, w, "right")
         left = np.searchsorted(hi_closed, w, "left") + np.searchsorted(hi_open, w, "right")
-        return (entered - left) / len(self.y)
+        return (entered - left) / self.n
 
     def breakpoints(self) -> np.ndarray:
         return self.edges

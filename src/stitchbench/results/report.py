@@ -65,10 +65,15 @@ def front_refs(rec: ProblemInstance, exact: pd.DataFrame, ensembles: pd.DataFram
                             v[rec.objectives.index(party)] = value
                         word = "deciding point" if r["holds"] else "best-recovering point"
                         deciding.append((f"claim 4 {word} (zoo seed {r['zoo_seed']})", v))
+    E = long_front(ensembles, rec, "test", rec.parties) if len(ensembles) else None  # E scores parties only
+    if E is not None:
+        E = np.column_stack(
+            [E[:, rec.parties.index(o)] if o in rec.parties else np.full(len(E), np.nan) for o in rec.objectives]
+        )
     return FrontRefs(
         long_front(exact, rec, "test", rec.objectives) if len(exact) else None,
         rec.front,
-        long_front(ensembles, rec, "test", rec.objectives) if len(ensembles) else None,
+        E,
         deciding,
         reference_vectors(baselines, rec, "test"),
     )

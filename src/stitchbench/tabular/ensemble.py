@@ -10,7 +10,7 @@ member up to the point, `branch` (P, M) of each branch's stitches and suffix.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,12 +26,13 @@ from stitchbench.moo.scoring import (
     WeightedScores,
     member_weights,
     normalize,
+    sample_intervals,
     step_weightings,
     switch_names,
     weighted_scores,
 )
 
-from .files import read, read_ensemble, value_columns, write, write_ensemble
+from .files import read, read_ensemble, read_intervals, value_columns, write, write_ensemble, write_intervals
 from .weights import write_members
 
 BranchScorer = Callable[[tuple[int, float], str, str], WeightedScores]  # ((point, alpha), party, split)
@@ -102,6 +103,9 @@ class EnsembleTable:
     prefix: np.ndarray  # (P,)
     branch: np.ndarray  # (P, M)
     switches: bool = False  # use.<m> variables follow the weights (see `member_weights`)
+    # the compact form of two members scored by accuracy (probs and labels empty): (party, split) -> each
+    # sample's interval of weights where it is right, (lo, hi, lo_strict, hi_strict), each (P, A, N)
+    intervals: dict | None = None
     _scorers: dict = field(default_factory=dict, repr=False)
     _pools: dict = field(default_factory=dict, repr=False)
 
@@ -117,10 +121,25 @@ class EnsembleTable:
     def scorer(self, pi: int, ai: int, party: str, split: str) -> WeightedScores:
         key = (pi, ai, party, split)
         if key not in self._scorers:
-            self._scorers[key] = weighted_scores(
-                self.probs[party, split][pi, ai], self.labels[party, split], self.metric
-            )
+            if self.intervals is not None:
+                self._scorers[key] = StepAccuracy.from_intervals(*(a[pi, ai] for a in self.intervals[party, split]))
+            else:
+                self._scorers[key] = weighted_scores(
+                    self.probs[party, split][pi, ai], self.labels[party, split], self.metric
+                )
         return self._scorers[key]
+
+    def compact(self) -> "EnsembleTable":
+        """This table in its compact form (two members scored by accuracy): each sample's interval of weights
+        where it is right, in place of the probabilities; every score is the same, bit for bit."""
+        if self.intervals is not None or self.front_kind() != "exact":
+            return self
+        P, A, _ = self.shape
+        intervals = {}
+        for key, probs in self.probs.items():
+            per = [[sample_intervals(probs[pi, ai], self.labels[key]) for ai in range(A)] for pi in range(P)]
+            intervals[key] = tuple(np.array([[c[j] for c in row] for row in per]) for j in range(4))
+        return replace(self, probs={}, labels={}, intervals=intervals, _scorers={}, _pools={})
 
     def bank(self, party: str, split: str) -> StepBank | None:
         """Every (point, alpha level)'s step scorer in one `StepBank`, indexed by `canonical` keys (two members
@@ -235,12 +254,19 @@ class EnsembleTable:
         points = {"point": np.arange(len(self.points), dtype=np.int32), "name": self.points, "prefix": self.prefix}
         branches = {f"branch.{m}": np.asarray(self.branch[:, m], dtype=float) for m in range(self.branch.shape[1])}
         write(directory / "points.parquet", points | branches)
+        table = self.compact()
+        if table.intervals is not None:
+            return write_intervals(directory, table.intervals) | {"shape": list(self.shape), "switches": self.switches}
         fields = write_ensemble(directory, self.probs, self.labels, ["point", "level", "member"])
-        return fields | {"switches": self.switches}
+        return fields | {"encoding": "probs", "switches": self.switches}
 
     @classmethod
     def read(cls, directory: Path, manifest: dict[str, Any]) -> "EnsembleTable":
-        probs, labels = read_ensemble(directory, manifest, ["point", "level", "member"])
+        intervals = None
+        if manifest.get("encoding") == "intervals":
+            probs, labels, intervals = {}, {}, read_intervals(directory, manifest)
+        else:
+            probs, labels = read_ensemble(directory, manifest, ["point", "level", "member"])
         alphas = read(directory, manifest, "alphas.parquet")
         grid = alphas.column("alpha").to_numpy()[np.argsort(alphas.column("level").to_numpy())]
         if len(grid) < 2 or not np.allclose(grid, np.linspace(0, 1, len(grid))):
@@ -260,4 +286,5 @@ class EnsembleTable:
             points.column("prefix").to_numpy().astype(float)[order],
             branch.astype(float)[order],
             manifest.get("switches", False),
+            intervals,
         )

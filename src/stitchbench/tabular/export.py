@@ -20,6 +20,7 @@ from stitchbench.errors import InputError
 from stitchbench.files import check_folder
 from stitchbench.hashing import file_sha256
 from stitchbench.moo.api import EVAL_SPLITS, Problem
+from stitchbench.moo.front import nondominated
 from stitchbench.moo.instance import ProblemInstance
 
 from .files import FORMAT, TABLE_MANIFEST, VERSION, write
@@ -35,8 +36,9 @@ def check_out(out: Path) -> None:
         raise InputError(f"{out} exists and is not an empty directory; export into a new or empty one")
 
 
-def write_common(problem: Problem, out: Path) -> None:
-    """Baselines and fronts per split, and the output-ensemble front (claim 4's E) where there is one."""
+def write_common(problem: Problem, out: Path, known: dict[str, np.ndarray] | None = None) -> None:
+    """Baselines and fronts per split (with `known`, the non-dominated union of the problem's front and those
+    objective vectors), and the output-ensemble front (claim 4's E) where there is one."""
     names = [o.name for o in problem.objectives]
     rows = [(s, b, v) for s in EVAL_SPLITS for b, v in problem.baselines(s).items()]
     write(
@@ -46,6 +48,8 @@ def write_common(problem: Problem, out: Path) -> None:
     )
     fronts = {s: problem.exact_front(s) for s in EVAL_SPLITS}
     fronts = {s: np.empty((0, len(names))) if f is None else np.asarray(f, dtype=float) for s, f in fronts.items()}
+    if known:
+        fronts = {s: nondominated(np.vstack([f, known[s]]), problem.maximize) for s, f in fronts.items()}
     write(
         out / "fronts.parquet",
         {"split": [s for s, f in fronts.items() for _ in f]}
@@ -60,9 +64,13 @@ def write_common(problem: Problem, out: Path) -> None:
         write(out / "output_ensembles.parquet", cols)
 
 
-def export_problem(problem: Problem, instance: ProblemInstance, out: Path) -> dict:
+def export_problem(
+    problem: Problem, instance: ProblemInstance, out: Path, known: dict[str, np.ndarray] | None = None, **fields
+) -> dict:
     """Write a tabular problem and its instance record into the new or empty directory `out`, through a
-    temporary sibling renamed into place at the end; returns the manifest."""
+    temporary sibling renamed into place at the end; returns the manifest. An approximate front can be
+    improved by `known` objective vectors per split (e.g. solvers' runs), which `fields` then describe (say
+    `front_source`)."""
     out = Path(out)
     if not problem.tabular or getattr(problem, "table", None) is None:
         reason = type(problem).untabular_reason(instance.params) or "its table does not fit (see the family's docs)"
@@ -73,7 +81,7 @@ def export_problem(problem: Problem, instance: ProblemInstance, out: Path) -> di
     tmp.mkdir()
     try:
         shapes = problem.table.write(tmp)
-        write_common(problem, tmp)
+        write_common(problem, tmp, known)
         manifest = {
             "format": FORMAT,
             "version": VERSION,
@@ -85,6 +93,7 @@ def export_problem(problem: Problem, instance: ProblemInstance, out: Path) -> di
             "train_parties": problem.train_parties(),
             "max_cost": float(problem.max_cost()),
             "artifacts": dict(instance.artifacts),
+            **fields,
             **shapes,
             # tables are keyed by configuration: another CPU may round float32 differently (docs/tabular.md)
             "written_by": {

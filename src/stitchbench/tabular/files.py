@@ -166,3 +166,34 @@ def read_ensemble(directory: Path, manifest: dict[str, Any], keys: list[str]) ->
         n = len(labels[p, s])
         probs[p, s] = dense(t, [*keys, "sample"], (*shape, n), value_columns(t, "p.")).reshape(*shape, n, *sample_shape)
     return probs, labels
+
+
+INTERVALS = ("lo", "hi", "lo_strict", "hi_strict")
+
+
+def write_intervals(out: Path, intervals: dict) -> dict:
+    """intervals.parquet: per party, split, point, alpha level and sample, the interval of weights on member A
+    where the sample is right (`stitchbench.moo.scoring.sample_intervals`); the manifest's fields."""
+    parties, splits = list(dict.fromkeys(p for p, _ in intervals)), list(EVAL_SPLITS)
+    groups = []
+    for (p, s), arrays in intervals.items():
+        shape = arrays[0].shape
+        n = int(np.prod(shape))
+        axes = np.unravel_index(np.arange(n), shape)
+        index = {k: i.astype(np.int32) for k, i in zip(("point", "level", "sample"), axes, strict=True)}
+        where = {"party": labelled(parties, parties.index(p), n), "split": labelled(splits, splits.index(s), n)}
+        groups.append(where | index | {k: a.reshape(-1) for k, a in zip(INTERVALS, arrays, strict=True)})
+    write(out / "intervals.parquet", groups)
+    return {"encoding": "intervals", "samples": {f"{p}/{s}": int(a[0].shape[-1]) for (p, s), a in intervals.items()}}
+
+
+def read_intervals(directory: Path, manifest: dict[str, Any]) -> dict:
+    """intervals[(party, split)] = (lo, hi, lo_strict, hi_strict), each (points, levels, samples)."""
+    P, A, _ = manifest["shape"]
+    out = {}
+    for p, s, t in by_party_split(read(directory, manifest, "intervals.parquet")):
+        shape = (P, A, int(manifest["samples"][f"{p}/{s}"]))
+        lo, hi = (dense(t, ["point", "level", "sample"], shape, [c], np.float64)[..., 0] for c in INTERVALS[:2])
+        flags = (dense(t, ["point", "level", "sample"], shape, [c], bool)[..., 0] for c in INTERVALS[2:])
+        out[p, s] = (lo, hi, *flags)
+    return out

@@ -25,6 +25,7 @@ import pyarrow as pa
 from stitchbench.errors import InputError
 from stitchbench.moo.api import Problem
 
+from .catalog import resolve
 from .files import FORMAT, TABLE_MANIFEST, VERSION, TableIntegrityError, read_manifest
 from .problem import TABLES, TableProblem
 
@@ -43,8 +44,11 @@ __all__ = [
 
 
 def load(directory: str | Path, manifest_sha256: str | None = None) -> TableProblem:
-    """The tabular problem exported to `directory`, after verifying every file's sha256 (a mismatch raises
-    `TableIntegrityError`, an InputError naming the file and both hashes)."""
+    """The tabular problem exported to `directory`, or the shipped instance of that name (see
+    `stitchbench.tabular.catalog()`; its manifest's sha256 pinned by the catalog), after verifying every
+    file's sha256 (a mismatch raises `TableIntegrityError`, an InputError naming the file and both hashes)."""
+    if isinstance(directory, str) and not Path(directory).exists():
+        directory, manifest_sha256 = resolve(directory)
     directory = Path(directory)
     manifest = read_manifest(directory, manifest_sha256)
     family = manifest.get("family")

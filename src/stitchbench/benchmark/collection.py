@@ -1,0 +1,111 @@
+"""`stitchbench table build-collection`: export every instance of the `solvers` suite into the package's
+collection (`stitchbench.tabular.catalog`), with `catalog.json`. The tables are rebuilt reproducibly: every
+table file of an instance is the same, bit for bit, on a rebuild from the same models (a test checks one)."""
+
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from stitchbench.artifacts import default_cache_dir
+from stitchbench.errors import InputError, unknown
+from stitchbench.files import atomic_write, check_folder
+from stitchbench.hashing import file_sha256
+from stitchbench.moo.api import EVAL_SPLITS
+from stitchbench.problems import PROBLEMS
+from stitchbench.results.calibration import calibration_of_run
+from stitchbench.solvers import create_solver, run_solver
+from stitchbench.tabular.catalog import CATALOG, COLLECTION, SUITE, collection_name, entry
+from stitchbench.tabular.export import export_problem, not_tabular
+
+from .suite import expand, load_suite
+from .workspace import Workspace
+
+
+def collection_jobs(suite_ref: str = SUITE, only: list[str] | None = None) -> dict:
+    """{name: the first job of each instance} of the suite, every one tabular (checked before any build)."""
+    jobs = {}
+    for job in expand(load_suite(suite_ref)):
+        jobs.setdefault(collection_name(job.instance), job)
+    for name in only or []:
+        if name not in jobs:
+            raise unknown("instance of the collection", name, jobs)
+    jobs = {n: j for n, j in jobs.items() if not only or n in only}
+    for job in jobs.values():
+        reason = PROBLEMS.entry(job.family).factory.untabular_reason(job.problem_params)
+        if reason is not None:
+            raise not_tabular(job.instance, job.family, reason)
+    return jobs
+
+
+def calibration_records(run_dir: Path) -> dict[str, dict]:
+    """{collection name: calibration record} of a finished run of the collection's suite."""
+    return {collection_name(r["instance"]): r for r in calibration_of_run(run_dir)}
+
+
+KNOWN_BUDGET = 10  # times the suite's budget: the runs whose union improves an approximate front
+
+
+def best_known(problem, suite) -> tuple[dict[str, np.ndarray], dict]:
+    """The objective vectors (per split) of one run of each of the suite's solvers at KNOWN_BUDGET times its
+    budget (seed 0, searching val): what a best-known front adds to a lattice front, and how it was made."""
+    budget = KNOWN_BUDGET * suite.budget
+    decisions = []
+    for spec in suite.solvers:
+        run = run_solver(create_solver(spec.name, **spec.params), problem, budget, seed=0)
+        decisions += [e.x for e in run.log]
+    X = np.array(decisions)
+    known = {split: problem.evaluate(X, split) for split in EVAL_SPLITS}
+    solvers = ", ".join(s.label for s in suite.solvers)
+    return known, {"front_source": f"best known: the lattice front and {solvers} at {budget:,} evaluations (seed 0)"}
+
+
+def build_collection(
+    out: Path | None = None,
+    suite_ref: str = SUITE,
+    cache_dir: Path | None = None,
+    only: list[str] | None = None,
+    calibration: dict | None = None,
+    on_instance=None,
+) -> list[dict]:
+    """Export the suite's instances (or `only` those) into `out` (default: the package's collection),
+    replacing it whole at the end, with catalog.json; `calibration` ({name: record}) goes into the entries.
+    `on_instance(name, seconds, bytes)` reports progress. Returns the catalog's entries."""
+    out = Path(out) if out else COLLECTION
+    check_folder(out, "--out")
+    jobs = collection_jobs(suite_ref, only)
+    suite = load_suite(suite_ref)
+    if out.exists() and any(out.iterdir()) and not (out / CATALOG).is_file():
+        raise InputError(f"{out} exists and holds no collection ({CATALOG}); give a new or empty folder")
+    workspace = Workspace(cache_dir or default_cache_dir())
+    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.mkdir(parents=True)
+    try:
+        entries = []
+        for name, job in jobs.items():
+            start = time.perf_counter()
+            problem = workspace.problem(job)
+            known, fields = best_known(problem, suite) if problem.front_kind() == "approximate" else (None, {})
+            manifest = export_problem(problem, workspace.instance(job), tmp / name, known, **fields)
+            size = sum(f.stat().st_size for f in (tmp / name).iterdir())
+            e = entry(name, manifest, file_sha256(tmp / name / "manifest.json"), size)
+            if calibration and name in calibration:
+                e["calibration"] = calibration[name]
+            entries.append(e)
+            if on_instance:
+                on_instance(name, time.perf_counter() - start, size)
+        catalog = {"suite": suite_ref, "instances": entries}
+        atomic_write(tmp / CATALOG, (json.dumps(catalog, indent=1) + "\n").encode())
+        old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
+        if out.exists():
+            os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return entries
