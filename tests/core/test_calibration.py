@@ -1,0 +1,42 @@
+"""Calibrated difficulty: an instance passes only where the best solver beats random search significantly,
+does not always reach the exact front, and the solvers' means spread over 100 SEs of the best; each way
+of failing is shown on data built to fail it."""
+
+import numpy as np
+import pandas as pd
+
+from stitchbench.results.calibration import calibrate, calibration_table
+
+from .test_leaderboard import exact_table, record
+
+
+def jobs(means: dict[str, float], sd: dict[str, float], seeds: int = 20) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    rows = [
+        {"instance": "i0", "solver": s, "seed": k, "split": "val", "hypervolume": m + sd[s] * rng.standard_normal()}
+        for s, m in means.items()
+        for k in range(seeds)
+    ]
+    return pd.DataFrame(rows)
+
+
+def verdict(ind: pd.DataFrame, corner: float = 0.8) -> dict:
+    (r,) = calibrate(ind, exact_table(["i0"], corner), {"i0": record("i0")})
+    return r
+
+
+def test_a_separated_instance_is_calibrated():
+    r = verdict(jobs({"random": 0.50, "good": 0.70}, {"random": 0.01, "good": 0.0005}))
+    assert r["verdict"] == "calibrated" and r["best"] == "good" and r["spread_in_se"] > 100
+    assert r["front_hv"] == 0.8 and r["solvers"]["good"]["p_holm"] < 1e-6 and r["solvers"]["good"]["A12"] == 1.0
+    table = calibration_table([r])
+    assert table.loc[0, "front HV"] == "0.8000 (exact)" and table.loc[0, "verdict"] == "calibrated"
+
+
+def test_each_way_of_failing_calibration():
+    equal = verdict(jobs({"random": 0.7, "other": 0.7}, {"random": 0.01, "other": 0.01}))
+    assert equal["verdict"] == "saturated: the best is not significantly better than random"
+    narrow = verdict(jobs({"random": 0.70, "good": 0.72}, {"random": 0.01, "good": 0.01}))
+    assert narrow["verdict"] == "saturated: the spread is under 100 SE of the best"
+    solved = verdict(jobs({"random": 0.5, "good": 0.8}, {"random": 0.01, "good": 0.0}))
+    assert solved["verdict"] == "saturated: the best solver reaches the exact front on every seed"
