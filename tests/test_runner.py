@@ -261,12 +261,12 @@ def test_problems_can_be_set_on_some_scenarios_only():
     from stitchbench.benchmark.suite import expand
 
     instances = {j.instance for j in expand(load_suite("solvers"))}
-    assert instances == {
-        "digits-shift/z0/stitch-ensemble@mnist+cost",
-        "digits-shift/z0/stitch-graph@uci-digits",
-        "digits-shift-4/z0/ensemble-weights",
-        "digits-shift-4/z0/ensemble-weights-7",
-    }
+    four = {i.split("/", 2)[2] for i in instances if i.startswith("digits-shift-4/")}
+    assert four == {"weights", "weights-switches", "weights-7", "weights-7-switches"}  # no stitching, no graph
+    two = {i.split("/", 2)[2] for i in instances if i.startswith("digits-shift/")}
+    assert {"graph@uci-digits", "graph-4@uci-digits", "stitch@mnist", "weights"} <= two
+    assert not any(p.startswith("graph") and "mnist" in p for p in two)  # hosts = ["uci-digits"] only
+    assert len(instances) == 13
 
 
 def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):

@@ -109,7 +109,8 @@ def test_switches_leave_members_out_as_zero_weights_and_keep_the_exact_front(se_
     use = np.random.default_rng(4).integers(0, 2, (len(X), 2))
     zeroed = X.copy()
     zeroed[:, 2:] *= use
-    zeroed[use.sum(1) == 0, 2:] = 1  # every member off: the uniform ensemble, as all-zero weights
+    empty = zeroed[:, 2:].sum(1) == 0
+    zeroed[empty, 2:] = np.where(use[empty].sum(1, keepdims=True) > 0, use[empty], 1)  # even over those on
     np.testing.assert_array_equal(switched.evaluate(np.hstack([X, use]), "val"), se_table.evaluate(zeroed, "val"))
     np.testing.assert_array_equal(switched.exact_front("val"), se_table.exact_front("val"))
     single = switched.evaluate(np.hstack([X[4:54], np.tile([1, 0], (50, 1))]), "val")[:, -1]  # w > 0

@@ -38,5 +38,7 @@ def test_each_way_of_failing_calibration():
     assert equal["verdict"] == "saturated: the best is not significantly better than random"
     narrow = verdict(jobs({"random": 0.70, "good": 0.72}, {"random": 0.01, "good": 0.01}))
     assert narrow["verdict"] == "saturated: the spread is under 100 SE of the best"
+    few = verdict(jobs({"random": 0.5, "good": 0.7}, {"random": 0.01, "good": 0.0005}, seeds=3))
+    assert few["verdict"] == "undecided: too few seeds (3; 4 would decide)"
     solved = verdict(jobs({"random": 0.5, "good": 0.8}, {"random": 0.01, "good": 0.0}))
     assert solved["verdict"] == "saturated: the best solver reaches the exact front on every seed"

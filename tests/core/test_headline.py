@@ -54,4 +54,16 @@ def test_the_headline_says_fail_and_what_is_not_dominated():
     assert row["claim 4"] == "FAIL (0/1 hold)" and row["strictly dominates fedavg"] == "0/1"
     text = verdicts(claims, baselines, instances)["S"]
     assert "It strictly dominates none of fedavg, fedprox, ensemble." in text
-    assert "Claim 4 fails: it holds on 0 of 1 zoo seeds (bootstrap fraction 50.0%, 95% needed)." in text
+    assert "Claim 4 fails: it holds on 0 of 1 zoo seeds (bootstrap fraction 50.0%; it needs 95%" in text
+
+
+def test_an_untested_zoo_seed_is_counted_and_the_claim_not_decided():
+    claims, baselines, instances = inputs([(0.95, 0.90), (0.97, 0.92)], [True, True])
+    per_seed = claims["scenarios"]["S"]["claims"][0]["checks"][0]["per_seed"]
+    per_seed.append({"tested": False, "zoo_seed": 2, "reason": "no stitched candidate"})
+    row = headline(claims, baselines, instances).iloc[0]
+    assert row["zoo seeds"] == 3 and row["claim 4"] == "NOT TESTED on 1/3 (2/2 tested hold)"
+    assert row["strictly dominates fedavg"] == "2/2"
+    text = verdicts(claims, baselines, instances)["S"]
+    assert "(2 zoo seeds tested of 3)" in text and "Claim 4 is not decided" in text and "no stitched candidate" in text
+    assert "holds on all" not in text

@@ -76,7 +76,7 @@ def test_equal_solvers_are_not_separated():
     assert lb.friedman["p"] == 1.0
     assert set(lb.pairs.verdict) == {"no significant difference"}
     assert cliques(lb.ranked(), lb.pairs) == [(0, 2)]
-    assert "finds no difference" in summary(lb)
+    assert "finds no significant difference" in summary(lb)
     noisy = board_of(indicators({"x": 0.8, "y": 0.8, "z": 0.8}, 12, noise=0.02, seed=3))
     assert noisy.friedman["p"] > 0.05
 
@@ -143,7 +143,8 @@ def test_best_solvers_per_instance_say_what_decides_and_how_many_seeds_would():
     tied = indicators({"good": 0.9, "twin": 0.9, "bad": 0.5}, 1, seeds=10, noise=0.0)
     row = best_solvers(tied, pairwise_tests(tied)).iloc[0]
     assert set(row["best (no solver significantly better)"].split(", ")) == {"good", "twin"}
-    assert row.verdict.startswith("no significant difference between")
+    assert row.verdict == "each of bad is significantly worse than some solver; no test separates the rest"
     few = indicators({"good": 0.9, "mid": 0.8, "bad": 0.5}, 1, seeds=3)
     row = best_solvers(few, pairwise_tests(few)).iloc[0]
-    assert row.verdict.startswith("too few seeds to decide against mid, bad: 3 per solver, 5 would")
+    assert row.verdict.startswith("too few seeds to decide every pair: 3 per solver; 5 would")
+    assert row["best (no solver significantly better)"] == "good, mid, bad"  # nothing decided: nothing excluded

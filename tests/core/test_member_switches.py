@@ -19,6 +19,8 @@ def test_a_switched_off_member_weighs_nothing_and_all_off_is_uniform():
     cols = np.array([[0.3, 0.9, 1, 0], [0.3, 0.9, 0, 1], [0.3, 0.9, 1, 1], [0.3, 0.9, 0, 0], [0.0, 0.9, 1, 1]])
     W = member_weights(cols, switches=True)
     np.testing.assert_allclose(W, [[1, 0], [0, 1], [0.25, 0.75], [0.5, 0.5], [0, 1]])
+    on_but_zero = member_weights(np.array([[0.0, 0.7, 1, 0], [0.0, 0.0, 1, 1], [0.0, 0.0, 0, 1]]), switches=True)
+    np.testing.assert_allclose(on_but_zero, [[1, 0], [0.5, 0.5], [0, 1]])  # never weight on a member switched off
     np.testing.assert_allclose(member_weights(cols[:, :2]), [[0.25, 0.75]] * 4 + [[0, 1]])
 
 

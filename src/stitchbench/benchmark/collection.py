@@ -21,6 +21,7 @@ from stitchbench.results.calibration import calibration_of_run
 from stitchbench.solvers import create_solver, run_solver
 from stitchbench.tabular.catalog import CATALOG, COLLECTION, SUITE, collection_name, entry
 from stitchbench.tabular.export import export_problem, not_tabular
+from stitchbench.zoo.training import one_thread
 
 from .suite import expand, load_suite
 from .workspace import Workspace
@@ -64,6 +65,18 @@ def best_known(problem, suite) -> tuple[dict[str, np.ndarray], dict]:
     return known, {"front_source": f"best known: the lattice front and {solvers} at {budget:,} evaluations (seed 0)"}
 
 
+def build_entry(name: str, job, workspace: Workspace, suite, folder: Path, on_instance=None) -> dict:
+    """Export one instance into `folder / name` (a best-known front for an approximate one); its entry."""
+    start = time.perf_counter()
+    problem = workspace.problem(job)
+    known, fields = best_known(problem, suite) if problem.front_kind() == "approximate" else (None, {})
+    manifest = export_problem(problem, workspace.instance(job), folder / name, known, **fields)
+    size = sum(f.stat().st_size for f in (folder / name).iterdir())
+    if on_instance:
+        on_instance(name, time.perf_counter() - start, size)
+    return entry(name, manifest, file_sha256(folder / name / "manifest.json"), size)
+
+
 def build_collection(
     out: Path | None = None,
     suite_ref: str = SUITE,
@@ -81,23 +94,15 @@ def build_collection(
     suite = load_suite(suite_ref)
     if out.exists() and any(out.iterdir()) and not (out / CATALOG).is_file():
         raise InputError(f"{out} exists and holds no collection ({CATALOG}); give a new or empty folder")
-    workspace = Workspace(cache_dir or default_cache_dir())
+    workspace = Workspace(cache_dir or default_cache_dir(), zoo_workers=2)
     tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
     tmp.mkdir(parents=True)
     try:
-        entries = []
-        for name, job in jobs.items():
-            start = time.perf_counter()
-            problem = workspace.problem(job)
-            known, fields = best_known(problem, suite) if problem.front_kind() == "approximate" else (None, {})
-            manifest = export_problem(problem, workspace.instance(job), tmp / name, known, **fields)
-            size = sum(f.stat().st_size for f in (tmp / name).iterdir())
-            e = entry(name, manifest, file_sha256(tmp / name / "manifest.json"), size)
-            if calibration and name in calibration:
-                e["calibration"] = calibration[name]
-            entries.append(e)
-            if on_instance:
-                on_instance(name, time.perf_counter() - start, size)
+        with one_thread():
+            entries = [build_entry(name, job, workspace, suite, tmp, on_instance) for name, job in jobs.items()]
+        for e in entries:
+            if calibration and e["name"] in calibration:
+                e["calibration"] = calibration[e["name"]]
         catalog = {"suite": suite_ref, "instances": entries}
         atomic_write(tmp / CATALOG, (json.dumps(catalog, indent=1) + "\n").encode())
         old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"

@@ -89,12 +89,15 @@ def normalize(W: np.ndarray) -> np.ndarray:
 def member_weights(columns: np.ndarray, switches: bool = False) -> np.ndarray:
     """The normalized weightings (n, M) a problem scores from its member columns: the weights w.<m> (n, M),
     followed with `switches` by the binary use.<m> (n, M), where use.<m> = 0 leaves member m out (weight 0,
-    no cost). A solver picks a member subset with positive probability that way; the weightings reachable
-    are still the whole simplex, faces included, so an exact front stays exact."""
+    no cost); members switched on whose weights are all 0 share the weight evenly, and every member off is
+    the uniform ensemble of all. A solver picks a member subset with positive probability that way; the
+    weightings reachable are still the whole simplex, faces included, so an exact front stays exact."""
     columns = np.atleast_2d(np.asarray(columns, dtype=float))
     if switches:
         m = columns.shape[1] // 2
-        columns = columns[:, :m] * (columns[:, m:] > 0)
+        on = columns[:, m:] > 0
+        w = columns[:, :m] * on
+        columns = np.where(((w.sum(1) == 0) & on.any(1))[:, None], on.astype(float), w)
     return normalize(columns)
 
 

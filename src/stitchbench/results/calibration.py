@@ -13,7 +13,7 @@ import pandas as pd
 
 from .aggregate import instances_of
 from .indicators import hypervolume, long_front
-from .statistics import ALPHA, a12, holm
+from .statistics import ALPHA, a12, holm, seeds_to_decide, smallest_p
 from .store import RunDir
 
 SPREAD = 100  # the solvers' mean hypervolumes must spread over more than SPREAD seed SEs of the best
@@ -43,7 +43,10 @@ def calibrate(indicators: pd.DataFrame, exact: pd.DataFrame, instances: dict, ba
         front_hv = hypervolume(front, rec) if front is not None else float("nan")
         beats = best != baseline and p_holm[best] <= ALPHA and a12(hv[best], hv[baseline]) > 0.5
         solved = rec.front == "exact" and bool((hv[best] >= front_hv - 1e-12).all())
-        if not beats:
+        decidable = len(others) * smallest_p(len(hv[best]), len(hv[baseline])) <= ALPHA if best != baseline else True
+        if not decidable:
+            verdict = f"undecided: too few seeds ({len(hv[best])}; {seeds_to_decide(len(others))} would decide)"
+        elif not beats:
             verdict = f"saturated: the best is not significantly better than {baseline}"
         elif solved:
             verdict = "saturated: the best solver reaches the exact front on every seed"

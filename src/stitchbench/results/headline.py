@@ -14,21 +14,24 @@ COMPARED = ("fedavg", "fedprox", "ensemble")  # what the stitched point is check
 
 
 def seed_rows(claims: dict, baselines: pd.DataFrame, instances: dict[str, ProblemInstance]) -> pd.DataFrame:
-    """One row per scenario, host and tested zoo seed: the point's test score and gap to merged per party,
-    whether it strictly dominates each of COMPARED, claim 4's verdict, bootstrap fraction and HV gain."""
+    """One row per scenario, host and zoo seed: whether claim 4 was tested there (and why not), and where it
+    was, the point's test score and gap to merged per party, whether it strictly dominates each of
+    COMPARED, claim 4's verdict, bootstrap fraction and HV gain."""
     rows = []
     for scenario, data in claims.get("scenarios", {}).items():
         claim4 = next((c for c in data["claims"] if c["id"] == 4), None)
         for check in claim4["checks"] if claim4 else []:
             for r in check["per_seed"]:
+                row = {"scenario": scenario, "host": check["host"], "zoo_seed": r["zoo_seed"]}
                 if not r.get("tested"):
+                    rows.append(row | {"tested": False, "holds": False, "reason": r.get("reason", "")})
                     continue
                 rec = instances[r["decision"]["instance"]]
                 base = reference_vectors(baselines, rec, "test")
                 parties = list(r["point"])
                 point = np.array([r["point"][p] for p in parties])
                 columns = [rec.objectives.index(p) for p in parties]
-                row = {"scenario": scenario, "host": check["host"], "zoo_seed": r["zoo_seed"]}
+                row["tested"] = True
                 for p, value, j in zip(parties, point, columns, strict=True):
                     row[f"score.{p}"] = value
                     if "merged" in base:
@@ -58,6 +61,7 @@ def headline(claims: dict, baselines: pd.DataFrame, instances: dict[str, Problem
     for (scenario, host), g in seeds.groupby(["scenario", "host"], sort=False) if len(seeds) else []:
         n = len(g)
         row = {"scenario": scenario, "host": host, "zoo seeds": n}
+        t = g[g.tested.astype(bool)]
         for c in g.columns:
             if c.startswith("score."):
                 row[f"stitched on {c[6:]} (test)"] = mean_se(g[c])
@@ -66,8 +70,12 @@ def headline(claims: dict, baselines: pd.DataFrame, instances: dict[str, Problem
                 row[f"gap to merged on {c[11:]} (points)"] = mean_se(g[c] * 100, 1)
         for name in COMPARED:
             if f"dominates.{name}" in g:
-                row[f"strictly dominates {name}"] = f"{int(g[f'dominates.{name}'].sum())}/{n}"
-        row["claim 4"] = f"PASS {int(g.holds.sum())}/{n}" if g.holds.all() else f"FAIL ({int(g.holds.sum())}/{n} hold)"
+                row[f"strictly dominates {name}"] = f"{int(t[f'dominates.{name}'].astype(bool).sum())}/{len(t)}"
+        held = int(g.holds.astype(bool).sum())
+        if len(t) < n:
+            row["claim 4"] = f"NOT TESTED on {n - len(t)}/{n}" + (f" ({held}/{len(t)} tested hold)" if len(t) else "")
+        else:
+            row["claim 4"] = f"PASS {n}/{n}" if held == n else f"FAIL ({held}/{n} hold)"
         row["bootstrap fraction"] = mean_se(g.bootstrap)
         row["HV gain over E"] = mean_se(g.hv_gain, 4)
         out.append(row)
@@ -83,8 +91,13 @@ def verdicts(claims: dict, baselines: pd.DataFrame, instances: dict[str, Problem
     }
 
 
-def host_sentences(host: str, h: pd.DataFrame) -> str:
+def host_sentences(host: str, seeds: pd.DataFrame) -> str:
+    h = seeds[seeds.tested.astype(bool)]
+    untested = seeds[~seeds.tested.astype(bool)]
     n = len(h)
+    if not n:
+        why = "; ".join(sorted(set(untested.reason)))
+        return f"Host {host}: claim 4 is not tested on any of its {len(seeds)} zoo seeds ({why})."
     scores = ", ".join(f"{c[6:]} {h[c].mean():.3f}" for c in h.columns if c.startswith("score."))
     gaps = {c[11:]: h[c].mean() * 100 for c in h.columns if c.startswith("gap_merged.")}
     worst = min(gaps, key=gaps.get) if gaps else None
@@ -94,7 +107,7 @@ def host_sentences(host: str, h: pd.DataFrame) -> str:
         gap = f"{-gaps[worst]:.1f} points below merged data on {worst}, its largest gap"
     else:
         gap = "at or above merged data on every party"
-    counts = {name: int(h[f"dominates.{name}"].sum()) for name in COMPARED if f"dominates.{name}" in h}
+    counts = {name: int(h[f"dominates.{name}"].astype(bool).sum()) for name in COMPARED if f"dominates.{name}" in h}
     every = " and ".join(k for k, c in counts.items() if c == n)
     some = " and ".join(k for k, c in counts.items() if 0 < c < n)
     none = " or ".join(k for k, c in counts.items() if c == 0)
@@ -104,14 +117,20 @@ def host_sentences(host: str, h: pd.DataFrame) -> str:
         dominance = f"It strictly dominates {'; '.join(parts)}" + (f", but not {none}." if none else ".")
     else:
         dominance = f"It strictly dominates none of {', '.join(counts)}." if counts else ""
-    if h.holds.all():
+    if len(untested):
+        why = "; ".join(sorted(set(untested.reason)))
+        c4 = (
+            f"Claim 4 is not decided: it is not tested on {len(untested)} of {len(seeds)} zoo seeds ({why}); "
+            f"it holds on {int(h.holds.astype(bool).sum())} of the {n} tested."
+        )
+    elif h.holds.all():
         where = f"on all {n} zoo seeds" if n > 1 else "on its zoo seed"
         c4 = f"Claim 4 holds {where} (bootstrap fraction {h.bootstrap.mean():.1%})."
     else:
         c4 = (
-            f"Claim 4 fails: it holds on {int(h.holds.sum())} of {n} zoo seeds (bootstrap fraction "
-            f"{h.bootstrap.mean():.1%}, 95% needed)."
+            f"Claim 4 fails: it holds on {int(h.holds.astype(bool).sum())} of {n} zoo seeds (bootstrap fraction "
+            f"{h.bootstrap.mean():.1%}; it needs 95% and the point estimate)."
         )
-    seeds = f"{n} zoo seed{'s' if n > 1 else ''}"
+    counted = f"{n} zoo seed{'s' if n > 1 else ''}" + (f" tested of {len(seeds)}" if len(untested) else "")
     picked = f"the stitched point claim 4 picks on val scores {scores} on test, {gap}"
-    return f"Host {host} ({seeds}): {picked}. {dominance} {c4}"
+    return f"Host {host} ({counted}): {picked}. {dominance} {c4}"

@@ -245,7 +245,8 @@ def cd_figure(lb: Leaderboard, colours: dict[str, str], out: Path) -> Path | Non
         r, colour = float(ranks[s]), colours.get(s, "black")
         ax.plot([r, r, k + 0.1], [0, -y, -y], color=colour, lw=1.2)
         ax.text(k + 0.15, -y, f"{s} ({r:.2f})", va="center", ha="right", fontsize=8, color=colour, clip_on=False)
-    for lane, (i, j) in enumerate(cliques(order, lb.pairs)):
+    tested = not (lb.pairs.verdict == "too few instances").any()
+    for lane, (i, j) in enumerate(cliques(order, lb.pairs) if tested else []):
         y = -0.35 - 0.25 * lane
         ax.plot([float(ranks[order[i]]), float(ranks[order[j]])], [y, y], color="black", lw=3.5, solid_capstyle="round")
     if n >= 2:
@@ -254,7 +255,8 @@ def cd_figure(lb: Leaderboard, colours: dict[str, str], out: Path) -> Path | Non
         ax.text(1 + cd / 2, 1.0, f"Nemenyi CD {cd:.2f}", ha="center", va="bottom", fontsize=8)
     f = lb.friedman
     test = f"Friedman p = {f['p']:.3g}" if "p" in f else f["reason"]
-    ax.set_title(f"average rank over {n} instances ({lb.split}); {test}; bars: no Holm-Wilcoxon difference", fontsize=9)
+    bars = "bars: no Holm-Wilcoxon difference" if tested else "too few instances to test pairs: bars untested"
+    ax.set_title(f"average rank over {n} instances ({lb.split}); {test}; {bars}", fontsize=9)
     return savefig(fig, out / f"leaderboard_cd_{lb.split}.png")
 
 
@@ -304,11 +306,11 @@ def summary(lb: Leaderboard) -> str:
         return f"Fewer than two solvers ran on every instance ({lb.split}); nothing to rank."
     head = f"Over {f['instances']} instances ({lb.split}), {order[0]} has the best average rank"
     if "p" not in f:
-        return f"{head}; the Friedman test was not run: {f['reason']}."
+        pairs = "; ".join(f"{r.solver_a} vs {r.solver_b}: {r.verdict}" for r in lb.pairs.itertuples())
+        return f"{head}; the Friedman test was not run ({f['reason']}); Holm-Wilcoxon: {pairs or 'no pairs'}."
     if f["p"] > ALPHA:
-        return (
-            f"{head}, but the Friedman test finds no difference between the {f['solvers']} solvers (p = {f['p']:.3g})."
-        )
+        found = f"the Friedman test finds no significant difference between the {f['solvers']} solvers"
+        return f"{head}, but {found} (p = {f['p']:.3g})."
     beaten = [
         r.solver_b if r.verdict == "a better" else r.solver_a
         for r in lb.pairs.itertuples()

@@ -103,7 +103,8 @@ def draw_fronts(rec: ProblemInstance, fronts: pd.DataFrame, refs: FrontRefs, col
     """The front figure: per pair of parties, each solver's median attainment surface on test (two
     objectives; otherwise every front point), the exact front and E as reference lines, claim 4's deciding
     point, the baselines; zoomed to the fronts and the federated and ensemble references, with the full view
-    as a second panel (two parties). Returns the matplotlib Figure."""
+    as a second panel (two parties). Staircases are drawn `where="pre"`: both axes are maximized scores
+    sorted by x, so the line is the attained boundary. Returns the matplotlib Figure."""
     from matplotlib.figure import Figure  # figures without pyplot: no global backend; imported when drawing
 
     idx = rec.party_columns()
@@ -124,7 +125,7 @@ def draw_fronts(rec: ProblemInstance, fronts: pd.DataFrame, refs: FrontRefs, col
                 for pct, style, width in ((25, ":", 1.0), (50, "-", 1.8), (75, ":", 1.0)):
                     pts = surfaces[pct][np.argsort(surfaces[pct][:, 0])]
                     label = f"{solver} (median; quartiles dotted)" if pct == 50 else None
-                    ax.step(pts[:, 0], pts[:, 1], where="post", color=colour, lw=width, ls=style, label=label)
+                    ax.step(pts[:, 0], pts[:, 1], where="pre", color=colour, lw=width, ls=style, label=label)
                 ax.scatter(surfaces[50][:, 0], surfaces[50][:, 1], color=colour, s=12)
             else:
                 pts = np.vstack(runs)
@@ -135,7 +136,7 @@ def draw_fronts(rec: ProblemInstance, fronts: pd.DataFrame, refs: FrontRefs, col
         ):
             if F is not None and len(F):
                 P = projected_front(F, i, j, rec.maximize)
-                ax.step(P[:, 0], P[:, 1], where="post", zorder=4, label=label, **style)
+                ax.step(P[:, 0], P[:, 1], where="pre", zorder=4, label=label, **style)
                 shown.append(P)
         for label, v in refs.deciding:
             ax.scatter(v[i], v[j], marker="*", s=260, color="gold", edgecolor="black", zorder=6, label=label)

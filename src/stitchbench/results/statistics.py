@@ -89,38 +89,43 @@ def seeds_to_decide(pairs: int, alpha: float = ALPHA) -> int:
 
 
 def best_solvers(indicators: pd.DataFrame, tests: pd.DataFrame, split: str = "val") -> pd.DataFrame:
-    """Per instance: the solvers no other is significantly better than (Holm), i.e. the top solver by mean
-    hypervolume and every solver it does not beat significantly, and in plain words why."""
+    """Per instance: the solvers no other solver is significantly better than (Holm; the direction read
+    from each pair's verdict), best mean first, and in plain words why; where some pair has too few seeds to
+    decide, how many would."""
     rows = []
     ind = indicators[indicators.split == split] if len(indicators) else indicators
     for instance, g in ind.groupby("instance", sort=False) if len(ind) else []:
         means = g.groupby("solver").hypervolume.mean().sort_values(ascending=False)
-        top = means.index[0]
         t = tests[(tests.instance == instance) & (tests.split == split)] if len(tests) else tests
-        tied, undecided = [top], []
-        for other in means.index[1:]:
-            pair = t[((t.solver_a == top) & (t.solver_b == other)) | ((t.solver_a == other) & (t.solver_b == top))]
-            word = pair.verdict.iloc[0] if len(pair) else "too few seeds"
-            if word == "too few seeds":
-                undecided.append(other)
-            elif word == "no significant difference":
-                tied.append(other)
+        beaten = {s: set() for s in means.index}  # solver -> the solvers significantly better than it
+        undecided = False
+        for r in t.itertuples():
+            if r.verdict == "a better":
+                beaten[r.solver_b].add(r.solver_a)
+            elif r.verdict == "b better":
+                beaten[r.solver_a].add(r.solver_b)
+            undecided |= r.verdict == "too few seeds"
+        best = [s for s in means.index if not beaten[s]]
+        others = [s for s in means.index if s not in best]
+        seeds = int(g.groupby("solver").seed.nunique().min())
         pairs = len(means) * (len(means) - 1) // 2
         if undecided:
             note = (
-                f"too few seeds to decide against {', '.join(undecided)}: {g.seed.nunique()} per solver, "
-                f"{seeds_to_decide(pairs)} would let {pairs} Holm-corrected tests reach p ≤ {ALPHA}"
+                f"too few seeds to decide every pair: {seeds} per solver; {seeds_to_decide(pairs)} would let "
+                f"{pairs} Holm-corrected tests reach p ≤ {ALPHA}"
             )
-        elif len(tied) == 1:
-            note = f"{top} is significantly better than every other solver"
+        elif len(best) == 1 and all(best[0] in beaten[s] for s in others):
+            note = f"{best[0]} is significantly better than every other solver"
+        elif others:
+            note = f"each of {', '.join(others)} is significantly worse than some solver; no test separates the rest"
         else:
-            note = f"no significant difference between {', '.join(tied)}; the others are significantly worse"
+            note = "no test separates any two solvers"
         rows.append(
             {
                 "instance": instance,
-                "best (no solver significantly better)": ", ".join(tied + undecided),
+                "best (no solver significantly better)": ", ".join(best),
                 "top mean HV": float(means.iloc[0]),
-                "seeds": int(g.seed.nunique()),
+                "seeds": seeds,
                 "verdict": note,
             }
         )

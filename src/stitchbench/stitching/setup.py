@@ -8,11 +8,12 @@ from stitchbench.artifacts import Artifact, ArtifactStore, IntegrityError, defau
 from stitchbench.data import Split
 from stitchbench.errors import InputError, unknown
 from stitchbench.zoo import ModelRecord, Zoo, seeded
+from stitchbench.zoo.training import one_thread
 
 from .networks import Members, StitchSet
 from .training import METHODS, StitchRecipe, train_stitches
 
-STITCH_FORMAT = 2  # bumped when training changes its results (2: matmul stitches, fused Adam)
+STITCH_FORMAT = 3  # bumped when training changes its results (2: matmul stitches, fused Adam; 3: one thread)
 
 
 @dataclass
@@ -87,7 +88,8 @@ def stitch_setup(
     }
 
     def build():
-        trained = train_stitches(members, data.x, data.y, zoo.scenario.task, method, rec, seed)
+        with one_thread():
+            trained = train_stitches(members, data.x, data.y, zoo.scenario.task, method, rec, seed)
         return trained.state_dict(), {"host": host, "touched": [host]}
 
     artifact = ArtifactStore(cache_dir or default_cache_dir(), "stitches").get_or_build(config, build)

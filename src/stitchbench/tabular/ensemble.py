@@ -137,6 +137,7 @@ class EnsembleTable:
         P, A, _ = self.shape
         intervals = {}
         for key, probs in self.probs.items():
+            probs = np.asarray(probs, dtype=np.float32)  # as the step scorer reads them
             per = [[sample_intervals(probs[pi, ai], self.labels[key]) for ai in range(A)] for pi in range(P)]
             intervals[key] = tuple(np.array([[c[j] for c in row] for row in per]) for j in range(4))
         return replace(self, probs={}, labels={}, intervals=intervals, _scorers={}, _pools={})

@@ -23,13 +23,13 @@ from .architectures import ARCHITECTURES, create
 from .metrics import score
 from .recipe import Recipe
 from .store import ModelRecord
-from .training import Fit, predict, train_centralized, train_federated
+from .training import Fit, one_thread, predict, train_centralized, train_federated
 
 log = logging.getLogger(__name__)
 
 BASE_KINDS = ("local", "merged", "fedavg", "fedprox")
 # Bump when architectures or training change in a way that invalidates stored models.
-ZOO_FORMAT = 2  # 2: early stopping, channels-last training
+ZOO_FORMAT = 3  # 2: early stopping, channels-last training; 3: trained on one thread (the same bits anywhere)
 
 
 def expand_kinds(scenario: Scenario, kinds: Sequence[str]) -> list[str]:
@@ -133,13 +133,13 @@ def train_model(scenario: Scenario, config: dict) -> tuple[dict, dict]:
     """Train the model `config` describes: (weights, manifest fields)."""
     make_model = partial(create, config["arch"], scenario.in_channels, scenario.num_classes)
     kind = config["kind"]
-    fit = train_kind(scenario, kind, make_model, Recipe(**config["recipe"]), config["seed"])
+    with one_thread():
+        fit = train_kind(scenario, kind, make_model, Recipe(**config["recipe"]), config["seed"])
     return fit.model.state_dict(), {"touched": touched_parties(scenario, kind), **fit.summary()}
 
 
 def train_into_store(cache_dir: str, scenario: Scenario, config: dict) -> float:
-    """In a worker process, on one thread: train (or find) one model in the store; its wall seconds."""
-    torch.set_num_threads(1)
+    """In a worker process: train (or find) one model in the store; its wall seconds."""
     start = time.perf_counter()
     ArtifactStore(Path(cache_dir), "models").get_or_build(config, partial(train_model, scenario, config))
     return time.perf_counter() - start

@@ -14,6 +14,19 @@ from .recipe import Recipe
 
 
 @contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one thread for the duration: CPU kernels sum in another order on more threads, so a model,
+    a stitch set or a table built from the same configuration gets the same bits whatever the machine's
+    core count (the cache is keyed by configuration)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@contextmanager
 def seeded(seed: int | None) -> Iterator[None]:
     """Run a block on a fork of torch's global RNG, seeded with `seed` if given: weight initialization inside
     draws from the fork, and the caller's RNG state is restored afterwards."""
