@@ -67,3 +67,14 @@ def test_an_untested_zoo_seed_is_counted_and_the_claim_not_decided():
     text = verdicts(claims, baselines, instances)["S"]
     assert "(2 zoo seeds tested of 3)" in text and "Claim 4 is not decided" in text and "no stitched candidate" in text
     assert "holds on all" not in text
+
+
+def test_a_host_tested_on_no_zoo_seed_has_a_row_and_says_why():
+    claims, baselines, instances = inputs([(0.95, 0.90)], [True])
+    check = claims["scenarios"]["S"]["claims"][0]["checks"][0]
+    check["per_seed"] = [{"tested": False, "zoo_seed": 0, "reason": "every job failed"}]
+    row = headline(claims, baselines, instances).iloc[0]
+    assert row["claim 4"] == "NOT TESTED on 1/1" and row["bootstrap fraction"] == "—"
+    assert verdicts(claims, baselines, instances)["S"] == (
+        "Host A: claim 4 is not tested on any of its 1 zoo seeds (every job failed)."
+    )
