@@ -446,6 +446,8 @@ def test_kill_at_any_moment_then_rerun_completes_identically(moment, crash_suite
     cache, out = tmp_path / "cache", tmp_path / "run"
     if moment in ("search", "report"):  # start from trained artifacts, so the kill lands in the late stages
         shutil.copytree(reference.parent / "ref-cache", cache)
+    elif moment == "stitches":  # start from the trained models, so the kill lands in stitch training
+        shutil.copytree(reference.parent / "ref-cache" / "models", cache / "models")
     env = {**os.environ, "STITCHBENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
     conditions = {
         "zoo": lambda: (cache / ".locks").is_dir() and any((cache / ".locks").glob("models-*")),
