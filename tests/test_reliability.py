@@ -22,7 +22,7 @@ from stitchbench.problems import PROBLEMS, EnsembleWeights
 from stitchbench.registry import Entry
 from stitchbench.solvers import SOLVERS, Solver
 
-from .test_fuzz_suites import run_cli, to_toml
+from .test_fuzz_suites import VALID, run_cli, to_toml
 
 # ---------------------------------------------------------------- faulty solvers and problems
 
@@ -162,16 +162,6 @@ def test_faulty_solvers_and_nan_objectives_fail_only_their_jobs(tmp_path, monkey
 
 
 # ---------------------------------------------------------------- hostile suites and arguments
-
-VALID = {
-    "name": "prop",
-    "seeds": [0],
-    "budget": 10,
-    "scenarios": [{"name": "digits-shift"}],
-    "problems": [{"family": "ensemble-weights"}],
-    "solvers": [{"name": "random"}],
-}
-
 
 names = st.text(alphabet=string.ascii_letters + string.digits + "-_.é漢 ", max_size=12)
 junk = st.one_of(

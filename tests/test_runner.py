@@ -299,3 +299,8 @@ def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
     assert "## Solvers" in report and '| pymoo.nsga2 | pymoo.nsga2 | {"pop_size": 8} |' in report
     assert "too few seeds to decide" in report  # two seeds per solver decide nothing
     assert main(["leaderboard", str(out / "nowhere")]) == 2
+    capsys.readouterr()
+    (tmp_path / "file").write_text("")
+    assert main(["leaderboard", str(out), "--out", str(tmp_path / "file" / "lb")]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "" and "is a file, not a folder" in printed.err

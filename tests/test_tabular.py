@@ -123,16 +123,13 @@ def test_switches_add_binary_variables_that_a_suites_solvers_must_support(monkey
     from stitchbench.registry import Entry
     from stitchbench.solvers import SOLVERS
 
+    from .test_fuzz_suites import VALID
     from .test_reliability import Raising  # a solver of real variables only
 
     monkeypatch.setitem(SOLVERS._entries, Raising.name, Entry(Raising.name, Raising, Raising.__doc__))
     assert variable_kinds("ensemble-weights", {}) == {"real"}
     assert variable_kinds("stitch-ensemble", {"switches": True}) == {"real", "categorical", "binary"}
-    suite = {
-        "name": "s",
-        "seeds": [0],
-        "budget": 10,
-        "scenarios": [{"name": "digits-shift"}],
+    suite = VALID | {
         "problems": [{"family": "ensemble-weights", "params": {"switches": True}}],
         "solvers": [{"name": Raising.name}],
     }

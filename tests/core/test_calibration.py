@@ -42,3 +42,12 @@ def test_each_way_of_failing_calibration():
     assert few["verdict"] == "undecided: too few seeds (3; 4 would decide)"
     solved = verdict(jobs({"random": 0.5, "good": 0.8}, {"random": 0.01, "good": 0.0}))
     assert solved["verdict"] == "saturated: the best solver reaches the exact front on every seed"
+
+
+def test_a_run_without_random_search_cannot_be_calibrated():
+    import pytest
+
+    from stitchbench.errors import InputError
+
+    with pytest.raises(InputError, match="no finished 'random' jobs to calibrate against; solvers: good"):
+        verdict(jobs({"good": 0.7}, {"good": 0.01}))

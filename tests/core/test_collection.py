@@ -58,3 +58,17 @@ def test_an_unknown_name_is_refused_with_the_valid_ones():
         load("digits-shift.nope")
     with pytest.raises(InputError, match=r"shipped instances: .*digits-shift\.weights"):
         resolve("digits-shift.nope")
+
+
+def test_a_manifest_other_than_the_catalogs_is_refused(monkeypatch):
+    import importlib
+
+    from stitchbench.tabular import TableIntegrityError
+
+    cat = importlib.import_module("stitchbench.tabular.catalog")  # the module; the package's `catalog` is a function
+
+    entries = {n: dict(e) for n, e in read_catalog().items()}
+    entries["digits-shift.weights"]["manifest_sha256"] = "0" * 64
+    monkeypatch.setattr(cat, "read_catalog", lambda folder=COLLECTION: entries)
+    with pytest.raises(TableIntegrityError, match=r"manifest\.json: sha256 [0-9a-f]{64}, expected 0{64}"):
+        load("digits-shift.weights")

@@ -188,6 +188,7 @@ def dispatch(args: argparse.Namespace) -> int:
         from stitchbench.results import leaderboard as lbm
 
         lb = lbm.of_runs(args.dirs, args.split)
+        written = lbm.write_files(lb, args.out) if args.out else []  # a bad --out exits 2 before any output
         if args.format == "csv":
             sys.stdout.write(lb.per_instance.to_csv(index=False))
         elif args.format == "md":
@@ -196,8 +197,8 @@ def dispatch(args: argparse.Namespace) -> int:
             print_frame(lbm.board_view(lb), f"solver leaderboard ({args.split}): average rank over instances")
             print_frame(lbm.pairs_view(lb), "pairwise: Wilcoxon signed-rank over instances, Holm-corrected")
             print(lbm.summary(lb))
-        if args.out:
-            print(f"wrote {', '.join(str(p) for p in lbm.write_files(lb, args.out))}", file=sys.stderr)
+        if written:
+            print(f"wrote {', '.join(map(str, written))}", file=sys.stderr)
         return 0
     if args.command == "table" and args.table_command in ("list", "show"):
         from stitchbench.tabular.catalog import catalog_view, entry_view

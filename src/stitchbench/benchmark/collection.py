@@ -16,30 +16,28 @@ from stitchbench.errors import InputError, unknown
 from stitchbench.files import atomic_write, check_folder
 from stitchbench.hashing import file_sha256
 from stitchbench.moo.api import EVAL_SPLITS
-from stitchbench.problems import PROBLEMS
 from stitchbench.results.calibration import calibration_of_run
 from stitchbench.solvers import create_solver, run_solver
 from stitchbench.tabular.catalog import CATALOG, COLLECTION, SUITE, collection_name, entry
-from stitchbench.tabular.export import export_problem, not_tabular
+from stitchbench.tabular.export import export_problem
 from stitchbench.zoo.training import one_thread
 
-from .suite import expand, load_suite
+from .export import check_tabular
+from .suite import Suite, expand, load_suite
 from .workspace import Workspace
 
 
-def collection_jobs(suite_ref: str = SUITE, only: list[str] | None = None) -> dict:
+def collection_jobs(suite: Suite, only: list[str] | None = None) -> dict:
     """{name: the first job of each instance} of the suite, every one tabular (checked before any build)."""
     jobs = {}
-    for job in expand(load_suite(suite_ref)):
+    for job in expand(suite):
         jobs.setdefault(collection_name(job.instance), job)
     for name in only or []:
         if name not in jobs:
             raise unknown("instance of the collection", name, jobs)
     jobs = {n: j for n, j in jobs.items() if not only or n in only}
     for job in jobs.values():
-        reason = PROBLEMS.entry(job.family).factory.untabular_reason(job.problem_params)
-        if reason is not None:
-            raise not_tabular(job.instance, job.family, reason)
+        check_tabular(job)
     return jobs
 
 
@@ -90,8 +88,8 @@ def build_collection(
     `on_instance(name, seconds, bytes)` reports progress. Returns the catalog's entries."""
     out = Path(out) if out else COLLECTION
     check_folder(out, "--out")
-    jobs = collection_jobs(suite_ref, only)
     suite = load_suite(suite_ref)
+    jobs = collection_jobs(suite, only)
     if out.exists() and any(out.iterdir()) and not (out / CATALOG).is_file():
         raise InputError(f"{out} exists and holds no collection ({CATALOG}); give a new or empty folder")
     workspace = Workspace(cache_dir or default_cache_dir(), zoo_workers=2)

@@ -13,6 +13,13 @@ from .suite import expand, load_suite
 from .workspace import Workspace
 
 
+def check_tabular(job) -> None:
+    """Refuse, before anything is trained, a suite job whose problem is not tabular (saying what would be)."""
+    reason = PROBLEMS.entry(job.family).factory.untabular_reason(job.problem_params)
+    if reason is not None:
+        raise not_tabular(job.instance, job.family, reason)
+
+
 def export_instance(instance_id: str, out: Path, suite_ref: str = "quick", cache_dir: Path | None = None):
     """Build (or reuse from the cache) the instance of a suite and export it; returns (manifest, seconds)."""
     start = time.perf_counter()
@@ -20,9 +27,7 @@ def export_instance(instance_id: str, out: Path, suite_ref: str = "quick", cache
     if instance_id not in jobs:
         raise unknown("instance", instance_id, jobs)
     job = jobs[instance_id]
-    reason = PROBLEMS.entry(job.family).factory.untabular_reason(job.problem_params)
-    if reason is not None:
-        raise not_tabular(instance_id, job.family, reason)  # before training anything
+    check_tabular(job)
     check_out(Path(out))
     workspace = Workspace(cache_dir or default_cache_dir())
     manifest = export_problem(workspace.problem(job), workspace.instance(job), Path(out))

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stitchbench.errors import InputError
+
 from .aggregate import instances_of
 from .indicators import hypervolume, long_front
 from .statistics import ALPHA, a12, holm, seeds_to_decide, smallest_p
@@ -32,7 +34,7 @@ def calibrate(indicators: pd.DataFrame, exact: pd.DataFrame, instances: dict, ba
         front = long_front(exact, rec, "val", rec.objectives)
         hv = {s: h.hypervolume.to_numpy(dtype=float) for s, h in g.groupby("solver", sort=True)}
         if baseline not in hv:
-            raise ValueError(f"{iid}: no {baseline!r} jobs to calibrate against; solvers: {', '.join(hv)}")
+            raise InputError(f"{iid}: no finished {baseline!r} jobs to calibrate against; solvers: {', '.join(hv)}")
         others = [s for s in hv if s != baseline]
         p = np.array([mannwhitneyu(hv[s], hv[baseline], alternative="two-sided").pvalue for s in others])
         p_holm = dict(zip(others, holm(np.nan_to_num(p, nan=1.0)), strict=True))

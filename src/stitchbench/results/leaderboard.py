@@ -23,7 +23,7 @@ from stitchbench.moo.instance import ProblemInstance
 
 from .figures import savefig, solver_colours
 from .indicators import hypervolume, long_front
-from .statistics import ALPHA, holm
+from .statistics import ALPHA, decided, holm
 
 TARGETS = (0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0)  # of the reference hypervolume
 
@@ -110,15 +110,12 @@ def pairwise(wide: pd.DataFrame) -> pd.DataFrame:
     from scipy.stats import wilcoxon
 
     n = len(wide)
-    p = []
-    for a, b in pairs:
-        d = wide[a].to_numpy() - wide[b].to_numpy()
-        p.append(1.0 if not np.any(d) else float(wilcoxon(d, zero_method="zsplit").pvalue))
+    diffs = [wide[a].to_numpy() - wide[b].to_numpy() for a, b in pairs]
+    p = [1.0 if not np.any(d) else float(wilcoxon(d, zero_method="zsplit").pvalue) for d in diffs]
     adjusted = holm(np.array(p))
     decidable = len(pairs) * 2 / 2**n <= ALPHA
     rows = []
-    for (a, b), pv, ph in zip(pairs, p, adjusted, strict=True):
-        d = wide[a].to_numpy() - wide[b].to_numpy()
+    for (a, b), d, pv, ph in zip(pairs, diffs, p, adjusted, strict=True):
         if not decidable:
             word = "too few instances"
         elif ph > ALPHA:
@@ -197,15 +194,16 @@ def leaderboard(
     refs = reference_hv(ind, exact, instances, split) if len(ind) else pd.DataFrame(columns=["instance", "ref_hv"])
     table = per_instance(ind, refs) if len(ind) else pd.DataFrame(columns=["instance", "solver", "nhv", "igd_plus"])
     wide = complete_matrix(table) if len(table) else pd.DataFrame()
-    val_refs = reference_hv(indicators[indicators.split == "val"], exact, instances, "val") if len(indicators) else refs
+    if split == "val" or not len(indicators):
+        val_refs = refs  # the ECDF's references: val, where the anytime hypervolume is
+    else:
+        val_refs = reference_hv(indicators[indicators.split == "val"], exact, instances, "val")
     return Leaderboard(table, board(table, wide), pairwise(wide), friedman(wide), ecdf(anytime, val_refs), split)
 
 
 def cliques(order: list[str], pairs: pd.DataFrame) -> list[tuple[int, int]]:
     """Maximal runs [i, j] of solvers (in rank order) that no Holm-Wilcoxon test separates (j > i)."""
-    separated = {
-        frozenset((r.solver_a, r.solver_b)) for r in pairs.itertuples() if r.verdict in ("a better", "b better")
-    }
+    separated = {frozenset(pair) for pair in map(decided, pairs.itertuples()) if pair}
     runs = []
     for i in range(len(order)):
         j = i
@@ -311,13 +309,7 @@ def summary(lb: Leaderboard) -> str:
     if f["p"] > ALPHA:
         found = f"the Friedman test finds no significant difference between the {f['solvers']} solvers"
         return f"{head}, but {found} (p = {f['p']:.3g})."
-    beaten = [
-        r.solver_b if r.verdict == "a better" else r.solver_a
-        for r in lb.pairs.itertuples()
-        if order[0] in (r.solver_a, r.solver_b)
-        and r.verdict in ("a better", "b better")
-        and (r.solver_a if r.verdict == "a better" else r.solver_b) == order[0]
-    ]
+    beaten = [pair[1] for pair in map(decided, lb.pairs.itertuples()) if pair and pair[0] == order[0]]
     few = (lb.pairs.verdict == "too few instances").any()
     tail = (
         f"; it is significantly better (Holm-Wilcoxon) than {', '.join(beaten)}"

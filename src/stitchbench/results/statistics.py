@@ -38,6 +38,15 @@ def a12(a: np.ndarray, b: np.ndarray) -> float:
     return float(((a[:, None] > b[None, :]).sum() + 0.5 * (a[:, None] == b[None, :]).sum()) / (len(a) * len(b)))
 
 
+def decided(row) -> tuple[str, str] | None:
+    """(winner, loser) of a pair row (solver_a, solver_b, verdict) whose verdict separates them; else None."""
+    if row.verdict == "a better":
+        return row.solver_a, row.solver_b
+    if row.verdict == "b better":
+        return row.solver_b, row.solver_a
+    return None
+
+
 def verdict(p_holm: float, effect: float) -> str:
     if p_holm > ALPHA:
         return "no significant difference"
@@ -100,10 +109,8 @@ def best_solvers(indicators: pd.DataFrame, tests: pd.DataFrame, split: str = "va
         beaten = {s: set() for s in means.index}  # solver -> the solvers significantly better than it
         undecided = False
         for r in t.itertuples():
-            if r.verdict == "a better":
-                beaten[r.solver_b].add(r.solver_a)
-            elif r.verdict == "b better":
-                beaten[r.solver_a].add(r.solver_b)
+            if pair := decided(r):
+                beaten[pair[1]].add(pair[0])
             undecided |= r.verdict == "too few seeds"
         best = [s for s in means.index if not beaten[s]]
         others = [s for s in means.index if s not in best]
