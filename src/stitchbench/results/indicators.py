@@ -63,21 +63,26 @@ def job_indicators(
 ) -> pd.DataFrame:
     """One row per job and split (finished jobs only: the caller passes their fronts)."""
     rows = []
+    truths, bases = {}, {}  # per (instance, split): the exact front and the baselines, read once
     for key, g in fronts.groupby(JOB_KEYS, sort=False) if len(fronts) else []:
         row = dict(zip(JOB_KEYS, key, strict=True))
         rec = instances[row["instance"]]
+        at = (rec.id, row["split"])
+        if at not in truths:
+            truths[at] = long_front(exact, rec, row["split"], rec.objectives)
+            bases[at] = reference_vectors(baselines, rec, row["split"])
         F = finite_rows(g[objective_columns(rec)].to_numpy(dtype=float))
         row["points"] = len(F)
         row["hypervolume"] = hypervolume(F, rec)
         row["hv_reference"] = json.dumps(rec.reference_point)
         row["hv_bounds"] = json.dumps(rec.bounds)
         row["front"] = rec.front
-        truth = long_front(exact, rec, row["split"], rec.objectives)
+        truth = truths[at]
         if truth is not None and len(F):
             Fn, Tn = rec.normalize(F), rec.normalize(truth)
             row["igd_plus"] = float(moocore.igd_plus(Fn, Tn, maximise=rec.maximize))
             row["eps_additive"] = float(moocore.epsilon_additive(Fn, Tn, maximise=rec.maximize))
-        base = reference_vectors(baselines, rec, row["split"])
+        base = bases[at]
         row["dominates"] = ",".join(n for n, b in base.items() if strictly_dominates(F, b, rec.maximize))
         if "merged" in base and len(F):
             for j in rec.party_columns():
