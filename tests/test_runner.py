@@ -132,6 +132,8 @@ def test_process_and_ray_executors_give_the_same_tables(tiny, tmp_path, cache_di
         other = tmp_path / executor
         outcome = run_suite(suite, other, executor=executor, workers=2, cache_dir=cache_dir, quiet=True)
         assert outcome.failed == 0
+        phases = {"models", "stitch_sets_and_tables", "references", "search", "report"}
+        assert phases <= set(outcome.timings)  # problems built in a pool of 2 processes, then loaded here
         for table in ("evaluations", "fronts"):
             pd.testing.assert_frame_equal(comparable(out, table), comparable(other, table))
         assert json.loads((other / "claims.json").read_text()) == json.loads((out / "claims.json").read_text())
@@ -304,3 +306,83 @@ def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
     assert main(["leaderboard", str(out), "--out", str(tmp_path / "file" / "lb")]) == 2
     printed = capsys.readouterr()
     assert printed.out == "" and "is a file, not a folder" in printed.err
+
+
+FOUR = ["uci-digits-1", "uci-digits-2", "mnist-1", "mnist-2"]
+
+
+def test_scenarios_with_ids_and_zoos_of_their_own():
+    """The paper suite: one scenario twice (cnn; cnn with resnet as `cross-arch`, its own zoo); each problem
+    only on the scenarios it names; results keyed by the scenario's id."""
+    from stitchbench.benchmark.suite import expand
+
+    jobs = expand(load_suite("paper"))
+    zoos = {j.scenario_key: (j.zoo.archs, j.zoo.seeds) for j in jobs}
+    assert zoos == {
+        "digits-shift": (["cnn"], [0, 1, 2]),
+        "digits-shift-4": (["cnn"], [0, 1, 2]),
+        "cross-arch": (["cnn", "resnet"], [0, 1, 2]),
+    }
+    cross = {j.instance: j.problem_params["archs"] for j in jobs if j.scenario_key == "cross-arch"}
+    assert cross["cross-arch/z2/stitch-ensemble-db@mnist"] == ["resnet", "cnn"] and len(cross) == 6
+    assert {j.scenario.name for j in jobs if j.scenario_key == "cross-arch"} == {"digits-shift"}
+    per = {k: {j.instance.split("/", 2)[2] for j in jobs if j.scenario_key == k} for k in zoos}
+    assert per["digits-shift-4"] == {"ensemble-weights"} | {f"stitch-ensemble-db@{p}" for p in FOUR}
+    assert len(per["digits-shift"]) == 8 and all(p.startswith("stitch-ensemble-db@") for p in per["cross-arch"])
+    assert len(jobs) == 45 * 10 * 3 and all(j.budget == 500 for j in jobs)
+    assert all(j.problem_params.get("alpha_grid") == 11 for j in jobs if j.family == "stitch-ensemble")
+
+
+def test_a_suite_without_scenario_ids_or_zoos_keeps_its_key():
+    """Runs written before scenarios could have an `id` and a `zoo` still resume (the key is the same)."""
+    import tomllib
+
+    from stitchbench.benchmark.suite import Suite
+
+    assert Suite(**tomllib.loads(TINY.format(budget=16))).key == "148071b0fb228215"
+
+
+@pytest.mark.parametrize(
+    "scenarios,needle",
+    [
+        ('[[scenarios]]\nid = "a"\nname = "digits-shift"\n' * 2, "scenarios: 'a' appears twice"),
+        (
+            '[[scenarios]]\nname = "digits-shift"\n[[scenarios]]\nname = "digits-shift"\n',
+            "scenarios: 'digits-shift' appears twice",
+        ),
+        ('[[scenarios]]\nid = "a/b"\nname = "digits-shift"\n', "scenarios.0.id"),
+        (
+            '[[scenarios]]\nname = "digits-shift"\nzoo = { archs = ["unet"] }\n',
+            "'unet'",
+        ),
+        (
+            '[[scenarios]]\nname = "digits-shift"\nzoo = { recipe = { epochs = 0 } }\n',
+            "zoo of scenario 'digits-shift'.recipe",
+        ),
+        ('[[scenarios]]\nname = "digits-shift"\nzoo = { seeds = [1, 1] }\n', "zoo.seeds of scenario 'digits-shift'"),
+    ],
+)
+def test_bad_scenario_ids_and_zoos_exit_2(scenarios, needle, tmp_path, capsys):
+    text = TINY.format(budget=16).replace('[[scenarios]]\nname = "digits-shift"\n', scenarios)
+    (tmp_path / "bad.toml").write_text(text)
+    assert main(["--quiet", "run", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_results_are_keyed_by_a_scenario_id(tmp_path, zoo, cache_dir):
+    """A scenario with an `id`: its instances, baselines and claims go by the id; its problems are the ones
+    that name it."""
+    text = TINY.format(budget=6).replace('name = "digits-shift"\n', 'id = "mine"\nname = "digits-shift"\n', 1)
+    text = text.replace('family = "ensemble-weights"\n', 'family = "ensemble-weights"\nscenarios = ["mine"]\n')
+    text = text.replace('family = "stitch-ensemble"\n', 'family = "stitch-ensemble"\nscenarios = ["mine"]\n')
+    (tmp_path / "s.toml").write_text(text)
+    outcome = run_suite(load_suite(str(tmp_path / "s.toml")), tmp_path / "run", cache_dir=cache_dir, quiet=True)
+    assert outcome.failed == 0
+    assert set(outcome.instances) == {"mine/z0/ensemble-weights", "mine/z0/stitch-ensemble@uci-digits"}
+    rec = outcome.instances["mine/z0/ensemble-weights"]
+    assert rec["scenario"] == "mine" and rec["scenario_name"] == "digits-shift"
+    claims = json.loads((tmp_path / "run" / "claims.json").read_text())["scenarios"]
+    assert list(claims) == ["mine"]
+    assert set(pd.read_parquet(tmp_path / "run" / "baselines.parquet").instance) == set(outcome.instances)

@@ -22,7 +22,7 @@ from stitchbench.results import RunDir, write_outputs, write_references
 
 from .executors import run_jobs
 from .jobs import JobResult
-from .prepare import prepare
+from .prepare import builds, prepare, zoo_models
 from .suite import Suite, expand
 from .workspace import Workspace
 
@@ -159,15 +159,21 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, disable=quiet, transient=False) as progress:
         t = time.perf_counter()
-        zbar = progress.add_task("zoo", total=len({(j.scenario_key, j.zoo_seed) for j in jobs}))
-        pbar = progress.add_task("problems and stitch sets", total=len({j.instance for j in jobs}))
-        refs = prepare(
-            jobs,
-            ws,
-            lambda n: progress.update(zbar, completed=n),
-            lambda n: progress.update(pbar, completed=n),
-        )
+        bars = {
+            "models": len(zoo_models(jobs, ws)),
+            "stitch sets and tables": len(builds(jobs)),
+            "problems and references": len({j.instance for j in jobs}),
+        }
+        tasks = {name: progress.add_task(name, total=total) for name, total in bars.items()}
+
+        def step(bar: str):
+            return lambda done: progress.update(tasks[bar], advance=1, description=f"{bar} ({done})")
+
+        refs = prepare(jobs, ws, *(step(b) for b in bars))
+        for name in bars:
+            progress.update(tasks[name], description=name)
         timings["zoo_stitches_and_references"] = time.perf_counter() - t
+        timings |= refs.timings
         manifest = manifest or {
             "suite": suite.model_dump(),
             "suite_key": suite.key,

@@ -23,19 +23,34 @@ from stitchbench.zoo import Recipe, check_archs
 Seed = Annotated[StrictInt, Field(ge=0, lt=2**32)]
 
 
+SLUG = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # a suite's name is a folder name under runs/: never a path
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ScenarioSpec(Strict):
-    name: str
-    params: dict[str, Any] = {}
 
 
 class ZooSpec(Strict):
     archs: list[str] | None = Field(None, description="default: each scenario's default architecture")
     seeds: list[Seed] = Field([0], min_length=1)
     recipe: dict[str, Any] = {}
+
+
+class ScenarioSpec(Strict):
+    name: str
+    params: dict[str, Any] = {}
+    id: str | None = Field(
+        None,
+        pattern=SLUG,
+        description="its key in results, and what problems' `scenarios` name (default: its name, with a digest "
+        "of the parameters that differ from their defaults)",
+    )
+    zoo: ZooSpec | None = Field(None, description="this scenario's zoo settings, in place of the suite's [zoo]")
+
+    @property
+    def label(self) -> str:
+        """What problems' `scenarios` lists call it: its `id`, else its name."""
+        return self.id or self.name
 
 
 class ProblemSpec(Strict):
@@ -57,9 +72,6 @@ class SolverSpec(Strict):
         """What jobs and results call it: its `id`, else its name (one solver with two parameter sets needs
         an id for each)."""
         return self.id or self.name
-
-
-SLUG = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # a suite's name is a folder name under runs/: never a path
 
 
 class Suite(Strict):
@@ -86,27 +98,31 @@ class Suite(Strict):
         repeats = {
             "seeds": self.seeds,
             "zoo.seeds": self.zoo.seeds,
-            "scenarios": [(s.name, sorted(s.params.items(), key=str)) for s in self.scenarios],
+            "scenarios": [s.id or (s.name, sorted(s.params.items(), key=str)) for s in self.scenarios],
             "solvers": [s.label for s in self.solvers],
         }
         repeats |= {f"hosts of problem {p.id or p.family!r}": p.hosts or [] for p in self.problems}
+        repeats |= {f"zoo.seeds of scenario {s.label!r}": s.zoo.seeds for s in self.scenarios if s.zoo}
         for field, values in repeats.items():
             twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
             if twice is not None:
                 hint = "; give each solver a distinct 'id'" if field == "solvers" else ""
-                shown = twice[0] + (" (same params)" if twice[1] else "") if field == "scenarios" else twice
+                shown = twice
+                if field == "scenarios" and isinstance(twice, tuple):
+                    shown = twice[0] + (" (same params; give each a distinct 'id')" if twice[1] else "")
                 raise ValueError(f"{field}: {shown!r} appears twice{hint}")
         return self
 
     @model_validator(mode="after")
     def _names(self):
         for s in self.scenarios:
-            check_archs(SCENARIOS.entry(s.name).tags.get("task"), self.zoo.archs or [])
-        try:
-            Recipe(**self.zoo.recipe)
-        except ValidationError as e:
-            raise ValueError(f"zoo.recipe: {explain(e).removeprefix('invalid Recipe: ')}") from e
-        names = [s.name for s in self.scenarios]
+            zoo, where = self.zoo_of(s), f"zoo of scenario {s.label!r}" if s.zoo else "zoo"
+            check_archs(SCENARIOS.entry(s.name).tags.get("task"), zoo.archs or [])
+            try:
+                Recipe(**zoo.recipe)
+            except ValidationError as e:
+                raise ValueError(f"{where}.recipe: {explain(e).removeprefix('invalid Recipe: ')}") from e
+        names = [s.label for s in self.scenarios]
         for p in self.problems:
             PROBLEMS.entry(p.family)
             for name in p.scenarios or []:
@@ -118,9 +134,17 @@ class Suite(Strict):
                 check_supports(s.name, set(variable_kinds(p.family, p.params)))
         return self
 
+    def zoo_of(self, scenario: ScenarioSpec) -> ZooSpec:
+        """The zoo settings a scenario's models train with: its own `zoo`, else the suite's."""
+        return scenario.zoo or self.zoo
+
     @property
     def key(self) -> str:
-        return config_hash(self.model_dump())
+        """The configuration's hash; a scenario's unset `id` and `zoo` are left out, so suites written before
+        they existed keep their key (and their runs resume)."""
+        data = self.model_dump()
+        data["scenarios"] = [{k: v for k, v in s.items() if v is not None} for s in data["scenarios"]]
+        return config_hash(data)
 
 
 class Job(Strict):
@@ -214,12 +238,13 @@ def expand(suite: Suite) -> list[Job]:
             raise
         except (ValueError, TypeError) as e:  # a plugin scenario refusing its parameters its own way
             raise InputError(f"scenario {sc.name!r} refused params {sc.params}: {type(e).__name__}: {e}") from e
-        scenario_recipe(scenario, suite.zoo.recipe)  # the recipe the zoo trains with, checked as merged
+        zoo = suite.zoo_of(sc)
+        scenario_recipe(scenario, zoo.recipe)  # the recipe the zoo trains with, checked as merged
         parties = scenario.party_names
-        zoo_archs = suite.zoo.archs or [scenario.arch]
-        skey = scenario_key(sc.name, sc.params, SCENARIOS.entry(sc.name).parameters())
-        for zoo_seed in suite.zoo.seeds:
-            for spec in (p for p in suite.problems if not p.scenarios or sc.name in p.scenarios):
+        zoo_archs = zoo.archs or [scenario.arch]
+        skey = sc.id or scenario_key(sc.name, sc.params, SCENARIOS.entry(sc.name).parameters())
+        for zoo_seed in zoo.seeds:
+            for spec in (p for p in suite.problems if not p.scenarios or sc.label in p.scenarios):
                 for pid, params in problem_instances(suite, spec, parties):
                     check_problem(spec.family, scenario, zoo_archs, params)
                     instance = instance_id(skey, zoo_seed, pid)
@@ -235,7 +260,7 @@ def expand(suite: Suite) -> list[Job]:
                                     instance=instance,
                                     scenario=sc,
                                     scenario_key=skey,
-                                    zoo=suite.zoo,
+                                    zoo=zoo,
                                     zoo_seed=zoo_seed,
                                     problem_id=pid,
                                     family=spec.family,

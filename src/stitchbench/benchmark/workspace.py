@@ -5,7 +5,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stitchbench.data import get_scenario
+from stitchbench.data import Scenario, get_scenario
+from stitchbench.hashing import canonical_json
 from stitchbench.problems import Problem, ProblemInstance, create_problem, make_instance
 from stitchbench.problems.registry import injected_params, suite_parameters
 from stitchbench.zoo import Zoo, build_zoo
@@ -18,6 +19,7 @@ class Workspace:
     cache_dir: Path
     zoo_workers: int = 1  # processes that train a zoo's missing models
     max_problems: int = 3  # problems kept in memory (each holds activation caches): least recently used go
+    scenarios: dict = field(default_factory=dict)
     zoos: dict = field(default_factory=dict)
     problems: OrderedDict = field(default_factory=OrderedDict)
     artifact_paths: dict = field(default_factory=dict)  # folder of every artifact any problem here used
@@ -27,12 +29,17 @@ class Workspace:
         dirs = [r.artifact.path for z in self.zoos.values() for r in z.records]
         return list(dict.fromkeys(dirs + list(self.artifact_paths)))
 
+    def scenario(self, spec: ScenarioSpec) -> Scenario:
+        key = (spec.name, canonical_json(spec.params))
+        if key not in self.scenarios:
+            self.scenarios[key] = get_scenario(spec.name, **spec.params)
+        return self.scenarios[key]
+
     def zoo(self, scenario: ScenarioSpec, spec: ZooSpec, seed: int, on_model=None) -> Zoo:
-        key = (scenario.model_dump_json(), spec.model_dump_json(), seed)
+        key = (scenario.name, canonical_json(scenario.params), spec.model_dump_json(), seed)
         if key not in self.zoos:
-            sc = get_scenario(scenario.name, **scenario.params)
             self.zoos[key] = build_zoo(
-                sc,
+                self.scenario(scenario),
                 spec.archs,
                 seeds=[seed],
                 cache_dir=self.cache_dir,

@@ -196,17 +196,19 @@ class EnsembleTable:
         stitched = self.prefix[pi] + (used * self.branch[pi]).sum(1)
         return np.where(ai == 0, used @ self.full, stitched)
 
-    def front_candidates(self, parties: list[str], split: str, lattice: np.ndarray) -> np.ndarray:
-        """Rows (point, level, w...) whose objective vectors contain the front on `split`: per distinct
-        (point, alpha), every weight where a party's score can change and one inside each interval between
-        (two members, accuracy: exact), or `lattice` on the simplex (otherwise)."""
+    def candidate_blocks(self, parties: list[str], split: str, lattice: np.ndarray):
+        """Per distinct (point, alpha), rows (point, level, w...) whose objective vectors contain its front on
+        `split`: every weight where a party's score can change and one inside each interval between (two
+        members, accuracy: exact), or `lattice` on the simplex (otherwise)."""
         P, A, _ = self.shape
-        rows = []
         for pi, ai in [(0, 0)] + [(pi, ai) for pi in range(P) for ai in range(1, A)]:
             breaks = [self.scorer(pi, ai, p, split).breakpoints() for p in parties]
             W = step_weightings(breaks) if all(b is not None for b in breaks) else lattice
-            rows.append(np.column_stack([np.full(len(W), pi), np.full(len(W), ai), W]))
-        return np.concatenate(rows)
+            yield np.column_stack([np.full(len(W), pi), np.full(len(W), ai), W])
+
+    def front_candidates(self, parties: list[str], split: str, lattice: np.ndarray) -> np.ndarray:
+        """Every row of `candidate_blocks`, in one array."""
+        return np.concatenate(list(self.candidate_blocks(parties, split, lattice)))
 
     def front_kind(self) -> str:
         """Exact for two members scored by accuracy; otherwise the front of a lattice on the simplex."""
@@ -215,8 +217,11 @@ class EnsembleTable:
     def front(self, objectives: list[str | None], maximize: np.ndarray, split: str) -> np.ndarray:
         P, A, M = self.shape
         lattice = simplex_grid(M, max(M + 1, 200_000 // (P * A)))
-        rows = self.front_candidates([o for o in objectives if o is not None], split, lattice)
-        return nondominated(self.score_levels(rows[:, 0], rows[:, 1], rows[:, 2:], objectives, split), maximize)
+        fronts = [  # each block's front first: the whole front is among them, and each block is small
+            nondominated(self.score_levels(b[:, 0], b[:, 1], b[:, 2:], objectives, split), maximize)
+            for b in self.candidate_blocks([o for o in objectives if o is not None], split, lattice)
+        ]
+        return nondominated(np.concatenate(fronts), maximize)
 
     def check_variables(self, variables: list) -> None:
         """Refuse variables that do not describe this table (point, alpha on its grid, w.<member>)."""

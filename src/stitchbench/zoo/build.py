@@ -149,6 +149,53 @@ def model_label(config: dict) -> str:
     return f"{config['arch']}/{config['kind']}/seed{config['seed']}"
 
 
+def zoo_configs(
+    scenario: Scenario,
+    archs: Sequence[str] | None = None,
+    kinds: Sequence[str] = BASE_KINDS,
+    seeds: Sequence[int] = (0,),
+    recipe: dict | None = None,
+) -> list[dict]:
+    """The config of every (arch, seed, kind) model of a zoo (archs default to the scenario's default)."""
+    rec = scenario_recipe(scenario, recipe)
+    archs = list(archs or [scenario.arch])
+    check_archs(scenario.task, archs)
+    kinds = expand_kinds(scenario, kinds)
+    return [model_config(scenario, a, k, rec, s) for a in archs for s in seeds for k in kinds]
+
+
+def train_models(
+    cache_dir: Path,
+    models: Sequence[tuple[Scenario, dict]],
+    workers: int = 1,
+    on_model: Callable[[str, float], None] | None = None,
+) -> None:
+    """Train every (scenario, config) model missing from the store. With `workers` > 1 they train in that
+    many processes, one thread each (on a small CPU, faster than one process on all threads), the longest
+    first, whatever zoo they belong to. `on_model(description, seconds)` is called after each model, a
+    stored one included."""
+    store = ArtifactStore(Path(cache_dir), "models")
+    missing = [(s, c) for s, c in models if store.get(store.key(c)) is None]
+    pooled = set()
+    if workers > 1 and len(missing) > 1:
+        missing.sort(key=lambda sc: -len(touched_parties(sc[0], sc[1]["kind"])))
+        ctx = get_context("spawn")
+        with ProcessPoolExecutor(min(workers, len(missing)), mp_context=ctx, initializer=die_with_parent) as pool:
+            futures = {pool.submit(train_into_store, str(cache_dir), s, c): c for s, c in missing}
+            for future in as_completed(futures):
+                seconds = future.result()
+                if on_model:
+                    on_model(model_label(futures[future]), seconds)
+        pooled = {store.key(c) for _, c in missing}
+    for scenario, config in models:
+        if store.key(config) in pooled:
+            continue  # reported as it finished
+        start = time.perf_counter()
+        store.get_or_build(config, partial(train_model, scenario, config))
+        if on_model:
+            on_model(model_label(config), time.perf_counter() - start)
+
+
 def build_zoo(
     scenario: Scenario,
     archs: Sequence[str] | None = None,
@@ -160,33 +207,12 @@ def build_zoo(
     workers: int = 1,
 ) -> Zoo:
     """Train (or reuse from the cache) every (arch, kind, seed) model of `scenario` (archs default to the
-    scenario's default architecture). With `workers` > 1, models missing from the cache train in that
-    many processes, one thread each (on a small CPU, faster than one process on all threads).
+    scenario's default architecture), in `workers` processes (`train_models`).
 
     `on_model(description, seconds)` is called after each model, e.g. to advance a progress bar.
     """
     cache = Path(cache_dir or default_cache_dir())
+    configs = zoo_configs(scenario, archs, kinds, seeds, recipe)
+    train_models(cache, [(scenario, c) for c in configs], workers, on_model)
     store = ArtifactStore(cache, "models")
-    rec = scenario_recipe(scenario, recipe)
-    archs = list(archs or [scenario.arch])
-    check_archs(scenario.task, archs)
-    kinds = expand_kinds(scenario, kinds)
-    configs = [model_config(scenario, a, k, rec, s) for a in archs for s in seeds for k in kinds]
-    missing = [c for c in configs if store.get(store.key(c)) is None]
-    parallel = workers > 1 and len(missing) > 1
-    if parallel:
-        missing.sort(key=lambda c: -len(touched_parties(scenario, c["kind"])))  # the longest first
-        ctx = get_context("spawn")
-        with ProcessPoolExecutor(min(workers, len(missing)), mp_context=ctx, initializer=die_with_parent) as pool:
-            futures = {pool.submit(train_into_store, str(cache), scenario, c): c for c in missing}
-            for future in as_completed(futures):
-                seconds = future.result()
-                if on_model:
-                    on_model(model_label(futures[future]), seconds)
-    records = []
-    for config in configs:
-        start = time.perf_counter()
-        records.append(ModelRecord(store.get_or_build(config, partial(train_model, scenario, config))))
-        if on_model and not parallel:
-            on_model(model_label(config), time.perf_counter() - start)
-    return Zoo(scenario, records)
+    return Zoo(scenario, [ModelRecord(store.get_or_build(c, partial(train_model, scenario, c))) for c in configs])
