@@ -78,3 +78,28 @@ def test_a_host_tested_on_no_zoo_seed_has_a_row_and_says_why():
     assert verdicts(claims, baselines, instances)["S"] == (
         "Host A: claim 4 is not tested on any of its 1 zoo seeds (every job failed)."
     )
+
+
+def test_parties_of_another_scenario_neither_show_as_nan_nor_hide_the_largest_gap():
+    """In a run with scenarios of different parties, each row has NaN columns for the other scenario's
+    parties; a NaN gap must not win the comparison and turn a 20-point gap into 'at or above merged'."""
+    import numpy as np
+    import pandas as pd
+
+    from stitchbench.results.headline import host_sentences
+
+    rows = pd.DataFrame(
+        {
+            "tested": [True, True],
+            "holds": [True, True],
+            "bootstrap": [1.0, 1.0],
+            "score.other-a": [np.nan, np.nan],
+            "score.a": [0.95, 0.96],
+            "score.b": [0.70, 0.72],
+            "gap_merged.other-a": [np.nan, np.nan],
+            "gap_merged.a": [0.01, 0.0],
+            "gap_merged.b": [-0.20, -0.22],
+        }
+    )
+    text = host_sentences("a", rows)
+    assert "nan" not in text and "21.0 points below merged data on b" in text

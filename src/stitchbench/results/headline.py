@@ -93,6 +93,9 @@ def verdicts(claims: dict, baselines: pd.DataFrame, instances: dict[str, Problem
 
 
 def host_sentences(host: str, seeds: pd.DataFrame) -> str:
+    """A host's sentences from its zoo seeds' rows; parties of other scenarios (all-NaN columns of a run with
+    scenarios of different parties) are left out."""
+    seeds = seeds.dropna(axis=1, how="all")
     h = seeds[seeds.tested.astype(bool)]
     untested = seeds[~seeds.tested.astype(bool)]
     n = len(h)
