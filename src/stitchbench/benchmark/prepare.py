@@ -81,8 +81,9 @@ Progress = Callable[[str], None]  # called after each step of a phase with what 
 
 def zoo_models(jobs: list[Job], ws: Workspace) -> list[tuple]:
     """(scenario, config) of every model the jobs' zoos hold, each once."""
+    zoos = {(j.scenario.name, canonical_json(j.scenario.params), j.zoo.model_dump_json(), j.zoo_seed): j for j in jobs}
     models = {}
-    for j in jobs:
+    for j in zoos.values():
         scenario = ws.scenario(j.scenario)
         for c in zoo_configs(scenario, j.zoo.archs, seeds=[j.zoo_seed], recipe=j.zoo.recipe):
             models.setdefault(canonical_json(c), (scenario, c))

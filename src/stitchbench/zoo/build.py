@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from pydantic import ValidationError
 
-from stitchbench.artifacts import ArtifactStore, default_cache_dir
+from stitchbench.artifacts import Artifact, ArtifactStore, default_cache_dir
 from stitchbench.data import Scenario
 from stitchbench.errors import InputError, explain
 from stitchbench.moo.api import EVAL_SPLITS
@@ -169,14 +169,14 @@ def train_models(
     models: Sequence[tuple[Scenario, dict]],
     workers: int = 1,
     on_model: Callable[[str, float], None] | None = None,
-) -> None:
-    """Train every (scenario, config) model missing from the store. With `workers` > 1 they train in that
-    many processes, one thread each (on a small CPU, faster than one process on all threads), the longest
-    first, whatever zoo they belong to. `on_model(description, seconds)` is called after each model, a
-    stored one included."""
+) -> list[Artifact]:
+    """Each (scenario, config) model's artifact, in order, training those missing from the store. With
+    `workers` > 1 they train in that many processes, one thread each (on a small CPU, faster than one process
+    on all threads), the longest first, whatever zoo they belong to. `on_model(description, seconds)` is
+    called after each model, a stored one included."""
     store = ArtifactStore(Path(cache_dir), "models")
-    missing = [(s, c) for s, c in models if store.get(store.key(c)) is None]
-    pooled = set()
+    found = [store.get(store.key(c)) for _, c in models]
+    missing = [m for m, a in zip(models, found, strict=True) if a is None]
     if workers > 1 and len(missing) > 1:
         missing.sort(key=lambda sc: -len(touched_parties(sc[0], sc[1]["kind"])))
         ctx = get_context("spawn")
@@ -186,14 +186,16 @@ def train_models(
                 seconds = future.result()
                 if on_model:
                     on_model(model_label(futures[future]), seconds)
-        pooled = {store.key(c) for _, c in missing}
-    for scenario, config in models:
-        if store.key(config) in pooled:
-            continue  # reported as it finished
+        trained = {store.key(c) for _, c in missing}  # reported as each finished
+    else:
+        trained = set()
+    for i, (scenario, config) in enumerate(models):
         start = time.perf_counter()
-        store.get_or_build(config, partial(train_model, scenario, config))
-        if on_model:
+        if found[i] is None:
+            found[i] = store.get_or_build(config, partial(train_model, scenario, config))
+        if on_model and store.key(config) not in trained:
             on_model(model_label(config), time.perf_counter() - start)
+    return found
 
 
 def build_zoo(
@@ -212,7 +214,5 @@ def build_zoo(
     `on_model(description, seconds)` is called after each model, e.g. to advance a progress bar.
     """
     cache = Path(cache_dir or default_cache_dir())
-    configs = zoo_configs(scenario, archs, kinds, seeds, recipe)
-    train_models(cache, [(scenario, c) for c in configs], workers, on_model)
-    store = ArtifactStore(cache, "models")
-    return Zoo(scenario, [ModelRecord(store.get_or_build(c, partial(train_model, scenario, c))) for c in configs])
+    models = [(scenario, c) for c in zoo_configs(scenario, archs, kinds, seeds, recipe)]
+    return Zoo(scenario, [ModelRecord(a) for a in train_models(cache, models, workers, on_model)])
