@@ -12,6 +12,7 @@ from PIL import Image
 from stitchbench.benchmark.cli import main
 from stitchbench.data import get_scenario
 from stitchbench.errors import InputError
+from stitchbench.moo.scoring import dice
 from stitchbench.problems import create_problem
 from stitchbench.stitching import (
     OUTPUTS,
@@ -183,7 +184,18 @@ def test_graph_canonical_form_is_exact_on_unets(arch, points, brain, brain_zoo):
 def test_problems_run_unchanged_on_brain_mri(brain_zoo, brain_setup, cache_dir):
     weights = create_problem("ensemble-weights", brain_zoo)
     assert [o.name for o in weights.objectives] == ["site-a", "site-b"]
-    assert not weights.front_is_exact  # Dice: the front of a grid
+    assert weights.front_is_exact  # Dice of two members: a step function of the weight (StepDice)
+    # no weighting of a grid, scored on the float64 mixture, beats the exact front
+    front, table = weights.exact_front("val"), weights.table
+    mixed = np.array(
+        [
+            [dice(w * pa + (1 - w) * pb, table.labels[p, "val"]) for p, (pa, pb) in probs.items()]
+            for probs in [{p: table.probs[p, "val"].astype(np.float64) for p in ("site-a", "site-b")}]
+            for w in np.linspace(0, 1, 101)
+        ]
+    )
+    assert all((front >= m - 1e-12).all(1).any() for m in mixed)
+    assert not all((front - 1e-3 >= m - 1e-12).all(1).any() for m in mixed)  # a front a bit lower fails it
     f = weights.evaluate(np.array([[1.0, 0.0], [0.0, 1.0]]), split="test")
     m = brain_zoo.evaluation_matrix(["test"]).pivot_table(index="kind", columns="party", values="value")
     assert f[0] == pytest.approx(m.loc["local:site-a"].to_numpy(), abs=1e-6)

@@ -139,3 +139,50 @@ def test_the_exact_pool_holds_every_val_chosen_weighting_with_its_test_scores():
     wv = np.concatenate(interval_weights(breaks))
     val_only = scored(None, np.stack([wv, 1 - wv], 1), scorer, parties, lambda _, w: {}, True).front()
     assert not dense <= vectors(val_only)
+
+
+def brute_force_fraction(S, E, refs, host, local, ensemble):
+    """Claim 4's bootstrap as PAPER.md words it: every candidate re-scored on every resample, every s against
+    every e."""
+    from stitchbench.results.claims import BOOTSTRAP_SEED, EPS, RESAMPLES, thresholds
+
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    scores = {"S": [], "E": [], "R": []}
+    for j in range(len(S.parties)):
+        n = S.samples[j].shape[1]
+        counts = rng.multinomial(n, np.full(n, 1 / n), size=RESAMPLES).T / n
+        for key, pool in (("S", S), ("E", E), ("R", refs)):
+            scores[key].append(pool.samples[j] @ counts)
+    S_b, E_b, R_b = (np.stack(scores[k], 1) for k in ("S", "E", "R"))  # (n, P, B)
+    need = thresholds(R_b[local], R_b[ensemble], host)
+    recovers = (S_b - need[None] >= -EPS).all(1)
+    dominated = (E_b[:, None] >= S_b[None] - EPS).all(2).any(0)
+    return float((recovers & ~dominated).any(0).mean())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_pruned_bootstrap_equals_the_brute_force_one(seed):
+    """Candidates near the thresholds, many tied on every sample: the pruning (recovering rows, their
+    non-dominated ones, tie collapse) changes no resample's verdict."""
+    from stitchbench.results.claims import bootstrap_fraction
+
+    rng = np.random.default_rng(seed)
+
+    def pool(n, p_right):  # per-sample correctness, rows repeated to make ties
+        rows = [(rng.random((n, 60)) < p).astype(float) for p in p_right]
+        take = rng.integers(0, n, 3 * n)
+        return CandidatePool(
+            PARTIES, [{}] * len(take), np.zeros((len(take), 2)), np.zeros((len(take), 2)), [r[take] for r in rows]
+        )
+
+    refs = CandidatePool(
+        PARTIES,
+        [{}] * 3,
+        np.zeros((3, 2)),
+        np.zeros((3, 2)),
+        [(rng.random((3, 60)) < np.array(p)[:, None]).astype(float) for p in ([0.9, 0.6, 0.8], [0.6, 0.9, 0.8])],
+    )
+    S, E = pool(40, (0.88, 0.72)), pool(40, (0.89, 0.71))
+    want = brute_force_fraction(S, E, refs, 0, 0, 2)
+    assert 0.05 < want < 0.95  # a contested case: both verdicts occur across resamples
+    assert bootstrap_fraction(S, E, refs, 0, 0, 2) == want

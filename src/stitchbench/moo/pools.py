@@ -3,7 +3,7 @@
 A pool is a set of candidates with their val and test party scores and each kept candidate's per-sample test
 scores (a split's score is the mean of its samples' scores, so a bootstrap can resample them). `val_front`
 selects the val-non-dominated candidates with all ties kept; `weighting_pool` enumerates every weighting of
-weighted-sum scorers: with two members scored by accuracy every breakpoint of val and test and one weighting
+weighted-sum scorers: with two members every breakpoint of val and test and one weighting
 inside every interval between them (exact: every candidate has the scores of one of these), a lattice on the
 simplex otherwise (approximate). Torch-free.
 """
@@ -151,7 +151,7 @@ def weighting_pool(
     lattice: Callable[[], np.ndarray],
 ) -> CandidatePool:
     """The val-non-dominated weightings (all ties) of every combo (e.g. a point and an alpha), scored on test
-    per sample. Exact where every scorer gives breakpoints (two members, accuracy): every breakpoint of both
+    per sample. Exact where every scorer gives breakpoints (two members): every breakpoint of both
     splits and one weighting inside each interval between them; otherwise the `lattice()` (approximate)."""
     chosen = []
     exact = True

@@ -5,8 +5,8 @@ Classification: probs (..., N, C), labels (N,). Segmentation: probs (..., N, C, 
 A prediction is the most probable class, ties going to the lowest class index.
 
 Weighted output ensembles (`weighted_scores`) score sum_m w_m p_m for batches of weightings W (B, M). With
-two members scored by accuracy the score is an exact step function of w = w_A / (w_A + w_B), scored by
-binary search (`StepAccuracy`), and its breakpoints give exact fronts. Every scorer refuses non-finite
+two members the score is an exact step function of w = w_A / (w_A + w_B), scored by binary search
+(`StepAccuracy`, `StepDice`), and its breakpoints give exact fronts. Every scorer refuses non-finite
 probabilities, labels that are no class and negative or non-finite weights alike; an all-zero weighting is
 the uniform one.
 """
@@ -129,7 +129,7 @@ class WeightedScores:
         return np.concatenate(out) if out else np.empty((0, len(self.y)))
 
     def breakpoints(self) -> np.ndarray | None:
-        """Weights on member A where the score can change (two members, accuracy); None otherwise."""
+        """Weights on member A where the score can change (two members: step scorers); None otherwise."""
         return None
 
 
@@ -225,18 +225,126 @@ class StepAccuracy(WeightedScores):
     def breakpoints(self) -> np.ndarray:
         return self.edges
 
+    def ends(self) -> np.ndarray:
+        """Every end of a sample's interval, sorted: the score is constant between two consecutive ones."""
+        return np.unique(np.concatenate(self.bounds))
+
+
+class StepDice(WeightedScores):
+    """Dice of the two-member ensemble w pA + (1 - w) pB as an exact step function of w.
+
+    Each pixel predicts class c on one interval of w (`sample_intervals` with c as its label: open or closed
+    at either end, in float64), so per image and foreground class the counts of predicted and of correctly
+    predicted pixels change only where a pixel's interval starts or ends, and so does every image's Dice.
+    The sorted ends v_0 < v_1 < ... cut [0, 1] into slots: 2r + 1 is w = v_r, 2r the gap below it. A
+    pixel entering at v_r (closed) counts from slot 2r + 1 on, entering after it (open) from 2r + 2; leaving
+    likewise. Each image's Dice per class is kept at the slots where it changes; a split's score is computed
+    at every slot as the mean over images of the mean over classes, as `dice` computes it."""
+
+    def __init__(self, probs: np.ndarray, y: np.ndarray, metric: str = "dice"):
+        super().__init__(probs, y, metric)
+        pa, pb = (np.moveaxis(p, 1, -1).reshape(-1, p.shape[1]) for p in self.probs)  # (pixels, C) each
+        N, C = self.probs.shape[1:3]
+        labels, image = self.y.reshape(-1), np.repeat(np.arange(N), self.y[0].size)
+        events = []  # (group = image x foreground class, lo, hi, lo_strict, hi_strict, pixel is of the class)
+        for c in range(1, C):
+            lo, hi, lo_strict, hi_strict = sample_intervals(np.stack([pa, pb]), np.full(len(pa), c))
+            keep = lo != np.inf
+            group = image * (C - 1) + c - 1
+            events.append((group[keep], lo[keep], hi[keep], lo_strict[keep], hi_strict[keep], labels[keep] == c))
+        group, lo, hi, lo_strict, hi_strict, right = (np.concatenate(e) for e in zip(*events, strict=True))
+        lo, hi = np.where(lo < 0, -np.inf, lo), np.where(hi > 1, np.inf, hi)  # no weight lies beyond [0, 1]
+        ends = np.concatenate([lo, hi])
+        self.values = np.unique(ends[np.isfinite(ends)])
+        self.slots = 2 * len(self.values) + 1
+        rank_lo, rank_hi = np.searchsorted(self.values, lo), np.searchsorted(self.values, hi)
+        enter = np.where(np.isfinite(lo), 2 * rank_lo + 1 + lo_strict, 0)
+        leave = 2 * rank_hi + 2 - hi_strict
+        stays = np.isfinite(hi)
+        slot = np.concatenate([enter, leave[stays]])
+        groups = np.concatenate([group, group[stays]])
+        step = np.concatenate([np.ones(len(enter)), -np.ones(int(stays.sum()))])
+        hit = np.concatenate([right, right[stays]]) * step
+        # per (group, slot) with a change: the counts after it
+        codes, where = np.unique(groups.astype(np.int64) * self.slots + slot, return_inverse=True)
+        predicted, correct = (np.bincount(where, v, len(codes)) for v in (step, hit))
+        run = np.r_[True, codes[1:] // self.slots != codes[:-1] // self.slots]
+        first = np.flatnonzero(run)[np.cumsum(run) - 1]
+        predicted, correct = (np.cumsum(v) - (np.cumsum(v) - v)[first] for v in (predicted, correct))
+        truth = np.stack([np.bincount(image[labels == c], minlength=N) for c in range(1, C)], 1).reshape(-1)
+        total = predicted + truth[codes // self.slots]
+        self.codes, self.after = codes, np.where(total > 0, 2 * correct / np.maximum(total, 1), 1.0)
+        self.before = np.where(truth > 0, 0.0, 1.0)  # each group's Dice before its first change
+        self.shape = (N, C - 1)
+        self.scores = self.every_slot()
+        self.edges = self.values[(self.values > 0) & (self.values < 1)]
+
+    def every_slot(self, block: int = 8192) -> np.ndarray:
+        """The split's score at every slot: each group's last change at or before the slot, carried forward
+        through blocks of slots."""
+        groups = self.shape[0] * self.shape[1]
+        slot, group = self.codes % self.slots, self.codes // self.slots
+        last = np.full(groups, -1)
+        scores = []
+        for start in range(0, self.slots, block):
+            stop = min(start + block, self.slots)
+            inside = (slot >= start) & (slot < stop)
+            index = np.full((stop - start + 1, groups), -1)
+            index[0] = last
+            index[slot[inside] - start + 1, group[inside]] = np.flatnonzero(inside)
+            index = np.maximum.accumulate(index, 0)[1:]
+            last = index[-1]
+            values = np.where(index >= 0, self.after[np.maximum(index, 0)], self.before[None])
+            scores.append(self.per_image(values).sum(1) / self.shape[0])
+        return np.concatenate(scores)
+
+    def slot_of(self, w: np.ndarray) -> np.ndarray:
+        """The slot of each weight w on member A."""
+        rank = np.searchsorted(self.values, w, "left")
+        at = (rank < len(self.values)) & (self.values[np.minimum(rank, len(self.values) - 1)] == w)
+        return 2 * rank + at
+
+    def slot_samples(self, slots: np.ndarray) -> np.ndarray:
+        """Per-image Dice (B, N) at `slots` (B,)."""
+        groups = np.arange(self.shape[0] * self.shape[1])
+        query = groups[None] * self.slots + np.asarray(slots)[:, None]  # (B, groups)
+        i = np.searchsorted(self.codes, query, "right") - 1
+        mine = (i >= 0) & (self.codes[np.maximum(i, 0)] // self.slots == groups[None])
+        return self.per_image(np.where(mine, self.after[np.maximum(i, 0)], self.before[None]))
+
+    def per_image(self, values: np.ndarray) -> np.ndarray:
+        """Each image's mean over its classes (B, N) of per-group Dice (B, groups)."""
+        values = values.reshape(len(values), *self.shape)
+        return sum(values[..., c] for c in range(self.shape[1])) / self.shape[1]
+
+    def samples(self, W: np.ndarray) -> np.ndarray:
+        return self.slot_samples(self.slot_of(StepAccuracy.weight_on_a(W)))
+
+    def __call__(self, W: np.ndarray) -> np.ndarray:
+        return self.at(StepAccuracy.weight_on_a(W))
+
+    def at(self, w: np.ndarray) -> np.ndarray:
+        """The score at weights `w` on member A."""
+        return self.scores[self.slot_of(np.asarray(w, dtype=float))]
+
+    def breakpoints(self) -> np.ndarray:
+        return self.edges
+
+    def ends(self) -> np.ndarray:
+        return self.values
+
 
 class StepBank:
-    """Many two-member step scorers (`StepAccuracy`, one per key) as one lookup: a batch of (key, weighting)
-    pairs costs four binary searches, not four per key touched. A scorer's accuracy is constant between two
-    consecutive ends of its samples' intervals, so each key keeps its sorted ends E, the accuracy at each end
+    """Many two-member step scorers (`StepAccuracy` or `StepDice`, one per key) as one lookup: a batch of (key, weighting)
+    pairs costs four binary searches, not four per key touched. A scorer's score is constant between two
+    consecutive `ends()`, so each key keeps its sorted ends E, the score at each end
     and in each gap (read from the scorer itself at those weights). Every end is coded key * R + its rank
     among all the ends (`values`); a weight is located among the ends by float comparisons, and in its key's
     block by integer search. No arithmetic touches a weight or an end: the scores are the scorers', bit for
     bit."""
 
-    def __init__(self, scorers: list[StepAccuracy]):
-        ends = [np.unique(np.concatenate(s.bounds)) for s in scorers]
+    def __init__(self, scorers: list[StepAccuracy | StepDice]):
+        ends = [s.ends() for s in scorers]
         self.values = np.unique(np.concatenate(ends))
         self.R = len(self.values) + 1  # a weight's position among the values: 0..len(values)
         self.codes = np.concatenate([k * self.R + np.searchsorted(self.values, e) for k, e in enumerate(ends)])
@@ -278,7 +386,16 @@ def gap_weights(ends: np.ndarray) -> np.ndarray:
 
 def weighted_scores(probs: np.ndarray, y: np.ndarray, metric: str) -> WeightedScores:
     """The scorer of weighted output ensembles of `probs` (M, N, C, ...): a step function for two members
-    scored by accuracy, the direct mixture otherwise."""
+    (`is_step`), the direct mixture otherwise."""
     if metric not in METRICS:
         raise unknown("metric", metric, METRICS)
-    return StepAccuracy(probs, y) if len(probs) == 2 and metric == "accuracy" else WeightedScores(probs, y, metric)
+    return STEP_SCORERS[metric](probs, y) if is_step(len(probs), metric) else WeightedScores(probs, y, metric)
+
+
+STEP_SCORERS = {"accuracy": StepAccuracy, "dice": StepDice}
+
+
+def is_step(members: int, metric: str) -> bool:
+    """Whether weighted ensembles of `members` members scored by `metric` are scored as an exact step
+    function of the weight (two members), whose breakpoints give exact fronts."""
+    return members == 2 and metric in STEP_SCORERS

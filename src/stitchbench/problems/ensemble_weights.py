@@ -4,10 +4,9 @@ With two members a candidate is one weight w (on member A; 1 - w on B) and every
 w pA + (1 - w) pB, is piecewise constant in w: it can change only where two class scores are equal. Accuracy
 is a function of the predictions, so each party's score is constant between consecutive such breakpoints,
 and evaluating every breakpoint and one weight inside every interval between them gives every objective
-vector the problem has: its front is exact. Dice has the same structure, but with a breakpoint per flipping
-pixel (5,995 on brain-mri's val split at 32x32, each a full evaluation), so its front comes from the
-1,001-point grid and is approximate: there, the grid front's additive epsilon to the exact one measured
-0.00045. With more members the front comes from a lattice on the simplex and is approximate.
+vector the problem has: its front is exact. Dice has the same structure, with a breakpoint where any pixel's
+prediction flips; `StepDice` sweeps them, so its front is exact too. With more members the front comes from
+a lattice on the simplex and is approximate.
 """
 
 from collections.abc import Sequence
@@ -103,7 +102,7 @@ class EnsembleWeights(TableBacked, Problem):
         return baseline_vectors(self.zoo, self.objectives, split, self.arch, self.zoo_seed, self.members)
 
     def breakpoints(self, split: str = "val") -> np.ndarray:
-        """The weights on member A (two members, accuracy) where any party's score on `split` can change."""
+        """The weights on member A (two members) where any party's score on `split` can change."""
         return np.unique(np.concatenate([self.table.scorer(p, split).breakpoints() for p in self.parties()]))
 
     def artifacts(self):

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from stitchbench.moo.instance import ProblemInstance
-from stitchbench.moo.pools import ALPHA_MIN, CandidatePool
+from stitchbench.moo.pools import ALPHA_MIN, CandidatePool, val_front
 
 from .indicators import reference_vectors
 
@@ -30,6 +30,7 @@ EPS = 1e-9
 RESAMPLES = 1000
 SURVIVAL = 0.95  # the fraction of resamples on which the conclusion must hold
 BOOTSTRAP_SEED = 0
+BLOCK = 50  # resamples scored at once
 
 
 def local_models_instance(recs: list[ProblemInstance], baselines: pd.DataFrame) -> ProblemInstance | None:
@@ -116,15 +117,42 @@ def thresholds(local: np.ndarray, ensemble: np.ndarray, host: int) -> np.ndarray
     return need
 
 
-def qualifying(S: np.ndarray, E: np.ndarray, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(recovers, weakly dominated by some point of E) per row of S (n, P[, B]); `need` (P[, B])."""
-    recovers = (S - need[None] >= -EPS).all(1)
-    dominated = np.zeros(recovers.shape, dtype=bool)
-    chunk = max(1, int(5e7 // max(1, len(E) * S[0].size)))
+def dominated_by(S: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """Per row of S (n, P): weakly dominated (within EPS) by some row of E. E is first cut to its
+    non-dominated rows: an e that another e' dominates dominates nothing e' does not (exact)."""
+    dominated = np.zeros(len(S), dtype=bool)
+    if not len(E) or not len(S):
+        return dominated
+    E = E[val_front(E)]
+    chunk = max(1, int(5e7 // (len(E) * S.shape[1])))
     for i in range(0, len(S), chunk):
-        block = S[i : i + chunk]
-        dominated[i : i + chunk] = (E[:, None] >= block[None] - EPS).all(2).any(0) if len(E) else False
-    return recovers, dominated
+        dominated[i : i + chunk] = (E[:, None] >= S[i : i + chunk][None] - EPS).all(2).any(0)
+    return dominated
+
+
+def qualifying(S: np.ndarray, E: np.ndarray, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(recovers, weakly dominated by some point of E) per row of S (n, P); `need` (P,)."""
+    return (S - need >= -EPS).all(1), dominated_by(S, E)
+
+
+def survives(S: np.ndarray, E: np.ndarray, need: np.ndarray) -> bool:
+    """Whether some recovering row of S is weakly dominated by no row of E. Only rows that recover matter,
+    only their non-dominated ones (an s that another s' dominates is dominated wherever s' is), and only
+    points of E that meet the thresholds themselves (within 2 EPS) can dominate one: the same verdict as
+    `qualifying` on every row, on a few of them."""
+    S = S[(S - need >= -EPS).all(1)]
+    if not len(S):
+        return False
+    return bool((~dominated_by(S[val_front(S)], E[(E - need >= -2 * EPS).all(1)])).any())
+
+
+def distinct(pool: CandidatePool) -> list[np.ndarray]:
+    """A pool's per-party per-sample test scores with candidates of identical scores on every sample of
+    every party kept once: they score alike on every resample."""
+    if not len(pool):
+        return pool.samples
+    widths = np.cumsum([s.shape[1] for s in pool.samples])[:-1]
+    return np.split(np.unique(np.hstack(pool.samples), axis=0), widths, axis=1)
 
 
 def bootstrap_fraction(
@@ -132,18 +160,23 @@ def bootstrap_fraction(
 ) -> float:
     """The fraction of paired bootstrap resamples (every party's test samples drawn with replacement, S, E
     and the references re-scored on the same draw) on which some recovering s is weakly dominated by no
-    point of E."""
+    point of E (`survives`). Resamples are scored in blocks, so memory stays bounded on pools of tens of
+    thousands of candidates."""
     rng = np.random.default_rng(BOOTSTRAP_SEED)
-    scores = {"S": [], "E": [], "R": []}
-    for j in range(len(S.parties)):
-        n = S.samples[j].shape[1]
-        counts = rng.multinomial(n, np.full(n, 1 / n), size=RESAMPLES).T / n  # (N, B)
-        for key, pool in (("S", S), ("E", E), ("R", refs)):
-            scores[key].append(pool.samples[j] @ counts)  # (n, B)
-    S_b, E_b, R_b = (np.stack(scores[k], 1) for k in ("S", "E", "R"))  # (n, P, B)
-    need = thresholds(R_b[local], R_b[ensemble], host)
-    recovers, dominated = qualifying(S_b, E_b, need)
-    return float((recovers & ~dominated).any(0).mean())
+    counts = []
+    for samples in S.samples:
+        n = samples.shape[1]
+        counts.append(rng.multinomial(n, np.full(n, 1 / n), size=RESAMPLES).T / n)  # (N, B) per party
+    pools = [distinct(S), distinct(E), refs.samples]
+    held = 0
+    for start in range(0, RESAMPLES, BLOCK):
+        block = slice(start, start + BLOCK)
+        S_b, E_b, R_b = (
+            np.stack([samples[j] @ counts[j][:, block] for j in range(len(counts))], 1) for samples in pools
+        )  # (n, P, b)
+        needs = thresholds(R_b[local], R_b[ensemble], host)  # (P, b)
+        held += sum(survives(S_b[..., b], E_b[..., b], needs[:, b]) for b in range(needs.shape[1]))
+    return held / RESAMPLES
 
 
 def decide(host: str, recs: list[ProblemInstance], pools: pd.DataFrame) -> dict:

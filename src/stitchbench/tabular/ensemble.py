@@ -24,6 +24,7 @@ from stitchbench.moo.scoring import (
     StepAccuracy,
     StepBank,
     WeightedScores,
+    is_step,
     member_weights,
     normalize,
     sample_intervals,
@@ -132,7 +133,7 @@ class EnsembleTable:
     def compact(self) -> "EnsembleTable":
         """This table in its compact form (two members scored by accuracy): each sample's interval of weights
         where it is right, in place of the probabilities; every score is the same, bit for bit."""
-        if self.intervals is not None or self.front_kind() != "exact":
+        if self.intervals is not None or self.front_kind() != "exact" or self.metric != "accuracy":
             return self
         P, A, _ = self.shape
         intervals = {}
@@ -144,7 +145,7 @@ class EnsembleTable:
 
     def bank(self, party: str, split: str) -> StepBank | None:
         """Every (point, alpha level)'s step scorer in one `StepBank`, indexed by `canonical` keys (two members
-        scored by accuracy; None otherwise). Built on first use."""
+        scored by accuracy or Dice; None otherwise). Built on first use."""
         if self.front_kind() != "exact":
             return None
         key = ("bank", party, split)
@@ -199,7 +200,7 @@ class EnsembleTable:
     def candidate_blocks(self, parties: list[str], split: str, lattice: np.ndarray):
         """Per distinct (point, alpha), rows (point, level, w...) whose objective vectors contain its front on
         `split`: every weight where a party's score can change and one inside each interval between (two
-        members, accuracy: exact), or `lattice` on the simplex (otherwise)."""
+        members: exact), or `lattice` on the simplex (otherwise)."""
         P, A, _ = self.shape
         for pi, ai in [(0, 0)] + [(pi, ai) for pi in range(P) for ai in range(1, A)]:
             breaks = [self.scorer(pi, ai, p, split).breakpoints() for p in parties]
@@ -211,8 +212,8 @@ class EnsembleTable:
         return np.concatenate(list(self.candidate_blocks(parties, split, lattice)))
 
     def front_kind(self) -> str:
-        """Exact for two members scored by accuracy; otherwise the front of a lattice on the simplex."""
-        return "exact" if self.shape[2] == 2 and self.metric == "accuracy" else "approximate"
+        """Exact for two members (step scorers); otherwise the front of a lattice on the simplex."""
+        return "exact" if is_step(self.shape[2], self.metric) else "approximate"
 
     def front(self, objectives: list[str | None], maximize: np.ndarray, split: str) -> np.ndarray:
         P, A, M = self.shape

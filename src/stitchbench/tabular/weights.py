@@ -3,7 +3,7 @@ split, and each member's FLOPs. A candidate is a weighting of the members (norma
 score on a party is the weighted output ensemble's, scored by `stitchbench.moo.scoring` (the code every
 ensemble score in stitchbench runs), and its cost the FLOPs of the members with weight > 0.
 
-With two members scored by accuracy the score is an exact step function of the weight (see `StepAccuracy`):
+With two members the score is an exact step function of the weight (`StepAccuracy`, `StepDice`):
 evaluating every breakpoint and one weight inside every interval between them gives every objective vector
 the problem has, so its front is exact; otherwise the front of a lattice on the simplex (approximate).
 """
@@ -19,6 +19,7 @@ from stitchbench.moo.front import nondominated
 from stitchbench.moo.lattice import simplex_grid
 from stitchbench.moo.scoring import (
     WeightedScores,
+    is_step,
     member_weights,
     normalize,
     step_weightings,
@@ -64,7 +65,7 @@ class WeightsTable:
         return weighting_objectives(W, objectives, lambda p: self.scorer(p, split), self.flops)
 
     def front_kind(self) -> str:
-        return "exact" if len(self.members) == 2 and self.metric == "accuracy" else "approximate"
+        return "exact" if is_step(len(self.members), self.metric) else "approximate"
 
     def front_weightings(self, parties: list[str], split: str) -> np.ndarray:
         """Weightings whose scores contain the front on `split`: every breakpoint and one weight inside every

@@ -1,0 +1,70 @@
+"""`StepDice` scores two-member weighted ensembles by Dice as an exact step function of the weight: the
+float64 mixture's Dice inside every interval and at both members, the same at breakpoints as a brute sweep
+of the pixels' class intervals, and a bank of them bit for bit as each one alone."""
+
+import numpy as np
+import pytest
+
+from stitchbench.moo.scoring import StepBank, StepDice, dice, dice_samples, interval_weights
+
+
+def segmentation(seed: int, n=3, classes=3, size=6, ties=False):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(2, n, classes, size, size)) * rng.uniform(0.3, 3)
+    if ties:
+        logits = np.round(logits, 1)
+        logits[1, :, :, :2] = logits[0, :, :, :2]  # identical members on some pixels: flat lines
+    probs = (np.exp(logits) / np.exp(logits).sum(2, keepdims=True)).astype(np.float32)
+    return probs, rng.integers(0, classes, (n, size, size))
+
+
+def mixture(probs, w):
+    pa, pb = probs.astype(np.float64)
+    return w * pa + (1 - w) * pb
+
+
+@pytest.mark.parametrize("seed,ties", [(0, False), (1, False), (2, True), (3, True)])
+def test_step_dice_is_the_mixtures_dice_inside_every_interval_and_at_the_members(seed, ties):
+    probs, y = segmentation(seed, ties=ties)
+    step = StepDice(probs, y)
+    assert len(step.breakpoints()) > 5
+    _, mids = interval_weights(step.breakpoints())
+    w = np.concatenate([mids, [0.0, 1.0]])
+    W = np.stack([w, 1 - w], 1)
+    direct = np.array([dice(mixture(probs, x), y) for x in w])
+    np.testing.assert_allclose(step(W), direct, rtol=0, atol=1e-12)
+    per_image = np.array([dice_samples(mixture(probs, x), y) for x in w])
+    np.testing.assert_allclose(step.samples(W), per_image, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(step.samples(W).mean(1), step(W), rtol=0, atol=1e-12)
+
+
+def test_step_dice_changes_only_at_its_breakpoints_and_a_shifted_one_would_be_caught():
+    """Between consecutive breakpoints the mixture's Dice is constant; moving the breakpoints (a wrong
+    sweep) puts a query on the wrong side of one, which the direct mixture tells apart."""
+    probs, y = segmentation(5, n=2, size=8)
+    step = StepDice(probs, y)
+    edges, _ = interval_weights(step.breakpoints())
+    lo, hi = edges[:-1], edges[1:]
+    inner = np.stack([lo + (hi - lo) * 0.01, lo + (hi - lo) * 0.99], 1)
+    for a, b in inner:
+        assert dice(mixture(probs, a), y) == pytest.approx(dice(mixture(probs, b), y), abs=1e-12)
+    changed = [
+        x
+        for x in step.breakpoints()
+        if abs(dice(mixture(probs, x - 1e-7), y) - dice(mixture(probs, x + 1e-7), y)) > 1e-12
+    ]
+    assert changed  # the score does change at some breakpoints: a step scorer without them would be wrong
+
+
+def test_a_bank_of_dice_scorers_scores_as_each_alone():
+    s = [StepDice(*segmentation(k)) for k in range(6)]
+    bank = StepBank(s)
+    rng = np.random.default_rng(1)
+    keys = rng.integers(0, len(s), 500)
+    w = np.concatenate([rng.uniform(size=500 - 4), [0.0, 1.0, 0.5, 0.25]])
+    ends = [(k, e) for k, x in enumerate(s) for e in x.breakpoints()]
+    keys = np.concatenate([keys, [k for k, _ in ends]])
+    w = np.concatenate([w, [e for _, e in ends]])
+    W = np.stack([w, 1 - w], 1)
+    alone = np.array([s[k](W[i : i + 1])[0] for i, k in enumerate(keys)])
+    assert np.array_equal(bank(keys, W), alone)
