@@ -335,13 +335,12 @@ class StepDice(WeightedScores):
 
 
 class StepBank:
-    """Many two-member step scorers (`StepAccuracy` or `StepDice`, one per key) as one lookup: a batch of (key, weighting)
-    pairs costs four binary searches, not four per key touched. A scorer's score is constant between two
-    consecutive `ends()`, so each key keeps its sorted ends E, the score at each end
-    and in each gap (read from the scorer itself at those weights). Every end is coded key * R + its rank
-    among all the ends (`values`); a weight is located among the ends by float comparisons, and in its key's
-    block by integer search. No arithmetic touches a weight or an end: the scores are the scorers', bit for
-    bit."""
+    """Many two-member step scorers (`StepAccuracy` or `StepDice`, one per key) as one lookup: a batch of
+    (key, weighting) pairs costs four binary searches, not four per key touched. A scorer's score is constant
+    between two consecutive `ends()`, so each key keeps its sorted ends E, the score at each end and in each
+    gap (read from the scorer itself at those weights). Every end is coded key * R + its rank among all the
+    ends (`values`); a weight is located among the ends by float comparisons, and in its key's block by
+    integer search. No arithmetic touches a weight or an end: the scores are the scorers', bit for bit."""
 
     def __init__(self, scorers: list[StepAccuracy | StepDice]):
         ends = [s.ends() for s in scorers]
