@@ -2,6 +2,7 @@ import hashlib
 import io
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -132,7 +133,7 @@ def test_process_and_ray_executors_give_the_same_tables(tiny, tmp_path, cache_di
         other = tmp_path / executor
         outcome = run_suite(suite, other, executor=executor, workers=2, cache_dir=cache_dir, quiet=True)
         assert outcome.failed == 0
-        phases = {"models", "stitch_sets_and_tables", "references", "search", "report"}
+        phases = {"models", "problems", "loading", "search", "report"}
         assert phases <= set(outcome.timings)  # problems built in a pool of 2 processes, then loaded here
         for table in ("evaluations", "fronts"):
             pd.testing.assert_frame_equal(comparable(out, table), comparable(other, table))
@@ -386,3 +387,25 @@ def test_results_are_keyed_by_a_scenario_id(tmp_path, zoo, cache_dir):
     claims = json.loads((tmp_path / "run" / "claims.json").read_text())["scenarios"]
     assert list(claims) == ["mine"]
     assert set(pd.read_parquet(tmp_path / "run" / "baselines.parquet").instance) == set(outcome.instances)
+
+
+def test_references_are_stored_once_and_read_back_as_computed(tiny, cache_dir, monkeypatch):
+    """A warm run reads each instance's references from the cache: the same tables, samples and all, as
+    computing them again; and it does not compute them again."""
+    from stitchbench.benchmark import prepare
+    from stitchbench.benchmark.suite import expand
+    from stitchbench.benchmark.workspace import Workspace
+
+    suite_file, _, _ = tiny
+    job = next(j for j in expand(load_suite(str(suite_file))) if j.family == "stitch-ensemble")
+    ws = Workspace(cache_dir)
+    fresh = prepare.references(ws.instance(job), ws.problem(job))
+    monkeypatch.setattr(prepare, "references", lambda *a: pytest.fail("references computed again"))
+    rec, stored = prepare.stored_references(ws, job)
+    assert rec == ws.instance(job) and set(stored) == set(fresh) and len(stored["claim_pools"])
+    for name, df in fresh.items():
+        got = stored[name]
+        if name == "claim_pools":  # per-sample arrays: compared as arrays
+            assert all(np.array_equal(a, b) for a, b in zip(got.pop("samples"), df["samples"], strict=True))
+            df = df.drop(columns="samples")
+        pd.testing.assert_frame_equal(got, df, check_dtype=False)

@@ -1,11 +1,13 @@
 """Preparing a run: build (or reuse) every zoo and problem, and take from each problem instance what the
-results need: its record, its baselines, its exact or approximate front, and the front of its members'
-weighted output ensembles (the reference claim 4 must beat).
+results need: its record, its baselines, its exact or approximate front, the front of its members' weighted
+output ensembles and claim 4's pools (the references).
 
 Three phases, each with its progress callback: train every missing model (all zoos' in one pool of
-processes), build every problem's stored artifacts (stitch sets, tables: in a pool too), then, in this
-process, load each problem from the cache and take its references."""
+processes); build every problem's stored artifacts (stitch sets, tables) and its instances' references, in
+a pool too, the references stored content-addressed like the tables (a warm run reads them); then, in this
+process, load each problem from the cache with its instance record and stored references."""
 
+import io
 import json
 import time
 from collections.abc import Callable
@@ -17,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from stitchbench import __version__
+from stitchbench.artifacts import ArtifactStore
 from stitchbench.hashing import canonical_json
 from stitchbench.moo.pools import POOL_COLUMNS
 from stitchbench.problems import Problem, ProblemInstance
@@ -28,6 +32,13 @@ from .suite import Job
 from .workspace import Workspace
 
 LONG = ["instance", "split", "point", "objective", "value"]
+COLUMNS = {
+    "baselines": ["instance", "split", "baseline", "objective", "value"],
+    "exact_fronts": LONG,
+    "ensemble_fronts": [*LONG, "weights"],
+    "claim_pools": ["instance", "pool", *POOL_COLUMNS],
+}
+REFERENCES_FORMAT = 1  # bump when what references hold, or how any of them is computed, changes
 
 
 @dataclass
@@ -37,7 +48,7 @@ class Prepared:
     exact_fronts: pd.DataFrame  # instance, split, point, objective, value
     ensemble_fronts: pd.DataFrame  # instance, split, point, objective, value, weights (JSON)
     claim_pools: pd.DataFrame  # instance, pool (stitched, ensembles, references), candidate, ... (moo.pools)
-    timings: dict[str, float]  # seconds per phase: models, stitch_sets_and_tables, references
+    timings: dict[str, float]  # seconds per phase: models, problems, loading
 
 
 def long_rows(instance: str, split: str, names: list[str], F, point_names=None) -> list[tuple]:
@@ -57,7 +68,8 @@ def claim_pools(rec: ProblemInstance, problem: Problem) -> list[pd.DataFrame]:
     return [pool.to_frame(instance=rec.id, pool=name) for name, pool in named.items() if pool is not None]
 
 
-def references(rec: ProblemInstance, problem: Problem) -> tuple[list, list, list]:
+def references(rec: ProblemInstance, problem: Problem) -> dict[str, pd.DataFrame]:
+    """One instance's references, as the four tables of `COLUMNS`."""
     base, exact, ens = [], [], []
     for split in EVAL_SPLITS:
         for name, vec in problem.baselines(split).items():
@@ -73,7 +85,34 @@ def references(rec: ProblemInstance, problem: Problem) -> tuple[list, list, list
                 (*r, json.dumps([round(float(w), 6) for w in W[r[2]]]))
                 for r in long_rows(rec.id, split, rec.parties, F)
             ]
-    return base, exact, ens
+    pools = claim_pools(rec, problem)
+    return {
+        "baselines": pd.DataFrame(base, columns=COLUMNS["baselines"]),
+        "exact_fronts": pd.DataFrame(exact, columns=LONG),
+        "ensemble_fronts": pd.DataFrame(ens, columns=COLUMNS["ensemble_fronts"]),
+        "claim_pools": pd.concat(pools, ignore_index=True) if pools else pd.DataFrame(columns=COLUMNS["claim_pools"]),
+    }
+
+
+def stored_references(ws: Workspace, job: Job) -> tuple[ProblemInstance, dict[str, pd.DataFrame]]:
+    """A job's instance record and its references, computed once and stored content-addressed by the record
+    (every parameter and the sha256 of every artifact the problem uses) as parquet bytes in a safetensors
+    artifact (sha256-verified on every read, nothing unpickled)."""
+    rec = ws.instance(job)
+    config = {"format": REFERENCES_FORMAT, "stitchbench": __version__, "instance": rec.model_dump(mode="json")}
+
+    def build():
+        tables = references(rec, ws.problem(job))
+        return {name: parquet_tensor(df) for name, df in tables.items()}, {"instance": rec.id}
+
+    artifact = ArtifactStore(ws.cache_dir, "references").get_or_build(config, build)
+    return rec, {name: pd.read_parquet(io.BytesIO(t.numpy().tobytes())) for name, t in artifact.tensors().items()}
+
+
+def parquet_tensor(df: pd.DataFrame) -> torch.Tensor:
+    buffer = io.BytesIO()
+    df.to_parquet(buffer, index=False)
+    return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
 
 
 Progress = Callable[[str], None]  # called after each step of a phase with what it did
@@ -90,13 +129,19 @@ def zoo_models(jobs: list[Job], ws: Workspace) -> list[tuple]:
     return list(models.values())
 
 
-def builds(jobs: list[Job]) -> list[Job]:
-    """One job per distinct problem build: a cost variant reuses its problem's stitch sets and tables."""
-    found: dict[tuple, Job] = {}
+def build_groups(jobs: list[Job]) -> list[list[Job]]:
+    """Per distinct problem build (a cost variant reuses its problem's stitch sets and tables), one job per
+    instance it serves."""
+    found: dict[tuple, dict[str, Job]] = {}
     for j in jobs:
         params = {k: v for k, v in j.problem_params.items() if k != "cost"}
-        found.setdefault((j.scenario_key, j.zoo_seed, j.family, canonical_json(params)), j)
-    return list(found.values())
+        found.setdefault((j.scenario_key, j.zoo_seed, j.family, canonical_json(params)), {}).setdefault(j.instance, j)
+    return [list(group.values()) for group in found.values()]
+
+
+def builds(jobs: list[Job]) -> list[Job]:
+    """One job per distinct problem build."""
+    return [group[0] for group in build_groups(jobs)]
 
 
 _WORKSPACE: Workspace | None = None  # a build worker's own
@@ -107,28 +152,32 @@ def init_build_worker() -> None:
     torch.set_num_threads(1)  # as many workers as cores
 
 
-def build_in_worker(cache_dir: str, job: Job) -> str:
-    """In a worker process: build (or find) one problem's stored artifacts; its instance id."""
+def build_in_worker(cache_dir: str, group: list[Job]) -> str:
+    """In a worker process: build (or find) one problem's stored artifacts and its instances' references."""
     global _WORKSPACE
     if _WORKSPACE is None:
         _WORKSPACE = Workspace(Path(cache_dir))
-    _WORKSPACE.problem(job)
-    return job.instance
+    return build_group(_WORKSPACE, group)
+
+
+def build_group(ws: Workspace, group: list[Job]) -> str:
+    for job in group:
+        stored_references(ws, job)
+    return group[0].instance
 
 
 def build_problems(jobs: list[Job], ws: Workspace, on_built: Progress) -> None:
-    """Build every problem once, so that its stitch sets and tables are stored: in `ws.zoo_workers`
-    processes (one thread each, the scenarios with the most parties first), or here with one."""
-    todo = sorted(builds(jobs), key=lambda j: -len(ws.scenario(j.scenario).party_names))
+    """Build every problem once, so that its stitch sets, tables and references are stored: in
+    `ws.zoo_workers` processes (one thread each, the scenarios with the most parties first), or here."""
+    todo = sorted(build_groups(jobs), key=lambda g: -len(ws.scenario(g[0].scenario).party_names))
     if ws.zoo_workers < 2 or len(todo) < 2:
-        for j in todo:
-            ws.problem(j)
-            on_built(j.instance)
+        for group in todo:
+            on_built(build_group(ws, group))
         return
     ctx = get_context("spawn")
     workers = min(ws.zoo_workers, len(todo))
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_build_worker) as pool:
-        for future in as_completed([pool.submit(build_in_worker, str(ws.cache_dir), j) for j in todo]):
+        for future in as_completed([pool.submit(build_in_worker, str(ws.cache_dir), g) for g in todo]):
             on_built(future.result())
 
 
@@ -138,22 +187,24 @@ def prepare(jobs: list[Job], ws: Workspace, on_model: Progress, on_built: Progre
     train_models(ws.cache_dir, zoo_models(jobs, ws), ws.zoo_workers, lambda label, _s: on_model(label))
     timings = {"models": time.perf_counter() - start}
     build_problems(jobs, ws, on_built)
-    timings["stitch_sets_and_tables"] = time.perf_counter() - start - timings["models"]
+    timings["problems"] = time.perf_counter() - start - timings["models"]
     instances: dict[str, ProblemInstance] = {}
-    base, exact, ens, pools = [], [], [], []
+    tables: dict[str, list[pd.DataFrame]] = {name: [] for name in COLUMNS}
     for j in jobs:
         if j.instance in instances:
             continue
-        instances[j.instance] = rec = ws.instance(j)
-        b, e, w = references(rec, ws.problem(j))
-        base, exact, ens = base + b, exact + e, ens + w
-        pools += claim_pools(rec, ws.problem(j))
+        instances[j.instance], found = stored_references(ws, j)
+        for name, df in found.items():
+            tables[name].append(df)
         on_problem(j.instance)
+    frames = {
+        name: pd.concat(kept, ignore_index=True)
+        if (kept := [d for d in dfs if len(d)])
+        else pd.DataFrame(columns=COLUMNS[name])
+        for name, dfs in tables.items()
+    }
     return Prepared(
         instances,
-        pd.DataFrame(base, columns=["instance", "split", "baseline", "objective", "value"]),
-        pd.DataFrame(exact, columns=LONG),
-        pd.DataFrame(ens, columns=[*LONG, "weights"]),
-        pd.concat(pools, ignore_index=True) if pools else pd.DataFrame(columns=["instance", "pool", *POOL_COLUMNS]),
-        timings | {"references": time.perf_counter() - start - sum(timings.values())},
+        **frames,
+        timings=timings | {"loading": time.perf_counter() - start - sum(timings.values())},
     )

@@ -161,8 +161,8 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
         t = time.perf_counter()
         bars = {
             "models": len(zoo_models(jobs, ws)),
-            "stitch sets and tables": len(builds(jobs)),
-            "problems and references": len({j.instance for j in jobs}),
+            "stitch sets, tables and references": len(builds(jobs)),
+            "instances": len({j.instance for j in jobs}),
         }
         tasks = {name: progress.add_task(name, total=total) for name, total in bars.items()}
 
