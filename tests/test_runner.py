@@ -313,8 +313,8 @@ FOUR = ["uci-digits-1", "uci-digits-2", "mnist-1", "mnist-2"]
 
 
 def test_scenarios_with_ids_and_zoos_of_their_own():
-    """The paper suite: one scenario twice (cnn; cnn with resnet as `cross-arch`, its own zoo); each problem
-    only on the scenarios it names; results keyed by the scenario's id."""
+    """The paper suite: one scenario twice (cnn; cnn with resnet as `cross-arch`, its own zoo), brain-mri with
+    one zoo seed; each problem only on the scenarios it names; results keyed by the scenario's id."""
     from stitchbench.benchmark.suite import expand
 
     jobs = expand(load_suite("paper"))
@@ -323,6 +323,7 @@ def test_scenarios_with_ids_and_zoos_of_their_own():
         "digits-shift": (["cnn"], [0, 1, 2]),
         "digits-shift-4": (["cnn"], [0, 1, 2]),
         "cross-arch": (["cnn", "resnet"], [0, 1, 2]),
+        "brain-mri": (["unet"], [0]),
     }
     cross = {j.instance: j.problem_params["archs"] for j in jobs if j.scenario_key == "cross-arch"}
     assert cross["cross-arch/z2/stitch-ensemble-db@mnist"] == ["resnet", "cnn"] and len(cross) == 6
@@ -330,7 +331,8 @@ def test_scenarios_with_ids_and_zoos_of_their_own():
     per = {k: {j.instance.split("/", 2)[2] for j in jobs if j.scenario_key == k} for k in zoos}
     assert per["digits-shift-4"] == {"ensemble-weights"} | {f"stitch-ensemble-db@{p}" for p in FOUR}
     assert len(per["digits-shift"]) == 8 and all(p.startswith("stitch-ensemble-db@") for p in per["cross-arch"])
-    assert len(jobs) == 45 * 10 * 3 and all(j.budget == 500 for j in jobs)
+    assert per["brain-mri"] == {"ensemble-weights", "stitch-ensemble-db@site-a", "stitch-ensemble-db@site-b"}
+    assert len(jobs) == 48 * 10 * 3 and all(j.budget == 500 for j in jobs)
     assert all(j.problem_params.get("alpha_grid") == 11 for j in jobs if j.family == "stitch-ensemble")
 
 

@@ -131,8 +131,12 @@ def dominated_by(S: np.ndarray, E: np.ndarray) -> np.ndarray:
 
 
 def qualifying(S: np.ndarray, E: np.ndarray, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(recovers, weakly dominated by some point of E) per row of S (n, P); `need` (P,)."""
-    return (S - need >= -EPS).all(1), dominated_by(S, E)
+    """(recovers, recovers and is weakly dominated by some point of E) per row of S (n, P); `need` (P,).
+    Only a point of E that meets the thresholds can dominate a recovering s (as in `survives`)."""
+    recovers = (S - need >= -EPS).all(1)
+    dominated = np.zeros(len(S), dtype=bool)
+    dominated[recovers] = dominated_by(S[recovers], E[(E - need >= -2 * EPS).all(1)])
+    return recovers, dominated
 
 
 def survives(S: np.ndarray, E: np.ndarray, need: np.ndarray) -> bool:
@@ -205,8 +209,8 @@ def decide(host: str, recs: list[ProblemInstance], pools: pd.DataFrame) -> dict:
     }
     if not len(S):
         return result | {"tested": False, "holds": False, "reason": "no stitched candidate"}
-    recovers, dominated = qualifying(S.test, E.test, need)
-    ok = recovers & ~dominated
+    recovers, recovering_dominated = qualifying(S.test, E.test, need)
+    ok = recovers & ~recovering_dominated
     fraction = bootstrap_fraction(S, E, refs, h, local, ensemble)
     margins = (S.test - need).min(1)
     pick = np.flatnonzero(ok) if ok.any() else np.arange(len(S))
@@ -218,10 +222,10 @@ def decide(host: str, recs: list[ProblemInstance], pools: pd.DataFrame) -> dict:
         "holds_on_point_estimate": bool(ok.any()),
         "bootstrap_fraction": fraction,
         "recovering_points": int(recovers.sum()),
-        "recovering_but_dominated_by_ensembles": int((recovers & dominated).sum()),
+        "recovering_but_dominated_by_ensembles": int(recovering_dominated.sum()),
         "hv_gain": hv_scores(np.vstack([S.test, E.test])) - hv_scores(E.test),
         "point": dict(zip(parties, map(float, S.test[best]), strict=True)),
-        "dominated_by_ensemble": bool(dominated[best]),
+        "dominated_by_ensemble": bool(dominated_by(S.test[[best]], E.test)[0]),
         "decision": decision,
     }
 

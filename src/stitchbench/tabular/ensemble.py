@@ -155,6 +155,12 @@ class EnsembleTable:
             self._scorers[key] = StepBank(scorers)
         return self._scorers[key]
 
+    def banked(self, party: str, split: str, rows: int) -> bool:
+        """Whether to score `rows` candidates through the bank: once it is built, or for a batch of at least
+        one candidate per key (a few candidates, e.g. a job's front on test, build only the scorers of the
+        keys they touch: a segmentation key's takes tens of milliseconds)."""
+        return ("bank", party, split) in self._scorers or rows >= len(self.points) * len(self.alphas)
+
     def combo_scorer(self, combo: tuple[int, float], party: str, split: str) -> WeightedScores:
         """The branches' scorer at (point, alpha); alpha 0: the members' plain output ensemble."""
         pi, alpha = combo
@@ -180,7 +186,7 @@ class EnsembleTable:
         for j, party in enumerate(objectives):
             if party is None:
                 continue
-            bank = self.bank(party, split)
+            bank = self.bank(party, split) if self.banked(party, split, len(W)) else None
             if bank is not None:  # every key in one vectorized pass
                 out[:, j] = bank.at(keys, w)
                 continue
