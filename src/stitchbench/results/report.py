@@ -3,8 +3,11 @@
 import base64
 import html
 import json
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +17,7 @@ from markupsafe import Markup
 
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.instance import ProblemInstance
+from stitchbench.processes import die_with_parent
 
 from .figures import savefig, solver_colours
 from .headline import headline, verdicts
@@ -187,6 +191,27 @@ def hv_figure(rec: ProblemInstance, anytime: pd.DataFrame, colours: dict[str, st
     if not (anytime.instance == rec.id).any():
         return None
     return savefig(draw_hv(rec, anytime, colours), out / f"hv_{safe(rec.id)}.png")
+
+
+def instance_figures(rec: ProblemInstance, fronts, refs: FrontRefs | None, anytime, colours, out: Path) -> list[Path]:
+    """An instance's front figure (where it has fronts: `refs`) and convergence figure (where it has anytime
+    rows)."""
+    figures = [front_figure(rec, fronts, refs, colours, out)] if refs is not None else []
+    hv = hv_figure(rec, anytime, colours, out) if len(anytime) else None
+    return figures + ([hv] if hv else [])
+
+
+FIGURE_POOL_MIN = 8  # instances from which a report draws in a pool of processes
+
+
+def drawn(tasks: list[tuple]) -> list[list[Path]]:
+    """`instance_figures` of every task: in a pool of one process per core (up to 4) where there are at least
+    FIGURE_POOL_MIN, as matplotlib draws on one core."""
+    workers = min(os.cpu_count() or 1, 4, len(tasks))
+    if workers < 2 or len(tasks) < FIGURE_POOL_MIN:
+        return [instance_figures(*t) for t in tasks]
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=die_with_parent) as pool:
+        return list(pool.map(instance_figures, *zip(*tasks, strict=True)))
 
 
 def versus_best(best: str, solver: str, stats: pd.DataFrame) -> tuple[str, str]:
@@ -377,15 +402,21 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     exact, ensembles = run.table("exact_fronts"), run.table("ensemble_fronts")
     figdir = run.file("figures")
     colours = solver_colours(s.get("id") or s["name"] for s in manifest["suite"]["solvers"])
+    tasks = [
+        (
+            rec,
+            mine := fronts[fronts.instance == rec.id] if len(fronts) else fronts,
+            front_refs(rec, exact, ensembles, baselines, claims) if len(mine) else None,
+            anytime[anytime.instance == rec.id] if len(anytime) else anytime,
+            colours,
+            figdir,
+        )
+        for rec in instances.values()
+    ]
     sections: list[tuple[str, list]] = []
-    for rec in instances.values():
+    for rec, figures in zip(instances.values(), drawn(tasks), strict=True):
         items: list = [f"{rec.family}, host {rec.host or '—'}, {rec.metric}; front for IGD+: {rec.front}"]
-        if len(fronts) and (fronts.instance == rec.id).any():
-            refs = front_refs(rec, exact, ensembles, baselines, claims)
-            items.append(front_figure(rec, fronts, refs, colours, figdir))
-        fig = hv_figure(rec, anytime, colours, figdir) if len(anytime) else None
-        if fig:
-            items.append(fig)
+        items += figures
         items.append(solver_table(rec, indicators, stats))
         base = reference_vectors(baselines, rec, "test")
         items.append(
