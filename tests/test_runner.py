@@ -133,7 +133,7 @@ def test_process_and_ray_executors_give_the_same_tables(tiny, tmp_path, cache_di
         other = tmp_path / executor
         outcome = run_suite(suite, other, executor=executor, workers=2, cache_dir=cache_dir, quiet=True)
         assert outcome.failed == 0
-        phases = {"models", "problems", "loading", "search", "report"}
+        phases = {"models", "problems", "search", "report"}
         assert phases <= set(outcome.timings)  # problems built in a pool of 2 processes, then loaded here
         for table in ("evaluations", "fronts"):
             pd.testing.assert_frame_equal(comparable(out, table), comparable(other, table))
@@ -411,3 +411,17 @@ def test_references_are_stored_once_and_read_back_as_computed(tiny, cache_dir, m
             assert all(np.array_equal(a, b) for a, b in zip(got.pop("samples"), df["samples"], strict=True))
             df = df.drop(columns="samples")
         pd.testing.assert_frame_equal(got, df, check_dtype=False)
+
+
+def test_process_chunks_keep_an_instances_jobs_together():
+    """Each chunk a process worker takes holds jobs of one instance (its problem loads once), four chunks per
+    worker at least; every job once, in order."""
+    from stitchbench.benchmark.executors import chunks
+    from stitchbench.benchmark.suite import expand
+
+    jobs = expand(load_suite("paper"))
+    c = chunks(jobs, 2)
+    assert [j for chunk in c for j in chunk] == jobs
+    assert len(c) == 48 and all(len({j.instance for j in chunk}) == 1 for chunk in c)
+    few = chunks(jobs[:16], 2)  # one instance's 16 jobs: at most 2 per chunk
+    assert [len(chunk) for chunk in few] == [2] * 8

@@ -43,17 +43,32 @@ def _init_worker(cache_dir: str) -> None:
     _worker_ws = Workspace(Path(cache_dir))
 
 
-def _process_job(job_json: str) -> JobResult:
+def _process_jobs(jobs_json: list[str]) -> list[JobResult]:
     assert _worker_ws is not None
-    return execute(Job.model_validate_json(job_json), _worker_ws)
+    return [execute(Job.model_validate_json(j), _worker_ws) for j in jobs_json]
+
+
+def chunks(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
+    """Consecutive jobs of one instance, at most len(jobs) / (4 workers) of them per chunk: a worker that
+    takes a chunk loads (and builds the scorers of) its problem once, where single jobs would have every
+    worker load every problem; four chunks per worker keep the load balanced."""
+    size = max(1, -(-len(jobs) // (4 * workers)))
+    out: list[list[Job]] = []
+    for job in jobs:
+        if out and out[-1][0].instance == job.instance and len(out[-1]) < size:
+            out[-1].append(job)
+        else:
+            out.append([job])
+    return out
 
 
 def run_process(jobs: Sequence[Job], cache_dir: Path, workers: int, on_result: OnResult) -> None:
     ctx = get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(cache_dir),)) as pool:
-        futures = [pool.submit(_process_job, job.model_dump_json()) for job in jobs]
+        futures = [pool.submit(_process_jobs, [j.model_dump_json() for j in c]) for c in chunks(jobs, workers)]
         for f in as_completed(futures):
-            on_result(f.result())
+            for result in f.result():
+                on_result(result)
 
 
 def bundle(workspace: Workspace) -> dict[str, bytes]:

@@ -2,10 +2,10 @@
 results need: its record, its baselines, its exact or approximate front, the front of its members' weighted
 output ensembles and claim 4's pools (the references).
 
-Three phases, each with its progress callback: train every missing model (all zoos' in one pool of
-processes); build every problem's stored artifacts (stitch sets, tables) and its instances' references, in
-a pool too, the references stored content-addressed like the tables (a warm run reads them); then, in this
-process, load each problem from the cache with its instance record and stored references."""
+Two phases, with progress callbacks: train every missing model (all zoos' in one pool of processes); then
+build every problem's stored artifacts (stitch sets, tables) and its instances' references in a pool too,
+the references stored content-addressed like the tables (a warm run reads them), and return each instance's
+record and references to this process, which loads no problem itself."""
 
 import io
 import json
@@ -48,7 +48,7 @@ class Prepared:
     exact_fronts: pd.DataFrame  # instance, split, point, objective, value
     ensemble_fronts: pd.DataFrame  # instance, split, point, objective, value, weights (JSON)
     claim_pools: pd.DataFrame  # instance, pool (stitched, ensembles, references), candidate, ... (moo.pools)
-    timings: dict[str, float]  # seconds per phase: models, problems, loading
+    timings: dict[str, float]  # seconds per phase: models, problems
 
 
 def long_rows(instance: str, split: str, names: list[str], F, point_names=None) -> list[tuple]:
@@ -152,59 +152,66 @@ def init_build_worker() -> None:
     torch.set_num_threads(1)  # as many workers as cores
 
 
-def build_in_worker(cache_dir: str, group: list[Job]) -> str:
-    """In a worker process: build (or find) one problem's stored artifacts and its instances' references."""
+Built = tuple[list[tuple[ProblemInstance, dict[str, pd.DataFrame]]], list[Path]]
+
+
+def build_in_worker(cache_dir: str, group: list[Job]) -> Built:
+    """In a worker process: `build_group`."""
     global _WORKSPACE
     if _WORKSPACE is None:
         _WORKSPACE = Workspace(Path(cache_dir))
     return build_group(_WORKSPACE, group)
 
 
-def build_group(ws: Workspace, group: list[Job]) -> str:
-    for job in group:
-        stored_references(ws, job)
-    return group[0].instance
+def build_group(ws: Workspace, group: list[Job]) -> Built:
+    """Build (or find) one problem's stored artifacts: each of its instances' record and references, and the
+    folders of every artifact it uses (what a Ray run ships to its workers)."""
+    return [stored_references(ws, job) for job in group], ws.artifact_dirs()
 
 
-def build_problems(jobs: list[Job], ws: Workspace, on_built: Progress) -> None:
-    """Build every problem once, so that its stitch sets, tables and references are stored: in
-    `ws.zoo_workers` processes (one thread each, the scenarios with the most parties first), or here."""
+def build_problems(
+    jobs: list[Job], ws: Workspace, on_built: Progress, on_problem: Progress
+) -> dict[str, tuple[ProblemInstance, dict[str, pd.DataFrame]]]:
+    """Build every problem once, so that its stitch sets, tables and references are stored, and return each
+    instance's record and references: in `ws.zoo_workers` processes (one thread each, the scenarios with the
+    most parties first), or here."""
     todo = sorted(build_groups(jobs), key=lambda g: -len(ws.scenario(g[0].scenario).party_names))
+    found = {}
+
+    def take(built: Built, group: list[Job]) -> None:
+        refs, dirs = built
+        ws.artifact_paths |= dict.fromkeys(dirs)
+        for rec, frames in refs:
+            found[rec.id] = (rec, frames)
+            on_problem(rec.id)
+        on_built(group[0].instance)
+
     if ws.zoo_workers < 2 or len(todo) < 2:
         for group in todo:
-            on_built(build_group(ws, group))
-        return
+            take(build_group(ws, group), group)
+        return found
     ctx = get_context("spawn")
     workers = min(ws.zoo_workers, len(todo))
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_build_worker) as pool:
-        for future in as_completed([pool.submit(build_in_worker, str(ws.cache_dir), g) for g in todo]):
-            on_built(future.result())
+        futures = {pool.submit(build_in_worker, str(ws.cache_dir), g): g for g in todo}
+        for future in as_completed(futures):
+            take(future.result(), futures[future])
+    return found
 
 
 def prepare(jobs: list[Job], ws: Workspace, on_model: Progress, on_built: Progress, on_problem: Progress) -> Prepared:
-    """Every model, problem and reference table the jobs need; progress through the three callbacks."""
+    """Every model, problem and reference table the jobs need; progress through the three callbacks (a
+    model trained, a problem built, an instance's references ready)."""
     start = time.perf_counter()
     train_models(ws.cache_dir, zoo_models(jobs, ws), ws.zoo_workers, lambda label, _s: on_model(label))
     timings = {"models": time.perf_counter() - start}
-    build_problems(jobs, ws, on_built)
+    found = build_problems(jobs, ws, on_built, on_problem)
     timings["problems"] = time.perf_counter() - start - timings["models"]
-    instances: dict[str, ProblemInstance] = {}
-    tables: dict[str, list[pd.DataFrame]] = {name: [] for name in COLUMNS}
-    for j in jobs:
-        if j.instance in instances:
-            continue
-        instances[j.instance], found = stored_references(ws, j)
-        for name, df in found.items():
-            tables[name].append(df)
-        on_problem(j.instance)
+    order = list(dict.fromkeys(j.instance for j in jobs))
     frames = {
         name: pd.concat(kept, ignore_index=True)
-        if (kept := [d for d in dfs if len(d)])
+        if (kept := [found[i][1][name] for i in order if len(found[i][1][name])])
         else pd.DataFrame(columns=COLUMNS[name])
-        for name, dfs in tables.items()
+        for name in COLUMNS
     }
-    return Prepared(
-        instances,
-        **frames,
-        timings=timings | {"loading": time.perf_counter() - start - sum(timings.values())},
-    )
+    return Prepared({i: found[i][0] for i in order}, **frames, timings=timings)

@@ -162,7 +162,7 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
         bars = {
             "models": len(zoo_models(jobs, ws)),
             "stitch sets, tables and references": len(builds(jobs)),
-            "instances": len({j.instance for j in jobs}),
+            "instances": len({j.instance for j in jobs}),  # references ready
         }
         tasks = {name: progress.add_task(name, total=total) for name, total in bars.items()}
 
