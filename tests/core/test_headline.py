@@ -103,3 +103,21 @@ def test_parties_of_another_scenario_neither_show_as_nan_nor_hide_the_largest_ga
     )
     text = host_sentences("a", rows)
     assert "nan" not in text and "21.0 points below merged data on b" in text
+
+
+def test_each_scenario_gets_its_own_table_without_the_other_scenarios_parties():
+    """Scenarios with different parties: one headline table each, holding only its own parties' columns (a
+    single table had a "—" column per party of every other scenario)."""
+    from stitchbench.results.report import headline_blocks
+
+    claims, baselines, instances = inputs([(0.95, 0.90)], [True])
+    per_seed = [seed(0, (0.91, 0.88), False) | {"decision": {"instance": "j0"}, "point": {"C": 0.91, "D": 0.88}}]
+    claims["scenarios"]["T"] = {"claims": [{"id": 4, "checks": [{"host": "C", "per_seed": per_seed}]}]}
+    more = baselines.assign(instance="j0", objective=baselines.objective.map({"A": "C", "B": "D"}))
+    instances["j0"] = record("j0").model_copy(update={"parties": ["C", "D"], "objectives": ["C", "D"]})
+    blocks = headline_blocks(claims, pd.concat([baselines, more]), instances)
+    tables = [b.table for b in blocks if b.kind == "table"]
+    assert [t.scenario.tolist() for t in tables] == [["S"], ["T"]]
+    assert "stitched on A (test)" in tables[0] and not any("C" in c for c in tables[0].columns)
+    assert "stitched on C (test)" in tables[1] and not any(" A " in c or " B " in c for c in tables[1].columns)
+    assert [b.text.split(".**")[0] for b in blocks if b.kind == "para"][1:] == ["**S", "**T"]
