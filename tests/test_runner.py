@@ -268,8 +268,9 @@ def test_problems_can_be_set_on_some_scenarios_only():
     assert four == {"weights", "weights-switches", "weights-7", "weights-7-switches"}  # no stitching, no graph
     two = {i.split("/", 2)[2] for i in instances if i.startswith("digits-shift/")}
     assert {"graph@uci-digits", "graph-4@uci-digits", "stitch@mnist", "weights"} <= two
-    assert not any(p.startswith("graph") and "mnist" in p for p in two)  # hosts = ["uci-digits"] only
-    assert len(instances) == 13
+    assert {p for p in two if p.startswith("graph") and "mnist" in p} == {"graph-5@mnist+cost", "graph-6@mnist+cost"}
+    assert {i for i in instances if i.startswith("cross-arch/")} == {"cross-arch/z0/graph-5@uci-digits+cost"}
+    assert len(instances) == 17
 
 
 def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
