@@ -68,3 +68,22 @@ def test_a_bank_of_dice_scorers_scores_as_each_alone():
     W = np.stack([w, 1 - w], 1)
     alone = np.array([s[k](W[i : i + 1])[0] for i, k in enumerate(keys)])
     assert np.array_equal(bank(keys, W), alone)
+
+
+@pytest.mark.parametrize("case", ["identical members", "both all foreground", "identical, all background"])
+def test_step_dice_without_any_breakpoint_scores_as_the_mixture(case):
+    """Members that never change a prediction on [0, 1] leave no interval end: the score is constant."""
+    p = np.zeros((2, 1, 2, 1, 2), np.float32)
+    p[:, 0, :, 0, 0], p[:, 0, :, 0, 1], y = [0.9, 0.1], [0.2, 0.8], np.array([[[0, 1]]])
+    if case == "both all foreground":
+        p = np.zeros((2, 1, 2, 1, 1), np.float32)
+        p[0, 0, :, 0, 0], p[1, 0, :, 0, 0], y = [0.3, 0.7], [0.1, 0.9], np.array([[[1]]])
+    elif case == "identical, all background":
+        p[:, :, 0], p[:, :, 1], y = 0.9, 0.1, np.array([[[1, 0]]])
+    step = StepDice(p, y)
+    w = np.array([0.0, 0.3, 0.5, 1.0])
+    W = np.stack([w, 1 - w], 1)
+    direct = [dice(mixture(p, x), y) for x in w]
+    np.testing.assert_array_equal(step(W), direct)
+    np.testing.assert_array_equal(step.samples(W)[:, 0], direct)
+    assert StepBank([step, step]).at(np.array([0, 1]), np.array([0.2, 1.0])).tolist() == direct[:1] * 2

@@ -268,7 +268,7 @@ class StepDice(WeightedScores):
         # per (group, slot) with a change: the counts after it
         codes, where = np.unique(groups.astype(np.int64) * self.slots + slot, return_inverse=True)
         predicted, correct = (np.bincount(where, v, len(codes)) for v in (step, hit))
-        run = np.r_[True, codes[1:] // self.slots != codes[:-1] // self.slots]
+        run = np.diff(codes // self.slots, prepend=-1) != 0
         first = np.flatnonzero(run)[np.cumsum(run) - 1]
         predicted, correct = (np.cumsum(v) - (np.cumsum(v) - v)[first] for v in (predicted, correct))
         truth = np.stack([np.bincount(image[labels == c], minlength=N) for c in range(1, C)], 1).reshape(-1)
@@ -294,14 +294,14 @@ class StepDice(WeightedScores):
             index[slot[inside] - start + 1, group[inside]] = np.flatnonzero(inside)
             index = np.maximum.accumulate(index, 0)[1:]
             last = index[-1]
-            values = np.where(index >= 0, self.after[np.maximum(index, 0)], self.before[None])
+            values = np.where(index >= 0, np.r_[self.after, 0.0][index], self.before[None])
             scores.append(self.per_image(values).sum(1) / self.shape[0])
         return np.concatenate(scores)
 
     def slot_of(self, w: np.ndarray) -> np.ndarray:
         """The slot of each weight w on member A."""
         rank = np.searchsorted(self.values, w, "left")
-        at = (rank < len(self.values)) & (self.values[np.minimum(rank, len(self.values) - 1)] == w)
+        at = np.r_[self.values, np.nan][rank] == w
         return 2 * rank + at
 
     def slot_samples(self, slots: np.ndarray) -> np.ndarray:
@@ -309,8 +309,8 @@ class StepDice(WeightedScores):
         groups = np.arange(self.shape[0] * self.shape[1])
         query = groups[None] * self.slots + np.asarray(slots)[:, None]  # (B, groups)
         i = np.searchsorted(self.codes, query, "right") - 1
-        mine = (i >= 0) & (self.codes[np.maximum(i, 0)] // self.slots == groups[None])
-        return self.per_image(np.where(mine, self.after[np.maximum(i, 0)], self.before[None]))
+        mine = (i >= 0) & (np.r_[self.codes, -1][i] // self.slots == groups[None])
+        return self.per_image(np.where(mine, np.r_[self.after, 0.0][i], self.before[None]))
 
     def per_image(self, values: np.ndarray) -> np.ndarray:
         """Each image's mean over its classes (B, N) of per-group Dice (B, groups)."""
