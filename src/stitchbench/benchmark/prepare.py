@@ -29,7 +29,7 @@ from stitchbench.zoo import EVAL_SPLITS
 from stitchbench.zoo.build import train_models, zoo_configs
 
 from .suite import Job
-from .workspace import Workspace
+from .workspace import Workspace, zoo_key
 
 LONG = ["instance", "split", "point", "objective", "value"]
 COLUMNS = {
@@ -88,7 +88,7 @@ def references(rec: ProblemInstance, problem: Problem) -> dict[str, pd.DataFrame
     pools = claim_pools(rec, problem)
     return {
         "baselines": pd.DataFrame(base, columns=COLUMNS["baselines"]),
-        "exact_fronts": pd.DataFrame(exact, columns=LONG),
+        "exact_fronts": pd.DataFrame(exact, columns=COLUMNS["exact_fronts"]),
         "ensemble_fronts": pd.DataFrame(ens, columns=COLUMNS["ensemble_fronts"]),
         "claim_pools": pd.concat(pools, ignore_index=True) if pools else pd.DataFrame(columns=COLUMNS["claim_pools"]),
     }
@@ -120,7 +120,7 @@ Progress = Callable[[str], None]  # called after each step of a phase with what 
 
 def zoo_models(jobs: list[Job], ws: Workspace) -> list[tuple]:
     """(scenario, config) of every model the jobs' zoos hold, each once."""
-    zoos = {(j.scenario.name, canonical_json(j.scenario.params), j.zoo.model_dump_json(), j.zoo_seed): j for j in jobs}
+    zoos = {zoo_key(j.scenario, j.zoo, j.zoo_seed): j for j in jobs}
     models = {}
     for j in zoos.values():
         scenario = ws.scenario(j.scenario)

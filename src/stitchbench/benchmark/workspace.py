@@ -14,6 +14,11 @@ from stitchbench.zoo import Zoo, build_zoo
 from .suite import Job, ScenarioSpec, ZooSpec
 
 
+def zoo_key(scenario: ScenarioSpec, spec: ZooSpec, seed: int) -> tuple:
+    """What makes two jobs' zoos one: the scenario's name and parameters (not its id), the zoo, the seed."""
+    return scenario.name, canonical_json(scenario.params), spec.model_dump_json(), seed
+
+
 @dataclass
 class Workspace:
     cache_dir: Path
@@ -36,7 +41,7 @@ class Workspace:
         return self.scenarios[key]
 
     def zoo(self, scenario: ScenarioSpec, spec: ZooSpec, seed: int, on_model=None) -> Zoo:
-        key = (scenario.name, canonical_json(scenario.params), spec.model_dump_json(), seed)
+        key = zoo_key(scenario, spec, seed)
         if key not in self.zoos:
             self.zoos[key] = build_zoo(
                 self.scenario(scenario),

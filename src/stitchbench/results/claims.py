@@ -117,6 +117,12 @@ def thresholds(local: np.ndarray, ensemble: np.ndarray, host: int) -> np.ndarray
     return need
 
 
+def meets(X: np.ndarray, need: np.ndarray, tol: float = EPS) -> np.ndarray:
+    """Per row of X (n, P): at or above `need` on every party, within `tol`. A point of E that dominates a
+    recovering s (within EPS) meets the thresholds within 2 EPS."""
+    return (X - need >= -tol).all(1)
+
+
 def dominated_by(S: np.ndarray, E: np.ndarray) -> np.ndarray:
     """Per row of S (n, P): weakly dominated (within EPS) by some row of E. E is first cut to its
     non-dominated rows: an e that another e' dominates dominates nothing e' does not (exact)."""
@@ -133,9 +139,9 @@ def dominated_by(S: np.ndarray, E: np.ndarray) -> np.ndarray:
 def qualifying(S: np.ndarray, E: np.ndarray, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(recovers, recovers and is weakly dominated by some point of E) per row of S (n, P); `need` (P,).
     Only a point of E that meets the thresholds can dominate a recovering s (as in `survives`)."""
-    recovers = (S - need >= -EPS).all(1)
+    recovers = meets(S, need)
     dominated = np.zeros(len(S), dtype=bool)
-    dominated[recovers] = dominated_by(S[recovers], E[(E - need >= -2 * EPS).all(1)])
+    dominated[recovers] = dominated_by(S[recovers], E[meets(E, need, 2 * EPS)])
     return recovers, dominated
 
 
@@ -144,10 +150,10 @@ def survives(S: np.ndarray, E: np.ndarray, need: np.ndarray) -> bool:
     only their non-dominated ones (an s that another s' dominates is dominated wherever s' is), and only
     points of E that meet the thresholds themselves (within 2 EPS) can dominate one: the same verdict as
     `qualifying` on every row, on a few of them."""
-    S = S[(S - need >= -EPS).all(1)]
+    S = S[meets(S, need)]
     if not len(S):
         return False
-    return bool((~dominated_by(S[val_front(S)], E[(E - need >= -2 * EPS).all(1)])).any())
+    return bool((~dominated_by(S[val_front(S)], E[meets(E, need, 2 * EPS)])).any())
 
 
 def distinct(pool: CandidatePool) -> list[np.ndarray]:
