@@ -8,10 +8,11 @@ from stitchbench.benchmark.collection import build_collection
 from stitchbench.hashing import file_sha256
 from stitchbench.tabular.catalog import COLLECTION, read_catalog
 
-NAME = "digits-shift.weights"
+NAME = "digits-shift.graph-5@uci-digits+cost"  # the smallest calibrated instance: 256 graphs, scored live
 
 
-def test_a_rebuild_equals_the_shipped_tables_bit_for_bit(zoo, cache_dir, tmp_path):
+def test_a_rebuild_equals_the_shipped_tables_bit_for_bit(zoo, graph_problem, cache_dir, tmp_path):
+    """From the session's models and stitches (those of `graph_problem`); the table is built here."""
     shipped = json.loads((COLLECTION / NAME / "manifest.json").read_text())
     for f, sha in shipped["files"].items():
         assert file_sha256(COLLECTION / NAME / f) == sha

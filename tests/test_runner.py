@@ -255,9 +255,20 @@ def test_report_and_compare_commands(tiny, capsys):
 
 
 def test_shipped_suites_validate(capsys):
+    from stitchbench.benchmark.suite import expand, shipped_suites
+
     assert main(["list", "suites"]) == 0
     out = capsys.readouterr().out
-    assert "quick" in out
+    assert all(name in out for name in shipped_suites())
+    jobs = {name: expand(load_suite(name)) for name in shipped_suites()}
+    assert all(jobs.values())
+    collection, left_out = load_suite("solvers"), load_suite("solvers-candidates")  # measured the same way
+    assert (left_out.solvers, left_out.seeds, left_out.budget) == (
+        collection.solvers,
+        collection.seeds,
+        collection.budget,
+    )
+    assert not {j.instance for j in jobs["solvers"]} & {j.instance for j in jobs["solvers-candidates"]}
 
 
 def test_problems_can_be_set_on_some_scenarios_only():
@@ -265,13 +276,21 @@ def test_problems_can_be_set_on_some_scenarios_only():
 
     instances = {j.instance for j in expand(load_suite("solvers"))}
     four = {i.split("/", 2)[2] for i in instances if i.startswith("digits-shift-4/")}
-    assert four == {"weights", "weights-switches", "weights-7", "weights-7-switches"}  # no stitching, no graph
+    assert four == {
+        "weights-switches",
+        "weights-7-switches",
+        "stitch-switches@mnist-1+cost",
+        "graph-6@uci-digits-1",
+        "graph-5@uci-digits-1+cost",
+        "graph-5@mnist-1+cost",
+    }
     two = {i.split("/", 2)[2] for i in instances if i.startswith("digits-shift/")}
-    assert {"graph@uci-digits", "graph-4@uci-digits", "stitch@mnist", "weights"} <= two
-    assert {p for p in two if p.startswith("graph") and "mnist" in p} == {"graph-5@mnist+cost", "graph-6@mnist+cost"}
+    assert two == {"graph-5@mnist", "graph-6@mnist"} | {
+        f"graph-{k}@{h}+cost" for k in (5, 6) for h in ("uci-digits", "mnist")
+    }
     cross = {i for i in instances if i.startswith("cross-arch/")}
     assert cross == {"cross-arch/z0/graph-5@uci-digits+cost", "cross-arch/z0/graph-6@mnist+cost"}
-    assert len(instances) == 18
+    assert len(instances) == 14
 
 
 def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
@@ -303,6 +322,12 @@ def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
     report = (out / "report.md").read_text()
     assert "## Solvers" in report and '| pymoo.nsga2 | pymoo.nsga2 | {"pop_size": 8} |' in report
     assert "too few seeds to decide" in report  # two seeds per solver decide nothing
+    assert "### Calibration (val)" in report and "0 of 2 instances calibrated at the run's budget" in report
+    capsys.readouterr()
+    assert main(["calibrate", str(out), "--format", "md"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("| undecided: too few seeds (2; 4 would decide) |") == 2 and "0 of 2 instances" in printed
+    assert main(["calibrate", str(out / "nowhere")]) == 2
     assert main(["leaderboard", str(out / "nowhere")]) == 2
     capsys.readouterr()
     (tmp_path / "file").write_text("")

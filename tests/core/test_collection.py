@@ -1,6 +1,10 @@
 """The shipped collection, without torch: every instance loads by name with its manifest pinned by the
 catalog, the collection is graded (2 to 5 objectives; real, categorical, gridded and binary variables;
-small to large spaces) and fits its size budget, and a name not in it is refused naming the valid ones."""
+small to large spaces), fits its size budget and holds only instances calibrated by a run of its own suite,
+and a name not in it is refused naming the valid ones."""
+
+import tomllib
+from importlib.resources import files
 
 import numpy as np
 import pytest
@@ -19,11 +23,26 @@ def test_the_collection_is_graded_and_small():
     assert {len(o) for o in cat.objectives} >= {2, 3, 4, 5}
     kinds = {v.split(": ")[1] for vs in cat.variables for v in vs}
     assert kinds == {"real", "categorical", "binary"}
+    gridded = [e for e in read_catalog().values() if any(v == "alpha: real" for v in e["variables"])]
+    assert gridded and all(e["provenance"]["params"]["alpha_grid"] >= 2 for e in gridded)
     assert (cat.continuous == 0).any() and (cat.continuous > 0).any()  # purely discrete spaces and mixed ones
-    assert cat.discrete.min() < 1_000 and cat.discrete.max() >= 40_000  # and continuous ones: infinite
+    assert cat.discrete.min() < 1_000 and cat.discrete.max() >= 10_000  # and continuous ones: infinite
     assert set(cat.front) <= {"exact", "approximate"} and (cat.front == "exact").sum() >= 6
     on_disk = sum(f.stat().st_size for f in COLLECTION.rglob("*") if f.is_file())
     assert on_disk <= MAX_BYTES and cat["bytes"].sum() <= on_disk
+
+
+def test_every_instance_is_calibrated_by_its_suites_solvers_and_seeds():
+    """The rule of the collection: an instance is in it only if a run of the `solvers` suite (its solvers,
+    seeds and budget) found it calibrated, neither saturated nor unreachable."""
+    suite = tomllib.loads(files("stitchbench.suites").joinpath("solvers.toml").read_text())
+    solvers = {s.get("id", s["name"]) for s in suite["solvers"]}
+    for name, entry in read_catalog().items():
+        c = entry.get("calibration")
+        assert c is not None, f"{name}: no calibration recorded"
+        assert c["verdict"] == "calibrated", f"{name}: {c['verdict']}"
+        assert set(c["solvers"]) == solvers and c["seeds"] == len(suite["seeds"]), name
+        assert c["spread_in_se"] > 100 and c["solvers"][c["best"]]["p_holm"] <= 0.05, name
 
 
 @pytest.mark.parametrize("name", sorted(read_catalog()))
@@ -56,7 +75,7 @@ def test_every_instance_loads_by_name_pinned_by_the_catalog(name):
 def test_an_unknown_name_is_refused_with_the_valid_ones():
     with pytest.raises(InputError, match=r"'digits-shift\.nope' is neither a folder nor a shipped tabular instance"):
         load("digits-shift.nope")
-    with pytest.raises(InputError, match=r"shipped instances: .*digits-shift\.weights"):
+    with pytest.raises(InputError, match=r"shipped instances: .*digits-shift\.graph-5@mnist\+cost"):
         resolve("digits-shift.nope")
 
 
@@ -68,7 +87,8 @@ def test_a_manifest_other_than_the_catalogs_is_refused(monkeypatch):
     cat = importlib.import_module("stitchbench.tabular.catalog")  # the module; the package's `catalog` is a function
 
     entries = {n: dict(e) for n, e in read_catalog().items()}
-    entries["digits-shift.weights"]["manifest_sha256"] = "0" * 64
+    name = min(entries)
+    entries[name]["manifest_sha256"] = "0" * 64
     monkeypatch.setattr(cat, "read_catalog", lambda folder=COLLECTION: entries)
     with pytest.raises(TableIntegrityError, match=r"manifest\.json: sha256 [0-9a-f]{64}, expected 0{64}"):
-        load("digits-shift.weights")
+        load(name)

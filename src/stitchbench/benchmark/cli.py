@@ -72,6 +72,12 @@ def build_parser() -> Parser:
     )
     lb.add_argument("--out", type=Path, help="also write leaderboard.md, leaderboard.csv and the figures here")
 
+    cal = sub.add_parser(
+        "calibrate", help="which instances of a run separate its solvers (the collection's rule), per instance"
+    )
+    cal.add_argument("dir", type=Path)
+    cal.add_argument("--format", choices=["table", "csv", "md"], default="table")
+
     ls = sub.add_parser("list", help="list scenarios, architectures, problems, solvers or suites")
     ls.add_argument("what", choices=LISTABLE)
 
@@ -199,6 +205,20 @@ def dispatch(args: argparse.Namespace) -> int:
             print(lbm.summary(lb))
         if written:
             print(f"wrote {', '.join(map(str, written))}", file=sys.stderr)
+        return 0
+    if args.command == "calibrate":
+        from stitchbench.results.calibration import calibration_of_run, calibration_table, summary
+        from stitchbench.results.report import md_table
+
+        records = calibration_of_run(args.dir)
+        table = calibration_table(records)
+        if args.format == "csv":
+            sys.stdout.write(table.to_csv(index=False))
+        elif args.format == "md":
+            print(f"{md_table(table)}\n\n{summary(records)}")
+        else:
+            print_frame(table, "calibration (val hypervolume, mean ± SE over seeds; p and A12 against random)")
+            print(summary(records))
         return 0
     if args.command == "table" and args.table_command in ("list", "show"):
         from stitchbench.tabular.catalog import catalog_view, entry_view

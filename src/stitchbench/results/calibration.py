@@ -13,7 +13,6 @@ import pandas as pd
 
 from stitchbench.errors import InputError
 
-from .aggregate import instances_of
 from .indicators import hypervolume, long_front
 from .statistics import ALPHA, a12, holm, seeds_to_decide, smallest_p
 from .store import RunDir
@@ -80,6 +79,8 @@ def calibrate(indicators: pd.DataFrame, exact: pd.DataFrame, instances: dict, ba
 
 
 def calibration_of_run(run_dir: Path) -> list[dict]:
+    from .aggregate import instances_of  # aggregate writes the report, which shows a calibration
+
     run = RunDir(run_dir)
     manifest = run.require()
     run.verify(manifest, aggregates=True)
@@ -102,3 +103,10 @@ def calibration_table(records: list[dict]) -> pd.DataFrame:
         row["verdict"] = r["verdict"]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def summary(records: list[dict]) -> str:
+    """How many instances are calibrated, and the ones that are not."""
+    off = [r["instance"] for r in records if r["verdict"] != "calibrated"]
+    line = f"{len(records) - len(off)} of {len(records)} instances calibrated at the run's budget"
+    return line + (f"; not: {', '.join(off)}" if off else "")

@@ -19,6 +19,8 @@ from stitchbench.moo.front import nondominated
 from stitchbench.moo.instance import ProblemInstance
 from stitchbench.processes import die_with_parent
 
+from .calibration import BASELINE, SPREAD, calibrate, calibration_table
+from .calibration import summary as calibration_summary
 from .figures import savefig, solver_colours
 from .headline import headline, verdicts
 from .indicators import attainment, long_front, objective_columns, reference_vectors
@@ -530,6 +532,18 @@ def solver_blocks(manifest, instances, indicators, anytime, stats, exact, colour
             Block("figure", path=f)
             for f in (lbm.cd_figure(lb, colours, figdir), lbm.ecdf_figure(lb, colours, figdir))
             if f
+        ]
+    if BASELINE in set(indicators.solver) and indicators.solver.nunique() >= 2:
+        records = calibrate(indicators, exact, instances)
+        blocks += [
+            Block("heading", "Calibration (val)", level=3),
+            Block(
+                "para",
+                f"{calibration_summary(records)}. An instance separates the solvers where the best is "
+                f"significantly better than {BASELINE} search (Mann-Whitney over seeds, Holm), does not reach an "
+                f"exact front on every seed, and the solvers' means spread over more than {SPREAD} SEs of the best.",
+            ),
+            Block("table", table=calibration_table(records)),
         ]
     return blocks
 
