@@ -92,3 +92,28 @@ def test_a_manifest_other_than_the_catalogs_is_refused(monkeypatch):
     monkeypatch.setattr(cat, "read_catalog", lambda folder=COLLECTION: entries)
     with pytest.raises(TableIntegrityError, match=r"manifest\.json: sha256 [0-9a-f]{64}, expected 0{64}"):
         load(name)
+
+
+def test_the_readmes_collection_snippet_runs_raw_pymoo_and_optuna():
+    """The README's code for the shipped collection, run as written (torch-free here): raw pymoo NSGA-II and
+    raw Optuna on a shipped instance, scored as the table scores them, never beyond its exact front."""
+    import re
+    from pathlib import Path
+
+    import optuna
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("### The shipped collection") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    problem, pm, result, exact, study = (scope[k] for k in ("problem", "pm", "result", "exact", "study"))
+    X = np.atleast_2d(result.X)
+    F = pm.sign * problem.evaluate(pm.rows(X), "val")
+    assert np.array_equal(np.atleast_2d(result.F), F) and len(result.pop) == 50
+    assert np.array_equal(np.unique(exact, axis=0), np.unique(pm.sign * problem.exact_front("val"), axis=0))
+    assert ((exact[None] <= np.atleast_2d(result.F)[:, None]).all(2).any(1)).all()  # nothing beats the exact front
+    assert len(study.trials) == 300 and study.metric_names == [o.name for o in problem.objectives]
+    for t in study.trials[:20]:
+        assert t.values == problem.evaluate([t.params], "val")[0].tolist()
