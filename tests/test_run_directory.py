@@ -236,6 +236,9 @@ def test_a_run_whose_jobs_all_failed_is_reported(tmp_path, zoo, cache_dir, monke
     assert "## Failed jobs" in md and "broken on purpose" in md
     assert len(pd.read_parquet(out / "failed_jobs.parquet")) == 2
     assert not len(pd.read_parquet(out / "indicators.parquet"))
+    capsys.readouterr()
+    assert main(["calibrate", str(out)]) == 2
+    assert "no finished jobs to calibrate" in capsys.readouterr().err
 
 
 def test_resuming_removes_only_our_temporary_files(tmp_path, cache_dir):

@@ -277,7 +277,6 @@ def test_problems_can_be_set_on_some_scenarios_only():
     instances = {j.instance for j in expand(load_suite("solvers"))}
     four = {i.split("/", 2)[2] for i in instances if i.startswith("digits-shift-4/")}
     assert four == {
-        "weights-switches",
         "weights-7-switches",
         "stitch-switches@mnist-1+cost",
         "graph-6@uci-digits-1",
@@ -290,7 +289,7 @@ def test_problems_can_be_set_on_some_scenarios_only():
     }
     cross = {i for i in instances if i.startswith("cross-arch/")}
     assert cross == {"cross-arch/z0/graph-5@uci-digits+cost", "cross-arch/z0/graph-6@mnist+cost"}
-    assert len(instances) == 14
+    assert len(instances) == 13
 
 
 def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):

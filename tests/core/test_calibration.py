@@ -51,3 +51,24 @@ def test_a_run_without_random_search_cannot_be_calibrated():
 
     with pytest.raises(InputError, match="no finished 'random' jobs to calibrate against; solvers: good"):
         verdict(jobs({"good": 0.7}, {"good": 0.01}))
+    with pytest.raises(InputError, match="no finished jobs to calibrate"):
+        verdict(pd.DataFrame())
+
+
+def test_an_instance_missing_random_search_or_every_other_solver_is_undecided():
+    """Decided per instance: one instance's failed jobs leave the others' verdicts standing."""
+    ind = jobs({"random": 0.50, "good": 0.70}, {"random": 0.01, "good": 0.0005})
+    alone = ind[ind.solver == "random"].assign(instance="i1")
+    orphan = ind[ind.solver == "good"].assign(instance="i2")
+    records = calibrate(
+        pd.concat([ind, alone, orphan]),
+        exact_table(["i0", "i1", "i2"], 0.8),
+        {i: record(i) for i in ("i0", "i1", "i2")},
+    )
+    assert [r["verdict"] for r in records] == [
+        "calibrated",
+        "undecided: no solver but 'random' finished",
+        "undecided: no finished 'random' jobs",
+    ]
+    table = calibration_table(records)
+    assert table.loc[1, "front HV"] == "—" and table.loc[2, "spread / SE(best)"] == "—"

@@ -36,13 +36,16 @@ def test_every_instance_is_calibrated_by_its_suites_solvers_and_seeds():
     """The rule of the collection: an instance is in it only if a run of the `solvers` suite (its solvers,
     seeds and budget) found it calibrated, neither saturated nor unreachable."""
     suite = tomllib.loads(files("stitchbench.suites").joinpath("solvers.toml").read_text())
-    solvers = {s.get("id", s["name"]) for s in suite["solvers"]}
+    solvers = {s.get("id", s["name"]): s.get("params", {}) for s in suite["solvers"]}
     for name, entry in read_catalog().items():
         c = entry.get("calibration")
         assert c is not None, f"{name}: no calibration recorded"
         assert c["verdict"] == "calibrated", f"{name}: {c['verdict']}"
-        assert set(c["solvers"]) == solvers and c["seeds"] == len(suite["seeds"]), name
-        assert c["spread_in_se"] > 100 and c["solvers"][c["best"]]["p_holm"] <= 0.05, name
+        assert c["instance"] == entry["instance"] and c["budget"] == suite["budget"], name
+        assert c["solver_params"] == solvers and set(c["solvers"]) == set(solvers), name
+        assert c["seeds"] == len(suite["seeds"]), name
+        best = c["solvers"][c["best"]]
+        assert c["spread_in_se"] > 100 and best["p_holm"] <= 0.05 and best["A12"] > 0.5, name
 
 
 @pytest.mark.parametrize("name", sorted(read_catalog()))

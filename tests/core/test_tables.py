@@ -122,3 +122,34 @@ def test_a_damaged_table_is_refused(exported, tmp_path):
     probs.write_bytes(probs.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(TableIntegrityError, match="probs.parquet"):
         load(copy)
+
+
+@pytest.mark.parametrize("algorithm", ["moead", "nsga2"])
+def test_pymoo_algorithms_see_each_objective_over_its_range(monkeypatch, algorithm):
+    """Cost in FLOPs next to scores in [0, 1] would decide MOEA/D's unnormalized decomposition alone: every
+    pymoo algorithm is told objectives scaled to the instance's bounds, while the log keeps raw values."""
+    from stitchbench.solvers import pymoo_solvers
+
+    told = []
+    build = pymoo_solvers.build
+
+    def spying(*args, **kwargs):
+        algorithm = build(*args, **kwargs)
+        tell = algorithm.tell
+
+        def spy(infills=None, **kw):
+            told.append(np.atleast_2d(infills.get("F")))
+            return tell(infills=infills, **kw)
+
+        algorithm.tell = spy
+        return algorithm
+
+    monkeypatch.setattr(pymoo_solvers, "build", spying)
+    problem = load("digits-shift.graph-5@mnist+cost")
+    run = run_solver(create_solver(f"pymoo.{algorithm}", pop_size=20), problem, 100, seed=0)
+    raw = np.array([e.f for e in run.log])
+    F = np.vstack(told)
+    assert run.status == "done" and raw[:, -1].max() > 1e5  # the log: FLOPs
+    expected = np.where(problem.maximize, -1, 1) * raw / [1, 1, problem.max_cost()]
+    np.testing.assert_allclose(F, expected[: len(F)])
+    assert np.abs(F).max() <= 1

@@ -64,6 +64,12 @@ class ProblemInstance(BaseModel):
         return [self.objectives.index(p) for p in self.parties]
 
 
+def objective_bounds(problem) -> list[tuple[float, float]]:
+    """Each objective's range, the units hypervolume is measured in: [0, 1] for a score, [0, largest cost]
+    for cost."""
+    return [(0.0, 1.0) if o.party else (0.0, float(problem.max_cost())) for o in problem.objectives]
+
+
 def make_instance(
     problem: Problem,
     problem_id: str,
@@ -74,7 +80,7 @@ def make_instance(
     zoo_seed: int,
 ) -> ProblemInstance:
     """The record of `problem`, built by the problems layer from the problem's declared API."""
-    bounds = [(0.0, 1.0) if o.party else (0.0, float(problem.max_cost())) for o in problem.objectives]
+    bounds = objective_bounds(problem)
     return ProblemInstance(
         id=instance_id(scenario, zoo_seed, problem_id),
         problem_id=problem_id,

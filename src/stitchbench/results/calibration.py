@@ -27,14 +27,34 @@ def calibrate(indicators: pd.DataFrame, exact: pd.DataFrame, instances: dict, ba
     from scipy.stats import mannwhitneyu
 
     out = []
-    val = indicators[indicators.split == "val"]
+    val = indicators[indicators.split == "val"] if len(indicators) else indicators
+    if not len(val):
+        raise InputError("no finished jobs to calibrate")
+    if baseline not in set(val.solver):
+        raise InputError(
+            f"no finished {baseline!r} jobs to calibrate against; solvers: {', '.join(sorted(set(val.solver)))}"
+        )
     for iid, g in val.groupby("instance", sort=True):
         rec = instances[iid]
         front = long_front(exact, rec, "val", rec.objectives)
         hv = {s: h.hypervolume.to_numpy(dtype=float) for s, h in g.groupby("solver", sort=True)}
-        if baseline not in hv:
-            raise InputError(f"{iid}: no finished {baseline!r} jobs to calibrate against; solvers: {', '.join(hv)}")
         others = [s for s in hv if s != baseline]
+        if baseline not in hv or not others:
+            missing = f"no finished {baseline!r} jobs" if baseline not in hv else f"no solver but {baseline!r} finished"
+            out.append(
+                {
+                    "instance": iid,
+                    "front": rec.front,
+                    "front_hv": float("nan"),
+                    "seeds": 0,
+                    "solvers": {},
+                    "best": None,
+                    "spread": float("nan"),
+                    "spread_in_se": float("nan"),
+                    "verdict": f"undecided: {missing}",
+                }
+            )
+            continue
         p = np.array([mannwhitneyu(hv[s], hv[baseline], alternative="two-sided").pvalue for s in others])
         p_holm = dict(zip(others, holm(np.nan_to_num(p, nan=1.0)), strict=True))
         means = {s: float(v.mean()) for s, v in hv.items()}
@@ -84,7 +104,13 @@ def calibration_of_run(run_dir: Path) -> list[dict]:
     run = RunDir(run_dir)
     manifest = run.require()
     run.verify(manifest, aggregates=True)
-    return calibrate(run.table("indicators"), run.table("exact_fronts"), instances_of(manifest))
+    records = calibrate(run.table("indicators"), run.table("exact_fronts"), instances_of(manifest))
+    suite = manifest["suite"]
+    measured = {
+        "budget": suite["budget"],
+        "solver_params": {s.get("id") or s["name"]: s.get("params", {}) for s in suite["solvers"]},
+    }
+    return [r | measured for r in records]
 
 
 def calibration_table(records: list[dict]) -> pd.DataFrame:
@@ -92,14 +118,15 @@ def calibration_table(records: list[dict]) -> pd.DataFrame:
     random), the spread in SEs of the best, the verdict."""
     rows = []
     for r in records:
-        row = {"instance": r["instance"], "front HV": f"{r['front_hv']:.4f} ({r['front']})"}
+        hv = r["front_hv"]
+        row = {"instance": r["instance"], "front HV": "—" if np.isnan(hv) else f"{hv:.4f} ({r['front']})"}
         for s, v in r["solvers"].items():
             cell = f"{v['mean']:.4f} ± {v['se']:.4f}"
             if "p_holm" in v:
                 cell += f" (p {v['p_holm']:.2g}, A12 {v['A12']:.2f})"
             row[s] = cell
         ratio = r["spread_in_se"]
-        row["spread / SE(best)"] = f"{ratio:.0f}" if ratio < 1e6 else "∞ (SE ≈ 0)"
+        row["spread / SE(best)"] = "—" if np.isnan(ratio) else f"{ratio:.0f}" if ratio < 1e6 else "∞ (SE ≈ 0)"
         row["verdict"] = r["verdict"]
         rows.append(row)
     return pd.DataFrame(rows)

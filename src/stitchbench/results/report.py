@@ -533,13 +533,8 @@ def solver_blocks(manifest, instances, indicators, anytime, stats, exact, colour
             for f in (lbm.cd_figure(lb, colours, figdir), lbm.ecdf_figure(lb, colours, figdir))
             if f
         ]
-    baselined = (
-        indicators[indicators.instance.isin(indicators[indicators.solver == BASELINE].instance)]
-        if len(indicators)
-        else indicators
-    )
-    if len(baselined) and baselined.solver.nunique() >= 2:  # instances whose random-search jobs all failed: left out
-        records = calibrate(baselined, exact, instances)
+    if len(indicators) and BASELINE in set(indicators.solver) and indicators.solver.nunique() >= 2:
+        records = calibrate(indicators, exact, instances)
         blocks += [
             Block("heading", "Calibration (val)", level=3),
             Block(
