@@ -1,7 +1,26 @@
+import numpy as np
 import pytest
 
 from stitchbench.data import get_scenario
+from stitchbench.solvers import sample_uniform
 from stitchbench.zoo import build_zoo
+
+
+@pytest.fixture
+def throughput(benchmark):
+    """Benchmarks `problem.evaluate` on a batch of 1,000 uniform candidates on val (scorers built before the
+    timing): `throughput(problem, name)` records the rate in extra_info, prints and returns it."""
+
+    def measure(problem, name: str) -> float:
+        X = sample_uniform(problem, 1000, np.random.default_rng(0))
+        problem.evaluate(X, "val")
+        benchmark(problem.evaluate, X, "val")
+        rate = len(X) / benchmark.stats.stats.mean
+        benchmark.extra_info["candidates_per_s"] = rate
+        print(f"\n{name}: {rate:,.0f} candidates/s")
+        return rate
+
+    return measure
 
 
 @pytest.fixture(scope="session")

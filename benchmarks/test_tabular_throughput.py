@@ -1,11 +1,9 @@
 """Tabular throughput per family: candidates scored per second in a batch of 1,000 uniform candidates on
 val, on 2 cores. Goal (issue 23): >= 1,000,000 candidates/s for every tabular family."""
 
-import numpy as np
 import pytest
 
 from stitchbench.problems import create_problem
-from stitchbench.solvers import sample_uniform
 
 FAMILIES = {
     "ensemble-weights": {"cache_dir": None},
@@ -16,13 +14,8 @@ FAMILIES = {
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))
-def test_tabular_candidates_per_second(benchmark, zoo, cache_dir, name):
+def test_tabular_candidates_per_second(throughput, zoo, cache_dir, name):
     params = {"cache_dir": cache_dir, **FAMILIES[name]}
     problem = create_problem(name.split("+")[0], zoo, **{k: v for k, v in params.items() if v is not None})
     assert problem.tabular
-    X = sample_uniform(problem, 1000, np.random.default_rng(0))
-    problem.evaluate(X, "val")  # scorers (and banks) built outside the timing
-    benchmark(problem.evaluate, X, "val")
-    rate = len(X) / benchmark.stats.stats.mean
-    benchmark.extra_info["candidates_per_s"] = rate
-    print(f"\n{name}: {rate:,.0f} candidates/s")
+    throughput(problem, name)

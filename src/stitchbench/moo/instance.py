@@ -57,11 +57,16 @@ class ProblemInstance(BaseModel):
 
     def normalize(self, F: np.ndarray) -> np.ndarray:
         """Objectives mapped by `bounds` onto [0, 1] (directions unchanged)."""
-        lo, hi = np.array(self.bounds, dtype=float).T
-        return (np.asarray(F, dtype=float) - lo) / np.where(hi > lo, hi - lo, 1.0)
+        return normalized(F, self.bounds)
 
     def party_columns(self) -> list[int]:
         return [self.objectives.index(p) for p in self.parties]
+
+
+def normalized(F: np.ndarray, bounds: list[tuple[float, float]]) -> np.ndarray:
+    """Objectives (n, k) mapped by their bounds onto [0, 1] (directions unchanged; an empty range: as is)."""
+    lo, hi = np.array(bounds, dtype=float).T
+    return (np.asarray(F, dtype=float) - lo) / np.where(hi > lo, hi - lo, 1.0)
 
 
 def objective_bounds(problem) -> list[tuple[float, float]]:

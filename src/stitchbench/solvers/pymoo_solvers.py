@@ -118,13 +118,13 @@ class PymooSolver(Solver):
         from pymoo.core.population import Population
 
         from stitchbench.moo.adapters import to_pymoo
-        from stitchbench.moo.instance import objective_bounds
+        from stitchbench.moo.instance import normalized, objective_bounds
 
         mixed = uses_mixed(self.algorithm, problem)
         pm = to_pymoo(problem, evaluator.split, mixed=mixed)
         # the algorithm sees each objective over its range (a cost in FLOPs would otherwise swamp the scores
         # in MOEA/D's unnormalized decomposition); the evaluator logs raw values
-        scale = np.array([high - low if high > low else 1.0 for low, high in objective_bounds(problem)])
+        bounds = objective_bounds(problem)
         algorithm = build(self.algorithm, problem, self.pop_size)
         algorithm.setup(pm, termination=("n_eval", budget), seed=seed, verbose=False)
         while algorithm.has_next() and evaluator.remaining > 0:
@@ -136,7 +136,7 @@ class PymooSolver(Solver):
             X = pop.get("X")
             F = evaluator(pm.rows(X if mixed else np.atleast_2d(X)))
             pop = pop[: len(F)]
-            pop.set("F", pm.sign * F / scale)
+            pop.set("F", pm.sign * normalized(F, bounds))
             algorithm.tell(infills=pop[0] if single else pop)
 
 
