@@ -3,6 +3,8 @@ file bit for bit (the sha256s its manifest and the catalog record); the CLI list
 
 import json
 
+import pytest
+
 from stitchbench.benchmark.cli import main
 from stitchbench.benchmark.collection import build_collection
 from stitchbench.hashing import file_sha256
@@ -29,6 +31,25 @@ def test_the_catalog_holds_the_solvers_suites_instances():
     from stitchbench.benchmark.suite import load_suite
 
     assert set(collection_jobs(load_suite("solvers"))) == set(read_catalog())
+
+
+def test_a_calibration_from_another_run_is_refused_before_anything_is_written(tmp_path):
+    from stitchbench.benchmark.collection import check_calibration
+    from stitchbench.benchmark.suite import load_suite
+    from stitchbench.errors import InputError
+
+    shipped = {n: e["calibration"] for n, e in read_catalog().items()}
+    check_calibration(shipped, list(shipped), load_suite("solvers"), "solvers")  # the shipped one: its suite's
+    out = tmp_path / "c"
+    partial = {n: c for n, c in shipped.items() if n != "digits-shift.graph-5@mnist"}
+    with pytest.raises(InputError, match=r"the run has no results for digits-shift\.graph-5@mnist; give a finished"):
+        build_collection(out, calibration=partial)
+    with pytest.raises(InputError, match="was run at budget 500 with solvers"):
+        build_collection(out, calibration={n: c | {"budget": 500} for n, c in shipped.items()})
+    fewer = {n: c | {"solver_params": {"random": {}}} for n, c in shipped.items()}
+    with pytest.raises(InputError, match=r"with solvers \{'random': \{\}\}"):
+        build_collection(out, calibration=fewer)
+    assert not out.exists() and not list(tmp_path.iterdir())
 
 
 def test_table_list_and_show(capsys):

@@ -335,6 +335,9 @@ def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
         assert r["verdict"] == expected and f"| {expected} |" in printed
     assert "0 of 2 instances calibrated" in printed
     assert main(["calibrate", str(out / "nowhere")]) == 2
+    capsys.readouterr()  # a run of another suite cannot calibrate the collection: refused before any build
+    assert main(["table", "build-collection", "--calibration", str(out), "--out", str(tmp_path / "col")]) == 2
+    assert "--calibration: the run has no results for" in capsys.readouterr().err and not (tmp_path / "col").exists()
     assert main(["leaderboard", str(out / "nowhere")]) == 2
     capsys.readouterr()
     (tmp_path / "file").write_text("")

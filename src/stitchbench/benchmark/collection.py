@@ -46,6 +46,25 @@ def calibration_records(run_dir: Path) -> dict[str, dict]:
     return {collection_name(r["instance"]): r for r in calibration_of_run(run_dir)}
 
 
+def check_calibration(calibration: dict[str, dict], names: list[str], suite: Suite, suite_ref: str) -> None:
+    """A calibration must come from a run of the collection's suite: every instance built, at the suite's
+    budget, by its solvers with their parameters (an InputError naming what differs)."""
+    missing = [n for n in names if n not in calibration]
+    if missing:
+        raise InputError(
+            f"--calibration: the run has no results for {', '.join(missing)}; give a finished run of the "
+            f"{suite_ref!r} suite"
+        )
+    solvers = {s.label: s.params for s in suite.solvers}
+    for name in names:
+        c = calibration[name]
+        if c.get("budget") != suite.budget or c.get("solver_params") != solvers:
+            raise InputError(
+                f"--calibration: {name} was run at budget {c.get('budget')} with solvers {c.get('solver_params')}; "
+                f"the {suite_ref!r} suite has budget {suite.budget} and solvers {solvers}"
+            )
+
+
 KNOWN_BUDGET = 10  # times the suite's budget: the runs whose union improves an approximate front
 
 
@@ -90,6 +109,8 @@ def build_collection(
     check_folder(out, "--out")
     suite = load_suite(suite_ref)
     jobs = collection_jobs(suite, only)
+    if calibration is not None:
+        check_calibration(calibration, list(jobs), suite, suite_ref)
     if out.exists() and any(out.iterdir()) and not (out / CATALOG).is_file():
         raise InputError(f"{out} exists and holds no collection ({CATALOG}); give a new or empty folder")
     workspace = Workspace(cache_dir or default_cache_dir(), zoo_workers=2)
