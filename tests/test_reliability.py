@@ -401,8 +401,8 @@ def test_disk_full_mid_run_keeps_existing_results(crash_suite, tmp_path, monkeyp
     path, reference = crash_suite
     out = tmp_path / "full"
     cache = reference.parent / "ref-cache"
-    # the disk fills after 3 reference tables and the manifest, and 2 jobs (3 writes each)
-    monkeypatch.setattr(store, "atomic_write", disk_full_after(10))
+    # the disk fills after the 5 reference tables and the manifest, and 2 jobs (3 writes each)
+    monkeypatch.setattr(store, "atomic_write", disk_full_after(11))
     with pytest.raises(OSError, match="No space left"):
         run_suite(load_suite(str(path)), out, cache_dir=cache, quiet=True)
     manifest = json.loads((out / "manifest.json").read_text())  # still valid JSON

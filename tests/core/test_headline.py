@@ -12,12 +12,11 @@ BASE = {"merged": (0.96, 0.93), "fedavg": (0.94, 0.89), "fedprox": (0.96, 0.85),
 
 def seed(zoo_seed: int, point: tuple[float, float], holds: bool) -> dict:
     return {
-        "tested": True,
+        "verdict": "HOLDS" if holds else "FAILS",
         "zoo_seed": zoo_seed,
-        "decision": {"instance": f"i{zoo_seed}"},
+        "selected": {"instance": f"i{zoo_seed}"},
         "point": {"A": point[0], "B": point[1]},
-        "holds": holds,
-        "bootstrap_fraction": 0.99 if holds else 0.5,
+        "bootstrap": {"fraction": 0.99 if holds else 0.03, "se": 0.002 if holds else 0.004, "resamples": 2000},
         "hv_gain": 0.01,
     }
 
@@ -41,40 +40,41 @@ def test_the_headline_compares_the_stitched_point_with_every_reference():
     assert row["stitched on A (test)"] == "0.960 ± 0.010" and row["zoo seeds"] == 2
     assert row["gap to merged on A (points)"] == "0.0 ± 1.0" and row["gap to merged on B (points)"] == "-2.0 ± 1.0"
     assert row["strictly dominates fedavg"] == "2/2" and row["strictly dominates fedprox"] == "1/2"
-    assert row["strictly dominates ensemble"] == "2/2" and row["claim 4"] == "PASS 2/2"
+    assert row["strictly dominates ensemble"] == "2/2" and row["claim 4"] == "HOLDS (2 HOLDS of 2 zoo seeds)"
     text = verdicts(claims, baselines, instances)["S"]
     assert "scores A 0.960, B 0.910 on test, 2.0 points below merged data on B" in text
     assert "strictly dominates fedavg and ensemble on every zoo seed; fedprox on some zoo seeds only." in text
-    assert "Claim 4 holds on all 2 zoo seeds" in text
+    assert "Claim 4 HOLDS (2 HOLDS of 2 zoo seeds; bootstrap fractions 99.0% ± 0.2%, 99.0% ± 0.2%)." in text
 
 
 def test_the_headline_says_fail_and_what_is_not_dominated():
     claims, baselines, instances = inputs([(0.93, 0.88)], [False])
     row = headline(claims, baselines, instances).iloc[0]
-    assert row["claim 4"] == "FAIL (0/1 hold)" and row["strictly dominates fedavg"] == "0/1"
+    assert row["claim 4"] == "FAILS (1 FAILS of 1 zoo seed)" and row["strictly dominates fedavg"] == "0/1"
     text = verdicts(claims, baselines, instances)["S"]
     assert "It strictly dominates none of fedavg, fedprox, ensemble." in text
-    assert "Claim 4 fails: it holds on 0 of 1 zoo seeds (bootstrap fraction 50.0%; it needs 95%" in text
+    assert "Claim 4 FAILS (1 FAILS of 1 zoo seed; bootstrap fractions 3.0% ± 0.4%)." in text
 
 
-def test_an_untested_zoo_seed_is_counted_and_the_claim_not_decided():
+def test_an_untested_zoo_seed_is_counted_and_hides_no_failure():
     claims, baselines, instances = inputs([(0.95, 0.90), (0.97, 0.92)], [True, True])
     per_seed = claims["scenarios"]["S"]["claims"][0]["checks"][0]["per_seed"]
-    per_seed.append({"tested": False, "zoo_seed": 2, "reason": "no stitched candidate"})
+    per_seed.append({"verdict": "NOT TESTED", "zoo_seed": 2, "reason": "no stitched candidate"})
     row = headline(claims, baselines, instances).iloc[0]
-    assert row["zoo seeds"] == 3 and row["claim 4"] == "NOT TESTED on 1/3 (2/2 tested hold)"
+    assert row["zoo seeds"] == 3 and row["claim 4"] == "HOLDS (2 HOLDS, 1 NOT TESTED of 3 zoo seeds)"
     assert row["strictly dominates fedavg"] == "2/2"
     text = verdicts(claims, baselines, instances)["S"]
-    assert "(2 zoo seeds tested of 3)" in text and "Claim 4 is not decided" in text and "no stitched candidate" in text
-    assert "holds on all" not in text
+    assert "(2 zoo seeds tested of 3)" in text and "no stitched candidate" in text
+    per_seed[0] = seed(0, (0.93, 0.88), False)
+    assert headline(claims, baselines, instances).iloc[0]["claim 4"].startswith("FAILS (1 FAILS, 1 HOLDS")
 
 
 def test_a_host_tested_on_no_zoo_seed_has_a_row_and_says_why():
     claims, baselines, instances = inputs([(0.95, 0.90)], [True])
     check = claims["scenarios"]["S"]["claims"][0]["checks"][0]
-    check["per_seed"] = [{"tested": False, "zoo_seed": 0, "reason": "every job failed"}]
+    check["per_seed"] = [{"verdict": "NOT TESTED", "zoo_seed": 0, "reason": "every job failed"}]
     row = headline(claims, baselines, instances).iloc[0]
-    assert row["claim 4"] == "NOT TESTED on 1/1" and row["bootstrap fraction"] == "—"
+    assert row["claim 4"] == "NOT TESTED (1 NOT TESTED of 1 zoo seed)" and row["bootstrap fraction ± SE"] == "—"
     assert verdicts(claims, baselines, instances)["S"] == (
         "Host A: claim 4 is not tested on any of its 1 zoo seeds (every job failed)."
     )
@@ -91,8 +91,9 @@ def test_parties_of_another_scenario_neither_show_as_nan_nor_hide_the_largest_ga
     rows = pd.DataFrame(
         {
             "tested": [True, True],
-            "holds": [True, True],
+            "verdict": ["HOLDS", "HOLDS"],
             "bootstrap": [1.0, 1.0],
+            "bootstrap_se": [0.0, 0.0],
             "score.other-a": [np.nan, np.nan],
             "score.a": [0.95, 0.96],
             "score.b": [0.70, 0.72],
@@ -111,7 +112,7 @@ def test_each_scenario_gets_its_own_table_without_the_other_scenarios_parties():
     from stitchbench.results.report import headline_blocks
 
     claims, baselines, instances = inputs([(0.95, 0.90)], [True])
-    per_seed = [seed(0, (0.91, 0.88), False) | {"decision": {"instance": "j0"}, "point": {"C": 0.91, "D": 0.88}}]
+    per_seed = [seed(0, (0.91, 0.88), False) | {"selected": {"instance": "j0"}, "point": {"C": 0.91, "D": 0.88}}]
     claims["scenarios"]["T"] = {"claims": [{"id": 4, "checks": [{"host": "C", "per_seed": per_seed}]}]}
     more = baselines.assign(instance="j0", objective=baselines.objective.map({"A": "C", "B": "D"}))
     instances["j0"] = record("j0").model_copy(update={"parties": ["C", "D"], "objectives": ["C", "D"]})

@@ -109,4 +109,4 @@ def stitched_candidates(problem: Problem, X: np.ndarray, F: np.ndarray, base: di
     pool = problem.candidate_pool(Xs)
     for d in pool.decisions:
         d["source"] = source
-    return pool.to_frame(instance=base["instance"], pool="stitched")
+    return pool.to_frame(instance=base["instance"], pool="stitched", job=base["job"])

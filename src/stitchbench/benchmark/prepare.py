@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -24,6 +25,7 @@ from stitchbench.artifacts import ArtifactStore
 from stitchbench.hashing import canonical_json
 from stitchbench.moo.pools import POOL_COLUMNS
 from stitchbench.problems import Problem, ProblemInstance
+from stitchbench.problems.baselines import ZooBaselines
 from stitchbench.processes import die_with_parent
 from stitchbench.zoo import EVAL_SPLITS
 from stitchbench.zoo.build import train_models, zoo_configs
@@ -37,8 +39,9 @@ COLUMNS = {
     "exact_fronts": LONG,
     "ensemble_fronts": [*LONG, "weights"],
     "claim_pools": ["instance", "pool", *POOL_COLUMNS],
+    "reference_samples": ["instance", "baseline", "party", "samples"],
 }
-REFERENCES_FORMAT = 1  # bump when what references hold, or how any of them is computed, changes
+REFERENCES_FORMAT = 2  # bump when what references hold, or how any of them is computed, changes
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Prepared:
     exact_fronts: pd.DataFrame  # instance, split, point, objective, value
     ensemble_fronts: pd.DataFrame  # instance, split, point, objective, value, weights (JSON)
     claim_pools: pd.DataFrame  # instance, pool (stitched, ensembles, references), candidate, ... (moo.pools)
+    reference_samples: pd.DataFrame  # instance, baseline, party, samples: each reference's per-sample test scores
     timings: dict[str, float]  # seconds per phase: models, problems
 
 
@@ -86,11 +90,17 @@ def references(rec: ProblemInstance, problem: Problem) -> dict[str, pd.DataFrame
                 for r in long_rows(rec.id, split, rec.parties, F)
             ]
     pools = claim_pools(rec, problem)
+    samples = [
+        (rec.id, name, party, np.asarray(x, dtype=np.float32))
+        for name, per_party in (problem.reference_samples("test") if isinstance(problem, ZooBaselines) else {}).items()
+        for party, x in zip(rec.parties, per_party, strict=True)
+    ]
     return {
         "baselines": pd.DataFrame(base, columns=COLUMNS["baselines"]),
         "exact_fronts": pd.DataFrame(exact, columns=COLUMNS["exact_fronts"]),
         "ensemble_fronts": pd.DataFrame(ens, columns=COLUMNS["ensemble_fronts"]),
         "claim_pools": pd.concat(pools, ignore_index=True) if pools else pd.DataFrame(columns=COLUMNS["claim_pools"]),
+        "reference_samples": pd.DataFrame(samples, columns=COLUMNS["reference_samples"]),
     }
 
 

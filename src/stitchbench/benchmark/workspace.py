@@ -80,4 +80,5 @@ class Workspace:
             job.scenario_key,
             job.scenario.params,
             job.zoo_seed,
+            {p.name: p.source for p in self.scenario(job.scenario).parties},
         )

@@ -127,7 +127,8 @@ def brain_mri(
         ids = [f"mni152-{orientation}:{p}" for p in positions]
         parts = slab_split(positions, split, rng, slab, gap)
         splits = {k: Split(x[v], y[v], tuple(ids[i] for i in v)) for k, v in parts.items()}
-        parties.append(Party(name, f"mni152-{orientation}", splits))
+        acquisition = "t1" if site is None else "site-effects"  # another acquisition of the same template
+        parties.append(Party(name, f"mni152-{orientation}/{acquisition}", splits))
     params = {"seed": seed, "size": size, "split": list(split), "slab": slab, "gap": gap}
     params |= {"orientation": orientation, "site_gap": site_gap, **effect}
     return Scenario(

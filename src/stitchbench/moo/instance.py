@@ -54,6 +54,7 @@ class ProblemInstance(BaseModel):
     tabular: bool = False  # objective vectors looked up in precomputed tables (False: computed live)
     artifacts: dict[str, str]  # artifact name -> sha256 of the weights it used
     members: list[str] = []  # kinds of the models it combines (its `local:<party>` and `ensemble` baselines)
+    sources: dict[str, str] = {}  # each party's data source and acquisition (equal: one source; claim 2)
 
     def normalize(self, F: np.ndarray) -> np.ndarray:
         """Objectives mapped by `bounds` onto [0, 1] (directions unchanged)."""
@@ -83,6 +84,7 @@ def make_instance(
     scenario: str,
     scenario_params: dict[str, Any],
     zoo_seed: int,
+    sources: dict[str, str] | None = None,
 ) -> ProblemInstance:
     """The record of `problem`, built by the problems layer from the problem's declared API."""
     bounds = objective_bounds(problem)
@@ -107,4 +109,5 @@ def make_instance(
         tabular=problem.tabular,
         artifacts={name: a.manifest["sha256"] for name, a in problem.artifacts().items()},
         members=problem.member_kinds(),
+        sources=dict(sources or {}),
     )

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .api import EVAL_SPLITS
+from .lattice import simplex_grid
 from .scoring import WeightedScores, normalize, step_weightings
 
 ALPHA_MIN = 0.05  # a smaller evaluated alpha is, for practical purposes, the output ensemble: never a stitch
@@ -101,15 +102,28 @@ class CandidatePool:
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, parties: list[str]) -> "CandidatePool":
-        """The pool of one `to_frame` table (one instance and pool), candidates in their order."""
+        """The pool of `to_frame` tables (of any instances, pools and jobs): a candidate is one value of the
+        key columns (every column but the party's values), with exactly one row per party and one decision;
+        candidates in key order, each decision naming its `instance` where the table has one. A table whose
+        rows do not line up that way raises ValueError."""
         if not len(df):
             return cls.empty(parties)
-        df = df.sort_values(["candidate", "party"], kind="stable")
-        by = {p: g.sort_values("candidate", kind="stable") for p, g in df.groupby("party", sort=False)}
+        keys = [c for c in df.columns if c not in VALUE_COLUMNS]
+        df = df.sort_values([*keys, "party"], kind="stable")
+        rows = df.groupby(keys, sort=False, dropna=False)
+        bad = (rows.size() != len(parties)) | (rows.party.nunique() != len(parties))
+        if bad.any() or not set(df.party) <= set(parties):
+            raise ValueError(f"candidate {bad.idxmax() if bad.any() else ''} has not one row for each of {parties}")
+        if (rows.decision.nunique() > 1).any():
+            raise ValueError("a candidate's rows carry different decisions")
+        by = {p: g for p, g in df.groupby("party", sort=False)}
         first = by[parties[0]]
+        decisions = [json.loads(d) for d in first.decision]
+        if "instance" in first:
+            decisions = [d | {"instance": i} for d, i in zip(decisions, first.instance, strict=True)]
         return cls(
             parties,
-            [json.loads(d) for d in first.decision],
+            decisions,
             np.stack([by[p].val.to_numpy(dtype=float) for p in parties], 1),
             np.stack([by[p].test.to_numpy(dtype=float) for p in parties], 1),
             [np.stack([np.asarray(x, dtype=np.float64) for x in by[p].samples]) for p in parties],
@@ -118,6 +132,7 @@ class CandidatePool:
 
 
 POOL_COLUMNS = ["candidate", "decision", "exact", "party", "val", "test", "samples"]
+VALUE_COLUMNS = ("decision", "exact", "party", "val", "test", "samples")  # the rest are a candidate's key
 
 
 @dataclass
@@ -189,13 +204,14 @@ def ensemble_pools(
     """Claim 4's pools of a problem whose candidates are weightings of branches at combos (a stitch-ensemble:
     a point and an alpha; `ensemble_combo` is the plain output ensemble of the members, named by party in
     `members`). `stitched_combos`: those whose evaluated alpha is >= ALPHA_MIN, or None where the problem
-    cannot enumerate them (live alpha)."""
+    cannot enumerate them (live alpha); `lattice()`: their weightings beyond two members. E's lattice is
+    `simplex_grid(M)`, fixed by the members alone, so every instance of the same members has the same E."""
     M = len(members)
     refs_W = np.vstack([np.eye(M), np.full((1, M), 1 / M)])
     refs = scored(ensemble_combo, refs_W, scorer, parties, decide, True)
     refs.decisions = [{"reference": f"local:{m}"} for m in members] + [{"reference": "ensemble"}]
     return ClaimPools(
         None if stitched_combos is None else weighting_pool(stitched_combos, scorer, parties, decide, lattice),
-        weighting_pool([ensemble_combo], scorer, parties, decide, lattice),
+        weighting_pool([ensemble_combo], scorer, parties, decide, lambda: simplex_grid(M)),
         refs,
     )

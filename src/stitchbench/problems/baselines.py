@@ -53,6 +53,34 @@ def ensemble_scores(zoo: Zoo, records: Sequence[ModelRecord], weights: np.ndarra
     return ensemble_scorer(zoo, records, party, split)(weights)
 
 
+def baseline_samples(
+    zoo: Zoo, parties: Sequence[str], split: str, arch: str, seed: int = 0, members: Sequence[ModelRecord] = ()
+) -> dict[str, list[np.ndarray]]:
+    """Each reference model's per-sample scores on every party's `split`: {reference: [(N_party,) per party]}
+    (a split's score is their mean, so claims can bootstrap them)."""
+    return {
+        name: [
+            ensemble_scorer(zoo, records, p, split).samples(np.full((1, len(records)), 1 / len(records)))[0]
+            for p in parties
+        ]
+        for name, records in reference_models(zoo, arch, seed, members).items()
+    }
+
+
+class ZooBaselines:
+    """Baselines of a live family from its zoo's reference models (`reference_models`): the family names
+    them with `reference_spec()` (architecture, zoo seed, the models it combines)."""
+
+    def reference_spec(self) -> tuple[str, int, Sequence[ModelRecord]]:
+        raise TypeError(f"{type(self).__name__} names no reference models")
+
+    def baselines(self, split: str = "test") -> dict[str, np.ndarray]:
+        return baseline_vectors(self.zoo, self.objectives, split, *self.reference_spec())
+
+    def reference_samples(self, split: str = "test") -> dict[str, list[np.ndarray]]:
+        return baseline_samples(self.zoo, self.parties(), split, *self.reference_spec())
+
+
 def baseline_vectors(
     zoo: Zoo,
     objectives: Sequence[Objective],

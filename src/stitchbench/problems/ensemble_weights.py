@@ -21,7 +21,7 @@ from stitchbench.tabular.problem import TableBacked
 from stitchbench.tabular.weights import WeightsTable
 from stitchbench.zoo import ModelRecord, Zoo, expand_kinds
 
-from .baselines import baseline_vectors, ensemble_scorer, model_flops
+from .baselines import ZooBaselines, ensemble_scorer, model_flops
 from .checks import check_ensemble_params, with_switches
 
 
@@ -53,7 +53,7 @@ def weights_table(zoo: Zoo, records: Sequence[ModelRecord], switches: bool = Fal
     return WeightsTable([f"w.{r.kind}" for r in records], probs, labels, sc.metric, flops, switches)
 
 
-class EnsembleWeights(TableBacked, Problem):
+class EnsembleWeights(ZooBaselines, TableBacked, Problem):
     """Weights w.<member> in [0, 1] (normalized onto the simplex) of an output ensemble; one score per party.
     With `switches`, binary use.<member> variables leave members out (`stitchbench.moo.scoring.member_weights`).
     The members' probabilities are its table (`WeightsTable`)."""
@@ -98,8 +98,8 @@ class EnsembleWeights(TableBacked, Problem):
     def flops(self) -> np.ndarray:
         return self.table.flops
 
-    def baselines(self, split="test"):
-        return baseline_vectors(self.zoo, self.objectives, split, self.arch, self.zoo_seed, self.members)
+    def reference_spec(self):
+        return self.arch, self.zoo_seed, self.members
 
     def breakpoints(self, split: str = "val") -> np.ndarray:
         """The weights on member A (two members) where any party's score on `split` can change."""

@@ -20,7 +20,7 @@ from stitchbench.tabular.ensemble import EnsembleTable, stitch_candidates, stitc
 from stitchbench.tabular.problem import TableBacked
 from stitchbench.zoo import Zoo
 
-from .baselines import baseline_vectors
+from .baselines import ZooBaselines
 from .checks import check_stitch_params, with_switches
 
 MAX_ALPHA_GRID = 1001  # alpha levels of a tabular stitch-ensemble (a table's size grows with it)
@@ -29,7 +29,7 @@ ENSEMBLE_TABLE_FORMAT = 1
 TABLE_BYTES = 1 << 30  # larger tables stay live (brain-mri at 64x64, 11 points, 21 alphas: 1.2 GB)
 
 
-class StitchEnsembleProblem(TableBacked, Problem):
+class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
     """With `alpha_grid = N` (N >= 2) alpha takes N evenly spaced values from 0 to 1 and, where the table
     fits in TABLE_BYTES, the problem is tabular: every branch's probabilities at every point x alpha on
     every party's val and test split are computed once (with the code live evaluation uses) and stored
@@ -201,9 +201,8 @@ class StitchEnsembleProblem(TableBacked, Problem):
     def train_parties(self) -> list[str]:
         return list(self.setup.manifest["touched"])
 
-    def baselines(self, split="test"):
-        records = self.setup.records
-        return baseline_vectors(self.zoo, self.objectives, split, records[0].arch, self.zoo_seed, records)
+    def reference_spec(self):
+        return self.setup.records[0].arch, self.zoo_seed, self.setup.records
 
     def grid(self, alphas: int = 11, weights: int = 21) -> np.ndarray:
         """Dense enumeration: every point x an alpha grid x a grid on the weight simplex."""

@@ -49,7 +49,7 @@ from stitchbench.tabular.graph import GraphTable, raw_rows
 from stitchbench.tabular.problem import TableBacked
 from stitchbench.zoo import Zoo, score
 
-from .baselines import baseline_vectors
+from .baselines import ZooBaselines
 from .checks import check_graph_params, check_point_subset, check_points
 from .ensemble_weights import output_ensemble_front
 
@@ -63,7 +63,7 @@ def spread(n: int, k: int) -> list[int]:
     return list(range(n)) if k >= n else [int(i) for i in np.floor(np.linspace(0, n - 1, k) + 0.5)]
 
 
-class StitchGraphProblem(TableBacked, Problem):
+class StitchGraphProblem(ZooBaselines, TableBacked, Problem):
     hosted = True
     injected = frozenset({"zoo", "zoo_seed", "cache_dir"})
     variable_kinds = frozenset({"binary", "categorical"})
@@ -213,9 +213,8 @@ class StitchGraphProblem(TableBacked, Problem):
     def train_parties(self) -> list[str]:
         return list(self.setup.manifest["touched"])
 
-    def baselines(self, split="test"):
-        records = self.setup.records
-        return baseline_vectors(self.zoo, self.objectives, split, records[0].arch, self.zoo_seed, records)
+    def reference_spec(self):
+        return self.setup.records[0].arch, self.zoo_seed, self.setup.records
 
     def space_size(self) -> int:
         return 3 * 4**self.n_points

@@ -21,6 +21,7 @@ def write_references(run: RunDir, refs) -> dict[str, str]:
         "exact_fronts": refs.exact_fronts,
         "ensemble_fronts": refs.ensemble_fronts,
         "claim_pools": refs.claim_pools,
+        "reference_samples": refs.reference_samples,
     }
     for name, df in tables.items():
         write_parquet(run.file(f"{name}.parquet"), df)
@@ -67,7 +68,7 @@ def write_outputs(run: RunDir, manifest: dict):
     write_parquet(run.file("anytime.parquet"), anytime(evals_done, instances))
     stitched = run.job_tables(done, "stitched")
     pools = run.table("claim_pools")
-    claims = check_claims(baselines, pd.concat([pools, stitched], ignore_index=True), instances)
+    claims = check_claims(run.table("reference_samples"), pd.concat([pools, stitched], ignore_index=True), instances)
     write_json(run.file("claims.json"), claims)
     manifest["aggregates"] = {name: file_sha256(run.file(name)) for name in AGGREGATES}
     return write_report(run)

@@ -1,4 +1,4 @@
-"""The headline of a run, first in its report: per scenario and host, the stitched point claim 4 picks on
+"""The headline of a run, first in its report: per scenario and host, the stitched point s* claim 4 selects on
 val, scored on test, against merged data, FedAvg, FedProx and the uniform ensemble, with claim 4's verdict,
 as mean ± SE over zoo seeds (booleans as counts of seeds), and a paragraph of plain words per scenario
 generated from those numbers."""
@@ -8,25 +8,26 @@ import pandas as pd
 
 from stitchbench.moo.instance import ProblemInstance
 
+from .bootstrap import combined
 from .indicators import reference_vectors, strictly_dominates
 
 COMPARED = ("fedavg", "fedprox", "ensemble")  # what the stitched point is checked to strictly dominate
 
 
 def seed_rows(claims: dict, baselines: pd.DataFrame, instances: dict[str, ProblemInstance]) -> pd.DataFrame:
-    """One row per scenario, host and zoo seed: whether claim 4 was tested there (and why not), and where it
-    was, the point's test score and gap to merged per party, whether it strictly dominates each of
-    COMPARED, claim 4's verdict, bootstrap fraction and HV gain."""
+    """One row per scenario, host and zoo seed: claim 4's verdict there (and why it is not tested), and where a
+    stitched candidate was selected, its test score and gap to merged per party, whether it strictly dominates
+    each of COMPARED, the bootstrap fraction (with its Monte Carlo SE) and the HV gain."""
     rows = []
     for scenario, data in claims.get("scenarios", {}).items():
         claim4 = next((c for c in data["claims"] if c["id"] == 4), None)
         for check in claim4["checks"] if claim4 else []:
             for r in check["per_seed"]:
-                row = {"scenario": scenario, "host": check["host"], "zoo_seed": r["zoo_seed"]}
-                if not r.get("tested"):
-                    rows.append(row | {"tested": False, "holds": False, "reason": r.get("reason", "")})
+                row = {"scenario": scenario, "host": check["host"], "zoo_seed": r["zoo_seed"], "verdict": r["verdict"]}
+                if "selected" not in r:
+                    rows.append(row | {"tested": False, "reason": r.get("reason", "")})
                     continue
-                rec = instances[r["decision"]["instance"]]
+                rec = instances[r["selected"]["instance"]]
                 base = reference_vectors(baselines, rec, "test")
                 parties = list(r["point"])
                 point = np.array([r["point"][p] for p in parties])
@@ -41,7 +42,12 @@ def seed_rows(claims: dict, baselines: pd.DataFrame, instances: dict[str, Proble
                         row[f"dominates.{name}"] = strictly_dominates(
                             point[None], base[name][columns], [True] * len(parties)
                         )
-                row |= {"holds": r["holds"], "bootstrap": r["bootstrap_fraction"], "hv_gain": r["hv_gain"]}
+                bootstrap = r.get("bootstrap", {})
+                row |= {
+                    "bootstrap": bootstrap.get("fraction"),
+                    "bootstrap_se": bootstrap.get("se"),
+                    "hv_gain": r["hv_gain"],
+                }
                 rows.append(row)
     return pd.DataFrame(rows)
 
@@ -71,16 +77,26 @@ def headline(claims: dict, baselines: pd.DataFrame, instances: dict[str, Problem
         for name in COMPARED:
             if f"dominates.{name}" in g:
                 row[f"strictly dominates {name}"] = f"{int(t[f'dominates.{name}'].astype(bool).sum())}/{len(t)}"
-        held = int(g.holds.astype(bool).sum())
-        if len(t) < n:
-            row["claim 4"] = f"NOT TESTED on {n - len(t)}/{n}" + (f" ({held}/{len(t)} tested hold)" if len(t) else "")
-        else:
-            row["claim 4"] = f"PASS {n}/{n}" if held == n else f"FAIL ({held}/{n} hold)"
+        row["claim 4"] = f"{combined(list(g.verdict))} ({seed_counts(g)})"
         nothing = pd.Series(dtype=float)  # no seed tested: no bootstrap, no gain
-        row["bootstrap fraction"] = mean_se(t.get("bootstrap", nothing))
+        row["bootstrap fraction ± SE"] = fractions(t) or "—"
         row["HV gain over E"] = mean_se(t.get("hv_gain", nothing), 4)
         out.append(row)
     return pd.DataFrame(out)
+
+
+def fractions(rows: pd.DataFrame) -> str:
+    """The bootstrap fractions of zoo seeds' rows, each with its Monte Carlo SE."""
+    if "bootstrap" not in rows:
+        return ""
+    pairs = zip(rows.bootstrap, rows.bootstrap_se, strict=True)
+    return ", ".join(f"{f:.1%} ± {se:.1%}" for f, se in pairs if pd.notna(f))
+
+
+def seed_counts(g: pd.DataFrame) -> str:
+    """How many zoo seeds gave each verdict, e.g. "2 HOLDS, 1 FAILS of 3 zoo seeds"."""
+    counts = g.verdict.value_counts()
+    return ", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(g)} zoo seed{'s' if len(g) > 1 else ''}"
 
 
 def verdicts(claims: dict, baselines: pd.DataFrame, instances: dict[str, ProblemInstance]) -> dict[str, str]:
@@ -121,20 +137,11 @@ def host_sentences(host: str, seeds: pd.DataFrame) -> str:
         dominance = f"It strictly dominates {'; '.join(parts)}" + (f", but not {none}." if none else ".")
     else:
         dominance = f"It strictly dominates none of {', '.join(counts)}." if counts else ""
-    if len(untested):
-        why = "; ".join(sorted(set(untested.reason)))
-        c4 = (
-            f"Claim 4 is not decided: it is not tested on {len(untested)} of {len(seeds)} zoo seeds ({why}); "
-            f"it holds on {int(h.holds.astype(bool).sum())} of the {n} tested."
-        )
-    elif h.holds.all():
-        where = f"on all {n} zoo seeds" if n > 1 else "on its zoo seed"
-        c4 = f"Claim 4 holds {where} (bootstrap fraction {h.bootstrap.mean():.1%})."
-    else:
-        c4 = (
-            f"Claim 4 fails: it holds on {int(h.holds.astype(bool).sum())} of {n} zoo seeds (bootstrap fraction "
-            f"{h.bootstrap.mean():.1%}; it needs 95% and the point estimate)."
-        )
+    verdict = combined(list(seeds.verdict))
+    why = "; ".join(sorted({r for r in seeds.get("reason", pd.Series(dtype=str)).dropna() if r}))
+    tested = fractions(h)
+    c4 = f"Claim 4 {verdict} ({seed_counts(seeds)}" + (f"; bootstrap fractions {tested}" if tested else "")
+    c4 += f"; {why})." if why else ")."
     counted = f"{n} zoo seed{'s' if n > 1 else ''}" + (f" tested of {len(seeds)}" if len(untested) else "")
-    picked = f"the stitched point claim 4 picks on val scores {scores} on test, {gap}"
+    picked = f"the stitched candidate s* claim 4 selects on val scores {scores} on test, {gap}"
     return f"Host {host} ({counted}): {picked}. {dominance} {c4}"
