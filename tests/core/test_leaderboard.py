@@ -14,6 +14,7 @@ from stitchbench.results.leaderboard import (
     critical_difference,
     ecdf_figure,
     leaderboard,
+    pairwise,
     summary,
 )
 
@@ -86,6 +87,16 @@ def test_too_few_instances_give_no_p_value():
     assert set(lb.pairs.verdict) == {"too few instances"} and lb.pairs.p_holm.isna().all()
     two = board_of(indicators({"good": 0.9, "bad": 0.5}, 12))
     assert "reason" in two.friedman and two.pairs.verdict.tolist() == ["a better"]
+
+
+def test_the_wilcoxon_direction_follows_the_rank_sums_not_the_median():
+    # 21 small wins of a and 19 large wins of b over 40 instances: the median difference and the count favour a,
+    # the rank sums b (R+ = 1 + ... + 21 = 231, R- = 22 + ... + 40 = 589), significantly (exact p = 0.015)
+    d = np.r_[np.arange(1, 22) * 1e-3, -(0.1 + np.arange(1, 20) * 1e-2)]
+    assert np.median(d) > 0 and (d > 0).sum() > (d < 0).sum()
+    row = pairwise(pd.DataFrame({"a": 0.5 + d, "b": 0.5})).iloc[0]
+    assert row.p_holm == pytest.approx(0.0153, abs=1e-4) and row.verdict == "b better"
+    assert (row["R+"], row["R-"], row.a_better, row.b_better) == (231, 589, 21, 19)
 
 
 def test_a_solver_missing_an_instance_is_listed_but_not_ranked():

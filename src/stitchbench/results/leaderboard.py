@@ -102,12 +102,13 @@ def friedman(wide: pd.DataFrame) -> dict:
 
 
 def pairwise(wide: pd.DataFrame) -> pd.DataFrame:
-    """Two-sided Wilcoxon signed-rank tests of every pair of solvers over instances, Holm-corrected."""
-    columns = ["solver_a", "solver_b", "instances", "a_better", "b_better", "p", "p_holm", "verdict"]
+    """Two-sided Wilcoxon signed-rank tests of every pair of solvers over instances, Holm-corrected; the
+    better is the one with the larger rank sum (R+: a's, R-: b's)."""
+    columns = ["solver_a", "solver_b", "instances", "a_better", "b_better", "R+", "R-", "p", "p_holm", "verdict"]
     pairs = list(combinations(wide.columns, 2))
     if not pairs:
         return pd.DataFrame(columns=columns)
-    from scipy.stats import wilcoxon
+    from scipy.stats import rankdata, wilcoxon
 
     n = len(wide)
     diffs = [wide[a].to_numpy() - wide[b].to_numpy() for a, b in pairs]
@@ -116,12 +117,15 @@ def pairwise(wide: pd.DataFrame) -> pd.DataFrame:
     decidable = len(pairs) * 2 / 2**n <= ALPHA
     rows = []
     for (a, b), d, pv, ph in zip(pairs, diffs, p, adjusted, strict=True):
+        r = rankdata(np.abs(d))
+        zeros = r[d == 0].sum() / 2  # zero differences split their ranks, as zero_method="zsplit" does
+        r_plus, r_minus = float(r[d > 0].sum() + zeros), float(r[d < 0].sum() + zeros)
         if not decidable:
             word = "too few instances"
         elif ph > ALPHA:
             word = "no significant difference"
         else:
-            word = "a better" if np.median(d) > 0 or (d > 0).sum() > (d < 0).sum() else "b better"
+            word = "a better" if r_plus > r_minus else "b better"
         rows.append(
             {
                 "solver_a": a,
@@ -129,6 +133,8 @@ def pairwise(wide: pd.DataFrame) -> pd.DataFrame:
                 "instances": n,
                 "a_better": int((d > 0).sum()),
                 "b_better": int((d < 0).sum()),
+                "R+": r_plus,
+                "R-": r_minus,
                 "p": pv if decidable else np.nan,
                 "p_holm": float(ph) if decidable else np.nan,
                 "verdict": word,
@@ -293,6 +299,8 @@ def pairs_view(lb: Leaderboard) -> pd.DataFrame:
     p = lb.pairs.copy()
     for c in ("p", "p_holm"):
         p[c] = p[c].map(lambda x: "—" if pd.isna(x) else f"{x:.3g}")
+    for c in ("R+", "R-"):
+        p[c] = p[c].map(lambda x: f"{x:g}")
     return p
 
 
