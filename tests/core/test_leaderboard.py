@@ -13,7 +13,9 @@ from stitchbench.results.leaderboard import (
     cliques,
     critical_difference,
     ecdf_figure,
+    friedman,
     leaderboard,
+    pairwise,
     summary,
 )
 
@@ -68,6 +70,7 @@ def test_separated_solvers_are_ranked_and_significantly_different():
     assert (lb.pairs.p_holm < 0.01).all()
     assert cliques(lb.ranked(), lb.pairs) == []
     assert "significantly better (Holm-Wilcoxon) than mid, bad" in summary(lb)
+    assert "(Friedman chi² = 24, p = 6.14e-06; Iman-Davenport F(2, 22) = inf, p = 0)" in summary(lb)  # one order
 
 
 def test_equal_solvers_are_not_separated():
@@ -86,6 +89,31 @@ def test_too_few_instances_give_no_p_value():
     assert set(lb.pairs.verdict) == {"too few instances"} and lb.pairs.p_holm.isna().all()
     two = board_of(indicators({"good": 0.9, "bad": 0.5}, 12))
     assert "reason" in two.friedman and two.pairs.verdict.tolist() == ["a better"]
+
+
+def test_the_wilcoxon_direction_follows_the_rank_sums_not_the_median():
+    # 21 small wins of a and 19 large wins of b over 40 instances: the median difference and the count favour a,
+    # the rank sums b (R+ = 1 + ... + 21 = 231, R- = 22 + ... + 40 = 589), significantly (exact p = 0.015)
+    d = np.r_[np.arange(1, 22) * 1e-3, -(0.1 + np.arange(1, 20) * 1e-2)]
+    assert np.median(d) > 0 and (d > 0).sum() > (d < 0).sum()
+    row = pairwise(pd.DataFrame({"a": 0.5 + d, "b": 0.5})).iloc[0]
+    assert row.p_holm == pytest.approx(0.0153, abs=1e-4) and row.verdict == "b better"
+    assert (row["R+"], row["R-"], row.a_better, row.b_better) == (231, 589, 21, 19)
+
+
+def test_friedman_reports_iman_davenports_f():
+    # ranks (a, b, c) on four instances: (1 2 3), (1 2 3), (2 1 3), (1 3 2); rank sums 5, 8, 11
+    wide = pd.DataFrame({"a": [0.9, 0.9, 0.8, 0.9], "b": [0.8, 0.8, 0.9, 0.7], "c": [0.7, 0.7, 0.7, 0.8]})
+    f = friedman(wide)
+    chi2 = 12 / (4 * 3 * 4) * (5**2 + 8**2 + 11**2) - 3 * 4 * 4  # 4.5, on 2 df: p = exp(-4.5 / 2)
+    assert f["statistic"] == pytest.approx(chi2) and f["p"] == pytest.approx(np.exp(-2.25))
+    assert f["F"] == pytest.approx(3 * 4.5 / (4 * 2 - 4.5)) and f["F_df"] == (2, 6)  # F = 27 / 7
+    assert f["F_p"] == pytest.approx((1 + 9 / 7) ** -3)  # F(2, m) survival: (1 + 2F / m) ** (-m / 2)
+    agree = friedman(pd.DataFrame({"a": [0.9] * 5, "b": [0.8] * 5, "c": [0.7] * 5}) + np.arange(5)[:, None] / 100)
+    assert agree["statistic"] == 10 and agree["F"] == np.inf and agree["F_p"] == 0  # chi2 = N(k - 1)
+    assert friedman(wide * 0 + 0.5) == {
+        "solvers": 3, "instances": 4, "statistic": 0.0, "p": 1.0, "F": 0.0, "F_df": (2, 6), "F_p": 1.0
+    }  # fmt: skip
 
 
 def test_a_solver_missing_an_instance_is_listed_but_not_ranked():

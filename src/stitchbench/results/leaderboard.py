@@ -4,7 +4,8 @@ Per instance a solver's score is its mean over seeds of the *normalized hypervol
 hypervolume divided by the instance's reference hypervolume, that of its exact front (or, labelled so, its
 approximate front or the best front any job reached, whichever is larger). Solvers are ranked per instance
 by that mean (1 is best, ties share their mean rank); their average ranks are compared by a Friedman test
-and by pairwise two-sided Wilcoxon signed-rank tests over instances, Holm-corrected (Benavoli et al., 2016).
+(chi-square and Iman-Davenport F) and by pairwise two-sided Wilcoxon signed-rank tests over instances,
+Holm-corrected (Benavoli et al., 2016), the better of a pair having the larger rank sum.
 Where the instances are too few for a Holm-corrected p to reach ALPHA whatever the data (2 / 2**N times the
 number of pairs), no p-value is given: "too few instances". The critical-difference figure draws the
 average ranks with the Nemenyi critical difference and joins solvers no Holm-Wilcoxon test separates.
@@ -32,8 +33,8 @@ TARGETS = (0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0)  # of the refere
 class Leaderboard:
     """`per_instance`: instance, solver, seeds, nhv (mean), nhv_se, igd_plus, rank, reference (what the
     reference hypervolume is); `board`: one row per solver, best average rank first; `pairs`: the Holm-Wilcoxon
-    tests; `friedman`: statistic, p, solvers and instances, or the reason it was not run; `ecdf`: solver,
-    eval, fraction (of triples reached); `split`: the split of the hypervolumes."""
+    tests; `friedman`: statistic, p, F, F_df, F_p, solvers and instances, or the reason it was not run; `ecdf`:
+    solver, eval, fraction (of triples reached); `split`: the split of the hypervolumes."""
 
     per_instance: pd.DataFrame
     board: pd.DataFrame
@@ -89,25 +90,41 @@ def complete_matrix(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def friedman(wide: pd.DataFrame) -> dict:
+    """Friedman's chi-square (statistic, p) and Iman and Davenport's F = (N-1) chi2 / (N(k-1) - chi2) on
+    F_df = (k-1, (k-1)(N-1)) (F, F_p; Demsar 2006); F is inf and F_p 0 where chi2 = N(k-1), every instance
+    ranking the solvers alike."""
     k, n = wide.shape[1], wide.shape[0]
     out = {"solvers": k, "instances": n}
     if k < 3 or n < 2:
         return out | {"reason": f"needs at least 3 solvers on at least 2 instances (has {k} on {n})"}
-    if np.ptp(wide.to_numpy(), axis=1).max() == 0:
-        return out | {"statistic": 0.0, "p": 1.0}
-    from scipy.stats import friedmanchisquare
+    from scipy.stats import f, friedmanchisquare
 
-    t = friedmanchisquare(*(wide[c].to_numpy() for c in wide.columns))
-    return out | {"statistic": float(t.statistic), "p": float(t.pvalue)}
+    if np.ptp(wide.to_numpy(), axis=1).max() == 0:
+        chi2, p = 0.0, 1.0
+    else:
+        t = friedmanchisquare(*(wide[c].to_numpy() for c in wide.columns))
+        chi2, p = float(t.statistic), float(t.pvalue)
+    rest, df = n * (k - 1) - chi2, (k - 1, (k - 1) * (n - 1))
+    F = (n - 1) * chi2 / rest if rest > 0 else np.inf
+    return out | {"statistic": chi2, "p": p, "F": float(F), "F_df": df, "F_p": float(f.sf(F, *df))}
+
+
+def friedman_words(f: dict) -> str:
+    """The Friedman test in words: chi-square and Iman-Davenport F, each with its p."""
+    return (
+        f"Friedman chi² = {f['statistic']:.3g}, p = {f['p']:.3g}; "
+        f"Iman-Davenport F({f['F_df'][0]}, {f['F_df'][1]}) = {f['F']:.3g}, p = {f['F_p']:.3g}"
+    )
 
 
 def pairwise(wide: pd.DataFrame) -> pd.DataFrame:
-    """Two-sided Wilcoxon signed-rank tests of every pair of solvers over instances, Holm-corrected."""
-    columns = ["solver_a", "solver_b", "instances", "a_better", "b_better", "p", "p_holm", "verdict"]
+    """Two-sided Wilcoxon signed-rank tests of every pair of solvers over instances, Holm-corrected; the
+    better is the one with the larger rank sum (R+: a's, R-: b's)."""
+    columns = ["solver_a", "solver_b", "instances", "a_better", "b_better", "R+", "R-", "p", "p_holm", "verdict"]
     pairs = list(combinations(wide.columns, 2))
     if not pairs:
         return pd.DataFrame(columns=columns)
-    from scipy.stats import wilcoxon
+    from scipy.stats import rankdata, wilcoxon
 
     n = len(wide)
     diffs = [wide[a].to_numpy() - wide[b].to_numpy() for a, b in pairs]
@@ -116,12 +133,15 @@ def pairwise(wide: pd.DataFrame) -> pd.DataFrame:
     decidable = len(pairs) * 2 / 2**n <= ALPHA
     rows = []
     for (a, b), d, pv, ph in zip(pairs, diffs, p, adjusted, strict=True):
+        r = rankdata(np.abs(d))
+        zeros = r[d == 0].sum() / 2  # zero differences split their ranks, as zero_method="zsplit" does
+        r_plus, r_minus = float(r[d > 0].sum() + zeros), float(r[d < 0].sum() + zeros)
         if not decidable:
             word = "too few instances"
         elif ph > ALPHA:
             word = "no significant difference"
         else:
-            word = "a better" if np.median(d) > 0 or (d > 0).sum() > (d < 0).sum() else "b better"
+            word = "a better" if r_plus > r_minus else "b better"
         rows.append(
             {
                 "solver_a": a,
@@ -129,6 +149,8 @@ def pairwise(wide: pd.DataFrame) -> pd.DataFrame:
                 "instances": n,
                 "a_better": int((d > 0).sum()),
                 "b_better": int((d < 0).sum()),
+                "R+": r_plus,
+                "R-": r_minus,
                 "p": pv if decidable else np.nan,
                 "p_holm": float(ph) if decidable else np.nan,
                 "verdict": word,
@@ -252,9 +274,9 @@ def cd_figure(lb: Leaderboard, colours: dict[str, str], out: Path) -> Path | Non
         ax.plot([1, 1 + cd], [0.9, 0.9], color="black", lw=1.5)
         ax.text(1 + cd / 2, 1.0, f"Nemenyi CD {cd:.2f}", ha="center", va="bottom", fontsize=8)
     f = lb.friedman
-    test = f"Friedman p = {f['p']:.3g}" if "p" in f else f["reason"]
+    test = f"Friedman p = {f['p']:.3g}, Iman-Davenport p = {f['F_p']:.3g}" if "p" in f else f["reason"]
     bars = "bars: no Holm-Wilcoxon difference" if tested else "too few instances to test pairs: bars untested"
-    ax.set_title(f"average rank over {n} instances ({lb.split}); {test}; {bars}", fontsize=9)
+    ax.set_title(f"average rank over {n} instances ({lb.split}); {test}\n{bars}", fontsize=9)
     return savefig(fig, out / f"leaderboard_cd_{lb.split}.png")
 
 
@@ -293,6 +315,8 @@ def pairs_view(lb: Leaderboard) -> pd.DataFrame:
     p = lb.pairs.copy()
     for c in ("p", "p_holm"):
         p[c] = p[c].map(lambda x: "—" if pd.isna(x) else f"{x:.3g}")
+    for c in ("R+", "R-"):
+        p[c] = p[c].map(lambda x: f"{x:g}")
     return p
 
 
@@ -308,7 +332,7 @@ def summary(lb: Leaderboard) -> str:
         return f"{head}; the Friedman test was not run ({f['reason']}); Holm-Wilcoxon: {pairs or 'no pairs'}."
     if f["p"] > ALPHA:
         found = f"the Friedman test finds no significant difference between the {f['solvers']} solvers"
-        return f"{head}, but {found} (p = {f['p']:.3g})."
+        return f"{head}, but {found} ({friedman_words(f)})."
     beaten = [pair[1] for pair in map(decided, lb.pairs.itertuples()) if pair and pair[0] == order[0]]
     few = (lb.pairs.verdict == "too few instances").any()
     tail = (
@@ -316,7 +340,7 @@ def summary(lb: Leaderboard) -> str:
         if beaten
         else ("; too few instances for the pairwise tests to decide" if few else "; no pairwise test separates it")
     )
-    return f"{head} (Friedman p = {f['p']:.3g}){tail}."
+    return f"{head} ({friedman_words(f)}){tail}."
 
 
 def of_runs(dirs: list[Path], split: str = "val") -> Leaderboard:
