@@ -3,13 +3,15 @@
 files stitchbench made, never a user's `.notes.tmp`."""
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from stitchbench.errors import InputError, shorten
 
 TEMP_MARKER = ".stitchbench-"
-TEMP_GLOB = f".*{TEMP_MARKER}*.tmp"  # what `atomic_write` leaves behind when killed mid-write
+# what `atomic_write` leaves behind when killed mid-write: mkstemp's 8 random characters, of its alphabet
+TEMP_NAME = re.compile(rf"\..+{re.escape(TEMP_MARKER)}[a-z0-9_]{{8}}\.tmp")
 
 
 def user_file_mode() -> int:
@@ -34,6 +36,11 @@ def check_folder(path: Path, what: str) -> None:
     for p in (Path(path), *Path(path).parents):
         if p.exists() and not p.is_dir():
             raise InputError(f"{what} {path}: {p} is a file, not a folder")
+
+
+def temporary(name: str) -> bool:
+    """Whether a file name is one `atomic_write` makes (and a killed writer may leave behind)."""
+    return TEMP_NAME.fullmatch(name) is not None
 
 
 def atomic_write(path: Path, data: bytes) -> None:
