@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from .test_reliability_round3 import cli
+from .test_reliability_round3 import BASE, cli
 from .test_run_directory import suite_file
 
 
@@ -93,3 +93,40 @@ def test_our_temporary_names_are_what_atomic_write_makes(tmp_path, monkeypatch):
     for _ in range(50):
         atomic_write(tmp_path / "a.parquet", b"x")
     assert len(made) == 50 and all(temporary(os.path.basename(p)) for p in made)
+
+
+# ---------------------------------------------------------------- B: one seed range
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**64])
+def test_every_command_refuses_a_seed_outside_the_one_range(seed, tmp_path, capsys):
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    commands = [
+        ["zoo", "export", "digits-shift", "--kind", "local:mnist", "--seed", seed, "--out", out],
+        ["zoo", "build", "digits-shift", "--kinds", "local", "--seeds", 0, seed, "--out", out],
+    ]
+    for argv in commands:
+        code, _, err = cli(capsys, "--cache", cache, *argv)
+        one_line_refusal(code, err, f"seed {seed} is not a whole number in 0..4294967295")
+    for field in ("seeds", "zoo.seeds"):
+        text = BASE.replace("seeds = [0, 1]", f"seeds = [0, {seed}]") if field == "seeds" else BASE
+        (tmp_path / "s.toml").write_text(text + (f"[zoo]\nseeds = [{seed}]\n" if field == "zoo.seeds" else ""))
+        code, _, err = cli(capsys, "--cache", cache, "run", tmp_path / "s.toml", "--out", out)
+        assert code == 2 and field in err and f"(got {seed})" in err and "Traceback" not in err, err
+    assert not cache.exists() and not out.exists()
+
+
+def test_what_export_writes_import_takes(tmp_path, capsys):
+    """The top of the range trains, exports and imports."""
+    out, inbox = tmp_path / "out", tmp_path / "inbox"
+    argv = ["zoo", "export", "digits-shift", "--kind", "local:mnist", "--seed", 2**32 - 1, "--out", out]
+    code, _, err = cli(capsys, "--cache", tmp_path / "cache", *argv)
+    assert code == 0, err
+    weights, manifest = sorted(out.glob("*.safetensors"))[0], sorted(out.glob("*.json"))[0]
+    code, text, err = cli(capsys, "--cache", inbox, "zoo", "import", weights, "--manifest", manifest)
+    assert code == 0 and "imported local:mnist/cnn/seed4294967295" in text, err
+    data = json.loads(manifest.read_text())
+    data["config"]["seed"] = 2**32
+    manifest.write_text(json.dumps(data))
+    code, _, err = cli(capsys, "--cache", tmp_path / "other", "zoo", "import", weights, "--manifest", manifest)
+    one_line_refusal(code, err, "seed 4294967296 is not a whole number in 0..4294967295")

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stitchbench.errors import InputError, explain
+from stitchbench.params import check_seed
 
 log = logging.getLogger("stitchbench")
 LISTABLE = ("scenarios", "architectures", "problems", "solvers", "suites")
@@ -38,6 +39,14 @@ def parse_params(pairs: Sequence[str]) -> dict:
         except json.JSONDecodeError:
             out[key] = value
     return out
+
+
+def seed(text: str) -> int:
+    """A --seed(s) value: a whole number in the range every seed shares (`stitchbench.params.SEED_MAX`)."""
+    try:
+        return check_seed(int(text))
+    except InputError as e:  # argparse would drop the message of any other ValueError
+        raise argparse.ArgumentTypeError(str(e)) from e
 
 
 def build_parser() -> Parser:
@@ -88,7 +97,7 @@ def build_parser() -> Parser:
     zb.add_argument("-p", "--param", action="append", default=[], help="scenario parameter key=value")
     zb.add_argument("--arch", action="append", help="architecture (repeatable; default: the scenario's)")
     zb.add_argument("--kinds", nargs="+", default=["local", "merged", "fedavg", "fedprox"])
-    zb.add_argument("--seeds", nargs="+", type=int, default=[0])
+    zb.add_argument("--seeds", nargs="+", type=seed, default=[0])
     zb.add_argument("--recipe", action="append", default=[], help="recipe override key=value")
     zb.add_argument("--out", type=Path, help="write the evaluation matrix and records here")
     st = sub.add_parser("stitch", help="stitching tools")
@@ -104,7 +113,7 @@ def build_parser() -> Parser:
     ze.add_argument("-p", "--param", action="append", default=[], help="scenario parameter key=value")
     ze.add_argument("--kind", required=True, help="e.g. local:mnist")
     ze.add_argument("--arch", help="default: the scenario's default architecture")
-    ze.add_argument("--seed", type=int, default=0)
+    ze.add_argument("--seed", type=seed, default=0)
     ze.add_argument("--out", type=Path, required=True)
     zi = zsub.add_parser("import", help="bring in a model trained elsewhere (verified before use)")
     zi.add_argument("file", type=Path, help="the .safetensors weights")

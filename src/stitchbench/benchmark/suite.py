@@ -8,20 +8,18 @@ kinds of each problem. Errors name the file, the field path and the valid choice
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError, model_validator
 
 from stitchbench.data import SCENARIOS
 from stitchbench.errors import InputError, explain, unknown
 from stitchbench.hashing import config_hash
+from stitchbench.params import Seed
 from stitchbench.problems import PROBLEMS, instance_id, scenario_key
 from stitchbench.problems.registry import contract, variable_kinds
 from stitchbench.solvers import check_supports, create_solver
 from stitchbench.zoo import Recipe, check_archs
-
-Seed = Annotated[StrictInt, Field(ge=0, lt=2**32)]
-
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # a suite's name is a folder name under runs/: never a path
 
