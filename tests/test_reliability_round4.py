@@ -3,12 +3,16 @@ and no special files at any reader, and nothing accepted that a later step canno
 
 import json
 import os
+import subprocess
+import sys
 import time
 
 import pytest
 
 from .test_reliability_round3 import BASE, cli
 from .test_run_directory import suite_file
+
+DEEP = 3000  # levels: Python's parsers overflow at about 1,000
 
 
 def one_line_refusal(code: int, err: str, needle: str) -> None:
@@ -130,3 +134,80 @@ def test_what_export_writes_import_takes(tmp_path, capsys):
     manifest.write_text(json.dumps(data))
     code, _, err = cli(capsys, "--cache", tmp_path / "other", "zoo", "import", weights, "--manifest", manifest)
     one_line_refusal(code, err, "seed 4294967296 is not a whole number in 0..4294967295")
+
+
+# ---------------------------------------------------------------- C: nesting depth and special files
+
+
+def nested(n: int) -> str:
+    return "[" * n + "]" * n
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        f"{{ seed = {nested(DEEP)} }}",
+        "{ " + ".".join(["a"] * DEEP) + " = 1 }",  # dotted keys: parsed without recursion, nested all the same
+        "{ a = " + "{ a = " * DEEP + "1" + " }" * DEEP + " }",
+    ],
+)
+def test_a_deeply_nested_suite_is_refused(params, tmp_path, capsys):
+    (tmp_path / "s.toml").write_text(BASE.replace('name = "digits-shift"', f'name = "digits-shift"\nparams = {params}'))
+    code, _, err = cli(capsys, "run", tmp_path / "s.toml", "--out", tmp_path / "o", "--check")
+    one_line_refusal(code, err, "nested deeper than")
+
+
+def test_deeply_nested_parameters_and_manifests_are_refused(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    for option in ("-p", "--recipe"):
+        argv = ["zoo", "build", "digits-shift", option, f"seed={nested(DEEP)}", "--out", tmp_path / "o"]
+        one_line_refusal(*cli(capsys, "--cache", cache, *argv)[::2], "nested deeper than")
+    deep = tmp_path / "deep.json"
+    deep.write_text(nested(DEEP))
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"")
+    one_line_refusal(*cli(capsys, "--cache", cache, "zoo", "import", weights, "--manifest", deep)[::2], "nested")
+    for folder in ("table", "run"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "manifest.json").write_text(nested(DEEP))
+    one_line_refusal(*cli(capsys, "table", "check", tmp_path / "table")[::2], "nested deeper than")
+    one_line_refusal(*cli(capsys, "report", tmp_path / "run")[::2], "nested deeper than")
+    assert not cache.exists() and not (tmp_path / "o").exists()
+
+
+def test_a_deeply_nested_catalog_is_refused(tmp_path):
+    from stitchbench.errors import InputError
+    from stitchbench.tabular.catalog import read_catalog
+
+    for depth in (100, DEEP):  # under and over what Python's parser takes
+        (tmp_path / str(depth)).mkdir()
+        (tmp_path / str(depth) / "catalog.json").write_text(f'{{"instances": {nested(depth)}}}')
+        with pytest.raises(InputError, match="nested deeper than 64 levels"):
+            read_catalog(tmp_path / str(depth))
+
+
+def run_cli(tmp_path, *argv, timeout=60):
+    """The CLI in a process of its own: a read that blocks fails the test instead of hanging it."""
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "stitchbench.benchmark.cli", "--quiet", "--cache", tmp_path / "cache", *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"stitchbench {' '.join(map(str, argv))} waited on a special file for {timeout} s")
+    return r.returncode, r.stderr
+
+
+def test_special_files_are_refused_before_they_are_read(tmp_path):
+    fifo = tmp_path / "suite.toml"
+    os.mkfifo(fifo)
+    one_line_refusal(*run_cli(tmp_path, "run", fifo, "--out", tmp_path / "o", "--check"), "not a regular file")
+    one_line_refusal(*run_cli(tmp_path, "zoo", "import", tmp_path / "w", "--manifest", fifo), "not a regular file")
+    (tmp_path / "run").mkdir()
+    os.mkfifo(tmp_path / "run" / "manifest.json")
+    one_line_refusal(*run_cli(tmp_path, "report", tmp_path / "run"), "not a regular file")
+    one_line_refusal(*run_cli(tmp_path, "run", suite_file(tmp_path), "--out", tmp_path / "run"), "not a regular file")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["manifest.json"]
+    assert not (tmp_path / "o").exists() and not (tmp_path / "cache").exists()

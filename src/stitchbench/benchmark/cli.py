@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stitchbench.errors import InputError, explain
+from stitchbench.files import INPUT_DEPTH, parse
 from stitchbench.params import check_seed
 
 log = logging.getLogger("stitchbench")
@@ -35,7 +36,7 @@ def parse_params(pairs: Sequence[str]) -> dict:
         if not sep or not key:
             raise InputError(f"parameter {pair!r} is not of the form key=value")
         try:
-            out[key] = json.loads(value)
+            out[key] = parse(json.loads, value, f"parameter {key!r}", INPUT_DEPTH)
         except json.JSONDecodeError:
             out[key] = value
     return out

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 
 from stitchbench.data import SCENARIOS
 from stitchbench.errors import InputError, explain, unknown
+from stitchbench.files import INPUT_DEPTH, parse, read_regular
 from stitchbench.hashing import config_hash
 from stitchbench.params import Seed
 from stitchbench.problems import PROBLEMS, instance_id, scenario_key
@@ -177,7 +178,7 @@ def load_suite(ref: str) -> Suite:
             raise unknown("suite", ref, suites)
         path = suites[ref]
     try:
-        data = tomllib.loads(path.read_text())
+        data = parse(tomllib.loads, read_regular(path), str(path), INPUT_DEPTH)
     except FileNotFoundError as e:
         raise InputError(f"suite file {path} not found; shipped suites: {', '.join(sorted(shipped_suites()))}") from e
     except OSError as e:  # a folder, unreadable, ...

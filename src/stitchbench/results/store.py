@@ -22,7 +22,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from stitchbench.errors import InputError
-from stitchbench.files import atomic_write, temporary
+from stitchbench.files import atomic_write, parse, read_regular, temporary
 from stitchbench.hashing import config_hash, file_sha256
 
 RUN_MANIFEST = "manifest.json"
@@ -91,7 +91,7 @@ class RunDir:
     def holder_record(self) -> dict[str, Any] | None:
         """The lock holder's record, where the file holds one as `lock` writes it (else None)."""
         try:
-            h = json.loads(self.file(HOLDER).read_text()) if self.file(HOLDER).is_file() else None
+            h = parse(json.loads, read_regular(self.file(HOLDER)), HOLDER)
         except (OSError, ValueError):
             return None
         types = {"pid": int, "host": str, "since": float}
@@ -129,7 +129,7 @@ class RunDir:
 
     def manifest(self) -> dict[str, Any] | None:
         try:
-            manifest = json.loads(self.file(RUN_MANIFEST).read_text())
+            manifest = parse(json.loads, read_regular(self.file(RUN_MANIFEST)), str(self.file(RUN_MANIFEST)))
         except (FileNotFoundError, NotADirectoryError):
             return None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:

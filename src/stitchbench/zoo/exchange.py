@@ -15,6 +15,7 @@ from pathlib import Path
 from stitchbench.artifacts import WEIGHTS, ArtifactStore, IntegrityError, read_weights
 from stitchbench.data import SCENARIOS, get_scenario
 from stitchbench.errors import InputError, unknown
+from stitchbench.files import parse, read_regular
 from stitchbench.params import check_seed
 
 from .architectures import ARCHITECTURES
@@ -38,7 +39,7 @@ def export_model(record: ModelRecord, out: Path) -> tuple[Path, Path]:
 
 def read_manifest_file(path: Path) -> dict:
     try:
-        manifest = json.loads(path.read_text())
+        manifest = parse(json.loads, read_regular(path), f"manifest {path}")
     except FileNotFoundError as e:
         raise IntegrityError(f"manifest {path} not found") from e
     except OSError as e:  # a folder, unreadable, ...
