@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from .test_reliability_round3 import BASE, cli
+from .test_reliability_round3 import BASE, cli, problem
 from .test_run_directory import suite_file
 
 DEEP = 3000  # levels: Python's parsers overflow at about 1,000
@@ -211,3 +211,28 @@ def test_special_files_are_refused_before_they_are_read(tmp_path):
     one_line_refusal(*run_cli(tmp_path, "run", suite_file(tmp_path), "--out", tmp_path / "run"), "not a regular file")
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["manifest.json"]
     assert not (tmp_path / "o").exists() and not (tmp_path / "cache").exists()
+
+
+# ---------------------------------------------------------------- D: accepted, then impossible
+
+
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        (problem(f'"ensemble-weights"\nid = "{"p" * 240}"'), "problems.0.id"),
+        (BASE.replace('name = "random"', f'name = "random"\nid = "{"r" * 240}"'), "solvers.0.id"),
+        (
+            BASE.replace('name = "random"', 'name = "optuna.random"\nparams = { storage = "sqlite:///a\\u0000b.db" }'),
+            "NUL",
+        ),
+        (BASE.replace('name = "random"', 'name = "pymoo.nsga2"\nparams = { pop_size = 20 }'), "pop_size 20"),
+        (BASE.replace('name = "random"', 'name = "pymoo.nsga2"'), "pop_size 40"),  # its default
+    ],
+)
+def test_what_a_run_cannot_honour_is_refused_by_check(text, needle, tmp_path, capsys):
+    (tmp_path / "s.toml").write_text(text)
+    cache, out = tmp_path / "cache", tmp_path / "o"
+    for check in (["--check"], []):
+        code, _, err = cli(capsys, "--cache", cache, "run", tmp_path / "s.toml", "--out", out, *check)
+        one_line_refusal(code, err, needle)
+    assert not cache.exists() and not out.exists()

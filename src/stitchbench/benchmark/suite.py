@@ -23,6 +23,7 @@ from stitchbench.solvers import check_supports, create_solver
 from stitchbench.zoo import Recipe, check_archs
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # a suite's name is a folder name under runs/: never a path
+ID_MAX = 64  # a problem's or solver's id: instance ids name the report's figure files (255 bytes at most)
 
 
 class Strict(BaseModel):
@@ -58,13 +59,15 @@ class ProblemSpec(Strict):
     scenarios: list[str] | None = Field(None, description="the suite's scenarios it is set on (default: all)")
     params: dict[str, Any] = {}
     cost: StrictBool = False
-    id: str | None = None
+    id: str | None = Field(None, min_length=1, max_length=ID_MAX, description="its label in instance ids")
 
 
 class SolverSpec(Strict):
     name: str
     params: dict[str, Any] = {}
-    id: str | None = Field(None, min_length=1, description="its label in results (default: its name)")
+    id: str | None = Field(
+        None, min_length=1, max_length=ID_MAX, description="its label in results (default: its name)"
+    )
 
     @property
     def label(self) -> str:
@@ -128,7 +131,7 @@ class Suite(Strict):
                 if name not in names:
                     raise unknown(f"scenario of problem {p.family!r} (the suite's scenarios)", name, names)
         for s in self.solvers:
-            create_solver(s.name, **s.params)  # validates the name and parameters
+            create_solver(s.name, **s.params).check_budget(self.budget)  # validates the name and parameters
             for p in self.problems:
                 check_supports(s.name, set(variable_kinds(p.family, p.params)))
         return self
