@@ -104,7 +104,7 @@ def test_pool_workers_die_with_a_killed_driver(variant, tmp_path):
 def test_report_waits_for_no_one_and_refuses_a_held_directory(done, capsys):
     _, out = done
     with FileLock(out / ".stitchbench.lock", timeout=0):
-        (out / ".stitchbench.holder").write_text(json.dumps({"pid": 4242, "host": "elsewhere"}))
+        (out / ".stitchbench.holder").write_text(json.dumps({"pid": 4242, "host": "elsewhere", "since": 0.0}))
         code, _, err = cli(capsys, "report", out)
     assert code == 2 and "in use by another stitchbench process (pid 4242 on host elsewhere)" in err
     assert cli(capsys, "report", out)[0] == 0
@@ -355,7 +355,7 @@ def test_a_directory_holding_only_our_lock_and_temporaries_resumes(tmp_path, zoo
     out = tmp_path / "run"
     out.mkdir()
     (out / ".stitchbench.lock").write_text("")
-    (out / ".stitchbench.holder").write_text(json.dumps({"pid": 1, "host": "gone"}))
+    (out / ".stitchbench.holder").write_text(json.dumps({"pid": 1, "host": "gone", "since": 0.0}))
     (out / ".manifest.json.stitchbench-ab12cd34.tmp").write_text("{")
     code, _, err = cli(capsys, "--cache", cache_dir, "run", suite_file(tmp_path), "--out", out)
     assert code == 0, err

@@ -131,7 +131,10 @@ def test_negative_seeds_are_bad_input(tmp_path, capsys):
     [
         (["zoo", "build", "digits-shift", "-p", "k=abc"], "'k' = 'abc' is invalid"),
         (["zoo", "build", "digits-shift", "-p", "seed=abc"], "'seed' = 'abc' is invalid"),
-        (["zoo", "build", "digits-shift", "--seeds", "-1"], "--seeds must be whole numbers >= 0, got -1"),
+        (
+            ["zoo", "build", "digits-shift", "--seeds", "-1"],
+            "argument --seeds: seed -1 is not a whole number in 0..4294967295",
+        ),
         (["stitch", "points", "digits-shift", "-p", "split=0.5"], "got 0.5"),
         (["stitch", "points", "digits-shift", "-p", "split=(0.9,0.9,0.1)"], "got '(0.9,0.9,0.1)'"),
         (["stitch", "points", "digits-shift", "-p", "alpha=-1"], "'alpha' = -1 is invalid"),

@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from stitchbench import __version__
 from stitchbench.errors import InputError
+from stitchbench.files import parse, read_regular
 from stitchbench.hashing import config_hash, file_sha256
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def write_artifact(path: Path, tensors: dict[str, torch.Tensor], manifest: dict[
 
 def read_manifest(path: Path) -> dict[str, Any]:
     try:
-        manifest = json.loads((path / ARTIFACT_MANIFEST).read_text())
+        manifest = parse(json.loads, read_regular(path / ARTIFACT_MANIFEST), str(path / ARTIFACT_MANIFEST))
     except FileNotFoundError as e:
         raise IntegrityError(f"no manifest at {path / ARTIFACT_MANIFEST}") from e
     except json.JSONDecodeError as e:

@@ -14,11 +14,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError, create_model
 
 from stitchbench.errors import InputError, shorten
 
 STRICT = ConfigDict(strict=True, allow_inf_nan=False, arbitrary_types_allowed=True, extra="ignore")
+SEED_MAX = 2**32 - 1  # every seed (suites, zoos, scenarios, solvers): numpy's legacy seeding (pymoo's) takes no more
+Seed = Annotated[StrictInt, Field(ge=0, le=SEED_MAX)]
+
+
+def check_seed(value: Any) -> int:
+    """`value` if it is a seed (a whole number in 0..SEED_MAX), else an InputError naming it and the range."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
+        raise InputError(f"seed {shorten(value)} is not a whole number in 0..{SEED_MAX}")
+    return value
 
 
 def lenient(annotation: Any) -> Any:

@@ -14,6 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from stitchbench.errors import InputError, explain
+from stitchbench.files import INPUT_DEPTH, parse
+from stitchbench.params import check_seed
 
 log = logging.getLogger("stitchbench")
 LISTABLE = ("scenarios", "architectures", "problems", "solvers", "suites")
@@ -34,10 +36,18 @@ def parse_params(pairs: Sequence[str]) -> dict:
         if not sep or not key:
             raise InputError(f"parameter {pair!r} is not of the form key=value")
         try:
-            out[key] = json.loads(value)
+            out[key] = parse(json.loads, value, f"parameter {key!r}", INPUT_DEPTH)
         except json.JSONDecodeError:
             out[key] = value
     return out
+
+
+def seed(text: str) -> int:
+    """A --seed(s) value: a whole number in the range every seed shares (`stitchbench.params.SEED_MAX`)."""
+    try:
+        return check_seed(int(text))
+    except InputError as e:  # argparse would drop the message of any other ValueError
+        raise argparse.ArgumentTypeError(str(e)) from e
 
 
 def build_parser() -> Parser:
@@ -88,7 +98,7 @@ def build_parser() -> Parser:
     zb.add_argument("-p", "--param", action="append", default=[], help="scenario parameter key=value")
     zb.add_argument("--arch", action="append", help="architecture (repeatable; default: the scenario's)")
     zb.add_argument("--kinds", nargs="+", default=["local", "merged", "fedavg", "fedprox"])
-    zb.add_argument("--seeds", nargs="+", type=int, default=[0])
+    zb.add_argument("--seeds", nargs="+", type=seed, default=[0])
     zb.add_argument("--recipe", action="append", default=[], help="recipe override key=value")
     zb.add_argument("--out", type=Path, help="write the evaluation matrix and records here")
     st = sub.add_parser("stitch", help="stitching tools")
@@ -104,7 +114,7 @@ def build_parser() -> Parser:
     ze.add_argument("-p", "--param", action="append", default=[], help="scenario parameter key=value")
     ze.add_argument("--kind", required=True, help="e.g. local:mnist")
     ze.add_argument("--arch", help="default: the scenario's default architecture")
-    ze.add_argument("--seed", type=int, default=0)
+    ze.add_argument("--seed", type=seed, default=0)
     ze.add_argument("--out", type=Path, required=True)
     zi = zsub.add_parser("import", help="bring in a model trained elsewhere (verified before use)")
     zi.add_argument("file", type=Path, help="the .safetensors weights")

@@ -8,22 +8,22 @@ kinds of each problem. Errors name the file, the field path and the valid choice
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError, model_validator
 
 from stitchbench.data import SCENARIOS
 from stitchbench.errors import InputError, explain, unknown
+from stitchbench.files import INPUT_DEPTH, parse, read_regular
 from stitchbench.hashing import config_hash
+from stitchbench.params import Seed
 from stitchbench.problems import PROBLEMS, instance_id, scenario_key
 from stitchbench.problems.registry import contract, variable_kinds
 from stitchbench.solvers import check_supports, create_solver
 from stitchbench.zoo import Recipe, check_archs
 
-Seed = Annotated[StrictInt, Field(ge=0, lt=2**32)]
-
-
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # a suite's name is a folder name under runs/: never a path
+ID_MAX = 64  # a problem's or solver's id: instance ids name the report's figure files (255 bytes at most)
 
 
 class Strict(BaseModel):
@@ -59,13 +59,15 @@ class ProblemSpec(Strict):
     scenarios: list[str] | None = Field(None, description="the suite's scenarios it is set on (default: all)")
     params: dict[str, Any] = {}
     cost: StrictBool = False
-    id: str | None = None
+    id: str | None = Field(None, min_length=1, max_length=ID_MAX, description="its label in instance ids")
 
 
 class SolverSpec(Strict):
     name: str
     params: dict[str, Any] = {}
-    id: str | None = Field(None, min_length=1, description="its label in results (default: its name)")
+    id: str | None = Field(
+        None, min_length=1, max_length=ID_MAX, description="its label in results (default: its name)"
+    )
 
     @property
     def label(self) -> str:
@@ -129,7 +131,7 @@ class Suite(Strict):
                 if name not in names:
                     raise unknown(f"scenario of problem {p.family!r} (the suite's scenarios)", name, names)
         for s in self.solvers:
-            create_solver(s.name, **s.params)  # validates the name and parameters
+            create_solver(s.name, **s.params).check_budget(self.budget)  # validates the name and parameters
             for p in self.problems:
                 check_supports(s.name, set(variable_kinds(p.family, p.params)))
         return self
@@ -179,7 +181,7 @@ def load_suite(ref: str) -> Suite:
             raise unknown("suite", ref, suites)
         path = suites[ref]
     try:
-        data = tomllib.loads(path.read_text())
+        data = parse(tomllib.loads, read_regular(path), str(path), INPUT_DEPTH)
     except FileNotFoundError as e:
         raise InputError(f"suite file {path} not found; shipped suites: {', '.join(sorted(shipped_suites()))}") from e
     except OSError as e:  # a folder, unreadable, ...

@@ -8,6 +8,7 @@ import torch
 from pydantic import Field
 
 from stitchbench.errors import InputError, unknown
+from stitchbench.params import Seed
 from stitchbench.registry import Registry
 
 from .partition import check_partition, partition
@@ -16,7 +17,6 @@ from .sources import load_source
 from .splits import SPLITS, check_fractions, slab_split, stratified_split
 
 SCENARIOS: Registry[Scenario] = Registry("scenario")
-Seed = Annotated[int, Field(ge=0, lt=2**32)]
 Concentration = Annotated[float, Field(gt=0, le=1e6)]  # Dirichlet alpha: small is skewed, large is IID
 
 DIGITS_RECIPE = {"optimizer": "adam", "lr": 2e-3, "epochs": 6, "batch_size": 32, "weight_decay": 0.0}

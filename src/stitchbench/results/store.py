@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from stitchbench.errors import InputError
-from stitchbench.files import TEMP_GLOB, atomic_write
+from stitchbench.files import atomic_write, parse, read_regular, temporary
 from stitchbench.hashing import config_hash, file_sha256
 
 RUN_MANIFEST = "manifest.json"
@@ -48,11 +47,6 @@ def write_json(path: Path, obj: Any) -> None:
 
 def write_parquet(path: Path, df: pd.DataFrame) -> None:
     atomic_write(path, df.to_parquet(index=False))
-
-
-def ours(path: Path) -> bool:
-    """A file this program makes in a run directory before its manifest: the lock, its holder, a temporary."""
-    return path.is_file() and (path.name in (LOCK, HOLDER) or fnmatch(path.name, TEMP_GLOB))
 
 
 class RunDir:
@@ -94,32 +88,48 @@ class RunDir:
             self.file(HOLDER).unlink(missing_ok=True)
             lock.release()
 
+    def holder_record(self) -> dict[str, Any] | None:
+        """The lock holder's record, where the file holds one as `lock` writes it (else None)."""
+        try:
+            h = parse(json.loads, read_regular(self.file(HOLDER)), HOLDER)
+        except (OSError, ValueError):
+            return None
+        types = {"pid": int, "host": str, "since": float}
+        ok = isinstance(h, dict) and h.keys() == types.keys() and all(type(h[k]) is t for k, t in types.items())
+        return h if ok else None
+
     def holder(self) -> str:
         """Who holds the lock, as its holder recorded it."""
-        try:
-            h = json.loads(self.file(HOLDER).read_text())
-            return f"pid {h['pid']} on host {h['host']}"
-        except (OSError, ValueError, KeyError, TypeError):
-            return f"lock {self.file(LOCK)}"
+        h = self.holder_record()
+        return f"pid {h['pid']} on host {h['host']}" if h else f"lock {self.file(LOCK)}"
+
+    def killed_run(self) -> bool:
+        """Whether the directory holds only what a run of ours leaves before its manifest: its (empty) lock,
+        and where one was killed, our holder record and our temporary files."""
+        rest = [p for p in self.path.iterdir() if not (p.name == LOCK and p.is_file() and not p.stat().st_size)]
+        return not rest or (
+            self.holder_record() is not None
+            and all(p.is_file() and (p.name == HOLDER or temporary(p.name)) for p in rest)
+        )
 
     def check_is_run_or_empty(self, manifest: dict[str, Any] | None) -> None:
         """Refuse a directory that holds files but no stitchbench run: nothing of the user's is touched. One
-        that holds only our own lock, holder record or temporary files (a run killed before its manifest)
-        is ours: it resumes. `manifest`: this directory's (`manifest()`), read once by the caller."""
-        if manifest is None and self.path.is_dir() and not all(map(ours, self.path.iterdir())):
+        that a run of ours was killed in before its manifest (`killed_run`) resumes. `manifest`: this
+        directory's (`manifest()`), read once by the caller."""
+        if manifest is None and self.path.is_dir() and not self.killed_run():
             raise InputError(f"{self.path} is not empty and holds no stitchbench run; choose an empty or new --out")
 
     def clean_temporary(self) -> None:
-        """Remove the temporary files that a killed writer of ours left (`TEMP_GLOB`: only names that carry
-        our marker), in the run directory and its jobs/ and figures/ folders; nothing of the user's."""
+        """Remove the temporary files that a killed writer of ours left (only the names `atomic_write`
+        makes), in the run directory and its jobs/ and figures/ folders; nothing of the user's."""
         for folder in (self.path, self.path / "jobs", self.path / "figures"):
-            for p in folder.glob(TEMP_GLOB) if folder.is_dir() else []:
-                if p.is_file():
+            for p in folder.iterdir() if folder.is_dir() else []:
+                if temporary(p.name) and p.is_file():
                     p.unlink(missing_ok=True)
 
     def manifest(self) -> dict[str, Any] | None:
         try:
-            manifest = json.loads(self.file(RUN_MANIFEST).read_text())
+            manifest = parse(json.loads, read_regular(self.file(RUN_MANIFEST)), str(self.file(RUN_MANIFEST)))
         except (FileNotFoundError, NotADirectoryError):
             return None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:

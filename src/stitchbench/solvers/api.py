@@ -87,6 +87,10 @@ class Solver(ABC):
             return cls.prepare(params, job_id, run_dir)
         return params
 
+    def check_budget(self, budget: int) -> None:
+        """Refuse (an InputError) parameters no search of `budget` evaluations can honour. Default: none."""
+        return None
+
     @abstractmethod
     def solve(self, problem: Problem, evaluator: Evaluator, budget: int, seed: int) -> None:
         """Search until the evaluator's budget is spent (BudgetExhausted may end it) or the solver is done."""

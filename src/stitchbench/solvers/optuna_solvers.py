@@ -67,6 +67,8 @@ def database_url(storage: str) -> sqlalchemy.engine.URL:
 def check_storage(storage: str) -> None:
     """A storage URL that can be opened: it parses, its database driver imports, and an absolute SQLite
     path's folder exists (a relative one lands in the run directory). Nothing is created or connected."""
+    if "\0" in storage:
+        raise InputError(f"optuna: storage {storage!r} holds a NUL character, which no database URL can")
     url = database_url(storage)
     try:
         sqlalchemy.create_engine(url).dispose()  # imports the dialect's driver; connects on first use only

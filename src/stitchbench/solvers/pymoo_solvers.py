@@ -16,6 +16,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
+from stitchbench.errors import InputError
 from stitchbench.moo.api import Problem
 
 from .api import Evaluator, Solver
@@ -112,6 +113,14 @@ class PymooSolver(Solver):
 
     def __init__(self, pop_size: Annotated[int, Field(ge=4, le=100_000)] = 40):
         self.pop_size = pop_size
+
+    def check_budget(self, budget: int) -> None:
+        """A budget that evaluates the first population whole."""
+        if self.pop_size > budget:
+            raise InputError(
+                f"solver {self.name!r}: pop_size {self.pop_size} is more than the budget, {budget} evaluations; "
+                f"give pop_size <= {budget}"
+            )
 
     def solve(self, problem, evaluator: Evaluator, budget, seed):
         from pymoo.core.individual import Individual

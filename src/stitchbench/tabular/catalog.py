@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from stitchbench.errors import InputError
+from stitchbench.files import parse, read_regular
 
 COLLECTION = Path(__file__).parent / "collection"
 CATALOG = "catalog.json"
@@ -76,7 +77,7 @@ def read_catalog(folder: Path = COLLECTION) -> dict[str, dict[str, Any]]:
     path = folder / CATALOG
     if not path.is_file():
         return {}
-    return {e["name"]: e for e in json.loads(path.read_text())["instances"]}
+    return {e["name"]: e for e in parse(json.loads, read_regular(path), str(path))["instances"]}
 
 
 def catalog() -> pd.DataFrame:

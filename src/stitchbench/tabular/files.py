@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from stitchbench.errors import InputError, shorten
+from stitchbench.files import parse, read_regular
 from stitchbench.hashing import file_sha256
 from stitchbench.moo.api import EVAL_SPLITS
 
@@ -42,7 +43,7 @@ def read_manifest(directory: Path, manifest_sha256: str | None = None) -> dict[s
     if manifest_sha256 is not None and (actual := file_sha256(path)) != manifest_sha256:
         raise TableIntegrityError(f"{path}: sha256 {actual}, expected {manifest_sha256}")
     try:
-        manifest = json.loads(path.read_text())
+        manifest = parse(json.loads, read_regular(path), str(path))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid JSON: {e}") from e
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION:

@@ -17,6 +17,7 @@ from stitchbench.artifacts import Artifact, ArtifactStore, default_cache_dir
 from stitchbench.data import Scenario
 from stitchbench.errors import InputError, explain
 from stitchbench.moo.api import EVAL_SPLITS
+from stitchbench.params import check_seed
 from stitchbench.processes import die_with_parent
 
 from .architectures import ARCHITECTURES, create
@@ -157,6 +158,7 @@ def zoo_configs(
     recipe: dict | None = None,
 ) -> list[dict]:
     """The config of every (arch, seed, kind) model of a zoo (archs default to the scenario's default)."""
+    seeds = [check_seed(s) for s in seeds]
     rec = scenario_recipe(scenario, recipe)
     archs = list(archs or [scenario.arch])
     check_archs(scenario.task, archs)

@@ -15,6 +15,8 @@ from pathlib import Path
 from stitchbench.artifacts import WEIGHTS, ArtifactStore, IntegrityError, read_weights
 from stitchbench.data import SCENARIOS, get_scenario
 from stitchbench.errors import InputError, unknown
+from stitchbench.files import parse, read_regular
+from stitchbench.params import check_seed
 
 from .architectures import ARCHITECTURES
 from .store import ModelRecord, build_model
@@ -37,7 +39,7 @@ def export_model(record: ModelRecord, out: Path) -> tuple[Path, Path]:
 
 def read_manifest_file(path: Path) -> dict:
     try:
-        manifest = json.loads(path.read_text())
+        manifest = parse(json.loads, read_regular(path), f"manifest {path}")
     except FileNotFoundError as e:
         raise IntegrityError(f"manifest {path} not found") from e
     except OSError as e:  # a folder, unreadable, ...
@@ -67,11 +69,12 @@ def read_manifest_file(path: Path) -> dict:
 
 
 def check_usable(path: Path, config: dict) -> None:
-    """A config a zoo build can find: a seed in 0..2^32-1, the scenario in the canonical form its parameters
+    """A config a zoo build can find: a seed (`check_seed`), the scenario in the canonical form its parameters
     make (which checks them), a party of it, and its input channels and classes."""
-    seed = config["seed"]
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise IntegrityError(f"{path}: seed {seed!r} is not a whole number in 0..{2**32 - 1}")
+    try:
+        check_seed(config["seed"])
+    except InputError as e:
+        raise IntegrityError(f"{path}: {e}") from e
     given = config["scenario"]
     if not isinstance(given.get("params", {}), dict):
         raise IntegrityError(f"{path}: scenario params {given.get('params')!r} are not a JSON object")

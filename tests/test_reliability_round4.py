@@ -1,0 +1,238 @@
+"""Reliability, round 4: cleanup as narrow as its marker, one seed range for every command, bounded nesting
+and no special files at any reader, and nothing accepted that a later step cannot honour."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .test_reliability_round3 import BASE, cli, problem
+from .test_run_directory import suite_file
+
+DEEP = 3000  # levels: Python's parsers overflow at about 1,000
+
+
+def one_line_refusal(code: int, err: str, needle: str) -> None:
+    assert code == 2 and needle in err, err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+# ---------------------------------------------------------------- A: cleanup as narrow as its marker
+
+
+def holder_record() -> str:
+    return json.dumps({"pid": 1, "host": "gone", "since": time.time()})
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {".x.stitchbench-v2.tmp": "mine"},  # our marker, not our writer's random part
+        {".stitchbench.holder": "mine"},  # our holder's name, not its record
+        {".x.stitchbench-abcdefgh.tmp": "mine"},  # a temporary's name, but no run of ours held the folder
+        {".stitchbench.holder": json.dumps({"pid": 1}), ".stitchbench.lock": ""},
+    ],
+)
+def test_a_folder_is_a_killed_run_only_with_our_holder_record(files, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    for name, text in files.items():
+        (out / name).write_text(text)
+    for check in (["--check"], []):
+        code, _, err = cli(capsys, "--cache", tmp_path / "cache", "run", suite_file(tmp_path), "--out", out, *check)
+        one_line_refusal(code, err, "holds no stitchbench run")
+    assert {p.name: p.read_text() for p in out.iterdir()} == files and not (tmp_path / "cache").exists()
+
+
+def test_a_killed_run_is_our_holder_record_our_lock_and_our_temporaries(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".stitchbench.lock").write_text("")
+    (out / ".stitchbench.holder").write_text(holder_record())
+    (out / ".manifest.json.stitchbench-k1ll3d_0.tmp").write_text("{")
+    code, _, err = cli(capsys, "run", suite_file(tmp_path), "--out", out, "--check")
+    assert code == 0, err
+
+
+def test_resuming_removes_only_names_our_writer_makes(tmp_path, zoo, cache_dir, capsys):
+    from stitchbench.files import atomic_write
+
+    out = tmp_path / "run"
+    suite = suite_file(tmp_path)
+    assert cli(capsys, "--cache", cache_dir, "run", suite, "--out", out)[0] == 0
+    names = [
+        ".x.stitchbench-v2.tmp",
+        ".x.stitchbench-ABCDEFGH.tmp",
+        ".x.stitchbench-abcdefghi.tmp",
+        ".stitchbench-a.tmp",
+    ]
+    mine = [out / d / n for d in ("", "jobs", "figures") for n in names]
+    ours = [out / d / ".x.parquet.stitchbench-a_c4efgh.tmp" for d in ("", "jobs", "figures")]
+    for p in mine + ours:
+        p.write_text("x")
+    manifest = json.loads((out / "manifest.json").read_text())
+    atomic_write(out / "manifest.json", json.dumps(manifest | {"status": "running"}).encode())
+    assert cli(capsys, "--cache", cache_dir, "run", suite, "--out", out)[0] == 0
+    assert all(p.read_text() == "x" for p in mine) and not any(p.exists() for p in ours)
+
+
+def test_our_temporary_names_are_what_atomic_write_makes(tmp_path, monkeypatch):
+    """Cleanup matches every name the writer makes (mkstemp draws 8 characters of a-z, 0-9 and _)."""
+    import tempfile
+
+    from stitchbench.files import atomic_write, temporary
+
+    made = []
+    real = tempfile.mkstemp
+
+    def spy(*args, **kwargs):
+        fd, name = real(*args, **kwargs)
+        made.append(name)
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", spy)
+    for _ in range(50):
+        atomic_write(tmp_path / "a.parquet", b"x")
+    assert len(made) == 50 and all(temporary(os.path.basename(p)) for p in made)
+
+
+# ---------------------------------------------------------------- B: one seed range
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**64])
+def test_every_command_refuses_a_seed_outside_the_one_range(seed, tmp_path, capsys):
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    commands = [
+        ["zoo", "export", "digits-shift", "--kind", "local:mnist", "--seed", seed, "--out", out],
+        ["zoo", "build", "digits-shift", "--kinds", "local", "--seeds", 0, seed, "--out", out],
+    ]
+    for argv in commands:
+        code, _, err = cli(capsys, "--cache", cache, *argv)
+        one_line_refusal(code, err, f"seed {seed} is not a whole number in 0..4294967295")
+    for field in ("seeds", "zoo.seeds"):
+        text = BASE.replace("seeds = [0, 1]", f"seeds = [0, {seed}]") if field == "seeds" else BASE
+        (tmp_path / "s.toml").write_text(text + (f"[zoo]\nseeds = [{seed}]\n" if field == "zoo.seeds" else ""))
+        code, _, err = cli(capsys, "--cache", cache, "run", tmp_path / "s.toml", "--out", out)
+        assert code == 2 and field in err and f"(got {seed})" in err and "Traceback" not in err, err
+    assert not cache.exists() and not out.exists()
+
+
+def test_what_export_writes_import_takes(tmp_path, capsys):
+    """The top of the range trains, exports and imports."""
+    out, inbox = tmp_path / "out", tmp_path / "inbox"
+    argv = ["zoo", "export", "digits-shift", "--kind", "local:mnist", "--seed", 2**32 - 1, "--out", out]
+    code, _, err = cli(capsys, "--cache", tmp_path / "cache", *argv)
+    assert code == 0, err
+    weights, manifest = sorted(out.glob("*.safetensors"))[0], sorted(out.glob("*.json"))[0]
+    code, text, err = cli(capsys, "--cache", inbox, "zoo", "import", weights, "--manifest", manifest)
+    assert code == 0 and "imported local:mnist/cnn/seed4294967295" in text, err
+    data = json.loads(manifest.read_text())
+    data["config"]["seed"] = 2**32
+    manifest.write_text(json.dumps(data))
+    code, _, err = cli(capsys, "--cache", tmp_path / "other", "zoo", "import", weights, "--manifest", manifest)
+    one_line_refusal(code, err, "seed 4294967296 is not a whole number in 0..4294967295")
+
+
+# ---------------------------------------------------------------- C: nesting depth and special files
+
+
+def nested(n: int) -> str:
+    return "[" * n + "]" * n
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        f"{{ seed = {nested(DEEP)} }}",
+        "{ " + ".".join(["a"] * DEEP) + " = 1 }",  # dotted keys: parsed without recursion, nested all the same
+        "{ a = " + "{ a = " * DEEP + "1" + " }" * DEEP + " }",
+    ],
+)
+def test_a_deeply_nested_suite_is_refused(params, tmp_path, capsys):
+    (tmp_path / "s.toml").write_text(BASE.replace('name = "digits-shift"', f'name = "digits-shift"\nparams = {params}'))
+    code, _, err = cli(capsys, "run", tmp_path / "s.toml", "--out", tmp_path / "o", "--check")
+    one_line_refusal(code, err, "nested deeper than")
+
+
+def test_deeply_nested_parameters_and_manifests_are_refused(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    for option in ("-p", "--recipe"):
+        argv = ["zoo", "build", "digits-shift", option, f"seed={nested(DEEP)}", "--out", tmp_path / "o"]
+        one_line_refusal(*cli(capsys, "--cache", cache, *argv)[::2], "nested deeper than")
+    deep = tmp_path / "deep.json"
+    deep.write_text(nested(DEEP))
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"")
+    one_line_refusal(*cli(capsys, "--cache", cache, "zoo", "import", weights, "--manifest", deep)[::2], "nested")
+    for folder in ("table", "run"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "manifest.json").write_text(nested(DEEP))
+    one_line_refusal(*cli(capsys, "table", "check", tmp_path / "table")[::2], "nested deeper than")
+    one_line_refusal(*cli(capsys, "report", tmp_path / "run")[::2], "nested deeper than")
+    assert not cache.exists() and not (tmp_path / "o").exists()
+
+
+def test_a_deeply_nested_catalog_is_refused(tmp_path):
+    from stitchbench.errors import InputError
+    from stitchbench.tabular.catalog import read_catalog
+
+    for depth in (100, DEEP):  # under and over what Python's parser takes
+        (tmp_path / str(depth)).mkdir()
+        (tmp_path / str(depth) / "catalog.json").write_text(f'{{"instances": {nested(depth)}}}')
+        with pytest.raises(InputError, match="nested deeper than 64 levels"):
+            read_catalog(tmp_path / str(depth))
+
+
+def run_cli(tmp_path, *argv, timeout=60):
+    """The CLI in a process of its own: a read that blocks fails the test instead of hanging it."""
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "stitchbench.benchmark.cli", "--quiet", "--cache", tmp_path / "cache", *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"stitchbench {' '.join(map(str, argv))} waited on a special file for {timeout} s")
+    return r.returncode, r.stderr
+
+
+def test_special_files_are_refused_before_they_are_read(tmp_path):
+    fifo = tmp_path / "suite.toml"
+    os.mkfifo(fifo)
+    one_line_refusal(*run_cli(tmp_path, "run", fifo, "--out", tmp_path / "o", "--check"), "not a regular file")
+    one_line_refusal(*run_cli(tmp_path, "zoo", "import", tmp_path / "w", "--manifest", fifo), "not a regular file")
+    (tmp_path / "run").mkdir()
+    os.mkfifo(tmp_path / "run" / "manifest.json")
+    one_line_refusal(*run_cli(tmp_path, "report", tmp_path / "run"), "not a regular file")
+    one_line_refusal(*run_cli(tmp_path, "run", suite_file(tmp_path), "--out", tmp_path / "run"), "not a regular file")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["manifest.json"]
+    assert not (tmp_path / "o").exists() and not (tmp_path / "cache").exists()
+
+
+# ---------------------------------------------------------------- D: accepted, then impossible
+
+
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        (problem(f'"ensemble-weights"\nid = "{"p" * 240}"'), "problems.0.id"),
+        (BASE.replace('name = "random"', f'name = "random"\nid = "{"r" * 240}"'), "solvers.0.id"),
+        (
+            BASE.replace('name = "random"', 'name = "optuna.random"\nparams = { storage = "sqlite:///a\\u0000b.db" }'),
+            "NUL",
+        ),
+        (BASE.replace('name = "random"', 'name = "pymoo.nsga2"\nparams = { pop_size = 20 }'), "pop_size 20"),
+        (BASE.replace('name = "random"', 'name = "pymoo.nsga2"'), "pop_size 40"),  # its default
+    ],
+)
+def test_what_a_run_cannot_honour_is_refused_by_check(text, needle, tmp_path, capsys):
+    (tmp_path / "s.toml").write_text(text)
+    cache, out = tmp_path / "cache", tmp_path / "o"
+    for check in (["--check"], []):
+        code, _, err = cli(capsys, "--cache", cache, "run", tmp_path / "s.toml", "--out", out, *check)
+        one_line_refusal(code, err, needle)
+    assert not cache.exists() and not out.exists()
