@@ -21,3 +21,19 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def cpu_identity() -> str:
+    """The CPU as float kernels see it: its model name and a digest of its feature flags (two CPUs of one
+    model name but other instruction sets can round differently). Where /proc/cpuinfo is missing: the
+    machine's architecture."""
+    import platform
+
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.machine()
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = hashlib.sha256(fields.get("flags", "").encode()).hexdigest()[:12]
+    return f"{fields.get('model name', platform.machine())} (flags {flags})"

@@ -18,7 +18,7 @@ import pyarrow as pa
 from stitchbench import __version__
 from stitchbench.errors import InputError
 from stitchbench.files import check_folder
-from stitchbench.hashing import file_sha256
+from stitchbench.hashing import cpu_identity, file_sha256
 from stitchbench.moo.api import EVAL_SPLITS, Problem
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.instance import ProblemInstance
@@ -101,6 +101,7 @@ def export_problem(
                 "pyarrow": pa.__version__,
                 "platform": platform.platform(),
                 "machine": platform.machine(),
+                "cpu": cpu_identity(),
             },
             "files": {f.name: file_sha256(f) for f in sorted(tmp.iterdir())},
         }
