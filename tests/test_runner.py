@@ -15,6 +15,7 @@ TINY = """
 name = "tiny"
 seeds = [0, 1]
 budget = {budget}
+analyses = ["claims"]
 
 [[scenarios]]
 name = "digits-shift"
@@ -185,6 +186,7 @@ MULTI = """
 name = "multi"
 seeds = [0]
 budget = 6
+analyses = ["claims"]
 
 [[scenarios]]
 name = "digits-shift"
@@ -377,12 +379,14 @@ def test_scenarios_with_ids_and_zoos_of_their_own():
 
 
 def test_a_suite_without_scenario_ids_or_zoos_keeps_its_key():
-    """Runs written before scenarios could have an `id` and a `zoo` still resume (the key is the same)."""
+    """Runs written before scenarios could have an `id` and a `zoo`, and suites could declare analyses, still
+    resume (the key is the same)."""
     import tomllib
 
     from stitchbench.benchmark.suite import Suite
 
-    assert Suite(**tomllib.loads(TINY.format(budget=16))).key == "148071b0fb228215"
+    plain = TINY.format(budget=16).replace('analyses = ["claims"]\n', "")
+    assert Suite(**tomllib.loads(plain)).key == "148071b0fb228215"
 
 
 @pytest.mark.parametrize(
@@ -417,7 +421,7 @@ def test_bad_scenario_ids_and_zoos_exit_2(scenarios, needle, tmp_path, capsys):
 def test_results_are_keyed_by_a_scenario_id(tmp_path, zoo, cache_dir):
     """A scenario with an `id`: its instances, baselines and claims go by the id; its problems are the ones
     that name it."""
-    text = TINY.format(budget=6).replace('name = "digits-shift"\n', 'id = "mine"\nname = "digits-shift"\n', 1)
+    text = TINY.format(budget=8).replace('name = "digits-shift"\n', 'id = "mine"\nname = "digits-shift"\n', 1)
     text = text.replace('family = "ensemble-weights"\n', 'family = "ensemble-weights"\nscenarios = ["mine"]\n')
     text = text.replace('family = "stitch-ensemble"\n', 'family = "stitch-ensemble"\nscenarios = ["mine"]\n')
     (tmp_path / "s.toml").write_text(text)
@@ -441,7 +445,7 @@ def test_references_are_stored_once_and_read_back_as_computed(tiny, cache_dir, m
     suite_file, _, _ = tiny
     job = next(j for j in expand(load_suite(str(suite_file))) if j.family == "stitch-ensemble")
     ws = Workspace(cache_dir)
-    fresh = prepare.references(ws.instance(job), ws.problem(job))
+    fresh = prepare.references(ws.instance(job), ws.problem(job), job.analyses)
     monkeypatch.setattr(prepare, "references", lambda *a: pytest.fail("references computed again"))
     rec, stored = prepare.stored_references(ws, job)
     assert rec == ws.instance(job) and set(stored) == set(fresh) and len(stored["claim_pools"])
@@ -465,3 +469,24 @@ def test_process_chunks_keep_an_instances_jobs_together():
     assert len(c) == 48 and all(len({j.instance for j in chunk}) == 1 for chunk in c)
     few = chunks(jobs[:16], 2)  # one instance's 16 jobs: at most 2 per chunk
     assert [len(chunk) for chunk in few] == [2] * 8
+
+
+def test_a_suite_without_analyses_runs_reports_and_writes_no_study_files(tmp_path, zoo, setup_db, cache_dir):
+    """The library without the paper's study: the same jobs and tables, no claims.json, no claim pools or
+    reference samples, no job's stitched candidates, and a report without the headline or the claims check;
+    an unknown analysis is refused before anything is written."""
+    text = TINY.format(budget=8).replace('analyses = ["claims"]\n', "")
+    (tmp_path / "plain.toml").write_text(text)
+    out = tmp_path / "run"
+    outcome = run_suite(load_suite(str(tmp_path / "plain.toml")), out, cache_dir=cache_dir, quiet=True)
+    assert outcome.failed == 0 and outcome.ran == 8
+    names = {p.name for p in out.rglob("*") if p.is_file()}
+    assert "claims.json" not in names and "claim_pools.parquet" not in names
+    assert not any(n.endswith(".stitched.parquet") for n in names) and "reference_samples.parquet" not in names
+    assert {"evaluations.parquet", "indicators.parquet", "report.html"} <= names
+    report = (out / "report.md").read_text()
+    assert "Claims check" not in report and "Headline" not in report and "Solvers" in report
+    assert main(["report", str(out)]) == 0
+    (tmp_path / "bad.toml").write_text(text.replace("budget = 8", 'budget = 8\nanalyses = ["claimz"]'))
+    assert main(["--quiet", "run", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()

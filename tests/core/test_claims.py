@@ -9,9 +9,9 @@ import pytest
 from stitchbench.moo.instance import ProblemInstance
 from stitchbench.moo.lattice import simplex_grid
 from stitchbench.moo.pools import CandidatePool, scored, val_front, weighting_pool
-from stitchbench.results.bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED, combined
-from stitchbench.results.claim4 import decide_seed
-from stitchbench.results.claims import claim4, groups_of, scenario_claims
+from stitchbench.study.bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED, combined
+from stitchbench.study.claim4 import decide_seed
+from stitchbench.study.claims import claim4, groups_of, scenario_claims
 
 PARTIES = ["A", "B"]
 N = 400
@@ -173,7 +173,7 @@ def test_a_fraction_near_the_cut_is_re_estimated_and_then_inconclusive():
     """A condition holding on 95% of resamples in expectation: re-estimated with 20,000 resamples and still
     within 3 SE of 0.95: INCONCLUSIVE, not HOLDS (another bootstrap seed could flip it). At 99%: HOLDS from
     2,000 resamples; at 1%: FAILS."""
-    from stitchbench.results.bootstrap import fraction, verdict
+    from stitchbench.study.bootstrap import fraction, verdict
 
     def holding(p):
         def condition(parties, _zoo):  # a uniform draw per resample, read off its sample weights
@@ -233,7 +233,7 @@ def test_claim_4s_size_on_simulated_null_data_is_within_its_bound():
     """(e) E's points with small random perturbations at 20 points x alphas, dressed as stitches: claim 4
     passes at most at the allowed rate (a small fixed-seed run of the harness; the full one is 400 datasets).
     The same harness choosing on test (the luckiest stitch) passes far more often: the check can fail."""
-    from stitchbench.results.claim4_size import SIZE_BOUND, simulate
+    from stitchbench.study.claim4_size import SIZE_BOUND, simulate
 
     null = simulate(40, seed=11)
     assert null["ci95"][0] <= SIZE_BOUND and null["rate"] <= SIZE_BOUND

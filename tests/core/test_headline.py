@@ -3,7 +3,7 @@ the uniform ensemble, mean ± SE over zoo seeds, and the plain-words verdict gen
 
 import pandas as pd
 
-from stitchbench.results.headline import headline, verdicts
+from stitchbench.study.headline import headline, verdicts
 
 from .test_leaderboard import record
 
@@ -86,7 +86,7 @@ def test_parties_of_another_scenario_neither_show_as_nan_nor_hide_the_largest_ga
     import numpy as np
     import pandas as pd
 
-    from stitchbench.results.headline import host_sentences
+    from stitchbench.study.headline import host_sentences
 
     rows = pd.DataFrame(
         {
@@ -109,7 +109,7 @@ def test_parties_of_another_scenario_neither_show_as_nan_nor_hide_the_largest_ga
 def test_each_scenario_gets_its_own_table_without_the_other_scenarios_parties():
     """Scenarios with different parties: one headline table each, holding only its own parties' columns (a
     single table had a "—" column per party of every other scenario)."""
-    from stitchbench.results.report import headline_blocks
+    from stitchbench.study.sections import headline_blocks
 
     claims, baselines, instances = inputs([(0.95, 0.90)], [True])
     per_seed = [seed(0, (0.91, 0.88), False) | {"selected": {"instance": "j0"}, "point": {"C": 0.91, "D": 0.88}}]

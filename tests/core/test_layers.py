@@ -67,6 +67,9 @@ def test_import_contract_holds_and_fails_on_a_planted_reverse_import(tmp_path):
     broken = lint_imports(tree)
     assert broken.returncode != 0
     assert "stitchbench.moo.front -> stitchbench.zoo" in broken.stdout and "BROKEN" in broken.stdout
+    front.write_text(front.read_text().replace("from stitchbench.zoo import Zoo", "import stitchbench.study"))
+    broken = lint_imports(tree)  # the library reaching up into the paper's study
+    assert broken.returncode != 0 and "stitchbench.moo.front -> stitchbench.study" in broken.stdout
 
 
 def test_deprecated_names_still_work_and_warn():

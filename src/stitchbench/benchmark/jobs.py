@@ -1,5 +1,5 @@
 """Running one job in a workspace: solve on val under the budget, re-score the final front on test, and keep
-what claim 4 needs of a live stitching problem; any error fails this job only."""
+what the suite's analyses need of it; any error fails this job only."""
 
 import time
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ import pandas as pd
 
 from stitchbench.moo.api import Problem
 from stitchbench.moo.front import nondominated
-from stitchbench.moo.pools import ALPHA_MIN, val_front
+from stitchbench.results.analyses import analyses
 from stitchbench.solvers import create_solver, run_solver
 
 from .suite import Job
@@ -26,12 +26,11 @@ class JobResult:
     traceback: str  # of a failed job ("" if none)
     evaluations: pd.DataFrame
     front: pd.DataFrame
-    stitched: pd.DataFrame  # live stitching problems: the job's val-chosen stitched candidates (claim 4's S)
+    extra: dict[str, pd.DataFrame]  # the suite's analyses' tables of this job (`Analysis.job_tables`)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The job's files: evaluations and front, and its stitched candidates where it has any."""
-        stitched = {"stitched": self.stitched} if len(self.stitched) else {}
-        return {"evaluations": self.evaluations, "front": self.front} | stitched
+        """The job's files: evaluations and front, and its analyses' tables."""
+        return {"evaluations": self.evaluations, "front": self.front} | self.extra
 
 
 def job_columns(job: Job) -> dict:
@@ -67,7 +66,7 @@ def execute(job: Job, workspace: Workspace) -> JobResult:
     except Exception as e:
         empty = pd.DataFrame()
         error = f"{type(e).__name__}: {e}"
-        return JobResult(job.id, "failed", error, time.perf_counter() - start, format_exc(), empty, empty, empty)
+        return JobResult(job.id, "failed", error, time.perf_counter() - start, format_exc(), empty, empty, {})
 
 
 def solve(job: Job, workspace: Workspace, start: float) -> JobResult:
@@ -91,22 +90,5 @@ def solve(job: Job, workspace: Workspace, start: float) -> JobResult:
             fronts.append(frame(problem, Xf, problem.evaluate(Xf, split), {**base, "split": split}))
             fronts[-1].insert(len(base), "point", range(len(Xf)))
     front = pd.concat(fronts, ignore_index=True) if fronts else pd.DataFrame()
-    stitched = stitched_candidates(problem, X, F, base)
-    return JobResult(job.id, run.status, run.error, time.perf_counter() - start, run.traceback, evals, front, stitched)
-
-
-def stitched_candidates(problem: Problem, X: np.ndarray, F: np.ndarray, base: dict) -> pd.DataFrame:
-    """Where the problem stitches and cannot enumerate its stitched candidates (live): the val-non-dominated
-    stitched candidates this job evaluated (all ties), scored on test per sample, as claim 4's pools are
-    (`moo.pools`). The union over jobs holds the val front of every stitched candidate any solver evaluated."""
-    alpha = problem.stitch_alpha(X) if len(X) else None
-    if alpha is None or problem.stitches_enumerated():
-        return pd.DataFrame()
-    cols = [problem.objectives.index(o) for o in problem.objectives if o.party]
-    rows = np.flatnonzero((alpha >= ALPHA_MIN) & np.isfinite(F).all(1))
-    Xs = np.unique(X[rows[val_front(F[rows][:, cols])]], axis=0)
-    source = {"job": base["job"], "solver": base["solver"], "seed": base["seed"]}
-    pool = problem.candidate_pool(Xs)
-    for d in pool.decisions:
-        d["source"] = source
-    return pool.to_frame(instance=base["instance"], pool="stitched", job=base["job"])
+    extra = {name: df for a in analyses(job.analyses) for name, df in a.job_tables(problem, X, F, base).items()}
+    return JobResult(job.id, run.status, run.error, time.perf_counter() - start, run.traceback, evals, front, extra)

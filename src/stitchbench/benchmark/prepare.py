@@ -16,17 +16,15 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
 from stitchbench import __version__
 from stitchbench.artifacts import ArtifactStore
 from stitchbench.hashing import canonical_json
-from stitchbench.moo.pools import POOL_COLUMNS
 from stitchbench.problems import Problem, ProblemInstance
-from stitchbench.problems.baselines import ZooBaselines
 from stitchbench.processes import die_with_parent
+from stitchbench.results.analyses import analyses
 from stitchbench.zoo import EVAL_SPLITS
 from stitchbench.zoo.build import train_models, zoo_configs
 
@@ -38,8 +36,6 @@ COLUMNS = {
     "baselines": ["instance", "split", "baseline", "objective", "value"],
     "exact_fronts": LONG,
     "ensemble_fronts": [*LONG, "weights"],
-    "claim_pools": ["instance", "pool", *POOL_COLUMNS],
-    "reference_samples": ["instance", "baseline", "party", "samples"],
 }
 REFERENCES_FORMAT = 2  # bump when what references hold, or how any of them is computed, changes
 
@@ -47,11 +43,7 @@ REFERENCES_FORMAT = 2  # bump when what references hold, or how any of them is c
 @dataclass
 class Prepared:
     instances: dict[str, ProblemInstance]
-    baselines: pd.DataFrame  # instance, split, baseline, objective, value
-    exact_fronts: pd.DataFrame  # instance, split, point, objective, value
-    ensemble_fronts: pd.DataFrame  # instance, split, point, objective, value, weights (JSON)
-    claim_pools: pd.DataFrame  # instance, pool (stitched, ensembles, references), candidate, ... (moo.pools)
-    reference_samples: pd.DataFrame  # instance, baseline, party, samples: each reference's per-sample test scores
+    tables: dict[str, pd.DataFrame]  # COLUMNS' tables (baselines, exact and ensemble fronts) and the analyses'
     timings: dict[str, float]  # seconds per phase: models, problems
 
 
@@ -63,17 +55,13 @@ def long_rows(instance: str, split: str, names: list[str], F, point_names=None) 
     ]
 
 
-def claim_pools(rec: ProblemInstance, problem: Problem) -> list[pd.DataFrame]:
-    """Claim 4's pools of a stitching problem, long form (`moo.pools`); none for other problems."""
-    pools = problem.claim_pools()
-    if pools is None:
-        return []
-    named = {"ensembles": pools.ensembles, "references": pools.references, "stitched": pools.stitched}
-    return [pool.to_frame(instance=rec.id, pool=name) for name, pool in named.items() if pool is not None]
+def columns(names: list[str]) -> dict[str, list[str]]:
+    """Every reference table's columns: COLUMNS' and those of the named analyses'."""
+    return COLUMNS | {t: c for a in analyses(names) for t, c in a.reference_tables.items()}
 
 
-def references(rec: ProblemInstance, problem: Problem) -> dict[str, pd.DataFrame]:
-    """One instance's references, as the four tables of `COLUMNS`."""
+def references(rec: ProblemInstance, problem: Problem, names: list[str]) -> dict[str, pd.DataFrame]:
+    """One instance's references: the tables of `COLUMNS`, and each named analysis' own."""
     base, exact, ens = [], [], []
     for split in EVAL_SPLITS:
         for name, vec in problem.baselines(split).items():
@@ -89,19 +77,14 @@ def references(rec: ProblemInstance, problem: Problem) -> dict[str, pd.DataFrame
                 (*r, json.dumps([round(float(w), 6) for w in W[r[2]]]))
                 for r in long_rows(rec.id, split, rec.parties, F)
             ]
-    pools = claim_pools(rec, problem)
-    samples = [
-        (rec.id, name, party, np.asarray(x, dtype=np.float32))
-        for name, per_party in (problem.reference_samples("test") if isinstance(problem, ZooBaselines) else {}).items()
-        for party, x in zip(rec.parties, per_party, strict=True)
-    ]
-    return {
+    tables = {
         "baselines": pd.DataFrame(base, columns=COLUMNS["baselines"]),
         "exact_fronts": pd.DataFrame(exact, columns=COLUMNS["exact_fronts"]),
         "ensemble_fronts": pd.DataFrame(ens, columns=COLUMNS["ensemble_fronts"]),
-        "claim_pools": pd.concat(pools, ignore_index=True) if pools else pd.DataFrame(columns=COLUMNS["claim_pools"]),
-        "reference_samples": pd.DataFrame(samples, columns=COLUMNS["reference_samples"]),
     }
+    for analysis in analyses(names):
+        tables |= analysis.references(rec, problem)
+    return tables
 
 
 def stored_references(ws: Workspace, job: Job) -> tuple[ProblemInstance, dict[str, pd.DataFrame]]:
@@ -110,9 +93,10 @@ def stored_references(ws: Workspace, job: Job) -> tuple[ProblemInstance, dict[st
     artifact (sha256-verified on every read, nothing unpickled)."""
     rec = ws.instance(job)
     config = {"format": REFERENCES_FORMAT, "stitchbench": __version__, "instance": rec.model_dump(mode="json")}
+    config |= {"analyses": job.analyses} if job.analyses else {}  # the keys of runs without any stay as they were
 
     def build():
-        tables = references(rec, ws.problem(job))
+        tables = references(rec, ws.problem(job), job.analyses)
         return {name: parquet_tensor(df) for name, df in tables.items()}, {"instance": rec.id}
 
     artifact = ArtifactStore(ws.cache_dir, "references").get_or_build(config, build)
@@ -221,7 +205,7 @@ def prepare(jobs: list[Job], ws: Workspace, on_model: Progress, on_built: Progre
     frames = {
         name: pd.concat(kept, ignore_index=True)
         if (kept := [found[i][1][name] for i in order if len(found[i][1][name])])
-        else pd.DataFrame(columns=COLUMNS[name])
-        for name in COLUMNS
+        else pd.DataFrame(columns=cols)
+        for name, cols in columns(jobs[0].analyses if jobs else []).items()
     }
-    return Prepared({i: found[i][0] for i in order}, **frames, timings=timings)
+    return Prepared({i: found[i][0] for i in order}, frames, timings=timings)

@@ -191,7 +191,7 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
             "instances": {k: v.model_dump() for k, v in refs.instances.items()},
         }
         run.save_manifest(manifest)  # first: a run killed while writing the references is a run, and resumes
-        manifest["references"] = write_references(run, refs)
+        manifest["references"] = write_references(run, refs.tables)
         run.save_manifest(manifest)
 
         t = time.perf_counter()

@@ -19,6 +19,7 @@ from stitchbench.hashing import config_hash
 from stitchbench.params import Seed
 from stitchbench.problems import PROBLEMS, instance_id, scenario_key
 from stitchbench.problems.registry import contract, variable_kinds
+from stitchbench.results.analyses import ANALYSES
 from stitchbench.solvers import check_supports, create_solver
 from stitchbench.zoo import Recipe, check_archs
 
@@ -93,6 +94,7 @@ class Suite(Strict):
     )
     executor: Literal["local", "process", "ray"] = "local"
     workers: StrictInt = Field(2, ge=1, le=256)
+    analyses: list[str] = Field([], description="analyses layered over the run (`stitchbench list analyses`)")
 
     @model_validator(mode="after")
     def _distinct(self):
@@ -102,6 +104,7 @@ class Suite(Strict):
             "zoo.seeds": self.zoo.seeds,
             "scenarios": [s.id or (s.name, sorted(s.params.items(), key=str)) for s in self.scenarios],
             "solvers": [s.label for s in self.solvers],
+            "analyses": self.analyses,
         }
         repeats |= {f"hosts of problem {p.id or p.family!r}": p.hosts or [] for p in self.problems}
         repeats |= {f"zoo.seeds of scenario {s.label!r}": s.zoo.seeds for s in self.scenarios if s.zoo}
@@ -124,6 +127,8 @@ class Suite(Strict):
                 Recipe(**zoo.recipe)
             except ValidationError as e:
                 raise ValueError(f"{where}.recipe: {explain(e).removeprefix('invalid Recipe: ')}") from e
+        for name in self.analyses:
+            ANALYSES.entry(name)
         names = [s.label for s in self.scenarios]
         for p in self.problems:
             PROBLEMS.entry(p.family)
@@ -142,9 +147,9 @@ class Suite(Strict):
 
     @property
     def key(self) -> str:
-        """The configuration's hash; a scenario's unset `id` and `zoo` are left out, so suites written before
-        they existed keep their key (and their runs resume)."""
-        data = self.model_dump()
+        """The configuration's hash; a scenario's unset `id` and `zoo`, and no analyses, are left out, so suites
+        written before they existed keep their key (and their runs resume)."""
+        data = self.model_dump(exclude=set() if self.analyses else {"analyses"})
         data["scenarios"] = [{k: v for k, v in s.items() if v is not None} for s in data["scenarios"]]
         return config_hash(data)
 
@@ -165,6 +170,7 @@ class Job(Strict):
     seed: int
     budget: int
     time_limit: float
+    analyses: list[str] = []  # what the job keeps for them beyond its evaluations and front
 
 
 def shipped_suites() -> dict[str, Path]:
@@ -271,6 +277,7 @@ def expand(suite: Suite) -> list[Job]:
                                     seed=seed,
                                     budget=suite.budget,
                                     time_limit=suite.time_limit,
+                                    analyses=suite.analyses,
                                 )
                             )
     return jobs

@@ -1,7 +1,6 @@
-"""Results: the run directory, indicators (moocore), statistics, the claims check, reports and comparisons."""
+"""Results: the run directory, indicators (moocore), statistics, analyses, reports and comparisons."""
 
 from .aggregate import instances_of, rebuild, write_outputs, write_references
-from .claims import check_claims
 from .indicators import anytime, attainment, hypervolume, job_indicators
 from .report import write_report
 from .statistics import pairwise_tests
@@ -11,7 +10,6 @@ __all__ = [
     "RunDir",
     "anytime",
     "attainment",
-    "check_claims",
     "hypervolume",
     "instances_of",
     "job_indicators",

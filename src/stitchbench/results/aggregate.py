@@ -6,23 +6,16 @@ import pandas as pd
 from stitchbench.hashing import file_sha256
 from stitchbench.moo.instance import ProblemInstance
 
-from .claims import check_claims
+from .analyses import declared
 from .indicators import anytime, failed_jobs, job_indicators
 from .report import write_report
 from .statistics import pairwise_tests
-from .store import AGGREGATES, RunDir, write_json, write_parquet
+from .store import AGGREGATES, RunDir, write_parquet
 
 
-def write_references(run: RunDir, refs) -> dict[str, str]:
-    """The tables a run knows before any job: baselines, exact fronts, weighted output ensemble fronts;
-    {file: sha256} for the manifest."""
-    tables = {
-        "baselines": refs.baselines,
-        "exact_fronts": refs.exact_fronts,
-        "ensemble_fronts": refs.ensemble_fronts,
-        "claim_pools": refs.claim_pools,
-        "reference_samples": refs.reference_samples,
-    }
+def write_references(run: RunDir, tables: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """The tables a run knows before any job (baselines, exact fronts, weighted output ensemble fronts, and its
+    analyses' reference tables); {file: sha256} for the manifest."""
     for name, df in tables.items():
         write_parquet(run.file(f"{name}.parquet"), df)
     return {f"{name}.parquet": file_sha256(run.file(f"{name}.parquet")) for name in tables}
@@ -66,9 +59,9 @@ def write_outputs(run: RunDir, manifest: dict):
     write_parquet(run.file("statistics.parquet"), pairwise_tests(indicators))
     write_parquet(run.file("failed_jobs.parquet"), failed_jobs(jobs))
     write_parquet(run.file("anytime.parquet"), anytime(evals_done, instances))
-    stitched = run.job_tables(done, "stitched")
-    pools = run.table("claim_pools")
-    claims = check_claims(run.table("reference_samples"), pd.concat([pools, stitched], ignore_index=True), instances)
-    write_json(run.file("claims.json"), claims)
-    manifest["aggregates"] = {name: file_sha256(run.file(name)) for name in AGGREGATES}
+    extra = declared(manifest)
+    for analysis in extra:
+        analysis.aggregate(run, instances, done)
+    outputs = [*AGGREGATES, *(name for a in extra for name in a.outputs)]
+    manifest["aggregates"] = {name: file_sha256(run.file(name)) for name in outputs}
     return write_report(run)

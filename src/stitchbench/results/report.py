@@ -19,23 +19,14 @@ from stitchbench.moo.front import nondominated
 from stitchbench.moo.instance import ProblemInstance
 from stitchbench.processes import die_with_parent
 
-from .bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED
+from .analyses import declared
 from .calibration import BASELINE, SPREAD, calibrate, calibration_table
 from .calibration import summary as calibration_summary
-from .claim4_size import methods_note
 from .figures import savefig, solver_colours
-from .headline import headline, verdicts
 from .indicators import attainment, long_front, objective_columns, reference_vectors
 from .statistics import ALPHA, best_solvers
 from .store import RunDir, atomic_write
 
-CLAIMS_METHODS = (
-    "Each claim is HOLDS, FAILS or INCONCLUSIVE from a paired bootstrap of the test samples (and of the zoo "
-    "seeds, for claims 1-3): HOLDS where its condition is met on at least 95% of resamples, FAILS at 5% or less "
-    "(claim 4 also where no stitched candidate is eligible on val or its selected one fails on test), with each "
-    "fraction's Monte Carlo SE; a fraction within 3 SE of a cut is re-estimated with 20,000 resamples and, still "
-    "that close, INCONCLUSIVE. Claim 4 selects one stitched candidate on val and tests only it on test."
-)
 MARKERS = {"merged": "*", "fedavg": "P", "fedprox": "X", "ensemble": "D"}
 
 
@@ -68,17 +59,8 @@ class FrontRefs:
     baselines: dict[str, np.ndarray]
 
 
-def front_refs(rec: ProblemInstance, exact: pd.DataFrame, ensembles: pd.DataFrame, baselines, claims) -> FrontRefs:
-    deciding = []
-    for data in claims.get("scenarios", {}).values():
-        for claim in data["claims"]:
-            for check in claim["checks"] if claim["id"] == 4 else []:
-                for r in check.get("per_seed", []):
-                    if r.get("selected", {}).get("instance") == rec.id:
-                        v = np.full(len(rec.objectives), np.nan)
-                        for party, value in r["point"].items():
-                            v[rec.objectives.index(party)] = value
-                        deciding.append((f"claim 4's s* ({r['verdict']}, zoo seed {r['zoo_seed']})", v))
+def front_refs(rec: ProblemInstance, exact: pd.DataFrame, ensembles: pd.DataFrame, baselines, marks) -> FrontRefs:
+    deciding = marks.get(rec.id, [])
     E = long_front(ensembles, rec, "test", rec.parties) if len(ensembles) else None  # E scores parties only
     if E is not None:
         E = np.column_stack(
@@ -265,68 +247,8 @@ def solver_table(rec: ProblemInstance, indicators: pd.DataFrame, stats: pd.DataF
     return pd.DataFrame(rows)
 
 
-def claim_items(data: dict) -> list[dict]:
-    """One scenario's claims as items: id, name, verdict, css class, and one line per check."""
-    css = {
-        HOLDS: "pass",
-        FAILS: "fail",
-        INCONCLUSIVE: "inconclusive",
-        NOT_TESTED: "untested",
-        NOT_APPLICABLE: "untested",
-    }
-    return [
-        {
-            "id": c["id"],
-            "name": c["name"],
-            "verdict": c["verdict"],
-            "css": css[c["verdict"]],
-            "checks": [describe_check(c["id"], chk) for chk in c["checks"]],
-        }
-        for c in data["claims"]
-    ]
-
-
 def fmt(x: float) -> str:
     return f"{x:.3f}"
-
-
-def fraction_text(boot: dict) -> str:
-    return f"{boot['fraction']:.1%} ± {boot['se']:.1%} of {boot['resamples']:,} bootstrap resamples"
-
-
-def describe_check(cid: int, c: dict) -> str:
-    if cid == 4:
-        return f"host {c['host']}: {c['verdict']}. " + "; ".join(describe_claim4_seed(r) for r in c["per_seed"])
-    who = f"{c['party']}" + (f" vs {c['other']}" if "other" in c else "") + (f" on {c['on']}" if "on" in c else "")
-    if c["verdict"] == NOT_APPLICABLE:
-        return f"{who}: not applicable ({c['reason']})"
-    a, b = c["a"], c["b"]
-    return (
-        f"{who}: {a['reference']} on {a['on']} {fmt(a['score'])} − {b['reference']} on {b['on']} {fmt(b['score'])} "
-        f"= {c['diff_points']:+.1f} points; needs {c['rule']}; met in {fraction_text(c['bootstrap'])}: {c['verdict']}"
-    )
-
-
-def describe_claim4_seed(r: dict) -> str:
-    if "selected" not in r:
-        return f"zoo seed {r['zoo_seed']}: {r['verdict']} ({r['reason']})"
-    d = r["selected"]
-    need = ", ".join(f"{k} ≥ {fmt(v)}" for k, v in r["required"].items())
-    got = ", ".join(f"{k} {fmt(v)}" for k, v in r["point"].items())
-    w = ", ".join(f"{k} {v:.2f}" for k, v in d["weights"].items())
-    src = d.get("source")
-    found = f"{src['solver']} seed {src['seed']}" if src else "the exact enumeration"
-    boot = f"; held in {fraction_text(r['bootstrap'])} (95% needed)" if "bootstrap" in r else ""
-    why = f" ({r['reason']})" if r.get("reason") else ""
-    return (
-        f"zoo seed {r['zoo_seed']}: {r['verdict']}{why}. s* = {d['instance']}, point {d['point']}, evaluated alpha "
-        f"{d['alpha']:.3f}, weights {w}, {d['method'] or 'stitches'}, found by {found}; val margin "
-        f"{r['val_margin'] / 0.01:+.2f} points ({r['eligible']} eligible of {r['stitched_points']} val-chosen "
-        f"stitched candidates; E: {r['ensemble_points']} points, {'exact' if r['ensembles_exact'] else 'approximate'}"
-        f"); on test {got}, needs {need}, "
-        f"{'met with no point of E dominating it' if r['holds_on_point_estimate'] else 'not met'}{boot}; "
-        f"HV(S ∪ E) − HV(E) on test {r['hv_gain']:.4f}"
-    )
 
 
 @dataclass
@@ -402,7 +324,8 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     )
     done = [j for j, s in manifest["jobs"].items() if s["status"] == "done"]
     fronts = fronts[fronts.job.isin(done)] if len(fronts) else fronts
-    claims = json.loads(run.file("claims.json").read_text())
+    extra = declared(manifest)
+    marks = {k: v for a in extra for k, v in a.marks(run).items()}
     exact, ensembles = run.table("exact_fronts"), run.table("ensemble_fronts")
     figdir = run.file("figures")
     colours = solver_colours(s.get("id") or s["name"] for s in manifest["suite"]["solvers"])
@@ -410,7 +333,7 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
         (
             rec,
             mine := fronts[fronts.instance == rec.id] if len(fronts) else fronts,
-            front_refs(rec, exact, ensembles, baselines, claims) if len(mine) else None,
+            front_refs(rec, exact, ensembles, baselines, marks) if len(mine) else None,
             anytime[anytime.instance == rec.id] if len(anytime) else anytime,
             colours,
             figdir,
@@ -444,12 +367,8 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     blocks = [Block("para", intro)]
     if nonfinite:
         blocks.append(Block("para", nonfinite, note=True))
-    blocks += headline_blocks(claims, baselines, instances)
-    blocks.append(Block("heading", "Claims check"))
-    blocks.append(Block("para", CLAIMS_METHODS + " " + methods_note(), note=True))
-    for scenario, data in claims["scenarios"].items():
-        blocks.append(Block("heading", f"Claims on {scenario} (test split, zoo seeds {data['seeds']})", level=3))
-        blocks.append(Block("claims", items=claim_items(data)))
+    for analysis in extra:
+        blocks += analysis.blocks(run, instances, baselines)
     blocks += solver_blocks(manifest, instances, indicators, anytime, stats, exact, colours, figdir)
     for pid, items in sections:
         blocks.append(Block("heading", pid))
@@ -469,33 +388,6 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     atomic_write(run.file("report.md"), to_markdown(title, blocks).encode())
     atomic_write(run.file("report.html"), to_html(title, blocks).encode())
     return run.file("report.html"), run.file("report.md")
-
-
-def headline_blocks(claims: dict, baselines: pd.DataFrame, instances) -> list[Block]:
-    """The headline (claim 4's stitched point against every reference, mean ± SE over zoo seeds): per
-    scenario its table, without the columns of other scenarios' parties, and its paragraph; nothing where no
-    stitch-ensemble was tested."""
-    table = headline(claims, baselines, instances)
-    if not len(table):
-        return []
-    text = verdicts(claims, baselines, instances)
-    blocks = [
-        Block("heading", "Headline"),
-        Block(
-            "para",
-            "Per scenario and host, the stitched point claim 4 picks on val (its deciding point, or the "
-            "best-recovering one where the claim fails), scored on test: its gap to merged data per party (in "
-            "points), whether it strictly dominates FedAvg, FedProx and the uniform ensemble (zoo seeds where it "
-            "does), claim 4's verdict and bootstrap fraction, and the hypervolume S gains over E; mean ± SE "
-            "over zoo seeds.",
-        ),
-    ]
-    for scenario, rows in table.groupby("scenario", sort=False):
-        rows = rows.loc[:, (rows != "—").any()]  # another scenario's parties: no value here
-        blocks += [Block("table", table=rows)]
-        if scenario in text:
-            blocks.append(Block("para", f"**{scenario}.** {text[scenario]}"))
-    return blocks
 
 
 def solver_blocks(manifest, instances, indicators, anytime, stats, exact, colours, figdir) -> list[Block]:

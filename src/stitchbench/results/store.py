@@ -37,7 +37,6 @@ AGGREGATES = (  # built from the job files; the manifest records their sha256
     "statistics.parquet",
     "failed_jobs.parquet",
     "anytime.parquet",
-    "claims.json",
 )
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 
 from stitchbench.moo.instance import ProblemInstance
+from stitchbench.results.indicators import reference_vectors, strictly_dominates
 
 from .bootstrap import combined
-from .indicators import reference_vectors, strictly_dominates
 
 COMPARED = ("fedavg", "fedprox", "ensemble")  # what the stitched point is checked to strictly dominate
 

@@ -10,7 +10,7 @@ to every stitched candidate. The PASS (HOLDS) rate over datasets is reported wit
 interval. `select="test"` instead picks the candidate on test (the luckiest of S), which the test must show
 to be anti-conservative: that is what the val selection guards against.
 
-    python -m stitchbench.results.claim4_size --datasets 400 --out claim4_size.json
+    python -m stitchbench.study.claim4_size --datasets 400 --out claim4_size.json
 """
 
 import argparse
@@ -165,7 +165,7 @@ def methods_note(path: Path = MEASURED) -> str:
         return f"{r['rate']:.1%} (95% CI {r['ci95'][0]:.1%} to {r['ci95'][1]:.1%}, {r['datasets']} datasets)"
 
     return (
-        f"Claim 4's held-out test, measured on simulated data (python -m stitchbench.results.claim4_size): it "
+        f"Claim 4's held-out test, measured on simulated data (python -m stitchbench.study.claim4_size): it "
         f"passes null data (ensembles perturbed and dressed as stitches) {pct(m['size'])}, against at most "
         f"{SIZE_BOUND:.0%}; its power is {pct(m['power_1'])} for a true gain of 1 point and {pct(m['power_3'])} "
         "for 3 points."

@@ -1,0 +1,117 @@
+"""The paper's sections of a run's report: the headline (claim 4's s* against every reference) and the claims
+check, each claim with its verdict and the numbers behind it."""
+
+import pandas as pd
+
+from stitchbench.moo.instance import ProblemInstance
+from stitchbench.results.report import Block, fmt
+
+from .bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED
+from .claim4_size import methods_note
+from .headline import headline, verdicts
+
+CLAIMS_METHODS = (
+    "Each claim is HOLDS, FAILS or INCONCLUSIVE from a paired bootstrap of the test samples (and of the zoo "
+    "seeds, for claims 1-3): HOLDS where its condition is met on at least 95% of resamples, FAILS at 5% or less "
+    "(claim 4 also where no stitched candidate is eligible on val or its selected one fails on test), with each "
+    "fraction's Monte Carlo SE; a fraction within 3 SE of a cut is re-estimated with 20,000 resamples and, still "
+    "that close, INCONCLUSIVE. Claim 4 selects one stitched candidate on val and tests only it on test."
+)
+
+
+def claim_items(data: dict) -> list[dict]:
+    """One scenario's claims as items: id, name, verdict, css class, and one line per check."""
+    css = {
+        HOLDS: "pass",
+        FAILS: "fail",
+        INCONCLUSIVE: "inconclusive",
+        NOT_TESTED: "untested",
+        NOT_APPLICABLE: "untested",
+    }
+    return [
+        {
+            "id": c["id"],
+            "name": c["name"],
+            "verdict": c["verdict"],
+            "css": css[c["verdict"]],
+            "checks": [describe_check(c["id"], chk) for chk in c["checks"]],
+        }
+        for c in data["claims"]
+    ]
+
+
+def fraction_text(boot: dict) -> str:
+    return f"{boot['fraction']:.1%} ± {boot['se']:.1%} of {boot['resamples']:,} bootstrap resamples"
+
+
+def describe_check(cid: int, c: dict) -> str:
+    if cid == 4:
+        return f"host {c['host']}: {c['verdict']}. " + "; ".join(describe_claim4_seed(r) for r in c["per_seed"])
+    who = f"{c['party']}" + (f" vs {c['other']}" if "other" in c else "") + (f" on {c['on']}" if "on" in c else "")
+    if c["verdict"] == NOT_APPLICABLE:
+        return f"{who}: not applicable ({c['reason']})"
+    a, b = c["a"], c["b"]
+    return (
+        f"{who}: {a['reference']} on {a['on']} {fmt(a['score'])} − {b['reference']} on {b['on']} {fmt(b['score'])} "
+        f"= {c['diff_points']:+.1f} points; needs {c['rule']}; met in {fraction_text(c['bootstrap'])}: {c['verdict']}"
+    )
+
+
+def describe_claim4_seed(r: dict) -> str:
+    if "selected" not in r:
+        return f"zoo seed {r['zoo_seed']}: {r['verdict']} ({r['reason']})"
+    d = r["selected"]
+    need = ", ".join(f"{k} ≥ {fmt(v)}" for k, v in r["required"].items())
+    got = ", ".join(f"{k} {fmt(v)}" for k, v in r["point"].items())
+    w = ", ".join(f"{k} {v:.2f}" for k, v in d["weights"].items())
+    src = d.get("source")
+    found = f"{src['solver']} seed {src['seed']}" if src else "the exact enumeration"
+    boot = f"; held in {fraction_text(r['bootstrap'])} (95% needed)" if "bootstrap" in r else ""
+    why = f" ({r['reason']})" if r.get("reason") else ""
+    return (
+        f"zoo seed {r['zoo_seed']}: {r['verdict']}{why}. s* = {d['instance']}, point {d['point']}, evaluated alpha "
+        f"{d['alpha']:.3f}, weights {w}, {d['method'] or 'stitches'}, found by {found}; val margin "
+        f"{r['val_margin'] / 0.01:+.2f} points ({r['eligible']} eligible of {r['stitched_points']} val-chosen "
+        f"stitched candidates; E: {r['ensemble_points']} points, {'exact' if r['ensembles_exact'] else 'approximate'}"
+        f"); on test {got}, needs {need}, "
+        f"{'met with no point of E dominating it' if r['holds_on_point_estimate'] else 'not met'}{boot}; "
+        f"HV(S ∪ E) − HV(E) on test {r['hv_gain']:.4f}"
+    )
+
+
+def headline_blocks(claims: dict, baselines: pd.DataFrame, instances) -> list[Block]:
+    """The headline (claim 4's stitched point against every reference, mean ± SE over zoo seeds): per
+    scenario its table, without the columns of other scenarios' parties, and its paragraph; nothing where no
+    stitch-ensemble was tested."""
+    table = headline(claims, baselines, instances)
+    if not len(table):
+        return []
+    text = verdicts(claims, baselines, instances)
+    blocks = [
+        Block("heading", "Headline"),
+        Block(
+            "para",
+            "Per scenario and host, the stitched point claim 4 picks on val (its deciding point, or the "
+            "best-recovering one where the claim fails), scored on test: its gap to merged data per party (in "
+            "points), whether it strictly dominates FedAvg, FedProx and the uniform ensemble (zoo seeds where it "
+            "does), claim 4's verdict and bootstrap fraction, and the hypervolume S gains over E; mean ± SE "
+            "over zoo seeds.",
+        ),
+    ]
+    for scenario, rows in table.groupby("scenario", sort=False):
+        rows = rows.loc[:, (rows != "—").any()]  # another scenario's parties: no value here
+        blocks += [Block("table", table=rows)]
+        if scenario in text:
+            blocks.append(Block("para", f"**{scenario}.** {text[scenario]}"))
+    return blocks
+
+
+def claims_blocks(claims: dict, baselines: pd.DataFrame, instances: dict[str, ProblemInstance]) -> list[Block]:
+    """The headline, then the claims check per scenario with its methods note."""
+    blocks = headline_blocks(claims, baselines, instances)
+    blocks.append(Block("heading", "Claims check"))
+    blocks.append(Block("para", CLAIMS_METHODS + " " + methods_note(), note=True))
+    for scenario, data in claims["scenarios"].items():
+        blocks.append(Block("heading", f"Claims on {scenario} (test split, zoo seeds {data['seeds']})", level=3))
+        blocks.append(Block("claims", items=claim_items(data)))
+    return blocks
