@@ -70,6 +70,12 @@ def test_import_contract_holds_and_fails_on_a_planted_reverse_import(tmp_path):
     front.write_text(front.read_text().replace("from stitchbench.zoo import Zoo", "import stitchbench.study"))
     broken = lint_imports(tree)  # the library reaching up into the paper's study
     assert broken.returncode != 0 and "stitchbench.moo.front -> stitchbench.study" in broken.stdout
+    front.write_text(front.read_text().replace("import stitchbench.study", ""))
+    splits = tree / "stitchbench" / "moo" / "splits.py"
+    splits.write_text(splits.read_text() + "\nfrom . import front  # planted: a cycle front -> splits -> front\n")
+    (tree / "stitchbench" / "moo" / "front.py").write_text(front.read_text() + "\nfrom .splits import EVAL_SPLITS\n")
+    broken = lint_imports(tree)
+    assert broken.returncode != 0 and "No cycles are allowed in stitchbench.moo" in broken.stdout
 
 
 def test_deprecated_names_still_work_and_warn():

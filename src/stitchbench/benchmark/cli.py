@@ -189,7 +189,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "compare":
         from stitchbench.results.compare import compare_runs, side_by_side
-        from stitchbench.results.report import md_table
+        from stitchbench.results.markdown import md_table
 
         runs, results = compare_runs(args.dirs)
         if args.format == "csv":
@@ -218,7 +218,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "calibrate":
         from stitchbench.results.calibration import calibration_of_run, calibration_table, summary
-        from stitchbench.results.report import md_table
+        from stitchbench.results.markdown import md_table
 
         records = calibration_of_run(args.dir)
         table = calibration_table(records)

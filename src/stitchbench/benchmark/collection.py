@@ -15,7 +15,7 @@ from stitchbench.artifacts import default_cache_dir
 from stitchbench.errors import InputError, unknown
 from stitchbench.files import atomic_write, check_folder
 from stitchbench.hashing import file_sha256
-from stitchbench.moo.api import EVAL_SPLITS
+from stitchbench.moo.splits import EVAL_SPLITS
 from stitchbench.results.calibration import calibration_of_run
 from stitchbench.solvers import create_solver, run_solver
 from stitchbench.tabular.catalog import CATALOG, COLLECTION, SUITE, collection_name, entry

@@ -4,9 +4,10 @@ loads neither torch nor pymoo nor optuna: the adapters import them when first us
 
 from importlib import import_module
 
-from .api import EVAL_SPLITS, Objective, Problem, Variable
+from .api import Objective, Problem, Variable
 from .front import nondominated
 from .instance import ProblemInstance, instance_id, make_instance, scenario_key
+from .splits import EVAL_SPLITS
 
 LAZY = {name: "adapters" for name in ("PymooProblem", "optuna_directions", "optuna_space", "to_pymoo")}
 

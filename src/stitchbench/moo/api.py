@@ -17,17 +17,13 @@ import numpy as np
 from stitchbench.deprecation import deprecated
 from stitchbench.errors import InputError
 
+from .splits import check_split
+
 if TYPE_CHECKING:
     from .pools import CandidatePool, ClaimPools
 
 INJECTABLE = ("zoo", "zoo_seed", "cache_dir")  # what the framework can pass a family: never a suite's to set
-EVAL_SPLITS = ("val", "test")  # the splits a problem is scored on: solvers see val, reports test
 VariableKind = Literal["real", "integer", "categorical", "binary"]
-
-
-def check_split(split: str) -> None:
-    if split not in EVAL_SPLITS:
-        raise InputError(f"unknown split {split!r}; valid splits: {', '.join(EVAL_SPLITS)}")
 
 
 @dataclass(frozen=True)

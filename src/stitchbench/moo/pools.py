@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .api import EVAL_SPLITS
 from .lattice import simplex_grid
 from .scoring import WeightedScores, normalize, step_weightings
+from .splits import EVAL_SPLITS
 
 ALPHA_MIN = 0.05  # a smaller evaluated alpha is, for practical purposes, the output ensemble: never a stitch
 

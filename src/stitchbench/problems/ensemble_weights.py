@@ -14,9 +14,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from stitchbench.moo.api import EVAL_SPLITS, Objective, Problem, Variable
+from stitchbench.moo.api import Objective, Problem, Variable
 from stitchbench.moo.lattice import simplex_grid
 from stitchbench.moo.pools import weighting_pool
+from stitchbench.moo.splits import EVAL_SPLITS
 from stitchbench.tabular.problem import TableBacked
 from stitchbench.tabular.weights import WeightsTable
 from stitchbench.zoo import ModelRecord, Zoo, expand_kinds

@@ -11,10 +11,11 @@ from pydantic import Field
 
 from stitchbench.artifacts import ArtifactStore, default_cache_dir
 from stitchbench.errors import InputError
-from stitchbench.moo.api import EVAL_SPLITS, Objective, Problem, Variable
+from stitchbench.moo.api import Objective, Problem, Variable
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.lattice import simplex_grid
 from stitchbench.moo.scoring import WeightedScores, member_weights, switch_names, weighted_scores
+from stitchbench.moo.splits import EVAL_SPLITS
 from stitchbench.stitching import ActivationCache, CostModel, ensemble_branch_probs, stitch_setup
 from stitchbench.tabular.ensemble import EnsembleTable, stitch_candidates, stitch_pools
 from stitchbench.tabular.problem import TableBacked

@@ -32,8 +32,9 @@ from pydantic import Field
 
 from stitchbench.artifacts import Artifact, ArtifactStore, default_cache_dir
 from stitchbench.errors import InputError
-from stitchbench.moo.api import EVAL_SPLITS, Objective, Problem, Variable
+from stitchbench.moo.api import Objective, Problem, Variable
 from stitchbench.moo.front import nondominated
+from stitchbench.moo.splits import EVAL_SPLITS
 from stitchbench.stitching import (
     OUTPUTS,
     ActivationCache,

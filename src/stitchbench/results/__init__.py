@@ -1,10 +1,10 @@
 """Results: the run directory, indicators (moocore), statistics, analyses, reports and comparisons."""
 
-from .aggregate import instances_of, rebuild, write_outputs, write_references
+from .aggregate import rebuild, write_outputs, write_references
 from .indicators import anytime, attainment, hypervolume, job_indicators
 from .report import write_report
 from .statistics import pairwise_tests
-from .store import RunDir
+from .store import RunDir, instances_of
 
 __all__ = [
     "RunDir",

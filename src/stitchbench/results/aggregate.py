@@ -4,13 +4,12 @@ statistics, claims and report; and their rebuild from verified files."""
 import pandas as pd
 
 from stitchbench.hashing import file_sha256
-from stitchbench.moo.instance import ProblemInstance
 
 from .analyses import declared
 from .indicators import anytime, failed_jobs, job_indicators
 from .report import write_report
 from .statistics import pairwise_tests
-from .store import AGGREGATES, RunDir, write_parquet
+from .store import AGGREGATES, RunDir, instances_of, write_parquet
 
 
 def write_references(run: RunDir, tables: dict[str, pd.DataFrame]) -> dict[str, str]:
@@ -31,10 +30,6 @@ def rebuild(run: RunDir):
         paths = write_outputs(run, manifest)
         run.save_manifest(manifest)
         return paths
-
-
-def instances_of(manifest: dict) -> dict[str, ProblemInstance]:
-    return {k: ProblemInstance(**v) for k, v in manifest["instances"].items()}
 
 
 def write_outputs(run: RunDir, manifest: dict):

@@ -15,7 +15,7 @@ from stitchbench.errors import InputError
 
 from .indicators import hypervolume, long_front
 from .statistics import ALPHA, a12, holm, seeds_to_decide, smallest_p
-from .store import RunDir
+from .store import RunDir, instances_of
 
 SPREAD = 100  # the solvers' mean hypervolumes must spread over more than SPREAD seed SEs of the best
 BASELINE = "random"
@@ -99,8 +99,6 @@ def calibrate(indicators: pd.DataFrame, exact: pd.DataFrame, instances: dict, ba
 
 
 def calibration_of_run(run_dir: Path) -> list[dict]:
-    from .aggregate import instances_of  # aggregate writes the report, which shows a calibration
-
     run = RunDir(run_dir)
     manifest = run.require()
     run.verify(manifest, aggregates=True)

@@ -345,8 +345,7 @@ def summary(lb: Leaderboard) -> str:
 
 def of_runs(dirs: list[Path], split: str = "val") -> Leaderboard:
     """The leaderboard of several run directories together (each verified first, as `compare` does)."""
-    from .aggregate import instances_of
-    from .store import RunDir
+    from .store import RunDir, instances_of
 
     parts: dict[str, list[pd.DataFrame]] = {"indicators": [], "exact_fronts": [], "anytime": []}
     instances: dict[str, ProblemInstance] = {}
@@ -376,7 +375,7 @@ def write_files(lb: Leaderboard, out: Path) -> list[Path]:
 
 
 def markdown(lb: Leaderboard) -> str:
-    from .report import md_table
+    from .markdown import md_table
 
     return (
         f"# Solver leaderboard ({lb.split})\n\n{summary(lb)}\n\n## Ranks\n\n{md_table(board_view(lb))}\n\n"

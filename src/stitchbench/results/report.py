@@ -24,8 +24,9 @@ from .calibration import BASELINE, SPREAD, calibrate, calibration_table
 from .calibration import summary as calibration_summary
 from .figures import savefig, solver_colours
 from .indicators import attainment, long_front, objective_columns, reference_vectors
+from .markdown import md_table
 from .statistics import ALPHA, best_solvers
-from .store import RunDir, atomic_write
+from .store import RunDir, atomic_write, instances_of
 
 MARKERS = {"merged": "*", "fedavg": "P", "fedprox": "X", "ensemble": "D"}
 
@@ -306,19 +307,10 @@ def to_html(title: str, blocks: list[Block]) -> str:
     return env.get_template("report.html.j2").render(title=title, blocks=rendered)
 
 
-def md_table(df: pd.DataFrame) -> str:
-    if not len(df):
-        return "(no results)"
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    sep = "| " + " | ".join("---" for _ in df.columns) + " |"
-    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, sep, *body])
-
-
 def write_report(run: RunDir) -> tuple[Path, Path]:
     """Write figures/*.png, report.md and a self-contained report.html for a finished run."""
     manifest = run.require()
-    instances = {k: ProblemInstance(**v) for k, v in manifest["instances"].items()}
+    instances = instances_of(manifest)
     fronts, baselines, indicators, anytime, stats, failed_table = (
         run.table(t) for t in ("fronts", "baselines", "indicators", "anytime", "statistics", "failed_jobs")
     )

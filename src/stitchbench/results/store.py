@@ -24,6 +24,7 @@ from filelock import FileLock, Timeout
 from stitchbench.errors import InputError
 from stitchbench.files import atomic_write, parse, read_regular, temporary
 from stitchbench.hashing import config_hash, file_sha256
+from stitchbench.moo.instance import ProblemInstance
 
 RUN_MANIFEST = "manifest.json"
 LOCK = ".stitchbench.lock"
@@ -46,6 +47,11 @@ def write_json(path: Path, obj: Any) -> None:
 
 def write_parquet(path: Path, df: pd.DataFrame) -> None:
     atomic_write(path, df.to_parquet(index=False))
+
+
+def instances_of(manifest: dict[str, Any]) -> dict[str, ProblemInstance]:
+    """A run manifest's problem instance records, by id."""
+    return {k: ProblemInstance(**v) for k, v in manifest["instances"].items()}
 
 
 class RunDir:

@@ -19,9 +19,10 @@ from stitchbench import __version__
 from stitchbench.errors import InputError
 from stitchbench.files import check_folder
 from stitchbench.hashing import cpu_identity, file_sha256
-from stitchbench.moo.api import EVAL_SPLITS, Problem
+from stitchbench.moo.api import Problem
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.instance import ProblemInstance
+from stitchbench.moo.splits import EVAL_SPLITS
 
 from .files import FORMAT, TABLE_MANIFEST, VERSION, write
 

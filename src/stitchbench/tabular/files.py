@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from stitchbench.errors import InputError, shorten
 from stitchbench.files import parse, read_regular
 from stitchbench.hashing import file_sha256
-from stitchbench.moo.api import EVAL_SPLITS
+from stitchbench.moo.splits import EVAL_SPLITS
 
 FORMAT = "stitchbench-table"
 VERSION = 1

@@ -9,7 +9,8 @@ from typing import Any
 import optuna
 
 from stitchbench.moo.adapters import optuna_space
-from stitchbench.moo.api import Problem, check_split
+from stitchbench.moo.api import Problem
+from stitchbench.moo.splits import check_split
 
 try:
     from optunahub.benchmarks import BaseProblem

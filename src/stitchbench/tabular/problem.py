@@ -8,9 +8,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from stitchbench.moo.api import EVAL_SPLITS, Objective, Problem, Variable, check_split
+from stitchbench.moo.api import Objective, Problem, Variable
 from stitchbench.moo.instance import ProblemInstance
 from stitchbench.moo.pools import ClaimPools
+from stitchbench.moo.splits import EVAL_SPLITS, check_split
 
 from .ensemble import EnsembleTable
 from .files import read, value_columns
@@ -133,6 +134,6 @@ class TableProblem(TableBacked, Problem):
         return None if self._ensembles is None else tuple(a.copy() for a in self._ensembles)
 
     def optuna(self, split: str = "val"):
-        from .load import as_optuna
+        from .optuna_problem import OptunaProblem
 
-        return as_optuna(self, split)
+        return OptunaProblem(self, split)

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from stitchbench.artifacts import Artifact, ArtifactStore, default_cache_dir
 from stitchbench.data import Scenario
 from stitchbench.errors import InputError, explain
-from stitchbench.moo.api import EVAL_SPLITS
+from stitchbench.moo.splits import EVAL_SPLITS
 from stitchbench.params import check_seed
 from stitchbench.processes import die_with_parent
 
