@@ -317,6 +317,9 @@ def test_the_optunahub_package_loads_an_export(exported):
     root = Path(__file__).parents[1] / "package"
     assert {p.name for p in (root / "benchmarks" / "stitchbench").iterdir()} >= {"__init__.py", "README.md", "LICENSE"}
     module = optunahub.load_local_module("benchmarks/stitchbench", registry_root=str(root))
+    assert "digits-shift.graph-6@mnist" in module.available_instances()
+    shipped = module.Problem("digits-shift.graph-6@mnist")
+    assert shipped.reference_front is not None and shipped.metric_names == ["uci-digits", "mnist"]
     problem = module.Problem(exported[WEIGHTS])
     loaded = load(exported[WEIGHTS])
     assert problem.metric_names == [o.name for o in loaded.objectives]
@@ -325,6 +328,25 @@ def test_the_optunahub_package_loads_an_export(exported):
     study.set_metric_names(problem.metric_names)
     study.optimize(problem, n_trials=10)
     assert all(t.values == loaded.evaluate([t.params], "val")[0].tolist() for t in study.trials)
+
+
+def test_the_optunahub_package_passes_the_registrys_checks():
+    """The package as optunahub-registry's CI checks it: its ruff settings (line length 99, single-line
+    imports, Python 3.10) and strict mypy; with requirements.txt and example.py beside it."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).parents[1] / "package"
+    files = {p.name for p in (root / "benchmarks" / "stitchbench").iterdir()}
+    assert {"requirements.txt", "example.py", "README.md", "LICENSE", "__init__.py"} <= files
+    bin_dir = Path(sys.executable).parent
+    for cmd in (
+        [bin_dir / "ruff", "check", "--config", "ruff.toml", "benchmarks"],
+        [bin_dir / "ruff", "format", "--check", "--config", "ruff.toml", "benchmarks"],
+        [sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "benchmarks/stitchbench"],
+    ):
+        done = subprocess.run([str(c) for c in cmd], cwd=root, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_stitch_graph_subset_round_trips(zoo, cache_dir, tmp_path):

@@ -112,6 +112,12 @@ def test_the_readmes_collection_snippet_runs_raw_pymoo_and_optuna():
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)
     problem, pm, result, exact, study = (scope[k] for k in ("problem", "pm", "result", "exact", "study"))
+    from stitchbench.results import hypervolume
+
+    found, hv, gap = scope["found"], scope["hv"], scope["gap"]
+    assert len(found) == 1000 and hv == hypervolume(found, problem.instance) and gap >= 0
+    assert hv >= hypervolume(pm.sign * np.atleast_2d(result.F), problem.instance)  # the last population only
+    assert problem.name == problem.instance.id == "digits-shift/z0/graph-6@mnist"
     X = np.atleast_2d(result.X)
     F = pm.sign * problem.evaluate(pm.rows(X), "val")
     assert np.array_equal(np.atleast_2d(result.F), F) and len(result.pop) == 50

@@ -1,23 +1,38 @@
 """stitchbench's tabular instances as an optunahub benchmark: a thin wrapper over
-`stitchbench.tabular.load` and `stitchbench.tabular.optuna_problem.OptunaProblem` (no torch needed)."""
+`stitchbench.tabular.load` and `stitchbench.tabular.optuna_problem.OptunaProblem` (no torch)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from stitchbench.tabular import catalog
 from stitchbench.tabular.load import load
 from stitchbench.tabular.optuna_problem import OptunaProblem
 
 
-class Problem(OptunaProblem):
-    """The tabular instance exported to `directory` (`stitchbench table export`), scored on `split`; its
-    files are checked against their sha256s (and the manifest against `sha256`, where given) first."""
+def available_instances() -> list[str]:
+    """The names of the instances shipped with stitchbench (each loads by name, sha256-pinned)."""
+    return [str(name) for name in catalog()["name"]]
 
-    def __init__(self, directory: str | Path, split: str = "val", sha256: str | None = None) -> None:
-        super().__init__(load(directory, sha256), split)
+
+class Problem(OptunaProblem):
+    """A tabular instance, scored on `split`: a shipped one by name (`available_instances()`), or
+    one exported to a folder (`stitchbench table export`); every file is checked against its sha256
+    first (and, for a folder, the manifest against `sha256` where given)."""
+
+    def __init__(
+        self, instance: str | Path, split: str = "val", sha256: str | None = None
+    ) -> None:
+        super().__init__(load(instance, sha256), split)
 
     @property
-    def reference_front(self):
-        """The instance's exact front on this split (objective values, as `evaluate` returns them), or None."""
+    def reference_front(self) -> np.ndarray | None:
+        """The instance's exact front on this split (objective values, as `evaluate` returns
+        them), or None where only a best-known front is recorded."""
         problem = self.problem
-        return problem.exact_front(self.split) if problem.front_kind() == "exact" else None
+        if problem.front_kind() != "exact":
+            return None
+        front: np.ndarray | None = problem.exact_front(self.split)
+        return front

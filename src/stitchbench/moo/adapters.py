@@ -34,6 +34,7 @@ class PymooProblem(PymooBase):
 
     def __init__(self, problem: Problem, split: str = "val", mixed: bool = False):
         self.problem, self.split, self.mixed = problem, split, mixed
+        self.evaluated: list[np.ndarray] = []  # every batch of objective vectors evaluated, as the problem scores
         self.sign = np.where(problem.maximize, -1.0, 1.0)
         n_obj = len(problem.objectives)
         if mixed:
@@ -53,7 +54,14 @@ class PymooProblem(PymooBase):
         return list(X)
 
     def _evaluate(self, X, out, *args, **kwargs):
-        out["F"] = self.sign * self.problem.evaluate(self.rows(X), self.split)
+        F = self.problem.evaluate(self.rows(X), self.split)
+        self.evaluated.append(F)
+        out["F"] = self.sign * F
+
+    def archive(self) -> np.ndarray:
+        """Every objective vector evaluated so far, as the problem scores them (not negated): what a search
+        found, where pymoo's `result.F` holds only its final population."""
+        return np.concatenate(self.evaluated) if self.evaluated else np.empty((0, len(self.problem.objectives)))
 
     def _calc_pareto_front(self, *args, **kwargs):
         """The exact front on this split in pymoo's minimization convention (`pareto_front()`); None where the

@@ -28,6 +28,13 @@ def hypervolume(F: np.ndarray, rec: ProblemInstance) -> float:
     return float(moocore.hypervolume(rec.normalize(F), ref=np.array(rec.reference_point), maximise=rec.maximize))
 
 
+def igd_plus(F: np.ndarray, front: np.ndarray, rec: ProblemInstance) -> float:
+    """IGD+ of F (raw objectives) to a reference front (the instance's exact or best-known one), both in the
+    instance's normalized space (0 where F covers the front)."""
+    F, front = finite_rows(np.asarray(F, dtype=float)), np.asarray(front, dtype=float)
+    return float(moocore.igd_plus(rec.normalize(F), rec.normalize(front), maximise=rec.maximize))
+
+
 def strictly_dominates(front: np.ndarray, point: np.ndarray, maximize: list[bool]) -> bool:
     """Some front point is at least as good as `point` on every objective and better on one."""
     if not len(front):
@@ -79,8 +86,8 @@ def job_indicators(
         row["front"] = rec.front
         truth = truths[at]
         if truth is not None and len(F):
+            row["igd_plus"] = igd_plus(F, truth, rec)
             Fn, Tn = rec.normalize(F), rec.normalize(truth)
-            row["igd_plus"] = float(moocore.igd_plus(Fn, Tn, maximise=rec.maximize))
             row["eps_additive"] = float(moocore.epsilon_additive(Fn, Tn, maximise=rec.maximize))
         base = bases[at]
         row["dominates"] = ",".join(n for n, b in base.items() if strictly_dominates(F, b, rec.maximize))

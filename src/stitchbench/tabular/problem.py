@@ -85,11 +85,11 @@ class TableProblem(TableBacked, Problem):
         super().__init__()
         self.directory, self.manifest, self.table = Path(directory), manifest, table
         self.instance = ProblemInstance(**manifest["instance"])
-        self.name = manifest["family"]
+        self.name = manifest["instance"]["id"]  # the instance's name; its family is `manifest["family"]`
         self.variables = [Variable(**{**v, "choices": tuple(v["choices"])}) for v in manifest["variables"]]
         table.check_variables(self.variables)
         self.variable_kinds = frozenset(v.kind for v in self.variables)
-        self.summary = f"{self.name} loaded from an exported table"
+        self.summary = f"{manifest['family']} loaded from an exported table"
         self.objectives = [Objective(**o) for o in manifest["objectives"]]
         cols = [f"f.{o.name}" for o in self.objectives]
         self._baselines: dict[str, dict[str, np.ndarray]] = {s: {} for s in EVAL_SPLITS}
