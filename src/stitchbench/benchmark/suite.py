@@ -8,10 +8,21 @@ kinds of each problem. Errors name the file, the field path and the valid choice
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
+from stitchbench import devices
 from stitchbench.data import SCENARIOS
 from stitchbench.errors import InputError, explain, unknown
 from stitchbench.files import INPUT_DEPTH, parse, read_regular
@@ -93,6 +104,11 @@ class Suite(Strict):
     )
     executor: Literal["local", "process", "ray"] = "local"
     workers: StrictInt = Field(2, ge=1, le=256)
+    device: Annotated[str, AfterValidator(devices.check)] = Field(
+        "auto",
+        description="where torch work runs: auto (the first CUDA device torch sees, else the CPU), cpu, cuda (every "
+        "GPU) or cuda:N; --device overrides it",
+    )
 
     @model_validator(mode="after")
     def _distinct(self):
@@ -142,9 +158,9 @@ class Suite(Strict):
 
     @property
     def key(self) -> str:
-        """The configuration's hash; a scenario's unset `id` and `zoo` are left out, so suites written before
-        they existed keep their key (and their runs resume)."""
-        data = self.model_dump()
+        """The configuration's hash; a scenario's unset `id` and `zoo`, and the default device, are left out, so
+        suites written before they existed keep their key (and their runs resume)."""
+        data = self.model_dump(exclude={"device"} if self.device == "auto" else None)
         data["scenarios"] = [{k: v for k, v in s.items() if v is not None} for s in data["scenarios"]]
         return config_hash(data)
 
