@@ -13,8 +13,11 @@ from stitchbench.artifacts import ArtifactStore, IntegrityError
 from stitchbench.benchmark.cli import main
 from stitchbench.benchmark.executors import ray_resources
 from stitchbench.benchmark.runner import run_suite, training_workers
-from stitchbench.benchmark.suite import load_suite
+from stitchbench.benchmark.suite import expand, load_suite
+from stitchbench.data import get_scenario
 from stitchbench.hashing import config_hash
+from stitchbench.problems.checks import matched_points
+from stitchbench.problems.stitch_ensemble import TABLE_BYTES, table_bytes
 from stitchbench.processes import device_pool
 from stitchbench.stitching import stitch_setup
 from stitchbench.zoo import Zoo, export_model, import_model
@@ -57,6 +60,7 @@ def test_auto_resolves_to_the_cpu_without_cuda():
     [
         ["--device", "cuda", "run", "quick", "--check"],
         ["--device", "cuda:1", "zoo", "build", "digits-shift"],
+        ["run", "paper-gpu", "--check"],  # the suite's own device: cuda
     ],
 )
 def test_cuda_is_refused_without_cuda(argv, tmp_path, capsys):
@@ -187,3 +191,19 @@ def test_a_run_resumes_only_on_the_device_it_started_on(tmp_path, cache_dir, cap
     (out / "manifest.json").write_text(json.dumps(manifest | {"status": "running", "device": {"kind": "cuda"}}))
     assert main(["--quiet", "--cache", str(cache_dir), "run", str(tmp_path / "suite.toml"), "--out", str(out)]) == 2
     assert "holds a run started on cuda, not cpu; resume it with --device cuda" in capsys.readouterr().err
+
+
+def test_paper_gpu_validates_and_tabulates_every_stitch_ensemble(tmp_path, capsys):
+    assert main(["--device", "cpu", "run", "paper-gpu", "--check", "--out", str(tmp_path / "out")]) == 0
+    assert "paper-gpu: valid, 1620 jobs; nothing was written" in capsys.readouterr().out
+    suite = load_suite("paper-gpu")
+    brain = next(s for s in suite.scenarios if s.name == "brain-mri")
+    assert suite.device == "cuda" and brain.params == {"size": 128} and brain.zoo.seeds == [0, 1, 2]
+    assert {s.label for s in suite.scenarios} == {s.label for s in load_suite("paper").scenarios}
+    jobs = {j.instance: j for j in expand(suite) if j.family == "stitch-ensemble"}
+    assert len(jobs) == 42
+    for job in jobs.values():
+        scenario = get_scenario(job.scenario.name, **job.scenario.params)
+        archs = job.problem_params.get("archs") or job.zoo.archs * len(scenario.parties)
+        size = table_bytes(scenario, len(matched_points(scenario, archs)), job.problem_params["alpha_grid"], len(archs))
+        assert size <= TABLE_BYTES, job.instance
