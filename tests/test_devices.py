@@ -1,10 +1,12 @@
 """Devices (issue 37): one resolver; CPU keys and results as before; GPU-built artifacts a cache entry apart;
-pools that give each worker a device of its own."""
+pools that give each worker a device of its own. Tests marked `gpu` need CUDA: skipped without it (see
+conftest.py); benchmarks/gpu_check.sh runs them on a GPU."""
 
 import json
 import os
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -16,12 +18,13 @@ from stitchbench.benchmark.runner import run_suite, training_workers
 from stitchbench.benchmark.suite import expand, load_suite
 from stitchbench.data import get_scenario
 from stitchbench.hashing import config_hash
+from stitchbench.problems import create_problem
 from stitchbench.problems.checks import matched_points
 from stitchbench.problems.stitch_ensemble import TABLE_BYTES, table_bytes
 from stitchbench.processes import device_pool
 from stitchbench.stitching import stitch_setup
-from stitchbench.zoo import Zoo, export_model, import_model
-from stitchbench.zoo.build import zoo_configs
+from stitchbench.zoo import Zoo, build_zoo, export_model, import_model
+from stitchbench.zoo.build import train_model, zoo_configs
 
 CPU = torch.device("cpu")
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="torch sees a CUDA device here")
@@ -207,3 +210,50 @@ def test_paper_gpu_validates_and_tabulates_every_stitch_ensemble(tmp_path, capsy
         archs = job.problem_params.get("archs") or job.zoo.archs * len(scenario.parties)
         size = table_bytes(scenario, len(matched_points(scenario, archs)), job.problem_params["alpha_grid"], len(archs))
         assert size <= TABLE_BYTES, job.instance
+
+
+@pytest.fixture(scope="module")
+def cuda():
+    return devices.resolve("cuda")
+
+
+@pytest.mark.gpu
+def test_training_on_cuda_is_bit_reproducible(digits, cuda):
+    for kind in ("local:mnist", "fedprox"):
+        config = zoo_configs(digits, kinds=[kind], recipe={"epochs": 2})[0]
+        (a, _), (b, _) = (train_model(digits, config, cuda) for _ in range(2))
+        assert all(v.device.type == "cuda" for v in a.values())
+        assert all(torch.equal(a[k], b[k]) for k in a), kind
+
+
+@pytest.mark.gpu
+def test_cuda_predictions_agree_with_the_cpus(digits, zoo, cuda):
+    on_gpu = Zoo(digits, zoo.records, cuda, eval_batch_size=2048)
+    for r in zoo.records:
+        gpu, cpu = on_gpu.probs(r, "mnist", "test"), zoo.probs(r, "mnist", "test")
+        assert gpu.device == CPU and torch.allclose(gpu, cpu, atol=1e-3)
+        assert (gpu.argmax(1) == cpu.argmax(1)).float().mean() > 0.99
+
+
+@pytest.mark.gpu
+def test_a_zoo_on_cuda_stitches_tabulates_and_evaluates_there(digits, cuda, tmp_path):
+    zoo = build_zoo(digits, kinds=["local"], cache_dir=tmp_path, recipe={"epochs": 2}, device=cuda, workers=2)
+    assert all(r.manifest["device"] == "cuda" for r in zoo.records)
+    assert all(ArtifactStore(tmp_path, "models").get(r.artifact.key) is None for r in zoo.records)
+    stitching = {"host": "uci-digits", "recipe": {"match_epochs": 1, "epochs": 1}, "cache_dir": tmp_path}
+    table = create_problem("stitch-ensemble", zoo, alpha_grid=3, **stitching)
+    live = create_problem("stitch-ensemble", zoo, **stitching)
+    assert table.tabular and not live.tabular
+    assert table.setup.manifest["device"] == table.table_artifact.manifest["device"] == "cuda"
+    X = table.grid(alphas=3, weights=3)
+    assert np.allclose(table.evaluate(X, "test"), live.evaluate(X, "test"), atol=1e-6)
+    graph = create_problem("stitch-graph", zoo, host="uci-digits", max_points=2, cache_dir=tmp_path)
+    assert graph.tabular and graph.table_artifact.manifest["device"] == "cuda"
+
+
+@pytest.mark.gpu
+def test_a_suite_runs_on_cuda_in_worker_processes(tmp_path):
+    (tmp_path / "suite.toml").write_text(SUITE.format(device='device = "cuda"\nexecutor = "process"'))
+    outcome = run_suite(load_suite(str(tmp_path / "suite.toml")), tmp_path / "run", cache_dir=tmp_path, quiet=True)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert outcome.failed == 0 and manifest["device"]["kind"] == "cuda" and manifest["device"]["name"]
