@@ -9,7 +9,10 @@ CORE := .venv-core
 CORE_STAMP := $(CORE)/.installed-stamp
 WORKERS ?= 2
 
-.PHONY: install demo test test-core bench lint clean
+# what a GPU image with torch lacks (benchmarks/gpu_check.sh installs those it does lack; docs/gpu.md)
+GPU_WHEELS := pymoo optuna moocore pydantic sqlalchemy mlxtend nibabel nilearn pytest
+
+.PHONY: install demo test test-core bench lint clean gpu-wheels
 
 install: $(STAMP)
 
@@ -44,5 +47,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/lint-imports
 
+gpu-wheels: $(STAMP)  # cp312 manylinux wheels (and their dependencies) for benchmarks/gpu_check.sh, and stitchbench's
+	rm -rf gpu-wheels
+	$(PY) -m pip download -q -c constraints.txt --only-binary=:all: --python-version 3.12 \
+		--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d gpu-wheels $(GPU_WHEELS)
+	$(PY) -m pip wheel -q --no-deps -w gpu-wheels .
+
 clean:
-	rm -rf $(VENV) $(CORE) .pytest_cache .ruff_cache runs
+	rm -rf $(VENV) $(CORE) .pytest_cache .ruff_cache runs gpu-wheels

@@ -13,6 +13,22 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
         pass
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `gpu` need a CUDA device: skipped where torch sees none (or is not installed)."""
+    marked = [item for item in items if item.get_closest_marker("gpu")]
+    if not marked:
+        return
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
+    if not cuda:
+        for item in marked:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA device (benchmarks/gpu_check.sh runs it on one)"))
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory):
     """A cache shared by all workers of this session: each artifact is trained once (file-locked)."""

@@ -47,15 +47,18 @@ POOL = textwrap.dedent(
     from multiprocessing import get_context
     from pathlib import Path
     from stitchbench.benchmark.executors import _init_worker
+    from stitchbench.processes import device_pool
 
     def nap(folder):
         (Path(folder) / str(os.getpid())).touch()
         time.sleep(120)
 
     if __name__ == "__main__":
-        init = {"watched": _init_worker, "unwatched": None}[sys.argv[1]]
-        args = (sys.argv[2],) if init else ()
-        with ProcessPoolExecutor(2, mp_context=get_context("spawn"), initializer=init, initargs=args) as pool:
+        if sys.argv[1] == "watched":
+            pool = device_pool(["cpu", "cpu"], _init_worker, sys.argv[2])
+        else:
+            pool = ProcessPoolExecutor(2, mp_context=get_context("spawn"))
+        with pool:
             futures = [pool.submit(nap, sys.argv[2]) for _ in range(2)]
             futures[0].result()
     """
@@ -82,8 +85,7 @@ def wait_until(condition, timeout: float) -> bool:
 @pytest.mark.parametrize("variant", ["watched", "unwatched"])
 def test_pool_workers_die_with_a_killed_driver(variant, tmp_path):
     """The process executor's workers, busy in their jobs, exit within seconds of a kill -9 of their driver
-    (as the OOM killer sends it); the same pool without the executor's initializer (the sabotage) leaves
-    them running."""
+    (as the OOM killer sends it); a plain pool (the sabotage) leaves them running."""
     script, busy = tmp_path / "pool.py", tmp_path / "busy"
     script.write_text(POOL)
     busy.mkdir()

@@ -108,14 +108,19 @@ def read_weights(weights: Path, sha256: str) -> dict[str, torch.Tensor]:
 
 
 class ArtifactStore:
-    """Artifacts of one kind (models, stitch sets) under `root/kind/<key>`, key = hash of the config."""
+    """Artifacts of one kind (models, stitch sets) built on one kind of device (`stitchbench.devices.KINDS`)
+    under `root/kind/<key>`, key = hash of the config (and of the device kind where it is not the CPU)."""
 
-    def __init__(self, root: Path, kind: str):
+    def __init__(self, root: Path, kind: str, device: str = "cpu"):
         self.root = Path(root)
         self.kind = kind
+        self.device = device
 
     def key(self, config: dict[str, Any]) -> str:
-        return config_hash({"kind": self.kind, **config})
+        """The content address of `config` built on this store's device kind: the kind joins the hash only
+        where it is not the CPU, so every CPU key made before devices existed stays as it was."""
+        on = {"device": self.device} if self.device != "cpu" else {}
+        return config_hash({"kind": self.kind, **config, **on})
 
     def path(self, key: str) -> Path:
         return self.root / self.kind / key
@@ -124,7 +129,11 @@ class ArtifactStore:
         path = self.path(key)
         if not (path / ARTIFACT_MANIFEST).is_file():
             return None
-        return Artifact(path, read_manifest(path))
+        manifest = read_manifest(path)
+        if manifest.get("device", "cpu") != self.device:  # never served for another device: rebuilt in place
+            log.warning("%s was built on %s, not %s: building it again", path, manifest.get("device"), self.device)
+            return None
+        return Artifact(path, manifest)
 
     def get_or_build(
         self,
@@ -133,7 +142,8 @@ class ArtifactStore:
     ) -> Artifact:
         """Return the artifact for `config`, building it once (under a lock) if it is not stored yet.
 
-        `build` returns (tensors, extra manifest fields); the manifest also records the config and key.
+        `build` returns (tensors, extra manifest fields); the manifest also records the config, the key and
+        the device kind.
         """
         key = self.key(config)
         found = self.get(key)
@@ -147,4 +157,6 @@ class ArtifactStore:
                 return found
             log.info("building %s %s", self.kind, key)
             tensors, extra = build()
-            return write_artifact(self.path(key), tensors, {"key": key, "config": config, **extra})
+            return write_artifact(
+                self.path(key), tensors, {"key": key, "config": config, **extra, "device": self.device}
+            )

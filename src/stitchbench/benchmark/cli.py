@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from stitchbench import devices
 from stitchbench.errors import InputError, explain
 from stitchbench.files import INPUT_DEPTH, parse
 from stitchbench.params import check_seed
@@ -50,11 +51,25 @@ def seed(text: str) -> int:
         raise argparse.ArgumentTypeError(str(e)) from e
 
 
+def device(text: str) -> str:
+    """A --device value (`stitchbench.devices.check`), checked without importing torch."""
+    try:
+        return devices.check(text)
+    except InputError as e:  # argparse would drop the message of any other ValueError
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
 def build_parser() -> Parser:
     p = Parser(prog="stitchbench", description=__doc__)
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--verbose", action="store_true", help="debug logging, with the traceback of every failure")
     p.add_argument("--cache", type=Path, help="artifact cache (default $STITCHBENCH_CACHE or ~/.cache/stitchbench)")
+    p.add_argument(
+        "--device",
+        type=device,
+        help="where torch work runs: auto (the first CUDA device torch sees, else the CPU), cpu, cuda (every GPU) "
+        "or cuda:N (default: the suite's device, else auto; build-collection: cpu)",
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     run = sub.add_parser("run", help="run a suite (default: quick) and write its results and report")
@@ -254,7 +269,15 @@ def dispatch(args: argparse.Namespace) -> int:
         print_listing(commands.listing(args.what))
     elif args.command == "run":
         outcome = commands.run(
-            args.suite, args.out, args.executor, args.workers, args.ray_address, args.cache, args.quiet, args.check
+            args.suite,
+            args.out,
+            args.executor,
+            args.workers,
+            args.ray_address,
+            args.cache,
+            args.quiet,
+            args.check,
+            args.device,
         )
         if args.check:
             print(f"{args.suite}: valid, {outcome} jobs; nothing was written")
@@ -284,6 +307,7 @@ def dispatch(args: argparse.Namespace) -> int:
             args.out,
             args.cache,
             args.quiet,
+            args.device,
         )
         print_frame(commands.matrix_view(matrix), f"{args.scenario}: evaluation matrix (test)")
     elif args.command == "stitch":
@@ -291,7 +315,7 @@ def dispatch(args: argparse.Namespace) -> int:
         print_frame(points, f"stitch points {points.columns[1]} <-> {points.columns[3]}")
     elif args.command == "zoo" and args.zoo_command == "export":
         weights, manifest = commands.zoo_export(
-            args.scenario, parse_params(args.param), args.kind, args.arch, args.seed, args.out, args.cache
+            args.scenario, parse_params(args.param), args.kind, args.arch, args.seed, args.out, args.cache, args.device
         )
         print(f"wrote {weights} and {manifest}")
     elif args.command == "zoo" and args.zoo_command == "import":
@@ -300,14 +324,14 @@ def dispatch(args: argparse.Namespace) -> int:
         what = "imported" if received.new else "already in the cache with the same weights; nothing imported:"
         print(f"{what} {r.kind}/{r.arch}/seed{r.seed} (sha256 {r.sha256[:12]}...) at {r.artifact.path}")
     elif args.command == "table" and args.table_command == "export":
-        manifest, seconds = commands.table_export(args.instance, args.suite, args.out, args.cache)
+        manifest, seconds = commands.table_export(args.instance, args.suite, args.out, args.cache, args.device)
         size = sum((args.out / f).stat().st_size for f in [*manifest["files"], "manifest.json"])
         print(
             f"exported {manifest['instance']['id']} ({manifest['family']}) to {args.out}: "
             f"{len(manifest['files']) + 1} files, {size / 1e6:.1f} MB, in {seconds:.1f} s"
         )
     elif args.command == "table" and args.table_command == "build-collection":
-        entries = commands.build_collection(args.out, args.only, args.calibration, args.cache)
+        entries = commands.build_collection(args.out, args.only, args.calibration, args.cache, args.device)
         total = sum(e["bytes"] for e in entries)
         print(f"built {len(entries)} instances, {total / 1e6:.1f} MB")
     elif args.command == "zoo" and args.zoo_command == "show":

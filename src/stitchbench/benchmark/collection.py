@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from stitchbench.artifacts import default_cache_dir
+from stitchbench.devices import resolve
 from stitchbench.errors import InputError, unknown
 from stitchbench.files import atomic_write, check_folder
 from stitchbench.hashing import file_sha256
@@ -101,10 +102,12 @@ def build_collection(
     only: list[str] | None = None,
     calibration: dict | None = None,
     on_instance=None,
+    device: str | None = None,
 ) -> list[dict]:
     """Export the suite's instances (or `only` those) into `out` (default: the package's collection),
     replacing it whole at the end, with catalog.json; `calibration` ({name: record}) goes into the entries.
-    `on_instance(name, seconds, bytes)` reports progress. Returns the catalog's entries."""
+    Built on `device` (default: the CPU, as the shipped collection was). `on_instance(name, seconds, bytes)`
+    reports progress. Returns the catalog's entries."""
     out = Path(out) if out else COLLECTION
     check_folder(out, "--out")
     suite = load_suite(suite_ref)
@@ -113,7 +116,7 @@ def build_collection(
         check_calibration(calibration, list(jobs), suite, suite_ref)
     if out.exists() and any(out.iterdir()) and not (out / CATALOG).is_file():
         raise InputError(f"{out} exists and holds no collection ({CATALOG}); give a new or empty folder")
-    workspace = Workspace(cache_dir or default_cache_dir(), zoo_workers=2)
+    workspace = Workspace(cache_dir or default_cache_dir(), zoo_workers=2, device=resolve(device or "cpu"))
     tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
     tmp.mkdir(parents=True)
     try:

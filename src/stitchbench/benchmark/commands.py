@@ -8,6 +8,7 @@ from rich.progress import Progress
 
 from stitchbench.artifacts import default_cache_dir
 from stitchbench.data import SCENARIOS, get_scenario
+from stitchbench.devices import resolve
 from stitchbench.errors import InputError, unknown
 from stitchbench.files import check_folder
 from stitchbench.params import shown
@@ -89,8 +90,11 @@ def listing(what: str) -> pd.DataFrame:
     raise unknown("listing", what, ("scenarios", "architectures", "problems", "solvers", "suites"))
 
 
-def zoo_build(scenario_name, params, archs, kinds, seeds, recipe, out: Path | None, cache, quiet) -> pd.DataFrame:
+def zoo_build(
+    scenario_name, params, archs, kinds, seeds, recipe, out: Path | None, cache, quiet, device=None
+) -> pd.DataFrame:
     scenario = get_scenario(scenario_name, **params)
+    on = resolve(device or "auto")
     if out is not None:
         check_folder(out, "--out")
     archs = archs or [scenario.arch]
@@ -105,6 +109,7 @@ def zoo_build(scenario_name, params, archs, kinds, seeds, recipe, out: Path | No
             cache,
             recipe,
             on_model=lambda desc, _t: progress.update(task, advance=1, description=desc),
+            device=on,
         )
     matrix = zoo.evaluation_matrix()
     if out is not None:
@@ -157,23 +162,25 @@ def stitch_points(scenario_name: str, params: dict, arch_a: str | None, arch_b: 
     return pd.DataFrame(rows, columns=["#", f"A ({arch_a})", "A shape", f"B ({arch_b})", "B shape"])
 
 
-def run(suite_ref: str, out: Path | None, executor, workers, address, cache, quiet, check=False) -> RunOutcome | int:
-    """Run a suite; with `check`, only validate it and its directories (nothing is written) and return its
-    job count."""
+def run(
+    suite_ref: str, out: Path | None, executor, workers, address, cache, quiet, check=False, device=None
+) -> RunOutcome | int:
+    """Run a suite on `device` (default: the suite's); with `check`, only validate it, the device and its
+    directories (nothing is written) and return its job count."""
     suite = load_suite(suite_ref)
     if workers is not None and not 1 <= workers <= 256:
         raise InputError(f"--workers must be in 1..256, got {workers}")
     out = out or Path("runs") / suite.name
     if check:
-        return check_run(suite, out, cache)
-    return run_suite(suite, out, executor, workers, address, cache, quiet)
+        return check_run(suite, out, cache, device)
+    return run_suite(suite, out, executor, workers, address, cache, quiet, device)
 
 
-def zoo_export(scenario_name, params, kind, arch, seed, out: Path, cache):
-    """Export one model of a scenario's zoo (trained or reused from the cache)."""
+def zoo_export(scenario_name, params, kind, arch, seed, out: Path, cache, device=None):
+    """Export one model of a scenario's zoo (trained on `device`, or reused from the cache)."""
     check_folder(out, "--out")
     scenario = get_scenario(scenario_name, **params)
-    zoo = build_zoo(scenario, [arch] if arch else None, [kind], [seed], cache)
+    zoo = build_zoo(scenario, [arch] if arch else None, [kind], [seed], cache, device=resolve(device or "auto"))
     return export_model(zoo.get(kind, arch, seed), out)
 
 
@@ -181,15 +188,19 @@ def zoo_import(weights: Path, manifest: Path, cache):
     return receive_model(weights, manifest, cache or default_cache_dir())
 
 
-def table_export(instance: str, suite_ref: str, out: Path, cache) -> tuple[dict, float]:
-    """Export a tabular instance of a suite (Parquet tables + manifest); returns (manifest, seconds)."""
+def table_export(instance: str, suite_ref: str, out: Path, cache, device=None) -> tuple[dict, float]:
+    """Export a tabular instance of a suite (Parquet tables + manifest), built on `device` (default: the
+    suite's); returns (manifest, seconds)."""
     from .export import export_instance
 
-    return export_instance(instance, out, suite_ref, cache)
+    return export_instance(instance, out, suite_ref, cache, device)
 
 
-def build_collection(out: Path | None, only: list[str] | None, calibration_run: Path | None, cache) -> list[dict]:
-    """Rebuild the shipped collection (or `only` some instances, into `out`), printing each as it is built."""
+def build_collection(
+    out: Path | None, only: list[str] | None, calibration_run: Path | None, cache, device=None
+) -> list[dict]:
+    """Rebuild the shipped collection (or `only` some instances, into `out`) on `device` (default: the CPU,
+    where the shipped tables were built), printing each as it is built."""
     from .collection import build_collection as build
     from .collection import calibration_records
 
@@ -198,4 +209,4 @@ def build_collection(out: Path | None, only: list[str] | None, calibration_run: 
     def report(name: str, seconds: float, size: int) -> None:
         print(f"  {name}: {size / 1e6:.2f} MB in {seconds:.1f} s", flush=True)
 
-    return build(out, cache_dir=cache, only=only, calibration=calibration, on_instance=report)
+    return build(out, cache_dir=cache, only=only, calibration=calibration, on_instance=report, device=device)

@@ -2,20 +2,23 @@
 
 Whichever runs them, results come back to the driver (`on_result`), which alone writes the run directory.
 For Ray, the artifacts a job needs (models, stitch sets) travel through Ray's object store and are
-materialized into a worker-local cache, so workers need no shared filesystem.
+materialized into a worker-local cache, so workers need no shared filesystem. Jobs run on the workspace's
+device: process workers take the GPUs in turn, Ray tasks ask for one (`ray_resources`).
 """
 
 import hashlib
 import logging
 import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
+from concurrent.futures import as_completed
 from pathlib import Path
 
+import torch
+
+from stitchbench.devices import resolve, worker_devices
 from stitchbench.errors import InputError
 from stitchbench.files import atomic_write
-from stitchbench.processes import die_with_parent
+from stitchbench.processes import device_pool
 from stitchbench.solvers import SOLVERS
 
 from .jobs import JobResult, execute
@@ -34,13 +37,10 @@ def run_local(jobs: Sequence[Job], workspace: Workspace, on_result: OnResult) ->
         on_result(execute(job, workspace))
 
 
-def _init_worker(cache_dir: str) -> None:
+def _init_worker(device: str, cache_dir: str) -> None:
     global _worker_ws
-    die_with_parent()  # first: importing torch takes seconds
-    import torch
-
     torch.set_num_threads(1)
-    _worker_ws = Workspace(Path(cache_dir))
+    _worker_ws = Workspace(Path(cache_dir), device=resolve(device))
 
 
 def _process_jobs(jobs_json: list[str]) -> list[JobResult]:
@@ -62,9 +62,9 @@ def chunks(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
     return out
 
 
-def run_process(jobs: Sequence[Job], cache_dir: Path, workers: int, on_result: OnResult) -> None:
-    ctx = get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(cache_dir),)) as pool:
+def run_process(jobs: Sequence[Job], workspace: Workspace, workers: int, on_result: OnResult) -> None:
+    devices = [str(d) for d in worker_devices(workspace.device, workers)]
+    with device_pool(devices, _init_worker, str(workspace.cache_dir)) as pool:
         futures = [pool.submit(_process_jobs, [j.model_dump_json() for j in c]) for c in chunks(jobs, workers)]
         for f in as_completed(futures):
             for result in f.result():
@@ -80,7 +80,14 @@ def bundle(workspace: Workspace) -> dict[str, bytes]:
     return files
 
 
-def _ray_job(job_json: str, files: dict[str, bytes]) -> JobResult:
+def ray_resources(device: torch.device) -> dict[str, int]:
+    """What each Ray task asks for: a CPU, and on CUDA a whole GPU (Ray shows a task only the GPUs it asked
+    for; a job loads its problem's members there, evaluates live there, and builds any stitch set or table
+    it lacks there)."""
+    return {"num_cpus": 1} | ({"num_gpus": 1} if device.type == "cuda" else {})
+
+
+def _ray_job(job_json: str, files: dict[str, bytes], device: str) -> JobResult:
     global _worker_ws
     digest = hashlib.sha256("".join(sorted(files)).encode()).hexdigest()[:12]
     cache = Path(tempfile.gettempdir()) / f"stitchbench-ray-{digest}"
@@ -89,7 +96,7 @@ def _ray_job(job_json: str, files: dict[str, bytes]) -> JobResult:
         if not path.exists():
             atomic_write(path, data)
     if _worker_ws is None or _worker_ws.cache_dir != cache:
-        _worker_ws = Workspace(cache)
+        _worker_ws = Workspace(cache, device=resolve(device))
     return execute(Job.model_validate_json(job_json), _worker_ws)
 
 
@@ -104,8 +111,8 @@ def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: st
         ray.init(log_to_driver=False, configure_logging=False, **kwargs)
     try:
         files = ray.put(bundle(workspace))
-        task = ray.remote(num_cpus=1)(_ray_job)
-        pending = [task.remote(job.model_dump_json(), files) for job in jobs]
+        task = ray.remote(**ray_resources(workspace.device))(_ray_job)
+        pending = [task.remote(job.model_dump_json(), files, workspace.device.type) for job in jobs]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             on_result(ray.get(done[0]))
@@ -149,7 +156,7 @@ def run_jobs(
     if executor == "local":
         run_local(jobs, workspace, on_result)
     elif executor == "process":
-        run_process(jobs, workspace.cache_dir, workers, on_result)
+        run_process(jobs, workspace, workers, on_result)
     elif executor == "ray":
         run_ray(jobs, workspace, workers, address, on_result)
     else:

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 from stitchbench.artifacts import default_cache_dir
+from stitchbench.devices import resolve
 from stitchbench.errors import unknown
 from stitchbench.problems import PROBLEMS
 from stitchbench.tabular.export import check_out, export_problem, not_tabular
@@ -20,15 +21,19 @@ def check_tabular(job) -> None:
         raise not_tabular(job.instance, job.family, reason)
 
 
-def export_instance(instance_id: str, out: Path, suite_ref: str = "quick", cache_dir: Path | None = None):
-    """Build (or reuse from the cache) the instance of a suite and export it; returns (manifest, seconds)."""
+def export_instance(
+    instance_id: str, out: Path, suite_ref: str = "quick", cache_dir: Path | None = None, device: str | None = None
+):
+    """Build (or reuse from the cache) the instance of a suite on `device` (default: the suite's) and export
+    it; returns (manifest, seconds)."""
     start = time.perf_counter()
-    jobs = {j.instance: j for j in expand(load_suite(suite_ref))}
+    suite = load_suite(suite_ref)
+    jobs = {j.instance: j for j in expand(suite)}
     if instance_id not in jobs:
         raise unknown("instance", instance_id, jobs)
     job = jobs[instance_id]
     check_tabular(job)
     check_out(Path(out))
-    workspace = Workspace(cache_dir or default_cache_dir())
+    workspace = Workspace(cache_dir or default_cache_dir(), device=resolve(device or suite.device))
     manifest = export_problem(workspace.problem(job), workspace.instance(job), Path(out))
     return manifest, time.perf_counter() - start

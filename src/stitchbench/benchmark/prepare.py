@@ -11,9 +11,8 @@ import io
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
@@ -21,12 +20,14 @@ import torch
 
 from stitchbench import __version__
 from stitchbench.artifacts import ArtifactStore
+from stitchbench.devices import resolve, worker_devices
 from stitchbench.hashing import canonical_json
 from stitchbench.problems import Problem, ProblemInstance
-from stitchbench.processes import die_with_parent
+from stitchbench.processes import device_pool
 from stitchbench.results.analyses import analyses
 from stitchbench.zoo import EVAL_SPLITS
 from stitchbench.zoo.build import train_models, zoo_configs
+from stitchbench.zoo.recipe import eval_key
 
 from .suite import Job
 from .workspace import Workspace, zoo_key
@@ -89,17 +90,20 @@ def references(rec: ProblemInstance, problem: Problem, names: list[str]) -> dict
 
 def stored_references(ws: Workspace, job: Job) -> tuple[ProblemInstance, dict[str, pd.DataFrame]]:
     """A job's instance record and its references, computed once and stored content-addressed by the record
-    (every parameter and the sha256 of every artifact the problem uses) as parquet bytes in a safetensors
-    artifact (sha256-verified on every read, nothing unpickled)."""
+    (every parameter and the sha256 of every artifact the problem uses; the device kind and evaluation batch
+    size it ran with) as parquet bytes in a safetensors artifact (sha256-verified on every read, nothing
+    unpickled)."""
     rec = ws.instance(job)
+    batch = ws.zoo(job.scenario, job.zoo, job.zoo_seed).eval_batch_size
     config = {"format": REFERENCES_FORMAT, "stitchbench": __version__, "instance": rec.model_dump(mode="json")}
     config |= {"analyses": job.analyses} if job.analyses else {}  # the keys of runs without any stay as they were
+    config |= eval_key(batch)
 
     def build():
         tables = references(rec, ws.problem(job), job.analyses)
         return {name: parquet_tensor(df) for name, df in tables.items()}, {"instance": rec.id}
 
-    artifact = ArtifactStore(ws.cache_dir, "references").get_or_build(config, build)
+    artifact = ArtifactStore(ws.cache_dir, "references", ws.device.type).get_or_build(config, build)
     return rec, {name: pd.read_parquet(io.BytesIO(t.numpy().tobytes())) for name, t in artifact.tensors().items()}
 
 
@@ -141,19 +145,19 @@ def builds(jobs: list[Job]) -> list[Job]:
 _WORKSPACE: Workspace | None = None  # a build worker's own
 
 
-def init_build_worker() -> None:
-    die_with_parent()
+def init_build_worker(device: str, cache_dir: str) -> None:
+    """In a build worker process: its workspace, on its own device."""
+    global _WORKSPACE
     torch.set_num_threads(1)  # as many workers as cores
+    _WORKSPACE = Workspace(Path(cache_dir), device=resolve(device))
 
 
 Built = tuple[list[tuple[ProblemInstance, dict[str, pd.DataFrame]]], list[Path]]
 
 
-def build_in_worker(cache_dir: str, group: list[Job]) -> Built:
-    """In a worker process: `build_group`."""
-    global _WORKSPACE
-    if _WORKSPACE is None:
-        _WORKSPACE = Workspace(Path(cache_dir))
+def build_in_worker(group: list[Job]) -> Built:
+    """In a build worker process: `build_group`."""
+    assert _WORKSPACE is not None
     return build_group(_WORKSPACE, group)
 
 
@@ -168,7 +172,7 @@ def build_problems(
 ) -> dict[str, tuple[ProblemInstance, dict[str, pd.DataFrame]]]:
     """Build every problem once, so that its stitch sets, tables and references are stored, and return each
     instance's record and references: in `ws.zoo_workers` processes (one thread each, the scenarios with the
-    most parties first), or here."""
+    most parties first; on CUDA they take the GPUs in turn), or here."""
     todo = sorted(build_groups(jobs), key=lambda g: -len(ws.scenario(g[0].scenario).party_names))
     found = {}
 
@@ -184,10 +188,9 @@ def build_problems(
         for group in todo:
             take(build_group(ws, group), group)
         return found
-    ctx = get_context("spawn")
-    workers = min(ws.zoo_workers, len(todo))
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_build_worker) as pool:
-        futures = {pool.submit(build_in_worker, str(ws.cache_dir), g): g for g in todo}
+    devices = [str(d) for d in worker_devices(ws.device, min(ws.zoo_workers, len(todo)))]
+    with device_pool(devices, init_build_worker, str(ws.cache_dir)) as pool:
+        futures = {pool.submit(build_in_worker, g): g for g in todo}
         for future in as_completed(futures):
             take(future.result(), futures[future])
     return found
@@ -197,7 +200,7 @@ def prepare(jobs: list[Job], ws: Workspace, on_model: Progress, on_built: Progre
     """Every model, problem and reference table the jobs need; progress through the three callbacks (a
     model trained, a problem built, an instance's references ready)."""
     start = time.perf_counter()
-    train_models(ws.cache_dir, zoo_models(jobs, ws), ws.zoo_workers, lambda label, _s: on_model(label))
+    train_models(ws.cache_dir, zoo_models(jobs, ws), ws.zoo_workers, lambda label, _s: on_model(label), ws.device)
     timings = {"models": time.perf_counter() - start}
     found = build_problems(jobs, ws, on_built, on_problem)
     timings["problems"] = time.perf_counter() - start - timings["models"]

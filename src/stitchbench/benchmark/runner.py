@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stitchbench.artifacts import default_cache_dir, versions
+from stitchbench.devices import describe, gpus, resolve
 from stitchbench.errors import InputError
 from stitchbench.files import TEMP_MARKER, check_folder
 from stitchbench.results import RunDir, write_outputs, write_references
@@ -80,14 +82,17 @@ def run_suite(
     address: str | None = None,
     cache_dir: Path | None = None,
     quiet: bool = False,
+    device: str | None = None,
 ) -> RunOutcome:
+    """Run `suite` into `out` on `device` (default: the suite's)."""
     jobs = expand(suite)
+    on = resolve(device or suite.device)
     run, manifest = check_dirs(suite, out, cache_dir)
     if finished(run, manifest):  # nothing to write: also on a read-only mount
         return RunOutcome(run.path, 0, 0, True, manifest.get("timings", {}), manifest.get("instances", {}))
     check_writable(run.path)
     with run.lock():
-        return run_locked(suite, jobs, run, executor, workers, address, cache_dir, quiet)
+        return run_locked(suite, jobs, run, executor, workers, address, cache_dir, quiet, on)
 
 
 def check_dirs(suite: Suite, out: Path, cache_dir: Path | None) -> tuple[RunDir, dict | None]:
@@ -102,9 +107,10 @@ def check_dirs(suite: Suite, out: Path, cache_dir: Path | None) -> tuple[RunDir,
     return run, manifest
 
 
-def check_run(suite: Suite, out: Path, cache_dir: Path | None) -> int:
+def check_run(suite: Suite, out: Path, cache_dir: Path | None, device: str | None = None) -> int:
     """Validate a run as `run_suite` would before it writes anything; the number of jobs."""
     jobs = expand(suite)
+    resolve(device or suite.device)
     check_dirs(suite, out, cache_dir)
     return len(jobs)
 
@@ -114,6 +120,26 @@ def check_same_suite(run: RunDir, manifest: dict | None, suite: Suite) -> None:
         raise InputError(
             f"{run.path} holds a run of another suite ({manifest['suite'].get('name')!r}, a different "
             "configuration); choose another --out"
+        )
+
+
+def training_workers(executor: str, workers: int, device: torch.device) -> int:
+    """The processes that train models and build stitch sets and tables here, before the jobs: none but this
+    one for the local executor; else one per GPU on CUDA, or as many as workers, at most one per core."""
+    if executor == "local":
+        return 1
+    return len(gpus(device)) if device.type == "cuda" else min(workers, os.cpu_count() or 1)
+
+
+def check_same_device(run: RunDir, manifest: dict | None, device: torch.device) -> None:
+    """A run resumes on the kind of device it started on (a run from before devices: the CPU), so that its
+    jobs' results do not mix devices."""
+    recorded = (manifest or {}).get("device")
+    started = recorded.get("kind") if isinstance(recorded, dict) else "cpu"
+    if manifest is not None and started != device.type:
+        raise InputError(
+            f"{run.path} holds a run started on {started}, not {device.type}; resume it with --device {started}, "
+            "or choose another --out"
         )
 
 
@@ -138,7 +164,7 @@ def reset_damaged(run: RunDir, manifest: dict) -> bool:
     return bool(bad)
 
 
-def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, quiet) -> RunOutcome:
+def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, quiet, device) -> RunOutcome:
     manifest = run.manifest()  # again, under the lock: another run may have started it meanwhile
     check_same_suite(run, manifest, suite)
     if manifest is not None and manifest.get("status") == "complete" and not reset_damaged(run, manifest):
@@ -149,13 +175,13 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
             run.save_manifest(manifest)
         timings, instances = manifest.get("timings", {}), manifest.get("instances", {})
         return RunOutcome(run.path, 0, 0, not bad, timings, instances, bad)
+    check_same_device(run, manifest, device)
     run.clean_temporary()
     executor = executor or suite.executor
     workers = workers or suite.workers
     cache = Path(cache_dir or default_cache_dir())
     timings: dict[str, float] = {}
-    # the zoo trains here, before the jobs: as many processes as workers, at most one per local core
-    ws = Workspace(cache, zoo_workers=1 if executor == "local" else min(workers, os.cpu_count() or 1))
+    ws = Workspace(cache, zoo_workers=training_workers(executor, workers, device), device=device)
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, disable=quiet, transient=False) as progress:
         t = time.perf_counter()
@@ -187,6 +213,7 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
             "host": platform.node(),
             "executor": executor,
             "workers": workers,
+            "device": describe(device),
             "cache": str(cache),
             "instances": {k: v.model_dump() for k, v in refs.instances.items()},
         }

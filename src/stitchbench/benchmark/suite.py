@@ -8,10 +8,21 @@ kinds of each problem. Errors name the file, the field path and the valid choice
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
+from stitchbench import devices
 from stitchbench.data import SCENARIOS
 from stitchbench.errors import InputError, explain, unknown
 from stitchbench.files import INPUT_DEPTH, parse, read_regular
@@ -95,6 +106,11 @@ class Suite(Strict):
     executor: Literal["local", "process", "ray"] = "local"
     workers: StrictInt = Field(2, ge=1, le=256)
     analyses: list[str] = Field([], description="analyses layered over the run (`stitchbench list analyses`)")
+    device: Annotated[str, AfterValidator(devices.check)] = Field(
+        "auto",
+        description="where torch work runs: auto (the first CUDA device torch sees, else the CPU), cpu, cuda (every "
+        "GPU) or cuda:N; --device overrides it",
+    )
 
     @model_validator(mode="after")
     def _distinct(self):
@@ -147,9 +163,10 @@ class Suite(Strict):
 
     @property
     def key(self) -> str:
-        """The configuration's hash; a scenario's unset `id` and `zoo`, and no analyses, are left out, so suites
-        written before they existed keep their key (and their runs resume)."""
-        data = self.model_dump(exclude=set() if self.analyses else {"analyses"})
+        """The configuration's hash; a scenario's unset `id` and `zoo`, no analyses and the default device are
+        left out, so suites written before they existed keep their key (and their runs resume)."""
+        left_out = {"analyses"} if not self.analyses else set()
+        data = self.model_dump(exclude=left_out | ({"device"} if self.device == "auto" else set()))
         data["scenarios"] = [{k: v for k, v in s.items() if v is not None} for s in data["scenarios"]]
         return config_hash(data)
 

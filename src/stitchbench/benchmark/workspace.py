@@ -5,11 +5,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from stitchbench.data import Scenario, get_scenario
 from stitchbench.hashing import canonical_json
 from stitchbench.problems import Problem, ProblemInstance, create_problem, make_instance
 from stitchbench.problems.registry import injected_params, suite_parameters
 from stitchbench.zoo import Zoo, build_zoo
+from stitchbench.zoo.training import CPU
 
 from .suite import Job, ScenarioSpec, ZooSpec
 
@@ -24,6 +27,7 @@ class Workspace:
     cache_dir: Path
     zoo_workers: int = 1  # processes that train a zoo's missing models
     max_problems: int = 3  # problems kept in memory (each holds activation caches): least recently used go
+    device: torch.device = CPU  # where its zoos train and evaluate, and its problems stitch
     scenarios: dict = field(default_factory=dict)
     zoos: dict = field(default_factory=dict)
     problems: OrderedDict = field(default_factory=OrderedDict)
@@ -51,6 +55,7 @@ class Workspace:
                 recipe=spec.recipe,
                 on_model=on_model,
                 workers=self.zoo_workers,
+                device=self.device,
             )
         return self.zoos[key]
 

@@ -1,6 +1,7 @@
 """`stitch-ensemble` (the paper's method): host party, members (host's model + received models);
 variables: the matched point, alpha (mixing at the point) and output weights over the members."""
 
+import math
 from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,7 @@ import torch
 from pydantic import Field
 
 from stitchbench.artifacts import ArtifactStore, default_cache_dir
+from stitchbench.data import Scenario
 from stitchbench.errors import InputError
 from stitchbench.moo.api import Objective, Problem, Variable
 from stitchbench.moo.front import nondominated
@@ -20,6 +22,7 @@ from stitchbench.stitching import ActivationCache, CostModel, ensemble_branch_pr
 from stitchbench.tabular.ensemble import EnsembleTable, stitch_candidates, stitch_pools
 from stitchbench.tabular.problem import TableBacked
 from stitchbench.zoo import Zoo
+from stitchbench.zoo.recipe import eval_key
 
 from .baselines import ZooBaselines
 from .checks import check_stitch_params, with_switches
@@ -28,6 +31,14 @@ MAX_ALPHA_GRID = 1001  # alpha levels of a tabular stitch-ensemble (a table's si
 
 ENSEMBLE_TABLE_FORMAT = 1
 TABLE_BYTES = 1 << 30  # larger tables stay live (brain-mri at 64x64, 11 points, 21 alphas: 1.2 GB)
+
+
+def table_bytes(scenario: Scenario, points: int, levels: int, members: int) -> int:
+    """Size of a stitch-ensemble's table: float32 probabilities of every branch at every point x alpha level,
+    on every party's val and test split (a sample's: one per class, per pixel for segmentation)."""
+    splits = [scenario.party(p).split(s) for p in scenario.party_names for s in EVAL_SPLITS]
+    per_sample = scenario.num_classes * math.prod(splits[0].y.shape[1:])
+    return 4 * points * levels * members * sum(len(s) for s in splits) * per_sample
 
 
 class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
@@ -99,7 +110,8 @@ class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
         self._memo_size = memo_size
         self._claim_pools = None
         self.table = None
-        if alpha_grid and self.table_bytes() <= TABLE_BYTES:
+        m = self.setup.members
+        if alpha_grid and table_bytes(zoo.scenario, len(m.points), alpha_grid, len(m)) <= TABLE_BYTES:
             self.table = self.build_table(cache_dir)
             self.cache = ActivationCache(self.setup.members, zoo.scenario)  # the table replaces its contents
         self.tabular = self.table is not None
@@ -109,12 +121,12 @@ class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
         return (0 if alpha == 0 else pi, alpha, *w)
 
     def branch_probs(self, pi: int, alpha: float, party: str, split: str) -> torch.Tensor:
-        """(M, N, C) probabilities of every branch at (point, alpha)."""
+        """(M, N, C) probabilities of every branch at (point, alpha), computed on the zoo's device, on the CPU."""
         m = self.setup.members
         if alpha == 0:
-            return torch.stack([self.cache.logits(k, party, split).softmax(1) for k in range(len(m))])
+            return torch.stack([self.cache.logits(k, party, split).softmax(1) for k in range(len(m))]).cpu()
         lives = [self.cache.lives(k, pi, party, split) for k in range(len(m))]
-        return ensemble_branch_probs(m, self.setup.stitches, pi, lives, alpha)
+        return ensemble_branch_probs(m, self.setup.stitches, pi, lives, alpha).cpu()
 
     def scorer(self, pi: int, alpha: float, party: str, split: str) -> WeightedScores:
         """The weighted-ensemble scorer of the branches at (point, alpha); memoized (LRU), as w varies freely."""
@@ -146,13 +158,6 @@ class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
             )
         return out
 
-    def table_bytes(self) -> int:
-        """Size of the table: float32 probabilities of every branch at every point x alpha, on every split."""
-        sc, m = self.zoo.scenario, self.setup.members
-        samples = sum(len(sc.party(p).split(s).y) for p in sc.party_names for s in EVAL_SPLITS)
-        per_sample = self.zoo.probs(self.setup.records[0], sc.party_names[0], "val")[0].numel()
-        return 4 * len(m.points) * self.alpha.levels * len(m) * samples * per_sample
-
     def build_table(self, cache_dir: Path | None) -> EnsembleTable:
         """Load or compute (once, content-addressed) the branch probabilities at every point x alpha."""
         sc, m = self.zoo.scenario, self.setup.members
@@ -164,6 +169,7 @@ class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
             "parents": [r.sha256 for r in self.setup.records],
             "points": m.point_names,
             "alphas": alphas.tolist(),
+            **eval_key(self.zoo.eval_batch_size),
         }
 
         def build():
@@ -178,7 +184,8 @@ class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
                     )
             return tensors, {"host": self.host, "touched": []}
 
-        artifact = ArtifactStore(cache_dir or default_cache_dir(), "ensemble-tables").get_or_build(config, build)
+        store = ArtifactStore(cache_dir or default_cache_dir(), "ensemble-tables", self.zoo.device.type)
+        artifact = store.get_or_build(config, build)
         self.table_artifact = artifact
         probs = {tuple(k.split("/")): v.numpy() for k, v in artifact.tensors().items()}
         labels = {(p, s): sc.party(p).split(s).y.numpy() for p in sc.party_names for s in EVAL_SPLITS}

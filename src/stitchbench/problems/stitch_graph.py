@@ -49,6 +49,7 @@ from stitchbench.stitching import (
 from stitchbench.tabular.graph import GraphTable, raw_rows
 from stitchbench.tabular.problem import TableBacked
 from stitchbench.zoo import Zoo, score
+from stitchbench.zoo.recipe import eval_key
 
 from .baselines import ZooBaselines
 from .checks import check_graph_params, check_point_subset, check_points
@@ -190,6 +191,7 @@ class StitchGraphProblem(ZooBaselines, TableBacked, Problem):
             "members": [r.sha256 for r in self.setup.records],
             "points": self.point_names,
             "objectives": [[o.name, o.direction, o.party] for o in self.objectives],
+            **eval_key(self.zoo.eval_batch_size),
         }
 
         def build():
@@ -209,7 +211,8 @@ class StitchGraphProblem(ZooBaselines, TableBacked, Problem):
             extra = {"candidates": len(cands), "build_seconds": round(time.perf_counter() - start, 1)}
             return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in table.to_arrays().items()}, extra
 
-        return ArtifactStore(cache_dir or default_cache_dir(), "graph-tables").get_or_build(config, build)
+        store = ArtifactStore(cache_dir or default_cache_dir(), "graph-tables", self.zoo.device.type)
+        return store.get_or_build(config, build)
 
     def train_parties(self) -> list[str]:
         return list(self.setup.manifest["touched"])

@@ -44,7 +44,7 @@ class CostModel:
 
     def __init__(self, members: Members, stitches: StitchSet, example: torch.Tensor):
         self.members, self.stitches = members, stitches
-        self.x = example[:1]
+        self.x = example[:1].to(members.device)
         self.segment = cache(self._segment)
         self.stitch = cache(self._stitch)
         self.nodes = cache(lambda m: node_flops(self.members.nets[m].gm, self.x))

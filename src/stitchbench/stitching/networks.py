@@ -16,20 +16,23 @@ from functools import cached_property
 import torch
 from torch import nn
 
+from stitchbench.zoo.recipe import EVAL_BATCH_SIZE
+from stitchbench.zoo.training import CPU
+
 from .graph import StitchPoint, TracedNet, find_points
 from .layers import as_rows, channels_last, make_stitch
 
 Lives = tuple[torch.Tensor, ...]
 OUTPUTS = ("A", "B", "avg")
-CHUNK = 128  # samples per forward pass in evaluation: small chunks stay in cache (about 4x faster on CPU)
-CHUNK_BYTES = 4 << 20  # ...but small representations go in larger chunks, to save per-call overhead
+CHUNK_BYTES = 4 << 20  # small representations go in larger chunks than the batch size, to save per-call overhead
 
 
-def chunked_lives(lives: Sequence[Lives]):
-    """Aligned chunks of every member's live values: CHUNK samples, or more where they fit in CHUNK_BYTES."""
+def chunked_lives(lives: Sequence[Lives], batch_size: int):
+    """Aligned chunks of every member's live values: `batch_size` samples, or more where they fit in
+    CHUNK_BYTES."""
     n = len(lives[0][0])
     per_sample = max(sum(v[0].nbytes for v in live) for live in lives) or 1
-    size = max(CHUNK, CHUNK_BYTES // per_sample)
+    size = max(batch_size, CHUNK_BYTES // per_sample)
     for start in range(0, n, size):
         yield [tuple(v[start : start + size] for v in live) for live in lives]
 
@@ -41,13 +44,21 @@ def frozen_copy(model: nn.Module) -> nn.Module:
 
 
 class Members:
-    """Frozen parent networks traced together with the points matched across all of them."""
+    """Frozen parent networks traced together with the points matched across all of them, on `device`;
+    evaluated `batch_size` samples per forward pass."""
 
-    def __init__(self, models: Sequence[nn.Module], example: torch.Tensor):
+    def __init__(
+        self,
+        models: Sequence[nn.Module],
+        example: torch.Tensor,
+        device: torch.device = CPU,
+        batch_size: int = EVAL_BATCH_SIZE,
+    ):
         if len(models) < 2:
             raise ValueError("stitching needs at least two members")
-        self.models = [frozen_copy(m) for m in models]
-        self.nets = [TracedNet(m, example) for m in self.models]
+        self.device, self.batch_size = device, batch_size
+        self.models = [frozen_copy(m).to(device) for m in models]
+        self.nets = [TracedNet(m, example.to(device)) for m in self.models]
         self.points: list[StitchPoint] = find_points(self.nets)
 
     def __len__(self) -> int:
@@ -67,7 +78,7 @@ class Members:
     @torch.no_grad()
     def lives(self, m: int, pi: int, x: torch.Tensor) -> Lives:
         seg = self.segment(m, None, pi)
-        parts = [seg(c) for c in x.split(CHUNK)]
+        parts = [seg(c) for c in x.split(self.batch_size)]
         return tuple(torch.cat(vs) for vs in zip(*parts, strict=True))
 
 
@@ -140,7 +151,7 @@ def ensemble_branch_probs(
 ) -> torch.Tensor:
     """(M, N, C) class probabilities of every branch of the stitch-ensemble, evaluated in chunks."""
     parts = []
-    for chunk in chunked_lives(lives):
+    for chunk in chunked_lives(lives, members.batch_size):
         logits = branch_logits(members, stitches, pi, chunk, alpha)
         parts.append(torch.stack([logits[m].softmax(1) for m in range(len(members))]))
     return torch.cat(parts, 1)
@@ -213,7 +224,10 @@ class StitchGraph(nn.Module):
 @torch.no_grad()
 def graph_probs(members: Members, stitches: "StitchSet", d: GraphDecision, lives: Sequence[Lives], start: int):
     """Output probabilities of a graph-form candidate from the live values at `start`, in chunks."""
-    parts = [output_probs(graph_logits(members, stitches, d, c, start), d.output) for c in chunked_lives(lives)]
+    parts = [
+        output_probs(graph_logits(members, stitches, d, c, start), d.output)
+        for c in chunked_lives(lives, members.batch_size)
+    ]
     return torch.cat(parts)
 
 

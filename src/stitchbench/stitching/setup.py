@@ -8,6 +8,7 @@ from stitchbench.artifacts import Artifact, ArtifactStore, IntegrityError, defau
 from stitchbench.data import Split
 from stitchbench.errors import InputError, unknown
 from stitchbench.zoo import ModelRecord, Zoo, seeded
+from stitchbench.zoo.recipe import eval_key
 from stitchbench.zoo.training import one_thread
 
 from .networks import Members, StitchSet
@@ -69,13 +70,13 @@ def stitch_setup(
     cache_dir: Path | None = None,
     partners: list[str] | None = None,
 ) -> StitchSetup:
-    """Trace the members, then load or train (host data only) their stitch set."""
+    """Trace the members, then load or train (host data only) their stitch set, on the zoo's device."""
     if method not in METHODS:
         raise unknown("stitch training method", method, METHODS)
     records = member_records(zoo, host, archs, seed, partners)
     rec = StitchRecipe(**(recipe or {}))
     data = host_training_data(zoo, host)
-    members = Members([r.module for r in records], data.x[:4])
+    members = Members([r.module for r in records], data.x[:4], zoo.device, zoo.eval_batch_size)
     config = {
         "format": STITCH_FORMAT,
         "scenario": zoo.scenario.identity(),
@@ -85,16 +86,19 @@ def stitch_setup(
         "method": method,
         "recipe": rec.model_dump(),
         "seed": seed,
+        **eval_key(zoo.eval_batch_size),
     }
 
     def build():
         with one_thread():
-            trained = train_stitches(members, data.x, data.y, zoo.scenario.task, method, rec, seed)
+            x, y = data.x.to(zoo.device), data.y.to(zoo.device)
+            trained = train_stitches(members, x, y, zoo.scenario.task, method, rec, seed)
         return trained.state_dict(), {"host": host, "touched": [host]}
 
-    artifact = ArtifactStore(cache_dir or default_cache_dir(), "stitches").get_or_build(config, build)
+    store = ArtifactStore(cache_dir or default_cache_dir(), "stitches", zoo.device.type)
+    artifact = store.get_or_build(config, build)
     with seeded(None):  # its initial weights are replaced: they need not draw from the global RNG
-        stitches = StitchSet(members.points, len(members))
+        stitches = StitchSet(members.points, len(members)).to(zoo.device)
     try:
         stitches.load_state_dict(artifact.tensors())
     except RuntimeError as e:

@@ -118,11 +118,12 @@ def train_point(
 def train_stitches(
     members: Members, x: torch.Tensor, y: torch.Tensor, task: str, method: str, recipe: StitchRecipe, seed: int
 ) -> StitchSet:
-    """Train a stitch set from one party's training inputs and labels (the host's, and nothing else)."""
+    """Train a stitch set on the members' device from one party's training inputs and labels (the host's, and
+    nothing else; already on that device)."""
     if method not in METHODS:
         raise ValueError(f"unknown stitch training method {method!r}; valid: {', '.join(METHODS)}")
     with seeded(seed):
-        stitches = StitchSet(members.points, len(members))
+        stitches = StitchSet(members.points, len(members)).to(members.device)
         train_feature_match(members, stitches, x, recipe, seed)
         if method != "feature-match":
             for pi in range(len(members.points)):

@@ -1,30 +1,32 @@
 """Build a scenario's model zoo (local, merged, federated) and its evaluation matrix."""
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
 import torch
 from pydantic import ValidationError
+from torch import nn
 
 from stitchbench.artifacts import Artifact, ArtifactStore, default_cache_dir
 from stitchbench.data import Scenario
+from stitchbench.devices import resolve, worker_devices
 from stitchbench.errors import InputError, explain
 from stitchbench.moo.splits import EVAL_SPLITS
 from stitchbench.params import check_seed
-from stitchbench.processes import die_with_parent
+from stitchbench.processes import device_pool
 
 from .architectures import ARCHITECTURES, create
 from .metrics import score
-from .recipe import Recipe
+from .recipe import EVAL_BATCH_SIZE, Recipe
 from .store import ModelRecord
-from .training import Fit, one_thread, predict, train_centralized, train_federated
+from .training import CPU, Fit, one_thread, predict, train_centralized, train_federated
 
 log = logging.getLogger(__name__)
 
@@ -68,25 +70,35 @@ def touched_parties(scenario: Scenario, kind: str) -> list[str]:
     return [kind.split(":", 1)[1]] if kind.startswith("local:") else scenario.party_names
 
 
-def train_kind(scenario: Scenario, kind: str, make_model: Callable, recipe: Recipe, seed: int) -> Fit:
-    """Train one model kind on the training splits of the parties it touches (early stopping, if the recipe
-    asks for it, on the same parties' val splits)."""
+def train_kind(
+    scenario: Scenario, kind: str, make_model: Callable, recipe: Recipe, seed: int, device: torch.device = CPU
+) -> Fit:
+    """Train one model kind on `device` on the training splits of the parties it touches, moved there once
+    (early stopping, if the recipe asks for it, on the same parties' val splits)."""
     parties = [scenario.party(p) for p in touched_parties(scenario, kind)]
-    data = [(p.split("train").x, p.split("train").y) for p in parties]
-    val = [(p.split("val").x, p.split("val").y) for p in parties]
+    data = [(p.split("train").x.to(device), p.split("train").y.to(device)) for p in parties]
+    val = [(p.split("val").x.to(device), p.split("val").y.to(device)) for p in parties]
+
+    def make_on_device() -> nn.Module:
+        return make_model().to(device)
+
     if kind in ("fedavg", "fedprox"):
-        return train_federated(make_model, data, scenario.task, recipe, seed, kind == "fedprox", val)
+        return train_federated(make_on_device, data, scenario.task, recipe, seed, kind == "fedprox", val)
     x = torch.cat([x for x, _ in data])
     y = torch.cat([y for _, y in data])
-    return train_centralized(make_model, x, y, scenario.task, recipe, seed, val)
+    return train_centralized(make_on_device, x, y, scenario.task, recipe, seed, val)
 
 
 @dataclass
 class Zoo:
-    """The trained models of one scenario, with memoized predictions on every party's splits."""
+    """The trained models of one scenario, with memoized predictions on every party's splits; its torch work
+    (predictions here, stitching and tables of the problems built on it) runs on `device`, `eval_batch_size`
+    samples per forward pass."""
 
     scenario: Scenario
     records: list[ModelRecord]
+    device: torch.device = CPU
+    eval_batch_size: int = EVAL_BATCH_SIZE
     _probs: dict = field(default_factory=dict, repr=False)
     memo: dict = field(default_factory=dict, repr=False)  # what problems derive from these models (by content)
 
@@ -100,8 +112,24 @@ class Zoo:
     def probs(self, record: ModelRecord, party: str, split: str) -> torch.Tensor:
         key = (record.artifact.key, party, split)
         if key not in self._probs:
-            self._probs[key] = predict(record.module, self.scenario.party(party).split(split).x)
+            probs = predict(self.module(record), self.inputs(party, split), self.eval_batch_size)
+            self._probs[key] = probs.cpu()
         return self._probs[key]
+
+    def module(self, record: ModelRecord) -> nn.Module:
+        """A record's model on the zoo's device: the record's own on the CPU, else a copy moved there once."""
+        key = ("module", record.artifact.key)
+        if key not in self.memo:
+            on_cpu = self.device.type == "cpu"
+            self.memo[key] = record.module if on_cpu else copy.deepcopy(record.module).to(self.device)
+        return self.memo[key]
+
+    def inputs(self, party: str, split: str) -> torch.Tensor:
+        """A party's split's inputs on the zoo's device, moved there once."""
+        key = ("inputs", party, split)
+        if key not in self.memo:
+            self.memo[key] = self.scenario.party(party).split(split).x.to(self.device)
+        return self.memo[key]
 
     def evaluation_matrix(self, splits: Sequence[str] = EVAL_SPLITS) -> pd.DataFrame:
         """Every model on every party's splits: columns kind, arch, seed, party, split, metric, value."""
@@ -125,24 +153,35 @@ def model_config(scenario: Scenario, arch: str, kind: str, recipe: Recipe, seed:
         "in_channels": scenario.in_channels,
         "num_classes": scenario.num_classes,
         "kind": kind,
-        "recipe": recipe.model_dump(),
+        "recipe": recipe.key_fields(),
         "seed": seed,
     }
 
 
-def train_model(scenario: Scenario, config: dict) -> tuple[dict, dict]:
-    """Train the model `config` describes: (weights, manifest fields)."""
+def train_model(scenario: Scenario, config: dict, device: torch.device = CPU) -> tuple[dict, dict]:
+    """Train the model `config` describes on `device`: (weights, manifest fields)."""
     make_model = partial(create, config["arch"], scenario.in_channels, scenario.num_classes)
     kind = config["kind"]
     with one_thread():
-        fit = train_kind(scenario, kind, make_model, Recipe(**config["recipe"]), config["seed"])
+        fit = train_kind(scenario, kind, make_model, Recipe(**config["recipe"]), config["seed"], device)
     return fit.model.state_dict(), {"touched": touched_parties(scenario, kind), **fit.summary()}
 
 
+_DEVICE: torch.device | None = None  # a training worker's own (`init_trainer`)
+
+
+def init_trainer(device: str) -> None:
+    """In a training worker process: the device it trains on."""
+    global _DEVICE
+    _DEVICE = resolve(device)
+
+
 def train_into_store(cache_dir: str, scenario: Scenario, config: dict) -> float:
-    """In a worker process: train (or find) one model in the store; its wall seconds."""
+    """In a training worker process: train (or find) one model in the store; its wall seconds."""
+    assert _DEVICE is not None
     start = time.perf_counter()
-    ArtifactStore(Path(cache_dir), "models").get_or_build(config, partial(train_model, scenario, config))
+    store = ArtifactStore(Path(cache_dir), "models", _DEVICE.type)
+    store.get_or_build(config, partial(train_model, scenario, config, _DEVICE))
     return time.perf_counter() - start
 
 
@@ -171,18 +210,19 @@ def train_models(
     models: Sequence[tuple[Scenario, dict]],
     workers: int = 1,
     on_model: Callable[[str, float], None] | None = None,
+    device: torch.device = CPU,
 ) -> list[Artifact]:
-    """Each (scenario, config) model's artifact, in order, training those missing from the store. With
-    `workers` > 1 they train in that many processes, one thread each (on a small CPU, faster than one process
-    on all threads), the longest first, whatever zoo they belong to. `on_model(description, seconds)` is
-    called after each model, a stored one included."""
-    store = ArtifactStore(Path(cache_dir), "models")
+    """Each (scenario, config) model's artifact trained on `device`'s kind, in order, training those missing
+    from the store. With `workers` > 1 they train in that many processes, one thread each (on a small CPU,
+    faster than one process on all threads; on CUDA they take the GPUs in turn), the longest first, whatever
+    zoo they belong to. `on_model(description, seconds)` is called after each model, a stored one included."""
+    store = ArtifactStore(Path(cache_dir), "models", device.type)
     found = [store.get(store.key(c)) for _, c in models]
     missing = [m for m, a in zip(models, found, strict=True) if a is None]
     if workers > 1 and len(missing) > 1:
         missing.sort(key=lambda sc: -len(touched_parties(sc[0], sc[1]["kind"])))
-        ctx = get_context("spawn")
-        with ProcessPoolExecutor(min(workers, len(missing)), mp_context=ctx, initializer=die_with_parent) as pool:
+        devices = [str(d) for d in worker_devices(device, min(workers, len(missing)))]
+        with device_pool(devices, init_trainer) as pool:
             futures = {pool.submit(train_into_store, str(cache_dir), s, c): c for s, c in missing}
             for future in as_completed(futures):
                 seconds = future.result()
@@ -194,7 +234,7 @@ def train_models(
     for i, (scenario, config) in enumerate(models):
         start = time.perf_counter()
         if found[i] is None:
-            found[i] = store.get_or_build(config, partial(train_model, scenario, config))
+            found[i] = store.get_or_build(config, partial(train_model, scenario, config, device))
         if on_model and store.key(config) not in trained:
             on_model(model_label(config), time.perf_counter() - start)
     return found
@@ -209,12 +249,14 @@ def build_zoo(
     recipe: dict | None = None,
     on_model: Callable[[str, float], None] | None = None,
     workers: int = 1,
+    device: torch.device = CPU,
 ) -> Zoo:
     """Train (or reuse from the cache) every (arch, kind, seed) model of `scenario` (archs default to the
-    scenario's default architecture), in `workers` processes (`train_models`).
+    scenario's default architecture) on `device`, in `workers` processes (`train_models`).
 
     `on_model(description, seconds)` is called after each model, e.g. to advance a progress bar.
     """
     cache = Path(cache_dir or default_cache_dir())
     models = [(scenario, c) for c in zoo_configs(scenario, archs, kinds, seeds, recipe)]
-    return Zoo(scenario, [ModelRecord(a) for a in train_models(cache, models, workers, on_model)])
+    records = [ModelRecord(a) for a in train_models(cache, models, workers, on_model, device)]
+    return Zoo(scenario, records, device, scenario_recipe(scenario, recipe).eval_batch_size)

@@ -3,7 +3,7 @@
 A received model is untrusted: its manifest must be a JSON object naming a known architecture, the weights'
 sha256 must match the manifest before anything is read, the weights are read only with safetensors, and
 they must fit the architecture exactly. Only then is the model stored in the cache under its config's
-content address, where zoo builds with the same config reuse it.
+content address (and the kind of device it was trained on), where zoo builds with the same config reuse it.
 """
 
 import json
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from stitchbench.artifacts import WEIGHTS, ArtifactStore, IntegrityError, read_weights
 from stitchbench.data import SCENARIOS, get_scenario
+from stitchbench.devices import KINDS
 from stitchbench.errors import InputError, unknown
 from stitchbench.files import parse, read_regular
 from stitchbench.params import check_seed
@@ -62,6 +63,8 @@ def read_manifest_file(path: Path) -> dict:
     if not isinstance(scenario, dict) or scenario.get("name") not in SCENARIOS:
         name = scenario.get("name") if isinstance(scenario, dict) else scenario
         raise IntegrityError(f"{path}: unknown scenario {name!r}; valid: {', '.join(SCENARIOS.names())}")
+    if manifest.get("device", "cpu") not in KINDS:
+        raise IntegrityError(f"{path}: device {manifest['device']!r} is not a device kind; valid: {', '.join(KINDS)}")
     if "key" in manifest and not (isinstance(manifest["key"], str) and HEX.fullmatch(manifest["key"])):
         raise IntegrityError(f"{path}: key {manifest['key']!r} is not a content address (hex digits)")
     check_usable(path, config)
@@ -110,7 +113,7 @@ def receive_model(weights: Path, manifest_path: Path, cache_dir: Path) -> Receiv
     manifest = read_manifest_file(manifest_path)
     tensors = read_weights(weights, manifest["sha256"])
     build_model(manifest["config"], tensors, weights)
-    store = ArtifactStore(cache_dir, "models")
+    store = ArtifactStore(cache_dir, "models", manifest.get("device", "cpu"))  # served where it was trained
     present = store.get(store.key(manifest["config"]))
     if present is not None:
         if present.manifest["sha256"] != manifest["sha256"]:

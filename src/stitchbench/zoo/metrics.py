@@ -15,8 +15,8 @@ TASK_METRICS = {"classification": "accuracy", "segmentation": "dice"}  # what ea
 
 def score(metric: str, probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The metric (see `stitchbench.moo.scoring`, its one implementation) of probabilities with any leading
-    batch dims."""
-    return torch.as_tensor(scoring.score(metric, probs.detach().numpy(), y.numpy()))
+    batch dims, on any device (scored on the CPU)."""
+    return torch.as_tensor(scoring.score(metric, probs.detach().cpu().numpy(), y.cpu().numpy()))
 
 
 def soft_dice_loss(probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

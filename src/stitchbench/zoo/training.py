@@ -10,7 +10,9 @@ import torch
 from torch import nn
 
 from .metrics import TASK_METRICS, score, task_loss
-from .recipe import Recipe
+from .recipe import EVAL_BATCH_SIZE, Recipe
+
+CPU = torch.device("cpu")  # where torch work runs unless told otherwise (`stitchbench.devices.resolve`)
 
 
 @contextmanager
@@ -57,14 +59,22 @@ class EarlyStopping:
     the best weights, and says to stop once `patience` epochs passed without a better score, but not before
     `min_epochs` (a U-Net sits at Dice 0, all background, for its first epochs; FedAvg for longer)."""
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, task: str, patience: int, min_epochs: int = 0):
-        self.x, self.y, self.metric = x, y, TASK_METRICS[task]
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        task: str,
+        patience: int,
+        min_epochs: int = 0,
+        batch_size: int = EVAL_BATCH_SIZE,
+    ):
+        self.x, self.y, self.metric, self.batch_size = x, y, TASK_METRICS[task], batch_size
         self.patience, self.min_epochs = patience, min_epochs
         self.best, self.best_epoch, self.state, self.history = -float("inf"), 0, None, []
 
     def step(self, model: nn.Module, epoch: int) -> bool:
         """Record `epoch` (1-based); True when training should stop."""
-        value = float(score(self.metric, predict(model, self.x), self.y))
+        value = float(score(self.metric, predict(model, self.x, self.batch_size), self.y))
         self.history.append(value)
         if value > self.best:
             self.best, self.best_epoch, self.state = value, epoch, copy.deepcopy(model.state_dict())
@@ -122,7 +132,7 @@ def early_stopping(task: str, recipe: Recipe, val: list[tuple[torch.Tensor, torc
     if recipe.patience is None or not val:
         return None
     x, y = torch.cat([x for x, _ in val]), torch.cat([y for _, y in val])
-    return EarlyStopping(x, y, task, recipe.patience, recipe.min_epochs)
+    return EarlyStopping(x, y, task, recipe.patience, recipe.min_epochs, recipe.eval_batch_size)
 
 
 def train_centralized(
@@ -177,7 +187,7 @@ def train_federated(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
-    """Class probabilities of `model` on `x`."""
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = EVAL_BATCH_SIZE) -> torch.Tensor:
+    """Class probabilities of `model` on `x` (on their device), `batch_size` samples per forward pass."""
     model.eval()
     return torch.cat([model(chunk).softmax(1) for chunk in x.split(batch_size)])
