@@ -46,16 +46,18 @@ POOL = textwrap.dedent(
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
     from pathlib import Path
-    from stitchbench.benchmark.executors import _init_worker
+    from stitchbench.processes import worker_pool
 
     def nap(folder):
         (Path(folder) / str(os.getpid())).touch()
         time.sleep(120)
 
     if __name__ == "__main__":
-        init = {"watched": _init_worker, "unwatched": None}[sys.argv[1]]
-        args = (sys.argv[2],) if init else ()
-        with ProcessPoolExecutor(2, mp_context=get_context("spawn"), initializer=init, initargs=args) as pool:
+        if sys.argv[1] == "watched":
+            pool = worker_pool(2, "stitchbench.benchmark.executors:_init_worker", sys.argv[2])
+        else:
+            pool = ProcessPoolExecutor(2, mp_context=get_context("spawn"))
+        with pool:
             futures = [pool.submit(nap, sys.argv[2]) for _ in range(2)]
             futures[0].result()
     """

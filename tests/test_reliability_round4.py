@@ -3,13 +3,15 @@ and no special files at any reader, and nothing accepted that a later step canno
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from .test_reliability_round3 import BASE, cli, problem
+from .test_reliability_round3 import BASE, alive, cli, problem, wait_until
 from .test_run_directory import suite_file
 
 DEEP = 3000  # levels: Python's parsers overflow at about 1,000
@@ -236,3 +238,52 @@ def test_what_a_run_cannot_honour_is_refused_by_check(text, needle, tmp_path, ca
         code, _, err = cli(capsys, "--cache", cache, "run", tmp_path / "s.toml", "--out", out, *check)
         one_line_refusal(code, err, needle)
     assert not cache.exists() and not out.exists()
+
+
+# ---------------------------------------------------------------- E: no orphans, from a worker's first instruction
+
+MARK = "STITCHBENCH_TEST_DRIVER"  # inherited by every process a test's driver starts, whoever adopts it
+
+
+def marked(mark: str, spawned: bool = False) -> list[int]:
+    """The live processes that carry `mark` in their environment (with `spawned`: multiprocessing's children)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        try:
+            mine = f"{MARK}={mark}".encode() in (d / "environ").read_bytes().split(b"\0")
+            if mine and alive(int(d.name)) and (not spawned or b"multiprocessing" in (d / "cmdline").read_bytes()):
+                pids.append(int(d.name))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("pool,delay", [("jobs", 0.5), ("jobs", 1.5), ("jobs", 3.0), ("models", 0.1)])
+def test_no_process_outlives_a_driver_killed_while_its_pool_starts(pool, delay, tmp_path, zoo, cache_dir):
+    """kill -9 of a run's driver 0.1 to 3 s after its first pool worker appeared (workers still importing
+    torch at first): no worker, and no resource tracker, is left 10 s later. `jobs`: the job pool (the zoo is in
+    the cache); `models`: the zoo's training pool (an empty cache)."""
+    suite = tmp_path / "s.toml"
+    suite.write_text(BASE.replace("budget = 10", "budget = 1000000"))  # jobs outlast the test
+    mark = f"{os.getpid()}-{pool}-{delay}"
+    cache = cache_dir if pool == "jobs" else tmp_path / "cache"
+    argv = ["--quiet", "--cache", cache, "run", suite, "--out", tmp_path / "o", "--executor", "process", "--workers", 2]
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "stitchbench.benchmark.cli", *map(str, argv)],
+        env=os.environ | {MARK: mark},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(lambda: marked(mark, spawned=True), 120), "no pool worker started"
+        time.sleep(delay)
+        assert marked(mark, spawned=True), "the pool was gone before the kill"
+    finally:
+        driver.kill()
+        driver.wait()
+    gone = wait_until(lambda: not marked(mark), 10)
+    survivors = marked(mark)
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert gone, f"{len(survivors)} processes outlived their driver"

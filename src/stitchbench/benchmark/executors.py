@@ -9,13 +9,12 @@ import hashlib
 import logging
 import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
+from concurrent.futures import as_completed
 from pathlib import Path
 
 from stitchbench.errors import InputError
 from stitchbench.files import atomic_write
-from stitchbench.processes import die_with_parent
+from stitchbench.processes import worker_pool
 from stitchbench.solvers import SOLVERS
 
 from .jobs import JobResult, execute
@@ -35,8 +34,8 @@ def run_local(jobs: Sequence[Job], workspace: Workspace, on_result: OnResult) ->
 
 
 def _init_worker(cache_dir: str) -> None:
+    """A job worker's setup, after `worker_init` (this module imports torch: seconds)."""
     global _worker_ws
-    die_with_parent()  # first: importing torch takes seconds
     import torch
 
     torch.set_num_threads(1)
@@ -63,8 +62,7 @@ def chunks(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
 
 
 def run_process(jobs: Sequence[Job], cache_dir: Path, workers: int, on_result: OnResult) -> None:
-    ctx = get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(str(cache_dir),)) as pool:
+    with worker_pool(workers, f"{__name__}:_init_worker", str(cache_dir)) as pool:
         futures = [pool.submit(_process_jobs, [j.model_dump_json() for j in c]) for c in chunks(jobs, workers)]
         for f in as_completed(futures):
             for result in f.result():

@@ -11,9 +11,8 @@ import io
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ from stitchbench.hashing import canonical_json
 from stitchbench.moo.pools import POOL_COLUMNS
 from stitchbench.problems import Problem, ProblemInstance
 from stitchbench.problems.baselines import ZooBaselines
-from stitchbench.processes import die_with_parent
+from stitchbench.processes import worker_pool
 from stitchbench.zoo import EVAL_SPLITS
 from stitchbench.zoo.build import train_models, zoo_configs
 
@@ -158,7 +157,6 @@ _WORKSPACE: Workspace | None = None  # a build worker's own
 
 
 def init_build_worker() -> None:
-    die_with_parent()
     torch.set_num_threads(1)  # as many workers as cores
 
 
@@ -200,9 +198,7 @@ def build_problems(
         for group in todo:
             take(build_group(ws, group), group)
         return found
-    ctx = get_context("spawn")
-    workers = min(ws.zoo_workers, len(todo))
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_build_worker) as pool:
+    with worker_pool(min(ws.zoo_workers, len(todo)), f"{__name__}:init_build_worker") as pool:
         futures = {pool.submit(build_in_worker, str(ws.cache_dir), g): g for g in todo}
         for future in as_completed(futures):
             take(future.result(), futures[future])

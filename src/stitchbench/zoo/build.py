@@ -3,10 +3,9 @@
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +17,7 @@ from stitchbench.data import Scenario
 from stitchbench.errors import InputError, explain
 from stitchbench.moo.api import EVAL_SPLITS
 from stitchbench.params import check_seed
-from stitchbench.processes import die_with_parent
+from stitchbench.processes import worker_pool
 
 from .architectures import ARCHITECTURES, create
 from .metrics import score
@@ -181,8 +180,7 @@ def train_models(
     missing = [m for m, a in zip(models, found, strict=True) if a is None]
     if workers > 1 and len(missing) > 1:
         missing.sort(key=lambda sc: -len(touched_parties(sc[0], sc[1]["kind"])))
-        ctx = get_context("spawn")
-        with ProcessPoolExecutor(min(workers, len(missing)), mp_context=ctx, initializer=die_with_parent) as pool:
+        with worker_pool(min(workers, len(missing))) as pool:
             futures = {pool.submit(train_into_store, str(cache_dir), s, c): c for s, c in missing}
             for future in as_completed(futures):
                 seconds = future.result()
