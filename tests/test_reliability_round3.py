@@ -57,7 +57,7 @@ POOL = textwrap.dedent(
             pool = worker_pool(2, "stitchbench.benchmark.executors:_init_worker", sys.argv[2])
         else:
             pool = ProcessPoolExecutor(2, mp_context=get_context("spawn"))
-        with pool:
+        with pool as pool:
             futures = [pool.submit(nap, sys.argv[2]) for _ in range(2)]
             futures[0].result()
     """

@@ -245,13 +245,13 @@ def test_what_a_run_cannot_honour_is_refused_by_check(text, needle, tmp_path, ca
 MARK = "STITCHBENCH_TEST_DRIVER"  # inherited by every process a test's driver starts, whoever adopts it
 
 
-def marked(mark: str, spawned: bool = False) -> list[int]:
-    """The live processes that carry `mark` in their environment (with `spawned`: multiprocessing's children)."""
+def marked(mark: str, command: bytes = b"") -> list[int]:
+    """The live processes that carry `mark` in their environment (and `command` in their command line)."""
     pids = []
     for d in Path("/proc").iterdir():
         try:
             mine = f"{MARK}={mark}".encode() in (d / "environ").read_bytes().split(b"\0")
-            if mine and alive(int(d.name)) and (not spawned or b"multiprocessing" in (d / "cmdline").read_bytes()):
+            if mine and alive(int(d.name)) and command in (d / "cmdline").read_bytes():
                 pids.append(int(d.name))
         except (OSError, ValueError):
             continue
@@ -276,9 +276,9 @@ def test_no_process_outlives_a_driver_killed_while_its_pool_starts(pool, delay, 
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert wait_until(lambda: marked(mark, spawned=True), 120), "no pool worker started"
+        assert wait_until(lambda: marked(mark, b"multiprocessing"), 120), "no pool worker started"
         time.sleep(delay)
-        assert marked(mark, spawned=True), "the pool was gone before the kill"
+        assert marked(mark, b"multiprocessing"), "the pool was gone before the kill"
     finally:
         driver.kill()
         driver.wait()
@@ -287,3 +287,74 @@ def test_no_process_outlives_a_driver_killed_while_its_pool_starts(pool, delay, 
     for pid in survivors:
         os.kill(pid, signal.SIGKILL)
     assert gone, f"{len(survivors)} processes outlived their driver"
+
+
+# ---------------------------------------------------------------- F: Ctrl-C
+
+
+def done_jobs(out: Path) -> dict[str, dict]:
+    """The run's finished jobs, as its manifest records them (written whole: never half a file)."""
+    try:
+        jobs = json.loads((out / "manifest.json").read_text())["jobs"]
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in jobs.items() if v["status"] == "done"}
+
+
+def interrupted(argv: list, mark: str, ready, signals: list) -> tuple[int, float, str]:
+    """Start a run in a process group of its own (as a terminal's foreground job), wait until `ready()`, send
+    `signals` 0.3 s apart: (exit code, seconds from the last signal, stderr)."""
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "stitchbench.benchmark.cli", *map(str, argv)],
+        env=os.environ | {MARK: mark},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_until(ready, 300), "the run never got there"
+        for i, send in enumerate(signals):
+            time.sleep(0.3 if i else 0)
+            send(driver.pid)
+        start = time.monotonic()
+        _, err = driver.communicate(timeout=60)
+        return driver.returncode, time.monotonic() - start, err
+    finally:
+        driver.kill()
+        driver.wait()
+        assert wait_until(lambda: not marked(mark), 10), "a worker outlived the interrupted run"
+
+
+def test_ctrl_c_stops_a_process_run_keeps_what_finished_and_resumes(tmp_path, zoo, cache_dir, capsys):
+    """Once a job is done, Ctrl-C at a terminal (SIGINT to the group), `kill -INT` of the driver alone: exit 130
+    within seconds, every finished job saved and intact; each rerun goes on where the
+    last stopped. Two Ctrl-Cs 0.3 s apart, while the first is being handled: the second ends the run at once (by
+    the signal: a shell's 130), workers included. The last rerun runs only the jobs not done."""
+    from stitchbench.results import RunDir
+
+    suite, out = tmp_path / "s.toml", tmp_path / "o"
+    seeds = list(range(12))
+    suite.write_text(BASE.replace("seeds = [0, 1]", f"seeds = {seeds}").replace("budget = 10", "budget = 40000"))
+    argv = ["--cache", cache_dir, "run", suite, "--out", out, "--executor", "process", "--workers", 2]
+    terminal, driver_only = (lambda pid: os.killpg(pid, signal.SIGINT)), (lambda pid: os.kill(pid, signal.SIGINT))
+    done: dict[str, dict] = {}
+
+    def one_more_done():
+        return len(done_jobs(out)) > len(done)
+
+    for i, (signals, limit) in enumerate([([terminal], 6), ([driver_only], 6), ([terminal] * 2, 1)]):
+        code, seconds, err = interrupted(argv, f"{os.getpid()}-int{i}", one_more_done, signals)
+        with capsys.disabled():  # the measured times, with -s
+            print(f"{len(signals)} SIGINT: exit {code} in {seconds:.2f} s")
+        assert code in (130, -signal.SIGINT) and seconds < limit and "Traceback" not in err, (code, seconds, err)
+        now = done_jobs(out)
+        assert {k: now[k] for k in done} == done  # kept, not redone
+        assert not RunDir(out).damaged_files(json.loads((out / "manifest.json").read_text()))
+        if len(signals) == 1:
+            assert code == 130 and f"interrupted: {len(now)} of {len(seeds)} jobs are done and saved" in err, err
+        done = now
+    code, text, err = cli(capsys, "--cache", cache_dir, "run", suite, "--out", out)
+    assert code == 0 and f"ran {len(seeds) - len(done)} jobs (0 failed)" in text, err
+    final = json.loads((out / "manifest.json").read_text())["jobs"]
+    assert {k: final[k] for k in done} == done

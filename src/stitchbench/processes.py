@@ -1,12 +1,16 @@
 """Pools of worker processes that never outlive their driver (torch-free; this module imports nothing heavy,
 so a spawned worker runs `worker_init` before any of stitchbench's heavy imports): killed with `kill -9` (as
-the OOM killer does), at any moment of the pool's start, a driver takes its workers with it."""
+the OOM killer does), at any moment of the pool's start, a driver takes its workers with it; interrupted
+(Ctrl-C), it stops them without waiting for their tasks."""
 
 import importlib
 import multiprocessing
 import os
+import signal
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 
 
 def die_with_parent() -> None:
@@ -25,15 +29,53 @@ def die_with_parent() -> None:
 
 
 def worker_init(setup: str | None, *args) -> None:
-    """A pool's initializer: die with the driver; then `setup` ('module:function', imported only now) with
-    `args`."""
+    """A pool's initializer: die with the driver, and leave Ctrl-C to it (a terminal sends it to every process
+    of the foreground group); then `setup` ('module:function', imported only now) with `args`."""
     die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if setup:
         module, _, name = setup.partition(":")
         getattr(importlib.import_module(module), name)(*args)
 
 
-def worker_pool(workers: int, setup: str | None = None, *args) -> ProcessPoolExecutor:
-    """A pool of `workers` spawned processes, each started by `worker_init(setup, *args)`."""
+def workers_of(pool: ProcessPoolExecutor) -> list[multiprocessing.Process]:
+    """A pool's live worker processes (no public way before Python 3.14)."""
+    return list((pool._processes or {}).values())
+
+
+@contextmanager
+def worker_pool(workers: int, setup: str | None = None, *args) -> Iterator[ProcessPoolExecutor]:
+    """A pool of `workers` spawned processes, each started by `worker_init(setup, *args)`. Left by an
+    exception (a KeyboardInterrupt), it cancels the queued tasks and terminates the workers: no waiting for
+    the tasks under way."""
     ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=worker_init, initargs=(setup, *args))
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=worker_init, initargs=(setup, *args))
+    try:
+        yield pool
+    except BaseException:
+        running = workers_of(pool)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in running:
+            p.terminate()
+        raise
+    pool.shutdown()
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Within (in the main thread): the first Ctrl-C raises KeyboardInterrupt, so the program stops and saves
+    what it has; a second one ends it at once (the system's default action: even inside a system call)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(_signum, _frame) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is first:  # not interrupted: as before (else a second still exits)
+            signal.signal(signal.SIGINT, previous)

@@ -16,6 +16,7 @@ from rich.table import Table
 from stitchbench.errors import InputError, explain
 from stitchbench.files import INPUT_DEPTH, parse
 from stitchbench.params import check_seed
+from stitchbench.processes import interruptible
 
 log = logging.getLogger("stitchbench")
 LISTABLE = ("scenarios", "architectures", "problems", "solvers", "suites")
@@ -326,23 +327,24 @@ def setup_logging(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        setup_logging(args.verbose)
-        return dispatch(args)
-    except (InputError, ValidationError) as e:
-        print(f"error: {explain(e)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as e:  # a failure inside a run: say what, not a traceback
-        if isinstance(e, OSError) and e.errno in PATH_ERRORS and e.filename:  # a path given cannot be used
-            print(f"error: cannot use {e.filename}: {e.strerror or e}", file=sys.stderr)
+    with interruptible():  # a second Ctrl-C exits at once
+        try:
+            args = build_parser().parse_args(argv)
+            setup_logging(args.verbose)
+            return dispatch(args)
+        except (InputError, ValidationError) as e:
+            print(f"error: {explain(e)}", file=sys.stderr)
             return 2
-        log.debug("failure", exc_info=True)
-        print(f"failed: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except Exception as e:  # a failure inside a run: say what, not a traceback
+            if isinstance(e, OSError) and e.errno in PATH_ERRORS and e.filename:  # a path given cannot be used
+                print(f"error: cannot use {e.filename}: {e.strerror or e}", file=sys.stderr)
+                return 2
+            log.debug("failure", exc_info=True)
+            print(f"failed: {type(e).__name__}: {e}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

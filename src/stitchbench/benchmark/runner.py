@@ -213,7 +213,12 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
             run.save_manifest(manifest)
             progress.advance(jbar)
 
-        run_jobs(executor, todo, ws, workers, address, record, run.path)
+        try:
+            run_jobs(executor, todo, ws, workers, address, record, run.path)
+        except KeyboardInterrupt:
+            done = sum(s["status"] == "done" for s in manifest["jobs"].values())
+            log.warning("interrupted: %d of %d jobs are done and saved; the same command resumes", done, len(jobs))
+            raise
         timings["search"] = time.perf_counter() - t
         t = time.perf_counter()
         write_outputs(run, manifest)
