@@ -7,11 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from .test_reliability_round3 import BASE, alive, cli, problem, wait_until
+from stitchbench.hashing import file_sha256
+
+from .test_reliability_round3 import BASE, alive, cli, exported, problem, wait_until
 from .test_run_directory import suite_file
 
 DEEP = 3000  # levels: Python's parsers overflow at about 1,000
@@ -358,3 +361,56 @@ def test_ctrl_c_stops_a_process_run_keeps_what_finished_and_resumes(tmp_path, zo
     assert code == 0 and f"ran {len(seeds) - len(done)} jobs (0 failed)" in text, err
     final = json.loads((out / "manifest.json").read_text())["jobs"]
     assert {k: final[k] for k in done} == done
+
+
+# ---------------------------------------------------------------- G: zoo import checks what it compares against
+
+
+@pytest.mark.parametrize("damage", ["weights truncated", "weights missing", "manifest not JSON"])
+def test_zoo_import_repairs_a_damaged_cache_entry(damage, zoo, tmp_path, capsys, caplog):
+    """A cached entry of the config whose weights no longer match its manifest is not 'the same weights':
+    the received (verified) model replaces it, saying so."""
+    cache = tmp_path / "inbox"
+    weights, manifest = exported(zoo, tmp_path)
+    code, out, _ = cli(capsys, "--cache", cache, "zoo", "import", weights, "--manifest", manifest)
+    assert code == 0 and out.startswith("imported local:mnist")
+    entry = next((cache / "models").iterdir())
+    if damage == "weights truncated":
+        (entry / "weights.safetensors").write_bytes((entry / "weights.safetensors").read_bytes()[:100])
+    elif damage == "weights missing":
+        (entry / "weights.safetensors").unlink()
+    else:
+        (entry / "manifest.json").write_bytes(b"\xff{")
+    code, out, _ = cli(capsys, "--cache", cache, "zoo", "import", weights, "--manifest", manifest)
+    assert code == 0 and out.startswith("imported local:mnist") and "replacing a damaged cache entry" in caplog.text
+    assert file_sha256(entry / "weights.safetensors") == json.loads(manifest.read_text())["sha256"]
+    code, out, _ = cli(capsys, "--cache", cache, "zoo", "import", weights, "--manifest", manifest)
+    assert code == 0 and "already in the cache with the same weights" in out
+
+
+def test_concurrent_imports_of_one_config_import_one(zoo, tmp_path, monkeypatch):
+    """Two imports of other weights for one config, both looking before either writes (a slow disk, here a
+    slow `get`): one imports, the other is refused, and the cache holds the imported one's weights."""
+    from stitchbench.artifacts import ArtifactStore
+    from stitchbench.errors import InputError
+    from stitchbench.zoo.exchange import receive_model
+
+    weights, manifest = exported(zoo, tmp_path)
+    other, _ = exported(zoo, tmp_path, "local:uci-digits")
+    other_manifest = tmp_path / "other.json"  # uci-digits' weights under mnist's config: they fit
+    other_manifest.write_text(json.dumps(json.loads(manifest.read_text()) | {"sha256": file_sha256(other)}))
+    get = ArtifactStore.get
+    monkeypatch.setattr(ArtifactStore, "get", lambda self, key: (get(self, key), time.sleep(0.5))[0])
+
+    def receive(w, m):
+        try:
+            return receive_model(w, m, tmp_path / "cache")
+        except InputError as e:
+            return e
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(receive, [weights, other], [manifest, other_manifest]))
+    imported = [o for o in outcomes if not isinstance(o, InputError) and o.new]
+    refused = [o for o in outcomes if isinstance(o, InputError) and "with other weights" in str(o)]
+    assert len(imported) == 1 and len(refused) == 1, outcomes
+    assert file_sha256(imported[0].record.artifact.path / "weights.safetensors") == imported[0].record.sha256
