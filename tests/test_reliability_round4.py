@@ -414,3 +414,69 @@ def test_concurrent_imports_of_one_config_import_one(zoo, tmp_path, monkeypatch)
     refused = [o for o in outcomes if isinstance(o, InputError) and "with other weights" in str(o)]
     assert len(imported) == 1 and len(refused) == 1, outcomes
     assert file_sha256(imported[0].record.artifact.path / "weights.safetensors") == imported[0].record.sha256
+
+
+# ---------------------------------------------------------------- H: table check scores what it checks
+
+
+def retabled(src: Path, out: Path, changes: dict, **fields) -> Path:
+    """A copy of the export `src` whose tables are changed ({name: change(table) -> table}) and whose manifest
+    gets `fields`, every sha256 consistent: only the content is wrong."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    shutil.copytree(src, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    for name, change in changes.items():
+        pq.write_table(change(pq.read_table(out / name)), out / name)
+        manifest["files"][name] = file_sha256(out / name)
+    (out / "manifest.json").write_text(json.dumps(manifest | fields))
+    return out
+
+
+def without_a_split(t):
+    """No rows of one party's test split."""
+    import pyarrow.compute as pc
+
+    party, split = (t.column(c).cast("string") for c in ("party", "split"))
+    return t.filter(pc.invert(pc.and_(pc.equal(party, party[0]), pc.equal(split, "test"))))
+
+
+def doubled(t):
+    import pyarrow.compute as pc
+
+    return t.from_arrays([pc.multiply(t.column(c), 2) for c in t.column_names], names=t.column_names)
+
+
+def swapped_ends(t):
+    lo, hi = t.column_names.index("lo"), t.column_names.index("hi")
+    return t.set_column(lo, "lo", t.column("hi")).set_column(hi, "hi", t.column("lo"))
+
+
+WEIGHTS_TABLE = "digits-shift-4.weights-7-switches"
+
+
+@pytest.mark.parametrize(
+    "source,changes,needle",
+    [
+        (WEIGHTS_TABLE, {"probs.parquet": without_a_split, "labels.parquet": without_a_split}, "cannot score on test"),
+        ("digits-shift.graph-5@mnist", {"graph.scores.val.parquet": doubled}, "a score lies in [0, 1]"),
+        ("intervals", {"intervals.parquet": swapped_ends}, "a score lies in [0, 1]"),
+    ],
+)
+def test_table_check_refuses_a_table_that_cannot_score(source, changes, needle, tmp_path, request, capsys):
+    """Tables whose sha256s all match and that load, but score nothing or outside [0, 1]: a party's test
+    split without probabilities, doubled scores, each sample's interval of weights with its ends swapped."""
+    from stitchbench.tabular.catalog import COLLECTION
+
+    if source == "intervals":  # a two-member stitch-ensemble scored by accuracy is stored as intervals
+        from stitchbench.problems import make_instance
+        from stitchbench.tabular.export import export_problem
+
+        se = request.getfixturevalue("se_table")
+        record = make_instance(se, "se", "stitch-ensemble", {}, "digits-shift", {}, 0)
+        assert export_problem(se, record, tmp_path / "src")["encoding"] == "intervals"
+    src = tmp_path / "src" if source == "intervals" else COLLECTION / source
+    assert cli(capsys, "table", "check", src)[0] == 0
+    one_line_refusal(*cli(capsys, "table", "check", retabled(src, tmp_path / "bad", changes))[::2], needle)
