@@ -232,6 +232,10 @@ def test_special_files_are_refused_before_they_are_read(tmp_path):
         ),
         (BASE.replace('name = "random"', 'name = "pymoo.nsga2"\nparams = { pop_size = 20 }'), "pop_size 20"),
         (BASE.replace('name = "random"', 'name = "pymoo.nsga2"'), "pop_size 40"),  # its default
+        (
+            BASE.replace('name = "random"', 'name = "optuna.random"\nparams = { storage = "sqlite:///../../x.db" }'),
+            "'../../x.db' leaves it",
+        ),
     ],
 )
 def test_what_a_run_cannot_honour_is_refused_by_check(text, needle, tmp_path, capsys):
