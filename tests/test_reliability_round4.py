@@ -484,3 +484,22 @@ def test_table_check_refuses_a_table_that_cannot_score(source, changes, needle, 
     src = tmp_path / "src" if source == "intervals" else COLLECTION / source
     assert cli(capsys, "table", "check", src)[0] == 0
     one_line_refusal(*cli(capsys, "table", "check", retabled(src, tmp_path / "bad", changes))[::2], needle)
+
+
+def test_a_catalog_entry_without_its_pin_is_refused(monkeypatch):
+    """Every shipped instance loads pinned: an entry whose manifest_sha256 is null (or not a sha256) is
+    refused, not loaded unpinned."""
+    import importlib
+
+    from stitchbench.errors import InputError
+    from stitchbench.tabular import load
+
+    catalog = importlib.import_module("stitchbench.tabular.catalog")  # the package's `catalog` is a function
+    for pin in (None, "", "0" * 63, 42):
+        entries = {n: dict(e) for n, e in catalog.read_catalog().items()}
+        entries[WEIGHTS_TABLE]["manifest_sha256"] = pin
+        monkeypatch.setattr(catalog, "read_catalog", lambda entries=entries: entries)
+        with pytest.raises(InputError, match="pins no manifest sha256"):
+            load(WEIGHTS_TABLE)
+    monkeypatch.undo()
+    assert load(WEIGHTS_TABLE).instance.id == "digits-shift-4/z0/weights-7-switches"
