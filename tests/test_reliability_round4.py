@@ -3,6 +3,7 @@ and no special files at any reader, and nothing accepted that a later step canno
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from stitchbench.benchmark.cli import main
 from stitchbench.hashing import file_sha256
 
 from .test_reliability_round3 import BASE, alive, cli, exported, problem, wait_until
@@ -426,8 +428,6 @@ def test_concurrent_imports_of_one_config_import_one(zoo, tmp_path, monkeypatch)
 def retabled(src: Path, out: Path, changes: dict, **fields) -> Path:
     """A copy of the export `src` whose tables are changed ({name: change(table) -> table}) and whose manifest
     gets `fields`, every sha256 consistent: only the content is wrong."""
-    import shutil
-
     import pyarrow.parquet as pq
 
     shutil.copytree(src, out)
@@ -503,3 +503,54 @@ def test_a_catalog_entry_without_its_pin_is_refused(monkeypatch):
             load(WEIGHTS_TABLE)
     monkeypatch.undo()
     assert load(WEIGHTS_TABLE).instance.id == "digits-shift-4/z0/weights-7-switches"
+
+
+# ---------------------------------------------------------------- I: refused before anything is written
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, zoo, cache_dir):
+    root = tmp_path_factory.mktemp("finished")
+    argv = ["--quiet", "--cache", str(cache_dir), "run", str(suite_file(root)), "--out", str(root / "run")]
+    assert main(argv) == 0
+    return root / "run"
+
+
+def snapshot(folder: Path) -> dict:
+    return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*")}
+
+
+def test_a_damaged_cached_model_is_refused_before_the_run_folder_and_lock(zoo, cache_dir, tmp_path, capsys):
+    cache, out = tmp_path / "cache", tmp_path / "o"
+    shutil.copytree(cache_dir / "models", cache / "models")
+    weights = cache / "models" / zoo.get("local:mnist").artifact.path.name / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    for check in (["--check"], []):
+        code, _, err = cli(capsys, "--cache", cache, "run", suite_file(tmp_path), "--out", out, *check)
+        one_line_refusal(code, err, f"sha256 mismatch for {weights}")
+    assert not out.exists() and sorted(p.name for p in cache.iterdir()) == ["models"]
+
+
+def test_report_refuses_a_figures_file_before_rewriting_anything(finished_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    shutil.rmtree(run / "figures")
+    (run / "figures").write_text("mine")
+    before = snapshot(run)
+    one_line_refusal(*cli(capsys, "report", run)[::2], f"{run / 'figures'} is a file, not a folder")
+    assert snapshot(run) == before
+
+
+def test_leaderboard_out_in_a_run_folder_takes_its_lock(finished_run, tmp_path, capsys):
+    from filelock import FileLock
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    with FileLock(run / ".stitchbench.lock", timeout=0):
+        (run / ".stitchbench.holder").write_text(json.dumps({"pid": 4242, "host": "elsewhere", "since": 0.0}))
+        code, _, err = cli(capsys, "leaderboard", run, "--out", run)
+        one_line_refusal(code, err, "in use by another stitchbench process (pid 4242 on host elsewhere)")
+        assert not (run / "leaderboard.md").exists()
+    (run / ".stitchbench.holder").unlink()
+    assert cli(capsys, "leaderboard", run, "--out", run)[0] == 0
+    assert (run / "leaderboard.md").is_file() and not (run / ".stitchbench.holder").exists()

@@ -138,6 +138,15 @@ def zoo_models(jobs: list[Job], ws: Workspace) -> list[tuple]:
     return list(models.values())
 
 
+def check_models(jobs: list[Job], ws: Workspace) -> None:
+    """Refuse (an IntegrityError: exit 2) a cached model of the jobs' zoos whose manifest or weights are
+    damaged: a run checks them before it writes anything."""
+    store = ArtifactStore(ws.cache_dir, "models")
+    for _, config in zoo_models(jobs, ws):
+        if (found := store.get(store.key(config))) is not None:
+            found.tensors()  # verifies the sha256
+
+
 def build_groups(jobs: list[Job]) -> list[list[Job]]:
     """Per distinct problem build (a cost variant reuses its problem's stitch sets and tables), one job per
     instance it serves."""

@@ -22,7 +22,7 @@ from stitchbench.results import RunDir, write_outputs, write_references
 
 from .executors import run_jobs
 from .jobs import JobResult
-from .prepare import builds, prepare, zoo_models
+from .prepare import builds, check_models, prepare, zoo_models
 from .suite import Suite, expand
 from .workspace import Workspace
 
@@ -85,6 +85,7 @@ def run_suite(
     run, manifest = check_dirs(suite, out, cache_dir)
     if finished(run, manifest):  # nothing to write: also on a read-only mount
         return RunOutcome(run.path, 0, 0, True, manifest.get("timings", {}), manifest.get("instances", {}))
+    check_models(jobs, Workspace(Path(cache_dir or default_cache_dir())))
     check_writable(run.path)
     with run.lock():
         return run_locked(suite, jobs, run, executor, workers, address, cache_dir, quiet)
@@ -98,6 +99,7 @@ def check_dirs(suite: Suite, out: Path, cache_dir: Path | None) -> tuple[RunDir,
     run = RunDir(out)
     manifest = run.manifest()
     run.check_is_run_or_empty(manifest)
+    run.check_folders()
     check_same_suite(run, manifest, suite)
     return run, manifest
 
@@ -106,6 +108,7 @@ def check_run(suite: Suite, out: Path, cache_dir: Path | None) -> int:
     """Validate a run as `run_suite` would before it writes anything; the number of jobs."""
     jobs = expand(suite)
     check_dirs(suite, out, cache_dir)
+    check_models(jobs, Workspace(Path(cache_dir or default_cache_dir())))
     return len(jobs)
 
 

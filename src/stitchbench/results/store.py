@@ -22,7 +22,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from stitchbench.errors import InputError
-from stitchbench.files import atomic_write, parse, read_regular, temporary
+from stitchbench.files import atomic_write, check_folder, parse, read_regular, temporary
 from stitchbench.hashing import config_hash, file_sha256
 
 RUN_MANIFEST = "manifest.json"
@@ -118,6 +118,11 @@ class RunDir:
         directory's (`manifest()`), read once by the caller."""
         if manifest is None and self.path.is_dir() and not self.killed_run():
             raise InputError(f"{self.path} is not empty and holds no stitchbench run; choose an empty or new --out")
+
+    def check_folders(self) -> None:
+        """Refuse, before anything is written, a run whose jobs/ or figures/ is not a folder."""
+        for name in ("jobs", "figures"):
+            check_folder(self.file(name), f"the run's {name} folder")
 
     def clean_temporary(self) -> None:
         """Remove the temporary files that a killed writer of ours left (only the names `atomic_write`
