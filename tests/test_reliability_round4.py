@@ -554,3 +554,141 @@ def test_leaderboard_out_in_a_run_folder_takes_its_lock(finished_run, tmp_path, 
     (run / ".stitchbench.holder").unlink()
     assert cli(capsys, "leaderboard", run, "--out", run)[0] == 0
     assert (run / "leaderboard.md").is_file() and not (run / ".stitchbench.holder").exists()
+
+
+# ---------------------------------------------------------------- J: the run manifest, read in full
+
+
+FUZZ_CASES = int(os.environ.get("STITCHBENCH_FUZZ_EXAMPLES", 1200))
+WRONG = {  # a value of each JSON kind
+    "null": [None],
+    "bool": [True, False],
+    "int": [0, -1, 2**63],
+    "float": [1.5, float("nan"), float("-inf")],
+    "str": ["", "x", "../x"],
+    "list": [[], [1, "a"], [[[]]]],
+    "dict": [{}, {"a": 1}, {"status": "done"}],
+}
+OPTIONAL = {"null"}
+MANIFEST_SPEC = {  # path (* any key or index) -> the kinds it may hold; an enum takes none of WRONG's values
+    (): {"dict"},
+    ("suite",): {"dict"},
+    ("suite", "name"): {"str"},
+    ("suite", "seeds"): {"list"},
+    ("suite", "seeds", "*"): {"int"},
+    ("suite", "budget"): {"int"},
+    ("suite", "solvers"): {"list"},
+    ("suite", "solvers", "*"): {"dict"},
+    ("suite", "solvers", "*", "name"): {"str"},
+    ("suite", "solvers", "*", "id"): {"str"} | OPTIONAL,
+    ("suite", "solvers", "*", "params"): {"dict"},
+    ("suite", "zoo"): {"dict"},
+    ("suite", "zoo", "seeds"): {"list"},
+    ("suite", "zoo", "seeds", "*"): {"int"},
+    ("suite_key",): {"str"},
+    ("jobs",): {"dict"},
+    ("jobs", "*"): {"dict"},
+    ("jobs", "*", "status"): set(),
+    ("jobs", "*", "instance"): {"str"} | OPTIONAL,
+    ("jobs", "*", "files"): {"dict"},
+    ("jobs", "*", "files", "*"): {"str"},
+    ("jobs", "*", "error"): {"str"} | OPTIONAL,
+    ("jobs", "*", "seconds"): {"int", "float"} | OPTIONAL,
+    ("jobs", "*", "evaluations"): {"int"} | OPTIONAL,
+    ("status",): set(),
+    ("instances",): {"dict"},
+    ("instances", "*"): {"dict"},
+    ("versions",): {"dict"},
+    ("versions", "*"): {"str"},
+    ("workers",): {"int"} | OPTIONAL,
+    **{(k,): {"str"} | OPTIONAL for k in ("started", "ended", "git_commit", "host", "executor", "cache")},
+    **{(k,): {"dict"} for k in ("references", "timings", "aggregates")},
+    **{(k, "*"): {"str"} for k in ("references", "aggregates")},
+    ("timings", "*"): {"int", "float"},
+}
+REQUIRED = [("suite",), ("suite_key",), ("jobs",), ("status",), ("instances",), ("suite", "name"), ("suite", "budget")]
+
+
+def paths(value, path=()):
+    """Every (path, value) of a JSON document, the root first."""
+    yield path, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        yield from paths(v, (*path, k))
+
+
+def spec(path: tuple) -> set | None:
+    """The kinds MANIFEST_SPEC allows at `path` (None: a path it does not type)."""
+    for key, kinds in MANIFEST_SPEC.items():
+        if len(key) == len(path) and all(k in ("*", p) for k, p in zip(key, path, strict=True)):
+            return kinds
+    return None
+
+
+MISSING = object()
+
+
+def put(doc, path: tuple, value):
+    """`doc` with `value` at `path` (MISSING: the field deleted); the root itself where `path` is ()."""
+    if not path:
+        return value
+    holder = doc
+    for k in path[:-1]:
+        holder = holder[k]
+    if value is MISSING:
+        del holder[path[-1]]
+    else:
+        holder[path[-1]] = value
+    return doc
+
+
+def mutated(manifest: dict, rng) -> tuple[str, object]:
+    """One invalid variant of a valid manifest: a wrong type anywhere the spec types, a required field gone,
+    nesting deeper than 64 levels, a recorded file outside the run folder, or a field no manifest has."""
+    m = json.loads(json.dumps(manifest))
+    how = rng.choice(["type"] * 6 + ["missing", "deep", "outside", "unknown"])
+    job = next(iter(m["jobs"]))
+    if how == "type":
+        path = rng.choice([p for p, _ in paths(m) if spec(p) is not None])
+        value = rng.choice([v for kind, values in WRONG.items() if kind not in spec(path) for v in values])
+    elif how == "deep":
+        path, value = rng.choice([p for p, _ in paths(m) if p]), json.loads("[" * 70 + "]" * 70)
+    elif how == "missing":
+        path, value = rng.choice(REQUIRED), MISSING
+    elif how == "outside":
+        where = rng.choice([("references",), ("aggregates",), ("jobs", job, "files")])
+        path, value = (*where, rng.choice(["../x.parquet", "/etc/passwd", ""])), "0" * 64
+    else:
+        path, value = (*rng.choice([(), ("jobs", job)]), "extra"), 1
+    return how, put(m, path, value)
+
+
+def test_any_malformed_run_manifest_exits_2_and_writes_nothing(finished_run, tmp_path, capsys):
+    """report and compare on FUZZ_CASES manifests, each a real run's with one defect: exit 2 with one line
+    naming the manifest, never a traceback, never 1, and the folder as it was."""
+    import random
+    from collections import Counter
+
+    from stitchbench.results.store import RunManifest
+
+    base = json.loads((finished_run / "manifest.json").read_text())
+    RunManifest.model_validate(base)
+    rng, codes, kinds = random.Random(0), Counter(), Counter()
+    start = time.monotonic()
+    for i in range(FUZZ_CASES):
+        how, manifest = mutated(base, rng)
+        kinds[how] += 1
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        text = json.dumps(manifest)
+        (folder / "manifest.json").write_text(text)
+        for command in ("report", "compare"):
+            code, _, err = cli(capsys, command, folder)
+            codes[command, code] += 1
+            one_line = err.startswith(f"error: {folder / 'manifest.json'}") and err.count("\n") == 1
+            assert code == 2 and one_line and "Traceback" not in err, (how, text[:300], err)
+        assert [p.name for p in folder.iterdir()] == ["manifest.json"]
+        assert (folder / "manifest.json").read_text() == text
+        shutil.rmtree(folder)
+    with capsys.disabled():
+        print(f"{FUZZ_CASES} manifests in {time.monotonic() - start:.1f} s: {dict(kinds)}; exit codes {dict(codes)}")
