@@ -46,8 +46,7 @@ POOL = textwrap.dedent(
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
     from pathlib import Path
-    from stitchbench.benchmark.executors import _init_worker
-    from stitchbench.processes import device_pool
+    from stitchbench.processes import worker_pool
 
     def nap(folder):
         (Path(folder) / str(os.getpid())).touch()
@@ -55,10 +54,10 @@ POOL = textwrap.dedent(
 
     if __name__ == "__main__":
         if sys.argv[1] == "watched":
-            pool = device_pool(["cpu", "cpu"], _init_worker, sys.argv[2])
+            pool = worker_pool(["cpu", "cpu"], "stitchbench.benchmark.executors:_init_worker", sys.argv[2])
         else:
             pool = ProcessPoolExecutor(2, mp_context=get_context("spawn"))
-        with pool:
+        with pool as pool:
             futures = [pool.submit(nap, sys.argv[2]) for _ in range(2)]
             futures[0].result()
     """

@@ -3,13 +3,20 @@ and no special files at any reader, and nothing accepted that a later step canno
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from .test_reliability_round3 import BASE, cli, problem
+from stitchbench.benchmark.cli import main
+from stitchbench.hashing import file_sha256
+
+from .test_reliability_round3 import BASE, alive, cli, exported, problem, wait_until
 from .test_run_directory import suite_file
 
 DEEP = 3000  # levels: Python's parsers overflow at about 1,000
@@ -227,6 +234,10 @@ def test_special_files_are_refused_before_they_are_read(tmp_path):
         ),
         (BASE.replace('name = "random"', 'name = "pymoo.nsga2"\nparams = { pop_size = 20 }'), "pop_size 20"),
         (BASE.replace('name = "random"', 'name = "pymoo.nsga2"'), "pop_size 40"),  # its default
+        (
+            BASE.replace('name = "random"', 'name = "optuna.random"\nparams = { storage = "sqlite:///../../x.db" }'),
+            "'../../x.db' leaves it",
+        ),
     ],
 )
 def test_what_a_run_cannot_honour_is_refused_by_check(text, needle, tmp_path, capsys):
@@ -236,3 +247,448 @@ def test_what_a_run_cannot_honour_is_refused_by_check(text, needle, tmp_path, ca
         code, _, err = cli(capsys, "--cache", cache, "run", tmp_path / "s.toml", "--out", out, *check)
         one_line_refusal(code, err, needle)
     assert not cache.exists() and not out.exists()
+
+
+# ---------------------------------------------------------------- E: no orphans, from a worker's first instruction
+
+MARK = "STITCHBENCH_TEST_DRIVER"  # inherited by every process a test's driver starts, whoever adopts it
+
+
+def marked(mark: str, command: bytes = b"") -> list[int]:
+    """The live processes that carry `mark` in their environment (and `command` in their command line)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        try:
+            mine = f"{MARK}={mark}".encode() in (d / "environ").read_bytes().split(b"\0")
+            if mine and alive(int(d.name)) and command in (d / "cmdline").read_bytes():
+                pids.append(int(d.name))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("pool,delay", [("jobs", 0.5), ("jobs", 1.5), ("jobs", 3.0), ("models", 0.1)])
+def test_no_process_outlives_a_driver_killed_while_its_pool_starts(pool, delay, tmp_path, zoo, cache_dir):
+    """kill -9 of a run's driver 0.1 to 3 s after its first pool worker appeared (workers still importing
+    torch at first): no worker, and no resource tracker, is left 10 s later. `jobs`: the job pool (the zoo is in
+    the cache); `models`: the zoo's training pool (an empty cache)."""
+    suite = tmp_path / "s.toml"
+    suite.write_text(BASE.replace("budget = 10", "budget = 1000000"))  # jobs outlast the test
+    mark = f"{os.getpid()}-{pool}-{delay}"
+    cache = cache_dir if pool == "jobs" else tmp_path / "cache"
+    argv = ["--quiet", "--cache", cache, "run", suite, "--out", tmp_path / "o", "--executor", "process", "--workers", 2]
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "stitchbench.benchmark.cli", *map(str, argv)],
+        env=os.environ | {MARK: mark},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(lambda: marked(mark, b"multiprocessing"), 120), "no pool worker started"
+        time.sleep(delay)
+        assert marked(mark, b"multiprocessing"), "the pool was gone before the kill"
+    finally:
+        driver.kill()
+        driver.wait()
+    gone = wait_until(lambda: not marked(mark), 10)
+    survivors = marked(mark)
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    assert gone, f"{len(survivors)} processes outlived their driver"
+
+
+# ---------------------------------------------------------------- F: Ctrl-C
+
+
+def done_jobs(out: Path) -> dict[str, dict]:
+    """The run's finished jobs, as its manifest records them (written whole: never half a file)."""
+    try:
+        jobs = json.loads((out / "manifest.json").read_text())["jobs"]
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in jobs.items() if v["status"] == "done"}
+
+
+def interrupted(argv: list, mark: str, ready, signals: list) -> tuple[int, float, str]:
+    """Start a run in a process group of its own (as a terminal's foreground job), wait until `ready()`, send
+    `signals` 0.3 s apart: (exit code, seconds from the last signal, stderr)."""
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "stitchbench.benchmark.cli", *map(str, argv)],
+        env=os.environ | {MARK: mark},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_until(ready, 300), "the run never got there"
+        for i, send in enumerate(signals):
+            time.sleep(0.3 if i else 0)
+            send(driver.pid)
+        start = time.monotonic()
+        _, err = driver.communicate(timeout=60)
+        return driver.returncode, time.monotonic() - start, err
+    finally:
+        driver.kill()
+        driver.wait()
+        assert wait_until(lambda: not marked(mark), 10), "a worker outlived the interrupted run"
+
+
+def test_ctrl_c_stops_a_process_run_keeps_what_finished_and_resumes(tmp_path, zoo, cache_dir, capsys):
+    """Once a job is done, Ctrl-C at a terminal (SIGINT to the group), `kill -INT` of the driver alone: exit 130
+    within seconds, every finished job saved and intact; each rerun goes on where the
+    last stopped. Two Ctrl-Cs 0.3 s apart, while the first is being handled: the second ends the run at once (by
+    the signal: a shell's 130), workers included. The last rerun runs only the jobs not done."""
+    from stitchbench.results import RunDir
+
+    suite, out = tmp_path / "s.toml", tmp_path / "o"
+    seeds = list(range(12))
+    suite.write_text(BASE.replace("seeds = [0, 1]", f"seeds = {seeds}").replace("budget = 10", "budget = 40000"))
+    argv = ["--cache", cache_dir, "run", suite, "--out", out, "--executor", "process", "--workers", 2]
+    terminal, driver_only = (lambda pid: os.killpg(pid, signal.SIGINT)), (lambda pid: os.kill(pid, signal.SIGINT))
+    done: dict[str, dict] = {}
+
+    def one_more_done():
+        return len(done_jobs(out)) > len(done)
+
+    for i, (signals, limit) in enumerate([([terminal], 6), ([driver_only], 6), ([terminal] * 2, 1)]):
+        code, seconds, err = interrupted(argv, f"{os.getpid()}-int{i}", one_more_done, signals)
+        with capsys.disabled():  # the measured times, with -s
+            print(f"{len(signals)} SIGINT: exit {code} in {seconds:.2f} s")
+        assert code in (130, -signal.SIGINT) and seconds < limit and "Traceback" not in err, (code, seconds, err)
+        now = done_jobs(out)
+        assert {k: now[k] for k in done} == done  # kept, not redone
+        assert not RunDir(out).damaged_files(json.loads((out / "manifest.json").read_text()))
+        if len(signals) == 1:
+            assert code == 130 and f"interrupted: {len(now)} of {len(seeds)} jobs are done and saved" in err, err
+        done = now
+    code, text, err = cli(capsys, "--cache", cache_dir, "run", suite, "--out", out)
+    assert code == 0 and f"ran {len(seeds) - len(done)} jobs (0 failed)" in text, err
+    final = json.loads((out / "manifest.json").read_text())["jobs"]
+    assert {k: final[k] for k in done} == done
+
+
+# ---------------------------------------------------------------- G: zoo import checks what it compares against
+
+
+@pytest.mark.parametrize("damage", ["weights truncated", "weights missing", "manifest not JSON"])
+def test_zoo_import_repairs_a_damaged_cache_entry(damage, zoo, tmp_path, capsys, caplog):
+    """A cached entry of the config whose weights no longer match its manifest is not 'the same weights':
+    the received (verified) model replaces it, saying so."""
+    cache = tmp_path / "inbox"
+    weights, manifest = exported(zoo, tmp_path)
+    code, out, _ = cli(capsys, "--cache", cache, "zoo", "import", weights, "--manifest", manifest)
+    assert code == 0 and out.startswith("imported local:mnist")
+    entry = next((cache / "models").iterdir())
+    if damage == "weights truncated":
+        (entry / "weights.safetensors").write_bytes((entry / "weights.safetensors").read_bytes()[:100])
+    elif damage == "weights missing":
+        (entry / "weights.safetensors").unlink()
+    else:
+        (entry / "manifest.json").write_bytes(b"\xff{")
+    code, out, _ = cli(capsys, "--cache", cache, "zoo", "import", weights, "--manifest", manifest)
+    assert code == 0 and out.startswith("imported local:mnist") and "replacing a damaged cache entry" in caplog.text
+    assert file_sha256(entry / "weights.safetensors") == json.loads(manifest.read_text())["sha256"]
+    code, out, _ = cli(capsys, "--cache", cache, "zoo", "import", weights, "--manifest", manifest)
+    assert code == 0 and "already in the cache with the same weights" in out
+
+
+def test_concurrent_imports_of_one_config_import_one(zoo, tmp_path, monkeypatch):
+    """Two imports of other weights for one config, both looking before either writes (a slow disk, here a
+    slow `get`): one imports, the other is refused, and the cache holds the imported one's weights."""
+    from stitchbench.artifacts import ArtifactStore
+    from stitchbench.errors import InputError
+    from stitchbench.zoo.exchange import receive_model
+
+    weights, manifest = exported(zoo, tmp_path)
+    other, _ = exported(zoo, tmp_path, "local:uci-digits")
+    other_manifest = tmp_path / "other.json"  # uci-digits' weights under mnist's config: they fit
+    other_manifest.write_text(json.dumps(json.loads(manifest.read_text()) | {"sha256": file_sha256(other)}))
+    get = ArtifactStore.get
+    monkeypatch.setattr(ArtifactStore, "get", lambda self, key: (get(self, key), time.sleep(0.5))[0])
+
+    def receive(w, m):
+        try:
+            return receive_model(w, m, tmp_path / "cache")
+        except InputError as e:
+            return e
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(receive, [weights, other], [manifest, other_manifest]))
+    imported = [o for o in outcomes if not isinstance(o, InputError) and o.new]
+    refused = [o for o in outcomes if isinstance(o, InputError) and "with other weights" in str(o)]
+    assert len(imported) == 1 and len(refused) == 1, outcomes
+    assert file_sha256(imported[0].record.artifact.path / "weights.safetensors") == imported[0].record.sha256
+
+
+# ---------------------------------------------------------------- H: table check scores what it checks
+
+
+def retabled(src: Path, out: Path, changes: dict, **fields) -> Path:
+    """A copy of the export `src` whose tables are changed ({name: change(table) -> table}) and whose manifest
+    gets `fields`, every sha256 consistent: only the content is wrong."""
+    import pyarrow.parquet as pq
+
+    shutil.copytree(src, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    for name, change in changes.items():
+        pq.write_table(change(pq.read_table(out / name)), out / name)
+        manifest["files"][name] = file_sha256(out / name)
+    (out / "manifest.json").write_text(json.dumps(manifest | fields))
+    return out
+
+
+def without_a_split(t):
+    """No rows of one party's test split."""
+    import pyarrow.compute as pc
+
+    party, split = (t.column(c).cast("string") for c in ("party", "split"))
+    return t.filter(pc.invert(pc.and_(pc.equal(party, party[0]), pc.equal(split, "test"))))
+
+
+def doubled(t):
+    import pyarrow.compute as pc
+
+    return t.from_arrays([pc.multiply(t.column(c), 2) for c in t.column_names], names=t.column_names)
+
+
+def swapped_ends(t):
+    lo, hi = t.column_names.index("lo"), t.column_names.index("hi")
+    return t.set_column(lo, "lo", t.column("hi")).set_column(hi, "hi", t.column("lo"))
+
+
+WEIGHTS_TABLE = "digits-shift-4.weights-7-switches"
+
+
+@pytest.mark.parametrize(
+    "source,changes,needle",
+    [
+        (WEIGHTS_TABLE, {"probs.parquet": without_a_split, "labels.parquet": without_a_split}, "cannot score on test"),
+        ("digits-shift.graph-5@mnist", {"graph.scores.val.parquet": doubled}, "a score lies in [0, 1]"),
+        ("intervals", {"intervals.parquet": swapped_ends}, "a score lies in [0, 1]"),
+    ],
+)
+def test_table_check_refuses_a_table_that_cannot_score(source, changes, needle, tmp_path, request, capsys):
+    """Tables whose sha256s all match and that load, but score nothing or outside [0, 1]: a party's test
+    split without probabilities, doubled scores, each sample's interval of weights with its ends swapped."""
+    from stitchbench.tabular.catalog import COLLECTION
+
+    if source == "intervals":  # a two-member stitch-ensemble scored by accuracy is stored as intervals
+        from stitchbench.problems import make_instance
+        from stitchbench.tabular.export import export_problem
+
+        se = request.getfixturevalue("se_table")
+        record = make_instance(se, "se", "stitch-ensemble", {}, "digits-shift", {}, 0)
+        assert export_problem(se, record, tmp_path / "src")["encoding"] == "intervals"
+    src = tmp_path / "src" if source == "intervals" else COLLECTION / source
+    assert cli(capsys, "table", "check", src)[0] == 0
+    one_line_refusal(*cli(capsys, "table", "check", retabled(src, tmp_path / "bad", changes))[::2], needle)
+
+
+def test_a_catalog_entry_without_its_pin_is_refused(monkeypatch):
+    """Every shipped instance loads pinned: an entry whose manifest_sha256 is null (or not a sha256) is
+    refused, not loaded unpinned."""
+    import importlib
+
+    from stitchbench.errors import InputError
+    from stitchbench.tabular import load
+
+    catalog = importlib.import_module("stitchbench.tabular.catalog")  # the package's `catalog` is a function
+    for pin in (None, "", "0" * 63, 42):
+        entries = {n: dict(e) for n, e in catalog.read_catalog().items()}
+        entries[WEIGHTS_TABLE]["manifest_sha256"] = pin
+        monkeypatch.setattr(catalog, "read_catalog", lambda entries=entries: entries)
+        with pytest.raises(InputError, match="pins no manifest sha256"):
+            load(WEIGHTS_TABLE)
+    monkeypatch.undo()
+    assert load(WEIGHTS_TABLE).instance.id == "digits-shift-4/z0/weights-7-switches"
+
+
+# ---------------------------------------------------------------- I: refused before anything is written
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, zoo, cache_dir):
+    root = tmp_path_factory.mktemp("finished")
+    argv = ["--quiet", "--cache", str(cache_dir), "run", str(suite_file(root)), "--out", str(root / "run")]
+    assert main(argv) == 0
+    return root / "run"
+
+
+def snapshot(folder: Path) -> dict:
+    return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*")}
+
+
+def test_a_damaged_cached_model_is_refused_before_the_run_folder_and_lock(zoo, cache_dir, tmp_path, capsys):
+    cache, out = tmp_path / "cache", tmp_path / "o"
+    shutil.copytree(cache_dir / "models", cache / "models")
+    weights = cache / "models" / zoo.get("local:mnist").artifact.path.name / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    for check in (["--check"], []):
+        code, _, err = cli(capsys, "--cache", cache, "run", suite_file(tmp_path), "--out", out, *check)
+        one_line_refusal(code, err, f"sha256 mismatch for {weights}")
+    assert not out.exists() and sorted(p.name for p in cache.iterdir()) == ["models"]
+
+
+def test_report_refuses_a_figures_file_before_rewriting_anything(finished_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    shutil.rmtree(run / "figures")
+    (run / "figures").write_text("mine")
+    before = snapshot(run)
+    one_line_refusal(*cli(capsys, "report", run)[::2], f"{run / 'figures'} is a file, not a folder")
+    assert snapshot(run) == before
+
+
+def test_leaderboard_out_in_a_run_folder_takes_its_lock(finished_run, tmp_path, capsys):
+    from filelock import FileLock
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    with FileLock(run / ".stitchbench.lock", timeout=0):
+        (run / ".stitchbench.holder").write_text(json.dumps({"pid": 4242, "host": "elsewhere", "since": 0.0}))
+        code, _, err = cli(capsys, "leaderboard", run, "--out", run)
+        one_line_refusal(code, err, "in use by another stitchbench process (pid 4242 on host elsewhere)")
+        assert not (run / "leaderboard.md").exists()
+    (run / ".stitchbench.holder").unlink()
+    assert cli(capsys, "leaderboard", run, "--out", run)[0] == 0
+    assert (run / "leaderboard.md").is_file() and not (run / ".stitchbench.holder").exists()
+
+
+# ---------------------------------------------------------------- J: the run manifest, read in full
+
+
+FUZZ_CASES = int(os.environ.get("STITCHBENCH_FUZZ_EXAMPLES", 1200))
+WRONG = {  # a value of each JSON kind
+    "null": [None],
+    "bool": [True, False],
+    "int": [0, -1, 2**63],
+    "float": [1.5, float("nan"), float("-inf")],
+    "str": ["", "x", "../x"],
+    "list": [[], [1, "a"], [[[]]]],
+    "dict": [{}, {"a": 1}, {"status": "done"}],
+}
+OPTIONAL = {"null"}
+MANIFEST_SPEC = {  # path (* any key or index) -> the kinds it may hold; an enum takes none of WRONG's values
+    (): {"dict"},
+    ("suite",): {"dict"},
+    ("suite", "name"): {"str"},
+    ("suite", "seeds"): {"list"},
+    ("suite", "seeds", "*"): {"int"},
+    ("suite", "budget"): {"int"},
+    ("suite", "solvers"): {"list"},
+    ("suite", "solvers", "*"): {"dict"},
+    ("suite", "solvers", "*", "name"): {"str"},
+    ("suite", "solvers", "*", "id"): {"str"} | OPTIONAL,
+    ("suite", "solvers", "*", "params"): {"dict"},
+    ("suite", "zoo"): {"dict"},
+    ("suite", "zoo", "seeds"): {"list"},
+    ("suite", "zoo", "seeds", "*"): {"int"},
+    ("suite_key",): {"str"},
+    ("jobs",): {"dict"},
+    ("jobs", "*"): {"dict"},
+    ("jobs", "*", "status"): set(),
+    ("jobs", "*", "instance"): {"str"} | OPTIONAL,
+    ("jobs", "*", "files"): {"dict"},
+    ("jobs", "*", "files", "*"): {"str"},
+    ("jobs", "*", "error"): {"str"} | OPTIONAL,
+    ("jobs", "*", "seconds"): {"int", "float"} | OPTIONAL,
+    ("jobs", "*", "evaluations"): {"int"} | OPTIONAL,
+    ("status",): set(),
+    ("instances",): {"dict"},
+    ("instances", "*"): {"dict"},
+    ("versions",): {"dict"},
+    ("versions", "*"): {"str"},
+    ("workers",): {"int"} | OPTIONAL,
+    **{(k,): {"str"} | OPTIONAL for k in ("started", "ended", "git_commit", "host", "executor", "cache")},
+    **{(k,): {"dict"} for k in ("references", "timings", "aggregates")},
+    **{(k, "*"): {"str"} for k in ("references", "aggregates")},
+    ("timings", "*"): {"int", "float"},
+}
+REQUIRED = [("suite",), ("suite_key",), ("jobs",), ("status",), ("instances",), ("suite", "name"), ("suite", "budget")]
+
+
+def paths(value, path=()):
+    """Every (path, value) of a JSON document, the root first."""
+    yield path, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        yield from paths(v, (*path, k))
+
+
+def spec(path: tuple) -> set | None:
+    """The kinds MANIFEST_SPEC allows at `path` (None: a path it does not type)."""
+    for key, kinds in MANIFEST_SPEC.items():
+        if len(key) == len(path) and all(k in ("*", p) for k, p in zip(key, path, strict=True)):
+            return kinds
+    return None
+
+
+MISSING = object()
+
+
+def put(doc, path: tuple, value):
+    """`doc` with `value` at `path` (MISSING: the field deleted); the root itself where `path` is ()."""
+    if not path:
+        return value
+    holder = doc
+    for k in path[:-1]:
+        holder = holder[k]
+    if value is MISSING:
+        del holder[path[-1]]
+    else:
+        holder[path[-1]] = value
+    return doc
+
+
+def mutated(manifest: dict, rng) -> tuple[str, object]:
+    """One invalid variant of a valid manifest: a wrong type anywhere the spec types, a required field gone,
+    nesting deeper than 64 levels, a recorded file outside the run folder, or a field no manifest has."""
+    m = json.loads(json.dumps(manifest))
+    how = rng.choice(["type"] * 6 + ["missing", "deep", "outside", "unknown"])
+    job = next(iter(m["jobs"]))
+    if how == "type":
+        path = rng.choice([p for p, _ in paths(m) if spec(p) is not None])
+        value = rng.choice([v for kind, values in WRONG.items() if kind not in spec(path) for v in values])
+    elif how == "deep":
+        path, value = rng.choice([p for p, _ in paths(m) if p]), json.loads("[" * 70 + "]" * 70)
+    elif how == "missing":
+        path, value = rng.choice(REQUIRED), MISSING
+    elif how == "outside":
+        where = rng.choice([("references",), ("aggregates",), ("jobs", job, "files")])
+        path, value = (*where, rng.choice(["../x.parquet", "/etc/passwd", ""])), "0" * 64
+    else:
+        path, value = (*rng.choice([(), ("jobs", job)]), "extra"), 1
+    return how, put(m, path, value)
+
+
+def test_any_malformed_run_manifest_exits_2_and_writes_nothing(finished_run, tmp_path, capsys):
+    """report and compare on FUZZ_CASES manifests, each a real run's with one defect: exit 2 with one line
+    naming the manifest, never a traceback, never 1, and the folder as it was."""
+    import random
+    from collections import Counter
+
+    from stitchbench.results.store import RunManifest
+
+    base = json.loads((finished_run / "manifest.json").read_text())
+    RunManifest.model_validate(base)
+    rng, codes, kinds = random.Random(0), Counter(), Counter()
+    start = time.monotonic()
+    for i in range(FUZZ_CASES):
+        how, manifest = mutated(base, rng)
+        kinds[how] += 1
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        text = json.dumps(manifest)
+        (folder / "manifest.json").write_text(text)
+        for command in ("report", "compare"):
+            code, _, err = cli(capsys, command, folder)
+            codes[command, code] += 1
+            one_line = err.startswith(f"error: {folder / 'manifest.json'}") and err.count("\n") == 1
+            assert code == 2 and one_line and "Traceback" not in err, (how, text[:300], err)
+        assert [p.name for p in folder.iterdir()] == ["manifest.json"]
+        assert (folder / "manifest.json").read_text() == text
+        shutil.rmtree(folder)
+    with capsys.disabled():
+        print(f"{FUZZ_CASES} manifests in {time.monotonic() - start:.1f} s: {dict(kinds)}; exit codes {dict(codes)}")

@@ -12,7 +12,8 @@ import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
         manifest = parse(json.loads, read_regular(path / ARTIFACT_MANIFEST), str(path / ARTIFACT_MANIFEST))
     except FileNotFoundError as e:
         raise IntegrityError(f"no manifest at {path / ARTIFACT_MANIFEST}") from e
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise IntegrityError(f"manifest {path / ARTIFACT_MANIFEST} is not valid JSON: {e}") from e
     if not isinstance(manifest, dict) or not isinstance(manifest.get("sha256"), str):
         raise IntegrityError(f"manifest {path / ARTIFACT_MANIFEST} has no 'sha256' of its weights")
@@ -135,6 +136,20 @@ class ArtifactStore:
             return None
         return Artifact(path, manifest)
 
+    @contextmanager
+    def locked(self, key: str) -> Iterator[None]:
+        """Hold `key` for one writer (a build or an import): finding and writing it are one step."""
+        lock_dir = self.root / ".locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(lock_dir / f"{self.kind}-{key}.lock")):
+            yield
+
+    def put(self, config: dict[str, Any], tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> Artifact:
+        """Store (or replace) `config`'s artifact, recording the device kind it was built on; call it holding
+        `locked(key)`."""
+        key = self.key(config)
+        return write_artifact(self.path(key), tensors, {"key": key, "config": config, **extra, "device": self.device})
+
     def get_or_build(
         self,
         config: dict[str, Any],
@@ -149,14 +164,9 @@ class ArtifactStore:
         found = self.get(key)
         if found is not None:
             return found
-        lock_dir = self.root / ".locks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(lock_dir / f"{self.kind}-{key}.lock")):
+        with self.locked(key):
             found = self.get(key)
             if found is not None:
                 return found
             log.info("building %s %s", self.kind, key)
-            tensors, extra = build()
-            return write_artifact(
-                self.path(key), tensors, {"key": key, "config": config, **extra, "device": self.device}
-            )
+            return self.put(config, *build())

@@ -1,44 +1,90 @@
-"""Worker processes that never outlive their driver (torch-free): killed with `kill -9` (as the OOM killer
-does), a driver takes its pool workers with it within `WATCH_INTERVAL` seconds. Pools give each worker a
-device of its own (`device_pool`)."""
+"""Pools of worker processes that never outlive their driver (torch-free; this module imports nothing heavy,
+so a spawned worker runs `worker_init` before any of stitchbench's heavy imports): killed with `kill -9` (as
+the OOM killer does), at any moment of the pool's start, a driver takes its workers with it; interrupted
+(Ctrl-C), it stops them without waiting for their tasks. A pool can give each worker a device of its own."""
 
+import importlib
+import multiprocessing
 import os
+import signal
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
-
-WATCH_INTERVAL = 0.5  # seconds between checks that the parent is alive
+from contextlib import contextmanager
 
 
-def die_with_parent(interval: float = WATCH_INTERVAL, parent: int | None = None) -> None:
-    """In a worker process: exit at once when the process that started it (`parent`, default: its parent
-    now) dies (it is then adopted by another, so its parent pid changes). A daemon thread checks; it works
-    on every POSIX system."""
-    parent = parent or os.getppid()
+def die_with_parent() -> None:
+    """In a pool worker: exit at once when the process that started it dies, also where it died before this
+    ran. A daemon thread waits on the pipe that only the parent holds open (multiprocessing's parent sentinel);
+    the parent's death closes it."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not started by multiprocessing
+        return
 
     def watch() -> None:
-        while True:
-            time.sleep(interval)
-            if os.getppid() != parent:
-                os._exit(1)
+        parent.join()  # returns when the pipe closes
+        os._exit(1)
 
     threading.Thread(target=watch, name="stitchbench-parent-watch", daemon=True).start()
 
 
-def device_pool(devices: list[str], initializer: Callable[..., None], *initargs) -> ProcessPoolExecutor:
-    """A pool (spawn) of one worker process per entry of `devices`: each dies with this process (also when it
-    died while the worker imported torch, which takes seconds) and runs `initializer(device, *initargs)`
-    with an entry of its own, so two workers never share a GPU unless `devices` names it twice."""
-    ctx = get_context("spawn")
-    queue = ctx.Queue()
-    for device in devices:
-        queue.put(device)
-    start = (os.getpid(), queue, initializer, initargs)
-    return ProcessPoolExecutor(len(devices), mp_context=ctx, initializer=_start, initargs=start)
+def worker_init(setup: str | None, devices, *args) -> None:
+    """A pool's initializer: die with the driver, and leave Ctrl-C to it (a terminal sends it to every process
+    of the foreground group); then `setup` ('module:function', imported only now) with `args`, after the
+    worker's own device where the pool hands them out (`devices`: a queue of them, or None)."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if setup:
+        module, _, name = setup.partition(":")
+        own = () if devices is None else (devices.get(),)
+        getattr(importlib.import_module(module), name)(*own, *args)
 
 
-def _start(parent: int, queue, initializer: Callable[..., None], initargs: tuple) -> None:
-    die_with_parent(parent=parent)
-    initializer(queue.get(), *initargs)
+def workers_of(pool: ProcessPoolExecutor) -> list[multiprocessing.Process]:
+    """A pool's live worker processes (no public way before Python 3.14)."""
+    return list((pool._processes or {}).values())
+
+
+@contextmanager
+def worker_pool(workers: int | list[str], setup: str | None = None, *args) -> Iterator[ProcessPoolExecutor]:
+    """A pool of spawned processes, each started by `worker_init`: `workers` of them, or one per device of a
+    list (each worker's `setup` then takes a device of its own first: two workers share a GPU only where the
+    list names it twice). Left by an exception (a KeyboardInterrupt), it cancels the queued tasks and
+    terminates the workers: no waiting for the tasks under way."""
+    ctx = multiprocessing.get_context("spawn")
+    devices = None
+    if not isinstance(workers, int):
+        devices = ctx.Queue()
+        for device in workers:
+            devices.put(device)
+    count = workers if isinstance(workers, int) else len(workers)
+    pool = ProcessPoolExecutor(count, mp_context=ctx, initializer=worker_init, initargs=(setup, devices, *args))
+    try:
+        yield pool
+    except BaseException:
+        running = workers_of(pool)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in running:
+            p.terminate()
+        raise
+    pool.shutdown()
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Within (in the main thread): the first Ctrl-C raises KeyboardInterrupt, so the program stops and saves
+    what it has; a second one ends it at once (the system's default action: even inside a system call)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def first(_signum, _frame) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is first:  # not interrupted: as before (else a second still exits)
+            signal.signal(signal.SIGINT, previous)

@@ -17,6 +17,7 @@ from stitchbench import devices
 from stitchbench.errors import InputError, explain
 from stitchbench.files import INPUT_DEPTH, parse
 from stitchbench.params import check_seed
+from stitchbench.processes import interruptible
 
 log = logging.getLogger("stitchbench")
 LISTABLE = ("scenarios", "architectures", "problems", "solvers", "suites")
@@ -152,7 +153,7 @@ def build_parser() -> Parser:
     tbc.add_argument("--out", type=Path, help="default: the installed package's collection folder")
     tbc.add_argument("--only", nargs="+", help="build these instances only (by name)")
     tbc.add_argument("--calibration", type=Path, help="a finished run of the solvers suite: record its calibration")
-    tc = tsub.add_parser("check", help="verify an export's sha256s and load it")
+    tc = tsub.add_parser("check", help="verify an export's sha256s, load it and score a sample of decisions")
     tc.add_argument("dir", type=Path)
     tc.add_argument("--sha256", help="the manifest's sha256 as published with the export (pins the manifest too)")
     return p
@@ -255,13 +256,15 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "table" and args.table_command == "check":
         from stitchbench.hashing import file_sha256
-        from stitchbench.tabular.load import TABLE_MANIFEST, load
+        from stitchbench.tabular.load import SCORE_SAMPLE, TABLE_MANIFEST, check_scores, load
 
         problem = load(args.dir, args.sha256)
+        check_scores(problem)
         digest = file_sha256(Path(args.dir) / TABLE_MANIFEST)
         print(
-            f"{args.dir}: every sha256 matches; {problem.instance.id} ({problem.name}, front {problem.front_kind()}); "
-            f"manifest sha256 {digest}" + (" (as pinned)" if args.sha256 else " (pass it as --sha256 to pin it)")
+            f"{args.dir}: every sha256 matches, {SCORE_SAMPLE} decisions score in range; {problem.instance.id} "
+            f"({problem.name}, front {problem.front_kind()}); manifest sha256 {digest}"
+            + (" (as pinned)" if args.sha256 else " (pass it as --sha256 to pin it)")
         )
         return 0
     commands = builders()
@@ -350,23 +353,24 @@ def setup_logging(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        setup_logging(args.verbose)
-        return dispatch(args)
-    except (InputError, ValidationError) as e:
-        print(f"error: {explain(e)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as e:  # a failure inside a run: say what, not a traceback
-        if isinstance(e, OSError) and e.errno in PATH_ERRORS and e.filename:  # a path given cannot be used
-            print(f"error: cannot use {e.filename}: {e.strerror or e}", file=sys.stderr)
+    with interruptible():  # a second Ctrl-C exits at once
+        try:
+            args = build_parser().parse_args(argv)
+            setup_logging(args.verbose)
+            return dispatch(args)
+        except (InputError, ValidationError) as e:
+            print(f"error: {explain(e)}", file=sys.stderr)
             return 2
-        log.debug("failure", exc_info=True)
-        print(f"failed: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except Exception as e:  # a failure inside a run: say what, not a traceback
+            if isinstance(e, OSError) and e.errno in PATH_ERRORS and e.filename:  # a path given cannot be used
+                print(f"error: cannot use {e.filename}: {e.strerror or e}", file=sys.stderr)
+                return 2
+            log.debug("failure", exc_info=True)
+            print(f"failed: {type(e).__name__}: {e}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

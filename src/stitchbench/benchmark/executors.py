@@ -8,9 +8,12 @@ device: process workers take the GPUs in turn, Ray tasks ask for one (`ray_resou
 
 import hashlib
 import logging
+import os
+import signal
 import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import as_completed
+from concurrent.futures import as_completed, wait
+from contextlib import suppress
 from pathlib import Path
 
 import torch
@@ -18,7 +21,7 @@ import torch
 from stitchbench.devices import resolve, worker_devices
 from stitchbench.errors import InputError
 from stitchbench.files import atomic_write
-from stitchbench.processes import device_pool
+from stitchbench.processes import worker_pool, workers_of
 from stitchbench.solvers import SOLVERS
 
 from .jobs import JobResult, execute
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 OnResult = Callable[[JobResult], None]
 
 _worker_ws: Workspace | None = None
+STOP_GRACE = 3.0  # seconds that job workers have, after Ctrl-C, to hand back the jobs they finished
 
 
 def run_local(jobs: Sequence[Job], workspace: Workspace, on_result: OnResult) -> None:
@@ -38,14 +42,41 @@ def run_local(jobs: Sequence[Job], workspace: Workspace, on_result: OnResult) ->
 
 
 def _init_worker(device: str, cache_dir: str) -> None:
+    """A job worker's setup, after `worker_init` (this module imports torch: seconds), on its own device."""
     global _worker_ws
     torch.set_num_threads(1)
     _worker_ws = Workspace(Path(cache_dir), device=resolve(device))
+    signal.signal(signal.SIGINT, _interrupt)
+
+
+_stopping = False  # a job worker after Ctrl-C: it starts no more jobs
+_in_job = False
+
+
+def _interrupt(_signum, _frame) -> None:
+    """Ctrl-C in a job worker: stop the job under way (if any) and start no more."""
+    global _stopping, _in_job
+    _stopping = True
+    if _in_job:
+        _in_job = False
+        raise KeyboardInterrupt
 
 
 def _process_jobs(jobs_json: list[str]) -> list[JobResult]:
+    """Run a chunk of jobs; after a Ctrl-C, the results of those finished."""
+    global _in_job
     assert _worker_ws is not None
-    return [execute(Job.model_validate_json(j), _worker_ws) for j in jobs_json]
+    results = []
+    try:
+        for j in jobs_json:
+            if _stopping:
+                break
+            _in_job = True
+            results.append(execute(Job.model_validate_json(j), _worker_ws))
+            _in_job = False
+    except KeyboardInterrupt:
+        pass
+    return results
 
 
 def chunks(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
@@ -63,12 +94,29 @@ def chunks(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
 
 
 def run_process(jobs: Sequence[Job], workspace: Workspace, workers: int, on_result: OnResult) -> None:
+    """Run chunks of jobs in a pool, one worker per device (`worker_devices`: the GPUs in turn, or the CPU).
+    Ctrl-C stops the jobs under way and the queued ones; the workers hand back the jobs they finished (within
+    STOP_GRACE seconds), which are kept before the KeyboardInterrupt goes on (and `worker_pool` cancels what is
+    left and ends the workers)."""
     devices = [str(d) for d in worker_devices(workspace.device, workers)]
-    with device_pool(devices, _init_worker, str(workspace.cache_dir)) as pool:
+    with worker_pool(devices, f"{__name__}:_init_worker", str(workspace.cache_dir)) as pool:
         futures = [pool.submit(_process_jobs, [j.model_dump_json() for j in c]) for c in chunks(jobs, workers)]
-        for f in as_completed(futures):
-            for result in f.result():
+        pending, results = set(futures), []  # results handed back, not yet kept
+        try:
+            for f in as_completed(futures):
+                results += f.result()
+                pending.discard(f)
+                while results:
+                    on_result(results[0])
+                    results.pop(0)
+        except KeyboardInterrupt:  # the workers stop: their jobs under way, and their queued chunks run none
+            for p in workers_of(pool):
+                with suppress(ProcessLookupError):
+                    os.kill(p.pid, signal.SIGINT)
+            results += [r for f in wait(pending, STOP_GRACE).done if not f.exception() for r in f.result()]
+            for result in {r.job_id: r for r in results}.values():  # once each (atomic writes: again is harmless)
                 on_result(result)
+            raise
 
 
 def bundle(workspace: Workspace) -> dict[str, bytes]:

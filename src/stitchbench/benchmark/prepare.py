@@ -23,7 +23,7 @@ from stitchbench.artifacts import ArtifactStore
 from stitchbench.devices import resolve, worker_devices
 from stitchbench.hashing import canonical_json
 from stitchbench.problems import Problem, ProblemInstance
-from stitchbench.processes import device_pool
+from stitchbench.processes import worker_pool
 from stitchbench.results.analyses import analyses
 from stitchbench.zoo import EVAL_SPLITS
 from stitchbench.zoo.build import train_models, zoo_configs
@@ -127,6 +127,15 @@ def zoo_models(jobs: list[Job], ws: Workspace) -> list[tuple]:
     return list(models.values())
 
 
+def check_models(jobs: list[Job], ws: Workspace) -> None:
+    """Refuse (an IntegrityError: exit 2) a cached model of the jobs' zoos whose manifest or weights are
+    damaged: a run checks them before it writes anything."""
+    store = ArtifactStore(ws.cache_dir, "models")
+    for _, config in zoo_models(jobs, ws):
+        if (found := store.get(store.key(config))) is not None:
+            found.tensors()  # verifies the sha256
+
+
 def build_groups(jobs: list[Job]) -> list[list[Job]]:
     """Per distinct problem build (a cost variant reuses its problem's stitch sets and tables), one job per
     instance it serves."""
@@ -146,7 +155,7 @@ _WORKSPACE: Workspace | None = None  # a build worker's own
 
 
 def init_build_worker(device: str, cache_dir: str) -> None:
-    """In a build worker process: its workspace, on its own device."""
+    """In a build worker process (after `worker_init`): its workspace, on its own device."""
     global _WORKSPACE
     torch.set_num_threads(1)  # as many workers as cores
     _WORKSPACE = Workspace(Path(cache_dir), device=resolve(device))
@@ -189,7 +198,7 @@ def build_problems(
             take(build_group(ws, group), group)
         return found
     devices = [str(d) for d in worker_devices(ws.device, min(ws.zoo_workers, len(todo)))]
-    with device_pool(devices, init_build_worker, str(ws.cache_dir)) as pool:
+    with worker_pool(devices, f"{__name__}:init_build_worker", str(ws.cache_dir)) as pool:
         futures = {pool.submit(build_in_worker, g): g for g in todo}
         for future in as_completed(futures):
             take(future.result(), futures[future])

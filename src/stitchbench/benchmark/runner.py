@@ -24,7 +24,7 @@ from stitchbench.results import RunDir, write_outputs, write_references
 
 from .executors import run_jobs
 from .jobs import JobResult
-from .prepare import builds, prepare, zoo_models
+from .prepare import builds, check_models, prepare, zoo_models
 from .suite import Suite, expand
 from .workspace import Workspace
 
@@ -90,6 +90,7 @@ def run_suite(
     run, manifest = check_dirs(suite, out, cache_dir)
     if finished(run, manifest):  # nothing to write: also on a read-only mount
         return RunOutcome(run.path, 0, 0, True, manifest.get("timings", {}), manifest.get("instances", {}))
+    check_models(jobs, Workspace(Path(cache_dir or default_cache_dir())))
     check_writable(run.path)
     with run.lock():
         return run_locked(suite, jobs, run, executor, workers, address, cache_dir, quiet, on)
@@ -103,6 +104,7 @@ def check_dirs(suite: Suite, out: Path, cache_dir: Path | None) -> tuple[RunDir,
     run = RunDir(out)
     manifest = run.manifest()
     run.check_is_run_or_empty(manifest)
+    run.check_folders()
     check_same_suite(run, manifest, suite)
     return run, manifest
 
@@ -112,6 +114,7 @@ def check_run(suite: Suite, out: Path, cache_dir: Path | None, device: str | Non
     jobs = expand(suite)
     resolve(device or suite.device)
     check_dirs(suite, out, cache_dir)
+    check_models(jobs, Workspace(Path(cache_dir or default_cache_dir())))
     return len(jobs)
 
 
@@ -240,7 +243,12 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
             run.save_manifest(manifest)
             progress.advance(jbar)
 
-        run_jobs(executor, todo, ws, workers, address, record, run.path)
+        try:
+            run_jobs(executor, todo, ws, workers, address, record, run.path)
+        except KeyboardInterrupt:
+            done = sum(s["status"] == "done" for s in manifest["jobs"].values())
+            log.warning("interrupted: %d of %d jobs are done and saved; the same command resumes", done, len(jobs))
+            raise
         timings["search"] = time.perf_counter() - t
         t = time.perf_counter()
         write_outputs(run, manifest)

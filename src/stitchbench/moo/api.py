@@ -314,3 +314,12 @@ class Problem(ABC):
         """Validated decisions as claim-4 candidates (val and test scores, per-sample test scores), for
         stitching families whose stitched candidates cannot be enumerated (the jobs' evaluations make S)."""
         raise TypeError(f"problem {self.name!r} does not stitch; it has no claim-4 candidates")
+
+
+def sample_uniform(problem: Problem, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n decisions drawn uniformly from the space, in numeric encoding."""
+    cols = []
+    for v in problem.variables:
+        lo, hi = v.bounds
+        cols.append(rng.uniform(lo, hi, n) if v.kind == "real" else rng.integers(int(lo), int(hi) + 1, n))
+    return np.stack(cols, 1).astype(float)

@@ -24,6 +24,7 @@ def rebuild(run: RunDir):
     """Verify a run's recorded files (job files, references and aggregates), then rebuild its tables,
     claims and report from them, holding the run's lock; the manifest records the new aggregates' sha256."""
     run.require()  # a directory that holds no run is refused before anything, the lock too, is written
+    run.check_folders()
     with run.lock():
         manifest = run.require()
         run.verify(manifest, aggregates=True)

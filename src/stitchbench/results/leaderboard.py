@@ -13,6 +13,7 @@ Anytime performance is COCO's runtime ECDF: the fraction of (instance, seed, tar
 hypervolume of everything evaluated so far (val) reaches the target, a fraction TARGETS of the reference.
 """
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -25,6 +26,7 @@ from stitchbench.moo.instance import ProblemInstance
 from .figures import savefig, solver_colours
 from .indicators import hypervolume, long_front
 from .statistics import ALPHA, decided, holm
+from .store import LOCK, RUN_MANIFEST, RunDir
 
 TARGETS = (0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0)  # of the reference hypervolume
 
@@ -362,15 +364,18 @@ def of_runs(dirs: list[Path], split: str = "val") -> Leaderboard:
 
 
 def write_files(lb: Leaderboard, out: Path) -> list[Path]:
-    """leaderboard.md, leaderboard.csv (one row per instance and solver) and the two figures in `out`."""
+    """leaderboard.md, leaderboard.csv (one row per instance and solver) and the two figures in `out`; in a
+    run's folder, holding the run's lock (refused while another process holds it)."""
     from stitchbench.files import atomic_write, check_folder
 
     check_folder(out, "--out")
-    out.mkdir(parents=True, exist_ok=True)
-    colours = solver_colours(lb.per_instance.solver) if len(lb.per_instance) else {}
-    atomic_write(out / "leaderboard.csv", lb.per_instance.to_csv(index=False).encode())
-    atomic_write(out / "leaderboard.md", markdown(lb).encode())
-    figures = [f for f in (cd_figure(lb, colours, out), ecdf_figure(lb, colours, out)) if f]
+    run = RunDir(out)
+    with run.lock() if any(run.file(n).exists() for n in (RUN_MANIFEST, LOCK)) else nullcontext():
+        out.mkdir(parents=True, exist_ok=True)
+        colours = solver_colours(lb.per_instance.solver) if len(lb.per_instance) else {}
+        atomic_write(out / "leaderboard.csv", lb.per_instance.to_csv(index=False).encode())
+        atomic_write(out / "leaderboard.md", markdown(lb).encode())
+        figures = [f for f in (cd_figure(lb, colours, out), ecdf_figure(lb, colours, out)) if f]
     return [out / "leaderboard.md", out / "leaderboard.csv", *figures]
 
 

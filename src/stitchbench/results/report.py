@@ -5,9 +5,7 @@ import html
 import json
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,7 @@ from markupsafe import Markup
 
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.instance import ProblemInstance
-from stitchbench.processes import die_with_parent
+from stitchbench.processes import worker_pool
 
 from .analyses import declared
 from .calibration import BASELINE, SPREAD, calibrate, calibration_table
@@ -203,7 +201,7 @@ def drawn(tasks: list[tuple]) -> list[list[Path]]:
     workers = min(os.cpu_count() or 1, 4, len(tasks))
     if workers < 2 or len(tasks) < FIGURE_POOL_MIN:
         return [instance_figures(*t) for t in tasks]
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=die_with_parent) as pool:
+    with worker_pool(workers) as pool:
         return list(pool.map(instance_figures, *zip(*tasks, strict=True)))
 
 

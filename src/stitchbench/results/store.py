@@ -16,13 +16,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from filelock import FileLock, Timeout
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
-from stitchbench.errors import InputError
-from stitchbench.files import atomic_write, parse, read_regular, temporary
+from stitchbench.errors import InputError, explain
+from stitchbench.files import atomic_write, check_folder, parse, read_regular, temporary
 from stitchbench.hashing import config_hash, file_sha256
 from stitchbench.moo.instance import ProblemInstance
 
@@ -30,7 +31,6 @@ RUN_MANIFEST = "manifest.json"
 LOCK = ".stitchbench.lock"
 READ_THREADS = 4  # threads reading job files
 HOLDER = ".stitchbench.holder"  # the lock holder's pid and host (the lock itself is released when it dies)
-MANIFEST_KEYS = ("suite", "suite_key", "jobs")  # what every run manifest holds
 AGGREGATES = (  # built from the job files; the manifest records their sha256
     "evaluations.parquet",
     "fronts.parquet",
@@ -39,6 +39,75 @@ AGGREGATES = (  # built from the job files; the manifest records their sha256
     "failed_jobs.parquet",
     "anytime.parquet",
 )
+
+
+def inside(path: str) -> str:
+    """A file the manifest records: a path relative to the run folder that stays in it."""
+    if not path or Path(path).is_absolute() or ".." in Path(path).parts:
+        raise ValueError(f"{path!r} is not a path inside the run folder")
+    return path
+
+
+RunFile = Annotated[str, AfterValidator(inside)]
+STRICT = ConfigDict(strict=True, extra="forbid")  # JSON's types as they are: no "3" for 3, no true for 1
+
+
+class SolverRecord(BaseModel):
+    model_config = ConfigDict(strict=True)
+    name: str
+    id: str | None = None
+    params: dict[str, Any] = {}
+
+
+class ZooRecord(BaseModel):
+    model_config = ConfigDict(strict=True)
+    seeds: list[int] = [0]
+
+
+class SuiteRecord(BaseModel):
+    """What the results read of the suite a run recorded (the builders' `Suite` holds the rest)."""
+
+    model_config = ConfigDict(strict=True)
+    name: str
+    seeds: list[int]
+    budget: int
+    solvers: list[SolverRecord]
+    zoo: ZooRecord = ZooRecord()
+    analyses: list[str] = []
+
+
+class JobRecord(BaseModel):
+    model_config = STRICT
+    status: Literal["pending", "done", "failed"]
+    instance: str | None = None
+    files: dict[RunFile, str] = {}
+    error: str | None = None
+    seconds: float | None = None
+    evaluations: int | None = None
+    log: RunFile | None = None
+
+
+class RunManifest(BaseModel):
+    """A run's manifest.json, validated in full whenever it is read (`RunDir.manifest`)."""
+
+    model_config = STRICT | ConfigDict(title="run manifest")
+    suite: SuiteRecord
+    suite_key: str
+    jobs: dict[str, JobRecord]
+    status: Literal["running", "complete"]
+    instances: dict[str, ProblemInstance]
+    started: str | None = None
+    ended: str | None = None
+    versions: dict[str, str] = {}
+    git_commit: str | None = None
+    host: str | None = None
+    executor: str | None = None
+    workers: int | None = None
+    device: dict[str, str] | None = None  # kind (cpu, cuda) and name
+    cache: str | None = None
+    references: dict[RunFile, str] = {}
+    timings: dict[str, float] = {}
+    aggregates: dict[RunFile, str] = {}
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -124,6 +193,11 @@ class RunDir:
         if manifest is None and self.path.is_dir() and not self.killed_run():
             raise InputError(f"{self.path} is not empty and holds no stitchbench run; choose an empty or new --out")
 
+    def check_folders(self) -> None:
+        """Refuse, before anything is written, a run whose jobs/ or figures/ is not a folder."""
+        for name in ("jobs", "figures"):
+            check_folder(self.file(name), f"the run's {name} folder")
+
     def clean_temporary(self) -> None:
         """Remove the temporary files that a killed writer of ours left (only the names `atomic_write`
         makes), in the run directory and its jobs/ and figures/ folders; nothing of the user's."""
@@ -141,16 +215,14 @@ class RunDir:
             raise InputError(f"{self.file(RUN_MANIFEST)} is not valid JSON ({e}); it is not a stitchbench run") from e
         except OSError as e:
             raise InputError(f"cannot read {self.file(RUN_MANIFEST)}: {e.strerror or e}") from e
-        if not (
-            isinstance(manifest, dict)
-            and all(k in manifest for k in MANIFEST_KEYS)
-            and isinstance(manifest["suite"], dict)
-            and isinstance(manifest["jobs"], dict)
-        ):
+        try:
+            RunManifest.model_validate(manifest)
+        except ValidationError as e:
+            why = explain(e)
             raise InputError(
-                f"{self.file(RUN_MANIFEST)} is not a stitchbench run manifest (it lacks {', '.join(MANIFEST_KEYS)}); "
-                "choose an empty or new directory"
-            )
+                f"{self.file(RUN_MANIFEST)} is not a stitchbench run manifest ({why[:300]}"
+                f"{'...' if len(why) > 300 else ''})"
+            ) from None
         return manifest
 
     def require(self) -> dict[str, Any]:

@@ -8,18 +8,9 @@ import numpy as np
 from pydantic import Field
 
 from stitchbench.errors import InputError
-from stitchbench.moo.api import Problem
+from stitchbench.moo.api import Problem, sample_uniform
 
 from .api import Evaluator, Solver
-
-
-def sample_uniform(problem: Problem, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n decisions drawn uniformly from the space, in numeric encoding."""
-    cols = []
-    for v in problem.variables:
-        lo, hi = v.bounds
-        cols.append(rng.uniform(lo, hi, n) if v.kind == "real" else rng.integers(int(lo), int(hi) + 1, n))
-    return np.stack(cols, 1).astype(float)
 
 
 class RandomSearch(Solver):

@@ -8,6 +8,7 @@ wait up to SQLITE_TIMEOUT seconds for another process's write lock.
 """
 
 import logging
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -66,7 +67,8 @@ def database_url(storage: str) -> sqlalchemy.engine.URL:
 
 def check_storage(storage: str) -> None:
     """A storage URL that can be opened: it parses, its database driver imports, and an absolute SQLite
-    path's folder exists (a relative one lands in the run directory). Nothing is created or connected."""
+    path's folder exists (a relative one lands in the run directory: it may not leave it). Nothing is
+    created or connected."""
     if "\0" in storage:
         raise InputError(f"optuna: storage {storage!r} holds a NUL character, which no database URL can")
     url = database_url(storage)
@@ -77,9 +79,14 @@ def check_storage(storage: str) -> None:
             f"optuna: storage {storage!r} cannot be used: {type(e).__name__}: {e} (install its database driver)"
         ) from e
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        folder = Path(url.database).expanduser().parent
-        if Path(url.database).expanduser().is_absolute() and not folder.is_dir():
-            raise InputError(f"optuna: storage {storage!r}: folder {folder} does not exist")
+        path = Path(url.database).expanduser()
+        if path.is_absolute() and not path.parent.is_dir():
+            raise InputError(f"optuna: storage {storage!r}: folder {path.parent} does not exist")
+        if not path.is_absolute() and Path(os.path.normpath(path)).parts[0] == "..":
+            raise InputError(
+                f"optuna: storage {storage!r}: a relative SQLite path lands in the run directory, and "
+                f"{url.database!r} leaves it; give an absolute path to keep the studies elsewhere"
+            )
 
 
 def resolve_storage(storage: str, run_dir: Path) -> str:

@@ -8,13 +8,14 @@ them from the `solvers` suite, reproducibly (every table file's sha256 is in its
 
 import json
 import math
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from stitchbench.errors import InputError
+from stitchbench.errors import InputError, shorten
 from stitchbench.files import parse, read_regular
 
 COLLECTION = Path(__file__).parent / "collection"
@@ -88,12 +89,19 @@ def catalog() -> pd.DataFrame:
 
 
 def resolve(name: str) -> tuple[Path, str]:
-    """The folder and manifest sha256 of a shipped instance; an InputError naming the valid names."""
+    """The folder and manifest sha256 of a shipped instance; an InputError naming the valid names, or where
+    its entry pins no sha256 (every shipped instance loads pinned)."""
     entries = read_catalog()
     if name not in entries:
         valid = ", ".join(entries) or "(none: the collection is not installed)"
         raise InputError(f"{name!r} is neither a folder nor a shipped tabular instance; shipped instances: {valid}")
-    return COLLECTION / name, entries[name]["manifest_sha256"]
+    pin = entries[name].get("manifest_sha256")
+    if not (isinstance(pin, str) and re.fullmatch("[0-9a-f]{64}", pin)):
+        raise InputError(
+            f"the catalog's entry {name!r} pins no manifest sha256 (got {shorten(pin)}); the collection is "
+            "damaged: reinstall stitchbench, or rebuild it with 'stitchbench table build-collection'"
+        )
+    return COLLECTION / name, pin
 
 
 def human_bytes(n: int) -> str:

@@ -18,12 +18,14 @@ Export format 1 (written by `stitchbench table export`; see `stitchbench.tabular
 | `graph.<array>.parquet` | `value` (1-D) or `c.<j>` (2-D): the arrays of `GraphTable.to_arrays()` | stitch-graph |
 """
 
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from stitchbench.errors import InputError
-from stitchbench.moo.api import Problem
+from stitchbench.moo.api import EVAL_SPLITS, Problem, sample_uniform
 
 from .catalog import resolve
 from .files import FORMAT, TABLE_MANIFEST, VERSION, TableIntegrityError, read_manifest
@@ -39,8 +41,11 @@ __all__ = [
     "TableIntegrityError",
     "TableProblem",
     "as_optuna",
+    "check_scores",
     "load",
 ]
+
+SCORE_SAMPLE = 64  # decisions `check_scores` draws
 
 
 def load(directory: str | Path, manifest_sha256: str | None = None) -> TableProblem:
@@ -62,6 +67,28 @@ def load(directory: str | Path, manifest_sha256: str | None = None) -> TableProb
         raise
     except (KeyError, TypeError, ValueError, IndexError, pa.ArrowException) as e:  # consistent hashes, bad content
         raise InputError(f"{directory}: malformed export ({type(e).__name__}: {e})") from e
+
+
+def check_scores(problem: TableProblem, n: int = SCORE_SAMPLE) -> None:
+    """Score n decisions drawn uniformly from the space (seed 0) on every split, through the table's scorers
+    as a run would: a table that cannot score one, or scores a party outside [0, 1] or a cost below 0 or
+    not finite, is refused (an InputError naming the objective, the split and the decision)."""
+    X = sample_uniform(problem, n, np.random.default_rng(0))
+    for split in EVAL_SPLITS:
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):  # an empty mean: NaN, refused below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                F = problem.evaluate(X, split)
+        except (ArithmeticError, LookupError, TypeError, ValueError) as e:
+            raise InputError(f"{problem.directory}: cannot score on {split} ({type(e).__name__}: {e})") from e
+        for j, o in enumerate(problem.objectives):
+            bad = ~np.isfinite(F[:, j]) | (F[:, j] < 0) | ((F[:, j] > 1) & (o.party is not None))
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise InputError(
+                    f"{problem.directory}: {o.name} is {F[i, j]} on {split} at {problem.decode(X[i])}; a score "
+                    "lies in [0, 1], a cost is finite and >= 0"
+                )
 
 
 def as_optuna(problem: Problem, split: str = "val"):

@@ -20,7 +20,7 @@ from stitchbench.devices import resolve, worker_devices
 from stitchbench.errors import InputError, explain
 from stitchbench.moo.splits import EVAL_SPLITS
 from stitchbench.params import check_seed
-from stitchbench.processes import device_pool
+from stitchbench.processes import worker_pool
 
 from .architectures import ARCHITECTURES, create
 from .metrics import score
@@ -222,7 +222,7 @@ def train_models(
     if workers > 1 and len(missing) > 1:
         missing.sort(key=lambda sc: -len(touched_parties(sc[0], sc[1]["kind"])))
         devices = [str(d) for d in worker_devices(device, min(workers, len(missing)))]
-        with device_pool(devices, init_trainer) as pool:
+        with worker_pool(devices, f"{__name__}:init_trainer") as pool:
             futures = {pool.submit(train_into_store, str(cache_dir), s, c): c for s, c in missing}
             for future in as_completed(futures):
                 seconds = future.result()

@@ -7,12 +7,13 @@ content address (and the kind of device it was trained on), where zoo builds wit
 """
 
 import json
+import logging
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from stitchbench.artifacts import WEIGHTS, ArtifactStore, IntegrityError, read_weights
+from stitchbench.artifacts import WEIGHTS, Artifact, ArtifactStore, IntegrityError, read_weights
 from stitchbench.data import SCENARIOS, get_scenario
 from stitchbench.devices import KINDS
 from stitchbench.errors import InputError, unknown
@@ -21,6 +22,8 @@ from stitchbench.params import check_seed
 
 from .architectures import ARCHITECTURES
 from .store import ModelRecord, build_model
+
+log = logging.getLogger(__name__)
 
 REQUIRED = ("arch", "in_channels", "num_classes", "kind", "scenario", "seed")
 BASE = ("merged", "fedavg", "fedprox")
@@ -108,24 +111,40 @@ class Received:
 
 def receive_model(weights: Path, manifest_path: Path, cache_dir: Path) -> Received:
     """Verify a received model (manifest, sha256, safetensors, architecture fit) and store it in the cache.
-    Where a model of its config is cached already, nothing is stored: the same weights are reported as
-    such, other weights refused (an InputError naming both sha256s)."""
+    Where an intact model of its config is cached already, nothing is stored: the same weights are reported
+    as such, other weights refused (an InputError naming both sha256s); a damaged one is replaced. One
+    import or build of a config at a time (the store's lock): of two imports racing, one imports."""
     manifest = read_manifest_file(manifest_path)
     tensors = read_weights(weights, manifest["sha256"])
     build_model(manifest["config"], tensors, weights)
     store = ArtifactStore(cache_dir, "models", manifest.get("device", "cpu"))  # served where it was trained
-    present = store.get(store.key(manifest["config"]))
-    if present is not None:
-        if present.manifest["sha256"] != manifest["sha256"]:
-            raise InputError(
-                f"the cache holds a model of this config with other weights ({present.path}, sha256 "
-                f"{present.manifest['sha256']}; received {manifest['sha256']}); nothing was imported. Delete "
-                "that entry to replace it, or import into another --cache"
-            )
-        return Received(ModelRecord(present), False)
-    extra = {k: v for k, v in manifest.items() if k not in ("key", "config", "sha256", "versions")}
-    extra["imported_from"] = str(weights)
-    return Received(ModelRecord(store.get_or_build(manifest["config"], lambda: (tensors, extra))), True)
+    key = store.key(manifest["config"])
+    with store.locked(key):
+        present = intact(store, key)
+        if present is not None:
+            if present.manifest["sha256"] != manifest["sha256"]:
+                raise InputError(
+                    f"the cache holds a model of this config with other weights ({present.path}, sha256 "
+                    f"{present.manifest['sha256']}; received {manifest['sha256']}); nothing was imported. Delete "
+                    "that entry to replace it, or import into another --cache"
+                )
+            return Received(ModelRecord(present), False)
+        extra = {k: v for k, v in manifest.items() if k not in ("key", "config", "sha256", "versions")}
+        extra["imported_from"] = str(weights)
+        return Received(ModelRecord(store.put(manifest["config"], tensors, extra)), True)
+
+
+def intact(store: ArtifactStore, key: str) -> Artifact | None:
+    """The cached artifact of `key` where its weights match its manifest; None where there is none, or where
+    it is damaged (a warning says so: the import replaces it)."""
+    try:
+        found = store.get(key)
+        if found is not None:
+            found.tensors()  # verifies the sha256 and reads the safetensors
+        return found
+    except IntegrityError as e:
+        log.warning("replacing a damaged cache entry: %s", e)
+        return None
 
 
 def import_model(weights: Path, manifest_path: Path, cache_dir: Path) -> ModelRecord:
