@@ -25,7 +25,8 @@ import numpy as np
 import pyarrow as pa
 
 from stitchbench.errors import InputError
-from stitchbench.moo.api import EVAL_SPLITS, Problem, sample_uniform
+from stitchbench.moo.api import Problem, sample_uniform
+from stitchbench.moo.splits import EVAL_SPLITS
 
 from .catalog import resolve
 from .files import FORMAT, TABLE_MANIFEST, VERSION, TableIntegrityError, read_manifest
