@@ -160,7 +160,8 @@ def test_a_host_failing_on_one_zoo_seed_and_untested_on_another_fails():
     c = claim4("A", [0, 1], recs, failing)
     assert [r["verdict"] for r in c["per_seed"]] == [FAILS, NOT_TESTED] and c["verdict"] == FAILS
     holding = pd.concat([frame(recs[0], synthetic([(0.96, 0.85)])), frame(recs[1], None)])
-    assert claim4("A", [0, 1], recs, holding)["verdict"] == HOLDS
+    held = claim4("A", [0, 1], recs, holding)
+    assert held["verdict"] == HOLDS and "reason" not in held["per_seed"][0]  # a verdict with no stale reason
 
 
 def test_verdicts_combine_fails_first_then_inconclusive():

@@ -154,7 +154,7 @@ def claim4(host: str, seeds: list[int], recs: list[ProblemInstance], pools: pd.D
     for seed in seeds:
         mine = [r for r in recs if r.host == host and r.zoo_seed == seed and r.id in stitching]
         result = decide_seed(host, groups_of(host, mine, pools)) if mine else {}
-        per_seed.append({"zoo_seed": seed, "verdict": NOT_TESTED, "reason": "no stitching problem"} | result)
+        per_seed.append({"zoo_seed": seed} | (result or {"verdict": NOT_TESTED, "reason": "no stitching problem"}))
     return {"host": host, "verdict": host_verdict(per_seed), "per_seed": per_seed}
 
 
