@@ -21,7 +21,7 @@ from stitchbench.hashing import config_hash
 from stitchbench.problems import create_problem
 from stitchbench.problems.checks import matched_points
 from stitchbench.problems.stitch_ensemble import TABLE_BYTES, table_bytes
-from stitchbench.processes import device_pool
+from stitchbench.processes import worker_pool
 from stitchbench.stitching import stitch_setup
 from stitchbench.zoo import Zoo, build_zoo, export_model, import_model
 from stitchbench.zoo.build import train_model, zoo_configs
@@ -177,7 +177,7 @@ def _mine(_: int) -> tuple[int, str]:
 
 
 def test_a_pool_gives_each_worker_a_device_of_its_own():
-    with device_pool(["cuda:0", "cuda:1"], _take) as pool:
+    with worker_pool(["cuda:0", "cuda:1"], f"{__name__}:_take") as pool:
         seen = set(pool.map(_mine, range(16)))
     pids = {pid for pid, _ in seen}
     assert len(seen) == len(pids) <= 2  # each worker one device, for all its tasks
