@@ -298,3 +298,17 @@ def test_the_exact_pool_holds_every_val_chosen_weighting_with_its_test_scores():
     wv = np.concatenate(interval_weights(breaks))
     val_only = scored(None, np.stack([wv, 1 - wv], 1), scorer, parties, lambda _, w: {}, True).front()
     assert not dense <= vectors(val_only)
+
+
+def test_claims_2_and_3_have_an_inconclusive_branch():
+    """On the threshold itself the bootstrap puts about half of its mass on each side: INCONCLUSIVE, where a
+    fixed threshold on the point estimate would print PASS on one machine and FAIL on another."""
+    rec = instance()
+    scores = {"local:A": (0.95, 0.85), "local:B": (0.60, 0.95), "ensemble": (0.94, 0.90), "merged": (0.95, 0.95)}
+    empty = frame(rec, None).iloc[:0]
+    claims = {c["id"]: c for c in scenario_claims([rec], reference_table(rec, scores), empty)["claims"]}
+    a_on_b = next(c for c in claims[2]["checks"] if c["party"] == "A")
+    assert a_on_b["diff_points"] == pytest.approx(-10) and a_on_b["verdict"] == INCONCLUSIVE  # 10 points exactly
+    own = next(c for c in claims[3]["checks"] if c["party"] == c["on"] == "A")
+    assert own["diff_points"] == pytest.approx(-1) and own["verdict"] == INCONCLUSIVE  # 1 point exactly
+    assert claims[2]["verdict"] == claims[3]["verdict"] == INCONCLUSIVE
