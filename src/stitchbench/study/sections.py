@@ -91,11 +91,11 @@ def headline_blocks(claims: dict, baselines: pd.DataFrame, instances) -> list[Bl
         Block("heading", "Headline"),
         Block(
             "para",
-            "Per scenario and host, the stitched point claim 4 picks on val (its deciding point, or the "
-            "best-recovering one where the claim fails), scored on test: its gap to merged data per party (in "
-            "points), whether it strictly dominates FedAvg, FedProx and the uniform ensemble (zoo seeds where it "
-            "does), claim 4's verdict and bootstrap fraction, and the hypervolume S gains over E; mean ± SE "
-            "over zoo seeds.",
+            "Per scenario and host, the stitched candidate s* claim 4 selects on val (the eligible one of largest "
+            "val margin, or the closest where none is eligible), scored on test: its gap to merged data per party "
+            "(in points), whether it strictly dominates FedAvg, FedProx and the uniform ensemble (zoo seeds where "
+            "it does), claim 4's verdict with each zoo seed's bootstrap fraction and Monte Carlo SE, and the "
+            "hypervolume S adds to E on test; mean ± SE over zoo seeds.",
         ),
     ]
     for scenario, rows in table.groupby("scenario", sort=False):
