@@ -352,12 +352,13 @@ def test_ctrl_c_stops_a_process_run_keeps_what_finished_and_resumes(tmp_path, zo
     def one_more_done():
         return len(done_jobs(out)) > len(done)
 
-    for i, (signals, limit) in enumerate([([terminal], 6), ([driver_only], 6), ([terminal] * 2, 1)]):
+    for i, signals in enumerate([[terminal], [driver_only], [terminal] * 2]):
         code, seconds, err = interrupted(argv, f"{os.getpid()}-int{i}", one_more_done, signals)
-        with capsys.disabled():  # the measured times, with -s
+        with capsys.disabled():  # the measured times (a speed, not a verdict), with -s
             print(f"{len(signals)} SIGINT: exit {code} in {seconds:.2f} s")
-        assert code in (130, -signal.SIGINT) and seconds < limit and "Traceback" not in err, (code, seconds, err)
+        assert code in (130, -signal.SIGINT) and "Traceback" not in err, (code, seconds, err)
         now = done_jobs(out)
+        assert len(now) < len(seeds)  # it stopped: the queued jobs did not run (each takes longer than the run)
         assert {k: now[k] for k in done} == done  # kept, not redone
         assert not RunDir(out).damaged_files(json.loads((out / "manifest.json").read_text()))
         if len(signals) == 1:
