@@ -14,7 +14,7 @@ FAILS with no eligible candidate, a failing point estimate or <= 5%, INCONCLUSIV
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import moocore
 import numpy as np
@@ -141,9 +141,7 @@ def test_condition(group: Group, i: int, host: int):
 
 def decide_seed(host: str, groups: list[Group]) -> dict:
     """Claim 4 for a host on one zoo seed, over the groups of its stitching instances."""
-    groups = [g for g in groups if len(g.references)]
-    for g in groups:
-        g.stitched = g.stitched.front()
+    groups = [replace(g, stitched=g.stitched.front()) for g in groups if len(g.references)]  # S: the val front
     counts = {
         "instances": sorted(r.id for g in groups for r in g.instances),
         "stitched_points": sum(len(g.stitched) for g in groups),
@@ -153,8 +151,8 @@ def decide_seed(host: str, groups: list[Group]) -> dict:
     if not counts["stitched_points"]:
         return counts | {"verdict": NOT_TESTED, "reason": "no stitched candidate"}
     h = groups[0].references.parties.index(host)
-    gi, i, margin, eligible = select([g for g in groups if len(g.stitched)], h)
-    group = [g for g in groups if len(g.stitched)][gi]
+    gi, i, margin, eligible = select(groups, h)
+    group = groups[gi]
     S, E, parties = group.stitched, group.ensembles, group.stitched.parties
     decision = S.decisions[i]
     rec = next(r for r in group.instances if r.id == decision["instance"])
