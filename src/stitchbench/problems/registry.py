@@ -13,7 +13,10 @@ from stitchbench.moo.api import INJECTABLE, Problem
 from stitchbench.registry import Registry
 from stitchbench.zoo import Zoo
 
+from .distill import DistillProblem
 from .ensemble_weights import EnsembleWeights
+from .finetune import FinetuneProblem
+from .merge import MergeProblem
 from .stitch_ensemble import StitchEnsembleProblem
 from .stitch_graph import StitchGraphProblem
 
@@ -65,6 +68,8 @@ PROBLEMS: Registry[Problem] = Registry("problem", check=check_family)
 PROBLEMS.add("ensemble-weights", EnsembleWeights, EnsembleWeights.summary)
 PROBLEMS.add("stitch-ensemble", StitchEnsembleProblem, StitchEnsembleProblem.summary)
 PROBLEMS.add("stitch-graph", StitchGraphProblem, StitchGraphProblem.summary)
+for one_shot in (DistillProblem, MergeProblem, FinetuneProblem):
+    PROBLEMS.add(one_shot.family, one_shot, one_shot.summary)
 
 
 def variable_kinds(family: str, params: dict[str, Any]) -> frozenset[str]:

@@ -1,6 +1,6 @@
-"""The paper's study as an analysis of a run (`analyses = ["claims"]` in a suite): claim 4's pools and the
-reference models' per-sample scores per instance, each live job's stitched candidates, `claims.json`, and the
-report's headline and claims sections."""
+"""The paper's study as an analysis of a run (`analyses = ["claims"]` in a suite): claim 4's pools, the one-shot
+instances' fronts (claim 5) and the reference models' per-sample scores per instance, each live job's stitched
+candidates, `claims.json`, and the report's headline and claims sections."""
 
 import json
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 
 from stitchbench.moo.instance import ProblemInstance
-from stitchbench.moo.pools import ALPHA_MIN, POOL_COLUMNS, val_front
+from stitchbench.moo.pools import ALPHA_MIN, POOL_COLUMNS, CandidatePool, val_front
 from stitchbench.results.analyses import Analysis
 from stitchbench.results.store import RunDir, write_json
 
+from .claim5 import ONE_SHOT_POOL
 from .claims import check_claims
 from .sections import claims_blocks
 
@@ -26,8 +27,18 @@ class ReferenceSamples(Protocol):
     def reference_samples(self, split: str = "test") -> dict[str, list[np.ndarray]]: ...
 
 
+@runtime_checkable
+class OneShotFront(Protocol):
+    """A one-shot family's problem (`distill`, `merge`, `finetune`): its val-chosen front for claim 5."""
+
+    def front_pool(self) -> CandidatePool: ...
+
+
 def claim_pools(rec: ProblemInstance, problem: Any) -> list[pd.DataFrame]:
-    """Claim 4's pools of a stitching problem, long form (`moo.pools`); none for other problems."""
+    """Claim 4's pools of a stitching problem and claim 5's front of a one-shot problem, long form
+    (`moo.pools`); none for other problems."""
+    if isinstance(problem, OneShotFront):
+        return [problem.front_pool().to_frame(instance=rec.id, pool=ONE_SHOT_POOL)]
     pools = problem.claim_pools()
     if pools is None:
         return []
@@ -53,7 +64,7 @@ def stitched_candidates(problem: Any, X: np.ndarray, F: np.ndarray, base: dict) 
 
 
 class ClaimsAnalysis(Analysis):
-    """The paper's claims check (PAPER.md): claims 1-4 with three-valued verdicts, and the headline."""
+    """The paper's claims check (PAPER.md): claims 1-5 with three-valued verdicts, and the headline."""
 
     reference_tables: ClassVar[dict[str, list[str]]] = {
         "claim_pools": ["instance", "pool", *POOL_COLUMNS],

@@ -139,14 +139,15 @@ def test_condition(group: Group, i: int, host: int):
     return condition
 
 
-def decide_seed(host: str, groups: list[Group]) -> dict:
-    """Claim 4 for a host on one zoo seed, over the groups of its stitching instances."""
+def decide_seed(host: str, groups: list[Group], rival: str = "ensemble") -> dict:
+    """Claim 4 for a host on one zoo seed, over the groups of its stitching instances; `rival` names what the
+    groups' `ensembles` hold in the record (claim 5 gives a one-shot family's front in E's place)."""
     groups = [replace(g, stitched=g.stitched.front()) for g in groups if len(g.references)]  # S: the val front
     counts = {
         "instances": sorted(r.id for g in groups for r in g.instances),
         "stitched_points": sum(len(g.stitched) for g in groups),
-        "ensemble_points": sum(len(g.ensembles) for g in groups),
-        "ensembles_exact": all(g.ensembles.exact for g in groups),
+        f"{rival}_points": sum(len(g.ensembles) for g in groups),
+        f"{rival}_exact": all(g.ensembles.exact for g in groups),
     }
     if not counts["stitched_points"]:
         return counts | {"verdict": NOT_TESTED, "reason": "no stitched candidate"}
@@ -170,7 +171,8 @@ def decide_seed(host: str, groups: list[Group]) -> dict:
         "point": dict(zip(parties, map(float, point), strict=True)),
         "holds_on_point_estimate": on_test,
         "stitched_exact": S.exact,
-        "hv_gain": hv(np.vstack([S.test, E.test])) - hv(E.test),
+        "hv_gain": hv(np.vstack([S.test, E.test])) - hv(E.test),  # what S adds to E on test
+        "hv_rival_gain": hv(np.vstack([S.test, E.test])) - hv(S.test),  # what E adds to S
     }
     if not eligible:
         return base | {"verdict": FAILS, "reason": "no stitched candidate is eligible on val (the closest is shown)"}

@@ -7,7 +7,8 @@ thresholds: the test samples resampled with replacement (the same draw for both 
 where the run has several; HOLDS when the threshold is met on >= 95% of resamples, FAILS when on <= 5%. The
 reference models are those of the first instance (by id) of each zoo seed that combines exactly one local
 model per party. Claim 2 applies to pairs of parties whose data differ in source or acquisition (the
-scenario declares its parties' sources). Claim 4 is `claim4`'s held-out test, per host and zoo seed.
+scenario declares its parties' sources). Claim 4 is `claim4`'s held-out test, per host and zoo seed; claim 5
+(`claim5`) the same test against each one-shot family's front, per host and family.
 """
 
 import json
@@ -18,16 +19,19 @@ import pandas as pd
 
 from stitchbench.moo.instance import ProblemInstance
 from stitchbench.moo.pools import ALPHA_MIN, CandidatePool
+from stitchbench.tabular.grid import ONE_SHOT_FAMILIES
 
 from . import bootstrap
 from .bootstrap import NOT_APPLICABLE, NOT_TESTED, combined
 from .claim4 import EPS, POINT, Group, decide_seed, host_verdict
+from .claim5 import ONE_SHOT_POOL, claim5
 
 NAMES = {
     1: "Local matches merged on its own data",
     2: "Local is worse elsewhere",
     3: "The ensemble trades own performance for generalization",
     4: "Stitches improve on ensembles",
+    5: "Stitches improve on the one-shot alternatives",
 }
 
 
@@ -147,18 +151,32 @@ def groups_of(host: str, recs: list[ProblemInstance], pools: pd.DataFrame) -> li
     return groups
 
 
+def host_groups(host: str, seed: int, recs: list[ProblemInstance], pools: pd.DataFrame) -> list[Group]:
+    """Claim 4's groups of a host's stitching instances on one zoo seed (none without one)."""
+    stitching = set(pools[pools.pool == "ensembles"].instance) if len(pools) else set()
+    mine = [r for r in recs if r.host == host and r.zoo_seed == seed and r.id in stitching]
+    return groups_of(host, mine, pools) if mine else []
+
+
 def claim4(host: str, seeds: list[int], recs: list[ProblemInstance], pools: pd.DataFrame) -> dict:
     """Claim 4 for a host: decided per zoo seed (`claim4.decide_seed`), aggregated by `host_verdict`."""
-    stitching = set(pools[pools.pool == "ensembles"].instance) if len(pools) else set()
     per_seed = []
     for seed in seeds:
-        mine = [r for r in recs if r.host == host and r.zoo_seed == seed and r.id in stitching]
-        result = decide_seed(host, groups_of(host, mine, pools)) if mine else {}
-        per_seed.append({"zoo_seed": seed} | (result or {"verdict": NOT_TESTED, "reason": "no stitching problem"}))
+        groups = host_groups(host, seed, recs, pools)
+        result = decide_seed(host, groups) if groups else {"verdict": NOT_TESTED, "reason": "no stitching problem"}
+        per_seed.append({"zoo_seed": seed} | result)
     return {"host": host, "verdict": host_verdict(per_seed), "per_seed": per_seed}
 
 
-def scenario_claims(recs: list[ProblemInstance], samples: pd.DataFrame, pools: pd.DataFrame) -> dict:
+def one_shot_families(pools: pd.DataFrame, instances: dict[str, ProblemInstance]) -> list[str]:
+    """The one-shot families with an instance anywhere in the run (a scenario without one: NOT TESTED)."""
+    present = {instances[i].family for i in set(pools[pools.pool == ONE_SHOT_POOL].instance)} if len(pools) else set()
+    return [f for f in ONE_SHOT_FAMILIES if f in present]
+
+
+def scenario_claims(
+    recs: list[ProblemInstance], samples: pd.DataFrame, pools: pd.DataFrame, families: list[str] = ()
+) -> dict:
     seeds = sorted({r.zoo_seed for r in recs})
     found = [local_models_instance([r for r in recs if r.zoo_seed == s], samples) for s in seeds]
     refs = [reference_samples(samples, rec) for rec in found if rec is not None]
@@ -168,6 +186,19 @@ def scenario_claims(recs: list[ProblemInstance], samples: pd.DataFrame, pools: p
     if refs:
         checks = {1: claim1(refs, parties), 2: claim2(refs, parties, sources), 3: claim3(refs, parties)}
     checks[4] = [claim4(p, seeds, recs, pools) for p in parties]
+    checks[5] = [
+        check
+        for p in parties
+        for check in claim5(
+            p,
+            seeds,
+            recs,
+            pools,
+            lambda seed, p=p: host_groups(p, seed, recs, pools),
+            lambda rec: reference_samples(samples, rec).get("merged", {}),
+            list(families),
+        )
+    ]
     claims = []
     for i, name in NAMES.items():
         v = combined([c["verdict"] for c in checks[i]])
@@ -177,7 +208,7 @@ def scenario_claims(recs: list[ProblemInstance], samples: pd.DataFrame, pools: p
 
 def check_claims(samples: pd.DataFrame, pools: pd.DataFrame, instances: dict[str, ProblemInstance]) -> dict:
     """Every scenario's claims. `samples`: the run's reference samples (instance, baseline, party, samples);
-    `pools`: claim 4's pools (the prepared ones and the finished jobs')."""
+    `pools`: claim 4's pools (the prepared ones and the finished jobs') and the one-shot instances' fronts."""
     out: dict = {
         "split": "test",
         "point": POINT,
@@ -191,7 +222,8 @@ def check_claims(samples: pd.DataFrame, pools: pd.DataFrame, instances: dict[str
         },
         "scenarios": {},
     }
+    families = one_shot_families(pools, instances)
     for scenario in sorted({r.scenario for r in instances.values()}):
         recs = [r for r in instances.values() if r.scenario == scenario]
-        out["scenarios"][scenario] = scenario_claims(recs, samples, pools)
+        out["scenarios"][scenario] = scenario_claims(recs, samples, pools, families)
     return json.loads(json.dumps(out, default=float))

@@ -15,7 +15,8 @@ CLAIMS_METHODS = (
     "seeds, for claims 1-3): HOLDS where its condition is met on at least 95% of resamples, FAILS at 5% or less "
     "(claim 4 also where no stitched candidate is eligible on val or its selected one fails on test), with each "
     "fraction's Monte Carlo SE; a fraction within 3 SE of a cut is re-estimated with 20,000 resamples and, still "
-    "that close, INCONCLUSIVE. Claim 4 selects one stitched candidate on val and tests only it on test."
+    "that close, INCONCLUSIVE. Claim 4 selects one stitched candidate on val and tests only it on test; claim 5 "
+    "does the same against each one-shot family's val-chosen front in place of the output ensembles."
 )
 
 
@@ -47,6 +48,9 @@ def fraction_text(boot: dict) -> str:
 def describe_check(cid: int, c: dict) -> str:
     if cid == 4:
         return f"host {c['host']}: {c['verdict']}. " + "; ".join(describe_claim4_seed(r) for r in c["per_seed"])
+    if cid == 5:
+        seeds = "; ".join(describe_claim5_seed(r, c["family"]) for r in c["per_seed"])
+        return f"host {c['host']} against {c['family']}: {c['verdict']}. {seeds}"
     who = f"{c['party']}" + (f" vs {c['other']}" if "other" in c else "") + (f" on {c['on']}" if "on" in c else "")
     if c["verdict"] == NOT_APPLICABLE:
         return f"{who}: not applicable ({c['reason']})"
@@ -57,7 +61,8 @@ def describe_check(cid: int, c: dict) -> str:
     )
 
 
-def describe_claim4_seed(r: dict) -> str:
+def describe_claim4_seed(r: dict, rival: str = "ensemble", E: str = "E") -> str:
+    """One zoo seed of claim 4 (of claim 5 with `rival` "family" and `E` naming the family's front)."""
     if "selected" not in r:
         return f"zoo seed {r['zoo_seed']}: {r['verdict']} ({r['reason']})"
     d = r["selected"]
@@ -72,11 +77,21 @@ def describe_claim4_seed(r: dict) -> str:
         f"zoo seed {r['zoo_seed']}: {r['verdict']}{why}. s* = {d['instance']}, point {d['point']}, evaluated alpha "
         f"{d['alpha']:.3f}, weights {w}, {d['method'] or 'stitches'}, found by {found}; val margin "
         f"{r['val_margin'] / 0.01:+.2f} points ({r['eligible']} eligible of {r['stitched_points']} val-chosen "
-        f"stitched candidates; E: {r['ensemble_points']} points, {'exact' if r['ensembles_exact'] else 'approximate'}"
-        f"); on test {got}, needs {need}, "
-        f"{'met with no point of E dominating it' if r['holds_on_point_estimate'] else 'not met'}{boot}; "
-        f"HV(S ∪ E) − HV(E) on test {r['hv_gain']:.4f}"
+        f"stitched candidates; {E}: {r[f'{rival}_points']} points, "
+        f"{'exact' if r[f'{rival}_exact'] else 'approximate'}); on test {got}, needs {need}, "
+        f"{f'met with no point of {E} dominating it' if r['holds_on_point_estimate'] else 'not met'}{boot}; "
+        f"HV(S ∪ {E}) − HV({E}) on test {r['hv_gain']:.4f}, HV(S ∪ {E}) − HV(S) {r['hv_rival_gain']:.4f}"
     )
+
+
+def describe_claim5_seed(r: dict, family: str) -> str:
+    text = describe_claim4_seed(r, "family", family)
+    if "family_point" not in r:
+        return text
+    b = r["family_point"]
+    got = ", ".join(f"{k} {fmt(v)}" for k, v in b["point"].items())
+    gap = ", ".join(f"{k} {v:+.1f}" for k, v in b["gap_to_merged_points"].items())
+    return f"{text}; {family}'s own val-chosen point {b['decision']}: on test {got} (gap to merged: {gap} points)"
 
 
 def headline_blocks(claims: dict, baselines: pd.DataFrame, instances) -> list[Block]:

@@ -16,11 +16,12 @@ from stitchbench.moo.splits import EVAL_SPLITS, check_split
 from .ensemble import EnsembleTable
 from .files import read, value_columns
 from .graph import GraphTable
+from .grid import ONE_SHOT_FAMILIES, GridTable
 from .weights import WeightsTable
 
 
 class Table(Protocol):
-    family: str
+    family: str  # a class attribute, or an instance's (`GridTable` serves three families)
 
     def lookup(self, matrix: np.ndarray, objectives: list[str | None], split: str) -> np.ndarray: ...
     def front_kind(self) -> str: ...
@@ -32,6 +33,7 @@ class Table(Protocol):
 
 
 TABLES: dict[str, type] = {t.family: t for t in (WeightsTable, EnsembleTable, GraphTable)}
+TABLES |= dict.fromkeys(ONE_SHOT_FAMILIES, GridTable)
 
 
 class TableBacked:

@@ -5,6 +5,7 @@ import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -52,6 +53,15 @@ class Fit:
         """What a model's manifest records of its training."""
         history = [round(v, 4) for v in self.history]
         return {"epochs_run": self.epochs, "best_epoch": self.best_epoch, "val_score": self.val_score, "val": history}
+
+
+class EpochHook(Protocol):
+    """Called after every training epoch (federated: round) with the model; True stops training."""
+
+    def step(self, model: nn.Module, epoch: int) -> bool: ...
+
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits of a batch, its sample indices) -> loss
 
 
 class EarlyStopping:
@@ -103,10 +113,12 @@ def train_epochs(
     epochs: int,
     generator: torch.Generator,
     anchor: list[torch.Tensor] | None = None,
-    stopping: EarlyStopping | None = None,
+    stopping: EpochHook | None = None,
+    loss_fn: Loss | None = None,
 ) -> int:
     """Train `model` in place for up to `epochs` epochs (fewer when `stopping` says so); return the epochs
-    run. With `anchor`, add FedProx's (mu/2)||w - anchor||^2."""
+    run. The loss is the task's on (x, y), or `loss_fn(logits, batch indices)`; with `anchor`, plus
+    (mu/2)||w - anchor||^2 (FedProx's proximal term; L2-SP's pull towards received weights)."""
     fmt = memory_format(recipe, x)
     model.to(memory_format=fmt)
     x = x.contiguous(memory_format=fmt)
@@ -114,7 +126,8 @@ def train_epochs(
     for epoch in range(1, epochs + 1):
         model.train()
         for idx in batches(len(y), recipe.batch_size, generator):
-            loss = task_loss(task, model(x[idx]), y[idx])
+            logits = model(x[idx])
+            loss = loss_fn(logits, idx) if loss_fn is not None else task_loss(task, logits, y[idx])
             if anchor is not None and recipe.prox_mu > 0:
                 prox = sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor, strict=True))
                 loss = loss + 0.5 * recipe.prox_mu * prox
