@@ -11,7 +11,8 @@ from stitchbench.moo.lattice import simplex_grid
 from stitchbench.moo.pools import CandidatePool, scored, val_front, weighting_pool
 from stitchbench.study.bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED, combined
 from stitchbench.study.claim4 import decide_seed
-from stitchbench.study.claims import claim4, groups_of, scenario_claims
+from stitchbench.study.claims import claim4, scenario_claims
+from stitchbench.study.inputs import groups_of
 
 PARTIES = ["A", "B"]
 N = 400

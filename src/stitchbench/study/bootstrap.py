@@ -83,3 +83,16 @@ def combined(verdicts: Sequence[str]) -> str:
     if FAILS in tested:
         return FAILS
     return HOLDS if all(v == HOLDS for v in tested) else INCONCLUSIVE
+
+
+def interval(x: np.ndarray, resamples: int = RESAMPLES) -> tuple[float, float]:
+    """The 95% percentile interval of the mean of per-sample values x (N,), from the claims' resampling draw
+    (the same draw for every x of one length: paired)."""
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    n = len(x)
+    means = []
+    for start in range(0, resamples, BLOCK):
+        b = min(BLOCK, resamples - start)
+        means.append(x @ (rng.multinomial(n, np.full(n, 1 / n), size=b).T / n))
+    lo, hi = np.percentile(np.concatenate(means), [2.5, 97.5])
+    return float(lo), float(hi)

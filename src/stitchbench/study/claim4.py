@@ -139,10 +139,15 @@ def test_condition(group: Group, i: int, host: int):
     return condition
 
 
+def val_fronts(groups: list[Group]) -> list[Group]:
+    """The groups with references, each with S its stitched candidates' val front."""
+    return [replace(g, stitched=g.stitched.front()) for g in groups if len(g.references)]
+
+
 def decide_seed(host: str, groups: list[Group], rival: str = "ensemble") -> dict:
     """Claim 4 for a host on one zoo seed, over the groups of its stitching instances; `rival` names what the
     groups' `ensembles` hold in the record (claim 5 gives a one-shot family's front in E's place)."""
-    groups = [replace(g, stitched=g.stitched.front()) for g in groups if len(g.references)]  # S: the val front
+    groups = val_fronts(groups)
     counts = {
         "instances": sorted(r.id for g in groups for r in g.instances),
         "stitched_points": sum(len(g.stitched) for g in groups),

@@ -18,13 +18,15 @@ import numpy as np
 import pandas as pd
 
 from stitchbench.moo.instance import ProblemInstance
-from stitchbench.moo.pools import ALPHA_MIN, CandidatePool
+from stitchbench.moo.pools import ALPHA_MIN
 from stitchbench.tabular.grid import ONE_SHOT_FAMILIES
 
 from . import bootstrap
 from .bootstrap import NOT_APPLICABLE, NOT_TESTED, combined
-from .claim4 import EPS, POINT, Group, decide_seed, host_verdict
+from .claim4 import EPS, POINT, decide_seed, host_verdict
 from .claim5 import ONE_SHOT_POOL, claim5
+from .gaps import gap_rows
+from .inputs import Samples, host_groups, reference_samples
 
 NAMES = {
     1: "Local matches merged on its own data",
@@ -58,16 +60,6 @@ LOCAL_VS_MERGED = Rule("abs", 3)  # claim 1: local p on p - merged on p
 WORSE_ELSEWHERE = Rule("le", -10)  # claim 2: local p on q - local q on q
 ENSEMBLE_OWN = Rule("le", -1)  # claim 3: ensemble on p - local p on p
 ENSEMBLE_OTHER = Rule("ge", 1)  # claim 3: ensemble on q - local p on q
-
-Samples = dict[str, dict[str, np.ndarray]]  # reference -> party -> per-sample test scores (one zoo seed)
-
-
-def reference_samples(table: pd.DataFrame, rec: ProblemInstance) -> Samples:
-    mine = table[table.instance == rec.id]
-    out: Samples = {}
-    for row in mine.itertuples(index=False):
-        out.setdefault(row.baseline, {})[row.party] = np.asarray(row.samples, dtype=np.float64)
-    return out
 
 
 def local_models_instance(recs: list[ProblemInstance], table: pd.DataFrame) -> ProblemInstance | None:
@@ -131,31 +123,6 @@ def claim3(seeds: list[Samples], parties: list[str]) -> list[dict]:
             if q != p
         ]
     return out
-
-
-def groups_of(host: str, recs: list[ProblemInstance], pools: pd.DataFrame) -> list[Group]:
-    """Claim 4's groups of a host's stitching instances on one zoo seed: one per set of members (E and the
-    references are fixed by the members, so one instance's serve the group)."""
-    by_members: dict[tuple, list[ProblemInstance]] = {}
-    for rec in sorted(recs, key=lambda r: r.id):
-        by_members.setdefault(tuple(sorted(rec.members)), []).append(rec)
-    groups = []
-    for members in by_members.values():
-        ids = [r.id for r in members]
-        mine = pools[pools.instance.isin(ids)]
-
-        def pool(name: str, ids: list[str], mine=mine, parties=members[0].parties) -> CandidatePool:
-            return CandidatePool.from_frame(mine[(mine.pool == name) & mine.instance.isin(ids)], parties)
-
-        groups.append(Group(members, pool("stitched", ids), pool("ensembles", ids[:1]), pool("references", ids[:1])))
-    return groups
-
-
-def host_groups(host: str, seed: int, recs: list[ProblemInstance], pools: pd.DataFrame) -> list[Group]:
-    """Claim 4's groups of a host's stitching instances on one zoo seed (none without one)."""
-    stitching = set(pools[pools.pool == "ensembles"].instance) if len(pools) else set()
-    mine = [r for r in recs if r.host == host and r.zoo_seed == seed and r.id in stitching]
-    return groups_of(host, mine, pools) if mine else []
 
 
 def claim4(host: str, seeds: list[int], recs: list[ProblemInstance], pools: pd.DataFrame) -> dict:
@@ -226,4 +193,5 @@ def check_claims(samples: pd.DataFrame, pools: pd.DataFrame, instances: dict[str
     for scenario in sorted({r.scenario for r in instances.values()}):
         recs = [r for r in instances.values() if r.scenario == scenario]
         out["scenarios"][scenario] = scenario_claims(recs, samples, pools, families)
+        out["scenarios"][scenario]["gaps"] = gap_rows(recs, pools, samples, families)
     return json.loads(json.dumps(out, default=float))
