@@ -12,6 +12,18 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
+from threadpoolctl import threadpool_limits
+
+# what native thread pools read when they load (OpenMP, OpenBLAS, MKL, BLIS, Apple Accelerate, numexpr)
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
 
 def die_with_parent() -> None:
     """In a pool worker: exit at once when the process that started it dies, also where it died before this
@@ -28,12 +40,22 @@ def die_with_parent() -> None:
     threading.Thread(target=watch, name="stitchbench-parent-watch", daemon=True).start()
 
 
+def pin_threads() -> None:
+    """One BLAS/OpenMP thread in this process, as a pool's workers share the cores: the native thread pools
+    loaded already are limited (threadpoolctl), and those loaded later read THREAD_VARIABLES. Without it,
+    each worker's BLAS starts a thread per core and the workers' threads contend (17x slower, issue 35)."""
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    threadpool_limits(1)
+
+
 def worker_init(setup: str | None, devices, *args) -> None:
     """A pool's initializer: die with the driver, and leave Ctrl-C to it (a terminal sends it to every process
-    of the foreground group); then `setup` ('module:function', imported only now) with `args`, after the
-    worker's own device where the pool hands them out (`devices`: a queue of them, or None)."""
+    of the foreground group); one BLAS/OpenMP thread (`pin_threads`); then `setup` ('module:function',
+    imported only now) with `args`, after the worker's own device where the pool hands them out (`devices`: a
+    queue of them, or None)."""
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pin_threads()
     if setup:
         module, _, name = setup.partition(":")
         own = () if devices is None else (devices.get(),)

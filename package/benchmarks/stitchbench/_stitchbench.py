@@ -18,14 +18,20 @@ def available_instances() -> list[str]:
 
 
 class Problem(OptunaProblem):
-    """A tabular instance, scored on `split`: a shipped one by name (`available_instances()`), or
-    one exported to a folder (`stitchbench table export`); every file is checked against its sha256
-    first (and, for a folder, the manifest against `sha256` where given)."""
+    """A tabular instance, scored on `split` at `fidelity` (the fraction of val samples scored, a
+    prefix of a fixed order; `fidelity_space`, `cost(fidelity)`, `evaluate(params, fidelity)`): a
+    shipped one by name (`available_instances()`), or one exported to a folder (`stitchbench table
+    export`); every file is checked against its sha256 first (and, for a folder, the manifest
+    against `sha256` where given)."""
 
     def __init__(
-        self, instance: str | Path, split: str = "val", sha256: str | None = None
+        self,
+        instance: str | Path,
+        split: str = "val",
+        sha256: str | None = None,
+        fidelity: float = 1.0,
     ) -> None:
-        super().__init__(load(instance, sha256), split)
+        super().__init__(load(instance, sha256), split, fidelity)
 
     @property
     def reference_front(self) -> np.ndarray | None:

@@ -21,7 +21,7 @@ import torch
 from stitchbench.devices import resolve, worker_devices
 from stitchbench.errors import InputError
 from stitchbench.files import atomic_write
-from stitchbench.processes import worker_pool, workers_of
+from stitchbench.processes import pin_threads, worker_pool, workers_of
 from stitchbench.solvers import SOLVERS
 
 from .jobs import JobResult, execute
@@ -42,7 +42,8 @@ def run_local(jobs: Sequence[Job], workspace: Workspace, on_result: OnResult) ->
 
 
 def _init_worker(device: str, cache_dir: str) -> None:
-    """A job worker's setup, after `worker_init` (this module imports torch: seconds), on its own device."""
+    """A job worker's setup, after `worker_init` (one BLAS/OpenMP thread; this module imports torch: seconds),
+    on its own device, with one torch thread."""
     global _worker_ws
     torch.set_num_threads(1)
     _worker_ws = Workspace(Path(cache_dir), device=resolve(device))
@@ -136,7 +137,11 @@ def ray_resources(device: torch.device) -> dict[str, int]:
 
 
 def _ray_job(job_json: str, files: dict[str, bytes], device: str) -> JobResult:
+    """A job in a Ray worker: one torch and one BLAS/OpenMP thread (as a process worker), its artifacts
+    materialized into a worker-local cache."""
     global _worker_ws
+    torch.set_num_threads(1)
+    pin_threads()
     digest = hashlib.sha256("".join(sorted(files)).encode()).hexdigest()[:12]
     cache = Path(tempfile.gettempdir()) / f"stitchbench-ray-{digest}"
     for rel, data in sorted(files.items(), key=lambda kv: kv[0].endswith("manifest.json")):

@@ -79,10 +79,12 @@ def solve(job: Job, workspace: Workspace, start: float) -> JobResult:
     evals = frame(problem, X, F, {**base, "split": "val"})
     evals.insert(len(base), "eval", [e.index for e in run.log])
     evals["seconds"] = [e.seconds for e in run.log]
+    evals["fidelity"] = [e.fidelity for e in run.log]
+    evals["cost"] = [e.cost for e in run.log]  # in full-fidelity evaluations
     evals["finite"] = np.isfinite(F).all(1) if len(F) else []  # NaN/inf objectives: kept, flagged, not in fronts
     fronts = []
     if len(F):
-        finite = np.isfinite(F).all(1)
+        finite = np.isfinite(F).all(1) & (evals["fidelity"].to_numpy() == 1)  # a front of fidelity 1's scores
         front_val = nondominated(F[finite], problem.maximize)
         keep = [i for i in np.flatnonzero(finite) if any(np.array_equal(F[i], f) for f in front_val)]
         Xf = np.unique(X[keep], axis=0)

@@ -72,8 +72,9 @@ class PymooProblem(PymooBase):
         return None if front is None else self.sign * np.asarray(front, dtype=float)
 
 
-def to_pymoo(problem: Problem, split: str = "val", mixed: bool = False) -> PymooProblem:
-    return PymooProblem(problem, split, mixed)
+def to_pymoo(problem: Problem, split: str = "val", mixed: bool = False, fidelity: float = 1.0) -> PymooProblem:
+    """The pymoo problem of `problem` at `fidelity` (`Problem.with_fidelity`; its front is that fidelity's)."""
+    return PymooProblem(problem.with_fidelity(fidelity), split, mixed)
 
 
 def optuna_space(problem: Problem) -> dict[str, optuna.distributions.BaseDistribution]:

@@ -10,6 +10,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -125,6 +126,8 @@ class Problem(ABC):
     hosted: ClassVar[bool] = False  # takes a `host` party (suites build one instance per host)
     injected: ClassVar[frozenset[str]] = frozenset({"zoo", "zoo_seed"})  # passed by the framework (INJECTABLE)
     tabular: bool = False  # True: objective vectors are looked up in precomputed tables (`_lookup`)
+    fidelity: float = 1.0  # the fraction of val samples scored (`with_fidelity`)
+    fidelity_cost: Fraction = Fraction(1)  # one evaluation's cost in full-fidelity evaluations
     name: str
     variables: list[Variable]
     objectives: list[Objective]
@@ -151,6 +154,16 @@ class Problem(ABC):
 
     def metric(self) -> str:
         return self.zoo.scenario.metric
+
+    def with_fidelity(self, fidelity: float) -> "Problem":
+        """This problem scoring a fraction of its val samples (tabular instances: `stitchbench.tabular.fidelity`);
+        at fidelity 1, the problem itself. A live problem has only fidelity 1."""
+        if fidelity == 1:
+            return self
+        raise InputError(
+            f"{self.name!r} evaluates live and has no fidelities (asked for {fidelity!r}); valid: 1; tabular "
+            "instances score any fraction in (0, 1] of their val samples"
+        )
 
     def to_matrix(self, X: Any) -> np.ndarray:
         """Validate decision vectors (rows of numbers, or dicts by name) into the numeric encoding."""

@@ -8,13 +8,20 @@ from stitchbench.registry import Registry, first_line
 
 from .api import Solver
 from .builtin import Exhaustive, RandomSearch
+from .halving import SuccessiveHalving
 from .optuna_solvers import OPTUNA
 from .pymoo_solvers import PYMOO
 
 ENTRY_POINT_GROUP = "stitchbench.solvers"
 
 SOLVERS: Registry[Solver] = Registry("solver", ENTRY_POINT_GROUP)
-for _name, _cls in {**PYMOO, **OPTUNA, "random": RandomSearch, "exhaustive": Exhaustive}.items():
+for _name, _cls in {
+    **PYMOO,
+    **OPTUNA,
+    "random": RandomSearch,
+    "exhaustive": Exhaustive,
+    SuccessiveHalving.name: SuccessiveHalving,
+}.items():
     SOLVERS.add(_name, _cls, first_line(_cls))
 
 

@@ -34,7 +34,7 @@ from stitchbench.moo.scoring import (
 )
 
 from .files import read, read_ensemble, read_intervals, value_columns, write, write_ensemble, write_intervals
-from .weights import write_members
+from .weights import test_scorers, write_members
 
 BranchScorer = Callable[[tuple[int, float], str, str], WeightedScores]  # ((point, alpha), party, split)
 
@@ -256,6 +256,29 @@ class EnsembleTable:
         if key not in self._pools:
             self._pools[key] = stitch_pools(self.combo_scorer, self.points, self.members, parties, self.alphas)
         return self._pools[key]
+
+    def val_samples(self, party: str) -> int:
+        return (
+            self.intervals[party, "val"][0].shape[-1] if self.intervals is not None else len(self.labels[party, "val"])
+        )
+
+    def restrict(self, keep: dict[str, np.ndarray], objectives: list[str | None]) -> "EnsembleTable":
+        """This table with each party's val split cut to the samples `keep[party]` (see `fidelity`)."""
+        probs, labels, intervals = dict(self.probs), dict(self.labels), dict(self.intervals or {})
+        for party, idx in keep.items():
+            if self.intervals is not None:
+                intervals[party, "val"] = tuple(a[..., idx] for a in self.intervals[party, "val"])
+            else:
+                probs[party, "val"] = self.probs[party, "val"][:, :, :, idx]
+                labels[party, "val"] = self.labels[party, "val"][idx]
+        return replace(
+            self,
+            probs=probs,
+            labels=labels,
+            intervals=intervals if self.intervals is not None else None,
+            _scorers=test_scorers(self._scorers),
+            _pools={},
+        )
 
     def write(self, directory: Path) -> dict[str, Any]:
         """members, alphas, points (with costs), probs and labels; the manifest's fields."""

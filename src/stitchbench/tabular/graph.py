@@ -6,7 +6,7 @@ Raw decisions are rows in the numeric encoding of the subset's variables: `ab.<p
 `sum_b row[b] * 2**b + row[2k] * 4**k` over its 2k switch bits b, so indices run over 0 .. 3 * 4**k - 1.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,13 +34,16 @@ def decision_index(matrix: np.ndarray, k: int) -> np.ndarray:
 @dataclass
 class GraphTable:
     """`decision_to_candidate[i]`: the candidate row of raw decision i; `candidates`: the canonical rows
-    (n_cand, 2k + 1); `scores[split]`: their objective values (n_cand, n_objectives)."""
+    (n_cand, 2k + 1); `scores[split]`: their objective values (n_cand, n_objectives); `samples[party]`: their
+    per-sample scores on the party's val split (n_cand, N), whose mean is its score: what fidelities read
+    (tables built before issue 35 have none)."""
 
     family: ClassVar[str] = "stitch-graph"
 
     decision_to_candidate: np.ndarray
     candidates: np.ndarray
     scores: dict[str, np.ndarray]
+    samples: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         d2c, cands = self.decision_to_candidate, self.candidates
@@ -53,6 +56,9 @@ class GraphTable:
         for split, s in self.scores.items():
             if s.ndim != 2 or len(s) != len(cands):
                 raise InputError(f"graph table: {split} scores have shape {s.shape}; expected ({len(cands)}, m)")
+        for party, s in self.samples.items():
+            if s.ndim != 2 or len(s) != len(cands):
+                raise InputError(f"graph table: {party}'s samples have shape {s.shape}; expected ({len(cands)}, N)")
 
     @property
     def k(self) -> int:
@@ -72,6 +78,23 @@ class GraphTable:
     def front(self, objectives: list[str | None], maximize: np.ndarray, split: str) -> np.ndarray:
         """The exact front: the non-dominated objective vectors of all candidates."""
         return nondominated(self.scores[split], maximize)
+
+    def val_samples(self, party: str) -> int:
+        if party not in self.samples:
+            raise InputError(
+                f"this stitch-graph table has no per-sample scores of {party!r} (it has: "
+                f"{', '.join(self.samples) or 'none'}), so it has no fidelities; tables built since issue 35 have them"
+            )
+        return self.samples[party].shape[1]
+
+    def restrict(self, keep: dict[str, np.ndarray], objectives: list[str | None]) -> "GraphTable":
+        """This table scoring each party's val split on the samples `keep[party]` (see `fidelity`): each
+        party's score the mean of those samples' scores."""
+        val = self.scores["val"].copy()
+        for j, party in enumerate(objectives):
+            if party is not None:
+                val[:, j] = self.samples[party][:, keep[party]].mean(1)
+        return replace(self, scores={**self.scores, "val": val})
 
     def check_variables(self, variables: list) -> None:
         if len(variables) != 2 * self.k + 1:
@@ -108,6 +131,7 @@ class GraphTable:
             "decision_to_candidate": self.decision_to_candidate,
             "candidates": self.candidates,
             **{f"scores.{s}": v for s, v in self.scores.items()},
+            **{f"samples.{p}": v for p, v in self.samples.items()},
         }
 
     @classmethod
@@ -118,8 +142,10 @@ class GraphTable:
         scores = {
             k.removeprefix("scores."): np.asarray(v, dtype=float) for k, v in arrays.items() if k.startswith("scores.")
         }
+        samples = {k.removeprefix("samples."): np.asarray(v) for k, v in arrays.items() if k.startswith("samples.")}
         return cls(
             np.asarray(arrays["decision_to_candidate"]).astype(np.int64),
             np.asarray(arrays["candidates"], dtype=float),
             scores,
+            samples,
         )

@@ -3,6 +3,7 @@
 its own files. `TableBacked` is the problem side of any of them, shared by the builders' live families (which
 build their table) and by `TableProblem`, an exported table loaded without torch."""
 
+import copy
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -14,6 +15,7 @@ from stitchbench.moo.pools import ClaimPools
 from stitchbench.moo.splits import EVAL_SPLITS, check_split
 
 from .ensemble import EnsembleTable
+from .fidelity import check_fidelity, fidelity_cost, prefix
 from .files import read, value_columns
 from .graph import GraphTable
 from .grid import ONE_SHOT_FAMILIES, GridTable
@@ -24,6 +26,8 @@ class Table(Protocol):
     family: str  # a class attribute, or an instance's (`GridTable` serves three families)
 
     def lookup(self, matrix: np.ndarray, objectives: list[str | None], split: str) -> np.ndarray: ...
+    def val_samples(self, party: str) -> int: ...
+    def restrict(self, keep: dict[str, np.ndarray], objectives: list[str | None]) -> "Table": ...
     def front_kind(self) -> str: ...
     def front(self, objectives: list[str | None], maximize: np.ndarray, split: str) -> np.ndarray: ...
     def stitch_alpha(self, matrix: np.ndarray) -> np.ndarray | None: ...
@@ -43,6 +47,7 @@ class TableBacked:
 
     table: Table | None
     tabular = True
+    full: "TableBacked | None" = None  # a fidelity view's instance at fidelity 1
     objectives: list[Objective]
     maximize: np.ndarray
 
@@ -52,6 +57,23 @@ class TableBacked:
 
     def _lookup(self, matrix: np.ndarray, split: str) -> np.ndarray:
         return self.table.lookup(matrix, self.objective_parties(), split)
+
+    def with_fidelity(self, fidelity: float):
+        """A view of this instance that scores each party's val split on the prefix of its samples that
+        `fidelity` takes (`stitchbench.tabular.fidelity`), with its `fidelity` and `fidelity_cost`; at
+        fidelity 1 the instance itself. Views are cached per fidelity; baselines and test stay whole."""
+        f, base = check_fidelity(fidelity), self.full or self
+        if f == 1 or self.table is None:
+            return super(TableBacked, base).with_fidelity(f)
+        views = base.__dict__.setdefault("_fidelity_views", {})
+        if f not in views:
+            sizes = {p: base.table.val_samples(p) for p in base.parties()}  # refuses a table without samples
+            view = copy.copy(base)
+            view._memo, view.evaluations, view.full = {}, 0, base
+            view.table = base.table.restrict({p: prefix(p, n, f) for p, n in sizes.items()}, base.objective_parties())
+            view.fidelity, view.fidelity_cost = f, fidelity_cost(sizes, f)
+            views[f] = view
+        return views[f]
 
     def front_kind(self):
         return super().front_kind() if self.table is None else self.table.front_kind()
@@ -127,6 +149,8 @@ class TableProblem(TableBacked, Problem):
 
     def exact_front(self, split="val"):
         check_split(split)
+        if self.fidelity < 1 and split == "val":  # the exported front is fidelity 1's
+            return super().exact_front(split)
         return self._fronts[split].copy()
 
     def max_cost(self) -> float:
@@ -135,7 +159,7 @@ class TableProblem(TableBacked, Problem):
     def output_ensembles(self):
         return None if self._ensembles is None else tuple(a.copy() for a in self._ensembles)
 
-    def optuna(self, split: str = "val"):
+    def optuna(self, split: str = "val", fidelity: float = 1.0):
         from .optuna_problem import OptunaProblem
 
-        return OptunaProblem(self, split)
+        return OptunaProblem(self, split, fidelity)

@@ -8,7 +8,7 @@ evaluating every breakpoint and one weight inside every interval between them gi
 the problem has, so its front is exact; otherwise the front of a lattice on the simplex (approximate).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -92,6 +92,16 @@ class WeightsTable:
     def claim_pools(self, parties: list[str]) -> None:
         return None
 
+    def val_samples(self, party: str) -> int:
+        return len(self.labels[party, "val"])
+
+    def restrict(self, keep: dict[str, np.ndarray], objectives: list[str | None]) -> "WeightsTable":
+        """This table with each party's val split cut to the samples `keep[party]` (see `fidelity`)."""
+        probs, labels = dict(self.probs), dict(self.labels)
+        for party, idx in keep.items():
+            probs[party, "val"], labels[party, "val"] = self.probs[party, "val"][:, idx], self.labels[party, "val"][idx]
+        return replace(self, probs=probs, labels=labels, _scorers=test_scorers(self._scorers))
+
     def write(self, directory: Path) -> dict[str, Any]:
         """members.parquet, probs.parquet, labels.parquet; the manifest's fields."""
         write_members(directory, self.members, self.flops)
@@ -104,6 +114,11 @@ class WeightsTable:
         names = members.column("name").to_pylist()
         flops = members.column("flops").to_numpy().astype(float)
         return cls(names, probs, labels, manifest["instance"]["metric"], flops, manifest.get("switches", False))
+
+
+def test_scorers(scorers: dict) -> dict:
+    """The scorers of the test split (keys end with the split), which a restricted val leaves as they are."""
+    return {k: v for k, v in scorers.items() if k[-1] != "val"}
 
 
 def write_members(directory: Path, names: list[str], flops: np.ndarray) -> None:

@@ -1,0 +1,146 @@
+"""Anytime, target-based comparison of solvers (COCO's runtime ECDFs, on hypervolume; torch-free).
+
+Per instance, N_TARGETS hypervolume targets lie between random search's median hypervolume at the budget and
+the front's, log-spaced in the gap that remains: the front's hypervolume less gap * 10**-k for k evenly
+from 0 to DEPTH. A run's runtime to a target is the evaluations it spent (in full-fidelity equivalents) until
+the hypervolume of everything it evaluated at fidelity 1 reached the target; censored (inf) where the budget
+ran out first. A solver's ECDF is the fraction of (instance, seed, target) triples reached against log
+evaluations; its area, over log evaluations from 1 to the budget, is normalized to [0, 1]: 1 reaches every
+target at the first evaluation, 0 none within the budget. Across instances, solvers are compared on their
+mean area per instance (Friedman, Holm-corrected Wilcoxon: `leaderboard.friedman`, `leaderboard.pairwise`);
+per instance, on their runs' areas (two-sided Mann-Whitney U, Holm-corrected, with A12)."""
+
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stitchbench.errors import InputError
+from stitchbench.moo.front import nondominated
+from stitchbench.moo.instance import ProblemInstance
+
+from .figures import savefig
+from .indicators import hypervolume, objective_columns
+from .statistics import ALPHA, a12, holm
+
+N_TARGETS = 51
+DEPTH = 5  # the last target: the front's hypervolume less 10**-DEPTH of the gap
+BASELINE = "random"  # the solver whose median hypervolume at the budget sets the first target
+
+
+def targets(baseline_hv: float, front_hv: float, n: int = N_TARGETS) -> np.ndarray:
+    """n targets, ascending, log-spaced in the gap from `baseline_hv` up to `front_hv`."""
+    gap = front_hv - baseline_hv
+    if not gap > 0:
+        raise InputError(f"no gap to set targets in: baseline hypervolume {baseline_hv} >= front's {front_hv}")
+    return front_hv - gap * np.logspace(0, -DEPTH, n)
+
+
+def trace(F: np.ndarray, rec: ProblemInstance) -> np.ndarray:
+    """The hypervolume of everything evaluated so far, after each row of F (in evaluation order)."""
+    out, archive, hv = np.zeros(len(F)), np.empty((0, F.shape[1])), 0.0
+    sign = np.where(rec.maximize, 1.0, -1.0)
+    for i, f in enumerate(F):
+        if np.isfinite(f).all() and not ((archive * sign >= f * sign).all(1)).any():
+            archive = nondominated(np.vstack([archive, f]), np.array(rec.maximize))
+            hv = hypervolume(archive, rec)
+        out[i] = hv
+    return out
+
+
+def runtimes(hv: np.ndarray, spent: np.ndarray, goals: np.ndarray) -> np.ndarray:
+    """Per target, the evaluations spent (cumulative, `spent`) when `hv` (after each) first reached it; inf
+    where it never did."""
+    first = np.searchsorted(hv, goals - 1e-12, side="left")  # hv never decreases
+    return np.where(first < len(hv), spent[np.minimum(first, len(hv) - 1)], np.inf)
+
+
+def area(rt: np.ndarray, budget: float) -> float:
+    """The normalized area under a run's ECDF over log evaluations from 1 to `budget`: the mean over targets
+    of (log budget - log runtime) / log budget (0 for a target not reached)."""
+    span = np.log(budget)
+    return float(np.mean(np.where(rt <= budget, (span - np.log(np.maximum(rt, 1))) / span, 0.0)))
+
+
+def runs(evaluations: pd.DataFrame, instances: dict[str, ProblemInstance], front_hv: dict[str, float]) -> pd.DataFrame:
+    """One row per job: instance, solver, seed, budget, area and its `runtimes` (an array per target), with
+    each instance's targets from its BASELINE runs' median hypervolume at the budget and `front_hv`."""
+    jobs = []
+    for job, g in evaluations.groupby("job", sort=False):
+        first, rec = g.iloc[0], instances[g.iloc[0].instance]
+        g = g.sort_values("eval")
+        cost = g["cost"].to_numpy(dtype=float) if "cost" in g else np.ones(len(g))
+        full = g["fidelity"].to_numpy() == 1 if "fidelity" in g else np.ones(len(g), dtype=bool)
+        F = np.where(full[:, None], g[objective_columns(rec)].to_numpy(dtype=float), np.nan)  # fidelity 1 only
+        jobs.append((job, first.instance, first.solver, int(first.seed), trace(F, rec), np.cumsum(cost)))
+    rows = []
+    for instance in dict.fromkeys(j[1] for j in jobs):
+        mine = [j for j in jobs if j[1] == instance]
+        base = [j[4][-1] for j in mine if j[2] == BASELINE]
+        if not base:
+            raise InputError(f"instance {instance!r} has no {BASELINE!r} runs to set its targets from")
+        goals = targets(float(np.median(base)), front_hv[instance])
+        budget = max(round(j[5][-1]) for j in mine)
+        for job, _, solver, seed, hv, spent in mine:
+            rt = runtimes(hv, spent, goals)
+            rows.append(
+                {"job": job, "instance": instance, "solver": solver, "seed": seed, "budget": budget}
+                | {"area": area(rt, budget), "runtimes": rt}
+            )
+    return pd.DataFrame(rows, columns=["job", "instance", "solver", "seed", "budget", "area", "runtimes"])
+
+
+def areas(per_run: pd.DataFrame) -> pd.DataFrame:
+    """instances x solvers of mean ECDF area (the solvers that ran on every instance), best mean rank first."""
+    wide = per_run.pivot_table(index="instance", columns="solver", values="area", aggfunc="mean").dropna(axis=1)
+    return wide[wide.rank(axis=1, ascending=False).mean().sort_values(kind="stable").index]
+
+
+def instance_tests(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Per instance, every pair of solvers' run areas: two-sided Mann-Whitney U, Holm-corrected within the
+    instance, with A12 (the probability a run of a has the larger area)."""
+    from scipy.stats import mannwhitneyu
+
+    rows = []
+    for instance, g in per_run.groupby("instance", sort=False):
+        by = {s: r.area.to_numpy() for s, r in g.groupby("solver", sort=True)}
+        pairs = list(combinations(by, 2))
+        p = np.array([mannwhitneyu(by[a], by[b], alternative="two-sided").pvalue for a, b in pairs])
+        for (a, b), pv, ph in zip(pairs, p, holm(np.nan_to_num(p, nan=1.0)), strict=True):
+            effect = a12(by[a], by[b])
+            word = "no significant difference" if ph > ALPHA else ("a better" if effect > 0.5 else "b better")
+            rows.append(
+                {"instance": instance, "solver_a": a, "solver_b": b, "area_a": float(by[a].mean())}
+                | {"area_b": float(by[b].mean()), "p": float(pv), "p_holm": float(ph), "A12": effect, "verdict": word}
+            )
+    columns = ["instance", "solver_a", "solver_b", "area_a", "area_b", "p", "p_holm", "A12", "verdict"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def ecdf(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Per solver: the fraction of its (instance, seed, target) triples reached at each runtime (a step)."""
+    rows = []
+    for solver, g in per_run.groupby("solver", sort=True):
+        rt = np.concatenate(g.runtimes.to_list())
+        reached = np.sort(rt[np.isfinite(rt)])
+        rows += [{"solver": solver, "eval": float(e), "fraction": (i + 1) / len(rt)} for i, e in enumerate(reached)]
+    return pd.DataFrame(rows, columns=["solver", "eval", "fraction"])
+
+
+def ecdf_figure(per_run: pd.DataFrame, colours: dict[str, str], out: Path, title: str) -> Path:
+    """The runtime ECDF of each solver (COCO's), evaluations on a log axis up to the budget."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    budget = float(per_run.budget.max())
+    for solver, g in ecdf(per_run).groupby("solver", sort=True):
+        x, y = [1.0, *g["eval"], budget], [0.0, *g.fraction, g.fraction.iloc[-1]]
+        ax.step(x, y, where="post", color=colours.get(solver), label=solver, lw=1.6)
+    ax.set(xscale="log", xlim=(1, budget), ylim=(0, 1.02), xlabel="evaluations (full-fidelity equivalents)")
+    ax.set_ylabel("fraction of (instance, seed, target) reached")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return savefig(fig, out)

@@ -1,0 +1,134 @@
+"""The anytime (COCO-style) comparison: targets between random search's median and the front, runtimes to
+them, ECDF areas, and the tests across and within instances, on runs built to separate solvers; the
+reversed runs reverse the verdict."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stitchbench.errors import InputError
+from stitchbench.moo.instance import ProblemInstance
+from stitchbench.results.anytime import (
+    DEPTH,
+    N_TARGETS,
+    area,
+    areas,
+    ecdf,
+    ecdf_figure,
+    instance_tests,
+    runs,
+    runtimes,
+    targets,
+)
+from stitchbench.results.leaderboard import friedman, pairwise
+
+BUDGET, INSTANCES, SEEDS = 500, 8, 5
+FRONT_HV = 0.8  # the front: the point (0.8, 1.0)
+
+
+def record(iid: str) -> ProblemInstance:
+    return ProblemInstance(
+        id=iid, problem_id="p", scenario="s", scenario_name="s", scenario_params={}, zoo_seed=0,
+        family="ensemble-weights", params={}, host=None, parties=["A", "B"], metric="accuracy",
+        objectives=["A", "B"], maximize=[True, True], variables=[], bounds=[(0, 1), (0, 1)],
+        reference_point=[0, 0], front="exact", artifacts={},
+    )  # fmt: skip
+
+
+def evaluations(speeds: dict[str, float | None]) -> pd.DataFrame:
+    """Per solver, runs whose k-th evaluation is (0.8 p, 1) with p = 0.5 + 0.5 k / speed (capped at 1) and a
+    little noise; speed None: random search, p about 0.5 throughout; speed 0: a run stuck at p = 0.05."""
+    rng, rows = np.random.default_rng(0), []
+    for i in range(INSTANCES):
+        for solver, speed in speeds.items():
+            for seed in range(SEEDS):
+                k = np.arange(1, BUDGET + 1)
+                if speed is None:
+                    p = 0.5 + rng.normal(0, 0.01, BUDGET)
+                elif speed == 0:
+                    p = np.full(BUDGET, 0.05)
+                else:
+                    p = np.minimum(1, 0.5 + 0.5 * k / (speed * rng.uniform(0.8, 1.2)))
+                job = f"i{i}/{solver}/{seed}"
+                rows += [
+                    {
+                        "job": job,
+                        "instance": f"i{i}",
+                        "solver": solver,
+                        "seed": seed,
+                        "eval": e,
+                        "f.A": 0.8 * q,
+                        "f.B": 1.0,
+                    }
+                    for e, q in zip(k, p, strict=True)
+                ]
+    return pd.DataFrame(rows)
+
+
+def per_run(speeds):
+    ev = evaluations(speeds)
+    ids = ev.instance.unique()
+    return runs(ev, {i: record(i) for i in ids}, dict.fromkeys(ids, FRONT_HV))
+
+
+@pytest.fixture(scope="module")
+def fast_first():
+    return per_run({"A": 20, "B": 300, "random": None, "stuck": 0})
+
+
+def test_targets_are_log_spaced_in_the_gap():
+    t = targets(0.4, 0.8)
+    assert len(t) == N_TARGETS and t[0] == pytest.approx(0.4) and t[-1] == pytest.approx(0.8 - 0.4 * 10**-DEPTH)
+    assert np.allclose(np.diff(np.log10(0.8 - t)), -DEPTH / (N_TARGETS - 1))
+    with pytest.raises(InputError, match="no gap"):
+        targets(0.8, 0.8)
+
+
+def test_runtimes_are_the_first_evaluation_reaching_each_target_censored_at_the_budget():
+    hv = np.array([0.1, 0.3, 0.3, 0.6])
+    rt = runtimes(hv, np.arange(1.0, 5.0), np.array([0.1, 0.2, 0.6, 0.7]))
+    assert rt.tolist() == [1, 2, 4, np.inf]
+    assert area(np.array([1.0]), 100) == 1 and area(np.array([np.inf]), 100) == 0
+    assert area(np.array([10.0]), 100) == pytest.approx(0.5)
+
+
+def test_the_solver_that_reaches_targets_earlier_has_the_larger_area_and_ranks_first(fast_first):
+    wide = areas(fast_first)
+    assert list(wide.columns[:2]) == ["A", "B"]  # best mean rank first
+    assert (wide["A"] > wide["B"]).all()
+    row = pairwise(wide).set_index(["solver_a", "solver_b"]).loc[("A", "B")]
+    assert row.verdict == "a better" and row.p_holm <= 0.05
+    assert friedman(wide)["p"] <= 0.05
+    tests = instance_tests(fast_first)
+    ab = tests[(tests.solver_a == "A") & (tests.solver_b == "B")]
+    assert len(ab) == INSTANCES and (ab.verdict == "a better").all()
+
+
+def test_a_solver_that_never_improves_gets_area_0(fast_first):
+    stuck = fast_first[fast_first.solver == "stuck"]
+    assert (stuck.area == 0).all()
+    assert 0 < fast_first[fast_first.solver == "random"].area.mean() < fast_first[fast_first.solver == "B"].area.mean()
+
+
+def test_the_reversed_runs_reverse_the_ranking():
+    wide = areas(per_run({"A": 300, "B": 20, "random": None}))
+    assert list(wide.columns[:2]) == ["B", "A"]
+    row = pairwise(wide).set_index(["solver_a", "solver_b"]).loc[("B", "A")]
+    assert row.verdict == "a better"
+
+
+def test_an_instance_without_random_runs_has_no_targets():
+    ev = evaluations({"A": 20})
+    with pytest.raises(InputError, match="no 'random' runs"):
+        runs(ev, {i: record(i) for i in ev.instance.unique()}, dict.fromkeys(ev.instance.unique(), FRONT_HV))
+
+
+def test_the_ecdf_and_its_figure(fast_first, tmp_path):
+    e = ecdf(fast_first)
+    a = e[e.solver == "A"]
+    assert a.fraction.iloc[-1] == 1 and a["eval"].max() <= BUDGET and (np.diff(a.fraction) > 0).all()
+    assert "stuck" not in set(e.solver)  # reaches none
+    path = ecdf_figure(fast_first, {}, tmp_path / "ecdf.png", "all instances")
+    assert path.stat().st_size > 0
+    one = ecdf_figure(fast_first[fast_first.instance == "i0"], {}, tmp_path / "i0.png", "i0")
+    assert one.exists()
