@@ -23,7 +23,9 @@ def seed(zoo_seed: int, point: tuple[float, float], holds: bool) -> dict:
 
 def inputs(points, holds):
     per_seed = [seed(k, p, h) for k, (p, h) in enumerate(zip(points, holds, strict=True))]
-    claims = {"scenarios": {"S": {"claims": [{"id": 4, "checks": [{"host": "A", "per_seed": per_seed}]}]}}}
+    claims = {
+        "scenarios": {"S": {"claims": [{"id": 4, "checks": [{"host": "A", "verdict": "HOLDS", "per_seed": per_seed}]}]}}
+    }
     rows = [
         (f"i{k}", "test", name, o, v[j])
         for k in range(len(points))
@@ -106,19 +108,58 @@ def test_parties_of_another_scenario_neither_show_as_nan_nor_hide_the_largest_ga
     assert "nan" not in text and "21.0 points below merged data on b" in text
 
 
-def test_each_scenario_gets_its_own_table_without_the_other_scenarios_parties():
+def test_each_scenario_gets_its_own_table_without_the_other_scenarios_parties(tmp_path):
     """Scenarios with different parties: one headline table each, holding only its own parties' columns (a
     single table had a "—" column per party of every other scenario)."""
     from stitchbench.study.sections import headline_blocks
 
     claims, baselines, instances = inputs([(0.95, 0.90)], [True])
     per_seed = [seed(0, (0.91, 0.88), False) | {"selected": {"instance": "j0"}, "point": {"C": 0.91, "D": 0.88}}]
-    claims["scenarios"]["T"] = {"claims": [{"id": 4, "checks": [{"host": "C", "per_seed": per_seed}]}]}
+    claims["scenarios"]["T"] = {
+        "claims": [{"id": 4, "checks": [{"host": "C", "verdict": "FAILS", "per_seed": per_seed}]}]
+    }
     more = baselines.assign(instance="j0", objective=baselines.objective.map({"A": "C", "B": "D"}))
     instances["j0"] = record("j0").model_copy(update={"parties": ["C", "D"], "objectives": ["C", "D"]})
-    blocks = headline_blocks(claims, pd.concat([baselines, more]), instances)
+    blocks = headline_blocks(claims, pd.concat([baselines, more]), instances, tmp_path)
     tables = [b.table for b in blocks if b.kind == "table"]
     assert [t.scenario.tolist() for t in tables] == [["S"], ["T"]]
     assert "stitched on A (test)" in tables[0] and not any("C" in c for c in tables[0].columns)
     assert "stitched on C (test)" in tables[1] and not any(" A " in c or " B " in c for c in tables[1].columns)
-    assert [b.text.split(".**")[0] for b in blocks if b.kind == "para"][1:] == ["**S", "**T"]
+    scenario_paragraphs = [b.text.split(".**")[0] for b in blocks if b.kind == "para" and ".**" in b.text]
+    assert scenario_paragraphs == ["**S", "**T"]
+
+
+def test_the_answers_count_hosts_per_question():
+    from stitchbench.study.sections import answers
+
+    def check(verdict, family=None):
+        return {"verdict": verdict} | ({"family": family} if family else {})
+
+    claims = {
+        "scenarios": {
+            "S": {"claims": [{"id": 4, "checks": [check("HOLDS"), check("FAILS")]}, {"id": 5, "checks": []}]},
+            "T": {
+                "claims": [
+                    {"id": 4, "checks": [check("INCONCLUSIVE")]},
+                    {"id": 5, "checks": [check("FAILS", "merge"), check("FAILS", "merge"), check("HOLDS", "distill")]},
+                ]
+            },
+        }
+    }
+    four, five = answers(claims)
+    assert four.endswith("?** Of 3 hosts, 1 holds, 1 fails, 1 is inconclusive.")
+    assert five.endswith("?** Against merge, of 2 hosts, 2 fail; against distill, of 1 host, 1 holds.")
+
+
+def test_the_gap_figure_is_drawn_per_scenario(tmp_path):
+    from stitchbench.study.sections import gap_figures
+
+    rows = [
+        {"host": h, "method": m, "party": p, "gap": g, "lo": g - 1, "hi": g + 1, "zoo_seeds": 1}
+        for h in ("A", "B")
+        for m, g in (("stitch s*", -3.0), ("merge", -20.0), ("FedAvg", -1.0))
+        for p in ("A", "B")
+    ]
+    claims = {"scenarios": {"S": {"gaps": rows}, "T": {"gaps": []}}}
+    (figure,) = gap_figures(claims, tmp_path)
+    assert figure.path == tmp_path / "headline_S.png" and figure.path.stat().st_size > 10_000

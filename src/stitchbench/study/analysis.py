@@ -95,7 +95,7 @@ class ClaimsAnalysis(Analysis):
         write_json(run.file(CLAIMS), check_claims(run.table("reference_samples"), pools, instances))
 
     def blocks(self, run: RunDir, instances: dict[str, ProblemInstance], baselines: pd.DataFrame) -> list:
-        return claims_blocks(self.claims(run), baselines, instances)
+        return claims_blocks(self.claims(run), baselines, instances, run.file("figures"))
 
     def marks(self, run: RunDir) -> dict[str, list[tuple[str, np.ndarray]]]:
         """Claim 4's s* on its own instance's front figure, per zoo seed."""

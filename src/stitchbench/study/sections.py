@@ -1,6 +1,8 @@
 """The paper's sections of a run's report: the headline (claim 4's s* against every reference) and the claims
 check, each claim with its verdict and the numbers behind it."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from stitchbench.moo.instance import ProblemInstance
@@ -8,6 +10,7 @@ from stitchbench.results.report import Block, fmt
 
 from .bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED
 from .claim4_size import methods_note
+from .figures import gaps_figure
 from .headline import headline, verdicts
 
 CLAIMS_METHODS = (
@@ -94,16 +97,58 @@ def describe_claim5_seed(r: dict, family: str) -> str:
     return f"{text}; {family}'s own val-chosen point {b['decision']}: on test {got} (gap to merged: {gap} points)"
 
 
-def headline_blocks(claims: dict, baselines: pd.DataFrame, instances) -> list[Block]:
-    """The headline (claim 4's stitched point against every reference, mean ± SE over zoo seeds): per
-    scenario its table, without the columns of other scenarios' parties, and its paragraph; nothing where no
-    stitch-ensemble was tested."""
+def tally(verdicts: list[str]) -> str:
+    """E.g. "of 4 hosts, 1 holds, 2 fail, 1 is inconclusive"."""
+    words = {HOLDS: ("holds", "hold"), FAILS: ("fails", "fail"), INCONCLUSIVE: ("is inconclusive", "are inconclusive")}
+    words |= {NOT_TESTED: ("is not tested", "are not tested")}
+    parts = [f"{n} {words[v][n != 1]}" for v in words if (n := verdicts.count(v))]
+    return f"of {len(verdicts)} host{'s' if len(verdicts) != 1 else ''}, " + ", ".join(parts)
+
+
+def answers(claims: dict) -> list[str]:
+    """One sentence per question the study asks (claims 4 and 5), counting hosts over every scenario."""
+    checks: dict[int, list[dict]] = {4: [], 5: []}
+    for data in claims["scenarios"].values():
+        for c in data["claims"]:
+            checks.get(c["id"], []).extend(c["checks"])
+    out = []
+    if checks[4]:
+        four = tally([c["verdict"] for c in checks[4]])
+        out.append(f"**Do stitches improve on output ensembles (claim 4)?** {four[0].upper()}{four[1:]}.")
+    families = list(dict.fromkeys(c["family"] for c in checks[5]))
+    if families:
+        each = [f"against {f}, {tally([c['verdict'] for c in checks[5] if c['family'] == f])}" for f in families]
+        out.append(f"**Do stitches improve on the one-shot alternatives (claim 5)?** Against {'; '.join(each)[8:]}.")
+    return out
+
+
+def gap_figures(claims: dict, figdir: Path) -> list[Block]:
+    """Per scenario with gaps, its headline figure (`figures.gaps_figure`)."""
+    return [
+        Block("figure", path=gaps_figure(scenario, pd.DataFrame(data["gaps"]), figdir))
+        for scenario, data in claims["scenarios"].items()
+        if data.get("gaps")
+    ]
+
+
+def headline_blocks(claims: dict, baselines: pd.DataFrame, instances, figdir: Path) -> list[Block]:
+    """The headline: the answers, the gap figures, then (claim 4's stitched point against every reference, mean
+    ± SE over zoo seeds) per scenario its table, without the columns of other scenarios' parties, and its
+    paragraph; nothing where no stitch-ensemble was tested."""
     table = headline(claims, baselines, instances)
     if not len(table):
         return []
     text = verdicts(claims, baselines, instances)
     blocks = [
         Block("heading", "Headline"),
+        *(Block("para", sentence) for sentence in answers(claims)),
+        Block(
+            "para",
+            "Each method's val-chosen point against merged data, per host and party on test (s*: claim 4's stitched "
+            "point; a one-shot family's: its val-front point of highest mean val score), averaged over zoo seeds "
+            "per test sample, with 95% percentile intervals from resampling the test samples.",
+        ),
+        *gap_figures(claims, figdir),
         Block(
             "para",
             "Per scenario and host, the stitched candidate s* claim 4 selects on val (the eligible one of largest "
@@ -121,9 +166,11 @@ def headline_blocks(claims: dict, baselines: pd.DataFrame, instances) -> list[Bl
     return blocks
 
 
-def claims_blocks(claims: dict, baselines: pd.DataFrame, instances: dict[str, ProblemInstance]) -> list[Block]:
+def claims_blocks(
+    claims: dict, baselines: pd.DataFrame, instances: dict[str, ProblemInstance], figdir: Path
+) -> list[Block]:
     """The headline, then the claims check per scenario with its methods note."""
-    blocks = headline_blocks(claims, baselines, instances)
+    blocks = headline_blocks(claims, baselines, instances, figdir)
     blocks.append(Block("heading", "Claims check"))
     blocks.append(Block("para", CLAIMS_METHODS + " " + methods_note(), note=True))
     for scenario, data in claims["scenarios"].items():
