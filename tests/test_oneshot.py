@@ -125,3 +125,17 @@ def test_a_one_shot_table_exports_and_loads_to_the_same_scores(problems, tmp_pat
     for split in ("val", "test"):
         assert np.array_equal(loaded.evaluate(X, split), p.evaluate(X, split))
         assert np.array_equal(loaded.exact_front(split), p.exact_front(split))
+
+
+def test_a_one_shot_fidelity_scores_the_prefix_of_each_partys_val_samples(problems):
+    from stitchbench.tabular.fidelity import prefix
+
+    p = problems["merge"]
+    X = p.to_matrix([{f"w.{HOST}": w, f"w.{OTHER}": 1 - w, "align": a} for w in (0.0, 0.5, 1.0) for a in (0, 1)])
+    cells = p.table.cells(X)
+    view = p.with_fidelity(0.3)
+    for j, party in enumerate(p.parties()):
+        full = p.table.samples[party, "val"]
+        kept = full[:, prefix(party, full.shape[1], 0.3)]
+        assert np.array_equal(view.evaluate(X, "val")[:, j], kept[cells].astype(np.float64).mean(1))
+    assert np.array_equal(view.evaluate(X, "test"), p.evaluate(X, "test")) and 0.29 < view.fidelity_cost < 0.32

@@ -74,6 +74,14 @@ class GridTable:
             self._scores[party, split] = self.samples[party, split].astype(np.float64).mean(1)
         return self._scores[party, split]
 
+    def val_samples(self, party: str) -> int:
+        return self.samples[party, "val"].shape[1]
+
+    def restrict(self, keep: dict[str, np.ndarray], objectives: list[str | None]) -> "GridTable":
+        """This table with each party's val split cut to the samples `keep[party]` (a fidelity)."""
+        samples = dict(self.samples) | {(p, "val"): self.samples[p, "val"][:, idx] for p, idx in keep.items()}
+        return GridTable(self.family, self.variables, samples)
+
     def cells(self, matrix: np.ndarray) -> np.ndarray:
         """The cell of each validated decision (n, variables)."""
         levels = [axis_levels(v, matrix[:, j]) for j, v in enumerate(self.variables)]
