@@ -139,3 +139,25 @@ def test_a_one_shot_fidelity_scores_the_prefix_of_each_partys_val_samples(proble
         kept = full[:, prefix(party, full.shape[1], 0.3)]
         assert np.array_equal(view.evaluate(X, "val")[:, j], kept[cells].astype(np.float64).mean(1))
     assert np.array_equal(view.evaluate(X, "test"), p.evaluate(X, "test")) and 0.29 < view.fidelity_cost < 0.32
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (3, 3, 5, 5)])
+def test_the_distillation_loss_is_per_sample_and_per_pixel_kl_at_temperature(shape):
+    """lambda = 1: T^2 KL(teacher_T || student_T), summed over classes and averaged over samples (and pixels);
+    zero where the student's tempered output is the teacher; lambda = 0: the task's own loss."""
+    from stitchbench.zoo import task_loss
+    from stitchbench.zoo.oneshot import distillation_loss
+
+    task = "classification" if len(shape) == 2 else "segmentation"
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(shape, generator=gen)
+    y = torch.randint(0, shape[1], (shape[0], *shape[2:]), generator=gen)
+    teacher = torch.softmax(torch.randn(shape, generator=gen), 1)
+    idx = torch.arange(shape[0])
+    T = 2.0
+    student = (logits / T).log_softmax(1)
+    kl = (teacher * (teacher.log() - student)).sum(1).mean()
+    assert torch.allclose(distillation_loss(task, y, teacher, 1.0, T)(logits, idx), T * T * kl)
+    assert torch.allclose(distillation_loss(task, y, teacher, 0.0, T)(logits, idx), task_loss(task, logits, y))
+    itself = torch.softmax(logits / T, 1)
+    assert distillation_loss(task, y, itself, 1.0, T)(logits, idx).abs() < 1e-6

@@ -8,7 +8,9 @@ of the ensembles (every interval between breakpoints), chosen on val. S dresses 
 own score on that split: no gain in expectation (null). A true gain adds `gain` points on B in expectation
 to every stitched candidate. The PASS (HOLDS) rate over datasets is reported with its 95% Clopper-Pearson
 interval. `select="test"` instead picks the candidate on test (the luckiest of S), which the test must show
-to be anti-conservative: that is what the val selection guards against.
+to be anti-conservative: that is what the val selection guards against. With `grid = k`, the rival is what
+claim 5 tests against instead: a one-shot family's few candidates (k weightings evenly spaced on [0, 1], as
+`merge`'s grid), S dressed from them the same way.
 
     python -m stitchbench.study.claim4_size --datasets 400 --out claim4_size.json
 """
@@ -105,11 +107,17 @@ def instance() -> ProblemInstance:
     )  # fmt: skip
 
 
-def simulate_one(rng: np.random.Generator, pop: Population, combos: int, noise: float, gain: float, select: str):
-    """One dataset's claim-4 decision (`claim4.decide_seed`)."""
+def simulate_one(
+    rng: np.random.Generator, pop: Population, combos: int, noise: float, gain: float, select: str, grid: int = 0
+):
+    """One dataset's claim-4 decision (`claim4.decide_seed`); with `grid`, claim 5's against a grid rival."""
     data = dataset(rng, pop)
     chosen = "test" if select == "test" else "val"  # the split every choice is made on
-    w, X = ensemble_pool(data)
+    if grid:
+        w = np.linspace(0, 1, grid)
+        X = {s: [right(k, c, w) for k, c in parts] for s, parts in data.items()}
+    else:
+        w, X = ensemble_pool(data)
     decide = [{"weights": {"A": float(a), "B": float(1 - a)}, "alpha": 0.0, "point": "-"} for a in w]
     E = pool(decide, X[chosen], X["test"]).front()
     refs_w = np.array([1.0, 0.0, 0.5])
@@ -123,7 +131,7 @@ def simulate_one(rng: np.random.Generator, pop: Population, combos: int, noise: 
         d = [decide[i] | {"point": f"p{c}", "alpha": 0.5, "instance": "sim/z0/stitch@A"} for i in keep]
         stitched.append(pool(d, test if chosen == "test" else val, test))
     S = CandidatePool.concat(stitched, PARTIES)
-    return decide_seed("A", [Group([instance()], S, E, refs)])
+    return decide_seed("A", [Group([instance()], S, E, refs)], rival="family" if grid else "ensemble")
 
 
 def rate(verdicts: list[str]) -> dict:
@@ -132,26 +140,34 @@ def rate(verdicts: list[str]) -> dict:
     return {"datasets": len(verdicts), "passes": passes, "rate": passes / len(verdicts), "ci95": [ci.low, ci.high]}
 
 
-def simulate(datasets: int, seed: int = 0, combos: int = 20, noise: float = 0.02, gain: float = 0.0, select="val"):
-    """The PASS rate of claim 4 over `datasets` simulated datasets (see the module's docstring)."""
+def simulate(
+    datasets: int, seed: int = 0, combos: int = 20, noise: float = 0.02, gain: float = 0.0, select="val", grid=0
+):
+    """The PASS rate of claim 4 (with `grid`: claim 5) over `datasets` simulated datasets (see the module's
+    docstring)."""
     rng = np.random.default_rng(seed)
     pop = Population()
-    results = [simulate_one(rng, pop, combos, noise, gain * 0.01, select) for _ in range(datasets)]
+    results = [simulate_one(rng, pop, combos, noise, gain * 0.01, select, grid) for _ in range(datasets)]
     verdicts = [r["verdict"] for r in results]
     eligible = sum(r.get("eligible", 0) > 0 for r in results)
     return (
         rate(verdicts)
         | {"eligible_on_val": eligible, "verdicts": {v: verdicts.count(v) for v in set(verdicts)}}
-        | {"combos": combos, "noise": noise, "gain_points": gain, "select": select, "seed": seed}
+        | {"combos": combos, "noise": noise, "gain_points": gain, "select": select, "seed": seed, "grid": grid}
     )
 
 
+CLAIM5_GRID = 6  # the rival's candidates in claim 5's simulation (merge's grid for two members)
+
+
 def measure(datasets: int, seed: int = 0) -> dict:
-    """Size (no gain) and power (true gains of 1 and 3 points on the other party)."""
+    """Size (no gain) and power (true gains of 1 and 3 points on the other party); claim 5's size against a
+    grid rival."""
     return {
         "size": simulate(datasets, seed),
         "power_1": simulate(datasets, seed + 1, gain=1.0),
         "power_3": simulate(datasets, seed + 2, gain=3.0),
+        "claim5_size": simulate(datasets, seed + 3, grid=CLAIM5_GRID),
     }
 
 
@@ -164,11 +180,16 @@ def methods_note(path: Path = MEASURED) -> str:
     def pct(r: dict) -> str:
         return f"{r['rate']:.1%} (95% CI {r['ci95'][0]:.1%} to {r['ci95'][1]:.1%}, {r['datasets']} datasets)"
 
+    claim5 = (
+        f" Claim 5's test (the same, against a one-shot family's grid) passes null data {pct(m['claim5_size'])}."
+        if "claim5_size" in m
+        else ""
+    )
     return (
         f"Claim 4's held-out test, measured on simulated data (python -m stitchbench.study.claim4_size): it "
         f"passes null data (ensembles perturbed and dressed as stitches) {pct(m['size'])}, against at most "
         f"{SIZE_BOUND:.0%}; its power is {pct(m['power_1'])} for a true gain of 1 point and {pct(m['power_3'])} "
-        "for 3 points."
+        f"for 3 points.{claim5}"
     )
 
 
