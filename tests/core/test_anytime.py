@@ -68,7 +68,9 @@ def evaluations(speeds: dict[str, float | None]) -> pd.DataFrame:
 def per_run(speeds):
     ev = evaluations(speeds)
     ids = ev.instance.unique()
-    return runs(ev, {i: record(i) for i in ids}, dict.fromkeys(ids, FRONT_HV))
+    table, unscored = runs(ev, {i: record(i) for i in ids}, dict.fromkeys(ids, FRONT_HV))
+    assert unscored == {}
+    return table
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +119,15 @@ def test_the_reversed_runs_reverse_the_ranking():
     assert row.verdict == "a better"
 
 
-def test_an_instance_without_random_runs_has_no_targets():
-    ev = evaluations({"A": 20})
-    with pytest.raises(InputError, match="no 'random' runs"):
-        runs(ev, {i: record(i) for i in ev.instance.unique()}, dict.fromkeys(ev.instance.unique(), FRONT_HV))
+def test_an_instance_without_targets_is_left_out_with_its_reason():
+    ev = evaluations({"A": 20, "random": None})
+    ids = ev.instance.unique()
+    ev = ev[(ev.instance != "i0") | (ev.solver != "random")]  # i0: no random runs
+    front = dict.fromkeys(ids, FRONT_HV) | {"i1": 0.3}  # i1: random's median (about 0.4) beyond the front
+    table, unscored = runs(ev, {i: record(i) for i in ids}, front)
+    assert set(table.instance) == set(ids) - {"i0", "i1"}
+    assert unscored["i0"] == "no 'random' runs to set its targets from"
+    assert unscored["i1"].startswith("random's median hypervolume 0.4") and unscored["i1"].endswith("front's 0.3")
 
 
 def test_the_ecdf_and_its_figure(fast_first, tmp_path):
