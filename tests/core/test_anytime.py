@@ -139,3 +139,14 @@ def test_the_ecdf_and_its_figure(fast_first, tmp_path):
     assert path.stat().st_size > 0
     one = ecdf_figure(fast_first[fast_first.instance == "i0"], {}, tmp_path / "i0.png", "i0")
     assert one.exists()
+
+
+def test_the_reports_area_table_ranks_by_area_with_the_mann_whitney_verdicts(fast_first):
+    from stitchbench.results.report import area_table
+
+    one = fast_first[fast_first.instance == "i0"]
+    table = area_table(one, instance_tests(one)).set_index("solver")
+    assert table.index.tolist() == ["A", "B", "random", "stuck"] and table["rank"].tolist() == [1, 2, 3, 4]
+    assert table.loc["A", "significantly better than"] == "B, random, stuck"
+    assert table.loc["stuck", "significantly better than"] == "—" and table.loc["stuck", "A12 vs best"] == "0.00"
+    assert table.loc["A", "ECDF area mean ± sd"].startswith(f"{one[one.solver == 'A'].area.mean():.4f} ± ")
