@@ -8,7 +8,9 @@ ran out first. A solver's ECDF is the fraction of (instance, seed, target) tripl
 evaluations; its area, over log evaluations from 1 to the budget, is normalized to [0, 1]: 1 reaches every
 target at the first evaluation, 0 none within the budget. Across instances, solvers are compared on their
 mean area per instance (Friedman, Holm-corrected Wilcoxon: `leaderboard.friedman`, `leaderboard.pairwise`);
-per instance, on their runs' areas (two-sided Mann-Whitney U, Holm-corrected, with A12)."""
+per instance, on their runs' areas (two-sided Mann-Whitney U, Holm-corrected, with A12). The leaderboard
+ranks by this area. An instance without targets (no random-search runs, or random's median already at the
+front) is left out, with its reason (`runs`)."""
 
 from itertools import combinations
 from pathlib import Path

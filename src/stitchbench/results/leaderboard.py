@@ -25,7 +25,7 @@ import pandas as pd
 
 from stitchbench.moo.instance import ProblemInstance
 
-from .anytime import areas, runs
+from .anytime import N_TARGETS, areas, runs
 from .anytime import ecdf_figure as anytime_ecdf_figure
 from .figures import savefig, solver_colours
 from .indicators import hypervolume, long_front
@@ -266,7 +266,7 @@ def ecdf_figure(lb: Leaderboard, colours: dict[str, str], out: Path) -> Path | N
     """The runtime ECDF of every ranked instance's runs together (`anytime.ecdf_figure`)."""
     if not len(lb.runs):
         return None
-    title = f"runtime ECDF over {lb.runs.instance.nunique()} instances (val; 51 hypervolume targets each)"
+    title = f"runtime ECDF over {lb.runs.instance.nunique()} instances (val; {N_TARGETS} hypervolume targets each)"
     return anytime_ecdf_figure(lb.runs, colours, out / "leaderboard_ecdf.png", title)
 
 

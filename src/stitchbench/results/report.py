@@ -19,7 +19,7 @@ from stitchbench.processes import worker_pool
 
 from . import leaderboard as lbm
 from .analyses import declared
-from .anytime import ecdf_figure, instance_tests
+from .anytime import N_TARGETS, ecdf_figure, instance_tests
 from .calibration import BASELINE, SPREAD, calibrate, calibration_table
 from .calibration import summary as calibration_summary
 from .figures import savefig, solver_colours
@@ -193,7 +193,7 @@ def instance_figures(
     rows) and runtime ECDF (where it has targets: `per_run` rows)."""
     figures = [front_figure(rec, fronts, refs, colours, out)] if refs is not None else []
     hv = hv_figure(rec, anytime, colours, out) if len(anytime) else None
-    title = f"{rec.id}: runtime ECDF (val; 51 hypervolume targets)"
+    title = f"{rec.id}: runtime ECDF (val; {N_TARGETS} hypervolume targets)"
     ecdf = ecdf_figure(per_run, colours, out / f"ecdf_{safe(rec.id)}.png", title) if len(per_run) else None
     return figures + [f for f in (hv, ecdf) if f]
 
@@ -457,9 +457,10 @@ def solver_blocks(manifest, instances, indicators, stats, exact, lb, colours, fi
             Block("heading", "Runtime ECDF (val)", level=3),
             Block(
                 "para",
-                "Per instance, 51 hypervolume targets from random search's median at the budget up to the front's, "
-                "log-spaced in the gap; the fraction of (instance, seed, target) triples each solver reached against "
-                "its evaluations (full-fidelity equivalents). Each instance's own ECDF and areas are in its section.",
+                f"Per instance, {N_TARGETS} hypervolume targets from random search's median at the budget up to "
+                "the front's, log-spaced in the gap; the fraction of (instance, seed, target) triples each solver "
+                "reached against its evaluations (full-fidelity equivalents). Each instance's own ECDF and areas are "
+                "in its section.",
             ),
             Block("figure", path=ecdf),
         ]
