@@ -298,11 +298,13 @@ def test_problems_can_be_set_on_some_scenarios_only():
 
 
 def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
-    """The leaderboard's normalized hypervolume is each job's hypervolume over the exact front's (val), and
-    the report lists each solver's parameters and its verdict per instance."""
+    """The leaderboard ranks by runtime-ECDF area, its normalized hypervolume is each job's hypervolume over
+    the exact front's (val); the report lists each solver's parameters and its verdict per instance, and
+    draws the run's runtime ECDF and each instance's, with its area table."""
     from stitchbench.results.calibration import calibration_of_run
     from stitchbench.results.indicators import hypervolume, long_front
     from stitchbench.results.leaderboard import of_runs
+    from stitchbench.results.report import safe
 
     _, out, _ = tiny
     capsys.readouterr()
@@ -321,11 +323,22 @@ def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
         hv = jobs[jobs.solver == row.solver].hypervolume
         assert row.nhv == pytest.approx(hv.mean() / ref) and row.nhv <= 1 + 1e-12 and row.reference == kind
     assert len(table) == 4 and set(table.solver) == {"random", "pymoo.nsga2"}
+    scored = table.dropna(subset=["area"])
+    assert scored.area.between(0, 1).all() and len(scored)
+    for _, g in scored.groupby("instance"):  # rank 1: the larger mean area
+        assert g.loc[g["rank"].idxmin(), "area"] == g.area.max()
     assert {p.name for p in (tmp_path / "lb").iterdir()} >= {"leaderboard.md", "leaderboard.csv"}
     assert of_runs([out, out]).per_instance.seeds.max() == 2  # the same run twice: the same seeds, not four
     assert main(["report", str(out)]) == 0
     report = (out / "report.md").read_text()
     assert "## Solvers" in report and '| pymoo.nsga2 | pymoo.nsga2 | {"pop_size": 8} |' in report
+    assert "### Runtime ECDF (val)" in report and "(figures/leaderboard_ecdf.png)" in report
+    lb = of_runs([out])
+    for iid in manifest["instances"]:
+        shown = f"No runtime ECDF: {lb.unscored[iid]}." if iid in lb.unscored else f"(figures/ecdf_{safe(iid)}.png)"
+        assert shown in report, iid
+    header = "| solver | runs | ECDF area mean ± sd | rank | p vs best (MWU, Holm) | A12 vs best | significantly"
+    assert report.count(header) == table.dropna(subset=["area"]).instance.nunique()
     assert "too few seeds to decide" in report  # two seeds per solver decide nothing
     assert "### Calibration (val)" in report and "0 of 2 instances calibrated at the run's budget" in report
     capsys.readouterr()

@@ -68,7 +68,9 @@ def evaluations(speeds: dict[str, float | None]) -> pd.DataFrame:
 def per_run(speeds):
     ev = evaluations(speeds)
     ids = ev.instance.unique()
-    return runs(ev, {i: record(i) for i in ids}, dict.fromkeys(ids, FRONT_HV))
+    table, unscored = runs(ev, {i: record(i) for i in ids}, dict.fromkeys(ids, FRONT_HV))
+    assert unscored == {}
+    return table
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +119,15 @@ def test_the_reversed_runs_reverse_the_ranking():
     assert row.verdict == "a better"
 
 
-def test_an_instance_without_random_runs_has_no_targets():
-    ev = evaluations({"A": 20})
-    with pytest.raises(InputError, match="no 'random' runs"):
-        runs(ev, {i: record(i) for i in ev.instance.unique()}, dict.fromkeys(ev.instance.unique(), FRONT_HV))
+def test_an_instance_without_targets_is_left_out_with_its_reason():
+    ev = evaluations({"A": 20, "random": None})
+    ids = ev.instance.unique()
+    ev = ev[(ev.instance != "i0") | (ev.solver != "random")]  # i0: no random runs
+    front = dict.fromkeys(ids, FRONT_HV) | {"i1": 0.3}  # i1: random's median (about 0.4) beyond the front
+    table, unscored = runs(ev, {i: record(i) for i in ids}, front)
+    assert set(table.instance) == set(ids) - {"i0", "i1"}
+    assert unscored["i0"] == "no 'random' runs to set its targets from"
+    assert unscored["i1"].startswith("random's median hypervolume 0.4") and unscored["i1"].endswith("front's 0.3")
 
 
 def test_the_ecdf_and_its_figure(fast_first, tmp_path):
@@ -132,3 +139,14 @@ def test_the_ecdf_and_its_figure(fast_first, tmp_path):
     assert path.stat().st_size > 0
     one = ecdf_figure(fast_first[fast_first.instance == "i0"], {}, tmp_path / "i0.png", "i0")
     assert one.exists()
+
+
+def test_the_reports_area_table_ranks_by_area_with_the_mann_whitney_verdicts(fast_first):
+    from stitchbench.results.report import area_table
+
+    one = fast_first[fast_first.instance == "i0"]
+    table = area_table(one, instance_tests(one)).set_index("solver")
+    assert table.index.tolist() == ["A", "B", "random", "stuck"] and table["rank"].tolist() == [1, 2, 3, 4]
+    assert table.loc["A", "significantly better than"] == "B, random, stuck"
+    assert table.loc["stuck", "significantly better than"] == "—" and table.loc["stuck", "A12 vs best"] == "0.00"
+    assert table.loc["A", "ECDF area mean ± sd"].startswith(f"{one[one.solver == 'A'].area.mean():.4f} ± ")

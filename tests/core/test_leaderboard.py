@@ -1,6 +1,7 @@
-"""The solver leaderboard across instances: normalized hypervolume against each instance's reference, ranks,
-Friedman and Holm-Wilcoxon tests, critical-difference cliques and the anytime ECDF, each shown deciding on
-data built to separate solvers and refusing to on data built not to."""
+"""The solver leaderboard across instances: ranks by runtime-ECDF area (COCO's anytime measure), Friedman and
+Holm-Wilcoxon tests, critical-difference cliques, final normalized hypervolume beside; each shown deciding on
+runs built to separate solvers and refusing to on runs built not to, and the area (not final HV) deciding
+where the two disagree."""
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,8 @@ from stitchbench.results.leaderboard import (
     summary,
 )
 
+BUDGET = 200
+
 
 def record(iid: str, front: str = "exact") -> ProblemInstance:
     return ProblemInstance(
@@ -35,8 +38,29 @@ def exact_table(ids, corner: float = 0.8) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["instance", "split", "point", "objective", "value"])
 
 
+def logs(speeds: dict, n_instances: int, seeds: int = 5, noise: float = 0.01, seed: int = 0, caps=None):
+    """(indicators, evaluations) of runs whose k-th evaluation is the point (0.8 p, 1), a fraction p of the
+    front's hypervolume 0.8: p = 0.5 + 0.5 k / speed (speed times 1 +- 20 noise, uniform), at most
+    caps[solver] (1); speed None: a random search, p = 0.5 + normal noise. A run's final hypervolume is
+    0.8 times its largest p."""
+    rng, k, frames = np.random.default_rng(seed), np.arange(1, BUDGET + 1), []
+    for i in range(n_instances):
+        for solver, speed in speeds.items():
+            for s in range(seeds):
+                if speed is None:
+                    p = 0.5 + rng.normal(0, noise, BUDGET)
+                else:
+                    pace = speed * (1 + 20 * noise * rng.uniform(-1, 1))
+                    p = np.minimum((caps or {}).get(solver, 1.0), 0.5 + 0.5 * k / pace)
+                job = {"job": f"i{i}/{solver}/{s}", "instance": f"i{i}", "solver": solver, "seed": s}
+                frames.append(pd.DataFrame(job | {"eval": k, "f.A": 0.8 * p, "f.B": 1.0}))
+    ev = pd.concat(frames, ignore_index=True)
+    ind = ev.groupby(["job", "instance", "solver", "seed"], sort=False)["f.A"].max().rename("hypervolume")
+    return ind.reset_index().assign(split="val"), ev
+
+
 def indicators(means: dict[str, float], n_instances: int, seeds: int = 5, noise: float = 0.01, seed: int = 0):
-    """Jobs whose hypervolume is `mean * 0.8` (a fraction `mean` of the reference) plus noise."""
+    """Final indicators alone: jobs whose hypervolume is `mean * 0.8` (a fraction `mean` of the front) plus noise."""
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(n_instances):
@@ -48,47 +72,60 @@ def indicators(means: dict[str, float], n_instances: int, seeds: int = 5, noise:
     return pd.DataFrame(rows)
 
 
-def board_of(ind: pd.DataFrame, anytime=None, front="exact"):
+def board_of(ind: pd.DataFrame, ev: pd.DataFrame, front="exact"):
     ids = ind.instance.unique()
-    anytime = (
-        pd.DataFrame(columns=["job", "instance", "solver", "seed", "eval", "hypervolume"])
-        if anytime is None
-        else anytime
-    )
-    return leaderboard(ind, exact_table(ids), anytime, {i: record(i, front) for i in ids})
+    return leaderboard(ind, exact_table(ids), ev, {i: record(i, front) for i in ids})
 
 
 def test_separated_solvers_are_ranked_and_significantly_different():
-    lb = board_of(indicators({"good": 0.9, "mid": 0.8, "bad": 0.5}, 12))
-    assert lb.ranked() == ["good", "mid", "bad"]
+    lb = board_of(*logs({"good": 20, "mid": 100, "random": None}, 12))
+    assert lb.ranked() == ["good", "mid", "random"]
     assert lb.board.set_index("solver")["average rank"].tolist() == [1.0, 2.0, 3.0]
     assert lb.board.set_index("solver").wins.tolist() == [12, 0, 0]
-    assert lb.per_instance.nhv.between(0.4, 1.0).all() and set(lb.per_instance.reference) == {"exact front"}
-    np.testing.assert_allclose(lb.per_instance.set_index(["solver"]).loc["bad"].nhv.mean(), 0.5, atol=0.03)
+    assert lb.per_instance.area.between(0, 1).all() and set(lb.per_instance.reference) == {"exact front"}
+    assert lb.per_instance.set_index("solver").loc["random"].nhv.between(0.5, 0.55).all()
     assert lb.friedman["p"] < 1e-4
     assert set(lb.pairs.verdict) == {"a better"}  # pairs are in rank order here: the first always wins
     assert (lb.pairs.p_holm < 0.01).all()
     assert cliques(lb.ranked(), lb.pairs) == []
-    assert "significantly better (Holm-Wilcoxon) than mid, bad" in summary(lb)
+    assert "significantly better (Holm-Wilcoxon) than mid, random" in summary(lb)
     assert "(Friedman chi² = 24, p = 6.14e-06; Iman-Davenport F(2, 22) = inf, p = 0)" in summary(lb)  # one order
 
 
 def test_equal_solvers_are_not_separated():
-    ind = indicators({"x": 0.8, "y": 0.8, "z": 0.8}, 12, noise=0.0)
-    lb = board_of(ind)
-    assert lb.friedman["p"] == 1.0
+    lb = board_of(*logs({"x": None, "y": None, "random": None}, 12, noise=0.0))  # every run alike
+    assert lb.per_instance.area.nunique() == 1 and lb.friedman["p"] == 1.0
     assert set(lb.pairs.verdict) == {"no significant difference"}
     assert cliques(lb.ranked(), lb.pairs) == [(0, 2)]
     assert "finds no significant difference" in summary(lb)
-    noisy = board_of(indicators({"x": 0.8, "y": 0.8, "z": 0.8}, 12, noise=0.02, seed=3))
-    assert noisy.friedman["p"] > 0.05
+    noisy = board_of(*logs({"x": None, "y": None, "random": None}, 12, noise=0.02, seed=3))
+    assert noisy.per_instance.area.nunique() > 1 and noisy.friedman["p"] > 0.05
 
 
 def test_too_few_instances_give_no_p_value():
-    lb = board_of(indicators({"good": 0.9, "mid": 0.8, "bad": 0.5}, 4))
+    lb = board_of(*logs({"good": 20, "mid": 100, "random": None}, 4))
     assert set(lb.pairs.verdict) == {"too few instances"} and lb.pairs.p_holm.isna().all()
-    two = board_of(indicators({"good": 0.9, "bad": 0.5}, 12))
+    two = board_of(*logs({"good": 20, "random": None}, 12))
     assert "reason" in two.friedman and two.pairs.verdict.tolist() == ["a better"]
+
+
+def test_the_solver_that_reaches_targets_earlier_ranks_first_where_final_hv_ties():
+    lb = board_of(*logs({"late": 150, "early": 10, "random": None}, 8))  # both reach the front within 180
+    nhv = lb.per_instance.set_index(["solver", "instance"]).nhv
+    assert (nhv["early"] == 1).all() and (nhv["late"] == 1).all()
+    assert lb.ranked() == ["early", "late", "random"]
+    row = lb.pairs.set_index(["solver_a", "solver_b"]).loc[("early", "late")]
+    assert row.verdict == "a better" and row.p_holm <= 0.05
+
+
+def test_the_ecdf_area_and_not_the_final_hypervolume_decides():
+    # quick gets within 0.05 of the front in 10 evaluations and stops there; slow ends at the front
+    lb = board_of(*logs({"slow": 150, "quick": 10, "random": None}, 8, caps={"quick": 0.95}))
+    b = lb.board.set_index("solver")
+    assert b.loc["slow", "mean normalized HV"] == 1 and b.loc["quick", "mean normalized HV"] == pytest.approx(0.95)
+    assert lb.ranked()[0] == "quick" and (lb.per_instance.query("solver == 'quick'")["rank"] == 1).all()
+    row = lb.pairs.set_index(["solver_a", "solver_b"]).loc[("quick", "slow")]
+    assert row.verdict == "a better" and b.columns[1] == "mean ECDF area"
 
 
 def test_the_wilcoxon_direction_follows_the_rank_sums_not_the_median():
@@ -117,42 +154,45 @@ def test_friedman_reports_iman_davenports_f():
 
 
 def test_a_solver_missing_an_instance_is_listed_but_not_ranked():
-    ind = indicators({"good": 0.9, "mid": 0.8, "bad": 0.5}, 12)
-    ind = ind[~((ind.solver == "mid") & (ind.instance == "i3"))]
-    lb = board_of(ind)
-    assert lb.ranked() == ["good", "bad"]
+    ind, ev = logs({"good": 20, "mid": 100, "random": None}, 12)
+    missed = ind.job.str.startswith("i3/mid/")  # mid's jobs on i3 did not finish: evaluations, no indicators
+    lb = board_of(ind[~missed], ev)
+    assert lb.ranked() == ["good", "random"]
     assert np.isnan(lb.board.set_index("solver").loc["mid", "average rank"])
+    assert set(lb.runs.job) == set(ind.job[~missed])
+
+
+def test_an_instance_without_targets_is_left_out_of_the_ranking_and_named():
+    ind, ev = logs({"good": 20, "mid": 100, "random": None}, 12)
+    lb = board_of(ind[(ind.instance != "i3") | (ind.solver != "random")], ev)
+    assert lb.unscored == {"i3": "no 'random' runs to set its targets from"} and lb.friedman["instances"] == 11
+    i3 = lb.per_instance[lb.per_instance.instance == "i3"]
+    assert i3.area.isna().all() and i3["rank"].isna().all() and i3.nhv.notna().all()
+    assert lb.ranked() == ["good", "mid", "random"]
+    assert summary(lb).endswith(
+        "Left out of the ranking, having no targets: i3 (no 'random' runs to set its targets from)."
+    )
 
 
 def test_without_a_front_the_best_job_is_the_reference():
-    ind = indicators({"good": 0.9, "bad": 0.5}, 3)
+    ind, ev = logs({"good": 20, "random": None}, 3, caps={"good": 0.9})
     ids = ind.instance.unique()
-    lb = leaderboard(ind, exact_table([]), pd.DataFrame(), {i: record(i, "none") for i in ids})
+    lb = leaderboard(ind, exact_table([]), ev, {i: record(i, "none") for i in ids})
     assert set(lb.per_instance.reference) == {"best known"}
     best = lb.per_instance.groupby("instance").nhv.max()
-    assert (best < 1).all() and (best > 0.95).all()  # the mean of seeds under the best single job
+    assert (best == 1).all()  # every good run ends at the cap: the best job's hypervolume
+    good = lb.runs[lb.runs.solver == "good"]  # the targets end at the best job's: each good run reaches them all
+    assert np.isfinite(np.stack(good.runtimes)).all() and not np.isfinite(np.stack(lb.runs.runtimes)).all()
 
 
-def test_the_ecdf_counts_targets_reached_and_the_figures_carry_each_solvers_colour(tmp_path):
-    rows = []
-    for seed in range(3):
-        for e in (1, 10, 100):
-            rows.append(("fast", seed, e, 0.8 if e >= 10 else 0.4))  # reaches every target at 10 evaluations
-            rows.append(("slow", seed, e, 0.4 if e < 100 else 0.78))  # 0.975 of the reference at 100
-    anytime = pd.DataFrame(
-        [(f"{s}{seed}", "i0", s, seed, e, hv) for s, seed, e, hv in rows],
-        columns=["job", "instance", "solver", "seed", "eval", "hypervolume"],
-    )
-    ind = anytime[anytime["eval"] == 100].assign(split="val")[["instance", "solver", "seed", "split", "hypervolume"]]
-    lb = board_of(ind, anytime)
-    e = lb.ecdf.set_index(["solver", "eval"]).fraction
-    assert e["fast", 10] == 1.0 and e["fast", 1] == pytest.approx(1 / 9)  # 0.5 of the reference: target 0.5 only
-    assert e["slow", 10] == pytest.approx(1 / 9) and e["slow", 100] == pytest.approx(4 / 9)  # up to 0.95
-    colours = solver_colours(["slow", "fast"])
-    path = ecdf_figure(lb, colours, tmp_path)
-    assert path.stat().st_size > 1000
-    big = board_of(indicators({"good": 0.9, "mid": 0.8, "bad": 0.5}, 12))
-    assert cd_figure(big, solver_colours(big.ranked()), tmp_path).stat().st_size > 1000
+def test_the_ecdf_and_cd_figures_carry_each_solvers_colour(tmp_path):
+    lb = board_of(*logs({"good": 20, "mid": 100, "random": None}, 12))
+    colours = solver_colours(lb.ranked())
+    assert ecdf_figure(lb, colours, tmp_path).name == "leaderboard_ecdf.png"
+    assert cd_figure(lb, colours, tmp_path).stat().st_size > 1000
+    assert (tmp_path / "leaderboard_ecdf.png").stat().st_size > 1000
+    none = board_of(*logs({"good": 20}, 2))  # no random search: no targets, no figure
+    assert ecdf_figure(none, colours, tmp_path / "none") is None and set(none.unscored) == {"i0", "i1"}
 
 
 def test_the_nemenyi_critical_difference_matches_demsar():

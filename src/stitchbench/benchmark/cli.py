@@ -92,7 +92,9 @@ def build_parser() -> Parser:
 
     lb = sub.add_parser("leaderboard", help="rank solvers across the instances of one or more runs")
     lb.add_argument("dirs", type=Path, nargs="+")
-    lb.add_argument("--split", choices=["val", "test"], default="val", help="val: search (default); test: as chosen")
+    lb.add_argument(
+        "--split", choices=["val", "test"], default="val", help="of the HV and IGD+ columns (ranks: ECDF areas on val)"
+    )
     lb.add_argument(
         "--format", choices=["table", "csv", "md"], default="table", help="csv: one row per instance, solver"
     )
@@ -226,7 +228,7 @@ def dispatch(args: argparse.Namespace) -> int:
         elif args.format == "md":
             print(lbm.markdown(lb))
         else:
-            print_frame(lbm.board_view(lb), f"solver leaderboard ({args.split}): average rank over instances")
+            print_frame(lbm.board_view(lb), f"solver leaderboard: average rank of ECDF area (val); HV on {args.split}")
             print_frame(lbm.pairs_view(lb), "pairwise: Wilcoxon signed-rank over instances, Holm-corrected")
             print(lbm.summary(lb))
         if written:

@@ -8,7 +8,9 @@ ran out first. A solver's ECDF is the fraction of (instance, seed, target) tripl
 evaluations; its area, over log evaluations from 1 to the budget, is normalized to [0, 1]: 1 reaches every
 target at the first evaluation, 0 none within the budget. Across instances, solvers are compared on their
 mean area per instance (Friedman, Holm-corrected Wilcoxon: `leaderboard.friedman`, `leaderboard.pairwise`);
-per instance, on their runs' areas (two-sided Mann-Whitney U, Holm-corrected, with A12)."""
+per instance, on their runs' areas (two-sided Mann-Whitney U, Holm-corrected, with A12). The leaderboard
+ranks by this area. An instance without targets (no random-search runs, or random's median already at the
+front) is left out, with its reason (`runs`)."""
 
 from itertools import combinations
 from pathlib import Path
@@ -17,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from stitchbench.errors import InputError
-from stitchbench.moo.front import nondominated
 from stitchbench.moo.instance import ProblemInstance
 
 from .figures import savefig
@@ -43,7 +44,7 @@ def trace(F: np.ndarray, rec: ProblemInstance) -> np.ndarray:
     sign = np.where(rec.maximize, 1.0, -1.0)
     for i, f in enumerate(F):
         if np.isfinite(f).all() and not ((archive * sign >= f * sign).all(1)).any():
-            archive = nondominated(np.vstack([archive, f]), np.array(rec.maximize))
+            archive = np.vstack([archive[~(f * sign >= archive * sign).all(1)], f])  # f and what it leaves
             hv = hypervolume(archive, rec)
         out[i] = hv
     return out
@@ -63,24 +64,33 @@ def area(rt: np.ndarray, budget: float) -> float:
     return float(np.mean(np.where(rt <= budget, (span - np.log(np.maximum(rt, 1))) / span, 0.0)))
 
 
-def runs(evaluations: pd.DataFrame, instances: dict[str, ProblemInstance], front_hv: dict[str, float]) -> pd.DataFrame:
+def runs(
+    evaluations: pd.DataFrame, instances: dict[str, ProblemInstance], front_hv: dict[str, float]
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """One row per job: instance, solver, seed, budget, area and its `runtimes` (an array per target), with
-    each instance's targets from its BASELINE runs' median hypervolume at the budget and `front_hv`."""
+    each instance's targets from its BASELINE runs' median hypervolume at the budget up to `front_hv`; and,
+    per instance left out for want of targets, why (no BASELINE runs, or their median already at the front)."""
+    columns = ["job", "instance", "solver", "seed", "budget", "area", "runtimes"]
     jobs = []
-    for job, g in evaluations.groupby("job", sort=False):
+    for job, g in evaluations.groupby("job", sort=False) if len(evaluations) else []:
         first, rec = g.iloc[0], instances[g.iloc[0].instance]
         g = g.sort_values("eval")
         cost = g["cost"].to_numpy(dtype=float) if "cost" in g else np.ones(len(g))
         full = g["fidelity"].to_numpy() == 1 if "fidelity" in g else np.ones(len(g), dtype=bool)
         F = np.where(full[:, None], g[objective_columns(rec)].to_numpy(dtype=float), np.nan)  # fidelity 1 only
         jobs.append((job, first.instance, first.solver, int(first.seed), trace(F, rec), np.cumsum(cost)))
-    rows = []
+    rows, unscored = [], {}
     for instance in dict.fromkeys(j[1] for j in jobs):
         mine = [j for j in jobs if j[1] == instance]
         base = [j[4][-1] for j in mine if j[2] == BASELINE]
         if not base:
-            raise InputError(f"instance {instance!r} has no {BASELINE!r} runs to set its targets from")
-        goals = targets(float(np.median(base)), front_hv[instance])
+            unscored[instance] = f"no {BASELINE!r} runs to set its targets from"
+            continue
+        median, top = float(np.median(base)), front_hv[instance]
+        if not median < top:
+            unscored[instance] = f"{BASELINE}'s median hypervolume {median:.6g} reaches the front's {top:.6g}"
+            continue
+        goals = targets(median, top)
         budget = max(round(j[5][-1]) for j in mine)
         for job, _, solver, seed, hv, spent in mine:
             rt = runtimes(hv, spent, goals)
@@ -88,7 +98,7 @@ def runs(evaluations: pd.DataFrame, instances: dict[str, ProblemInstance], front
                 {"job": job, "instance": instance, "solver": solver, "seed": seed, "budget": budget}
                 | {"area": area(rt, budget), "runtimes": rt}
             )
-    return pd.DataFrame(rows, columns=["job", "instance", "solver", "seed", "budget", "area", "runtimes"])
+    return pd.DataFrame(rows, columns=columns), unscored
 
 
 def areas(per_run: pd.DataFrame) -> pd.DataFrame:

@@ -1,16 +1,18 @@
 """A leaderboard of solvers across problem instances (torch-free): which solver is better, over instances.
 
-Per instance a solver's score is its mean over seeds of the *normalized hypervolume*: its front's
-hypervolume divided by the instance's reference hypervolume, that of its exact front (or, labelled so, its
-approximate front or the best front any job reached, whichever is larger). Solvers are ranked per instance
-by that mean (1 is best, ties share their mean rank); their average ranks are compared by a Friedman test
-(chi-square and Iman-Davenport F) and by pairwise two-sided Wilcoxon signed-rank tests over instances,
-Holm-corrected (Benavoli et al., 2016), the better of a pair having the larger rank sum.
-Where the instances are too few for a Holm-corrected p to reach ALPHA whatever the data (2 / 2**N times the
-number of pairs), no p-value is given: "too few instances". The critical-difference figure draws the
-average ranks with the Nemenyi critical difference and joins solvers no Holm-Wilcoxon test separates.
-Anytime performance is COCO's runtime ECDF: the fraction of (instance, seed, target) triples whose
-hypervolume of everything evaluated so far (val) reaches the target, a fraction TARGETS of the reference.
+The primary measure is anytime (`anytime`, COCO's method on hypervolume): per instance, a solver's mean over
+seeds of its runs' runtime-ECDF areas, runtimes to 51 hypervolume targets between random search's median at
+the budget and the instance's reference hypervolume on val (where solvers search). The reference is that of
+its exact front (or, labelled so, its approximate front or the best front any job reached, whichever is
+larger). Solvers are ranked per instance by that mean (1 is best, ties share their mean rank); their average
+ranks are compared by a Friedman test (chi-square and Iman-Davenport F) and by pairwise two-sided Wilcoxon
+signed-rank tests over instances, Holm-corrected (Benavoli et al., 2016), the better of a pair having the
+larger rank sum. An instance without targets (no random runs, or random's median already at the reference)
+is left out of the ranking, with its reason. Where the instances are too few for a Holm-corrected p to reach
+ALPHA whatever the data (2 / 2**N times the number of pairs), no p-value is given: "too few instances". The
+critical-difference figure draws the average ranks with the Nemenyi critical difference and joins solvers no
+Holm-Wilcoxon test separates. Secondary columns, on the leaderboard's split: the final *normalized
+hypervolume* (a job's hypervolume over the instance's reference) and IGD+.
 """
 
 from contextlib import nullcontext
@@ -23,26 +25,28 @@ import pandas as pd
 
 from stitchbench.moo.instance import ProblemInstance
 
+from .anytime import N_TARGETS, areas, runs
+from .anytime import ecdf_figure as anytime_ecdf_figure
 from .figures import savefig, solver_colours
 from .indicators import hypervolume, long_front
 from .statistics import ALPHA, decided, holm
 from .store import LOCK, RUN_MANIFEST, RunDir
 
-TARGETS = (0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0)  # of the reference hypervolume
-
 
 @dataclass
 class Leaderboard:
-    """`per_instance`: instance, solver, seeds, nhv (mean), nhv_se, igd_plus, rank, reference (what the
-    reference hypervolume is); `board`: one row per solver, best average rank first; `pairs`: the Holm-Wilcoxon
-    tests; `friedman`: statistic, p, F, F_df, F_p, solvers and instances, or the reason it was not run; `ecdf`:
-    solver, eval, fraction (of triples reached); `split`: the split of the hypervolumes."""
+    """`per_instance`: instance, solver, seeds, area (mean ECDF area), area_se, rank (by area), nhv (mean),
+    nhv_se, igd_plus, reference (what the reference hypervolume is); `board`: one row per solver, best average
+    rank first; `pairs`: the Holm-Wilcoxon tests; `friedman`: statistic, p, F, F_df, F_p, solvers and
+    instances, or the reason it was not run; `runs`: each job's ECDF area and runtimes (`anytime.runs`);
+    `unscored`: the instances left out of the ranking, and why; `split`: the split of nhv and IGD+."""
 
     per_instance: pd.DataFrame
     board: pd.DataFrame
     pairs: pd.DataFrame
     friedman: dict
-    ecdf: pd.DataFrame
+    runs: pd.DataFrame
+    unscored: dict[str, str]
     split: str
 
     def ranked(self) -> list[str]:
@@ -70,8 +74,12 @@ def reference_hv(
     return pd.DataFrame(rows, columns=["instance", "ref_hv", "reference"])
 
 
-def per_instance(indicators: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
-    """Each solver's mean normalized hypervolume (and IGD+) per instance, and its rank there."""
+PER_INSTANCE = ["instance", "solver", "seeds", "area", "area_se", "rank", "nhv", "nhv_se", "igd_plus", "reference"]
+
+
+def per_instance(indicators: pd.DataFrame, refs: pd.DataFrame, per_run: pd.DataFrame) -> pd.DataFrame:
+    """Each solver's mean ECDF area per instance (NaN where the instance has no targets) and its rank there by
+    it, and its mean normalized hypervolume and IGD+."""
     ind = indicators.merge(refs, on="instance")
     ind["nhv"] = np.where(ind.ref_hv > 0, ind.hypervolume / ind.ref_hv.where(ind.ref_hv > 0, 1), 0.0)
     if "igd_plus" not in ind:
@@ -79,16 +87,11 @@ def per_instance(indicators: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
     g = ind.groupby(["instance", "solver"], sort=False)
     out = g.agg(seeds=("seed", "nunique"), nhv=("nhv", "mean"), igd_plus=("igd_plus", "mean"))
     out["nhv_se"] = g.nhv.std(ddof=1).fillna(0.0) / np.sqrt(out.seeds)
+    a = per_run.groupby(["instance", "solver"]).area
+    out = out.join(pd.DataFrame({"area": a.mean(), "area_se": a.std(ddof=1).fillna(0.0) / np.sqrt(a.count())}))
     out = out.reset_index().merge(refs[["instance", "reference"]], on="instance")
-    out["rank"] = out.groupby("instance").nhv.rank(ascending=False, method="average")
-    return out[["instance", "solver", "seeds", "nhv", "nhv_se", "igd_plus", "rank", "reference"]]
-
-
-def complete_matrix(table: pd.DataFrame) -> pd.DataFrame:
-    """instances x solvers of mean normalized hypervolume, over the solvers that ran on every instance, best
-    average rank first (so pairs are listed in rank order)."""
-    wide = table.pivot(index="instance", columns="solver", values="nhv").dropna(axis=1)
-    return wide[wide.rank(axis=1, ascending=False).mean().sort_values(kind="stable").index]
+    out["rank"] = out.groupby("instance").area.rank(ascending=False, method="average")
+    return out[PER_INSTANCE]
 
 
 def friedman(wide: pd.DataFrame) -> dict:
@@ -162,67 +165,44 @@ def pairwise(wide: pd.DataFrame) -> pd.DataFrame:
 
 
 def board(table: pd.DataFrame, wide: pd.DataFrame) -> pd.DataFrame:
-    """One row per solver: instances, mean normalized HV, mean IGD+, average rank (over the instances every
-    ranked solver ran; NaN for a solver that missed one), instances won."""
+    """One row per solver: instances, mean ECDF area, mean normalized HV, mean IGD+, average rank by area
+    (over the ranked instances every ranked solver ran; NaN for a solver that missed one), instances won."""
     ranks = wide.rank(axis=1, ascending=False, method="average").mean() if wide.shape[1] else pd.Series(dtype=float)
     wins = (wide.rank(axis=1, ascending=False, method="min") == 1).sum() if wide.shape[1] else pd.Series(dtype=int)
     g = table.groupby("solver")
     out = pd.DataFrame(
         {
             "instances": g.instance.nunique(),
+            "mean ECDF area": g.area.mean(),
             "mean normalized HV": g.nhv.mean(),
             "mean IGD+": g.igd_plus.mean(),
             "average rank": ranks,
             "wins": wins,
         }
     )
-    out = out.sort_values(["average rank", "mean normalized HV"], ascending=[True, False], na_position="last")
+    out = out.sort_values(["average rank", "mean ECDF area"], ascending=[True, False], na_position="last")
     return out.reset_index(names="solver")
-
-
-def ecdf(anytime: pd.DataFrame, refs: pd.DataFrame, targets: tuple[float, ...] = TARGETS) -> pd.DataFrame:
-    """Per solver, the fraction of (instance, seed, target) triples reached after each number of evaluations
-    (every checkpoint of anytime.parquet: log-spaced), from the hypervolume of everything evaluated so far
-    (val) against each instance's reference on val."""
-    columns = ["solver", "eval", "fraction"]
-    if not len(anytime):
-        return pd.DataFrame(columns=columns)
-    data = anytime.merge(refs, on="instance")
-    data["nhv"] = data.hypervolume / data.ref_hv.where(data.ref_hv > 0, np.inf)
-    grid = np.unique(data["eval"].to_numpy(dtype=int))
-    thresholds = np.asarray(targets) - 1e-12
-    rows = []
-    for solver, s in data.groupby("solver", sort=True):
-        reached = np.zeros(len(grid))
-        runs = 0
-        for _, job in s.groupby("job", sort=False):
-            job = job.sort_values("eval")
-            at = np.searchsorted(job["eval"].to_numpy(), grid, side="right") - 1  # last checkpoint <= eval
-            nhv = np.where(at >= 0, job.nhv.to_numpy()[np.maximum(at, 0)], 0.0)
-            reached += (nhv[:, None] >= thresholds[None, :]).sum(1)
-            runs += 1
-        fractions = reached / (runs * len(targets))
-        rows += [{"solver": solver, "eval": int(e), "fraction": f} for e, f in zip(grid, fractions, strict=True)]
-    return pd.DataFrame(rows, columns=columns)
 
 
 def leaderboard(
     indicators: pd.DataFrame,
     exact: pd.DataFrame,
-    anytime: pd.DataFrame,
+    evaluations: pd.DataFrame,
     instances: dict[str, ProblemInstance],
     split: str = "val",
 ) -> Leaderboard:
-    """The leaderboard of finished jobs' indicators on `split` (val: search; test: generalization too)."""
+    """The leaderboard of finished jobs (those with `indicators`): ranked on the ECDF areas of their
+    `evaluations` (val), with their indicators on `split` (val: search; test: generalization too) beside."""
+    if len(evaluations):
+        evaluations = evaluations[evaluations.job.isin(indicators.job if len(indicators) else [])]
+    val = indicators[indicators.split == "val"] if len(indicators) else indicators
+    val_refs = reference_hv(val, exact, instances, "val") if len(val) else pd.DataFrame(columns=["instance", "ref_hv"])
+    per_run, unscored = runs(evaluations, instances, dict(zip(val_refs.instance, val_refs.ref_hv, strict=True)))
     ind = indicators[indicators.split == split] if len(indicators) else indicators
-    refs = reference_hv(ind, exact, instances, split) if len(ind) else pd.DataFrame(columns=["instance", "ref_hv"])
-    table = per_instance(ind, refs) if len(ind) else pd.DataFrame(columns=["instance", "solver", "nhv", "igd_plus"])
-    wide = complete_matrix(table) if len(table) else pd.DataFrame()
-    if split == "val" or not len(indicators):
-        val_refs = refs  # the ECDF's references: val, where the anytime hypervolume is
-    else:
-        val_refs = reference_hv(indicators[indicators.split == "val"], exact, instances, "val")
-    return Leaderboard(table, board(table, wide), pairwise(wide), friedman(wide), ecdf(anytime, val_refs), split)
+    refs = val_refs if split == "val" else reference_hv(ind, exact, instances, split)
+    table = per_instance(ind, refs, per_run) if len(ind) else pd.DataFrame(columns=PER_INSTANCE)
+    wide = areas(per_run) if len(per_run) else pd.DataFrame()
+    return Leaderboard(table, board(table, wide), pairwise(wide), friedman(wide), per_run, unscored, split)
 
 
 def cliques(order: list[str], pairs: pd.DataFrame) -> list[tuple[int, int]]:
@@ -278,35 +258,22 @@ def cd_figure(lb: Leaderboard, colours: dict[str, str], out: Path) -> Path | Non
     f = lb.friedman
     test = f"Friedman p = {f['p']:.3g}, Iman-Davenport p = {f['F_p']:.3g}" if "p" in f else f["reason"]
     bars = "bars: no Holm-Wilcoxon difference" if tested else "too few instances to test pairs: bars untested"
-    ax.set_title(f"average rank over {n} instances ({lb.split}); {test}\n{bars}", fontsize=9)
-    return savefig(fig, out / f"leaderboard_cd_{lb.split}.png")
+    ax.set_title(f"average rank of ECDF area over {n} instances (val); {test}\n{bars}", fontsize=9)
+    return savefig(fig, out / "leaderboard_cd.png")
 
 
 def ecdf_figure(lb: Leaderboard, colours: dict[str, str], out: Path) -> Path | None:
-    if not len(lb.ecdf):
+    """The runtime ECDF of every ranked instance's runs together (`anytime.ecdf_figure`)."""
+    if not len(lb.runs):
         return None
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 4))
-    ax = fig.subplots()
-    for solver, g in lb.ecdf.groupby("solver", sort=True):
-        ax.step(g["eval"], g.fraction, where="post", color=colours.get(solver), label=solver, lw=1.6)
-    ax.set_xscale("log")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("evaluations")
-    ax.set_ylabel("fraction of (instance, seed, target) reached")
-    ax.set_title(
-        f"anytime ECDF over instances (val; targets {TARGETS[0]}..{TARGETS[-1]} of the reference HV)", fontsize=9
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return savefig(fig, out / "leaderboard_ecdf.png")
+    title = f"runtime ECDF over {lb.runs.instance.nunique()} instances (val; {N_TARGETS} hypervolume targets each)"
+    return anytime_ecdf_figure(lb.runs, colours, out / "leaderboard_ecdf.png", title)
 
 
 def board_view(lb: Leaderboard) -> pd.DataFrame:
     """The board as strings, for the report, the CLI and Markdown."""
     b = lb.board.copy()
-    for c in ("mean normalized HV", "mean IGD+"):
+    for c in ("mean ECDF area", "mean normalized HV", "mean IGD+"):
         b[c] = b[c].map(lambda x: "—" if pd.isna(x) else f"{x:.4f}")
     b["average rank"] = b["average rank"].map(lambda x: "not ranked (missed an instance)" if pd.isna(x) else f"{x:.2f}")
     b["wins"] = b["wins"].map(lambda x: "—" if pd.isna(x) else str(int(x)))
@@ -326,15 +293,17 @@ def summary(lb: Leaderboard) -> str:
     """The leaderboard in one paragraph of plain words."""
     order = lb.ranked()
     f = lb.friedman
+    left = "; ".join(f"{i} ({why})" for i, why in lb.unscored.items())
+    left = f" Left out of the ranking, having no targets: {left}." if left else ""
     if len(order) < 2:
-        return f"Fewer than two solvers ran on every instance ({lb.split}); nothing to rank."
-    head = f"Over {f['instances']} instances ({lb.split}), {order[0]} has the best average rank"
+        return f"Fewer than two solvers have ECDF areas on every ranked instance; nothing to rank.{left}"
+    head = f"Over {f['instances']} instances, by runtime-ECDF area (val), {order[0]} has the best average rank"
     if "p" not in f:
         pairs = "; ".join(f"{r.solver_a} vs {r.solver_b}: {r.verdict}" for r in lb.pairs.itertuples())
-        return f"{head}; the Friedman test was not run ({f['reason']}); Holm-Wilcoxon: {pairs or 'no pairs'}."
+        return f"{head}; the Friedman test was not run ({f['reason']}); Holm-Wilcoxon: {pairs or 'no pairs'}.{left}"
     if f["p"] > ALPHA:
         found = f"the Friedman test finds no significant difference between the {f['solvers']} solvers"
-        return f"{head}, but {found} ({friedman_words(f)})."
+        return f"{head}, but {found} ({friedman_words(f)}).{left}"
     beaten = [pair[1] for pair in map(decided, lb.pairs.itertuples()) if pair and pair[0] == order[0]]
     few = (lb.pairs.verdict == "too few instances").any()
     tail = (
@@ -342,14 +311,14 @@ def summary(lb: Leaderboard) -> str:
         if beaten
         else ("; too few instances for the pairwise tests to decide" if few else "; no pairwise test separates it")
     )
-    return f"{head} ({friedman_words(f)}){tail}."
+    return f"{head} ({friedman_words(f)}){tail}.{left}"
 
 
 def of_runs(dirs: list[Path], split: str = "val") -> Leaderboard:
     """The leaderboard of several run directories together (each verified first, as `compare` does)."""
     from .store import RunDir, instances_of
 
-    parts: dict[str, list[pd.DataFrame]] = {"indicators": [], "exact_fronts": [], "anytime": []}
+    parts: dict[str, list[pd.DataFrame]] = {"indicators": [], "exact_fronts": [], "evaluations": []}
     instances: dict[str, ProblemInstance] = {}
     for d in dirs:
         run = RunDir(d)
@@ -360,7 +329,9 @@ def of_runs(dirs: list[Path], split: str = "val") -> Leaderboard:
             frames.append(run.table(name))
     tables = {k: pd.concat([f for f in v if len(f)] or [pd.DataFrame()], ignore_index=True) for k, v in parts.items()}
     exact = tables["exact_fronts"].drop_duplicates() if len(tables["exact_fronts"]) else tables["exact_fronts"]
-    return leaderboard(tables["indicators"], exact, tables["anytime"], instances, split)
+    ev = tables["evaluations"]
+    ev = ev[~ev.duplicated(["job", "eval"])] if len(ev) else ev  # a job in two of the runs counts once
+    return leaderboard(tables["indicators"], exact, ev, instances, split)
 
 
 def write_files(lb: Leaderboard, out: Path) -> list[Path]:
@@ -383,6 +354,7 @@ def markdown(lb: Leaderboard) -> str:
     from .markdown import md_table
 
     return (
-        f"# Solver leaderboard ({lb.split})\n\n{summary(lb)}\n\n## Ranks\n\n{md_table(board_view(lb))}\n\n"
+        f"# Solver leaderboard (ranked by runtime-ECDF area on val; HV and IGD+ on {lb.split})\n\n{summary(lb)}\n\n"
+        f"## Ranks\n\n{md_table(board_view(lb))}\n\n"
         f"## Pairwise (Wilcoxon signed-rank over instances, Holm)\n\n{md_table(pairs_view(lb))}\n"
     )

@@ -17,13 +17,15 @@ from stitchbench.moo.front import nondominated
 from stitchbench.moo.instance import ProblemInstance
 from stitchbench.processes import worker_pool
 
+from . import leaderboard as lbm
 from .analyses import declared
+from .anytime import N_TARGETS, ecdf_figure, instance_tests
 from .calibration import BASELINE, SPREAD, calibrate, calibration_table
 from .calibration import summary as calibration_summary
 from .figures import savefig, solver_colours
 from .indicators import attainment, long_front, objective_columns, reference_vectors
 from .markdown import md_table
-from .statistics import ALPHA, best_solvers
+from .statistics import ALPHA, best_solvers, decided
 from .store import RunDir, atomic_write, instances_of
 
 MARKERS = {"merged": "*", "fedavg": "P", "fedprox": "X", "ensemble": "D"}
@@ -184,12 +186,16 @@ def hv_figure(rec: ProblemInstance, anytime: pd.DataFrame, colours: dict[str, st
     return savefig(draw_hv(rec, anytime, colours), out / f"hv_{safe(rec.id)}.png")
 
 
-def instance_figures(rec: ProblemInstance, fronts, refs: FrontRefs | None, anytime, colours, out: Path) -> list[Path]:
-    """An instance's front figure (where it has fronts: `refs`) and convergence figure (where it has anytime
-    rows)."""
+def instance_figures(
+    rec: ProblemInstance, fronts, refs: FrontRefs | None, anytime, per_run, colours, out: Path
+) -> list[Path]:
+    """An instance's front figure (where it has fronts: `refs`), convergence figure (where it has anytime
+    rows) and runtime ECDF (where it has targets: `per_run` rows)."""
     figures = [front_figure(rec, fronts, refs, colours, out)] if refs is not None else []
     hv = hv_figure(rec, anytime, colours, out) if len(anytime) else None
-    return figures + ([hv] if hv else [])
+    title = f"{rec.id}: runtime ECDF (val; {N_TARGETS} hypervolume targets)"
+    ecdf = ecdf_figure(per_run, colours, out / f"ecdf_{safe(rec.id)}.png", title) if len(per_run) else None
+    return figures + [f for f in (hv, ecdf) if f]
 
 
 FIGURE_POOL_MIN = 8  # instances from which a report draws in a pool of processes
@@ -219,30 +225,50 @@ def versus_best(best: str, solver: str, stats: pd.DataFrame) -> tuple[str, str]:
     return p, f"{effect:.2f}"
 
 
+def ranked_rows(values: pd.DataFrame, column: str, label: str, count: str, stats: pd.DataFrame) -> list[dict]:
+    """Per solver, the best mean of `column` first: its `count` of rows, mean ± sd, rank, and the Holm p and
+    A12 against the best from the pair tests `stats`."""
+    summary = values.groupby("solver")[column].agg(["mean", "std", "count"]).sort_values("mean", ascending=False)
+    best = summary.index[0]
+    rows = []
+    for rank, (solver, r) in enumerate(summary.iterrows(), 1):
+        p, effect = ("—", "—") if solver == best else versus_best(best, solver, stats)
+        rows.append(
+            {
+                "solver": solver,
+                count: int(r["count"]),
+                f"{label} mean ± sd": f"{r['mean']:.4f} ± {0 if np.isnan(r['std']) else r['std']:.4f}",
+                "rank": rank,
+                "p vs best (MWU, Holm)": p,
+                "A12 vs best": effect,
+            }
+        )
+    return rows
+
+
 def solver_table(rec: ProblemInstance, indicators: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
     sel = indicators[(indicators.instance == rec.id) & (indicators.split == "test")] if len(indicators) else indicators
     if not len(sel):
         return pd.DataFrame()
     stats = stats[(stats.instance == rec.id) & (stats.get("split", "test") == "test")] if len(stats) else stats
-    summary = sel.groupby("solver").hypervolume.agg(["mean", "std", "count"]).sort_values("mean", ascending=False)
-    best = summary.index[0]
-    rows = []
-    for rank, (solver, r) in enumerate(summary.iterrows(), 1):
-        p, effect = ("—", "—") if solver == best else versus_best(best, solver, stats)
-        doms = sel[sel.solver == solver].dominates.str.split(",").explode()
+    rows = ranked_rows(sel, "hypervolume", "HV", "seeds", stats)
+    for row in rows:
+        mine = sel[sel.solver == row["solver"]]
+        doms = mine.dominates.str.split(",").explode()
         doms = doms[doms != ""].value_counts()
-        row = {
-            "solver": solver,
-            "seeds": int(r["count"]),
-            "HV mean ± sd": f"{r['mean']:.4f} ± {0 if np.isnan(r['std']) else r['std']:.4f}",
-            "rank": rank,
-            "p vs best (MWU, Holm)": p,
-            "A12 vs best": effect,
-        }
         if "igd_plus" in sel and sel.igd_plus.notna().any():
-            row[f"IGD+ mean ({rec.front} front)"] = f"{sel[sel.solver == solver].igd_plus.mean():.4f}"
-        row["strictly dominates (seeds)"] = ", ".join(f"{k} {v}/{int(r['count'])}" for k, v in doms.items()) or "—"
-        rows.append(row)
+            row[f"IGD+ mean ({rec.front} front)"] = f"{mine.igd_plus.mean():.4f}"
+        row["strictly dominates (seeds)"] = ", ".join(f"{k} {v}/{row['seeds']}" for k, v in doms.items()) or "—"
+    return pd.DataFrame(rows)
+
+
+def area_table(per_run: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
+    """An instance's runtime-ECDF areas (val) per solver, and the solvers each is significantly better than
+    (two-sided Mann-Whitney U over runs, Holm-corrected within the instance: `anytime.instance_tests`)."""
+    rows = ranked_rows(per_run, "area", "ECDF area", "runs", tests)
+    beats = [pair for pair in map(decided, tests.itertuples()) if pair]
+    for row in rows:
+        row["significantly better than"] = ", ".join(b for a, b in beats if a == row["solver"]) or "—"
     return pd.DataFrame(rows)
 
 
@@ -309,14 +335,17 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     """Write figures/*.png, report.md and a self-contained report.html for a finished run."""
     manifest = run.require()
     instances = instances_of(manifest)
-    fronts, baselines, indicators, anytime, stats, failed_table = (
-        run.table(t) for t in ("fronts", "baselines", "indicators", "anytime", "statistics", "failed_jobs")
+    fronts, baselines, indicators, anytime, evaluations, stats, failed_table = (
+        run.table(t)
+        for t in ("fronts", "baselines", "indicators", "anytime", "evaluations", "statistics", "failed_jobs")
     )
     done = [j for j, s in manifest["jobs"].items() if s["status"] == "done"]
     fronts = fronts[fronts.job.isin(done)] if len(fronts) else fronts
     extra = declared(manifest)
     marks = {k: v for a in extra for k, v in a.marks(run).items()}
     exact, ensembles = run.table("exact_fronts"), run.table("ensemble_fronts")
+    lb = lbm.leaderboard(indicators, exact, evaluations, instances, "val")  # evaluations of finished jobs only
+    area_tests = instance_tests(lb.runs)
     figdir = run.file("figures")
     colours = solver_colours(s.get("id") or s["name"] for s in manifest["suite"]["solvers"])
     tasks = [
@@ -325,6 +354,7 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
             mine := fronts[fronts.instance == rec.id] if len(fronts) else fronts,
             front_refs(rec, exact, ensembles, baselines, marks) if len(mine) else None,
             anytime[anytime.instance == rec.id] if len(anytime) else anytime,
+            lb.runs[lb.runs.instance == rec.id],
             colours,
             figdir,
         )
@@ -335,6 +365,14 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
         items: list = [f"{rec.family}, host {rec.host or '—'}, {rec.metric}; front for IGD+: {rec.front}"]
         items += figures
         items.append(solver_table(rec, indicators, stats))
+        if (lb.runs.instance == rec.id).any():
+            items.append(
+                "Runtime-ECDF areas (val; 1: every target at the first evaluation, 0: none within the budget), "
+                f"with two-sided Mann-Whitney U tests over runs, Holm-corrected within the instance (* p ≤ {ALPHA}):"
+            )
+            items.append(area_table(lb.runs[lb.runs.instance == rec.id], area_tests[area_tests.instance == rec.id]))
+        elif rec.id in lb.unscored:
+            items.append(f"No runtime ECDF: {lb.unscored[rec.id]}.")
         base = reference_vectors(baselines, rec, "test")
         items.append(
             pd.DataFrame(
@@ -359,7 +397,7 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
         blocks.append(Block("para", nonfinite, note=True))
     for analysis in extra:
         blocks += analysis.blocks(run, instances, baselines)
-    blocks += solver_blocks(manifest, instances, indicators, anytime, stats, exact, colours, figdir)
+    blocks += solver_blocks(manifest, instances, indicators, stats, exact, lb, colours, figdir)
     for pid, items in sections:
         blocks.append(Block("heading", pid))
         for it in items:
@@ -380,11 +418,10 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     return run.file("report.html"), run.file("report.md")
 
 
-def solver_blocks(manifest, instances, indicators, anytime, stats, exact, colours, figdir) -> list[Block]:
+def solver_blocks(manifest, instances, indicators, stats, exact, lb, colours, figdir) -> list[Block]:
     """The solvers: their parameters, which are significantly best per instance (val: what they optimize),
-    and, over two or more instances, the leaderboard (ranks, Friedman, Holm-Wilcoxon, CD figure, ECDF)."""
-    from . import leaderboard as lbm
-
+    and the leaderboard `lb` (over two or more instances: ranks by ECDF area, Friedman, Holm-Wilcoxon, CD
+    figure) with the run's runtime ECDF over every instance with targets."""
     params = pd.DataFrame(
         [
             {"solver": s.get("id") or s["name"], "name": s["name"], "parameters": json.dumps(s.get("params", {}))}
@@ -405,18 +442,27 @@ def solver_blocks(manifest, instances, indicators, anytime, stats, exact, colour
         ),
         Block("table", table=best),
     ]
-    lb = lbm.leaderboard(indicators, exact, anytime, instances, "val")
     if len(lb.ranked()) >= 2 and lb.friedman["instances"] >= 2:
         blocks += [
-            Block("heading", "Solver leaderboard (val)", level=3),
+            Block("heading", "Solver leaderboard (runtime-ECDF area, val)", level=3),
             Block("para", lbm.summary(lb)),
             Block("table", table=lbm.board_view(lb)),
             Block("table", table=lbm.pairs_view(lb)),
         ]
+        cd = lbm.cd_figure(lb, colours, figdir)
+        blocks += [Block("figure", path=cd)] if cd else []
+    ecdf = lbm.ecdf_figure(lb, colours, figdir)
+    if ecdf:
         blocks += [
-            Block("figure", path=f)
-            for f in (lbm.cd_figure(lb, colours, figdir), lbm.ecdf_figure(lb, colours, figdir))
-            if f
+            Block("heading", "Runtime ECDF (val)", level=3),
+            Block(
+                "para",
+                f"Per instance, {N_TARGETS} hypervolume targets from random search's median at the budget up to "
+                "the front's, log-spaced in the gap; the fraction of (instance, seed, target) triples each solver "
+                "reached against its evaluations (full-fidelity equivalents). Each instance's own ECDF and areas are "
+                "in its section.",
+            ),
+            Block("figure", path=ecdf),
         ]
     if len(indicators) and BASELINE in set(indicators.solver) and indicators.solver.nunique() >= 2:
         records = calibrate(indicators, exact, instances)
