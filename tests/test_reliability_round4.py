@@ -553,6 +553,67 @@ def test_a_damaged_cached_model_is_refused_before_the_run_folder_and_lock(zoo, c
     assert not out.exists() and sorted(p.name for p in cache.iterdir()) == ["models"]
 
 
+STITCHED = (  # a stitch set (two, one per method), an ensemble table, a graph table and references in the cache
+    BASE
+    + """
+[[problems]]
+family = "stitch-ensemble"
+hosts = ["uci-digits"]
+params = { alpha_grid = 3, recipe = { match_epochs = 1, epochs = 1 } }
+
+[[problems]]
+family = "stitch-graph"
+hosts = ["uci-digits"]
+params = { max_points = 2, recipe = { match_epochs = 1 } }
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def stitched_cache(tmp_path_factory, zoo, cache_dir):
+    """A cache holding every kind of entry a run of STITCHED reads, and that suite."""
+    root = tmp_path_factory.mktemp("stitched")
+    (root / "s.toml").write_text(STITCHED)
+    cache = root / "cache"
+    shutil.copytree(cache_dir / "models", cache / "models")
+    assert main(["--quiet", "--cache", str(cache), "run", str(root / "s.toml"), "--out", str(root / "run")]) == 0
+    return root / "s.toml", cache
+
+
+@pytest.mark.parametrize("kind", ["stitches", "ensemble-tables", "graph-tables", "references"])
+@pytest.mark.parametrize("damage", ["weights", "manifest"])
+def test_a_damaged_cache_entry_is_refused_before_the_run_folder(kind, damage, stitched_cache, tmp_path, capsys):
+    """Truncated weights or a manifest that is not JSON, in any kind of entry a run reads: exit 2 with one line
+    naming the entry and saying to delete it, and no run folder."""
+    suite, built = stitched_cache
+    cache, out = tmp_path / "cache", tmp_path / "o"
+    shutil.copytree(built, cache)
+    entry = next(p for p in sorted((cache / kind).iterdir()) if (p / "manifest.json").is_file())
+    file = entry / ("weights.safetensors" if damage == "weights" else "manifest.json")
+    file.write_bytes(file.read_bytes()[:100])
+    code, _, err = cli(capsys, "--cache", cache, "run", suite, "--out", out)
+    one_line_refusal(code, err, f"delete the cache entry {entry} to rebuild it")
+    assert str(file) in err and not out.exists()
+
+
+def test_check_refuses_an_out_that_cannot_be_written(tmp_path, capsys):
+    """--check, like a run, refuses an --out under a file, one in a folder that even root cannot write
+    (/proc/self), and one in a read-only folder (not as root: root writes there); nothing is created."""
+    (tmp_path / "file").write_text("mine")
+    outs = {tmp_path / "file" / "o": "is a file, not a folder"}
+    if Path("/proc/self").is_dir():
+        outs[Path("/proc/self/o")] = "/proc/self is read-only or not writable by this user"
+    if os.geteuid() != 0:
+        (tmp_path / "ro").mkdir(mode=0o555)
+        outs[tmp_path / "ro" / "o"] = f"{tmp_path / 'ro'} is read-only or not writable by this user"
+    for out, needle in outs.items():
+        for check in (["--check"], []):
+            code, _, err = cli(capsys, "--cache", tmp_path / "cache", "run", suite_file(tmp_path), "--out", out, *check)
+            one_line_refusal(code, err, needle)
+            assert not out.exists()
+    assert not (tmp_path / "cache").exists()
+
+
 def test_report_refuses_a_figures_file_before_rewriting_anything(finished_run, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(finished_run, run)
