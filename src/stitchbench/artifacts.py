@@ -61,7 +61,12 @@ class Artifact:
         try:
             return read_weights(self.path / WEIGHTS, self.manifest["sha256"])
         except IntegrityError as e:
-            raise IntegrityError(f"{e}; delete the cache entry {self.path} to rebuild it") from e
+            raise damaged(self.path, e) from e
+
+
+def damaged(entry: Path, e: IntegrityError) -> IntegrityError:
+    """A cache entry's damage, saying what to do about it."""
+    return IntegrityError(f"{e}; delete the cache entry {entry} to rebuild it")
 
 
 def write_artifact(path: Path, tensors: dict[str, torch.Tensor], manifest: dict[str, Any]) -> Artifact:
@@ -130,7 +135,10 @@ class ArtifactStore:
         path = self.path(key)
         if not (path / ARTIFACT_MANIFEST).is_file():
             return None
-        manifest = read_manifest(path)
+        try:
+            manifest = read_manifest(path)
+        except IntegrityError as e:
+            raise damaged(path, e) from e
         if manifest.get("device", "cpu") != self.device:  # never served for another device: rebuilt in place
             log.warning("%s was built on %s, not %s: building it again", path, manifest.get("device"), self.device)
             return None

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 OnResult = Callable[[JobResult], None]
 
 _worker_ws: Workspace | None = None
-STOP_GRACE = 3.0  # seconds that job workers have, after Ctrl-C, to hand back the jobs they finished
+STOP_GRACE = 3.0  # seconds that job workers (processes, Ray tasks) have, after Ctrl-C, to hand back finished jobs
 
 
 def run_local(jobs: Sequence[Job], workspace: Workspace, on_result: OnResult) -> None:
@@ -154,6 +154,9 @@ def _ray_job(job_json: str, files: dict[str, bytes], device: str) -> JobResult:
 
 
 def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: str | None, on_result: OnResult) -> None:
+    """Run each job as a Ray task (on a local Ray started here, or the cluster at `address`). Ctrl-C cancels
+    the queued tasks and stops those under way; the tasks that finished (within STOP_GRACE seconds) are kept
+    before the KeyboardInterrupt goes on (and a local Ray stops)."""
     try:
         import ray
     except ImportError as e:
@@ -165,10 +168,20 @@ def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: st
     try:
         files = ray.put(bundle(workspace))
         task = ray.remote(**ray_resources(workspace.device))(_ray_job)
-        pending = [task.remote(job.model_dump_json(), files, workspace.device.type) for job in jobs]
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            on_result(ray.get(done[0]))
+        unsaved = [task.remote(job.model_dump_json(), files, workspace.device.type) for job in jobs]
+        try:
+            while unsaved:
+                [done], _ = ray.wait(unsaved, num_returns=1)
+                on_result(ray.get(done))
+                unsaved.remove(done)
+        except KeyboardInterrupt:
+            for ref in unsaved:  # a queued task never starts; one under way gets a KeyboardInterrupt
+                ray.cancel(ref)
+            ready, _ = ray.wait(unsaved, num_returns=len(unsaved), timeout=STOP_GRACE)
+            for ref in ready:  # finished ones (saved again where the save was under way: atomic, harmless)
+                with suppress(ray.exceptions.RayError):  # cancelled or failed
+                    on_result(ray.get(ref))
+            raise
     finally:
         if started:
             ray.shutdown()

@@ -7,7 +7,6 @@ import logging
 import os
 import platform
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,12 +18,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from stitchbench.artifacts import default_cache_dir, versions
 from stitchbench.devices import describe, gpus, resolve
 from stitchbench.errors import InputError
-from stitchbench.files import TEMP_MARKER, check_folder
+from stitchbench.files import check_folder
 from stitchbench.results import RunDir, write_outputs, write_references
 
 from .executors import run_jobs
 from .jobs import JobResult
-from .prepare import builds, check_models, prepare, zoo_models
+from .prepare import Prepared, builds, check_models, prepare, zoo_models
 from .suite import Suite, expand
 from .workspace import Workspace
 
@@ -64,14 +63,14 @@ def now() -> str:
 
 
 def check_writable(path: Path) -> None:
-    """Fail early, with the reason, when results cannot be written to `path`."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".write-probe{TEMP_MARKER}", suffix=".tmp", dir=path)  # ours
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise InputError(f"cannot write results to {path}: {e.strerror or e}") from e
+    """Refuse, creating nothing, results folder `path` where this process cannot write: its nearest existing
+    folder (itself, or the one it would be made in) on a read-only file system or not writable by this user."""
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(
+            f"cannot write results to {path}: {existing} is read-only or not writable by this user; "
+            "choose another --out"
+        )
 
 
 def run_suite(
@@ -84,23 +83,30 @@ def run_suite(
     quiet: bool = False,
     device: str | None = None,
 ) -> RunOutcome:
-    """Run `suite` into `out` on `device` (default: the suite's)."""
+    """Run `suite` into `out` on `device` (default: the suite's). Everything the jobs need is prepared in the
+    cache before the results directory is made: a damaged cache entry is refused with nothing written there."""
     jobs = expand(suite)
     on = resolve(device or suite.device)
-    run, manifest = check_dirs(suite, out, cache_dir)
+    cache = Path(cache_dir or default_cache_dir())
+    run, manifest = check_dirs(suite, out, cache)
     if finished(run, manifest):  # nothing to write: also on a read-only mount
         return RunOutcome(run.path, 0, 0, True, manifest.get("timings", {}), manifest.get("instances", {}))
-    check_models(jobs, Workspace(Path(cache_dir or default_cache_dir())))
-    check_writable(run.path)
-    with run.lock():
-        return run_locked(suite, jobs, run, executor, workers, address, cache_dir, quiet, on)
+    check_unfinished(run, manifest, jobs, cache, on)
+    executor = executor or suite.executor
+    workers = workers or suite.workers
+    ws = Workspace(cache, zoo_workers=training_workers(executor, workers, on), device=on)
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, disable=quiet, transient=False) as progress:
+        refs = prepared(jobs, ws, progress) if needs_jobs(run, manifest) else None
+        with run.lock():
+            return run_locked(suite, jobs, run, executor, workers, address, ws, refs, progress)
 
 
-def check_dirs(suite: Suite, out: Path, cache_dir: Path | None) -> tuple[RunDir, dict | None]:
+def check_dirs(suite: Suite, out: Path, cache: Path) -> tuple[RunDir, dict | None]:
     """The results directory and its manifest (None: no run yet), after checking (writing nothing) that it
     and the cache can be used."""
     check_folder(out, "--out")
-    check_folder(Path(cache_dir or default_cache_dir()), "--cache")
+    check_folder(cache, "--cache")
     run = RunDir(out)
     manifest = run.manifest()
     run.check_is_run_or_empty(manifest)
@@ -109,12 +115,23 @@ def check_dirs(suite: Suite, out: Path, cache_dir: Path | None) -> tuple[RunDir,
     return run, manifest
 
 
+def check_unfinished(run: RunDir, manifest: dict | None, jobs: list, cache: Path, device: torch.device) -> None:
+    """What a run with work to do checks before it writes anything: its device, the cached models, and that
+    it can write the results directory."""
+    if needs_jobs(run, manifest):
+        check_same_device(run, manifest, device)
+    check_models(jobs, Workspace(cache))
+    check_writable(run.path)
+
+
 def check_run(suite: Suite, out: Path, cache_dir: Path | None, device: str | None = None) -> int:
     """Validate a run as `run_suite` would before it writes anything; the number of jobs."""
     jobs = expand(suite)
-    resolve(device or suite.device)
-    check_dirs(suite, out, cache_dir)
-    check_models(jobs, Workspace(Path(cache_dir or default_cache_dir())))
+    on = resolve(device or suite.device)
+    cache = Path(cache_dir or default_cache_dir())
+    run, manifest = check_dirs(suite, out, cache)
+    if not finished(run, manifest):
+        check_unfinished(run, manifest, jobs, cache, on)
     return len(jobs)
 
 
@@ -167,7 +184,35 @@ def reset_damaged(run: RunDir, manifest: dict) -> bool:
     return bool(bad)
 
 
-def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, quiet, device) -> RunOutcome:
+def needs_jobs(run: RunDir, manifest: dict | None) -> bool:
+    """Whether jobs run (and so are prepared): for all but a complete run whose job files are intact (its
+    damaged aggregates, if any, are rebuilt from them)."""
+    return manifest is None or manifest.get("status") != "complete" or bool(run.damaged_files(manifest))
+
+
+def prepared(jobs: list, ws: Workspace, progress: Progress) -> Prepared:
+    """`prepare` with a progress bar per phase; its timings include the whole as zoo_stitches_and_references."""
+    t = time.perf_counter()
+    bars = {
+        "models": len(zoo_models(jobs, ws)),
+        "stitch sets, tables and references": len(builds(jobs)),
+        "instances": len({j.instance for j in jobs}),  # references ready
+    }
+    tasks = {name: progress.add_task(name, total=total) for name, total in bars.items()}
+
+    def step(bar: str):
+        return lambda done: progress.update(tasks[bar], advance=1, description=f"{bar} ({done})")
+
+    refs = prepare(jobs, ws, *(step(b) for b in bars))
+    for name in bars:
+        progress.update(tasks[name], description=name)
+    refs.timings = {"zoo_stitches_and_references": time.perf_counter() - t, **refs.timings}
+    return refs
+
+
+def run_locked(
+    suite, jobs, run: RunDir, executor, workers, address, ws: Workspace, refs: Prepared | None, progress: Progress
+) -> RunOutcome:
     manifest = run.manifest()  # again, under the lock: another run may have started it meanwhile
     check_same_suite(run, manifest, suite)
     if manifest is not None and manifest.get("status") == "complete" and not reset_damaged(run, manifest):
@@ -178,81 +223,60 @@ def run_locked(suite, jobs, run: RunDir, executor, workers, address, cache_dir, 
             run.save_manifest(manifest)
         timings, instances = manifest.get("timings", {}), manifest.get("instances", {})
         return RunOutcome(run.path, 0, 0, not bad, timings, instances, bad)
-    check_same_device(run, manifest, device)
+    check_same_device(run, manifest, ws.device)
     run.clean_temporary()
-    executor = executor or suite.executor
-    workers = workers or suite.workers
-    cache = Path(cache_dir or default_cache_dir())
-    timings: dict[str, float] = {}
-    ws = Workspace(cache, zoo_workers=training_workers(executor, workers, device), device=device)
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, disable=quiet, transient=False) as progress:
-        t = time.perf_counter()
-        bars = {
-            "models": len(zoo_models(jobs, ws)),
-            "stitch sets, tables and references": len(builds(jobs)),
-            "instances": len({j.instance for j in jobs}),  # references ready
-        }
-        tasks = {name: progress.add_task(name, total=total) for name, total in bars.items()}
+    refs = refs or prepared(jobs, ws, progress)  # prepared already, but where a job file changed meanwhile
+    timings: dict[str, float] = dict(refs.timings)
+    manifest = manifest or {
+        "suite": suite.model_dump(),
+        "suite_key": suite.key,
+        "jobs": {j.id: {"status": "pending", "instance": j.instance} for j in jobs},
+    }
+    manifest |= {
+        "status": "running",
+        "started": now(),
+        "versions": versions(),
+        "git_commit": git_commit(),
+        "host": platform.node(),
+        "executor": executor,
+        "workers": workers,
+        "device": describe(ws.device),
+        "cache": str(ws.cache_dir),
+        "instances": {k: v.model_dump() for k, v in refs.instances.items()},
+    }
+    run.save_manifest(manifest)  # first: a run killed while writing the references is a run, and resumes
+    manifest["references"] = write_references(run, refs.tables)
+    run.save_manifest(manifest)
 
-        def step(bar: str):
-            return lambda done: progress.update(tasks[bar], advance=1, description=f"{bar} ({done})")
+    t = time.perf_counter()
+    todo = [j for j in jobs if manifest["jobs"][j.id]["status"] == "pending"]
+    jbar = progress.add_task("jobs", total=len(jobs), completed=len(jobs) - len(todo))
 
-        refs = prepare(jobs, ws, *(step(b) for b in bars))
-        for name in bars:
-            progress.update(tasks[name], description=name)
-        timings["zoo_stitches_and_references"] = time.perf_counter() - t
-        timings |= refs.timings
-        manifest = manifest or {
-            "suite": suite.model_dump(),
-            "suite_key": suite.key,
-            "jobs": {j.id: {"status": "pending", "instance": j.instance} for j in jobs},
+    def record(result: JobResult) -> None:
+        files = run.save_job(result.job_id, result.tables())
+        entry = manifest["jobs"][result.job_id] | {
+            "files": files,
+            "status": result.status,
+            "error": result.error,
+            "seconds": round(result.seconds, 3),
+            "evaluations": len(result.evaluations),
         }
-        manifest |= {
-            "status": "running",
-            "started": now(),
-            "versions": versions(),
-            "git_commit": git_commit(),
-            "host": platform.node(),
-            "executor": executor,
-            "workers": workers,
-            "device": describe(device),
-            "cache": str(cache),
-            "instances": {k: v.model_dump() for k, v in refs.instances.items()},
-        }
-        run.save_manifest(manifest)  # first: a run killed while writing the references is a run, and resumes
-        manifest["references"] = write_references(run, refs.tables)
+        if result.traceback:
+            entry["log"] = run.save_log(result.job_id, result.traceback)
+        manifest["jobs"][result.job_id] = entry
         run.save_manifest(manifest)
+        progress.advance(jbar)
 
-        t = time.perf_counter()
-        todo = [j for j in jobs if manifest["jobs"][j.id]["status"] == "pending"]
-        jbar = progress.add_task("jobs", total=len(jobs), completed=len(jobs) - len(todo))
-
-        def record(result: JobResult) -> None:
-            files = run.save_job(result.job_id, result.tables())
-            entry = manifest["jobs"][result.job_id] | {
-                "files": files,
-                "status": result.status,
-                "error": result.error,
-                "seconds": round(result.seconds, 3),
-                "evaluations": len(result.evaluations),
-            }
-            if result.traceback:
-                entry["log"] = run.save_log(result.job_id, result.traceback)
-            manifest["jobs"][result.job_id] = entry
-            run.save_manifest(manifest)
-            progress.advance(jbar)
-
-        try:
-            run_jobs(executor, todo, ws, workers, address, record, run.path)
-        except KeyboardInterrupt:
-            done = sum(s["status"] == "done" for s in manifest["jobs"].values())
-            log.warning("interrupted: %d of %d jobs are done and saved; the same command resumes", done, len(jobs))
-            raise
-        timings["search"] = time.perf_counter() - t
-        t = time.perf_counter()
-        write_outputs(run, manifest)
-        timings["report"] = time.perf_counter() - t
+    try:
+        run_jobs(executor, todo, ws, workers, address, record, run.path)
+    except KeyboardInterrupt:
+        done = sum(s["status"] == "done" for s in manifest["jobs"].values())
+        log.warning("interrupted: %d of %d jobs are done and saved; the same command resumes", done, len(jobs))
+        raise
+    timings["search"] = time.perf_counter() - t
+    t = time.perf_counter()
+    write_outputs(run, manifest)
+    timings["report"] = time.perf_counter() - t
     failed = sum(1 for s in manifest["jobs"].values() if s["status"] != "done")
     manifest |= {"status": "complete", "ended": now(), "timings": {k: round(v, 2) for k, v in timings.items()}}
     run.save_manifest(manifest)
