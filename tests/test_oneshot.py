@@ -161,3 +161,15 @@ def test_the_distillation_loss_is_per_sample_and_per_pixel_kl_at_temperature(sha
     assert torch.allclose(distillation_loss(task, y, teacher, 0.0, T)(logits, idx), task_loss(task, logits, y))
     itself = torch.softmax(logits / T, 1)
     assert distillation_loss(task, y, itself, 1.0, T)(logits, idx).abs() < 1e-6
+
+
+@pytest.mark.parametrize("solver", ["pymoo.nsga2", "optuna.nsga2", "random"])
+def test_solvers_finish_on_a_grid_smaller_than_their_population(problems, solver):
+    """finetune's grid here has 2 cells: a solver stops when nothing new is left (pymoo's mixed-variable mating
+    then asks for nothing) instead of failing."""
+    from stitchbench.solvers import create_solver
+    from stitchbench.solvers.job import run_solver
+
+    run = run_solver(create_solver(solver), problems["finetune"], 50, seed=0)
+    assert run.status == "done", run.error
+    assert 1 <= len(run.log) <= 50

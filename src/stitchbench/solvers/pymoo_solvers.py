@@ -138,6 +138,8 @@ class PymooSolver(Solver):
         algorithm.setup(pm, termination=("n_eval", budget), seed=seed, verbose=False)
         while algorithm.has_next() and evaluator.remaining > 0:
             infills = algorithm.ask()
+            if infills is None:  # no new candidate left (pymoo gives up on a space its population exhausted)
+                break
             single = isinstance(infills, Individual)  # loop-wise algorithms (MOEA/D) ask one at a time
             pop = Population.create(infills) if single else infills
             if len(pop) == 0:
