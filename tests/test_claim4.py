@@ -11,7 +11,8 @@ import pytest
 from stitchbench.moo.pools import ALPHA_MIN, CandidatePool, scored, val_front, weighting_pool
 from stitchbench.study.bootstrap import FAILS, NOT_TESTED
 from stitchbench.study.claim4 import decide_seed
-from stitchbench.study.claims import check_claims, groups_of
+from stitchbench.study.claims import check_claims
+from stitchbench.study.inputs import groups_of
 
 from .core.test_claims import frame, instance
 

@@ -75,7 +75,7 @@ def test_distill_candidates_equal_their_retrained_students(problems, zoo):
     p = problems["distill"]
     x, y = zoo.scenario.party(HOST).split("train").x, zoo.scenario.party(HOST).split("train").y
     members = [log_probs(zoo.module(r), x) for r in p.records]
-    recipe = one_shot_recipe(zoo, 1, None)
+    recipe = one_shot_recipe(zoo.scenario, 1, None)
     for share in (0.0, 0.5):
         teacher = teacher_probs(members, [share, 1 - share], 3.0)
         student = distill(zoo.module(p.records[0]), x, y, zoo.scenario.task, teacher, 0.7, 3.0, recipe, 0)
@@ -88,7 +88,9 @@ def test_finetune_candidates_equal_their_retrained_models(problems, zoo):
     p = problems["finetune"]
     train = zoo.scenario.party(HOST).split("train")
     start = zoo.get(f"local:{OTHER}")
-    states = finetune(start.module, train.x, train.y, zoo.scenario.task, 0.05, one_shot_recipe(zoo, 2, None), 0)
+    states = finetune(
+        start.module, train.x, train.y, zoo.scenario.task, 0.05, one_shot_recipe(zoo.scenario, 2, None), 0
+    )
     for epoch, state in enumerate(states, 1):
         model = build_model(start.manifest["config"], state, "test")
         assert np.array_equal(lookup(p, {"start": OTHER, "beta": "0.05", "epochs": epoch}), scores(zoo, model))

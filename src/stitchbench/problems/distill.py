@@ -41,7 +41,7 @@ class DistillProblem(OneShotProblem):
         cache_dir: Path | None = None,
     ):
         self.lambdas, self.temperatures, self.from_scratch = list(lambdas), list(temperatures), from_scratch
-        super().__init__(zoo, host, archs, zoo_seed, one_shot_recipe(zoo, epochs, recipe), cache_dir)
+        super().__init__(zoo, host, archs, zoo_seed, one_shot_recipe(zoo.scenario, epochs, recipe), cache_dir)
 
     def grid_variables(self) -> list[Variable]:
         share = 1 / len(self.records)

@@ -37,7 +37,7 @@ class FinetuneProblem(OneShotProblem):
         cache_dir: Path | None = None,
     ):
         self.betas = list(betas)
-        super().__init__(zoo, host, archs, zoo_seed, one_shot_recipe(zoo, epochs, recipe), cache_dir)
+        super().__init__(zoo, host, archs, zoo_seed, one_shot_recipe(zoo.scenario, epochs, recipe), cache_dir)
 
     def grid_variables(self) -> list[Variable]:
         received = tuple(r.kind.split(":", 1)[1] for r in self.records[1:])

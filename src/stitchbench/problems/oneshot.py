@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from stitchbench.artifacts import ArtifactStore, default_cache_dir
+from stitchbench.data import Scenario
 from stitchbench.errors import InputError
 from stitchbench.moo.api import Objective, Problem, Variable
 from stitchbench.moo.pools import CandidatePool
@@ -31,10 +32,10 @@ from .checks import check_arch
 ONE_SHOT_FORMAT = 1  # bumped when a family's networks or their scores change
 
 
-def one_shot_recipe(zoo: Zoo, epochs: int, recipe: dict | None) -> Recipe:
+def one_shot_recipe(scenario: Scenario, epochs: int, recipe: dict | None) -> Recipe:
     """The scenario's recipe for `epochs` epochs of plain training (no early stopping, no federated rounds),
-    with the suite's `recipe` overrides."""
-    return scenario_recipe(zoo.scenario, {"epochs": epochs, "local_epochs": 1, "patience": None} | (recipe or {}))
+    with the suite's `recipe` overrides (an InputError names a bad one)."""
+    return scenario_recipe(scenario, {"epochs": epochs, "local_epochs": 1, "patience": None} | (recipe or {}))
 
 
 class OneShotProblem(ZooBaselines, TableBacked, Problem):
@@ -59,6 +60,10 @@ class OneShotProblem(ZooBaselines, TableBacked, Problem):
             check_arch(arch, zoo_archs)
         if archs and len(archs) != len(parties):
             raise InputError(f"archs {archs!r} names {len(archs)} architectures; give one per party ({len(parties)})")
+        recipe = params.get("recipe")
+        if recipe is not None and not isinstance(recipe, dict):
+            raise InputError(f"recipe must be a table of training settings (e.g. {{ lr = 0.001 }}), got {recipe!r}")
+        one_shot_recipe(scenario, params.get("epochs", 1), recipe)
 
     def __init__(
         self,
