@@ -245,7 +245,8 @@ def test_the_example_plugin_suite_runs_alike_with_the_study(cache_dir, tmp_path,
     assert not (runs["plain"] / "claims.json").exists() and (runs["studied"] / "claims.json").exists()
     for table in ("fronts", "evaluations", "baselines", "exact_fronts"):
         plain, studied_table = (pd.read_parquet(runs[n] / f"{table}.parquet") for n in ("plain", "studied"))
-        pd.testing.assert_frame_equal(plain, studied_table)
+        clock = [c for c in plain if "second" in c]  # wall time differs from run to run
+        pd.testing.assert_frame_equal(plain.drop(columns=clock), studied_table.drop(columns=clock))
 
 
 def test_a_family_written_against_the_tabular_flag_is_skipped_naming_what_to_implement(monkeypatch, tmp_path, caplog):

@@ -4,10 +4,10 @@ output choice (A = the host's model, B = the partner's, or their average); evalu
 Tabular subsets: `points=[...]` (matched point names) or `max_points=k` (k points evenly spread: indices
 floor(linspace(0, n - 1, k) + 0.5) of the n matched points, so the first and last are always in for k >= 2,
 the first alone for k = 1, every point for k >= n) expose switches at those points only; the others stay
-off. Such a problem is tabular (the family's factory `create` returns a `StitchGraphTable`): at
-construction every raw decision (3 * 4^k) is canonicalized through the
-flow and every distinct canonical candidate is scored once, on val and test, by the live code path; the
-table is stored content-addressed in the cache ("graph-tables") and `evaluate` looks rows up in it.
+off. Such a problem is tabular (the family's factory `create` returns a `StitchGraphTable`): every raw
+decision (3 * 4^k) is canonicalized through the flow and every distinct canonical candidate is scored once,
+on val and test, by the live code path; the table is stored content-addressed in the cache ("graph-tables")
+and `evaluate` looks rows up in it.
 
 Bounds (refused with an InputError naming k): k <= MAX_TABLE_POINTS (3 * 4^8 raw decisions canonicalize in
 about 6 s at 31 us each) and at most MAX_TABLE_CANDIDATES canonical candidates, counted before any is scored.
