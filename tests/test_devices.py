@@ -18,7 +18,7 @@ from stitchbench.benchmark.runner import run_suite, training_workers
 from stitchbench.benchmark.suite import expand, load_suite
 from stitchbench.data import get_scenario
 from stitchbench.hashing import config_hash
-from stitchbench.problems import create_problem
+from stitchbench.problems import TabularProblem, create_problem
 from stitchbench.problems.checks import matched_points
 from stitchbench.problems.stitch_ensemble import TABLE_BYTES, table_bytes
 from stitchbench.processes import worker_pool
@@ -243,12 +243,12 @@ def test_a_zoo_on_cuda_stitches_tabulates_and_evaluates_there(digits, cuda, tmp_
     stitching = {"host": "uci-digits", "recipe": {"match_epochs": 1, "epochs": 1}, "cache_dir": tmp_path}
     table = create_problem("stitch-ensemble", zoo, alpha_grid=3, **stitching)
     live = create_problem("stitch-ensemble", zoo, **stitching)
-    assert table.tabular and not live.tabular
-    assert table.setup.manifest["device"] == table.table_artifact.manifest["device"] == "cuda"
-    X = table.grid(alphas=3, weights=3)
+    assert isinstance(table, TabularProblem) and not isinstance(live, TabularProblem)
+    assert table.live.setup.manifest["device"] == table.table_artifact.manifest["device"] == "cuda"
+    X = live.grid(alphas=3, weights=3)
     assert np.allclose(table.evaluate(X, "test"), live.evaluate(X, "test"), atol=1e-6)
     graph = create_problem("stitch-graph", zoo, host="uci-digits", max_points=2, cache_dir=tmp_path)
-    assert graph.tabular and graph.table_artifact.manifest["device"] == "cuda"
+    assert isinstance(graph, TabularProblem) and graph.table_artifact.manifest["device"] == "cuda"
 
 
 @pytest.mark.gpu

@@ -224,3 +224,72 @@ def test_a_family_whose_declarations_break_its_signature_is_refused():
         check_family(Hosted)
     Hosted.hosted = False
     assert check_family(Hosted).injected == {"zoo_seed": "zoo_seed"}
+
+
+def test_the_example_family_implements_five_members():
+    from stitchbench_example_plugin.problem import SubsetEnsemble
+
+    own = {n for n in vars(SubsetEnsemble) if not n.startswith("__") or n == "__init__"} - {"_abc_impl"}
+    assert own == {"variable_kinds", "__init__", "_evaluate", "baselines", "exact_front"}
+
+
+def test_the_example_plugin_suite_runs_alike_with_the_study(cache_dir, tmp_path, capsys):
+    """The study (`analyses = ["claims"]`) adds its files and changes no search, front or baseline."""
+    studied = tmp_path / "studied.toml"
+    studied.write_text('analyses = ["claims"]\n' + (PLUGIN / "example-suite.toml").read_text())
+    runs = {}
+    for name, suite in (("plain", PLUGIN / "example-suite.toml"), ("studied", studied)):
+        runs[name] = tmp_path / name
+        assert main(["--quiet", "--cache", str(cache_dir), "run", str(suite), "--out", str(runs[name])]) == 0
+        assert "ran 2 jobs (0 failed)" in capsys.readouterr().out
+    assert not (runs["plain"] / "claims.json").exists() and (runs["studied"] / "claims.json").exists()
+    for table in ("fronts", "evaluations", "baselines", "exact_fronts"):
+        plain, studied_table = (pd.read_parquet(runs[n] / f"{table}.parquet") for n in ("plain", "studied"))
+        clock = [c for c in plain if "second" in c]  # wall time differs from run to run
+        pd.testing.assert_frame_equal(plain.drop(columns=clock), studied_table.drop(columns=clock))
+
+
+def test_a_family_written_against_the_tabular_flag_is_skipped_naming_what_to_implement(monkeypatch, tmp_path, caplog):
+    from stitchbench.problems.registry import check_family
+
+    (tmp_path / "old_tabular_family.py").write_text(
+        textwrap.dedent(
+            """
+            from stitchbench.moo.api import Problem
+
+            class OldTable(Problem):
+                '''docs/plugins.md before 0.2: the tabular flag and a lookup on a Problem'''
+
+                variable_kinds = frozenset({"real"})
+                tabular = True
+
+                def _lookup(self, matrix, split):
+                    return matrix
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fake_group(monkeypatch, ("old", "old_tabular_family:OldTable"))
+    problems: Registry = Registry("problem", check=check_family)
+    assert problems.names() == []
+    assert "failed to load: TypeError" in caplog.text and "subclass stitchbench.moo.TabularProblem" in caplog.text
+
+
+def test_a_family_with_part_of_claim_4s_hooks_is_refused_naming_the_rest():
+    from stitchbench.problems.registry import check_family
+
+    class HalfStitched(Problem):
+        """Declares the hooks docs/plugins.md listed before 0.2, relying on defaults for the others."""
+
+        variable_kinds = frozenset({"real"})
+
+        def __init__(self, zoo, zoo_seed: int = 0): ...
+
+        def stitch_alpha(self, matrix): ...
+
+        def claim_pools(self): ...
+
+        def candidate_pool(self, matrix): ...
+
+    with pytest.raises(TypeError, match="missing: member_kinds, stitches_enumerated"):
+        check_family(HalfStitched)

@@ -4,7 +4,15 @@ import pytest
 import torch
 
 from stitchbench.errors import InputError
-from stitchbench.problems import create_problem, make_instance, nondominated, optuna_space, simplex_grid, to_pymoo
+from stitchbench.problems import (
+    TabularProblem,
+    create_problem,
+    make_instance,
+    nondominated,
+    optuna_space,
+    simplex_grid,
+    to_pymoo,
+)
 from stitchbench.stitching import GraphDecision, StitchEnsemble
 
 
@@ -60,7 +68,7 @@ def test_scalings_of_a_weighting_score_alike_in_a_tabular_problem(zoo):
     p = create_problem("ensemble-weights", zoo)
     F = p.evaluate(np.array([[0.2, 0.6], [0.1, 0.3], [0.25, 0.75], [0.0, 0.0], [0.5, 0.5]]), "val")
     assert (F[0] == F[1]).all() and (F[1] == F[2]).all() and (F[3] == F[4]).all()
-    assert p.tabular and p.evaluations == 5  # lookups, one per row
+    assert isinstance(p, TabularProblem) and p.evaluations == 5  # lookups, one per row
 
 
 def test_weights_problem_with_cost_has_k_plus_one_objectives(zoo):

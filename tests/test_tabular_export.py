@@ -14,6 +14,7 @@ from stitchbench.benchmark.suite import expand, load_suite
 from stitchbench.benchmark.workspace import Workspace
 from stitchbench.errors import InputError
 from stitchbench.moo.adapters import to_pymoo
+from stitchbench.moo.api import TabularProblem
 from stitchbench.tabular import TableIntegrityError, load
 from stitchbench.tabular.export import export_problem
 from stitchbench.tabular.files import dense, long_columns, value_columns
@@ -97,7 +98,7 @@ def candidates(problem, n: int = 400, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize("iid", [WEIGHTS, STITCH])
 def test_loaded_export_scores_as_its_instance(iid, exported, workspace, jobs):
     live, loaded = workspace.problem(jobs[iid]), load(exported[iid])
-    assert loaded.tabular and live.tabular
+    assert isinstance(loaded, TabularProblem) and isinstance(live, TabularProblem)
     assert loaded.instance.model_dump(mode="json") == workspace.instance(jobs[iid]).model_dump(mode="json")
     assert [v.record() for v in loaded.variables] == [v.record() for v in live.variables]
     assert loaded.objectives == live.objectives
@@ -354,21 +355,20 @@ def test_stitch_graph_subset_round_trips(zoo, cache_dir, tmp_path):
     from stitchbench.tabular.graph import raw_rows
 
     params = {"host": "uci-digits", "max_points": 2, "cost": True}
-    live = create_problem("stitch-graph", zoo, cache_dir=cache_dir, **params)
-    instance = make_instance(live, "stitch-graph@uci-digits+cost", "stitch-graph", params, "digits-shift", {}, 0)
-    export_problem(live, instance, tmp_path / "graph")
+    graph = create_problem("stitch-graph", zoo, cache_dir=cache_dir, **params)
+    instance = make_instance(graph, "stitch-graph@uci-digits+cost", "stitch-graph", params, "digits-shift", {}, 0)
+    export_problem(graph, instance, tmp_path / "graph")
     loaded = load(tmp_path / "graph")
-    X = raw_rows(live.n_points)
+    X = raw_rows(graph.live.n_points)
     for split in ("val", "test"):
-        assert np.array_equal(loaded.evaluate(X, split), live.evaluate(X, split))
-        assert np.array_equal(loaded.exact_front(split), live.exact_front(split))
-    assert loaded.front_kind() == "exact" and loaded.max_cost() == live.max_cost()
+        assert np.array_equal(loaded.evaluate(X, split), graph.evaluate(X, split))
+        assert np.array_equal(loaded.exact_front(split), graph.exact_front(split))
+    assert loaded.front_kind() == "exact" and loaded.max_cost() == graph.max_cost()
     with pytest.raises(InputError, match="not an empty directory"):
-        export_problem(live, instance, tmp_path / "graph")
-    weights = create_problem("ensemble-weights", zoo)
-    weights.tabular = False  # an instance that is not tabular is refused before anything is written
+        export_problem(graph, instance, tmp_path / "graph")
+    live = graph.live  # the live problem it tabulates: not tabular, refused before anything is written
     with pytest.raises(InputError, match="not tabular"):
-        export_problem(weights, make_instance(weights, "w", "ensemble-weights", {}, "d", {}, 0), tmp_path / "n")
+        export_problem(live, instance, tmp_path / "n")
     assert not (tmp_path / "n").exists()
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from stitchbench.errors import InputError
+from stitchbench.moo.api import TabularProblem
 from stitchbench.moo.front import nondominated
 from stitchbench.problems import create_problem
 from stitchbench.problems import stitch_graph as sg
@@ -27,7 +28,7 @@ def live(zoo, cache_dir):
 
 def full_rows(tab, live, rows):
     """The live problem's rows equal to the subset's rows: switches off at every other point."""
-    k, n, sel = tab.n_points, live.n_points, tab.selected
+    k, n, sel = tab.live.n_points, live.n_points, tab.live.selected
     out = np.zeros((len(rows), 2 * n + 1))
     out[:, sel], out[:, [n + i for i in sel]], out[:, -1] = rows[:, :k], rows[:, k : 2 * k], rows[:, -1]
     return out
@@ -40,20 +41,21 @@ def test_raw_decision_index_enumerates_the_space():
 
 
 def test_tabular_and_live_agree_exactly(tab, live):
-    assert tab.tabular and not live.tabular
-    assert tab.point_names == [live.point_names[0], live.point_names[-1]]
-    assert [v.name for v in tab.variables] == [f"{d}.{p}" for d in ("ab", "ba") for p in tab.point_names] + ["output"]
+    assert isinstance(tab, TabularProblem) and not isinstance(live, TabularProblem)
+    points = tab.live.point_names
+    assert points == [live.point_names[0], live.point_names[-1]]
+    assert [v.name for v in tab.variables] == [f"{d}.{p}" for d in ("ab", "ba") for p in points] + ["output"]
     rows = raw_rows(2)
     for split in ("val", "test"):
         got = tab.evaluate(rows, split)
         assert np.array_equal(got, live.evaluate(full_rows(tab, live, rows), split))
         assert np.array_equal(got, np.array(tab._evaluate(list(rows), split)))  # the non-vectorized entry
-    assert len(tab.table.candidates) == len({tab.canonical(r) for r in rows}) == 20
+    assert len(tab.table.candidates) == len({tab.live.canonical(r) for r in rows}) == 20
     assert tab.max_cost() == tab.table.scores["val"][:, -1].max() < live.max_cost()  # all exposed switches on
 
 
 def test_exact_front_is_the_nondominated_set_of_the_full_enumeration(tab, live):
-    assert tab.front_kind() == "exact" and tab.space_size() == 48
+    assert tab.front_kind() == "exact" and tab.live.space_size() == 48
     rows = raw_rows(2)
     for split in ("val", "test"):
         front = tab.exact_front(split)
@@ -97,7 +99,7 @@ def test_a_second_construction_reads_the_cached_table(tab, zoo, cache_dir, monke
     assert np.array_equal(again.evaluate(rows, "test"), tab.evaluate(rows, "test"))
     # the same points named explicitly: the same table
     named = create_problem(
-        "stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, points=tab.point_names[::-1], cost=True
+        "stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, points=tab.live.point_names[::-1], cost=True
     )
     assert named.table_artifact.path == tab.table_artifact.path
 
@@ -107,7 +109,7 @@ def test_graph_table_arrays_round_trip_and_lookup(tab):
     rows = raw_rows(2)[np.random.default_rng(0).integers(0, 48, 200)]
     for split in ("val", "test"):
         cands = [tuple(c) for c in tab.table.candidates]  # each row's canonical candidate, found by value
-        want = np.array([tab.table.scores[split][cands.index(tab.canonical(r))] for r in rows])
+        want = np.array([tab.table.scores[split][cands.index(tab.live.canonical(r))] for r in rows])
         assert np.array_equal(table.lookup(rows, tab.objective_parties(), split), want)
     with pytest.raises(InputError, match="decision_to_candidate"):
         GraphTable.from_arrays({**tab.table.to_arrays(), "decision_to_candidate": np.zeros(5, dtype=np.int64)})

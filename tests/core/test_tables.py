@@ -5,13 +5,13 @@ front is the true front (a dense scan attains nothing beyond it), and a damaged 
 import numpy as np
 import pytest
 
-from stitchbench.moo.api import Objective, Problem, Variable
+from stitchbench.moo.api import Objective, Variable
 from stitchbench.moo.instance import make_instance
 from stitchbench.results.indicators import hypervolume
 from stitchbench.solvers import create_solver, run_solver
 from stitchbench.tabular import TableIntegrityError, WeightsTable, load
 from stitchbench.tabular.export import export_problem
-from stitchbench.tabular.problem import TableBacked
+from stitchbench.tabular.problem import TableBackedProblem
 
 PARTIES = ("A", "B")
 
@@ -34,7 +34,7 @@ def constructed_table(seed: int = 0, n: int = 300, classes: int = 4, switches: b
     return WeightsTable(["w.local:A", "w.local:B"], probs, labels, "accuracy", np.array([1e6, 2e6]), switches)
 
 
-class Constructed(TableBacked, Problem):
+class Constructed(TableBackedProblem):
     """ensemble-weights over a constructed table."""
 
     variable_kinds = frozenset({"real", "binary"})

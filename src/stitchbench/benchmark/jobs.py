@@ -10,6 +10,7 @@ import pandas as pd
 
 from stitchbench.moo.api import Problem
 from stitchbench.moo.front import nondominated
+from stitchbench.moo.pools import Stitching
 from stitchbench.results.analyses import analyses
 from stitchbench.solvers import create_solver, run_solver
 
@@ -49,7 +50,7 @@ def frame(problem: Problem, X: np.ndarray, F: np.ndarray, base: dict) -> pd.Data
     data = {**{k: [v] * len(X) for k, v in base.items()}}
     for j, v in enumerate(problem.variables):
         data[f"x.{v.name}"] = X[:, j] if len(X) else []
-    alpha = problem.stitch_alpha(X) if len(X) else None
+    alpha = problem.stitch_alpha(X) if isinstance(problem, Stitching) and len(X) else None
     if alpha is not None:
         data["alpha_evaluated"] = alpha  # where the family stitches: the alpha the decision is evaluated at
     for j, o in enumerate(problem.objectives):

@@ -1,10 +1,10 @@
-"""The multi-objective problem API without torch: variables, objectives, the `Problem` base, instance
-records, non-dominated filtering, score kernels, claim 4's pools and the pymoo/Optuna adapters. Importing it
-loads neither torch nor pymoo nor optuna: the adapters import them when first used."""
+"""The multi-objective problem API without torch: variables, objectives, the `Problem` and `TabularProblem`
+bases, instance records, non-dominated filtering, score kernels, claim 4's pools and the pymoo/Optuna adapters.
+Importing it loads neither torch nor pymoo nor optuna: the adapters import them when first used."""
 
 from importlib import import_module
 
-from .api import Objective, Problem, Variable
+from .api import Objective, Problem, TabularProblem, Variable
 from .front import nondominated
 from .instance import ProblemInstance, instance_id, make_instance, scenario_key
 from .splits import EVAL_SPLITS
@@ -24,6 +24,7 @@ __all__ = [
     "Problem",
     "ProblemInstance",
     "PymooProblem",
+    "TabularProblem",
     "Variable",
     "instance_id",
     "make_instance",

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -19,9 +19,6 @@ from stitchbench.deprecation import deprecated
 from stitchbench.errors import InputError
 
 from .splits import check_split
-
-if TYPE_CHECKING:
-    from .pools import CandidatePool, ClaimPools
 
 INJECTABLE = ("zoo", "zoo_seed", "cache_dir")  # what the framework can pass a family: never a suite's to set
 VariableKind = Literal["real", "integer", "categorical", "binary"]
@@ -103,6 +100,12 @@ class Objective:
 class Problem(ABC):
     """A multi-objective problem over named variables; objectives per party (+ optional cost).
 
+    What a family implements (the whole contract: docs/plugins.md): `variable_kinds` (the variable kinds
+    its instances have), an `__init__` that sets `name`, `variables`, `objectives` and `zoo` (the models it
+    combines), `_evaluate` (objective vectors of distinct canonical rows, memoized here) and `baselines`;
+    where it can, `exact_front` (with `front_kind`). Everything else has a working default. A family whose
+    objective vectors are looked up in precomputed tables subclasses `TabularProblem` instead.
+
     Reference fronts: `exact_front(split)` gives the problem's front where it can be computed (None where
     not), and `front_kind()` says what it is: "exact" when it is the true front of the problem on every
     split (every attainable objective vector is weakly dominated by one of its points, and each point is
@@ -110,14 +113,6 @@ class Problem(ABC):
     against a front that is not exact are labelled approximate.
 
     Data ledger: `data_reads()` names the parties whose labelled splits the problem reads.
-
-    A family declares `variable_kinds` (what solvers must support), `summary` (one line for listings),
-    `hosted` (whether it takes a `host` party) and `injected` (which of INJECTABLE it takes: the zoo, the zoo
-    seed as `zoo_seed`, the artifact `cache_dir`);
-    an instance sets `name`, `variables`, `objectives` and `zoo` (the models it combines), and implements
-    `baselines` and either `_evaluate` (live: one row at a time, memoized by canonical form) or, with
-    `tabular = True`, `_lookup` (a vectorized lookup of whole batches in precomputed tables); where it
-    can, `check_params`, `exact_front` with `front_kind`, `max_cost`, `output_ensembles` and `artifacts`.
     The runner relies on nothing else: what results need of a problem goes into its `ProblemInstance`.
     """
 
@@ -125,13 +120,23 @@ class Problem(ABC):
     summary: ClassVar[str]
     hosted: ClassVar[bool] = False  # takes a `host` party (suites build one instance per host)
     injected: ClassVar[frozenset[str]] = frozenset({"zoo", "zoo_seed"})  # passed by the framework (INJECTABLE)
-    tabular: bool = False  # True: objective vectors are looked up in precomputed tables (`_lookup`)
     fidelity: float = 1.0  # the fraction of val samples scored (`with_fidelity`)
     fidelity_cost: Fraction = Fraction(1)  # one evaluation's cost in full-fidelity evaluations
     name: str
     variables: list[Variable]
     objectives: list[Objective]
     zoo: Any  # the Zoo whose models it combines (tabular problems have none)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse a family written against the flag-based contract (before 0.2), naming what to implement."""
+        super().__init_subclass__(**kwargs)
+        flagged = "tabular" in vars(cls) or "_lookup" in vars(cls)
+        if flagged and not issubclass(cls, globals().get("TabularProblem", cls)):  # (TabularProblem itself: ok)
+            raise TypeError(
+                f"{cls.__qualname__} sets 'tabular' or implements '_lookup' on a Problem: the tabular flag is "
+                "gone; subclass stitchbench.moo.TabularProblem and implement '_lookup(matrix, split)' "
+                "(docs/plugins.md)"
+            )
 
     def __init__(self) -> None:
         self._memo: dict[tuple[str, tuple], np.ndarray] = {}
@@ -197,13 +202,9 @@ class Problem(ABC):
         return out
 
     def evaluate(self, X: Any, split: str = "val") -> np.ndarray:
-        """Objective matrix (n, n_objectives) of decision vectors X; identical canonical vectors once
-        (tabular problems look every row up: that costs less than the memo's keys)."""
+        """Objective matrix (n, n_objectives) of decision vectors X; identical canonical vectors once."""
         check_split(split)
         matrix = self.to_matrix(X)
-        if self.tabular:
-            self.evaluations += len(matrix)
-            return self._lookup(matrix, split)
         keys = [(split, self.canonical(row)) for row in matrix]
         todo = list(dict.fromkeys(k for k in keys if k not in self._memo))
         if todo:
@@ -261,22 +262,30 @@ class Problem(ABC):
     def untabular_reason(cls, params: dict[str, Any]) -> str | None:
         """None where the family with these parameters serves its objectives from a table; otherwise what
         would make it tabular (the export and the collection say so before building anything)."""
-        return None if cls.tabular else f"{cls.__name__} has no tabular form"
+        return f"{cls.__name__} has no tabular form"
 
     def canonical(self, row: np.ndarray) -> tuple:
         """The canonical form of a row: equal forms mean equal candidates (default: the row itself)."""
         return tuple(float(x) for x in row)
 
+    @abstractmethod
     def _evaluate(self, rows: Sequence[np.ndarray], split: str) -> list[np.ndarray]:
-        """Objective vectors of distinct canonical rows (what a live family implements)."""
-        return list(self._lookup(np.array(rows), split))
+        """The objective vectors of distinct canonical rows (`evaluate` memoizes them).
 
-    def _lookup(self, matrix: np.ndarray, split: str) -> np.ndarray:
-        """Objective matrix of validated rows, vectorized (what a tabular family implements)."""
-        raise TypeError(f"problem {self.name!r} implements neither _evaluate (live) nor _lookup (tabular)")
+        Args:
+            rows: validated decision vectors in the numeric encoding, one canonical form each.
+            split: "val" (what solvers search) or "test" (what the report re-scores).
+        Returns:
+            One float vector per row, in the order of `objectives`.
+        """
 
     @abstractmethod
-    def baselines(self, split: str = "test") -> dict[str, np.ndarray]: ...
+    def baselines(self, split: str = "test") -> dict[str, np.ndarray]:
+        """Named reference objective vectors (e.g. `local:<party>`, `ensemble`) on `split`.
+
+        Returns:
+            {name: float vector in the order of `objectives`}.
+        """
 
     def exact_front(self, split: str = "val") -> np.ndarray | None:
         """The front where the space can be enumerated, or approximated on a grid (see `front_kind`);
@@ -303,30 +312,35 @@ class Problem(ABC):
         `manifest` holding its `sha256`)."""
         return {}
 
-    # --- what a stitching family declares (claim 4; see stitchbench.moo.pools) ---
-    def stitch_alpha(self, matrix: np.ndarray) -> np.ndarray | None:
-        """The alpha each validated decision is evaluated at (a gridded alpha snapped to its grid), for
-        families whose candidates stitch; None (the default) for families that never stitch. A decision is
-        stitched when this is at least `stitchbench.moo.pools.ALPHA_MIN`."""
+
+class TabularProblem(Problem):
+    """A problem whose objective vectors are looked up in precomputed tables: a family implements `_lookup`
+    (vectorized, over whole batches) instead of `_evaluate`. Every row is looked up (that costs less than
+    the memo's keys); `stitchbench.tabular` serves its tables' families this way."""
+
+    @abstractmethod
+    def _lookup(self, matrix: np.ndarray, split: str) -> np.ndarray:
+        """The objective matrix of a validated batch, vectorized (not memoized).
+
+        Args:
+            matrix: (n, len(variables)) decision vectors in the numeric encoding.
+            split: "val" or "test".
+        Returns:
+            (n, len(objectives)) floats, in the order of `objectives`.
+        """
+
+    def evaluate(self, X: Any, split: str = "val") -> np.ndarray:
+        check_split(split)
+        matrix = self.to_matrix(X)
+        self.evaluations += len(matrix)
+        return self._lookup(matrix, split)
+
+    def _evaluate(self, rows: Sequence[np.ndarray], split: str) -> list[np.ndarray]:
+        return list(self._lookup(np.array(rows), split))
+
+    @classmethod
+    def untabular_reason(cls, params: dict[str, Any]) -> str | None:
         return None
-
-    def member_kinds(self) -> list[str]:
-        """The kinds of the models this problem combines (e.g. `local:mnist`); [] where it declares none."""
-        return []
-
-    def claim_pools(self) -> "ClaimPools | None":
-        """Claim 4's pools (stitching families): the enumerated stitched candidates where they can be
-        enumerated, the members' weighted output ensembles and the references; None otherwise."""
-        return None
-
-    def stitches_enumerated(self) -> bool:
-        """Whether `claim_pools()` enumerates the stitched candidates (else each job keeps its own)."""
-        return self.tabular
-
-    def candidate_pool(self, matrix: np.ndarray) -> "CandidatePool":
-        """Validated decisions as claim-4 candidates (val and test scores, per-sample test scores), for
-        stitching families whose stitched candidates cannot be enumerated (the jobs' evaluations make S)."""
-        raise TypeError(f"problem {self.name!r} does not stitch; it has no claim-4 candidates")
 
 
 def sample_uniform(problem: Problem, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -6,16 +6,26 @@ parameters that differ from their defaults, so `digits-shift` with `seed = 0` (t
 parameters are one instance, and two `digits-shift` scenarios with different seeds are two.
 """
 
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from stitchbench.hashing import canonical_json, config_hash
 
-from .api import Problem
+from .api import Problem, TabularProblem
 
 FrontKind = Literal["exact", "approximate", "none"]
+
+
+@runtime_checkable
+class Members(Protocol):
+    """A problem that combines the zoo's models: their kinds are its record's `members` (its `local:<party>`
+    and `ensemble` baselines; the study groups instances by them)."""
+
+    def member_kinds(self) -> list[str]:
+        """The kinds of the models it combines, e.g. `local:mnist`."""
+        ...
 
 
 def scenario_key(name: str, params: dict[str, Any], defaults: dict[str, Any]) -> str:
@@ -106,8 +116,8 @@ def make_instance(
         bounds=bounds,
         reference_point=[0.0 if o.party else 1.0 for o in problem.objectives],
         front=problem.front_kind(),
-        tabular=problem.tabular,
+        tabular=isinstance(problem, TabularProblem),
         artifacts={name: a.manifest["sha256"] for name, a in problem.artifacts().items()},
-        members=problem.member_kinds(),
+        members=problem.member_kinds() if isinstance(problem, Members) else [],
         sources=dict(sources or {}),
     )

@@ -5,16 +5,19 @@ scores (a split's score is the mean of its samples' scores, so a bootstrap can r
 selects the val-non-dominated candidates with all ties kept; `weighting_pool` enumerates every weighting of
 weighted-sum scorers: with two members every breakpoint of val and test and one weighting
 inside every interval between them (exact: every candidate has the scores of one of these), a lattice on the
-simplex otherwise (approximate). Torch-free.
+simplex otherwise (approximate). `Stitching` is what a family whose candidates stitch gives claim 4.
+Torch-free.
 """
 
 import json
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
+from .instance import Members
 from .lattice import simplex_grid
 from .scoring import WeightedScores, normalize, step_weightings
 from .splits import EVAL_SPLITS
@@ -145,6 +148,33 @@ class ClaimPools:
     stitched: CandidatePool | None
     ensembles: CandidatePool
     references: CandidatePool
+
+
+@runtime_checkable
+class Stitching(Members, Protocol):
+    """A problem whose candidates stitch (`stitch-ensemble`): the study gives it claim 4 (PAPER.md) where
+    `isinstance(problem, Stitching)`; the runner records each evaluated decision's `alpha_evaluated`.
+    `stitchbench.tabular.ensemble.stitch_pools` and `stitch_candidates` implement the pools for weightings
+    of branches at (point, alpha)."""
+
+    def stitch_alpha(self, matrix: np.ndarray) -> np.ndarray | None:
+        """The alpha each validated decision is evaluated at (a gridded alpha snapped to its grid); a decision
+        is stitched where it is at least ALPHA_MIN."""
+        ...
+
+    def claim_pools(self) -> ClaimPools | None:
+        """Its stitched candidates, enumerated where `stitches_enumerated()`, the members' weighted output
+        ensembles and the references."""
+        ...
+
+    def stitches_enumerated(self) -> bool:
+        """Whether `claim_pools()` enumerates the stitched candidates (else each job keeps its own)."""
+        ...
+
+    def candidate_pool(self, matrix: np.ndarray) -> CandidatePool:
+        """Validated decisions as candidates (val and test scores, per-sample test scores): the study calls it
+        on each job's val-chosen stitched candidates where they are not enumerated."""
+        ...
 
 
 Scorer = Callable[[Hashable, str, str], WeightedScores]  # (combo, party, split) -> the combo's scorer

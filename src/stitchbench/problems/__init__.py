@@ -1,7 +1,7 @@
 """Multi-objective problems: the API, the families, baselines, exact fronts, pymoo and Optuna adapters."""
 
 from stitchbench.moo.adapters import PymooProblem, optuna_directions, optuna_space, to_pymoo
-from stitchbench.moo.api import Objective, Problem, Variable
+from stitchbench.moo.api import Objective, Problem, TabularProblem, Variable
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.instance import ProblemInstance, instance_id, make_instance, scenario_key
 from stitchbench.moo.lattice import simplex_grid
@@ -21,6 +21,7 @@ __all__ = [
     "PymooProblem",
     "StitchEnsembleProblem",
     "StitchGraphProblem",
+    "TabularProblem",
     "Variable",
     "baseline_vectors",
     "create_problem",

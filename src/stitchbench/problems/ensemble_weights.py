@@ -14,11 +14,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from stitchbench.moo.api import Objective, Problem, Variable
+from stitchbench.moo.api import Objective, Variable
 from stitchbench.moo.lattice import simplex_grid
 from stitchbench.moo.pools import weighting_pool
 from stitchbench.moo.splits import EVAL_SPLITS
-from stitchbench.tabular.problem import TableBacked
+from stitchbench.tabular.problem import TableBackedProblem
 from stitchbench.tabular.weights import WeightsTable
 from stitchbench.zoo import ModelRecord, Zoo, expand_kinds
 
@@ -54,7 +54,7 @@ def weights_table(zoo: Zoo, records: Sequence[ModelRecord], switches: bool = Fal
     return WeightsTable([f"w.{r.kind}" for r in records], probs, labels, sc.metric, flops, switches)
 
 
-class EnsembleWeights(ZooBaselines, TableBacked, Problem):
+class EnsembleWeights(ZooBaselines, TableBackedProblem):
     """Weights w.<member> in [0, 1] (normalized onto the simplex) of an output ensemble; one score per party.
     With `switches`, binary use.<member> variables leave members out (`stitchbench.moo.scoring.member_weights`).
     The members' probabilities are its table (`WeightsTable`)."""

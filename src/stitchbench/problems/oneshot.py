@@ -15,13 +15,13 @@ from torch import nn
 from stitchbench.artifacts import ArtifactStore, default_cache_dir
 from stitchbench.data import Scenario
 from stitchbench.errors import InputError
-from stitchbench.moo.api import Objective, Problem, Variable
+from stitchbench.moo.api import Objective, Variable
 from stitchbench.moo.pools import CandidatePool
 from stitchbench.moo.scoring import sample_scores
 from stitchbench.moo.splits import EVAL_SPLITS
 from stitchbench.stitching.setup import host_training_data, member_records
 from stitchbench.tabular.grid import GridTable, grid_cells
-from stitchbench.tabular.problem import TableBacked
+from stitchbench.tabular.problem import TableBackedProblem
 from stitchbench.zoo import Recipe, Zoo, predict
 from stitchbench.zoo.build import scenario_recipe
 from stitchbench.zoo.recipe import eval_key
@@ -38,7 +38,7 @@ def one_shot_recipe(scenario: Scenario, epochs: int, recipe: dict | None) -> Rec
     return scenario_recipe(scenario, {"epochs": epochs, "local_epochs": 1, "patience": None} | (recipe or {}))
 
 
-class OneShotProblem(ZooBaselines, TableBacked, Problem):
+class OneShotProblem(ZooBaselines, TableBackedProblem):
     """A host's one-shot combination of its members (its own local model first, then every other party's),
     over a grid; one objective per party. Subclasses set `family`, `variable_kinds`, `summary`, and implement
     `grid_variables` and `networks`; `recipe` (None: no training) and `settings()` are what else makes their

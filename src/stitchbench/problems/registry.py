@@ -7,9 +7,11 @@ import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from stitchbench.moo.api import INJECTABLE, Problem
+from stitchbench.moo.instance import Members
+from stitchbench.moo.pools import Stitching
 from stitchbench.registry import Registry
 from stitchbench.zoo import Zoo
 
@@ -19,6 +21,14 @@ from .finetune import FinetuneProblem
 from .merge import MergeProblem
 from .stitch_ensemble import StitchEnsembleProblem
 from .stitch_graph import StitchGraphProblem
+
+
+def protocol_members(protocol: type) -> set[str]:
+    """The methods a Protocol (and the protocols it extends) declares."""
+    return {n for c in protocol.__mro__ if Protocol in c.__bases__ for n in vars(c) if not n.startswith("_")}
+
+
+CLAIM_HOOKS = protocol_members(Stitching) - protocol_members(Members)  # what only a stitching family has
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,12 @@ def check_family(factory: Any) -> FamilyContract:
     declared_by_problem = isinstance(factory, type) and issubclass(factory, Problem)
     if declared_by_problem and not hasattr(factory, "variable_kinds"):
         raise TypeError(f"problem family {factory.__name__} declares no 'variable_kinds'")
+    missing_hooks = protocol_members(Stitching) - set(dir(factory))
+    if declared_by_problem and CLAIM_HOOKS - missing_hooks and missing_hooks:
+        raise TypeError(
+            f"problem family {factory.__name__} implements part of claim 4's hooks; a stitching family implements "
+            f"every member of stitchbench.moo.pools.Stitching, missing: {', '.join(sorted(missing_hooks))}"
+        )
     injected = set(getattr(factory, "injected", {"zoo", "zoo_seed"}))
     hosted = bool(getattr(factory, "hosted", False))
     unknown = injected - set(INJECTABLE)
@@ -96,4 +112,8 @@ def injected_params(family: str, zoo_seed: int, cache_dir: Path | None) -> dict[
 
 
 def create_problem(name: str, zoo: Zoo, **params) -> Problem:
-    return PROBLEMS.create(name, zoo, **params)
+    """Build family `name` with `params` (checked first), through its classmethod `create` where it has one (a
+    family with a live and a tabular form chooses between them there)."""
+    entry = PROBLEMS.entry(name)
+    entry.check(params)
+    return getattr(entry.factory, "create", entry.factory)(zoo, **params)

@@ -10,17 +10,18 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from stitchbench.artifacts import ArtifactStore, default_cache_dir
+from stitchbench.artifacts import Artifact, ArtifactStore, default_cache_dir
 from stitchbench.data import Scenario
 from stitchbench.errors import InputError
 from stitchbench.moo.api import Objective, Problem, Variable
 from stitchbench.moo.front import nondominated
 from stitchbench.moo.lattice import simplex_grid
+from stitchbench.moo.pools import ClaimPools
 from stitchbench.moo.scoring import WeightedScores, member_weights, switch_names, weighted_scores
 from stitchbench.moo.splits import EVAL_SPLITS
 from stitchbench.stitching import ActivationCache, CostModel, ensemble_branch_probs, stitch_setup
 from stitchbench.tabular.ensemble import EnsembleTable, stitch_candidates, stitch_pools
-from stitchbench.tabular.problem import TableBacked
+from stitchbench.tabular.problem import TableBackedProblem
 from stitchbench.zoo import Zoo
 from stitchbench.zoo.recipe import eval_key
 
@@ -41,12 +42,18 @@ def table_bytes(scenario: Scenario, points: int, levels: int, members: int) -> i
     return 4 * points * levels * members * sum(len(s) for s in splits) * per_sample
 
 
-class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
-    """With `alpha_grid = N` (N >= 2) alpha takes N evenly spaced values from 0 to 1 and, where the table
-    fits in TABLE_BYTES, the problem is tabular: every branch's probabilities at every point x alpha on
-    every party's val and test split are computed once (with the code live evaluation uses) and stored
-    content-addressed in the cache (see `stitchbench.tabular.ensemble`); the problem is then its
-    `EnsembleTable` (`TableBacked`). Otherwise it evaluates live, with the same scorer."""
+def ensemble_front(pools: ClaimPools) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The members' weighted output ensembles of claim 4's pools: (weights, val scores, test scores)."""
+    E = pools.ensembles
+    return np.array([list(d["weights"].values()) for d in E.decisions]), E.val, E.test
+
+
+class StitchEnsembleProblem(ZooBaselines, Problem):
+    """The family, evaluated live. With `alpha_grid = N` (N >= 2) alpha takes N evenly spaced values from 0
+    to 1 and, where the table fits in TABLE_BYTES, the family's factory `create` returns its tabular form
+    (`StitchEnsembleTable`) instead: every branch's probabilities at every point x alpha on every party's
+    val and test split, computed once with the code live evaluation uses. Otherwise it evaluates live,
+    with the same scorer."""
 
     hosted = True
     injected = frozenset({"zoo", "zoo_seed", "cache_dir"})
@@ -74,6 +81,12 @@ class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
             return "give it alpha_grid = N (N >= 2) in its params (a table over 1 GiB stays live)"
         return None
 
+    @classmethod
+    def create(cls, zoo: Zoo, **params) -> "StitchEnsembleProblem | StitchEnsembleTable":
+        """The family's factory: the tabular form where alpha is on a grid and its table fits, else live."""
+        live = cls(zoo, **params)
+        return StitchEnsembleTable(live) if live.table_fits() else live
+
     def __init__(
         self,
         zoo: Zoo,
@@ -90,7 +103,7 @@ class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
     ):
         super().__init__()
         self.check_params(zoo.scenario, [r.arch for r in zoo.records], {"alpha_grid": alpha_grid})
-        self.zoo, self.host, self.zoo_seed, self.switches = zoo, host, zoo_seed, switches
+        self.zoo, self.host, self.zoo_seed, self.switches, self.cache_dir = zoo, host, zoo_seed, switches, cache_dir
         self.setup = stitch_setup(zoo, host, method, archs, zoo_seed, recipe, cache_dir)
         self.cache = ActivationCache(self.setup.members, zoo.scenario)
         self.costs = CostModel(self.setup.members, self.setup.stitches, zoo.scenario.example())
@@ -109,12 +122,12 @@ class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
         self._scorers: OrderedDict = OrderedDict()
         self._memo_size = memo_size
         self._claim_pools = None
-        self.table = None
+
+    def table_fits(self) -> bool:
+        """Whether alpha is on a grid and the table of every branch at every point x alpha fits TABLE_BYTES."""
         m = self.setup.members
-        if alpha_grid and table_bytes(zoo.scenario, len(m.points), alpha_grid, len(m)) <= TABLE_BYTES:
-            self.table = self.build_table(cache_dir)
-            self.cache = ActivationCache(self.setup.members, zoo.scenario)  # the table replaces its contents
-        self.tabular = self.table is not None
+        levels = self.alpha.levels
+        return bool(levels) and table_bytes(self.zoo.scenario, len(m.points), levels, len(m)) <= TABLE_BYTES
 
     def canonical(self, row: np.ndarray) -> tuple:
         pi, alpha, w = int(row[0]), float(self.stitch_alpha(row[None])[0]), member_weights(row[2:], self.switches)[0]
@@ -158,8 +171,9 @@ class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
             )
         return out
 
-    def build_table(self, cache_dir: Path | None) -> EnsembleTable:
-        """Load or compute (once, content-addressed) the branch probabilities at every point x alpha."""
+    def build_table(self) -> tuple[Artifact, EnsembleTable]:
+        """Load or compute (once, content-addressed) the branch probabilities at every point x alpha; the
+        activations they were computed from are then dropped."""
         sc, m = self.zoo.scenario, self.setup.members
         alphas = self.alpha.grid()
         config = {
@@ -184,13 +198,14 @@ class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
                     )
             return tensors, {"host": self.host, "touched": []}
 
-        store = ArtifactStore(cache_dir or default_cache_dir(), "ensemble-tables", self.zoo.device.type)
+        store = ArtifactStore(self.cache_dir or default_cache_dir(), "ensemble-tables", self.zoo.device.type)
         artifact = store.get_or_build(config, build)
-        self.table_artifact = artifact
+        self.cache = ActivationCache(m, sc)  # the table replaces its contents
         probs = {tuple(k.split("/")): v.numpy() for k, v in artifact.tensors().items()}
         labels = {(p, s): sc.party(p).split(s).y.numpy() for p in sc.party_names for s in EVAL_SPLITS}
         points, members = list(m.point_names), self.member_parties()
-        return EnsembleTable(points, members, alphas, probs, labels, sc.metric, *self.cost_arrays(), self.switches)
+        costs = self.cost_arrays()
+        return artifact, EnsembleTable(points, members, alphas, probs, labels, sc.metric, *costs, self.switches)
 
     def cost_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """FLOPs per sample: each whole member, every member up to each point, each branch after it."""
@@ -230,10 +245,8 @@ class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
     def member_kinds(self):
         return [r.kind for r in self.setup.records]
 
-    # live (no table): claim 4's surface computed with the live scorer (`grid_front`: a dense enumeration)
+    # claim 4 (`stitchbench.moo.pools.Stitching`), computed with the live scorer
     def stitch_alpha(self, matrix):
-        if self.table is not None:
-            return super().stitch_alpha(matrix)
         alphas = np.asarray(matrix, dtype=float)[:, 1]
         return self.alpha.grid()[self.alpha.level(alphas)] if self.alpha.levels else alphas
 
@@ -241,8 +254,6 @@ class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
         return bool(self.alpha.levels)
 
     def claim_pools(self):
-        if self.table is not None:
-            return super().claim_pools()
         if self._claim_pools is None:
             grid = self.alpha.grid() if self.alpha.levels else None
             points = list(self.setup.members.point_names)
@@ -258,10 +269,54 @@ class StitchEnsembleProblem(ZooBaselines, TableBacked, Problem):
     def live_scorer(self, combo, party, split):
         return self.scorer(*combo, party, split)
 
+    def output_ensembles(self):
+        return ensemble_front(self.claim_pools())
+
     def artifacts(self):
-        found = {**{r.kind: r.artifact for r in self.setup.records}, "stitches": self.setup.artifact}
-        return found | ({"table": self.table_artifact} if self.table is not None else {})
+        return {**{r.kind: r.artifact for r in self.setup.records}, "stitches": self.setup.artifact}
 
     def max_cost(self) -> float:
         uniform = [1 / len(self.setup.members)] * len(self.setup.members)
         return float(max(self.costs.ensemble(pi, 1.0, uniform) for pi in range(len(self.setup.members.points))))
+
+
+class StitchEnsembleTable(ZooBaselines, TableBackedProblem):
+    """A stitch-ensemble served from its `EnsembleTable` (`stitchbench.tabular.ensemble`), stored
+    content-addressed in the cache: a candidate is a weighted sum of its point and alpha's branches.
+    `live`: the problem it tabulates (its stitches, costs and members)."""
+
+    def __init__(self, live: StitchEnsembleProblem):
+        super().__init__()
+        self.live, self.zoo, self.host, self.name = live, live.zoo, live.host, live.name
+        self.variables, self.objectives = live.variables, live.objectives
+        self.table_artifact, self.table = live.build_table()
+
+    def reference_spec(self):
+        return self.live.reference_spec()
+
+    def train_parties(self) -> list[str]:
+        return self.live.train_parties()
+
+    def member_kinds(self):
+        return self.live.member_kinds()
+
+    def stitch_alpha(self, matrix):
+        return self.table.stitch_alpha(matrix)
+
+    def stitches_enumerated(self) -> bool:
+        return True
+
+    def claim_pools(self):
+        return self.table.claim_pools(self.parties())
+
+    def candidate_pool(self, matrix):
+        return self.live.candidate_pool(matrix)
+
+    def output_ensembles(self):
+        return ensemble_front(self.claim_pools())
+
+    def artifacts(self):
+        return self.live.artifacts() | {"table": self.table_artifact}
+
+    def max_cost(self) -> float:
+        return self.live.max_cost()

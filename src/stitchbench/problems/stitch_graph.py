@@ -4,9 +4,10 @@ output choice (A = the host's model, B = the partner's, or their average); evalu
 Tabular subsets: `points=[...]` (matched point names) or `max_points=k` (k points evenly spread: indices
 floor(linspace(0, n - 1, k) + 0.5) of the n matched points, so the first and last are always in for k >= 2,
 the first alone for k = 1, every point for k >= n) expose switches at those points only; the others stay
-off. Such a problem is tabular: at construction every raw decision (3 * 4^k) is canonicalized through the
-flow and every distinct canonical candidate is scored once, on val and test, by the live code path; the
-table is stored content-addressed in the cache ("graph-tables") and `evaluate` looks rows up in it.
+off. Such a problem is tabular (the family's factory `create` returns a `StitchGraphTable`): every raw
+decision (3 * 4^k) is canonicalized through the flow and every distinct canonical candidate is scored once,
+on val and test, by the live code path; the table is stored content-addressed in the cache ("graph-tables")
+and `evaluate` looks rows up in it.
 
 Bounds (refused with an InputError naming k): k <= MAX_TABLE_POINTS (3 * 4^8 raw decisions canonicalize in
 about 6 s at 31 us each) and at most MAX_TABLE_CANDIDATES canonical candidates, counted before any is scored.
@@ -47,7 +48,7 @@ from stitchbench.stitching import (
     stitch_setup,
 )
 from stitchbench.tabular.graph import GraphTable, raw_rows
-from stitchbench.tabular.problem import TableBacked
+from stitchbench.tabular.problem import TableBackedProblem
 from stitchbench.zoo import Zoo, score
 from stitchbench.zoo.recipe import eval_key
 
@@ -65,7 +66,9 @@ def spread(n: int, k: int) -> list[int]:
     return list(range(n)) if k >= n else [int(i) for i in np.floor(np.linspace(0, n - 1, k) + 0.5)]
 
 
-class StitchGraphProblem(ZooBaselines, TableBacked, Problem):
+class StitchGraphProblem(ZooBaselines, Problem):
+    """The family, evaluated live; `create` returns its tabular form where it exposes a subset of points."""
+
     hosted = True
     injected = frozenset({"zoo", "zoo_seed", "cache_dir"})
     variable_kinds = frozenset({"binary", "categorical"})
@@ -85,6 +88,12 @@ class StitchGraphProblem(ZooBaselines, TableBacked, Problem):
             return "give it points = [...] or max_points = k in its params"
         return None
 
+    @classmethod
+    def create(cls, zoo: Zoo, **params) -> "StitchGraphProblem | StitchGraphTable":
+        """The family's factory: the tabular form for a subset of points (`points` or `max_points`), else live."""
+        live = cls(zoo, **params)
+        return StitchGraphTable(live) if live.subset else live
+
     def __init__(
         self,
         zoo: Zoo,
@@ -102,7 +111,7 @@ class StitchGraphProblem(ZooBaselines, TableBacked, Problem):
     ):
         check_point_subset(points, max_points, MAX_TABLE_POINTS)
         super().__init__()
-        self.zoo, self.host, self.zoo_seed = zoo, host, zoo_seed
+        self.zoo, self.host, self.zoo_seed, self.cache_dir = zoo, host, zoo_seed, cache_dir
         partner = partner or next(p for p in zoo.scenario.party_names if p != host)
         self.setup = stitch_setup(zoo, host, method, archs, zoo_seed, recipe, cache_dir, partners=[partner])
         m = self.setup.members
@@ -112,8 +121,8 @@ class StitchGraphProblem(ZooBaselines, TableBacked, Problem):
             self.selected = sorted(names.index(p) for p in points)
         else:
             self.selected = spread(len(names), max_points or len(names))
-        subset = points is not None or max_points is not None
-        if subset and len(self.selected) > MAX_TABLE_POINTS:
+        self.subset = points is not None or max_points is not None  # switches at these points only: tabular
+        if self.subset and len(self.selected) > MAX_TABLE_POINTS:
             raise InputError(
                 f"a tabular stitch graph of k={len(self.selected)} points has 3 * 4^{len(self.selected)} raw "
                 f"decisions; the limit is k <= {MAX_TABLE_POINTS}"
@@ -133,13 +142,6 @@ class StitchGraphProblem(ZooBaselines, TableBacked, Problem):
         if cost:
             self.objectives.append(Objective("cost", "min", None))
         self.enumerate_limit = enumerate_limit
-        self.table: GraphTable | None = None
-        self.table_artifact: Artifact | None = None
-        if subset:
-            self.table_artifact = self._table_artifact(cache_dir)
-            arrays = {k: v.numpy() for k, v in self.table_artifact.tensors().items()}
-            self.table = GraphTable.from_arrays(arrays)
-        self.tabular = self.table is not None
 
     def decision(self, row: np.ndarray) -> GraphDecision:
         """The full decision of a row: its switches at the selected points, all others off."""
@@ -181,7 +183,7 @@ class StitchGraphProblem(ZooBaselines, TableBacked, Problem):
     def _evaluate(self, rows, split):
         return [self.score_flow(self.flow(self.decision(row)), split) for row in rows]
 
-    def _table_artifact(self, cache_dir: Path | None) -> Artifact:
+    def table_artifact(self) -> Artifact:
         """The subset's table: built once (every canonical candidate scored live), then read from the cache."""
         config = {
             "format": GRAPH_TABLE_FORMAT,
@@ -211,7 +213,7 @@ class StitchGraphProblem(ZooBaselines, TableBacked, Problem):
             extra = {"candidates": len(cands), "build_seconds": round(time.perf_counter() - start, 1)}
             return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in table.to_arrays().items()}, extra
 
-        store = ArtifactStore(cache_dir or default_cache_dir(), "graph-tables", self.zoo.device.type)
+        store = ArtifactStore(self.cache_dir or default_cache_dir(), "graph-tables", self.zoo.device.type)
         return store.get_or_build(config, build)
 
     def train_parties(self) -> list[str]:
@@ -224,12 +226,10 @@ class StitchGraphProblem(ZooBaselines, TableBacked, Problem):
         return 3 * 4**self.n_points
 
     def front_kind(self):
-        """Tabular subsets and small spaces are enumerated whole (one evaluation per canonical candidate)."""
-        return "exact" if self.table is not None or self.space_size() <= self.enumerate_limit else "none"
+        """Small spaces are enumerated whole (one evaluation per canonical candidate)."""
+        return "exact" if self.space_size() <= self.enumerate_limit else "none"
 
     def exact_front(self, split="val"):
-        if self.table is not None:
-            return super().exact_front(split)
         if not self.front_is_exact:
             return None
         return nondominated(self.evaluate(raw_rows(self.n_points), split), self.maximize)
@@ -241,10 +241,39 @@ class StitchGraphProblem(ZooBaselines, TableBacked, Problem):
         return [r.kind for r in self.setup.records]
 
     def artifacts(self):
-        tables = {"graph-table": self.table_artifact} if self.table_artifact else {}
-        return {**{r.kind: r.artifact for r in self.setup.records}, "stitches": self.setup.artifact, **tables}
+        return {**{r.kind: r.artifact for r in self.setup.records}, "stitches": self.setup.artifact}
 
     def max_cost(self) -> float:
         """The cost of every exposed switch on, output avg."""
         on = (1.0,) * (2 * self.n_points)
         return float(self.costs.graph(self.flow(self.decision(np.array([*on, 2.0])))))
+
+
+class StitchGraphTable(ZooBaselines, TableBackedProblem):
+    """A stitch graph over a subset of points served from its `GraphTable`: every canonical candidate scored
+    once by the live code path (exact front). `live`: the problem it tabulates (its flow, stitches, costs)."""
+
+    def __init__(self, live: StitchGraphProblem):
+        super().__init__()
+        self.live, self.zoo, self.host, self.name = live, live.zoo, live.host, live.name
+        self.variables, self.objectives = live.variables, live.objectives
+        self.table_artifact = live.table_artifact()
+        self.table = GraphTable.from_arrays({k: v.numpy() for k, v in self.table_artifact.tensors().items()})
+
+    def reference_spec(self):
+        return self.live.reference_spec()
+
+    def train_parties(self) -> list[str]:
+        return self.live.train_parties()
+
+    def member_kinds(self):
+        return self.live.member_kinds()
+
+    def output_ensembles(self):
+        return self.live.output_ensembles()
+
+    def artifacts(self):
+        return self.live.artifacts() | {"graph-table": self.table_artifact}
+
+    def max_cost(self) -> float:
+        return self.live.max_cost()

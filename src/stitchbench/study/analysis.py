@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from stitchbench.moo.instance import ProblemInstance
-from stitchbench.moo.pools import ALPHA_MIN, POOL_COLUMNS, CandidatePool, val_front
+from stitchbench.moo.pools import ALPHA_MIN, POOL_COLUMNS, CandidatePool, Stitching, val_front
 from stitchbench.results.analyses import Analysis
 from stitchbench.results.store import RunDir, write_json
 
@@ -39,7 +39,7 @@ def claim_pools(rec: ProblemInstance, problem: Any) -> list[pd.DataFrame]:
     (`moo.pools`); none for other problems."""
     if isinstance(problem, OneShotFront):
         return [problem.front_pool().to_frame(instance=rec.id, pool=ONE_SHOT_POOL)]
-    pools = problem.claim_pools()
+    pools = problem.claim_pools() if isinstance(problem, Stitching) else None
     if pools is None:
         return []
     named = {"ensembles": pools.ensembles, "references": pools.references, "stitched": pools.stitched}
@@ -50,8 +50,10 @@ def stitched_candidates(problem: Any, X: np.ndarray, F: np.ndarray, base: dict) 
     """Where the problem stitches and cannot enumerate its stitched candidates (live): the val-non-dominated
     stitched candidates this job evaluated (all ties), scored on test per sample, as claim 4's pools are
     (`moo.pools`). The union over jobs holds the val front of every stitched candidate any solver evaluated."""
+    if not isinstance(problem, Stitching) or problem.stitches_enumerated():
+        return pd.DataFrame()
     alpha = problem.stitch_alpha(X) if len(X) else None
-    if alpha is None or problem.stitches_enumerated():
+    if alpha is None:
         return pd.DataFrame()
     cols = [problem.objectives.index(o) for o in problem.objectives if o.party]
     rows = np.flatnonzero((alpha >= ALPHA_MIN) & np.isfinite(F).all(1))

@@ -25,6 +25,7 @@ from stitchbench.moo.instance import ProblemInstance
 from stitchbench.moo.splits import EVAL_SPLITS
 
 from .files import FORMAT, TABLE_MANIFEST, VERSION, write
+from .problem import TableBackedProblem
 
 
 def not_tabular(instance: str, family: str, reason: str) -> InputError:
@@ -73,7 +74,7 @@ def export_problem(
     improved by `known` objective vectors per split (e.g. solvers' runs), which `fields` then describe (say
     `front_source`)."""
     out = Path(out)
-    if not problem.tabular or getattr(problem, "table", None) is None:
+    if not isinstance(problem, TableBackedProblem):
         reason = type(problem).untabular_reason(instance.params) or "its table does not fit (see the family's docs)"
         raise not_tabular(instance.id, instance.family, reason)
     check_out(out)

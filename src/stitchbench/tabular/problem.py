@@ -1,7 +1,7 @@
 """Problems served from a table (torch-free): one table class per table kind (`WeightsTable`,
 `EnsembleTable`, `GraphTable`) scores candidates, gives the front and claim 4's pools, and writes and reads
-its own files. `TableBacked` is the problem side of any of them, shared by the builders' live families (which
-build their table) and by `TableProblem`, an exported table loaded without torch."""
+its own files. `TableBackedProblem` is the problem side of any of them, the base of the builders' tabular
+families (which build their table) and of `TableProblem`, an exported table loaded without torch."""
 
 import copy
 from pathlib import Path
@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from stitchbench.moo.api import Objective, Problem, Variable
+from stitchbench.moo.api import Objective, TabularProblem, Variable
 from stitchbench.moo.instance import ProblemInstance
 from stitchbench.moo.pools import ClaimPools
 from stitchbench.moo.splits import EVAL_SPLITS, check_split
@@ -40,16 +40,12 @@ TABLES: dict[str, type] = {t.family: t for t in (WeightsTable, EnsembleTable, Gr
 TABLES |= dict.fromkeys(ONE_SHOT_FAMILIES, GridTable)
 
 
-class TableBacked:
-    """The problem side of a table: every objective vector, the front and claim 4's pools come from
-    `self.table`. Mixed into a `Problem` (before it); a builder whose table is None (it evaluates live)
-    falls back to the `Problem` defaults."""
+class TableBackedProblem(TabularProblem):
+    """A tabular problem served by one of the tables above (`self.table`): its lookups, fidelities and front
+    come from the table, exactly as for the same table loaded without torch (`TableProblem`)."""
 
-    table: Table | None
-    tabular = True
-    full: "TableBacked | None" = None  # a fidelity view's instance at fidelity 1
-    objectives: list[Objective]
-    maximize: np.ndarray
+    table: Table
+    full: "TableBackedProblem | None" = None  # a fidelity view's instance at fidelity 1
 
     def objective_parties(self) -> list[str | None]:
         """Each objective's party (None: cost), in order: what a table scores."""
@@ -58,13 +54,13 @@ class TableBacked:
     def _lookup(self, matrix: np.ndarray, split: str) -> np.ndarray:
         return self.table.lookup(matrix, self.objective_parties(), split)
 
-    def with_fidelity(self, fidelity: float):
+    def with_fidelity(self, fidelity: float) -> "TableBackedProblem":
         """A view of this instance that scores each party's val split on the prefix of its samples that
         `fidelity` takes (`stitchbench.tabular.fidelity`), with its `fidelity` and `fidelity_cost`; at
         fidelity 1 the instance itself. Views are cached per fidelity; baselines and test stay whole."""
         f, base = check_fidelity(fidelity), self.full or self
-        if f == 1 or self.table is None:
-            return super(TableBacked, base).with_fidelity(f)
+        if f == 1:
+            return base
         views = base.__dict__.setdefault("_fidelity_views", {})
         if f not in views:
             sizes = {p: base.table.val_samples(p) for p in base.parties()}  # refuses a table without samples
@@ -76,29 +72,14 @@ class TableBacked:
         return views[f]
 
     def front_kind(self):
-        return super().front_kind() if self.table is None else self.table.front_kind()
+        return self.table.front_kind()
 
     def exact_front(self, split: str = "val") -> np.ndarray | None:
         check_split(split)
-        if self.table is None:
-            return super().exact_front(split)
         return self.table.front(self.objective_parties(), self.maximize, split)
 
-    def stitch_alpha(self, matrix: np.ndarray) -> np.ndarray | None:
-        return super().stitch_alpha(matrix) if self.table is None else self.table.stitch_alpha(matrix)
 
-    def claim_pools(self) -> ClaimPools | None:
-        return super().claim_pools() if self.table is None else self.table.claim_pools(self.parties())
-
-    def output_ensembles(self):
-        pools = self.claim_pools()
-        if pools is None:
-            return super().output_ensembles()
-        E = pools.ensembles
-        return np.array([list(d["weights"].values()) for d in E.decisions]), E.val, E.test
-
-
-class TableProblem(TableBacked, Problem):
+class TableProblem(TableBackedProblem):
     """An exported table loaded without torch (see `stitchbench.tabular.load`): the API of the instance it
     was exported from, with `instance` (its ProblemInstance record) and `optuna()` (an optunahub-style
     benchmark problem). Baselines and fronts are the exported ones."""

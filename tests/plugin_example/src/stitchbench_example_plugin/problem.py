@@ -11,7 +11,7 @@ from stitchbench.zoo import Zoo, score
 
 
 class SubsetEnsemble(Problem):
-    """Average the output of a subset of the zoo's models: binary use.<kind> per model; score on each party."""
+    """Average the output of a subset of the zoo's models (none: every model); score on each party."""
 
     variable_kinds = frozenset({"binary"})
 
@@ -26,29 +26,23 @@ class SubsetEnsemble(Problem):
         self.variables = [Variable(f"use.{r.kind}", "binary") for r in self.members]
         self.objectives = [Objective(p, "max", p) for p in zoo.scenario.party_names]
 
-    def canonical(self, row: np.ndarray) -> tuple:
-        """The empty subset means every model."""
-        return tuple(float(x) for x in row) if row.any() else (1.0,) * len(row)
-
-    def scores(self, W: np.ndarray, split: str) -> np.ndarray:
-        """Objective rows of subsets given as weight rows (B, M): each party's score of the averaged output."""
+    def _evaluate(self, rows, split):
+        W = np.array(rows)
+        W[~W.any(1)] = 1.0  # the empty subset means every model
         weights = torch.as_tensor(W / W.sum(1, keepdims=True), dtype=torch.float32)
         cols = []
         for party in self.zoo.scenario.party_names:
             probs = torch.stack([self.zoo.probs(r, party, split) for r in self.members])  # (M, N, C)
             y = self.zoo.scenario.party(party).split(split).y
             cols.append(score(self.zoo.scenario.metric, torch.einsum("bm,mnc->bnc", weights, probs), y))
-        return torch.stack(cols, 1).double().numpy()
-
-    def _evaluate(self, rows, split):
-        return list(self.scores(np.array(rows), split))
+        return list(torch.stack(cols, 1).double().numpy())
 
     def baselines(self, split="test"):
         """Each model alone, and the uniform ensemble of the local models."""
         M = len(self.members)
         named = {r.kind: np.eye(M)[i] for i, r in enumerate(self.members)}
         named["ensemble"] = np.array([float(r.kind.startswith("local:")) for r in self.members])
-        return dict(zip(named, self.scores(np.array(list(named.values())), split), strict=True))
+        return dict(zip(named, self.evaluate(np.array(list(named.values())), split), strict=True))
 
     def exact_front(self, split="val"):
         """Every non-empty subset, enumerated."""
