@@ -102,7 +102,7 @@ def test_a_calibration_from_another_run_is_refused_before_anything_is_written(tm
         build_collection(out, calibration=partial)
     with pytest.raises(InputError, match="was run at budget 500 with solvers"):
         build_collection(out, calibration={n: c | {"budget": 500} for n, c in second.items()})
-    with pytest.raises(InputError, match=r"'optuna\.random': \{\}\}; the 'solvers' suite has"):
+    with pytest.raises(InputError, match=r"'optuna\.random': \{\}\} \(budgets None\); the 'solvers' suite has"):
         build_collection(out, calibration=first)  # the shipped records: the first rule's solvers
     reported = {n: c | {"seeds": list(range(20))} for n, c in second.items()}
     with pytest.raises(InputError, match=r"calibrated on seeds \[0, 1, .*, 19\] and confirmed on \[2000,"):
