@@ -74,21 +74,42 @@ def test_the_catalog_holds_the_solvers_suites_instances():
 
 
 def test_a_calibration_from_another_run_is_refused_before_anything_is_written(tmp_path):
+    """Only records of the collection's suite (its instances, budget and solvers) on the calibration seeds,
+    confirmed on the confirmation seeds, go into a rebuild: the shipped first-rule records are refused."""
     from stitchbench.benchmark.collection import check_calibration
     from stitchbench.benchmark.suite import load_suite
     from stitchbench.errors import InputError
+    from stitchbench.results.calibration import CALIBRATION_SEEDS, CONFIRMATION_SEEDS
 
-    shipped = {n: e["calibration"] for n, e in read_catalog().items()}
-    check_calibration(shipped, list(shipped), load_suite("solvers"), "solvers")  # the shipped one: its suite's
+    suite = load_suite("solvers")
+    params = {s.label: s.params for s in suite.solvers}
+    budgets = {s.label: s.budget or suite.budget for s in suite.solvers}
+    first = {n: e["calibration"] for n, e in read_catalog().items()}
+    second = {
+        n: c
+        | {
+            "solver_params": params,
+            "solver_budgets": budgets,
+            "seeds": CALIBRATION_SEEDS,
+            "confirmation": {"seeds": CONFIRMATION_SEEDS},
+        }
+        for n, c in first.items()
+    }
+    check_calibration(second, list(second), suite, "solvers")  # the second rule's, on the suite's solvers
     out = tmp_path / "c"
-    partial = {n: c for n, c in shipped.items() if n != "digits-shift.graph-5@mnist"}
+    partial = {n: c for n, c in second.items() if n != "digits-shift.graph-5@mnist"}
     with pytest.raises(InputError, match=r"the run has no results for digits-shift\.graph-5@mnist; give a finished"):
         build_collection(out, calibration=partial)
     with pytest.raises(InputError, match="was run at budget 500 with solvers"):
-        build_collection(out, calibration={n: c | {"budget": 500} for n, c in shipped.items()})
-    fewer = {n: c | {"solver_params": {"random": {}}} for n, c in shipped.items()}
-    with pytest.raises(InputError, match=r"with solvers \{'random': \{\}\}"):
-        build_collection(out, calibration=fewer)
+        build_collection(out, calibration={n: c | {"budget": 500} for n, c in second.items()})
+    with pytest.raises(InputError, match=r"'optuna\.random': \{\}\} \(budgets None\); the 'solvers' suite has"):
+        build_collection(out, calibration=first)  # the shipped records: the first rule's solvers
+    reported = {n: c | {"seeds": list(range(20))} for n, c in second.items()}
+    with pytest.raises(InputError, match=r"calibrated on seeds \[0, 1, .*, 19\] and confirmed on \[2000,"):
+        build_collection(out, calibration=reported)
+    unconfirmed = {n: {k: v for k, v in c.items() if k != "confirmation"} for n, c in second.items()}
+    with pytest.raises(InputError, match=r"and confirmed on None; the collection is calibrated on \[1000,"):
+        build_collection(out, calibration=unconfirmed)
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
@@ -122,7 +143,10 @@ def test_an_approximate_front_is_improved_by_solver_runs_and_says_so(zoo, tmp_pa
     assert problem.front_kind() == "approximate"
     suite = SimpleNamespace(budget=40, solvers=[SolverSpec(name="random"), SolverSpec(name="pymoo.nsga2")])
     known, fields = best_known(problem, suite)
-    assert len(known["val"]) == 2 * 400 and "random, pymoo.nsga2 at 400 evaluations" in fields["front_source"]
+    assert (
+        len(known["val"]) == 2 * 400
+        and "random at 400 evaluations, pymoo.nsga2 at 400 evaluations (seed 0)" in fields["front_source"]
+    )
     rec = make_instance(problem, "w5", "ensemble-weights", {}, "digits-shift", {}, 0)
     manifest = export_problem(problem, rec, tmp_path / "t", known, **fields)
     loaded = load(tmp_path / "t")

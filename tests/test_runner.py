@@ -344,18 +344,19 @@ def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
     capsys.readouterr()
     assert main(["calibrate", str(out), "--format", "md"]) == 0
     printed = capsys.readouterr().out
-    for r in calibration_of_run(out):  # two seeds cannot show a solver better than random search
-        expected = (
-            "undecided: too few seeds (2; 4 would decide)"
-            if r["best"] != "random"
-            else "saturated: the best is not significantly better than random"
-        )
+    for r in calibration_of_run(out):  # two seeds decide nothing, unless a solver reaches the front on both
+        solved = max(v["at_front"] for v in r["solvers"].values()) == 2
+        assert solved == r["verdict"].startswith("solved: "), r["verdict"]
+        expected = r["verdict"] if solved else "undecided: too few seeds (2; 4 would decide)"
         assert r["verdict"] == expected and f"| {expected} |" in printed
     assert "0 of 2 instances calibrated" in printed
     assert main(["calibrate", str(out / "nowhere")]) == 2
-    capsys.readouterr()  # a run of another suite cannot calibrate the collection: refused before any build
+    capsys.readouterr()  # unconfirmed, or confirmed on its own seeds: refused before any build
     assert main(["table", "build-collection", "--calibration", str(out), "--out", str(tmp_path / "col")]) == 2
-    assert "--calibration: the run has no results for" in capsys.readouterr().err and not (tmp_path / "col").exists()
+    assert "--calibration needs --confirmation" in capsys.readouterr().err and not (tmp_path / "col").exists()
+    again = ["--confirmation", str(out), "--out", str(tmp_path / "col")]
+    assert main(["table", "build-collection", "--calibration", str(out), *again]) == 2
+    assert "the confirmation's seeds must be disjoint" in capsys.readouterr().err and not (tmp_path / "col").exists()
     assert main(["leaderboard", str(out / "nowhere")]) == 2
     capsys.readouterr()
     (tmp_path / "file").write_text("")
@@ -400,6 +401,27 @@ def test_a_suite_without_scenario_ids_or_zoos_keeps_its_key():
 
     plain = TINY.format(budget=16).replace('analyses = ["claims"]\n', "")
     assert Suite(**tomllib.loads(plain)).key == "148071b0fb228215"
+
+
+def test_a_solver_runs_its_own_budget_and_a_run_takes_other_seeds(tmp_path, capsys):
+    """A solver's `budget` (at most the suite's) is its jobs' budget and leaves other suites' keys alone;
+    `run --seeds` replaces the suite's seeds."""
+    import tomllib
+
+    from stitchbench.benchmark.suite import Suite, expand, load_suite
+
+    data = tomllib.loads(TINY.format(budget=16))
+    data["solvers"] = [*data["solvers"], {"id": "cheap", "name": "random", "budget": 8}]
+    budgets = {(j.solver.label, j.budget) for j in expand(Suite(**data))}
+    assert budgets == {(s["name"], 16) for s in data["solvers"][:-1]} | {("cheap", 8)}
+    data["solvers"][-1]["budget"] = 32
+    with pytest.raises(ValueError, match="solver 'cheap': budget 32 exceeds the suite's 16"):
+        Suite(**data)
+    assert {j.seed for j in expand(load_suite("quick", [7, 9]))} == {7, 9}
+    (tmp_path / "t.toml").write_text(TINY.format(budget=16))
+    assert main(["--quiet", "run", str(tmp_path / "t.toml"), "--check", "--seeds", "7", "9", "11"]) == 0
+    jobs = len(expand(Suite(**tomllib.loads(TINY.format(budget=16)))))
+    assert f"valid, {jobs // len(data['seeds']) * 3} jobs" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

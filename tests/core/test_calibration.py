@@ -1,74 +1,116 @@
-"""Calibrated difficulty: an instance passes only where the best solver beats random search significantly,
-does not always reach the exact front, and the solvers' means spread over 100 SEs of the best; each way
-of failing is shown on data built to fail it."""
+"""The calibration rule: an instance passes only where no solver reaches the front on more than half of its
+seeds and its runs' ECDF areas separate two solvers other than random search and the weakest; each way of
+failing is shown on runs built to fail it, and the verdict stands only where a second seed set confirms it."""
 
-import numpy as np
 import pandas as pd
+import pytest
 
-from stitchbench.results.calibration import calibrate, calibration_table
+from stitchbench.errors import InputError
+from stitchbench.results.anytime import instance_tests, runs
+from stitchbench.results.calibration import calibrate, calibration_table, confirm
+from stitchbench.results.statistics import decided
 
-from .test_leaderboard import exact_table, record
+from .test_leaderboard import exact_table, logs, record
 
-
-def jobs(means: dict[str, float], sd: dict[str, float], seeds: int = 20) -> pd.DataFrame:
-    rng = np.random.default_rng(1)
-    rows = [
-        {"instance": "i0", "solver": s, "seed": k, "split": "val", "hypervolume": m + sd[s] * rng.standard_normal()}
-        for s, m in means.items()
-        for k in range(seeds)
-    ]
-    return pd.DataFrame(rows)
+CAP = 0.95  # a cap below 1: the run never reaches the front (hypervolume 0.8)
 
 
-def verdict(ind: pd.DataFrame, corner: float = 0.8) -> dict:
-    (r,) = calibrate(ind, exact_table(["i0"], corner), {"i0": record("i0")})
+def calibration(speeds: dict, caps: dict | None = None, seeds: int = 20, seed: int = 0) -> dict:
+    """The record of one instance whose runs' pace is `speeds` (None: random search), each capped at `caps`
+    (default CAP) of the front."""
+    ind, ev = logs(speeds, 1, seeds, seed=seed, caps={s: CAP for s in speeds} | (caps or {}))
+    ind.seed += 1000 * (seed + 1)
+    (r,) = calibrate(ind, exact_table(["i0"]), ev, {"i0": record("i0")})
     return r
 
 
-def test_a_separated_instance_is_calibrated():
-    r = verdict(jobs({"random": 0.50, "good": 0.70}, {"random": 0.01, "good": 0.0005}))
-    assert r["verdict"] == "calibrated" and r["best"] == "good" and r["spread_in_se"] > 100
-    assert r["front_hv"] == 0.8 and r["solvers"]["good"]["p_holm"] < 1e-6 and r["solvers"]["good"]["A12"] == 1.0
-    table = calibration_table([r])
-    assert table.loc[0, "front HV"] == "0.8000 (exact)" and table.loc[0, "verdict"] == "calibrated"
+def test_an_instance_whose_good_solvers_differ_is_calibrated():
+    r = calibration({"random": None, "fast": 50, "slow": 150, "slowest": 400})
+    assert r["verdict"] == "calibrated" and r["weakest"] == "slowest" and r["separated"] == [["fast", "slow"]]
+    assert r["front_hv"] == 0.8 and r["front"] == "exact front" and r["seeds"] == list(range(1000, 1020))
+    assert r["solvers"]["fast"]["area"] > r["solvers"]["slow"]["area"] and r["solvers"]["fast"]["at_front"] == 0
+    row = calibration_table([r]).iloc[0]
+    assert row["front HV"] == "0.8000 (exact front)" and row["seeds"] == "1000-1019"
+    assert row["separated"] == "fast > slow" and row["verdict"] == "calibrated"
 
 
-def test_each_way_of_failing_calibration():
-    equal = verdict(jobs({"random": 0.7, "other": 0.7}, {"random": 0.01, "other": 0.01}))
-    assert equal["verdict"] == "saturated: the best is not significantly better than random"
-    narrow = verdict(jobs({"random": 0.70, "good": 0.72}, {"random": 0.01, "good": 0.01}))
-    assert narrow["verdict"] == "saturated: the spread is under 100 SE of the best"
-    few = verdict(jobs({"random": 0.5, "good": 0.7}, {"random": 0.01, "good": 0.0005}, seeds=3))
-    assert few["verdict"] == "undecided: too few seeds (3; 4 would decide)"
-    solved = verdict(jobs({"random": 0.5, "good": 0.8}, {"random": 0.01, "good": 0.0}))
-    assert solved["verdict"] == "saturated: the best solver reaches the exact front on every seed"
+def test_an_instance_solved_on_most_seeds_fails():
+    """One solver at the front on more than half of the seeds fails it, however well the others separate."""
+    r = calibration({"random": None, "fast": 50, "slow": 150, "slowest": 400}, caps={"fast": 1.0})
+    assert r["verdict"] == "solved: fast reaches the front on 20 of 20 seeds"
+    assert r["solvers"]["fast"]["at_front"] == 20 and r["solvers"]["slow"]["at_front"] == 0
+
+
+def test_an_instance_separated_only_from_random_search_fails():
+    r = calibration({"random": None, "a": 100, "b": 100, "c": 100})
+    assert r["verdict"] == f"not discriminating: no two solvers but random and {r['weakest']} are separated"
+    assert r["separated"] == []
+
+
+def separated(speeds: dict, caps: dict) -> set[tuple[str, str]]:
+    """Every pair (winner, loser) the runs' areas separate, random and the weakest included."""
+    _, ev = logs(speeds, 1, 20, caps={s: CAP for s in speeds} | caps)
+    per_run, _ = runs(ev, {"i0": record("i0")}, {"i0": 0.8})
+    return {p for p in map(decided, instance_tests(per_run).itertuples()) if p}
+
+
+def test_an_instance_separated_only_by_the_weakest_solver_fails():
+    speeds, caps = {"random": None, "a": 100, "b": 100, "weak": 100}, {"weak": 0.6}
+    assert {("a", "weak"), ("b", "weak")} <= separated(speeds, caps)  # the weak solver would carry it
+    r = calibration(speeds, caps)
+    assert r["weakest"] == "weak" and r["separated"] == []
+    assert r["verdict"] == "not discriminating: no two solvers but random and weak are separated"
+
+
+def test_adding_a_weak_solver_does_not_make_an_instance_calibrated():
+    """The good solvers tie; a weak solver that all of them beat leaves the verdict as it was."""
+    tied = {"random": None, "a": 100, "b": 100, "c": 100}
+    alone, weak = calibration(tied), calibration(tied | {"weak": 400})
+    assert {("a", "weak"), ("b", "weak"), ("c", "weak")} <= separated(tied | {"weak": 400}, {})
+    assert alone["verdict"].startswith("not discriminating") and weak["verdict"].startswith("not discriminating")
+    assert weak["weakest"] == "weak" and weak["separated"] == []
+
+
+def test_too_few_seeds_leave_it_undecided():
+    r = calibration({"random": None, "fast": 50, "slow": 150, "slowest": 400}, seeds=4)
+    assert r["verdict"] == "undecided: too few seeds (4; 5 would decide)"
+
+
+def test_a_verdict_stands_only_where_a_disjoint_seed_set_confirms_it():
+    speeds = {"random": None, "fast": 50, "slow": 150, "slowest": 400}
+    first, second = calibration(speeds), calibration(speeds, seed=1)
+    (kept,) = confirm([first], [second])
+    assert kept["verdict"] == "calibrated" and kept["confirmation"]["seeds"] == list(range(2000, 2020))
+    tied = calibration({"random": None, "fast": 100, "slow": 100, "slowest": 100}, seed=1)
+    (lost,) = confirm([first], [tied])
+    assert lost["verdict"] == f"not confirmed: {tied['verdict']}"
+    with pytest.raises(InputError, match="i0: the confirmation's seeds must be disjoint from the calibration's"):
+        confirm([first], [first])
+    with pytest.raises(InputError, match="the confirmation has no results for i0"):
+        confirm([first], [])
 
 
 def test_a_run_without_random_search_cannot_be_calibrated():
-    import pytest
-
-    from stitchbench.errors import InputError
-
+    ind, ev = logs({"good": 100}, 1)
     with pytest.raises(InputError, match="no finished 'random' jobs to calibrate against; solvers: good"):
-        verdict(jobs({"good": 0.7}, {"good": 0.01}))
+        calibrate(ind, exact_table(["i0"]), ev, {"i0": record("i0")})
     with pytest.raises(InputError, match="no finished jobs to calibrate"):
-        verdict(pd.DataFrame())
+        calibrate(pd.DataFrame(), exact_table(["i0"]), ev, {"i0": record("i0")})
 
 
 def test_an_instance_missing_random_search_or_every_other_solver_is_undecided():
     """Decided per instance: one instance's failed jobs leave the others' verdicts standing."""
-    ind = jobs({"random": 0.50, "good": 0.70}, {"random": 0.01, "good": 0.0005})
-    alone = ind[ind.solver == "random"].assign(instance="i1")
-    orphan = ind[ind.solver == "good"].assign(instance="i2")
-    records = calibrate(
-        pd.concat([ind, alone, orphan]),
-        exact_table(["i0", "i1", "i2"], 0.8),
-        {i: record(i) for i in ("i0", "i1", "i2")},
-    )
+    ind, ev = logs({"random": None, "fast": 50, "slow": 150, "slowest": 400}, 3, 20, caps={"fast": CAP, "slow": CAP})
+    gone = ((ind.instance == "i1") & (ind.solver != "random")) | ((ind.instance == "i2") & (ind.solver == "random"))
+    records = calibrate(ind[~gone], exact_table(["i0", "i1", "i2"]), ev, {i: record(i) for i in ("i0", "i1", "i2")})
     assert [r["verdict"] for r in records] == [
         "calibrated",
         "undecided: no solver but 'random' finished",
         "undecided: no finished 'random' jobs",
     ]
-    table = calibration_table(records)
-    assert table.loc[1, "front HV"] == "—" and table.loc[2, "spread / SE(best)"] == "—"
+
+
+def test_an_instance_without_evaluation_logs_has_no_areas_to_discriminate():
+    ind, ev = logs({"random": None, "fast": 50, "slow": 150}, 1, 20, caps={"fast": CAP, "slow": CAP})
+    (r,) = calibrate(ind, exact_table(["i0"]), ev[ev.solver == "none"], {"i0": record("i0")})
+    assert r["verdict"] == "not discriminating: no runtime-ECDF areas (no targets, or no evaluation logs)"

@@ -80,6 +80,7 @@ def build_parser() -> Parser:
     run.add_argument("--workers", type=int)
     run.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local Ray)")
     run.add_argument("--check", action="store_true", help="only validate the suite and --out; write nothing")
+    run.add_argument("--seeds", nargs="+", type=seed, help="solver seeds in place of the suite's")
 
     rep = sub.add_parser("report", help="(re)write DIR/report.html and DIR/report.md")
     rep.add_argument("dir", type=Path)
@@ -104,6 +105,7 @@ def build_parser() -> Parser:
         "calibrate", help="which instances of a run separate its solvers (the collection's rule), per instance"
     )
     cal.add_argument("dir", type=Path)
+    cal.add_argument("--confirm", type=Path, help="a run of the same suite on other seeds: confirm each verdict")
     cal.add_argument("--format", choices=["table", "csv", "md"], default="table")
 
     ls = sub.add_parser("list", help="list scenarios, architectures, problems, solvers or suites")
@@ -154,7 +156,10 @@ def build_parser() -> Parser:
     tbc = tsub.add_parser("build-collection", help="rebuild the shipped instances from the solvers suite")
     tbc.add_argument("--out", type=Path, help="default: the installed package's collection folder")
     tbc.add_argument("--only", nargs="+", help="build these instances only (by name)")
-    tbc.add_argument("--calibration", type=Path, help="a finished run of the solvers suite: record its calibration")
+    tbc.add_argument(
+        "--calibration", type=Path, help="a finished run of the solvers suite on the calibration seeds: record it"
+    )
+    tbc.add_argument("--confirmation", type=Path, help="a finished run of it on the confirmation seeds")
     tc = tsub.add_parser("check", help="verify an export's sha256s, load it and score a sample of decisions")
     tc.add_argument("dir", type=Path)
     tc.add_argument("--sha256", help="the manifest's sha256 as published with the export (pins the manifest too)")
@@ -238,14 +243,14 @@ def dispatch(args: argparse.Namespace) -> int:
         from stitchbench.results.calibration import calibration_of_run, calibration_table, summary
         from stitchbench.results.markdown import md_table
 
-        records = calibration_of_run(args.dir)
+        records = calibration_of_run(args.dir, args.confirm)
         table = calibration_table(records)
         if args.format == "csv":
             sys.stdout.write(table.to_csv(index=False))
         elif args.format == "md":
             print(f"{md_table(table)}\n\n{summary(records)}")
         else:
-            print_frame(table, "calibration (val hypervolume, mean ± SE over seeds; p and A12 against random)")
+            print_frame(table, "calibration (val): mean ECDF area per solver (seeds at the front)")
             print(summary(records))
         return 0
     if args.command == "table" and args.table_command in ("list", "show"):
@@ -283,6 +288,7 @@ def dispatch(args: argparse.Namespace) -> int:
             args.quiet,
             args.check,
             args.device,
+            args.seeds,
         )
         if args.check:
             print(f"{args.suite}: valid, {outcome} jobs; nothing was written")
@@ -336,7 +342,9 @@ def dispatch(args: argparse.Namespace) -> int:
             f"{len(manifest['files']) + 1} files, {size / 1e6:.1f} MB, in {seconds:.1f} s"
         )
     elif args.command == "table" and args.table_command == "build-collection":
-        entries = commands.build_collection(args.out, args.only, args.calibration, args.cache, args.device)
+        entries = commands.build_collection(
+            args.out, args.only, args.calibration, args.cache, args.device, args.confirmation
+        )
         total = sum(e["bytes"] for e in entries)
         print(f"built {len(entries)} instances, {total / 1e6:.1f} MB")
     elif args.command == "zoo" and args.zoo_command == "show":

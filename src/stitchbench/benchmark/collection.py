@@ -17,7 +17,7 @@ from stitchbench.errors import InputError, unknown
 from stitchbench.files import atomic_write, check_folder
 from stitchbench.hashing import file_sha256
 from stitchbench.moo.splits import EVAL_SPLITS
-from stitchbench.results.calibration import calibration_of_run
+from stitchbench.results.calibration import CALIBRATION_SEEDS, CONFIRMATION_SEEDS, calibration_of_run
 from stitchbench.solvers import create_solver, run_solver
 from stitchbench.tabular.catalog import CATALOG, COLLECTION, SUITE, collection_name, entry
 from stitchbench.tabular.export import export_problem
@@ -42,14 +42,16 @@ def collection_jobs(suite: Suite, only: list[str] | None = None) -> dict:
     return jobs
 
 
-def calibration_records(run_dir: Path) -> dict[str, dict]:
-    """{collection name: calibration record} of a finished run of the collection's suite."""
-    return {collection_name(r["instance"]): r for r in calibration_of_run(run_dir)}
+def calibration_records(run_dir: Path, confirmation_dir: Path) -> dict[str, dict]:
+    """{collection name: calibration record} of a finished run of the collection's suite, confirmed on a
+    second run of it."""
+    return {collection_name(r["instance"]): r for r in calibration_of_run(run_dir, confirmation_dir)}
 
 
 def check_calibration(calibration: dict[str, dict], names: list[str], suite: Suite, suite_ref: str) -> None:
-    """A calibration must come from a run of the collection's suite: every instance built, at the suite's
-    budget, by its solvers with their parameters (an InputError naming what differs)."""
+    """A calibration must come from runs of the collection's suite: every instance built, at the suite's
+    budget, by its solvers with their parameters, on the CALIBRATION_SEEDS and confirmed on the
+    CONFIRMATION_SEEDS (an InputError naming what differs)."""
     missing = [n for n in names if n not in calibration]
     if missing:
         raise InputError(
@@ -57,12 +59,20 @@ def check_calibration(calibration: dict[str, dict], names: list[str], suite: Sui
             f"{suite_ref!r} suite"
         )
     solvers = {s.label: s.params for s in suite.solvers}
+    budgets = {s.label: s.budget or suite.budget for s in suite.solvers}
     for name in names:
         c = calibration[name]
-        if c.get("budget") != suite.budget or c.get("solver_params") != solvers:
+        if (c.get("budget"), c.get("solver_params"), c.get("solver_budgets")) != (suite.budget, solvers, budgets):
             raise InputError(
-                f"--calibration: {name} was run at budget {c.get('budget')} with solvers {c.get('solver_params')}; "
-                f"the {suite_ref!r} suite has budget {suite.budget} and solvers {solvers}"
+                f"--calibration: {name} was run at budget {c.get('budget')} with solvers {c.get('solver_params')} "
+                f"(budgets {c.get('solver_budgets')}); the {suite_ref!r} suite has budget {suite.budget} and solvers "
+                f"{solvers} (budgets {budgets})"
+            )
+        seeds = (c.get("seeds"), c.get("confirmation", {}).get("seeds"))
+        if seeds != (CALIBRATION_SEEDS, CONFIRMATION_SEEDS):
+            raise InputError(
+                f"--calibration: {name} was calibrated on seeds {seeds[0]} and confirmed on {seeds[1]}; the "
+                f"collection is calibrated on {CALIBRATION_SEEDS} and confirmed on {CONFIRMATION_SEEDS}"
             )
 
 
@@ -71,16 +81,17 @@ KNOWN_BUDGET = 10  # times the suite's budget: the runs whose union improves an 
 
 def best_known(problem, suite) -> tuple[dict[str, np.ndarray], dict]:
     """The objective vectors (per split) of one run of each of the suite's solvers at KNOWN_BUDGET times its
-    budget (seed 0, searching val): what a best-known front adds to a lattice front, and how it was made."""
-    budget = KNOWN_BUDGET * suite.budget
-    decisions = []
+    budget (its own where it has one; seed 0, searching val): what a best-known front adds to a lattice front,
+    and how it was made."""
+    decisions, solvers = [], []
     for spec in suite.solvers:
+        budget = KNOWN_BUDGET * (spec.budget or suite.budget)
         run = run_solver(create_solver(spec.name, **spec.params), problem, budget, seed=0)
         decisions += [e.x for e in run.log]
+        solvers.append(f"{spec.label} at {budget:,} evaluations")
     X = np.array(decisions)
     known = {split: problem.evaluate(X, split) for split in EVAL_SPLITS}
-    solvers = ", ".join(s.label for s in suite.solvers)
-    return known, {"front_source": f"best known: the lattice front and {solvers} at {budget:,} evaluations (seed 0)"}
+    return known, {"front_source": f"best known: the lattice front and {', '.join(solvers)} (seed 0)"}
 
 
 def build_entry(name: str, job, workspace: Workspace, suite, folder: Path, on_instance=None) -> dict:

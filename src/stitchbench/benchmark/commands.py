@@ -163,14 +163,15 @@ def stitch_points(scenario_name: str, params: dict, arch_a: str | None, arch_b: 
 
 
 def run(
-    suite_ref: str, out: Path | None, executor, workers, address, cache, quiet, check=False, device=None
+    suite_ref: str, out: Path | None, executor, workers, address, cache, quiet, check=False, device=None, seeds=None
 ) -> RunOutcome | int:
-    """Run a suite on `device` (default: the suite's); with `check`, only validate it, the device and its
-    directories (nothing is written) and return its job count."""
-    suite = load_suite(suite_ref)
+    """Run a suite on `device` (default: the suite's), on `seeds` in place of its own (default folder
+    runs/<suite>-seeds-<first>-<last>); with `check`, only validate it, the device and its directories (nothing
+    is written) and return its job count."""
+    suite = load_suite(suite_ref, seeds)
     if workers is not None and not 1 <= workers <= 256:
         raise InputError(f"--workers must be in 1..256, got {workers}")
-    out = out or Path("runs") / suite.name
+    out = out or Path("runs") / (f"{suite.name}-seeds-{seeds[0]}-{seeds[-1]}" if seeds else suite.name)
     if check:
         return check_run(suite, out, cache, device)
     return run_suite(suite, out, executor, workers, address, cache, quiet, device)
@@ -197,14 +198,17 @@ def table_export(instance: str, suite_ref: str, out: Path, cache, device=None) -
 
 
 def build_collection(
-    out: Path | None, only: list[str] | None, calibration_run: Path | None, cache, device=None
+    out: Path | None, only: list[str] | None, calibration_run: Path | None, cache, device=None, confirmation_run=None
 ) -> list[dict]:
     """Rebuild the shipped collection (or `only` some instances, into `out`) on `device` (default: the CPU,
-    where the shipped tables were built), printing each as it is built."""
+    where the shipped tables were built), printing each as it is built; with the calibration of
+    `calibration_run` confirmed on `confirmation_run`."""
     from .collection import build_collection as build
     from .collection import calibration_records
 
-    calibration = calibration_records(calibration_run) if calibration_run else None
+    if calibration_run and not confirmation_run:
+        raise InputError("--calibration needs --confirmation: a run of the suite on the confirmation seeds")
+    calibration = calibration_records(calibration_run, confirmation_run) if calibration_run else None
 
     def report(name: str, seconds: float, size: int) -> None:
         print(f"  {name}: {size / 1e6:.2f} MB in {seconds:.1f} s", flush=True)

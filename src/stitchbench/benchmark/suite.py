@@ -80,6 +80,9 @@ class SolverSpec(Strict):
     id: str | None = Field(
         None, min_length=1, max_length=ID_MAX, description="its label in results (default: its name)"
     )
+    budget: StrictInt | None = Field(
+        None, gt=0, description="its own budget, below the suite's, where a full one costs it too much"
+    )
 
     @property
     def label(self) -> str:
@@ -152,7 +155,9 @@ class Suite(Strict):
                 if name not in names:
                     raise unknown(f"scenario of problem {p.family!r} (the suite's scenarios)", name, names)
         for s in self.solvers:
-            create_solver(s.name, **s.params).check_budget(self.budget)  # validates the name and parameters
+            if s.budget is not None and s.budget > self.budget:
+                raise ValueError(f"solver {s.label!r}: budget {s.budget} exceeds the suite's {self.budget}")
+            create_solver(s.name, **s.params).check_budget(s.budget or self.budget)  # the name and parameters
             for p in self.problems:
                 check_supports(s.name, set(variable_kinds(p.family, p.params)))
         return self
@@ -163,11 +168,13 @@ class Suite(Strict):
 
     @property
     def key(self) -> str:
-        """The configuration's hash; a scenario's unset `id` and `zoo`, no analyses and the default device are
-        left out, so suites written before they existed keep their key (and their runs resume)."""
+        """The configuration's hash; a scenario's unset `id` and `zoo`, a solver's unset budget, no analyses and
+        the default device are left out, so suites written before they existed keep their key (and their runs
+        resume)."""
         left_out = {"analyses"} if not self.analyses else set()
         data = self.model_dump(exclude=left_out | ({"device"} if self.device == "auto" else set()))
         data["scenarios"] = [{k: v for k, v in s.items() if v is not None} for s in data["scenarios"]]
+        data["solvers"] = [{k: v for k, v in s.items() if k != "budget" or v is not None} for s in data["solvers"]]
         return config_hash(data)
 
 
@@ -195,8 +202,8 @@ def shipped_suites() -> dict[str, Path]:
     return {Path(str(f)).stem: Path(str(f)) for f in folder.iterdir() if str(f).endswith(".toml")}
 
 
-def load_suite(ref: str) -> Suite:
-    """A shipped suite by name, or a TOML file by path."""
+def load_suite(ref: str, seeds: list[int] | None = None) -> Suite:
+    """A shipped suite by name, or a TOML file by path; with `seeds` in place of its own."""
     path = Path(ref)
     if not path.suffix:
         suites = shipped_suites()
@@ -212,7 +219,7 @@ def load_suite(ref: str) -> Suite:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid TOML: {e}") from e
     try:
-        suite = Suite(**data)
+        suite = Suite(**data | ({"seeds": seeds} if seeds else {}))
         expand(suite)  # scenario parameters and hosts are checked here
         return suite
     except ValidationError as e:
@@ -292,7 +299,7 @@ def expand(suite: Suite) -> list[Job]:
                                     problem_params=params,
                                     solver=solver,
                                     seed=seed,
-                                    budget=suite.budget,
+                                    budget=solver.budget or suite.budget,
                                     time_limit=suite.time_limit,
                                     analyses=suite.analyses,
                                 )

@@ -1,10 +1,18 @@
-"""Calibrated difficulty of a collection's instances, from a finished run of its suite: an instance is
-*calibrated* where, at the suite's budget on val, the best solver (highest mean hypervolume) is
-significantly better than random search (two-sided Mann-Whitney U over seeds, Holm-corrected over the
-instance's solver-vs-random tests), does not reach the exact front on every seed, and the spread of the
-solvers' mean hypervolumes exceeds SPREAD times the seed standard error of the best: neither saturated
-(every solver ends at the same value, or the best always at the optimum) nor unreachable (no solver gets
-anywhere random search does not)."""
+"""Whether an instance belongs in a collection (torch-free), from runs of the collection's suite (its solvers,
+at its budget, on val) on the CALIBRATION_SEEDS, confirmed on the CONFIRMATION_SEEDS; neither seed set is
+ever reported (the tables in the README, the docs and the reports come from the suites' own seeds, 0-19).
+An instance is *calibrated* where
+
+(a) it is not solved: no solver reaches the reference hypervolume (its exact front's, else the best-known
+    front's; within TOL) on more than half of its seeds, and
+(b) it discriminates: its runs' runtime-ECDF areas (`anytime`) separate at least one pair of solvers
+    (two-sided Mann-Whitney U, Holm-corrected over every pair of the instance's solvers, p <= ALPHA) of
+    which neither is random search nor the *weakest* solver (the lowest mean area but random's): no single
+    weak solver carries the verdict. Adding a solver weaker than the others cannot make an instance pass
+    unless the one it displaces as the weakest is itself separated from another (more pairs only raise the
+    Holm-corrected p-values).
+
+With too few seeds for any Holm-corrected test to reach ALPHA it is "undecided"."""
 
 from pathlib import Path
 
@@ -13,118 +21,135 @@ import pandas as pd
 
 from stitchbench.errors import InputError
 
-from .indicators import hypervolume, long_front
-from .statistics import ALPHA, a12, holm, seeds_to_decide, smallest_p
+from .anytime import BASELINE, instance_tests, runs
+from .leaderboard import reference_hv
+from .statistics import ALPHA, decided, seeds_to_decide, smallest_p
 from .store import RunDir, instances_of
 
-SPREAD = 100  # the solvers' mean hypervolumes must spread over more than SPREAD seed SEs of the best
-BASELINE = "random"
+CALIBRATION_SEEDS = list(range(1000, 1020))
+CONFIRMATION_SEEDS = list(range(2000, 2020))
+TOL = 1e-9  # a run's hypervolume this close to the reference's reaches the front
 
 
-def calibrate(indicators: pd.DataFrame, exact: pd.DataFrame, instances: dict, baseline: str = BASELINE) -> list[dict]:
-    """One record per instance: the exact (or approximate) front's hypervolume on val, each solver's mean,
-    SE, Holm p and A12 against `baseline`, the best solver, the spread and the verdict."""
-    from scipy.stats import mannwhitneyu
+def verdict(hv: dict[str, np.ndarray], ref_hv: float, area: dict[str, float], tests: pd.DataFrame) -> tuple:
+    """(verdict, weakest, separated pairs) of one instance: `hv` and `area` per solver (final hypervolumes,
+    mean ECDF area), `tests` its `anytime.instance_tests` rows."""
+    reached = {s: int((v >= ref_hv - TOL).sum()) for s, v in hv.items()}
+    top = max(reached, key=reached.get)
+    if reached[top] > len(hv[top]) / 2:
+        return f"solved: {top} reaches the front on {reached[top]} of {len(hv[top])} seeds", None, []
+    if not area:
+        return "not discriminating: no runtime-ECDF areas (no targets, or no evaluation logs)", None, []
+    n, pairs = min(len(v) for v in hv.values()), len(tests)
+    if pairs * smallest_p(n, n) > ALPHA:
+        return f"undecided: too few seeds ({n}; {seeds_to_decide(pairs)} would decide)", None, []
+    weakest = min((s for s in area if s != BASELINE), key=area.get, default=None)
+    left_out = {BASELINE, weakest}
+    separated = [p for p in map(decided, tests.itertuples()) if p and not left_out & set(p)]
+    if not separated:
+        return f"not discriminating: no two solvers but {BASELINE} and {weakest} are separated", weakest, []
+    return "calibrated", weakest, separated
 
-    out = []
+
+def calibrate(indicators: pd.DataFrame, exact: pd.DataFrame, evaluations: pd.DataFrame, instances: dict) -> list[dict]:
+    """One record per instance: the reference hypervolume on val (exact or best known), the seeds, each
+    solver's mean final hypervolume, seeds at the front and mean ECDF area, the weakest solver, the pairs
+    separated (winner, loser) without random and the weakest, and the verdict."""
     val = indicators[indicators.split == "val"] if len(indicators) else indicators
     if not len(val):
         raise InputError("no finished jobs to calibrate")
-    if baseline not in set(val.solver):
-        raise InputError(
-            f"no finished {baseline!r} jobs to calibrate against; solvers: {', '.join(sorted(set(val.solver)))}"
-        )
+    if BASELINE not in set(val.solver):
+        solvers = ", ".join(sorted(set(val.solver)))
+        raise InputError(f"no finished {BASELINE!r} jobs to calibrate against; solvers: {solvers}")
+    refs = reference_hv(val, exact, instances, "val")
+    ref = dict(zip(refs.instance, refs.ref_hv, strict=True))
+    per_run, _ = runs(evaluations[evaluations.job.isin(val.job)], instances, ref)
+    tests = instance_tests(per_run)
+    out = []
     for iid, g in val.groupby("instance", sort=True):
-        rec = instances[iid]
-        front = long_front(exact, rec, "val", rec.objectives)
         hv = {s: h.hypervolume.to_numpy(dtype=float) for s, h in g.groupby("solver", sort=True)}
-        others = [s for s in hv if s != baseline]
-        if baseline not in hv or not others:
-            missing = f"no finished {baseline!r} jobs" if baseline not in hv else f"no solver but {baseline!r} finished"
-            out.append(
-                {
-                    "instance": iid,
-                    "front": rec.front,
-                    "front_hv": float("nan"),
-                    "seeds": 0,
-                    "solvers": {},
-                    "best": None,
-                    "spread": float("nan"),
-                    "spread_in_se": float("nan"),
-                    "verdict": f"undecided: {missing}",
-                }
-            )
-            continue
-        p = np.array([mannwhitneyu(hv[s], hv[baseline], alternative="two-sided").pvalue for s in others])
-        p_holm = dict(zip(others, holm(np.nan_to_num(p, nan=1.0)), strict=True))
-        means = {s: float(v.mean()) for s, v in hv.items()}
-        se = {s: float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan") for s, v in hv.items()}
-        best = max(means, key=means.get)
-        spread = max(means.values()) - min(means.values())
-        front_hv = hypervolume(front, rec) if front is not None else float("nan")
-        beats = best != baseline and p_holm[best] <= ALPHA and a12(hv[best], hv[baseline]) > 0.5
-        solved = rec.front == "exact" and bool((hv[best] >= front_hv - 1e-12).all())
-        decidable = len(others) * smallest_p(len(hv[best]), len(hv[baseline])) <= ALPHA if best != baseline else True
-        if not decidable:
-            verdict = f"undecided: too few seeds ({len(hv[best])}; {seeds_to_decide(len(others))} would decide)"
-        elif not beats:
-            verdict = f"saturated: the best is not significantly better than {baseline}"
-        elif solved:
-            verdict = "saturated: the best solver reaches the exact front on every seed"
-        elif not spread > SPREAD * se[best]:
-            verdict = f"saturated: the spread is under {SPREAD} SE of the best"
+        area = per_run[per_run.instance == iid].groupby("solver").area.mean().to_dict()
+        if BASELINE not in hv or len(hv) < 2:
+            missing = f"no finished {BASELINE!r} jobs" if BASELINE not in hv else f"no solver but {BASELINE!r} finished"
+            word, weakest, separated = f"undecided: {missing}", None, []
         else:
-            verdict = "calibrated"
+            word, weakest, separated = verdict(hv, ref[iid], area, tests[tests.instance == iid])
+        solvers = {
+            s: {"hv": float(v.mean()), "at_front": int((v >= ref[iid] - TOL).sum()), "area": area.get(s, float("nan"))}
+            for s, v in hv.items()
+        }
         out.append(
             {
                 "instance": iid,
-                "front": rec.front,
-                "front_hv": front_hv,
-                "seeds": int(min(len(v) for v in hv.values())),
-                "solvers": {
-                    s: {
-                        "mean": means[s],
-                        "se": se[s],
-                        **({"p_holm": float(p_holm[s]), "A12": a12(hv[s], hv[baseline])} if s != baseline else {}),
-                    }
-                    for s in hv
-                },
-                "best": best,
-                "spread": spread,
-                "spread_in_se": spread / se[best] if se[best] > 0 else float("inf"),
-                "verdict": verdict,
+                "front": refs.set_index("instance").reference[iid],
+                "front_hv": ref[iid],
+                "seeds": sorted(set(g.seed.astype(int))),
+                "solvers": solvers,
+                "weakest": weakest,
+                "separated": [list(p) for p in separated],
+                "verdict": word,
             }
         )
     return out
 
 
-def calibration_of_run(run_dir: Path) -> list[dict]:
+def confirm(calibration: list[dict], confirmation: list[dict]) -> list[dict]:
+    """Each instance's calibration record with its record on a disjoint seed set (`confirmation`) beside; it
+    stays calibrated only where the confirmation is too ("not confirmed: ..." otherwise)."""
+    second = {r["instance"]: r for r in confirmation}
+    missing = [r["instance"] for r in calibration if r["instance"] not in second]
+    if missing:
+        raise InputError(f"the confirmation has no results for {', '.join(missing)}")
+    out = []
+    for r in calibration:
+        c = second[r["instance"]]
+        if set(r["seeds"]) & set(c["seeds"]):
+            raise InputError(f"{r['instance']}: the confirmation's seeds must be disjoint from the calibration's")
+        word = r["verdict"]
+        if word == "calibrated" and c["verdict"] != "calibrated":
+            word = f"not confirmed: {c['verdict']}"
+        out.append(r | {"verdict": word, "confirmation": c})
+    return out
+
+
+def calibration_of_run(run_dir: Path, confirmation_dir: Path | None = None) -> list[dict]:
+    """The calibration of a finished run, with its suite's budget, solver parameters and budgets; confirmed on a
+    second run of the same suite on other seeds where `confirmation_dir` is given."""
     run = RunDir(run_dir)
     manifest = run.require()
     run.verify(manifest, aggregates=True)
-    records = calibrate(run.table("indicators"), run.table("exact_fronts"), instances_of(manifest))
+    records = calibrate(
+        run.table("indicators"), run.table("exact_fronts"), run.table("evaluations"), instances_of(manifest)
+    )
     suite = manifest["suite"]
     measured = {
         "budget": suite["budget"],
         "solver_params": {s.get("id") or s["name"]: s.get("params", {}) for s in suite["solvers"]},
+        "solver_budgets": {s.get("id") or s["name"]: s.get("budget") or suite["budget"] for s in suite["solvers"]},
     }
+    if confirmation_dir is not None:
+        second = calibration_of_run(confirmation_dir)
+        if any({k: c[k] for k in measured} != measured for c in second):
+            raise InputError(f"{confirmation_dir} ran another budget or other solvers than {run_dir}")
+        records = confirm(records, second)
     return [r | measured for r in records]
 
 
 def calibration_table(records: list[dict]) -> pd.DataFrame:
-    """The calibration as a table: per instance the front's HV, each solver's mean ± SE (p and A12 against
-    random), the spread in SEs of the best, the verdict."""
+    """The calibration as a table: per instance the reference HV, the seeds, each solver's mean ECDF area and
+    seeds at the front, the weakest solver, the pairs separated without it and random, and the verdict."""
     rows = []
     for r in records:
-        hv = r["front_hv"]
-        row = {"instance": r["instance"], "front HV": "—" if np.isnan(hv) else f"{hv:.4f} ({r['front']})"}
+        seeds = r["seeds"]
+        row = {
+            "instance": r["instance"],
+            "front HV": f"{r['front_hv']:.4f} ({r['front']})",
+            "seeds": f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else len(seeds),
+        }
         for s, v in r["solvers"].items():
-            cell = f"{v['mean']:.4f} ± {v['se']:.4f}"
-            if "p_holm" in v:
-                cell += f" (p {v['p_holm']:.2g}, A12 {v['A12']:.2f})"
-            row[s] = cell
-        ratio = r["spread_in_se"]
-        row["spread / SE(best)"] = "—" if np.isnan(ratio) else f"{ratio:.0f}" if ratio < 1e6 else "∞ (SE ≈ 0)"
+            row[s] = f"{v['area']:.3f} ({v['at_front']})"
+        row["weakest"] = r["weakest"] or "—"
+        row["separated"] = "; ".join(f"{a} > {b}" for a, b in r["separated"]) or "—"
         row["verdict"] = r["verdict"]
         rows.append(row)
     return pd.DataFrame(rows)

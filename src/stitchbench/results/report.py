@@ -20,7 +20,7 @@ from stitchbench.processes import worker_pool
 from . import leaderboard as lbm
 from .analyses import declared
 from .anytime import N_TARGETS, ecdf_figure, instance_tests
-from .calibration import BASELINE, SPREAD, calibrate, calibration_table
+from .calibration import BASELINE, calibrate, calibration_table
 from .calibration import summary as calibration_summary
 from .figures import savefig, solver_colours
 from .indicators import attainment, long_front, objective_columns, reference_vectors
@@ -397,7 +397,7 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
         blocks.append(Block("para", nonfinite, note=True))
     for analysis in extra:
         blocks += analysis.blocks(run, instances, baselines)
-    blocks += solver_blocks(manifest, instances, indicators, stats, exact, lb, colours, figdir)
+    blocks += solver_blocks(manifest, instances, indicators, stats, exact, evaluations, lb, colours, figdir)
     for pid, items in sections:
         blocks.append(Block("heading", pid))
         for it in items:
@@ -418,7 +418,7 @@ def write_report(run: RunDir) -> tuple[Path, Path]:
     return run.file("report.html"), run.file("report.md")
 
 
-def solver_blocks(manifest, instances, indicators, stats, exact, lb, colours, figdir) -> list[Block]:
+def solver_blocks(manifest, instances, indicators, stats, exact, evaluations, lb, colours, figdir) -> list[Block]:
     """The solvers: their parameters, which are significantly best per instance (val: what they optimize),
     and the leaderboard `lb` (over two or more instances: ranks by ECDF area, Friedman, Holm-Wilcoxon, CD
     figure) with the run's runtime ECDF over every instance with targets."""
@@ -465,14 +465,15 @@ def solver_blocks(manifest, instances, indicators, stats, exact, lb, colours, fi
             Block("figure", path=ecdf),
         ]
     if len(indicators) and BASELINE in set(indicators.solver) and indicators.solver.nunique() >= 2:
-        records = calibrate(indicators, exact, instances)
+        records = calibrate(indicators, exact, evaluations, instances)
         blocks += [
             Block("heading", "Calibration (val)", level=3),
             Block(
                 "para",
-                f"{calibration_summary(records)}. An instance separates the solvers where the best is "
-                f"significantly better than {BASELINE} search (Mann-Whitney over seeds, Holm), does not reach an "
-                f"exact front on every seed, and the solvers' means spread over more than {SPREAD} SEs of the best.",
+                f"{calibration_summary(records)}: the collection's rule (docs/collection.md) on this run's seeds. "
+                "An instance is calibrated where no solver reaches the front on more than half of its seeds and "
+                f"its runs' ECDF areas separate two solvers other than {BASELINE} search and the weakest "
+                "(Mann-Whitney, Holm); per solver, its mean area and (in brackets) the seeds that reach the front.",
             ),
             Block("table", table=calibration_table(records)),
         ]

@@ -122,7 +122,7 @@ def catalog_view() -> pd.DataFrame:
                 "space": e["space"],
                 "front": e["front"],
                 "size": human_bytes(e["bytes"]),
-                "calibrated": c.get("verdict", "—"),
+                "calibrated": c.get("verdict", "—") + ("" if "confirmation" in c or not c else " (first rule)"),
             }
         )
     return pd.DataFrame(rows)
