@@ -260,7 +260,8 @@ def test_report_and_compare_commands(tiny, capsys):
 
 
 def test_shipped_suites_validate(capsys):
-    from stitchbench.benchmark.suite import expand, shipped_suites
+    from stitchbench.benchmark.listings import shipped_suites
+    from stitchbench.benchmark.suite import expand
 
     assert main(["list", "suites"]) == 0
     out = capsys.readouterr().out

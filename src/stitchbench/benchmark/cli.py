@@ -19,6 +19,8 @@ from stitchbench.files import INPUT_DEPTH, parse
 from stitchbench.params import check_seed
 from stitchbench.processes import interruptible
 
+from .listings import TORCH_FREE, listing
+
 log = logging.getLogger("stitchbench")
 LISTABLE = ("scenarios", "architectures", "problems", "solvers", "suites")
 # a path the user gave that cannot be used: bad input (exit 2), not a failure (a full disk stays one)
@@ -150,7 +152,10 @@ def build_parser() -> Parser:
     te.add_argument("instance", help="its instance id, SCENARIO[~DIGEST]/z<SEED>/<problem id>")
     te.add_argument("--out", type=Path, required=True, help="a new or empty directory")
     te.add_argument("--suite", default="quick", help="the suite that holds the instance (name or TOML file)")
-    tsub.add_parser("list", help="list the shipped tabular instances (load one with stitchbench.tabular.load(NAME))")
+    tl = tsub.add_parser(
+        "list", help="list the shipped tabular instances (load one with stitchbench.tabular.load(NAME))"
+    )
+    tl.add_argument("--format", choices=["table", "csv", "md"], default="table")
     tw = tsub.add_parser("show", help="show a shipped tabular instance: variables, objectives, provenance")
     tw.add_argument("name")
     tbc = tsub.add_parser("build-collection", help="rebuild the shipped instances from the solvers suite")
@@ -160,8 +165,10 @@ def build_parser() -> Parser:
         "--calibration", type=Path, help="a finished run of the solvers suite on the calibration seeds: record it"
     )
     tbc.add_argument("--confirmation", type=Path, help="a finished run of it on the confirmation seeds")
-    tc = tsub.add_parser("check", help="verify an export's sha256s, load it and score a sample of decisions")
-    tc.add_argument("dir", type=Path)
+    tc = tsub.add_parser(
+        "check", help="verify an export's (or a shipped instance's) sha256s, load it and score a sample of decisions"
+    )
+    tc.add_argument("dir", help="an export folder, or a shipped instance's name (stitchbench table list)")
     tc.add_argument("--sha256", help="the manifest's sha256 as published with the export (pins the manifest too)")
     return p
 
@@ -180,6 +187,18 @@ def print_frame(df, title: str) -> None:
     console().print(table)
 
 
+def emit(df, fmt: str, title: str) -> None:
+    """A listing in the chosen format: a terminal table, CSV or a markdown table."""
+    from stitchbench.results.markdown import md_table
+
+    if fmt == "csv":
+        sys.stdout.write(df.to_csv(index=False))
+    elif fmt == "md":
+        print(md_table(df))
+    else:
+        print_frame(df, title)
+
+
 def print_listing(df) -> None:
     """One block per row: the name, then `column: value` lines (reads well at any terminal width)."""
     out = console()
@@ -196,7 +215,8 @@ def builders():
     except ImportError as e:
         raise InputError(
             "this command builds zoos, stitches or runs suites and needs torch, which is not installed; "
-            "install the extra: pip install 'stitchbench[torch]' (report, compare and table check work without it)"
+            "install the extra: pip install 'stitchbench[torch]' (report, compare, leaderboard, calibrate, table list, "
+            "show and check, list solvers and list suites work without it)"
         ) from e
     from . import commands
 
@@ -244,20 +264,17 @@ def dispatch(args: argparse.Namespace) -> int:
         from stitchbench.results.markdown import md_table
 
         records = calibration_of_run(args.dir, args.confirm)
-        table = calibration_table(records)
-        if args.format == "csv":
-            sys.stdout.write(table.to_csv(index=False))
-        elif args.format == "md":
-            print(f"{md_table(table)}\n\n{summary(records)}")
-        else:
-            print_frame(table, "calibration (val): mean ECDF area per solver (seeds at the front)")
+        emit(
+            calibration_table(records), args.format, "calibration (val): mean ECDF area per solver (seeds at the front)"
+        )
+        if args.format != "csv":
             print(summary(records))
         return 0
     if args.command == "table" and args.table_command in ("list", "show"):
         from stitchbench.tabular.catalog import catalog_view, entry_view
 
         if args.table_command == "list":
-            print_frame(catalog_view(), "shipped tabular instances (stitchbench.tabular.load(NAME))")
+            emit(catalog_view(), args.format, "shipped tabular instances (stitchbench.tabular.load(NAME))")
         else:
             print_listing(entry_view(args.name))
         return 0
@@ -267,12 +284,22 @@ def dispatch(args: argparse.Namespace) -> int:
 
         problem = load(args.dir, args.sha256)
         check_scores(problem)
-        digest = file_sha256(Path(args.dir) / TABLE_MANIFEST)
+        digest = file_sha256(problem.directory / TABLE_MANIFEST)
+        shipped = not Path(args.dir).exists()  # `load` took it for a shipped name
+        pin = (
+            " (as pinned)"
+            if args.sha256
+            else " (pinned by the catalog)"
+            if shipped
+            else " (pass it as --sha256 to pin it)"
+        )
         print(
             f"{args.dir}: every sha256 matches, {SCORE_SAMPLE} decisions score in range; {problem.instance.id} "
-            f"({problem.name}, front {problem.front_kind()}); manifest sha256 {digest}"
-            + (" (as pinned)" if args.sha256 else " (pass it as --sha256 to pin it)")
+            f"({problem.name}, front {problem.front_kind()}); manifest sha256 {digest}{pin}"
         )
+        return 0
+    if args.command == "list" and args.what in TORCH_FREE:
+        print_listing(listing(args.what))
         return 0
     commands = builders()
     if args.command == "list":

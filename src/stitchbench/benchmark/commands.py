@@ -14,13 +14,14 @@ from stitchbench.files import check_folder
 from stitchbench.params import shown
 from stitchbench.problems import PROBLEMS
 from stitchbench.problems.registry import suite_parameters
-from stitchbench.solvers import SOLVERS
 from stitchbench.stitching import TracedNet, find_points
 from stitchbench.zoo import ARCHITECTURES, build_zoo, check_archs, create, export_model, receive_model
 from stitchbench.zoo.build import expand_kinds
 
+from . import listings
+from .listings import TORCH_FREE
 from .runner import RunOutcome, check_run, run_suite
-from .suite import expand, load_suite, shipped_suites
+from .suite import load_suite
 
 MATRIX = "zoo.parquet"
 RECORDS = "zoo.json"
@@ -68,25 +69,8 @@ def listing(what: str) -> pd.DataFrame:
             ],
             columns=["name", "parameters", "about"],
         )
-    if what == "solvers":
-        return pd.DataFrame(
-            [
-                (
-                    e.name,
-                    ", ".join(sorted(e.factory.supports)),
-                    shown(e.factory, e.parameters()),
-                    e.about,
-                )
-                for e in SOLVERS
-            ],
-            columns=["name", "variable kinds", "parameters", "about"],
-        )
-    if what == "suites":
-        rows = []
-        for name, path in sorted(shipped_suites().items()):
-            suite = load_suite(str(path))
-            rows.append((name, suite.description, len(expand(suite)), str(path)))
-        return pd.DataFrame(rows, columns=["name", "about", "jobs", "file"])
+    if what in TORCH_FREE:
+        return listings.listing(what)
     raise unknown("listing", what, ("scenarios", "architectures", "problems", "solvers", "suites"))
 
 

@@ -6,7 +6,6 @@ kinds of each problem. Errors name the file, the field path and the valid choice
 """
 
 import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -33,6 +32,8 @@ from stitchbench.problems.registry import contract, variable_kinds
 from stitchbench.results.analyses import ANALYSES
 from stitchbench.solvers import check_supports, create_solver
 from stitchbench.zoo import Recipe, check_archs
+
+from .listings import shipped_suites
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # a suite's name is a folder name under runs/: never a path
 ID_MAX = 64  # a problem's or solver's id: instance ids name the report's figure files (255 bytes at most)
@@ -195,11 +196,6 @@ class Job(Strict):
     budget: int
     time_limit: float
     analyses: list[str] = []  # what the job keeps for them beyond its evaluations and front
-
-
-def shipped_suites() -> dict[str, Path]:
-    folder = resources.files("stitchbench") / "suites"
-    return {Path(str(f)).stem: Path(str(f)) for f in folder.iterdir() if str(f).endswith(".toml")}
 
 
 def load_suite(ref: str, seeds: list[int] | None = None) -> Suite:
