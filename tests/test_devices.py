@@ -198,7 +198,7 @@ def test_a_run_resumes_only_on_the_device_it_started_on(tmp_path, cache_dir, cap
 
 def test_paper_gpu_validates_and_tabulates_every_stitch_ensemble(tmp_path, capsys):
     assert main(["--device", "cpu", "run", "paper-gpu", "--check", "--out", str(tmp_path / "out")]) == 0
-    assert "paper-gpu: valid, 1620 jobs; nothing was written" in capsys.readouterr().out
+    assert "paper-gpu: valid, 4140 jobs; nothing was written" in capsys.readouterr().out
     suite = load_suite("paper-gpu")
     brain = next(s for s in suite.scenarios if s.name == "brain-mri")
     assert suite.device == "cuda" and brain.params == {"size": 128} and brain.zoo.seeds == [0, 1, 2]

@@ -98,8 +98,9 @@ def test_run_writes_the_contract_tables(tiny):
     base = pd.read_parquet(out / "baselines.parquet")
     assert {"local:uci-digits", "local:mnist", "merged", "fedavg", "fedprox", "ensemble"} <= set(base.baseline)
     claims = json.loads((out / "claims.json").read_text())["scenarios"]["digits-shift"]["claims"]
-    assert [c["id"] for c in claims] == [1, 2, 3, 4]
-    assert all(c["verdict"] in ("HOLDS", "FAILS", "INCONCLUSIVE") for c in claims)
+    assert [c["id"] for c in claims] == [1, 2, 3, 4, 5]
+    assert all(c["verdict"] in ("HOLDS", "FAILS", "INCONCLUSIVE") for c in claims[:4])
+    assert claims[4]["verdict"] == "NOT TESTED" and claims[4]["checks"] == []  # no one-shot family in this run
     host = next(c for c in claims[3]["checks"] if c["host"] == "uci-digits")["per_seed"][0]
     # claim 4 (live: the jobs' stitched candidates) names the stitched candidate s* it selects on val
     assert host["selected"]["alpha"] >= 0.05 and host["stitched_points"] > 0 and host["ensemble_points"] > 0
@@ -383,13 +384,16 @@ def test_scenarios_with_ids_and_zoos_of_their_own():
         "brain-mri": (["unet"], [0]),
     }
     cross = {j.instance: j.problem_params["archs"] for j in jobs if j.scenario_key == "cross-arch"}
-    assert cross["cross-arch/z2/stitch-ensemble-db@mnist"] == ["resnet", "cnn"] and len(cross) == 6
+    assert cross["cross-arch/z2/stitch-ensemble-db@mnist"] == ["resnet", "cnn"] and len(cross) == 18
+    assert cross["cross-arch/z1/distill@uci-digits"] == cross["cross-arch/z1/finetune@uci-digits"] == ["cnn", "resnet"]
     assert {j.scenario.name for j in jobs if j.scenario_key == "cross-arch"} == {"digits-shift"}
     per = {k: {j.instance.split("/", 2)[2] for j in jobs if j.scenario_key == k} for k in zoos}
-    assert per["digits-shift-4"] == {"ensemble-weights"} | {f"stitch-ensemble-db@{p}" for p in FOUR}
-    assert len(per["digits-shift"]) == 8 and all(p.startswith("stitch-ensemble-db@") for p in per["cross-arch"])
-    assert per["brain-mri"] == {"ensemble-weights", "stitch-ensemble-db@site-a", "stitch-ensemble-db@site-b"}
-    assert len(jobs) == 48 * 10 * 3 and all(j.budget == 500 for j in jobs)
+    one_shot = {f"{f}@{p}" for f in ("distill", "merge", "finetune") for p in FOUR}
+    assert per["digits-shift-4"] == {"ensemble-weights"} | {f"stitch-ensemble-db@{p}" for p in FOUR} | one_shot
+    assert len(per["digits-shift"]) == 14  # 8 with stitches and ensembles, 6 one-shot (3 families x 2 hosts)
+    assert {p.split("@")[0] for p in per["cross-arch"]} == {"stitch-ensemble-db", "distill", "finetune"}  # no merge
+    assert len(per["brain-mri"]) == 9 and "merge@site-b" in per["brain-mri"]
+    assert len(jobs) == 120 * 10 * 3 and all(j.budget == 500 for j in jobs)
     assert all(j.problem_params.get("alpha_grid") == 11 for j in jobs if j.family == "stitch-ensemble")
 
 
@@ -502,7 +506,7 @@ def test_process_chunks_keep_an_instances_jobs_together():
     jobs = expand(load_suite("paper"))
     c = chunks(jobs, 2)
     assert [j for chunk in c for j in chunk] == jobs
-    assert len(c) == 48 and all(len({j.instance for j in chunk}) == 1 for chunk in c)
+    assert len(c) == 120 and all(len({j.instance for j in chunk}) == 1 for chunk in c)
     few = chunks(jobs[:16], 2)  # one instance's 16 jobs: at most 2 per chunk
     assert [len(chunk) for chunk in few] == [2] * 8
 
