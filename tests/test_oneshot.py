@@ -175,3 +175,26 @@ def test_solvers_finish_on_a_grid_smaller_than_their_population(problems, solver
     run = run_solver(create_solver(solver), problems["finetune"], 50, seed=0)
     assert run.status == "done", run.error
     assert 1 <= len(run.log) <= 50
+
+
+@pytest.mark.parametrize(
+    ("family", "params", "named"),
+    [
+        ("distill", "{ lambdas = [2.0] }", "lambdas"),
+        ("distill", "{ temperatures = [0] }", "temperatures"),
+        ("distill", '{ recipe = { lr = "x" } }', "lr"),
+        ("finetune", "{ betas = [-1] }", "betas"),
+        ("merge", '{ archs = ["cnn", "resnet"] }', "one architecture"),
+    ],
+)
+def test_bad_one_shot_parameters_exit_2_before_anything_is_written(tmp_path, capsys, family, params, named):
+    from stitchbench.benchmark.cli import main
+
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        'name = "bad"\nseeds = [0]\nbudget = 10\n[[scenarios]]\nname = "digits-shift"\n'
+        '[zoo]\narchs = ["cnn", "resnet"]\n'
+        f'[[problems]]\nfamily = "{family}"\nparams = {params}\n[[solvers]]\nname = "random"\n'
+    )
+    assert main(["run", str(suite), "--out", str(tmp_path / "out")]) == 2
+    assert named in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -34,8 +34,11 @@ class DistillProblem(OneShotProblem):
         archs: list[str] | None = None,
         zoo_seed: int = 0,
         epochs: Annotated[int, Field(ge=1, le=1000)] = 2,
-        lambdas: Annotated[list[float], Field(min_length=1, max_length=11)] = (0.5, 1.0),
-        temperatures: Annotated[list[float], Field(min_length=1, max_length=11)] = (1.0, 4.0),
+        lambdas: Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=1, max_length=11)] = (0.5, 1.0),
+        temperatures: Annotated[list[Annotated[float, Field(gt=0, le=100)]], Field(min_length=1, max_length=11)] = (
+            1.0,
+            4.0,
+        ),
         from_scratch: bool = False,
         recipe: dict | None = None,
         cache_dir: Path | None = None,

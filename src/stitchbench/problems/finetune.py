@@ -32,7 +32,7 @@ class FinetuneProblem(OneShotProblem):
         archs: list[str] | None = None,
         zoo_seed: int = 0,
         epochs: Annotated[int, Field(ge=1, le=100)] = 3,
-        betas: Annotated[list[float], Field(min_length=1, max_length=11)] = (0.0, 0.1),
+        betas: Annotated[list[Annotated[float, Field(ge=0, le=1000)]], Field(min_length=1, max_length=11)] = (0.0, 0.1),
         recipe: dict | None = None,
         cache_dir: Path | None = None,
     ):
