@@ -446,3 +446,5 @@ def test_a_plugin_annotation_only_type_checkers_see_takes_any_value():
 def test_the_listing_shows_each_declared_range(capsys):
     assert main(["list", "solvers"]) == 0
     assert "pop_size=40 (int, >= 4, <= 100000)" in capsys.readouterr().out
+    assert main(["list", "problems"]) == 0  # a list's items in words, not pydantic's repr
+    assert "lambdas=(0.5, 1.0) (list of (float, >= 0, <= 1), items >= 1, items <= 11)" in capsys.readouterr().out

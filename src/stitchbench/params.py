@@ -121,7 +121,9 @@ def words(annotation: Any, metadata: Iterable[Any] = ()) -> str:
         return " or ".join(words(a, metadata if a is not type(None) else ()) for a in args)
     simple = isinstance(annotation, type) and not args
     text = "None" if annotation is type(None) else annotation.__name__ if simple else str(annotation)
-    signs = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    if origin is list and args:
+        text = f"list of ({words(args[0])})"
+    signs = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<", "min_length": "items >=", "max_length": "items <="}
     for meta in metadata:
         for constraint in getattr(meta, "metadata", [meta]):  # Field(...) holds its constraints
             for attr, sign in signs.items():
