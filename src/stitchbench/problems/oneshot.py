@@ -4,6 +4,7 @@ scored per sample on every party's val and test split once, and the scores are s
 the cache ("oneshot-tables"); the problem is then its `GridTable` (exact front over the grid). A family
 declares its grid (`grid_variables`) and makes the cells' networks (`networks`)."""
 
+from abc import abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -83,12 +84,13 @@ class OneShotProblem(ZooBaselines, TableBackedProblem):
         self.table = self.build_table(cache_dir)
 
     # --- what a family implements ---
+    @abstractmethod
     def grid_variables(self) -> list[Variable]:
-        raise NotImplementedError
+        """The grid: every variable categorical, integer, binary or real on `levels`."""
 
+    @abstractmethod
     def networks(self, cells: list[dict[str, Any]]) -> Iterator[tuple[list[int], nn.Module]]:
         """(the indices of the cells it serves, a network in eval mode) for every cell, each cell once."""
-        raise NotImplementedError
 
     def settings(self) -> dict[str, Any]:
         return {}

@@ -21,12 +21,12 @@ from stitchbench.moo.scoring import WeightedScores, member_weights, switch_names
 from stitchbench.moo.splits import EVAL_SPLITS
 from stitchbench.stitching import ActivationCache, CostModel, ensemble_branch_probs, stitch_setup
 from stitchbench.tabular.ensemble import EnsembleTable, stitch_candidates, stitch_pools
-from stitchbench.tabular.problem import TableBackedProblem
 from stitchbench.zoo import Zoo
 from stitchbench.zoo.recipe import eval_key
 
 from .baselines import ZooBaselines
 from .checks import check_stitch_params, with_switches
+from .tabulated import TabulatedLive
 
 MAX_ALPHA_GRID = 1001  # alpha levels of a tabular stitch-ensemble (a table's size grows with it)
 
@@ -280,25 +280,13 @@ class StitchEnsembleProblem(ZooBaselines, Problem):
         return float(max(self.costs.ensemble(pi, 1.0, uniform) for pi in range(len(self.setup.members.points))))
 
 
-class StitchEnsembleTable(ZooBaselines, TableBackedProblem):
+class StitchEnsembleTable(TabulatedLive):
     """A stitch-ensemble served from its `EnsembleTable` (`stitchbench.tabular.ensemble`), stored
     content-addressed in the cache: a candidate is a weighted sum of its point and alpha's branches.
     `live`: the problem it tabulates (its stitches, costs and members)."""
 
     def __init__(self, live: StitchEnsembleProblem):
-        super().__init__()
-        self.live, self.zoo, self.host, self.name = live, live.zoo, live.host, live.name
-        self.variables, self.objectives = live.variables, live.objectives
-        self.table_artifact, self.table = live.build_table()
-
-    def reference_spec(self):
-        return self.live.reference_spec()
-
-    def train_parties(self) -> list[str]:
-        return self.live.train_parties()
-
-    def member_kinds(self):
-        return self.live.member_kinds()
+        super().__init__(live, *live.build_table())
 
     def stitch_alpha(self, matrix):
         return self.table.stitch_alpha(matrix)
@@ -317,6 +305,3 @@ class StitchEnsembleTable(ZooBaselines, TableBackedProblem):
 
     def artifacts(self):
         return self.live.artifacts() | {"table": self.table_artifact}
-
-    def max_cost(self) -> float:
-        return self.live.max_cost()

@@ -48,13 +48,13 @@ from stitchbench.stitching import (
     stitch_setup,
 )
 from stitchbench.tabular.graph import GraphTable, raw_rows
-from stitchbench.tabular.problem import TableBackedProblem
 from stitchbench.zoo import Zoo, score
 from stitchbench.zoo.recipe import eval_key
 
 from .baselines import ZooBaselines
 from .checks import check_graph_params, check_point_subset, check_points
 from .ensemble_weights import output_ensemble_front
+from .tabulated import TabulatedLive
 
 GRAPH_TABLE_FORMAT = 1  # bumped when the table's layout or its scoring changes
 MAX_TABLE_POINTS = 8  # 3 * 4^8 = 196,608 raw decisions: canonicalized in about 6 s
@@ -249,31 +249,16 @@ class StitchGraphProblem(ZooBaselines, Problem):
         return float(self.costs.graph(self.flow(self.decision(np.array([*on, 2.0])))))
 
 
-class StitchGraphTable(ZooBaselines, TableBackedProblem):
+class StitchGraphTable(TabulatedLive):
     """A stitch graph over a subset of points served from its `GraphTable`: every canonical candidate scored
     once by the live code path (exact front). `live`: the problem it tabulates (its flow, stitches, costs)."""
 
     def __init__(self, live: StitchGraphProblem):
-        super().__init__()
-        self.live, self.zoo, self.host, self.name = live, live.zoo, live.host, live.name
-        self.variables, self.objectives = live.variables, live.objectives
-        self.table_artifact = live.table_artifact()
-        self.table = GraphTable.from_arrays({k: v.numpy() for k, v in self.table_artifact.tensors().items()})
-
-    def reference_spec(self):
-        return self.live.reference_spec()
-
-    def train_parties(self) -> list[str]:
-        return self.live.train_parties()
-
-    def member_kinds(self):
-        return self.live.member_kinds()
+        artifact = live.table_artifact()
+        super().__init__(live, artifact, GraphTable.from_arrays({k: v.numpy() for k, v in artifact.tensors().items()}))
 
     def output_ensembles(self):
         return self.live.output_ensembles()
 
     def artifacts(self):
         return self.live.artifacts() | {"graph-table": self.table_artifact}
-
-    def max_cost(self) -> float:
-        return self.live.max_cost()
