@@ -24,6 +24,13 @@ def check_ensemble_params(scenario: Scenario, zoo_archs: list[str], params: dict
         raise InputError(f"members {members!r} name fewer than 2 models; an ensemble needs at least 2")
     if params.get("arch") is not None:
         check_arch(params["arch"], zoo_archs)
+    archs = params.get("archs") or []
+    if not isinstance(archs, list) or len(set(archs)) != len(archs):
+        raise InputError(f"archs must be a list of distinct architectures (each member kind in each), got {archs!r}")
+    if archs and params.get("arch") is not None:
+        raise InputError(f"give arch ({params['arch']!r}) or archs ({archs!r}), not both")
+    for arch in archs:
+        check_arch(arch, zoo_archs)
 
 
 def check_stitch_params(scenario: Scenario, zoo_archs: list[str], params: dict[str, Any], members: int) -> None:
@@ -35,6 +42,8 @@ def check_stitch_params(scenario: Scenario, zoo_archs: list[str], params: dict[s
     for role in ("host", "partner"):
         if params.get(role) is not None and params[role] not in parties:
             raise unknown(f"{role} party", params[role], parties)
+    if params.get("partner") is not None and params.get("partner") == params.get("host"):
+        raise InputError(f"partner {params['partner']!r} is the host; give another party: {', '.join(parties)}")
     archs = params.get("archs") or []
     if not isinstance(archs, list):
         raise InputError(f"archs must be a list with one architecture per member, got {archs!r}")

@@ -51,12 +51,18 @@ def weights_table(zoo: Zoo, records: Sequence[ModelRecord], switches: bool = Fal
     labels = {(p, s): sc.party(p).split(s).y.numpy() for p in sc.party_names for s in EVAL_SPLITS}
     example = sc.example()
     flops = np.array([model_flops(zoo, r, example) for r in records], dtype=float)
-    return WeightsTable([f"w.{r.kind}" for r in records], probs, labels, sc.metric, flops, switches)
+    return WeightsTable([f"w.{member_name(r, records)}" for r in records], probs, labels, sc.metric, flops, switches)
+
+
+def member_name(record: ModelRecord, records: Sequence[ModelRecord]) -> str:
+    """A member's name: its kind, with its architecture where the members span several (`local:mnist@resnet`)."""
+    return record.kind if len({r.arch for r in records}) == 1 else f"{record.kind}@{record.arch}"
 
 
 class EnsembleWeights(ZooBaselines, TableBackedProblem):
     """Weights w.<member> in [0, 1] (normalized onto the simplex) of an output ensemble; one score per party.
-    With `switches`, binary use.<member> variables leave members out (`stitchbench.moo.scoring.member_weights`).
+    The members are each of the `members` kinds of `arch` (default: the zoo's first), or of each of `archs`
+    (the size knob: M = kinds x architectures; members then named `<kind>@<arch>`). With `switches`, binary use.<member> variables leave members out (`stitchbench.moo.scoring.member_weights`).
     The members' probabilities are its table (`WeightsTable`)."""
 
     variable_kinds = frozenset({"real"})  # with switches, binary too (kinds_with)
@@ -78,15 +84,17 @@ class EnsembleWeights(ZooBaselines, TableBackedProblem):
         zoo: Zoo,
         members: Sequence[str] = ("local",),
         arch: str | None = None,
+        archs: Sequence[str] = (),
         zoo_seed: int = 0,
         cost: bool = False,
         switches: bool = False,
     ):
         super().__init__()
         self.zoo = zoo
-        self.arch = arch or zoo.records[0].arch
+        self.arch = arch or (archs[0] if archs else zoo.records[0].arch)
         self.zoo_seed = zoo_seed
-        self.members = [zoo.get(k, self.arch, zoo_seed) for k in expand_kinds(zoo.scenario, members)]
+        kinds = expand_kinds(zoo.scenario, members)
+        self.members = [zoo.get(k, a, zoo_seed) for a in archs or [self.arch] for k in kinds]
         self.name = "ensemble-weights"
         self.table = weights_table(zoo, self.members, switches)
         self.variables = [Variable(name, "real", 0.0, 1.0) for name in self.table.members]
@@ -107,10 +115,10 @@ class EnsembleWeights(ZooBaselines, TableBackedProblem):
         return np.unique(np.concatenate([self.table.scorer(p, split).breakpoints() for p in self.parties()]))
 
     def artifacts(self):
-        return {r.kind: r.artifact for r in self.members}
+        return {member_name(r, self.members): r.artifact for r in self.members}
 
     def member_kinds(self):
-        return [r.kind for r in self.members]
+        return [member_name(r, self.members) for r in self.members]
 
     def max_cost(self) -> float:
         return float(self.flops.sum())
