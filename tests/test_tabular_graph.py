@@ -118,3 +118,21 @@ def test_graph_table_arrays_round_trip_and_lookup(tab):
 def test_graph_table_imports_without_torch():
     code = "import sys; sys.modules['torch'] = None; import stitchbench.tabular.graph"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_table_holds_each_partys_val_samples_and_a_fidelity_scores_their_prefix(tab):
+    """Format 2: per-sample val scores whose mean is each party's score; a fidelity scores a prefix of them,
+    exactly, and leaves test alone."""
+    from stitchbench.tabular.fidelity import prefix
+
+    t, rows = tab.table, raw_rows(2)
+    cand = t.decision_to_candidate[decision_index(rows, 2)]
+    view = tab.with_fidelity(0.4)
+    for j, party in enumerate(tab.parties()):
+        full = t.samples[party]
+        assert full.shape == (len(t.candidates), len(tab.zoo.scenario.party(party).split("val").y))
+        np.testing.assert_array_equal(full.astype(np.float64).mean(1), t.scores["val"][:, j])
+        kept = full[:, prefix(party, full.shape[1], 0.4)]
+        assert np.array_equal(view.evaluate(rows, "val")[:, j], kept[cand].astype(np.float64).mean(1))
+    assert np.array_equal(view.evaluate(rows, "test"), tab.evaluate(rows, "test"))
+    assert not np.array_equal(view.evaluate(rows, "val"), tab.evaluate(rows, "val"))

@@ -35,6 +35,7 @@ from stitchbench.artifacts import Artifact, ArtifactStore, default_cache_dir
 from stitchbench.errors import InputError
 from stitchbench.moo.api import Objective, Problem, Variable
 from stitchbench.moo.front import nondominated
+from stitchbench.moo.scoring import sample_scores
 from stitchbench.moo.splits import EVAL_SPLITS
 from stitchbench.stitching import (
     OUTPUTS,
@@ -48,7 +49,7 @@ from stitchbench.stitching import (
     stitch_setup,
 )
 from stitchbench.tabular.graph import GraphTable, raw_rows
-from stitchbench.zoo import Zoo, score
+from stitchbench.zoo import Zoo
 from stitchbench.zoo.recipe import eval_key
 
 from .baselines import ZooBaselines
@@ -56,7 +57,7 @@ from .checks import check_graph_params, check_point_subset, check_points
 from .ensemble_weights import output_ensemble_front
 from .tabulated import TabulatedLive
 
-GRAPH_TABLE_FORMAT = 1  # bumped when the table's layout or its scoring changes
+GRAPH_TABLE_FORMAT = 2  # bumped when the table's layout or its scoring changes (2: per-sample val scores)
 MAX_TABLE_POINTS = 8  # 3 * 4^8 = 196,608 raw decisions: canonicalized in about 6 s
 MAX_TABLE_CANDIDATES = 2000  # canonical candidates scored live: about 6.5 minutes on digits-shift, 2 cores
 
@@ -164,24 +165,25 @@ class StitchGraphProblem(ZooBaselines, Problem):
         lives = [self.cache.lives(m, start, party, split) for m in (0, 1)]
         return graph_probs(self.setup.members, self.setup.stitches, d, lives, start)
 
-    def score_flow(self, flow: Flow, split: str) -> np.ndarray:
-        """The live objective values of an analysed (canonical) decision."""
-        values = [
-            float(
-                score(
-                    self.zoo.scenario.metric,
-                    self.probs(flow.decision, o.party, split),
-                    self.zoo.scenario.party(o.party).split(split).y,
-                )
+    def sample_flow(self, flow: Flow, split: str) -> dict[str, np.ndarray]:
+        """Each party's per-sample scores of an analysed (canonical) decision on `split` (a score is their mean)."""
+        sc = self.zoo.scenario
+        return {
+            p: sample_scores(
+                sc.metric, self.probs(flow.decision, p, split).cpu().numpy(), sc.party(p).split(split).y.numpy()
             )
-            if o.party
-            else float(self.costs.graph(flow))
-            for o in self.objectives
-        ]
-        return np.array(values)
+            for p in self.parties()
+        }
+
+    def score_flow(self, flow: Flow, samples: dict[str, np.ndarray] | None, split: str) -> np.ndarray:
+        """The live objective values of an analysed (canonical) decision (from its `sample_flow`, if given)."""
+        samples = samples or self.sample_flow(flow, split)
+        return np.array(
+            [float(samples[o.party].mean(-1)) if o.party else float(self.costs.graph(flow)) for o in self.objectives]
+        )
 
     def _evaluate(self, rows, split):
-        return [self.score_flow(self.flow(self.decision(row)), split) for row in rows]
+        return [self.score_flow(self.flow(self.decision(row)), None, split) for row in rows]
 
     def table_artifact(self) -> Artifact:
         """The subset's table: built once (every canonical candidate scored live), then read from the cache."""
@@ -208,8 +210,13 @@ class StitchGraphProblem(ZooBaselines, Problem):
                 )
             cands = np.array(list(index), dtype=float)
             flows = [self.flow(self.decision(c)) for c in cands]
-            scores = {s: np.array([self.score_flow(f, s) for f in flows]) for s in EVAL_SPLITS}
-            table = GraphTable(d2c.astype(np.int64), cands, scores)
+            samples = {s: [self.sample_flow(f, s) for f in flows] for s in EVAL_SPLITS}
+            scores = {
+                s: np.array([self.score_flow(f, x, s) for f, x in zip(flows, samples[s], strict=True)])
+                for s in EVAL_SPLITS
+            }
+            val = {p: np.stack([x[p] for x in samples["val"]]).astype(np.float32) for p in self.parties()}
+            table = GraphTable(d2c.astype(np.int64), cands, scores, val)
             extra = {"candidates": len(cands), "build_seconds": round(time.perf_counter() - start, 1)}
             return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in table.to_arrays().items()}, extra
 

@@ -35,8 +35,8 @@ def decision_index(matrix: np.ndarray, k: int) -> np.ndarray:
 class GraphTable:
     """`decision_to_candidate[i]`: the candidate row of raw decision i; `candidates`: the canonical rows
     (n_cand, 2k + 1); `scores[split]`: their objective values (n_cand, n_objectives); `samples[party]`: their
-    per-sample scores on the party's val split (n_cand, N), whose mean is its score: what fidelities read
-    (tables built before issue 35 have none)."""
+    per-sample scores on the party's val split (n_cand, N) float32, whose mean is its score: what fidelities
+    read (tables of format 1 have none)."""
 
     family: ClassVar[str] = "stitch-graph"
 
@@ -83,7 +83,7 @@ class GraphTable:
         if party not in self.samples:
             raise InputError(
                 f"this stitch-graph table has no per-sample scores of {party!r} (it has: "
-                f"{', '.join(self.samples) or 'none'}), so it has no fidelities; tables built since issue 35 have them"
+                f"{', '.join(self.samples) or 'none'}), so it has no fidelities; rebuild it (stitch-graph table format 2 has them)"
             )
         return self.samples[party].shape[1]
 
@@ -93,7 +93,7 @@ class GraphTable:
         val = self.scores["val"].copy()
         for j, party in enumerate(objectives):
             if party is not None:
-                val[:, j] = self.samples[party][:, keep[party]].mean(1)
+                val[:, j] = self.samples[party][:, keep[party]].astype(np.float64).mean(1)
         return replace(self, scores={**self.scores, "val": val})
 
     def check_variables(self, variables: list) -> None:
