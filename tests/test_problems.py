@@ -274,3 +274,42 @@ def test_pymoo_and_optuna_see_the_same_problem(se_problem):
     numeric._evaluate(np.array([[3.2, 0.5, 0.4, 0.6]]), out_num)  # 3.2 rounds to point 3
     assert np.array_equal(out_mixed["F"], out_num["F"])
     assert np.allclose(-out_num["F"][0], p.evaluate([x])[0])
+
+
+def test_ensemble_weights_over_two_architectures_has_kinds_times_archs_members(zoo, hetero_zoo, digits):
+    """The size knob: members are each kind of each architecture, named kind@arch; a weighting scores as the
+    ensemble of those very models."""
+    from stitchbench.zoo import Zoo
+
+    both = Zoo(digits, zoo.records + hetero_zoo.records)
+    p = create_problem("ensemble-weights", both, archs=["cnn", "resnet"], switches=True)
+    names = ["local:uci-digits@cnn", "local:mnist@cnn", "local:uci-digits@resnet", "local:mnist@resnet"]
+    assert p.member_kinds() == names and set(p.artifacts()) == set(names)
+    assert [v.name for v in p.variables] == [f"w.{n}" for n in names] + [f"use.{n}" for n in names]
+    got = p.evaluate([[0, 1, 1, 0, 1, 1, 1, 1]], "test")[0]  # local:mnist@cnn and local:uci-digits@resnet
+    pair = [zoo.get("local:mnist"), hetero_zoo.get("local:uci-digits")]
+    for j, party in enumerate(digits.party_names):
+        probs = (both.probs(pair[0], party, "test") + both.probs(pair[1], party, "test")) / 2
+        assert got[j] == pytest.approx(acc(probs, digits.party(party).split("test").y), abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "params, needle",
+    [
+        ({"archs": ["cnn", "cnn"]}, "distinct architectures"),
+        ({"archs": ["cnn", "vit"]}, "'vit'"),
+        ({"arch": "cnn", "archs": ["cnn", "resnet"]}, "not both"),
+    ],
+)
+def test_bad_ensemble_archs_are_refused_naming_them(digits, params, needle):
+    from stitchbench.problems.checks import check_ensemble_params
+
+    with pytest.raises(InputError, match=needle):
+        check_ensemble_params(digits, ["cnn", "resnet"], {"members": ["local"], **params})
+
+
+def test_a_stitch_partner_that_is_the_host_is_refused(digits):
+    from stitchbench.problems.checks import check_stitch_params
+
+    with pytest.raises(InputError, match="partner 'mnist' is the host; give another party: uci-digits, mnist"):
+        check_stitch_params(digits, ["cnn"], {"host": "mnist", "partner": "mnist"}, 2)
