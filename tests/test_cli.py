@@ -4,7 +4,7 @@ import sys
 import pandas as pd
 import pytest
 
-from stitchbench.benchmark.cli import main
+from stitchbench.cli import main
 
 
 def test_list_scenarios_and_architectures(capsys):
@@ -52,7 +52,7 @@ def test_bad_input_exits_2_with_a_message(argv, needle, capsys):
 
 def test_console_script_exit_code():
     r = subprocess.run(
-        [sys.executable, "-m", "stitchbench.benchmark.cli", "zoo", "build", "nope"], capture_output=True, text=True
+        [sys.executable, "-m", "stitchbench.cli", "zoo", "build", "nope"], capture_output=True, text=True
     )
     assert r.returncode == 2
     assert "unknown scenario 'nope'" in r.stderr and "Traceback" not in r.stderr

@@ -6,8 +6,8 @@ import importlib.util
 
 import pytest
 
-from stitchbench.benchmark.cli import main
-from stitchbench.benchmark.listings import shipped_suites
+from stitchbench.cli import main
+from stitchbench.suites import shipped_suites
 from stitchbench.tabular.catalog import catalog_view
 
 
