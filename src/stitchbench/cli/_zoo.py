@@ -39,7 +39,7 @@ def register(sub) -> None:
     zs.set_defaults(handler=show)
 
 
-def matrix(commands, frame, where: str) -> Listing:
+def matrix_listing(commands, frame, where: str) -> Listing:
     return Listing({f"{where}: evaluation matrix (test)": commands.matrix_view(frame)}, rows=frame)
 
 
@@ -57,12 +57,12 @@ def build(args) -> None:
         args.quiet,
         args.device,
     )
-    emit(matrix(commands, frame, args.scenario))
+    emit(matrix_listing(commands, frame, args.scenario))
 
 
 def show(args) -> None:
     commands = builders()
-    emit(matrix(commands, commands.zoo_show(args.dir), str(args.dir)), args.format)
+    emit(matrix_listing(commands, commands.zoo_show(args.dir), str(args.dir)), args.format)
 
 
 def export(args) -> None:
