@@ -63,7 +63,7 @@ tail -n 5 "$out/gpu-tests.txt"
 
 for suite in $suites; do
     mkdir -p "$out/$suite"
-    "$python" -m stitchbench.benchmark.cli --quiet --cache "$work/cache-$suite" --device cuda \
+    "$python" -m stitchbench.cli --quiet --cache "$work/cache-$suite" --device cuda \
         run "$suite" --out "$work/runs/$suite" --workers "$workers" >"$out/$suite/run.log" 2>&1 || status=1
     cp "$work/runs/$suite/claims.json" "$out/$suite/" 2>/dev/null || echo "$suite: no claims.json" >&2
     "$python" - "$work/runs/$suite/manifest.json" "$out/$suite/timings.json" <<'EOF' || status=1

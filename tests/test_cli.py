@@ -4,7 +4,7 @@ import sys
 import pandas as pd
 import pytest
 
-from stitchbench.benchmark.cli import main
+from stitchbench.cli import main
 
 
 def test_list_scenarios_and_architectures(capsys):
@@ -14,6 +14,19 @@ def test_list_scenarios_and_architectures(capsys):
     assert main(["list", "architectures"]) == 0
     out = capsys.readouterr().out
     assert "cnn" in out and "resnet" in out
+    assert main(["list", "architectures", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("name,task,parameters,about\n")
+    assert main(["list", "scenarios", "--format", "md"]) == 0
+    assert capsys.readouterr().out.startswith("| name | task | K |")
+
+
+def test_stitch_points_in_every_format(capsys):
+    assert main(["stitch", "points", "digits-shift", "--arch", "cnn", "--arch-b", "resnet"]) == 0
+    assert "stitch points A (cnn) <-> B (resnet)" in capsys.readouterr().out
+    assert main(["stitch", "points", "digits-shift", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("#,A (cnn),A shape,B (cnn),B shape\n0,")
+    assert main(["stitch", "points", "digits-shift", "--format", "md"]) == 0
+    assert capsys.readouterr().out.startswith("| # | A (cnn) | A shape |")
 
 
 def test_zoo_build_and_show(zoo, cache_dir, tmp_path, capsys):
@@ -30,6 +43,8 @@ def test_zoo_build_and_show(zoo, cache_dir, tmp_path, capsys):
     csv = capsys.readouterr().out.splitlines()
     assert csv[0] == "kind,arch,seed,party,split,metric,value"
     assert len(csv) == 1 + 20
+    assert main(["zoo", "show", str(out), "--format", "md"]) == 0
+    assert capsys.readouterr().out.startswith("| kind | arch |")
 
 
 @pytest.mark.parametrize(
@@ -52,7 +67,7 @@ def test_bad_input_exits_2_with_a_message(argv, needle, capsys):
 
 def test_console_script_exit_code():
     r = subprocess.run(
-        [sys.executable, "-m", "stitchbench.benchmark.cli", "zoo", "build", "nope"], capture_output=True, text=True
+        [sys.executable, "-m", "stitchbench.cli", "zoo", "build", "nope"], capture_output=True, text=True
     )
     assert r.returncode == 2
     assert "unknown scenario 'nope'" in r.stderr and "Traceback" not in r.stderr

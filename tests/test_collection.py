@@ -7,8 +7,8 @@ from itertools import product
 import numpy as np
 import pytest
 
-from stitchbench.benchmark.cli import main
 from stitchbench.benchmark.collection import build_collection
+from stitchbench.cli import main
 from stitchbench.hashing import file_sha256
 from stitchbench.tabular.catalog import COLLECTION, read_catalog
 

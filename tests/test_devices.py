@@ -12,10 +12,10 @@ import torch
 
 from stitchbench import devices
 from stitchbench.artifacts import ArtifactStore, IntegrityError
-from stitchbench.benchmark.cli import main
 from stitchbench.benchmark.executors import ray_resources
 from stitchbench.benchmark.runner import run_suite, training_workers
 from stitchbench.benchmark.suite import expand, load_suite
+from stitchbench.cli import main
 from stitchbench.data import get_scenario
 from stitchbench.hashing import config_hash
 from stitchbench.problems import TabularProblem, create_problem

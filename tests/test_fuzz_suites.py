@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stitchbench.benchmark.cli import main
 from stitchbench.benchmark.suite import ProblemSpec, ScenarioSpec, SolverSpec, Suite, ZooSpec
+from stitchbench.cli import main
 from stitchbench.data import SCENARIOS
 from stitchbench.params import model
 from stitchbench.problems import PROBLEMS

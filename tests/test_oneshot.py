@@ -188,7 +188,7 @@ def test_solvers_finish_on_a_grid_smaller_than_their_population(problems, solver
     ],
 )
 def test_bad_one_shot_parameters_exit_2_before_anything_is_written(tmp_path, capsys, family, params, named):
-    from stitchbench.benchmark.cli import main
+    from stitchbench.cli import main
 
     suite = tmp_path / "s.toml"
     suite.write_text(

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import stitchbench.registry
-from stitchbench.benchmark.cli import main
+from stitchbench.cli import main
 from stitchbench.data import SCENARIOS, get_scenario
 from stitchbench.errors import InputError
 from stitchbench.moo.api import Problem
@@ -113,7 +113,7 @@ def test_importing_stitchbench_has_no_side_effects():
         for m in ["stitchbench", "stitchbench.data", "stitchbench.zoo", "stitchbench.stitching",
                   "stitchbench.problems", "stitchbench.solvers", "stitchbench.benchmark.suite",
                   "stitchbench.benchmark.executors", "stitchbench.results", "stitchbench.benchmark.runner",
-                  "stitchbench.benchmark.cli"]:
+                  "stitchbench.cli"]:
             importlib.import_module(m)
         assert warnings.filters == filters, [f for f in warnings.filters if f not in filters]
         assert [logging.getLogger(n).level for n in names] == levels

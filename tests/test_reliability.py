@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stitchbench.benchmark.cli import main
+from stitchbench.cli import main
 from stitchbench.problems import PROBLEMS, EnsembleWeights
 from stitchbench.registry import Entry
 from stitchbench.solvers import SOLVERS, Solver
@@ -370,7 +370,7 @@ def crash_suite(tmp_path_factory):
 
 
 def cli(suite, out):
-    return [sys.executable, "-m", "stitchbench.benchmark.cli", "--quiet", "run", str(suite), "--out", str(out)]
+    return [sys.executable, "-m", "stitchbench.cli", "--quiet", "run", str(suite), "--out", str(out)]
 
 
 def comparable(directory, table):

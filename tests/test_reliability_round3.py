@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from filelock import FileLock
 
-from stitchbench.benchmark.cli import main
+from stitchbench.cli import main
 from stitchbench.errors import InputError
 from stitchbench.moo.scoring import StepAccuracy, WeightedScores
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from stitchbench.benchmark.cli import main
+from stitchbench.cli import main
 from stitchbench.hashing import file_sha256
 
 from .test_reliability_round3 import BASE, alive, cli, exported, problem, wait_until
@@ -198,7 +198,7 @@ def run_cli(tmp_path, *argv, timeout=60):
     """The CLI in a process of its own: a read that blocks fails the test instead of hanging it."""
     try:
         r = subprocess.run(
-            [sys.executable, "-m", "stitchbench.benchmark.cli", "--quiet", "--cache", tmp_path / "cache", *argv],
+            [sys.executable, "-m", "stitchbench.cli", "--quiet", "--cache", tmp_path / "cache", *argv],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -280,7 +280,7 @@ def test_no_process_outlives_a_driver_killed_while_its_pool_starts(pool, delay, 
     cache = cache_dir if pool == "jobs" else tmp_path / "cache"
     argv = ["--quiet", "--cache", cache, "run", suite, "--out", tmp_path / "o", "--executor", "process", "--workers", 2]
     driver = subprocess.Popen(
-        [sys.executable, "-m", "stitchbench.benchmark.cli", *map(str, argv)],
+        [sys.executable, "-m", "stitchbench.cli", *map(str, argv)],
         env=os.environ | {MARK: mark},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -330,7 +330,7 @@ def interrupted(argv: list, mark: str, ready, signals: list, spared=()) -> tuple
     `signals` 0.3 s apart: (exit code, seconds from the last signal, stderr). No process of the run is left 10 s
     later, but those whose command starts with one of `spared` (ended here)."""
     driver = subprocess.Popen(
-        [sys.executable, "-m", "stitchbench.benchmark.cli", *map(str, argv)],
+        [sys.executable, "-m", "stitchbench.cli", *map(str, argv)],
         env=os.environ | {MARK: mark},
         start_new_session=True,
         stdout=subprocess.DEVNULL,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from filelock import FileLock
 
-from stitchbench.benchmark.cli import main
+from stitchbench.cli import main
 from stitchbench.registry import Entry
 from stitchbench.solvers import SOLVERS
 from stitchbench.solvers.api import Solver

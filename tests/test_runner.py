@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stitchbench.benchmark.cli import main
 from stitchbench.benchmark.runner import run_suite
 from stitchbench.benchmark.suite import load_suite
+from stitchbench.cli import main
 from stitchbench.moo.instance import ProblemInstance
 
 TINY = """
@@ -261,8 +261,8 @@ def test_report_and_compare_commands(tiny, capsys):
 
 
 def test_shipped_suites_validate(capsys):
-    from stitchbench.benchmark.listings import shipped_suites
     from stitchbench.benchmark.suite import expand
+    from stitchbench.suites import shipped_suites
 
     assert main(["list", "suites"]) == 0
     out = capsys.readouterr().out

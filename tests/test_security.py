@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from stitchbench.artifacts import IntegrityError
-from stitchbench.benchmark.cli import main
+from stitchbench.cli import main
 from stitchbench.stitching import stitch_setup
 from stitchbench.zoo import build_zoo, export_model, import_model
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from stitchbench.benchmark.cli import main
+from stitchbench.cli import main
 from stitchbench.data import get_scenario
 from stitchbench.errors import InputError
 from stitchbench.moo.scoring import dice

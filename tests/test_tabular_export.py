@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stitchbench.benchmark.cli import main
 from stitchbench.benchmark.suite import expand, load_suite
 from stitchbench.benchmark.workspace import Workspace
+from stitchbench.cli import main
 from stitchbench.errors import InputError
 from stitchbench.moo.adapters import to_pymoo
 from stitchbench.moo.api import TabularProblem

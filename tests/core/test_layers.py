@@ -9,18 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from .no_torch import without_torch
+
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ("stitchbench.moo", "stitchbench.tabular", "stitchbench.solvers", "stitchbench.results")
 
-NO_TORCH = """
-import importlib.abc, json, sys
-
-class NoTorch(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch is not installed (blocked for this test)")
-
-sys.meta_path.insert(0, NoTorch())
+IMPORT = """
+import json
 for name in NAMES:
     __import__(name)
 heavy = sorted(m for m in ("torch", "pymoo", "optuna") if m in sys.modules)
@@ -29,8 +24,8 @@ print(json.dumps({"heavy": heavy, "imported": [n for n in NAMES if n in sys.modu
 
 
 def test_core_packages_import_without_torch_pymoo_or_optuna():
-    code = NO_TORCH.replace("NAMES", repr(list(CORE)))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    out = without_torch(IMPORT.replace("NAMES", repr(list(CORE))))
+    assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["heavy"] == [], result
     assert result["imported"] == list(CORE)
@@ -38,8 +33,7 @@ def test_core_packages_import_without_torch_pymoo_or_optuna():
 
 def test_the_core_refuses_torch_when_blocked():
     """The blocker itself works: a builder package needs torch and fails to import under it."""
-    code = NO_TORCH.replace("NAMES", repr(["stitchbench.zoo"]))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = without_torch(IMPORT.replace("NAMES", repr(["stitchbench.zoo"])))
     assert out.returncode != 0 and "torch is not installed" in out.stderr
 
 

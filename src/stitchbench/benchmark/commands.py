@@ -1,4 +1,4 @@
-"""What the CLI commands do, as functions returning data (the CLI only parses and prints)."""
+"""What the CLI commands that need torch do, as functions returning data (`stitchbench.cli` parses and prints)."""
 
 import json
 from pathlib import Path
@@ -18,8 +18,6 @@ from stitchbench.stitching import TracedNet, find_points
 from stitchbench.zoo import ARCHITECTURES, build_zoo, check_archs, create, export_model, receive_model
 from stitchbench.zoo.build import expand_kinds
 
-from . import listings
-from .listings import TORCH_FREE
 from .runner import RunOutcome, check_run, run_suite
 from .suite import load_suite
 
@@ -69,9 +67,7 @@ def listing(what: str) -> pd.DataFrame:
             ],
             columns=["name", "parameters", "about"],
         )
-    if what in TORCH_FREE:
-        return listings.listing(what)
-    raise unknown("listing", what, ("scenarios", "architectures", "problems", "solvers", "suites"))
+    raise unknown("listing", what, ("scenarios", "architectures", "problems"))
 
 
 def zoo_build(

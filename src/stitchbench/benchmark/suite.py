@@ -31,9 +31,8 @@ from stitchbench.problems import PROBLEMS, instance_id, scenario_key
 from stitchbench.problems.registry import contract, variable_kinds
 from stitchbench.results.analyses import ANALYSES
 from stitchbench.solvers import check_supports, create_solver
+from stitchbench.suites import shipped_suites
 from stitchbench.zoo import Recipe, check_archs
-
-from .listings import shipped_suites
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # a suite's name is a folder name under runs/: never a path
 ID_MAX = 64  # a problem's or solver's id: instance ids name the report's figure files (255 bytes at most)
