@@ -193,20 +193,18 @@ def test_verbose_shows_a_failed_jobs_traceback(cache_dir, tmp_path, monkeypatch,
     assert 'in fall\n    raise RuntimeError("climbed off a cliff")' in err
 
 
-def test_a_family_that_takes_the_zoo_seed_as_seed_still_works_with_a_deprecation_warning():
+def test_a_family_that_takes_the_zoo_seed_as_seed_is_refused_naming_zoo_seed():
     from stitchbench.problems.registry import check_family
 
     class Old(Problem):
-        """A family written against the 0.1 docs."""
+        """A family written against the pre-release docs (0.1 was never released: no shim)."""
 
         variable_kinds = frozenset({"real"})
 
         def __init__(self, zoo, seed: int = 0, width: int = 3): ...
 
-    with pytest.warns(DeprecationWarning, match="'zoo_seed'"):
-        contract = check_family(Old)
-    assert contract.injected == {"zoo_seed": "seed"} and not contract.hosted
-    assert contract.parameters({"zoo": None, "seed": 0, "width": 3}) == {"width": 3}
+    with pytest.raises(TypeError, match="takes no \\['zoo_seed'\\]"):
+        check_family(Old)
 
 
 def test_a_family_whose_declarations_break_its_signature_is_refused():

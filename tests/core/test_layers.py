@@ -71,37 +71,3 @@ def test_import_contract_holds_and_fails_on_a_planted_reverse_import(tmp_path):
     broken = lint_imports(tree)
     assert broken.returncode != 0 and "No cycles are allowed in stitchbench.moo" in broken.stdout
 
-
-def test_deprecated_names_still_work_and_warn():
-    from stitchbench.moo.api import Objective, Problem, Variable
-    from stitchbench.solvers import Solver, fits, supports
-
-    class Tiny(Problem):
-        variable_kinds = frozenset({"real"})
-
-        def __init__(self):
-            super().__init__()
-            self.name, self.variables, self.objectives = "tiny", [Variable("x", "real")], [Objective("a", "max", "a")]
-
-        def _evaluate(self, rows, split):
-            return [row[:1] for row in rows]
-
-        def baselines(self, split="test"):
-            return {}
-
-    with pytest.warns(DeprecationWarning, match="fits"):
-        assert supports("random", Tiny()) == fits("random", Tiny()) is True
-    with pytest.warns(DeprecationWarning, match="record"):
-        assert Tiny().describe() == Tiny().record()
-
-    class Old(Solver):
-        name, supports = "old", frozenset({"real"})
-
-        @classmethod
-        def prepare(cls, params, job_id, run_dir):
-            return params | {"job": job_id}
-
-        def solve(self, problem, evaluator, budget, seed): ...
-
-    with pytest.warns(DeprecationWarning, match="job_params"):
-        assert Old.job_params({"a": 1}, "j1", Path(".")) == {"a": 1, "job": "j1"}

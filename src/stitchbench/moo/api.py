@@ -15,7 +15,6 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from stitchbench.deprecation import deprecated
 from stitchbench.errors import InputError
 
 from .splits import check_split
@@ -230,11 +229,6 @@ class Problem(ABC):
             "front_is_exact": self.front_is_exact,
             "reads": self.data_reads(),
         }
-
-    def describe(self) -> dict[str, Any]:
-        """Deprecated: `record()`."""
-        deprecated("Problem.describe()", "Problem.record()")
-        return self.record()
 
     def data_reads(self) -> dict[str, list[str]]:
         """Parties whose labelled splits the problem reads: "train" (stitch training: the host's alone),

@@ -62,7 +62,8 @@ def member_name(record: ModelRecord, records: Sequence[ModelRecord]) -> str:
 class EnsembleWeights(ZooBaselines, TableBackedProblem):
     """Weights w.<member> in [0, 1] (normalized onto the simplex) of an output ensemble; one score per party.
     The members are each of the `members` kinds of `arch` (default: the zoo's first), or of each of `archs`
-    (the size knob: M = kinds x architectures; members then named `<kind>@<arch>`). With `switches`, binary use.<member> variables leave members out (`stitchbench.moo.scoring.member_weights`).
+    (the size knob: M = kinds x architectures; members then named `<kind>@<arch>`). With `switches`, binary
+    use.<member> variables leave members out (`stitchbench.moo.scoring.member_weights`).
     The members' probabilities are its table (`WeightsTable`)."""
 
     variable_kinds = frozenset({"real"})  # with switches, binary too (kinds_with)

@@ -3,7 +3,6 @@ framework (`FamilyContract`): whether it takes a host, which parameters the fram
 family's declarations are checked when it loads; one that breaks them is skipped with a warning naming why."""
 
 import inspect
-import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -46,8 +45,7 @@ class FamilyContract:
 
 def check_family(factory: Any) -> FamilyContract:
     """The contract a problem factory declares (a `Problem` subclass's `hosted` and `injected`), checked
-    against its signature. A plugin that takes the zoo seed as `seed` (before 0.2) still works, with a
-    DeprecationWarning."""
+    against its signature."""
     declared_by_problem = isinstance(factory, type) and issubclass(factory, Problem)
     if declared_by_problem and not hasattr(factory, "variable_kinds"):
         raise TypeError(f"problem family {factory.__name__} declares no 'variable_kinds'")
@@ -64,14 +62,6 @@ def check_family(factory: Any) -> FamilyContract:
         raise TypeError(f"{factory!r}: injected {sorted(unknown)} are not injectable; valid: {', '.join(INJECTABLE)}")
     signature = inspect.signature(factory).parameters
     names = {k: k for k in injected - {"zoo"}}
-    if "zoo_seed" in names and "zoo_seed" not in signature and "seed" in signature:
-        warnings.warn(
-            f"{factory!r} takes the zoo seed as 'seed'; name it 'zoo_seed' ('seed' is deprecated and will be "
-            "removed in stitchbench 0.3)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        names["zoo_seed"] = "seed"
     missing = [p for p in names.values() if p not in signature]
     if hosted and "host" not in signature:
         missing.append("host")

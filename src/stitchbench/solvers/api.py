@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from stitchbench.deprecation import deprecated
 from stitchbench.moo.api import Problem
 
 
@@ -95,11 +94,7 @@ class Solver(ABC):
     @classmethod
     def job_params(cls, params: dict[str, Any], job_id: str, run_dir: Path) -> dict[str, Any]:
         """A job's parameters as its solver will get them, called in the driver once per job before any job
-        starts (e.g. to put files in the run directory or create a shared resource once). Default: as given
-        (a solver that still overrides the deprecated `prepare` gets that called, with a warning)."""
-        if "prepare" in vars(cls) or any("prepare" in vars(k) for k in cls.__mro__[1:] if k is not Solver):
-            deprecated(f"{cls.__name__}.prepare()", "Solver.job_params()")
-            return cls.prepare(params, job_id, run_dir)
+        starts (e.g. to put files in the run directory or create a shared resource once). Default: as given."""
         return params
 
     def check_budget(self, budget: int) -> None:

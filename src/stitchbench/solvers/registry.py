@@ -1,7 +1,6 @@
 """The solver registry: built-ins plus third-party solvers from the `stitchbench.solvers` entry point group
 (loaded on first lookup)."""
 
-from stitchbench.deprecation import deprecated
 from stitchbench.errors import InputError
 from stitchbench.moo.api import Problem
 from stitchbench.registry import Registry, first_line
@@ -44,8 +43,3 @@ def fits(name: str, problem: Problem) -> bool:
     """Whether solver `name` supports every variable kind of `problem`."""
     return problem.kinds <= set(SOLVERS.entry(name).factory.supports)
 
-
-def supports(name: str, problem: Problem) -> bool:
-    """Deprecated: `fits` (`supports` is the solver's set of variable kinds)."""
-    deprecated("stitchbench.solvers.supports()", "stitchbench.solvers.fits()")
-    return fits(name, problem)

@@ -83,7 +83,8 @@ class GraphTable:
         if party not in self.samples:
             raise InputError(
                 f"this stitch-graph table has no per-sample scores of {party!r} (it has: "
-                f"{', '.join(self.samples) or 'none'}), so it has no fidelities; rebuild it (stitch-graph table format 2 has them)"
+                f"{', '.join(self.samples) or 'none'}), so it has no fidelities; rebuild it (stitch-graph table "
+                "format 2 has them)"
             )
         return self.samples[party].shape[1]
 
