@@ -56,18 +56,17 @@ def test_import_contract_holds_and_fails_on_a_planted_reverse_import(tmp_path):
     tree = tmp_path / "src"
     shutil.copytree(ROOT / "src" / "stitchbench", tree / "stitchbench", ignore=shutil.ignore_patterns("__pycache__"))
     assert lint_imports(tree).returncode == 0
-    front = tree / "stitchbench" / "moo" / "front.py"
+    front = tree / "stitchbench" / "moo" / "_front.py"
     front.write_text(front.read_text() + "\nfrom stitchbench.zoo import Zoo  # planted: the core reaching up\n")
     broken = lint_imports(tree)
     assert broken.returncode != 0
-    assert "stitchbench.moo.front -> stitchbench.zoo" in broken.stdout and "BROKEN" in broken.stdout
+    assert "stitchbench.moo._front -> stitchbench.zoo" in broken.stdout and "BROKEN" in broken.stdout
     front.write_text(front.read_text().replace("from stitchbench.zoo import Zoo", "import stitchbench.study"))
     broken = lint_imports(tree)  # the library reaching up into the paper's study
-    assert broken.returncode != 0 and "stitchbench.moo.front -> stitchbench.study" in broken.stdout
+    assert broken.returncode != 0 and "stitchbench.moo._front -> stitchbench.study" in broken.stdout
     front.write_text(front.read_text().replace("import stitchbench.study", ""))
-    splits = tree / "stitchbench" / "moo" / "splits.py"
-    splits.write_text(splits.read_text() + "\nfrom . import front  # planted: a cycle front -> splits -> front\n")
-    (tree / "stitchbench" / "moo" / "front.py").write_text(front.read_text() + "\nfrom .splits import EVAL_SPLITS\n")
+    splits = tree / "stitchbench" / "moo" / "_splits.py"
+    splits.write_text(splits.read_text() + "\nfrom . import _front  # planted: a cycle _front -> _splits -> _front\n")
+    (tree / "stitchbench" / "moo" / "_front.py").write_text(front.read_text() + "\nfrom ._splits import EVAL_SPLITS\n")
     broken = lint_imports(tree)
     assert broken.returncode != 0 and "No cycles are allowed in stitchbench.moo" in broken.stdout
-

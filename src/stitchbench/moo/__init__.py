@@ -4,12 +4,12 @@ Importing it loads neither torch nor pymoo nor optuna: the adapters import them 
 
 from importlib import import_module
 
-from .api import Objective, Problem, TabularProblem, Variable
-from .front import nondominated
-from .instance import ProblemInstance, instance_id, make_instance, scenario_key
-from .splits import EVAL_SPLITS
+from ._api import Objective, Problem, TabularProblem, Variable
+from ._front import nondominated
+from ._instance import ProblemInstance, instance_id, make_instance, scenario_key
+from ._splits import EVAL_SPLITS
 
-LAZY = {name: "adapters" for name in ("PymooProblem", "optuna_directions", "optuna_space", "to_pymoo")}
+LAZY = {name: "_adapters" for name in ("PymooProblem", "optuna_directions", "optuna_space", "to_pymoo")}
 
 
 def __getattr__(name: str):

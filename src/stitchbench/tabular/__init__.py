@@ -1,14 +1,14 @@
 """Tabular instances: problems served from precomputed tables, exported as Parquet and loaded without torch.
 
 `stitchbench.tabular.load(DIR)` returns an exported problem, `load(NAME)` a shipped one (`catalog()` lists
-them); see `stitchbench.tabular.load`. Torch-free, as is everything this package imports;
-`stitchbench.benchmark.export` builds and writes exports."""
+them; the format: docs/tabular.md). Torch-free, as is everything this package imports;
+`stitchbench.benchmark._export` builds and writes exports."""
 
-from .catalog import catalog
-from .ensemble import EnsembleTable
-from .graph import GraphTable
-from .load import TableIntegrityError, TableProblem, as_optuna, load
-from .weights import WeightsTable
+from ._catalog import catalog
+from ._ensemble import EnsembleTable
+from ._graph import GraphTable
+from ._load import TableIntegrityError, TableProblem, as_optuna, load
+from ._weights import WeightsTable
 
 __all__ = [
     "EnsembleTable",
