@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from stitchbench.problems import Objective, Problem, Variable
+from stitchbench.moo import Objective, Problem, Variable
 from stitchbench.solvers import SOLVERS, create_solver, fits, run_solver
 
 BUDGET = 200

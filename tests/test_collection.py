@@ -133,8 +133,9 @@ def test_an_approximate_front_is_improved_by_solver_runs_and_says_so(zoo, tmp_pa
 
     from stitchbench.benchmark._collection import best_known
     from stitchbench.benchmark._suite import SolverSpec
+    from stitchbench.moo import make_instance
     from stitchbench.moo._front import nondominated
-    from stitchbench.problems import create_problem, make_instance
+    from stitchbench.problems import create_problem
     from stitchbench.results.indicators import hypervolume
     from stitchbench.tabular import load
     from stitchbench.tabular._export import export_problem

@@ -19,7 +19,8 @@ from stitchbench.benchmark._runner import run_suite, training_workers
 from stitchbench.benchmark._suite import expand, load_suite
 from stitchbench.cli import main
 from stitchbench.data import get_scenario
-from stitchbench.problems import TabularProblem, create_problem
+from stitchbench.moo import TabularProblem
+from stitchbench.problems import create_problem
 from stitchbench.problems._checks import matched_points
 from stitchbench.problems._stitch_ensemble import TABLE_BYTES, table_bytes
 from stitchbench.stitching import stitch_setup

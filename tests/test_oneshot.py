@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from stitchbench.data import Party, Scenario
-from stitchbench.problems import create_problem, make_instance
+from stitchbench.moo import make_instance
+from stitchbench.problems import create_problem
 from stitchbench.problems._oneshot import one_shot_recipe
 from stitchbench.tabular import load
 from stitchbench.tabular._export import export_problem

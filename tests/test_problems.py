@@ -4,15 +4,8 @@ import pytest
 import torch
 
 from stitchbench.errors import InputError
-from stitchbench.problems import (
-    TabularProblem,
-    create_problem,
-    make_instance,
-    nondominated,
-    optuna_space,
-    simplex_grid,
-    to_pymoo,
-)
+from stitchbench.moo import TabularProblem, make_instance, nondominated, optuna_space, simplex_grid, to_pymoo
+from stitchbench.problems import create_problem
 from stitchbench.stitching import GraphDecision, StitchEnsemble
 
 

@@ -497,7 +497,7 @@ def test_table_check_refuses_a_table_that_cannot_score(source, changes, needle, 
     from stitchbench.tabular._catalog import COLLECTION
 
     if source == "intervals":  # a two-member stitch-ensemble scored by accuracy is stored as intervals
-        from stitchbench.problems import make_instance
+        from stitchbench.moo import make_instance
         from stitchbench.tabular._export import export_problem
 
         se = request.getfixturevalue("se_table")

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from stitchbench.errors import InputError
+from stitchbench.moo import TabularProblem, nondominated
 from stitchbench.moo._scoring import StepAccuracy, WeightedScores, accuracy, interval_weights
-from stitchbench.problems import TabularProblem, create_problem, nondominated
+from stitchbench.problems import create_problem
 
 
 def candidates(problem, n: int, seed: int = 0, on_grid: bool = True) -> np.ndarray:

@@ -351,7 +351,8 @@ def test_the_optunahub_package_passes_the_registrys_checks():
 
 
 def test_stitch_graph_subset_round_trips(zoo, cache_dir, tmp_path):
-    from stitchbench.problems import create_problem, make_instance
+    from stitchbench.moo import make_instance
+    from stitchbench.problems import create_problem
     from stitchbench.tabular._graph import raw_rows
 
     params = {"host": "uci-digits", "max_points": 2, "cost": True}

@@ -17,6 +17,8 @@ from typing import Any, Generic, TypeVar
 from stitchbench._params import check as check_params
 from stitchbench.errors import InputError, unknown
 
+__all__ = ["Entry", "Registry", "tagged"]
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")

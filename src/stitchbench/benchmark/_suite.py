@@ -27,7 +27,8 @@ from stitchbench._hashing import config_hash
 from stitchbench._params import Seed
 from stitchbench.data import SCENARIOS
 from stitchbench.errors import InputError, explain, unknown
-from stitchbench.problems import PROBLEMS, instance_id, scenario_key
+from stitchbench.moo import instance_id, scenario_key
+from stitchbench.problems import PROBLEMS
 from stitchbench.problems._registry import contract, variable_kinds
 from stitchbench.results.analyses import ANALYSES
 from stitchbench.solvers import check_supports, create_solver

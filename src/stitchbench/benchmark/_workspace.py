@@ -9,7 +9,8 @@ import torch
 
 from stitchbench._hashing import canonical_json
 from stitchbench.data import Scenario, get_scenario
-from stitchbench.problems import Problem, ProblemInstance, create_problem, make_instance
+from stitchbench.moo import Problem, ProblemInstance, make_instance
+from stitchbench.problems import create_problem
 from stitchbench.problems._registry import injected_params, suite_parameters
 from stitchbench.zoo import Zoo, build_zoo
 from stitchbench.zoo._training import CPU

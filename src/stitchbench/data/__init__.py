@@ -1,5 +1,6 @@
 """Scenarios and parties: sources, partitioners, stratified splits."""
 
+from ._brain import voxel_mask
 from ._partition import PARTITIONERS, partition
 from ._scenario import Party, Scenario, Split
 from ._scenarios import SCENARIOS, get_scenario
@@ -18,4 +19,5 @@ __all__ = [
     "load_source",
     "partition",
     "stratified_split",
+    "voxel_mask",
 ]

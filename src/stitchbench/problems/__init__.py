@@ -1,10 +1,6 @@
-"""Multi-objective problems: the API, the families, baselines, exact fronts, pymoo and Optuna adapters."""
-
-from stitchbench.moo._adapters import PymooProblem, optuna_directions, optuna_space, to_pymoo
-from stitchbench.moo._api import Objective, Problem, TabularProblem, Variable
-from stitchbench.moo._front import nondominated
-from stitchbench.moo._instance import ProblemInstance, instance_id, make_instance, scenario_key
-from stitchbench.moo._lattice import simplex_grid
+"""Problem families built from a zoo: the registry (`create_problem`, `PROBLEMS`), the live families, their
+baselines and output ensembles. The problem contract itself (`Problem`, `TabularProblem`, `Variable`,
+`Objective`, instance records, adapters) is `stitchbench.moo`, the torch-free core."""
 
 from ._baselines import baseline_vectors, reference_models
 from ._ensemble_weights import EnsembleWeights, output_ensemble_front
@@ -15,24 +11,10 @@ from ._stitch_graph import StitchGraphProblem
 __all__ = [
     "PROBLEMS",
     "EnsembleWeights",
-    "Objective",
-    "Problem",
-    "ProblemInstance",
-    "PymooProblem",
     "StitchEnsembleProblem",
     "StitchGraphProblem",
-    "TabularProblem",
-    "Variable",
     "baseline_vectors",
     "create_problem",
-    "instance_id",
-    "make_instance",
-    "nondominated",
-    "optuna_directions",
-    "optuna_space",
     "output_ensemble_front",
     "reference_models",
-    "scenario_key",
-    "simplex_grid",
-    "to_pymoo",
 ]

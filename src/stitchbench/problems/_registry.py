@@ -53,7 +53,7 @@ def check_family(factory: Any) -> FamilyContract:
     if declared_by_problem and CLAIM_HOOKS - missing_hooks and missing_hooks:
         raise TypeError(
             f"problem family {factory.__name__} implements part of claim 4's hooks; a stitching family implements "
-            f"every member of stitchbench.moo._pools.Stitching, missing: {', '.join(sorted(missing_hooks))}"
+            f"every member of stitchbench.moo.Stitching, missing: {', '.join(sorted(missing_hooks))}"
         )
     injected = set(getattr(factory, "injected", {"zoo", "zoo_seed"}))
     hosted = bool(getattr(factory, "hosted", False))

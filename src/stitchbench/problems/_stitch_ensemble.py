@@ -245,7 +245,7 @@ class StitchEnsembleProblem(ZooBaselines, Problem):
     def member_kinds(self):
         return [r.kind for r in self.setup.records]
 
-    # claim 4 (`stitchbench.moo._pools.Stitching`), computed with the live scorer
+    # claim 4 (`stitchbench.moo.Stitching`), computed with the live scorer
     def stitch_alpha(self, matrix):
         alphas = np.asarray(matrix, dtype=float)[:, 1]
         return self.alpha.grid()[self.alpha.level(alphas)] if self.alpha.levels else alphas

@@ -94,7 +94,7 @@ def check_scores(problem: TableProblem, n: int = SCORE_SAMPLE) -> None:
 
 def as_optuna(problem: Problem, split: str = "val"):
     """The Optuna-ready benchmark problem of any `Problem` (loaded or in-process): an
-    `stitchbench.tabular._optuna_problem.OptunaProblem` (optunahub is imported here, on first use)."""
+    `stitchbench.tabular.OptunaProblem` (optunahub is imported here, on first use)."""
     from ._optuna_problem import OptunaProblem
 
     return OptunaProblem(problem, split)

@@ -2,7 +2,7 @@
 
 from . import _unets  # noqa: F401  (registers the segmentation architectures)
 from ._architectures import ARCHITECTURES, create
-from ._build import BASE_KINDS, EVAL_SPLITS, Zoo, build_zoo, check_archs, expand_kinds
+from ._build import BASE_KINDS, Zoo, build_zoo, check_archs, expand_kinds
 from ._exchange import Received, export_model, import_model, receive_model
 from ._metrics import probs_loss, score, task_loss
 from ._recipe import Recipe
@@ -12,7 +12,6 @@ from ._training import predict, seeded
 __all__ = [
     "ARCHITECTURES",
     "BASE_KINDS",
-    "EVAL_SPLITS",
     "ModelRecord",
     "Received",
     "Recipe",
