@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from stitchbench.tabular import load
-from stitchbench.tabular.catalog import read_catalog
+from stitchbench.tabular._catalog import read_catalog
 
 NO_TORCH = "import sys; sys.modules['torch'] = None; "
 

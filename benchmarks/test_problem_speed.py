@@ -4,7 +4,8 @@ and the time to build a stitch-ensemble table."""
 import numpy as np
 import pytest
 
-from stitchbench.problems import TabularProblem, create_problem
+from stitchbench.moo import TabularProblem
+from stitchbench.problems import create_problem
 
 
 def candidates(n_points: int, n: int, seed: int = 0) -> np.ndarray:

@@ -3,8 +3,8 @@ Goals: cold <= 3 minutes, warm <= 60 s on a 2-core machine (the stitch-ensembles
 
 import itertools
 
-from stitchbench.benchmark.runner import run_suite
-from stitchbench.benchmark.suite import load_suite
+from stitchbench.benchmark._runner import run_suite
+from stitchbench.benchmark._suite import load_suite
 
 counter = itertools.count()
 

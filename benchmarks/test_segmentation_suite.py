@@ -1,8 +1,8 @@
 """`stitchbench run segmentation` end to end from an empty cache (zoo, stitch sets, search, report).
 Goal: within 15 minutes on a 2-core machine. Prints the stage breakdown."""
 
-from stitchbench.benchmark.runner import run_suite
-from stitchbench.benchmark.suite import load_suite
+from stitchbench.benchmark._runner import run_suite
+from stitchbench.benchmark._suite import load_suite
 
 
 def test_segmentation_cold(benchmark, tmp_path):

@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from stitchbench.problems import Objective, Problem, Variable
-from stitchbench.solvers import SOLVERS, create_solver, run_solver, supports
+from stitchbench.moo import Objective, Problem, Variable
+from stitchbench.solvers import SOLVERS, create_solver, fits, run_solver
 
 BUDGET = 200
 
@@ -36,7 +36,7 @@ class Trivial(Problem):
 @pytest.mark.parametrize("name", [n for n in SOLVERS.names() if n != "example.hillclimb"])
 def test_overhead_per_evaluation(benchmark, name):
     problem = Trivial("binary" if name in ("exhaustive", "optuna.bruteforce") else "real")
-    if not supports(name, problem):
+    if not fits(name, problem):
         pytest.skip("variable kinds")
     budget = 40 if name == "optuna.gp" else BUDGET
 

@@ -20,15 +20,15 @@ from stitchbench.stitching import (
     StitchRecipe,
     StitchSet,
     ensemble_branch_probs,
-    prepare,
+    stitch_setup,
     train_feature_match,
 )
-from stitchbench.stitching.cost import flops_of
+from stitchbench.stitching._cost import flops_of
 
 
 @pytest.fixture(scope="module")
 def setup(zoo, cache_dir):
-    return prepare(zoo, "uci-digits", "double-batched", cache_dir=cache_dir)
+    return stitch_setup(zoo, "uci-digits", "double-batched", cache_dir=cache_dir)
 
 
 def timed(f) -> float:

@@ -3,7 +3,8 @@ val, on 2 cores. Goal (issue 23): >= 1,000,000 candidates/s for every tabular fa
 
 import pytest
 
-from stitchbench.problems import TabularProblem, create_problem
+from stitchbench.moo import TabularProblem
+from stitchbench.problems import create_problem
 
 FAMILIES = {
     "ensemble-weights": {"cache_dir": None},

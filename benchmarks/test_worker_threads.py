@@ -1,12 +1,12 @@
 """The 7-member ensemble instance's throughput in pool workers (issue 35): candidates scored per second in a
 batch of 1,000 uniform candidates on val, by one worker alone and per worker with two workers at once, in one
-run; each worker runs one BLAS thread (`stitchbench.processes.pin_threads`). Goal: within 1.5x (2 cores)."""
+run; each worker runs one BLAS thread (`stitchbench._processes.pin_threads`). Goal: within 1.5x (2 cores)."""
 
 import time
 
 import numpy as np
 
-from stitchbench.processes import worker_pool
+from stitchbench._processes import worker_pool
 from stitchbench.solvers import sample_uniform
 from stitchbench.tabular import load
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stitchbench.moo.pools import ALPHA_MIN, CandidatePool, scored, val_front, weighting_pool
+from stitchbench.moo._pools import ALPHA_MIN, CandidatePool, scored, val_front, weighting_pool
 from stitchbench.study.bootstrap import FAILS, NOT_TESTED
 from stitchbench.study.claim4 import decide_seed
 from stitchbench.study.claims import check_claims
@@ -20,7 +20,7 @@ from .core.test_claims import frame, instance
 def ensemble_as_stitch(zoo, records, parties, W, exact):
     """Weighted output ensembles of `records` (W, or every breakpoint where W is None) as a pool of
     candidates dressed as stitches at alpha 0.5."""
-    from stitchbench.problems.baselines import ensemble_scorer
+    from stitchbench.problems._baselines import ensemble_scorer
 
     def scorer(_, party, split):
         return ensemble_scorer(zoo, records, party, split)
@@ -36,7 +36,7 @@ def ensemble_as_stitch(zoo, records, parties, W, exact):
 def test_the_ensemble_weights_problem_dressed_as_stitches_fails(zoo, weights_problem, se_table):
     """(a) on real models: the ensemble-weights problem's exact front (all ties) and its solvers' final
     fronts, relabelled as stitches at alpha 0.5, against the stitch-ensemble of the same members."""
-    from stitchbench.moo.instance import make_instance
+    from stitchbench.moo._instance import make_instance
     from stitchbench.solvers import create_solver, run_solver
 
     assert weights_problem.member_kinds() == se_table.member_kinds()
@@ -134,8 +134,8 @@ LOCAL = '[[problems]]\nfamily = "ensemble-weights"\n'
 def test_claims_do_not_depend_on_the_order_of_problems(tmp_path, zoo, cache_dir):
     """(e) the uniform ensemble of claims 1-3 is that of the local models, however the suite lists a wider
     ensemble."""
-    from stitchbench.benchmark.runner import run_suite
-    from stitchbench.benchmark.suite import load_suite
+    from stitchbench.benchmark._runner import run_suite
+    from stitchbench.benchmark._suite import load_suite
 
     claims = []
     for name, problems in (("wide-first", WIDE + LOCAL), ("local-first", LOCAL + WIDE)):

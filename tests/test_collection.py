@@ -7,10 +7,10 @@ from itertools import product
 import numpy as np
 import pytest
 
-from stitchbench.benchmark.collection import build_collection
+from stitchbench._hashing import file_sha256
+from stitchbench.benchmark._collection import build_collection
 from stitchbench.cli import main
-from stitchbench.hashing import file_sha256
-from stitchbench.tabular.catalog import COLLECTION, read_catalog
+from stitchbench.tabular._catalog import COLLECTION, read_catalog
 
 NAME = "digits-shift.graph-5@uci-digits+cost"  # 256 graphs scored live, on stitches the session trains anyway
 
@@ -41,7 +41,7 @@ def test_a_rebuild_equals_the_shipped_tables(zoo, graph_problem, cache_dir, tmp_
     """From the session's models and stitches (those of `graph_problem`); the table is built here. Bit for bit
     where this CPU is the one the collection records (`written_by.cpu`: float kernels round differently on
     others); everywhere, every candidate's scores and the front's hypervolume within TOLERANCE."""
-    from stitchbench.hashing import cpu_identity
+    from stitchbench._hashing import cpu_identity
     from stitchbench.tabular import load
 
     shipped = json.loads((COLLECTION / NAME / "manifest.json").read_text())
@@ -67,8 +67,8 @@ def test_tables_of_another_instance_do_not_agree():
 
 
 def test_the_catalog_holds_the_solvers_suites_instances():
-    from stitchbench.benchmark.collection import collection_jobs
-    from stitchbench.benchmark.suite import load_suite
+    from stitchbench.benchmark._collection import collection_jobs
+    from stitchbench.benchmark._suite import load_suite
 
     assert set(collection_jobs(load_suite("solvers"))) == set(read_catalog())
 
@@ -76,8 +76,8 @@ def test_the_catalog_holds_the_solvers_suites_instances():
 def test_a_calibration_from_another_run_is_refused_before_anything_is_written(tmp_path):
     """Only records of the collection's suite (its instances, budget and solvers) on the calibration seeds,
     confirmed on the confirmation seeds, go into a rebuild: the shipped first-rule records are refused."""
-    from stitchbench.benchmark.collection import check_calibration
-    from stitchbench.benchmark.suite import load_suite
+    from stitchbench.benchmark._collection import check_calibration
+    from stitchbench.benchmark._suite import load_suite
     from stitchbench.errors import InputError
     from stitchbench.results.calibration import CALIBRATION_SEEDS, CONFIRMATION_SEEDS
 
@@ -131,13 +131,14 @@ def test_an_approximate_front_is_improved_by_solver_runs_and_says_so(zoo, tmp_pa
 
     import numpy as np
 
-    from stitchbench.benchmark.collection import best_known
-    from stitchbench.benchmark.suite import SolverSpec
-    from stitchbench.moo.front import nondominated
-    from stitchbench.problems import create_problem, make_instance
+    from stitchbench.benchmark._collection import best_known
+    from stitchbench.benchmark._suite import SolverSpec
+    from stitchbench.moo import make_instance
+    from stitchbench.moo._front import nondominated
+    from stitchbench.problems import create_problem
     from stitchbench.results.indicators import hypervolume
     from stitchbench.tabular import load
-    from stitchbench.tabular.export import export_problem
+    from stitchbench.tabular._export import export_problem
 
     problem = create_problem("ensemble-weights", zoo, members=["local", "merged", "fedavg", "fedprox"])
     assert problem.front_kind() == "approximate"

@@ -10,21 +10,22 @@ import numpy as np
 import pytest
 import torch
 
-from stitchbench import devices
-from stitchbench.artifacts import ArtifactStore, IntegrityError
-from stitchbench.benchmark.executors import ray_resources
-from stitchbench.benchmark.runner import run_suite, training_workers
-from stitchbench.benchmark.suite import expand, load_suite
+from stitchbench import _devices as devices
+from stitchbench._artifacts import ArtifactStore, IntegrityError
+from stitchbench._hashing import config_hash
+from stitchbench._processes import worker_pool
+from stitchbench.benchmark._executors import ray_resources
+from stitchbench.benchmark._runner import run_suite, training_workers
+from stitchbench.benchmark._suite import expand, load_suite
 from stitchbench.cli import main
 from stitchbench.data import get_scenario
-from stitchbench.hashing import config_hash
-from stitchbench.problems import TabularProblem, create_problem
-from stitchbench.problems.checks import matched_points
-from stitchbench.problems.stitch_ensemble import TABLE_BYTES, table_bytes
-from stitchbench.processes import worker_pool
+from stitchbench.moo import TabularProblem
+from stitchbench.problems import create_problem
+from stitchbench.problems._checks import matched_points
+from stitchbench.problems._stitch_ensemble import TABLE_BYTES, table_bytes
 from stitchbench.stitching import stitch_setup
 from stitchbench.zoo import Zoo, build_zoo, export_model, import_model
-from stitchbench.zoo.build import train_model, zoo_configs
+from stitchbench.zoo._build import train_model, zoo_configs
 
 CPU = torch.device("cpu")
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="torch sees a CUDA device here")

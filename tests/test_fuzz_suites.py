@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stitchbench.benchmark.suite import ProblemSpec, ScenarioSpec, SolverSpec, Suite, ZooSpec
+from stitchbench._params import model
+from stitchbench.benchmark._suite import ProblemSpec, ScenarioSpec, SolverSpec, Suite, ZooSpec
 from stitchbench.cli import main
 from stitchbench.data import SCENARIOS
-from stitchbench.params import model
 from stitchbench.problems import PROBLEMS
-from stitchbench.problems.registry import contract
+from stitchbench.problems._registry import contract
 from stitchbench.solvers import SOLVERS
 from stitchbench.stitching import StitchRecipe
 from stitchbench.zoo import Recipe

@@ -9,7 +9,7 @@ import torch
 from sklearn.datasets import load_digits
 
 from stitchbench.zoo import create
-from stitchbench.zoo.matching import PermutationSpec, align, interpolate, permutation_spec, permute, weight_matching
+from stitchbench.zoo._matching import PermutationSpec, align, interpolate, permutation_spec, permute, weight_matching
 
 ARCHS = ["cnn", "resnet", "unet", "resunet"]
 SEGMENTATION = {"unet", "resunet"}

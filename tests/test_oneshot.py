@@ -7,13 +7,14 @@ import pytest
 import torch
 
 from stitchbench.data import Party, Scenario
-from stitchbench.problems import create_problem, make_instance
-from stitchbench.problems.oneshot import one_shot_recipe
+from stitchbench.moo import make_instance
+from stitchbench.problems import create_problem
+from stitchbench.problems._oneshot import one_shot_recipe
 from stitchbench.tabular import load
-from stitchbench.tabular.export import export_problem
+from stitchbench.tabular._export import export_problem
 from stitchbench.zoo import Zoo, build_model, score
-from stitchbench.zoo.matching import align, interpolate
-from stitchbench.zoo.oneshot import distill, finetune, log_probs, teacher_probs
+from stitchbench.zoo._matching import align, interpolate
+from stitchbench.zoo._oneshot import distill, finetune, log_probs, teacher_probs
 
 HOST, OTHER = "uci-digits", "mnist"
 SMALL = {  # one cell per value the tests re-evaluate, so the module's builds stay short
@@ -112,7 +113,7 @@ def test_merge_candidates_equal_their_merged_networks(problems, zoo):
 
 def test_merge_refuses_members_of_two_architectures(zoo):
     from stitchbench.errors import InputError
-    from stitchbench.problems.merge import MergeProblem
+    from stitchbench.problems._merge import MergeProblem
 
     with pytest.raises(InputError, match="one architecture"):
         MergeProblem.check_params(zoo.scenario, ["cnn", "resnet"], {"archs": ["cnn", "resnet"]})
@@ -130,7 +131,7 @@ def test_a_one_shot_table_exports_and_loads_to_the_same_scores(problems, tmp_pat
 
 
 def test_a_one_shot_fidelity_scores_the_prefix_of_each_partys_val_samples(problems):
-    from stitchbench.tabular.fidelity import prefix
+    from stitchbench.tabular._fidelity import prefix
 
     p = problems["merge"]
     X = p.to_matrix([{f"w.{HOST}": w, f"w.{OTHER}": 1 - w, "align": a} for w in (0.0, 0.5, 1.0) for a in (0, 1)])
@@ -148,7 +149,7 @@ def test_the_distillation_loss_is_per_sample_and_per_pixel_kl_at_temperature(sha
     """lambda = 1: T^2 KL(teacher_T || student_T), summed over classes and averaged over samples (and pixels);
     zero where the student's tempered output is the teacher; lambda = 0: the task's own loss."""
     from stitchbench.zoo import task_loss
-    from stitchbench.zoo.oneshot import distillation_loss
+    from stitchbench.zoo._oneshot import distillation_loss
 
     task = "classification" if len(shape) == 2 else "segmentation"
     gen = torch.Generator().manual_seed(0)
@@ -170,7 +171,7 @@ def test_solvers_finish_on_a_grid_smaller_than_their_population(problems, solver
     """finetune's grid here has 2 cells: a solver stops when nothing new is left (pymoo's mixed-variable mating
     then asks for nothing) instead of failing."""
     from stitchbench.solvers import create_solver
-    from stitchbench.solvers.job import run_solver
+    from stitchbench.solvers._job import run_solver
 
     run = run_solver(create_solver(solver), problems["finetune"], 50, seed=0)
     assert run.status == "done", run.error

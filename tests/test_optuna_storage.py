@@ -9,11 +9,11 @@ import optuna
 import pandas as pd
 import pytest
 
-from stitchbench.benchmark.runner import run_suite
-from stitchbench.benchmark.suite import load_suite
+from stitchbench.benchmark._runner import run_suite
+from stitchbench.benchmark._suite import load_suite
 from stitchbench.errors import InputError
 from stitchbench.solvers import create_solver
-from stitchbench.solvers.optuna_solvers import resolve_storage
+from stitchbench.solvers._optuna_solvers import resolve_storage
 
 SUITE = """
 name = "studies"

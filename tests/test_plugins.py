@@ -16,7 +16,7 @@ import stitchbench.registry
 from stitchbench.cli import main
 from stitchbench.data import SCENARIOS, get_scenario
 from stitchbench.errors import InputError
-from stitchbench.moo.api import Problem
+from stitchbench.moo._api import Problem
 from stitchbench.problems import PROBLEMS, create_problem
 from stitchbench.registry import Registry
 from stitchbench.solvers import SOLVERS
@@ -111,8 +111,8 @@ def test_importing_stitchbench_has_no_side_effects():
         levels = [logging.getLogger(n).level for n in names]
         handlers = [list(logging.getLogger(n).handlers) for n in names]
         for m in ["stitchbench", "stitchbench.data", "stitchbench.zoo", "stitchbench.stitching",
-                  "stitchbench.problems", "stitchbench.solvers", "stitchbench.benchmark.suite",
-                  "stitchbench.benchmark.executors", "stitchbench.results", "stitchbench.benchmark.runner",
+                  "stitchbench.problems", "stitchbench.solvers", "stitchbench.benchmark._suite",
+                  "stitchbench.benchmark._executors", "stitchbench.results", "stitchbench.benchmark._runner",
                   "stitchbench.cli"]:
             importlib.import_module(m)
         assert warnings.filters == filters, [f for f in warnings.filters if f not in filters]
@@ -193,24 +193,22 @@ def test_verbose_shows_a_failed_jobs_traceback(cache_dir, tmp_path, monkeypatch,
     assert 'in fall\n    raise RuntimeError("climbed off a cliff")' in err
 
 
-def test_a_family_that_takes_the_zoo_seed_as_seed_still_works_with_a_deprecation_warning():
-    from stitchbench.problems.registry import check_family
+def test_a_family_that_takes_the_zoo_seed_as_seed_is_refused_naming_zoo_seed():
+    from stitchbench.problems._registry import check_family
 
     class Old(Problem):
-        """A family written against the 0.1 docs."""
+        """A family written against the pre-release docs (0.1 was never released: no shim)."""
 
         variable_kinds = frozenset({"real"})
 
         def __init__(self, zoo, seed: int = 0, width: int = 3): ...
 
-    with pytest.warns(DeprecationWarning, match="'zoo_seed'"):
-        contract = check_family(Old)
-    assert contract.injected == {"zoo_seed": "seed"} and not contract.hosted
-    assert contract.parameters({"zoo": None, "seed": 0, "width": 3}) == {"width": 3}
+    with pytest.raises(TypeError, match="takes no \\['zoo_seed'\\]"):
+        check_family(Old)
 
 
 def test_a_family_whose_declarations_break_its_signature_is_refused():
-    from stitchbench.problems.registry import check_family
+    from stitchbench.problems._registry import check_family
 
     class Hosted(Problem):
         """Says it takes a host, but does not."""
@@ -250,12 +248,12 @@ def test_the_example_plugin_suite_runs_alike_with_the_study(cache_dir, tmp_path,
 
 
 def test_a_family_written_against_the_tabular_flag_is_skipped_naming_what_to_implement(monkeypatch, tmp_path, caplog):
-    from stitchbench.problems.registry import check_family
+    from stitchbench.problems._registry import check_family
 
     (tmp_path / "old_tabular_family.py").write_text(
         textwrap.dedent(
             """
-            from stitchbench.moo.api import Problem
+            from stitchbench.moo._api import Problem
 
             class OldTable(Problem):
                 '''docs/plugins.md before 0.2: the tabular flag and a lookup on a Problem'''
@@ -276,7 +274,7 @@ def test_a_family_written_against_the_tabular_flag_is_skipped_naming_what_to_imp
 
 
 def test_a_family_with_part_of_claim_4s_hooks_is_refused_naming_the_rest():
-    from stitchbench.problems.registry import check_family
+    from stitchbench.problems._registry import check_family
 
     class HalfStitched(Problem):
         """Declares the hooks docs/plugins.md listed before 0.2, relying on defaults for the others."""

@@ -4,15 +4,8 @@ import pytest
 import torch
 
 from stitchbench.errors import InputError
-from stitchbench.problems import (
-    TabularProblem,
-    create_problem,
-    make_instance,
-    nondominated,
-    optuna_space,
-    simplex_grid,
-    to_pymoo,
-)
+from stitchbench.moo import TabularProblem, make_instance, nondominated, optuna_space, simplex_grid, to_pymoo
+from stitchbench.problems import create_problem
 from stitchbench.stitching import GraphDecision, StitchEnsemble
 
 
@@ -202,7 +195,7 @@ def test_baselines_are_the_members_actually_combined(zoo, hetero_zoo, digits, ca
 
 def test_flop_counting_reads_no_party_data(zoo, monkeypatch):
     from stitchbench.data import Party
-    from stitchbench.problems.baselines import model_flops
+    from stitchbench.problems._baselines import model_flops
 
     assert torch.equal(zoo.scenario.example(3), torch.zeros(3, 1, 28, 28))
     reads = []
@@ -302,14 +295,14 @@ def test_ensemble_weights_over_two_architectures_has_kinds_times_archs_members(z
     ],
 )
 def test_bad_ensemble_archs_are_refused_naming_them(digits, params, needle):
-    from stitchbench.problems.checks import check_ensemble_params
+    from stitchbench.problems._checks import check_ensemble_params
 
     with pytest.raises(InputError, match=needle):
         check_ensemble_params(digits, ["cnn", "resnet"], {"members": ["local"], **params})
 
 
 def test_a_stitch_partner_that_is_the_host_is_refused(digits):
-    from stitchbench.problems.checks import check_stitch_params
+    from stitchbench.problems._checks import check_stitch_params
 
     with pytest.raises(InputError, match="partner 'mnist' is the host; give another party: uci-digits, mnist"):
         check_stitch_params(digits, ["cnn"], {"host": "mnist", "partner": "mnist"}, 2)

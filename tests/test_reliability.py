@@ -111,9 +111,9 @@ name = "fault.hang"
 
 
 def test_faulty_solvers_and_nan_objectives_fail_only_their_jobs(tmp_path, monkeypatch, zoo, cache_dir, capsys):
-    import stitchbench.solvers.job
+    import stitchbench.solvers._job
 
-    monkeypatch.setattr(stitchbench.solvers.job, "STALL_GRACE", 0.5)  # the hanging jobs are left sooner
+    monkeypatch.setattr(stitchbench.solvers._job, "STALL_GRACE", 0.5)  # the hanging jobs are left sooner
     for cls in (Raising, NaNDecisions, PastBudget, Hanging):
         monkeypatch.setitem(SOLVERS._entries, cls.name, Entry(cls.name, cls, cls.__doc__))
     monkeypatch.setitem(PROBLEMS._entries, "nan-weights", Entry("nan-weights", NaNWeights, "faulty"))
@@ -380,7 +380,7 @@ def comparable(directory, table):
 
 
 def disk_full_after(n):
-    from stitchbench.files import atomic_write
+    from stitchbench._files import atomic_write
 
     calls = {"n": 0}
 
@@ -395,8 +395,8 @@ def disk_full_after(n):
 
 def test_disk_full_mid_run_keeps_existing_results(crash_suite, tmp_path, monkeypatch, capsys):
     import stitchbench.results.store as store
-    from stitchbench.benchmark.runner import run_suite
-    from stitchbench.benchmark.suite import load_suite
+    from stitchbench.benchmark._runner import run_suite
+    from stitchbench.benchmark._suite import load_suite
 
     path, reference = crash_suite
     out = tmp_path / "full"

@@ -19,7 +19,7 @@ from filelock import FileLock
 
 from stitchbench.cli import main
 from stitchbench.errors import InputError
-from stitchbench.moo.scoring import StepAccuracy, WeightedScores
+from stitchbench.moo._scoring import StepAccuracy, WeightedScores
 
 from .test_run_directory import CHEAP, suite_file
 
@@ -46,7 +46,7 @@ POOL = textwrap.dedent(
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
     from pathlib import Path
-    from stitchbench.processes import worker_pool
+    from stitchbench._processes import worker_pool
 
     def nap(folder):
         (Path(folder) / str(os.getpid())).touch()
@@ -54,7 +54,7 @@ POOL = textwrap.dedent(
 
     if __name__ == "__main__":
         if sys.argv[1] == "watched":
-            pool = worker_pool(["cpu", "cpu"], "stitchbench.benchmark.executors:_init_worker", sys.argv[2])
+            pool = worker_pool(["cpu", "cpu"], "stitchbench.benchmark._executors:_init_worker", sys.argv[2])
         else:
             pool = ProcessPoolExecutor(2, mp_context=get_context("spawn"))
         with pool as pool:
@@ -175,7 +175,7 @@ def test_a_read_only_run_reports_nothing_to_do_and_refuses_writes(done, tmp_path
 
 
 def test_table_check_refuses_malformed_manifests(tmp_path, capsys):
-    from stitchbench.tabular.files import FORMAT, VERSION
+    from stitchbench.tabular._files import FORMAT, VERSION
 
     (tmp_path / "manifest.json").write_text(json.dumps({"format": FORMAT, "version": VERSION, "files": []}))
     code, _, err = cli(capsys, "table", "check", tmp_path)
@@ -332,12 +332,12 @@ def test_a_recipe_that_breaks_compute_parity_is_refused_before_the_run_directory
 
 
 def test_a_moved_alpha_level_is_named(tmp_path):
-    from stitchbench.tabular.ensemble import EnsembleTable
+    from stitchbench.tabular._ensemble import EnsembleTable
 
     table = EnsembleTable.__new__(EnsembleTable)
     table.members, table.points = ["a", "b"], ["p0"]
     table.alphas = np.array([0.0, 0.6, 1.0])
-    from stitchbench.moo.api import Variable
+    from stitchbench.moo._api import Variable
 
     variables = [
         Variable("point", "categorical", choices=("p0",)),
@@ -417,8 +417,8 @@ def test_scorers_agree_on_inputs_no_problem_passes():
 
 def test_python_callers_keep_numpy_numbers_tuples_and_paths(tmp_path):
     """Strict checks judge values as a suite would give them: numpy integers, tuples and paths pass."""
-    from stitchbench.params import check
-    from stitchbench.problems.stitch_ensemble import StitchEnsembleProblem
+    from stitchbench._params import check
+    from stitchbench.problems._stitch_ensemble import StitchEnsembleProblem
     from stitchbench.solvers import create_solver
 
     assert create_solver("pymoo.nsga2", pop_size=np.int64(20)).pop_size == 20
@@ -428,7 +428,7 @@ def test_python_callers_keep_numpy_numbers_tuples_and_paths(tmp_path):
 
 
 def test_a_plugin_annotation_only_type_checkers_see_takes_any_value():
-    from stitchbench.params import check
+    from stitchbench._params import check
 
     namespace = {}
     exec(

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from stitchbench._hashing import file_sha256
 from stitchbench.cli import main
-from stitchbench.hashing import file_sha256
 
 from .test_reliability_round3 import BASE, alive, cli, exported, problem, wait_until
 from .test_run_directory import suite_file
@@ -66,7 +66,7 @@ def test_a_killed_run_is_our_holder_record_our_lock_and_our_temporaries(tmp_path
 
 
 def test_resuming_removes_only_names_our_writer_makes(tmp_path, zoo, cache_dir, capsys):
-    from stitchbench.files import atomic_write
+    from stitchbench._files import atomic_write
 
     out = tmp_path / "run"
     suite = suite_file(tmp_path)
@@ -91,7 +91,7 @@ def test_our_temporary_names_are_what_atomic_write_makes(tmp_path, monkeypatch):
     """Cleanup matches every name the writer makes (mkstemp draws 8 characters of a-z, 0-9 and _)."""
     import tempfile
 
-    from stitchbench.files import atomic_write, temporary
+    from stitchbench._files import atomic_write, temporary
 
     made = []
     real = tempfile.mkstemp
@@ -185,7 +185,7 @@ def test_deeply_nested_parameters_and_manifests_are_refused(tmp_path, capsys):
 
 def test_a_deeply_nested_catalog_is_refused(tmp_path):
     from stitchbench.errors import InputError
-    from stitchbench.tabular.catalog import read_catalog
+    from stitchbench.tabular._catalog import read_catalog
 
     for depth in (100, DEEP):  # under and over what Python's parser takes
         (tmp_path / str(depth)).mkdir()
@@ -419,9 +419,9 @@ def test_zoo_import_repairs_a_damaged_cache_entry(damage, zoo, tmp_path, capsys,
 def test_concurrent_imports_of_one_config_import_one(zoo, tmp_path, monkeypatch):
     """Two imports of other weights for one config, both looking before either writes (a slow disk, here a
     slow `get`): one imports, the other is refused, and the cache holds the imported one's weights."""
-    from stitchbench.artifacts import ArtifactStore
+    from stitchbench._artifacts import ArtifactStore
     from stitchbench.errors import InputError
-    from stitchbench.zoo.exchange import receive_model
+    from stitchbench.zoo._exchange import receive_model
 
     weights, manifest = exported(zoo, tmp_path)
     other, _ = exported(zoo, tmp_path, "local:uci-digits")
@@ -494,11 +494,11 @@ WEIGHTS_TABLE = "digits-shift-4.weights-7-switches"
 def test_table_check_refuses_a_table_that_cannot_score(source, changes, needle, tmp_path, request, capsys):
     """Tables whose sha256s all match and that load, but score nothing or outside [0, 1]: a party's test
     split without probabilities, doubled scores, each sample's interval of weights with its ends swapped."""
-    from stitchbench.tabular.catalog import COLLECTION
+    from stitchbench.tabular._catalog import COLLECTION
 
     if source == "intervals":  # a two-member stitch-ensemble scored by accuracy is stored as intervals
-        from stitchbench.problems import make_instance
-        from stitchbench.tabular.export import export_problem
+        from stitchbench.moo import make_instance
+        from stitchbench.tabular._export import export_problem
 
         se = request.getfixturevalue("se_table")
         record = make_instance(se, "se", "stitch-ensemble", {}, "digits-shift", {}, 0)
@@ -516,7 +516,7 @@ def test_a_catalog_entry_without_its_pin_is_refused(monkeypatch):
     from stitchbench.errors import InputError
     from stitchbench.tabular import load
 
-    catalog = importlib.import_module("stitchbench.tabular.catalog")  # the package's `catalog` is a function
+    catalog = importlib.import_module("stitchbench.tabular._catalog")  # the package's `catalog` is a function
     for pin in (None, "", "0" * 63, 42):
         entries = {n: dict(e) for n, e in catalog.read_catalog().items()}
         entries[WEIGHTS_TABLE]["manifest_sha256"] = pin

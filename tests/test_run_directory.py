@@ -10,7 +10,7 @@ from filelock import FileLock
 from stitchbench.cli import main
 from stitchbench.registry import Entry
 from stitchbench.solvers import SOLVERS
-from stitchbench.solvers.api import Solver
+from stitchbench.solvers._api import Solver
 
 CHEAP = """
 name = "cheap"
@@ -246,7 +246,7 @@ def test_a_run_whose_jobs_all_failed_is_reported(tmp_path, zoo, cache_dir, monke
 
 def test_resuming_removes_only_our_temporary_files(tmp_path, cache_dir):
     """A killed writer's temporary files carry our marker and go on resume; a user's `.notes.tmp` stays."""
-    from stitchbench.files import TEMP_MARKER
+    from stitchbench._files import TEMP_MARKER
 
     out = tmp_path / "run"
     suite = suite_file(tmp_path)

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stitchbench.benchmark.runner import run_suite
-from stitchbench.benchmark.suite import load_suite
+from stitchbench.benchmark._runner import run_suite
+from stitchbench.benchmark._suite import load_suite
 from stitchbench.cli import main
-from stitchbench.moo.instance import ProblemInstance
+from stitchbench.moo._instance import ProblemInstance
 
 TINY = """
 name = "tiny"
@@ -261,7 +261,7 @@ def test_report_and_compare_commands(tiny, capsys):
 
 
 def test_shipped_suites_validate(capsys):
-    from stitchbench.benchmark.suite import expand
+    from stitchbench.benchmark._suite import expand
     from stitchbench.suites import shipped_suites
 
     assert main(["list", "suites"]) == 0
@@ -279,7 +279,7 @@ def test_shipped_suites_validate(capsys):
 
 
 def test_problems_can_be_set_on_some_scenarios_only():
-    from stitchbench.benchmark.suite import expand
+    from stitchbench.benchmark._suite import expand
 
     instances = {j.instance for j in expand(load_suite("solvers"))}
     four = {i.split("/", 2)[2] for i in instances if i.startswith("digits-shift-4/")}
@@ -373,7 +373,7 @@ FOUR = ["uci-digits-1", "uci-digits-2", "mnist-1", "mnist-2"]
 def test_scenarios_with_ids_and_zoos_of_their_own():
     """The paper suite: one scenario twice (cnn; cnn with resnet as `cross-arch`, its own zoo), brain-mri with
     one zoo seed; each problem only on the scenarios it names; results keyed by the scenario's id."""
-    from stitchbench.benchmark.suite import expand
+    from stitchbench.benchmark._suite import expand
 
     jobs = expand(load_suite("paper"))
     zoos = {j.scenario_key: (j.zoo.archs, j.zoo.seeds) for j in jobs}
@@ -402,7 +402,7 @@ def test_a_suite_without_scenario_ids_or_zoos_keeps_its_key():
     resume (the key is the same)."""
     import tomllib
 
-    from stitchbench.benchmark.suite import Suite
+    from stitchbench.benchmark._suite import Suite
 
     plain = TINY.format(budget=16).replace('analyses = ["claims"]\n', "")
     assert Suite(**tomllib.loads(plain)).key == "148071b0fb228215"
@@ -413,7 +413,7 @@ def test_a_solver_runs_its_own_budget_and_a_run_takes_other_seeds(tmp_path, caps
     `run --seeds` replaces the suite's seeds."""
     import tomllib
 
-    from stitchbench.benchmark.suite import Suite, expand, load_suite
+    from stitchbench.benchmark._suite import Suite, expand, load_suite
 
     data = tomllib.loads(TINY.format(budget=16))
     data["solvers"] = [*data["solvers"], {"id": "cheap", "name": "random", "budget": 8}]
@@ -478,9 +478,9 @@ def test_results_are_keyed_by_a_scenario_id(tmp_path, zoo, cache_dir):
 def test_references_are_stored_once_and_read_back_as_computed(tiny, cache_dir, monkeypatch):
     """A warm run reads each instance's references from the cache: the same tables, samples and all, as
     computing them again; and it does not compute them again."""
-    from stitchbench.benchmark import prepare
-    from stitchbench.benchmark.suite import expand
-    from stitchbench.benchmark.workspace import Workspace
+    from stitchbench.benchmark import _prepare as prepare
+    from stitchbench.benchmark._suite import expand
+    from stitchbench.benchmark._workspace import Workspace
 
     suite_file, _, _ = tiny
     job = next(j for j in expand(load_suite(str(suite_file))) if j.family == "stitch-ensemble")
@@ -500,8 +500,8 @@ def test_references_are_stored_once_and_read_back_as_computed(tiny, cache_dir, m
 def test_process_chunks_keep_an_instances_jobs_together():
     """Each chunk a process worker takes holds jobs of one instance (its problem loads once), four chunks per
     worker at least; every job once, in order."""
-    from stitchbench.benchmark.executors import chunks
-    from stitchbench.benchmark.suite import expand
+    from stitchbench.benchmark._executors import chunks
+    from stitchbench.benchmark._suite import expand
 
     jobs = expand(load_suite("paper"))
     c = chunks(jobs, 2)

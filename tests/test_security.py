@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from stitchbench.artifacts import IntegrityError
+from stitchbench._artifacts import IntegrityError
 from stitchbench.cli import main
 from stitchbench.stitching import stitch_setup
 from stitchbench.zoo import build_zoo, export_model, import_model

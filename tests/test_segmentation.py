@@ -12,7 +12,7 @@ from PIL import Image
 from stitchbench.cli import main
 from stitchbench.data import get_scenario
 from stitchbench.errors import InputError
-from stitchbench.moo.scoring import dice
+from stitchbench.moo._scoring import dice
 from stitchbench.problems import create_problem
 from stitchbench.stitching import (
     OUTPUTS,
@@ -91,7 +91,7 @@ def test_brain_mri_labels_sites_and_slab_split(brain):
 
 @pytest.mark.parametrize("orientation", ["coronal", "axial"])
 def test_brain_mri_parties_share_no_voxel_of_the_template(orientation, brain):
-    from stitchbench.data.brain import voxel_mask
+    from stitchbench.data._brain import voxel_mask
 
     sc = brain if orientation == "coronal" else get_scenario("brain-mri", size=32, orientation=orientation)
     masks = {(p.name, s): voxel_mask(p.split(s).ids) for p in sc.parties for s in ("train", "val", "test")}
@@ -373,7 +373,7 @@ def test_folder_without_parties_is_rejected(tmp_path):
 
 
 def test_segmentation_suite_is_valid():
-    from stitchbench.benchmark.suite import expand, load_suite
+    from stitchbench.benchmark._suite import expand, load_suite
 
     suite = load_suite("segmentation")
     jobs = expand(suite)

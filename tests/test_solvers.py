@@ -6,7 +6,7 @@ import pytest
 
 from stitchbench.errors import InputError
 from stitchbench.solvers import SOLVERS, Evaluator, Solver, check_supports, create_solver, fits, run_solver
-from stitchbench.tabular.fidelity import val_sizes
+from stitchbench.tabular._fidelity import val_sizes
 
 BUILTIN = [n for n in SOLVERS.names() if SOLVERS.entry(n).plugin is None]
 
@@ -130,7 +130,7 @@ class Greedy(Solver):
     ],
 )
 def test_faulty_solvers_fail_their_job_only_and_keep_the_log(solver, status, kept, error, weights_problem, monkeypatch):
-    import stitchbench.solvers.job as job
+    import stitchbench.solvers._job as job
 
     monkeypatch.setattr(job.threading.Thread, "join", _short_join(job.threading.Thread.join))
     run = run_solver(solver, weights_problem, budget=10, seed=0, time_limit=0.5)

@@ -206,7 +206,9 @@ def test_stitch_sets_are_stored_and_reused(setup_db, zoo, cache_dir):
 def test_parents_stay_frozen_during_stitch_training(zoo, tmp_path, monkeypatch, sabotage):
     """Checks the frozen copies stitch training actually runs, before and after training. With `sabotage`
     (copies left trainable and handed to the optimizer) the same check must see them move."""
-    from stitchbench.stitching import networks, setup, training
+    from stitchbench.stitching import _networks as networks
+    from stitchbench.stitching import _setup as setup
+    from stitchbench.stitching import _training as training
 
     used = {}
     real_train = setup.train_stitches

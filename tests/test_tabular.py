@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from stitchbench.errors import InputError
-from stitchbench.moo.scoring import StepAccuracy, WeightedScores, accuracy, interval_weights
-from stitchbench.problems import TabularProblem, create_problem, nondominated
+from stitchbench.moo import TabularProblem, nondominated
+from stitchbench.moo._scoring import StepAccuracy, WeightedScores, accuracy, interval_weights
+from stitchbench.problems import create_problem
 
 
 def candidates(problem, n: int, seed: int = 0, on_grid: bool = True) -> np.ndarray:
@@ -58,7 +59,7 @@ def test_the_tabular_front_is_exact(se_table):
 
 
 def test_the_table_is_built_once_and_then_read_from_the_cache(se_table, zoo, cache_dir, monkeypatch):
-    from stitchbench.problems.stitch_ensemble import StitchEnsembleProblem
+    from stitchbench.problems._stitch_ensemble import StitchEnsembleProblem
 
     def refuse(*args):
         raise AssertionError("the table should come from the cache")
@@ -118,8 +119,8 @@ def test_switches_leave_members_out_as_zero_weights_and_keep_the_exact_front(se_
 
 
 def test_switches_add_binary_variables_that_a_suites_solvers_must_support(monkeypatch):
-    from stitchbench.benchmark.suite import Suite
-    from stitchbench.problems.registry import variable_kinds
+    from stitchbench.benchmark._suite import Suite
+    from stitchbench.problems._registry import variable_kinds
     from stitchbench.registry import Entry
     from stitchbench.solvers import SOLVERS
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stitchbench.benchmark.suite import expand, load_suite
-from stitchbench.benchmark.workspace import Workspace
+from stitchbench.benchmark._suite import expand, load_suite
+from stitchbench.benchmark._workspace import Workspace
 from stitchbench.cli import main
 from stitchbench.errors import InputError
-from stitchbench.moo.adapters import to_pymoo
-from stitchbench.moo.api import TabularProblem
+from stitchbench.moo._adapters import to_pymoo
+from stitchbench.moo._api import TabularProblem
 from stitchbench.tabular import TableIntegrityError, load
-from stitchbench.tabular.export import export_problem
-from stitchbench.tabular.files import dense, long_columns, value_columns
+from stitchbench.tabular._export import export_problem
+from stitchbench.tabular._files import dense, long_columns, value_columns
 
 SUITE = """
 name = "tabular-export"
@@ -203,7 +203,7 @@ if sys.argv[1] == "blocked":
     sys.modules["torch"] = None  # import torch fails
 import numpy as np
 import optuna
-from stitchbench.moo.adapters import to_pymoo
+from stitchbench.moo._adapters import to_pymoo
 from stitchbench.tabular import load
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -291,7 +291,7 @@ def test_the_optuna_problem_pickles_names_its_metrics_and_steps_the_alpha_grid(e
 
 
 def test_pymoo_knows_the_exact_front_and_gets_categoricals_as_choices(exported):
-    from stitchbench.solvers.pymoo_solvers import build
+    from stitchbench.solvers._pymoo_solvers import build
 
     for iid in (WEIGHTS, STITCH):
         loaded = load(exported[iid])
@@ -351,8 +351,9 @@ def test_the_optunahub_package_passes_the_registrys_checks():
 
 
 def test_stitch_graph_subset_round_trips(zoo, cache_dir, tmp_path):
-    from stitchbench.problems import create_problem, make_instance
-    from stitchbench.tabular.graph import raw_rows
+    from stitchbench.moo import make_instance
+    from stitchbench.problems import create_problem
+    from stitchbench.tabular._graph import raw_rows
 
     params = {"host": "uci-digits", "max_points": 2, "cost": True}
     graph = create_problem("stitch-graph", zoo, cache_dir=cache_dir, **params)

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from stitchbench.errors import InputError
-from stitchbench.moo.api import TabularProblem
-from stitchbench.moo.front import nondominated
+from stitchbench.moo._api import TabularProblem
+from stitchbench.moo._front import nondominated
+from stitchbench.problems import _stitch_graph as sg
 from stitchbench.problems import create_problem
-from stitchbench.problems import stitch_graph as sg
-from stitchbench.tabular.graph import GraphTable, decision_index, raw_rows
+from stitchbench.tabular._graph import GraphTable, decision_index, raw_rows
 
 
 @pytest.fixture(scope="module")
@@ -116,14 +116,14 @@ def test_graph_table_arrays_round_trip_and_lookup(tab):
 
 
 def test_graph_table_imports_without_torch():
-    code = "import sys; sys.modules['torch'] = None; import stitchbench.tabular.graph"
+    code = "import sys; sys.modules['torch'] = None; import stitchbench.tabular._graph"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_the_table_holds_each_partys_val_samples_and_a_fidelity_scores_their_prefix(tab):
     """Format 2: per-sample val scores whose mean is each party's score; a fidelity scores a prefix of them,
     exactly, and leaves test alone."""
-    from stitchbench.tabular.fidelity import prefix
+    from stitchbench.tabular._fidelity import prefix
 
     t, rows = tab.table, raw_rows(2)
     cand = t.decision_to_candidate[decision_index(rows, 2)]

@@ -3,11 +3,11 @@ import json
 import pytest
 import torch
 
-from stitchbench.artifacts import IntegrityError, read_manifest
+from stitchbench._artifacts import IntegrityError, read_manifest
 from stitchbench.errors import InputError
 from stitchbench.zoo import build_zoo, create, load_model
-from stitchbench.zoo.build import train_kind
-from stitchbench.zoo.recipe import Recipe
+from stitchbench.zoo._build import train_kind
+from stitchbench.zoo._recipe import Recipe
 
 
 def scores(zoo, split="test"):
@@ -63,7 +63,7 @@ def test_same_seed_gives_bit_identical_weights(digits):
 
 @pytest.mark.parametrize("kind", ["local:uci-digits", "fedavg"])
 def test_early_stopping_keeps_the_best_val_epoch(digits, kind):
-    from stitchbench.zoo.training import predict
+    from stitchbench.zoo._training import predict
 
     recipe = Recipe(**{**digits.recipe, "epochs": 12, "patience": 1, "lr": 0.005})  # high: val gets worse early
     fit = train_kind(digits, kind, lambda: create("cnn", 1, 10), recipe, seed=0)
@@ -124,7 +124,7 @@ def copy_artifact(record, tmp_path):
 
 
 def test_tampered_weights_are_refused(zoo, tmp_path):
-    from stitchbench.artifacts import Artifact
+    from stitchbench._artifacts import Artifact
 
     path = copy_artifact(zoo.get("local:mnist"), tmp_path)
     data = bytearray((path / "weights.safetensors").read_bytes())
@@ -138,7 +138,7 @@ def test_pickle_disguised_as_safetensors_is_refused(zoo, tmp_path):
     import hashlib
     import pickle
 
-    from stitchbench.artifacts import Artifact
+    from stitchbench._artifacts import Artifact
 
     path = copy_artifact(zoo.get("local:mnist"), tmp_path)
     payload = pickle.dumps({"weight": [1, 2, 3]})
@@ -151,7 +151,7 @@ def test_pickle_disguised_as_safetensors_is_refused(zoo, tmp_path):
 
 
 def test_manifest_that_does_not_fit_the_weights_is_refused(zoo, tmp_path):
-    from stitchbench.artifacts import Artifact
+    from stitchbench._artifacts import Artifact
 
     path = copy_artifact(zoo.get("local:mnist"), tmp_path)
     manifest = read_manifest(path)

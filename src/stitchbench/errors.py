@@ -1,6 +1,10 @@
-"""Errors the user can fix. The CLI turns them into exit code 2 with their message."""
+"""Errors the user can fix. The CLI turns them into exit code 2 with their message.
+
+A public module (plugins raise `InputError`); the helpers below it are the library's own."""
 
 from collections.abc import Iterable
+
+__all__ = ["InputError"]
 
 
 class InputError(ValueError):

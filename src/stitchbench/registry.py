@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
+from stitchbench._params import check as check_params
 from stitchbench.errors import InputError, unknown
-from stitchbench.params import check as check_params
+
+__all__ = ["Entry", "Registry", "tagged"]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ class Entry(Generic[T]):
 
     def check(self, params: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
         """Refuse parameters the factory does not take, and values its annotations (type, range) do not
-        allow (see `stitchbench.params`); `skip`: names the framework injects."""
+        allow (see `stitchbench._params`); `skip`: names the framework injects."""
         valid = set(self.parameters()) - set(skip)
         bad = sorted(set(params) - valid)
         if bad:

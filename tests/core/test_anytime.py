@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from stitchbench.errors import InputError
-from stitchbench.moo.instance import ProblemInstance
+from stitchbench.moo._instance import ProblemInstance
 from stitchbench.results.anytime import (
     DEPTH,
     N_TARGETS,

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stitchbench.moo.instance import ProblemInstance
-from stitchbench.moo.lattice import simplex_grid
-from stitchbench.moo.pools import CandidatePool, scored, val_front, weighting_pool
+from stitchbench.moo._instance import ProblemInstance
+from stitchbench.moo._lattice import simplex_grid
+from stitchbench.moo._pools import CandidatePool, scored, val_front, weighting_pool
 from stitchbench.study.bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED, combined
 from stitchbench.study.claim4 import decide_seed
 from stitchbench.study.claims import claim4, scenario_claims
@@ -246,8 +246,8 @@ def test_claim_4s_size_on_simulated_null_data_is_within_its_bound():
 def test_e_is_fixed_by_the_members_not_by_the_instances_stitched_combos():
     """Three members: E is the lattice front of their weighted output ensembles, the same whether the instance
     has 2 or 40 stitched combos (it used to follow the first instance's combo count: 79 or 310 points)."""
-    from stitchbench.moo.pools import ensemble_pools
-    from stitchbench.moo.scoring import weighted_scores
+    from stitchbench.moo._pools import ensemble_pools
+    from stitchbench.moo._scoring import weighted_scores
 
     rng = np.random.default_rng(0)
     probs = {(p, s): rng.dirichlet(np.ones(4), size=(3, 120)).astype(np.float32) for p in PARTIES for s in "vt"}
@@ -272,7 +272,7 @@ def test_e_is_fixed_by_the_members_not_by_the_instances_stitched_combos():
 def test_the_exact_pool_holds_every_val_chosen_weighting_with_its_test_scores():
     """Every weighting of a dense scan whose val vector is on the val front has its (val, test) vectors in
     the enumerated pool; enumerating only val's breakpoints (what E used to be) misses some: the check fails."""
-    from stitchbench.moo.scoring import interval_weights
+    from stitchbench.moo._scoring import interval_weights
 
     from .test_tables import PARTIES, constructed_table
 

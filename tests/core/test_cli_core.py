@@ -6,7 +6,7 @@ import pytest
 
 from stitchbench.cli import main
 from stitchbench.suites import shipped_suites
-from stitchbench.tabular.catalog import catalog_view
+from stitchbench.tabular._catalog import catalog_view
 
 from .no_torch import without_torch
 

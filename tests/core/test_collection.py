@@ -9,10 +9,10 @@ from importlib.resources import files
 import numpy as np
 import pytest
 
+from stitchbench._hashing import file_sha256
 from stitchbench.errors import InputError
-from stitchbench.hashing import file_sha256
 from stitchbench.tabular import catalog, load
-from stitchbench.tabular.catalog import COLLECTION, read_catalog, resolve
+from stitchbench.tabular._catalog import COLLECTION, read_catalog, resolve
 
 MAX_BYTES = 50_000_000
 
@@ -41,7 +41,7 @@ def test_the_shipped_calibration_is_the_first_rules_as_the_docs_say():
     solvers at its budget on its 20 reported seeds, unconfirmed; `table list` labels them so."""
     from pathlib import Path
 
-    from stitchbench.tabular.catalog import catalog_view
+    from stitchbench.tabular._catalog import catalog_view
 
     doc = (Path(__file__).parents[2] / "docs" / "collection.md").read_text()
     assert "The shipped calibration records are the first rule's" in doc
@@ -94,7 +94,7 @@ def test_a_manifest_other_than_the_catalogs_is_refused(monkeypatch):
 
     from stitchbench.tabular import TableIntegrityError
 
-    cat = importlib.import_module("stitchbench.tabular.catalog")  # the module; the package's `catalog` is a function
+    cat = importlib.import_module("stitchbench.tabular._catalog")  # the module; the package's `catalog` is a function
 
     entries = {n: dict(e) for n, e in read_catalog().items()}
     name = min(entries)

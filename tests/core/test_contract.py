@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from stitchbench.moo.api import Objective, Problem, TabularProblem, Variable
-from stitchbench.moo.instance import Members, make_instance
-from stitchbench.moo.pools import Stitching
+from stitchbench.moo._api import Objective, Problem, TabularProblem, Variable
+from stitchbench.moo._instance import Members, make_instance
+from stitchbench.moo._pools import Stitching
 
 from .test_tables import Constructed, constructed_table
 

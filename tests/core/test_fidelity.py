@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from stitchbench.errors import InputError
-from stitchbench.moo.adapters import to_pymoo
-from stitchbench.moo.scoring import member_weights, normalize
+from stitchbench.moo._adapters import to_pymoo
+from stitchbench.moo._scoring import member_weights, normalize
 from stitchbench.solvers import Evaluator, create_solver, run_solver, sample_uniform
 from stitchbench.tabular import load
-from stitchbench.tabular.fidelity import fidelity_cost, prefix, sample_order
-from stitchbench.tabular.graph import GraphTable, raw_rows
+from stitchbench.tabular._fidelity import fidelity_cost, prefix, sample_order
+from stitchbench.tabular._graph import GraphTable, raw_rows
 
 WEIGHTS = "digits-shift-4.weights-7-switches"  # 4 parties and cost, 7 members scored from probabilities
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stitchbench.moo.instance import ProblemInstance
+from stitchbench.moo._instance import ProblemInstance
 from stitchbench.results.indicators import hypervolume, strictly_dominates
 from stitchbench.results.statistics import a12, holm, pairwise_tests
 

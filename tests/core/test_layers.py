@@ -56,52 +56,17 @@ def test_import_contract_holds_and_fails_on_a_planted_reverse_import(tmp_path):
     tree = tmp_path / "src"
     shutil.copytree(ROOT / "src" / "stitchbench", tree / "stitchbench", ignore=shutil.ignore_patterns("__pycache__"))
     assert lint_imports(tree).returncode == 0
-    front = tree / "stitchbench" / "moo" / "front.py"
+    front = tree / "stitchbench" / "moo" / "_front.py"
     front.write_text(front.read_text() + "\nfrom stitchbench.zoo import Zoo  # planted: the core reaching up\n")
     broken = lint_imports(tree)
     assert broken.returncode != 0
-    assert "stitchbench.moo.front -> stitchbench.zoo" in broken.stdout and "BROKEN" in broken.stdout
+    assert "stitchbench.moo._front -> stitchbench.zoo" in broken.stdout and "BROKEN" in broken.stdout
     front.write_text(front.read_text().replace("from stitchbench.zoo import Zoo", "import stitchbench.study"))
     broken = lint_imports(tree)  # the library reaching up into the paper's study
-    assert broken.returncode != 0 and "stitchbench.moo.front -> stitchbench.study" in broken.stdout
+    assert broken.returncode != 0 and "stitchbench.moo._front -> stitchbench.study" in broken.stdout
     front.write_text(front.read_text().replace("import stitchbench.study", ""))
-    splits = tree / "stitchbench" / "moo" / "splits.py"
-    splits.write_text(splits.read_text() + "\nfrom . import front  # planted: a cycle front -> splits -> front\n")
-    (tree / "stitchbench" / "moo" / "front.py").write_text(front.read_text() + "\nfrom .splits import EVAL_SPLITS\n")
+    splits = tree / "stitchbench" / "moo" / "_splits.py"
+    splits.write_text(splits.read_text() + "\nfrom . import _front  # planted: a cycle _front -> _splits -> _front\n")
+    (tree / "stitchbench" / "moo" / "_front.py").write_text(front.read_text() + "\nfrom ._splits import EVAL_SPLITS\n")
     broken = lint_imports(tree)
     assert broken.returncode != 0 and "No cycles are allowed in stitchbench.moo" in broken.stdout
-
-
-def test_deprecated_names_still_work_and_warn():
-    from stitchbench.moo.api import Objective, Problem, Variable
-    from stitchbench.solvers import Solver, fits, supports
-
-    class Tiny(Problem):
-        variable_kinds = frozenset({"real"})
-
-        def __init__(self):
-            super().__init__()
-            self.name, self.variables, self.objectives = "tiny", [Variable("x", "real")], [Objective("a", "max", "a")]
-
-        def _evaluate(self, rows, split):
-            return [row[:1] for row in rows]
-
-        def baselines(self, split="test"):
-            return {}
-
-    with pytest.warns(DeprecationWarning, match="fits"):
-        assert supports("random", Tiny()) == fits("random", Tiny()) is True
-    with pytest.warns(DeprecationWarning, match="record"):
-        assert Tiny().describe() == Tiny().record()
-
-    class Old(Solver):
-        name, supports = "old", frozenset({"real"})
-
-        @classmethod
-        def prepare(cls, params, job_id, run_dir):
-            return params | {"job": job_id}
-
-        def solve(self, problem, evaluator, budget, seed): ...
-
-    with pytest.warns(DeprecationWarning, match="job_params"):
-        assert Old.job_params({"a": 1}, "j1", Path(".")) == {"a": 1, "job": "j1"}

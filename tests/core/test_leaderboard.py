@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stitchbench.moo.instance import ProblemInstance
+from stitchbench.moo._instance import ProblemInstance
 from stitchbench.results.figures import solver_colours
 from stitchbench.results.leaderboard import (
     cd_figure,

@@ -5,12 +5,12 @@ so the cost front's single-member candidates are hit with positive probability; 
 import numpy as np
 import pytest
 
-from stitchbench.moo.instance import make_instance
-from stitchbench.moo.scoring import member_weights
+from stitchbench.moo._instance import make_instance
+from stitchbench.moo._scoring import member_weights
 from stitchbench.results.indicators import hypervolume
 from stitchbench.solvers import create_solver, run_solver
 from stitchbench.tabular import load
-from stitchbench.tabular.export import export_problem
+from stitchbench.tabular._export import export_problem
 
 from .test_tables import Constructed, constructed_table
 

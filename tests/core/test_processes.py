@@ -2,7 +2,7 @@
 
 from threadpoolctl import threadpool_info
 
-from stitchbench.processes import THREAD_VARIABLES, worker_pool
+from stitchbench._processes import THREAD_VARIABLES, worker_pool
 
 
 def _threads() -> tuple[list[int], dict[str, str]]:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from stitchbench.moo.scoring import StepAccuracy, StepBank
+from stitchbench.moo._scoring import StepAccuracy, StepBank
 
 
 def scorers(k: int = 40, n: int = 300, classes: int = 6, seed: int = 0) -> list[StepAccuracy]:

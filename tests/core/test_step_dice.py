@@ -5,7 +5,7 @@ of the pixels' class intervals, and a bank of them bit for bit as each one alone
 import numpy as np
 import pytest
 
-from stitchbench.moo.scoring import StepBank, StepDice, dice, dice_samples, interval_weights
+from stitchbench.moo._scoring import StepBank, StepDice, dice, dice_samples, interval_weights
 
 
 def segmentation(seed: int, n=3, classes=3, size=6, ties=False):

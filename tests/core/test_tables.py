@@ -5,13 +5,13 @@ front is the true front (a dense scan attains nothing beyond it), and a damaged 
 import numpy as np
 import pytest
 
-from stitchbench.moo.api import Objective, Variable
-from stitchbench.moo.instance import make_instance
+from stitchbench.moo._api import Objective, Variable
+from stitchbench.moo._instance import make_instance
 from stitchbench.results.indicators import hypervolume
 from stitchbench.solvers import create_solver, run_solver
 from stitchbench.tabular import TableIntegrityError, WeightsTable, load
-from stitchbench.tabular.export import export_problem
-from stitchbench.tabular.problem import TableBackedProblem
+from stitchbench.tabular._export import export_problem
+from stitchbench.tabular._problem import TableBackedProblem
 
 PARTIES = ("A", "B")
 
@@ -128,7 +128,7 @@ def test_a_damaged_table_is_refused(exported, tmp_path):
 def test_pymoo_algorithms_see_each_objective_over_its_range(monkeypatch, algorithm):
     """Cost in FLOPs next to scores in [0, 1] would decide MOEA/D's unnormalized decomposition alone: every
     pymoo algorithm is told objectives scaled to the instance's bounds, while the log keeps raw values."""
-    from stitchbench.solvers import pymoo_solvers
+    from stitchbench.solvers import _pymoo_solvers as pymoo_solvers
 
     told = []
     build = pymoo_solvers.build

@@ -1,5 +1,5 @@
 """stitchbench's tabular instances as an optunahub benchmark: a thin wrapper over
-`stitchbench.tabular.load` and `stitchbench.tabular.optuna_problem.OptunaProblem` (no torch)."""
+`stitchbench.tabular.load` and `stitchbench.tabular.OptunaProblem` (no torch)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from stitchbench.tabular import catalog
-from stitchbench.tabular.load import load
-from stitchbench.tabular.optuna_problem import OptunaProblem
+from stitchbench.tabular import load
+from stitchbench.tabular import OptunaProblem
 
 
 def available_instances() -> list[str]:

@@ -16,10 +16,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stitchbench import devices
+from stitchbench import _devices as devices
+from stitchbench._files import INPUT_DEPTH, parse
+from stitchbench._params import check_seed
 from stitchbench.errors import InputError
-from stitchbench.files import INPUT_DEPTH, parse
-from stitchbench.params import check_seed
 from stitchbench.results.markdown import md_table
 
 FORMATS = ("table", "csv", "md")
@@ -46,7 +46,7 @@ def argument(check: Callable[[str], T]) -> Callable[[str], T]:
 
 @argument
 def seed(text: str) -> int:
-    """A --seed(s) value: a whole number in the range every seed shares (`stitchbench.params.SEED_MAX`)."""
+    """A --seed(s) value: a whole number in the range every seed shares (`stitchbench._params.SEED_MAX`)."""
     return check_seed(int(text))
 
 

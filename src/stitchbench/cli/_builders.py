@@ -7,7 +7,7 @@ from stitchbench.errors import InputError
 
 
 def builders() -> ModuleType:
-    """`stitchbench.benchmark.commands`, or an InputError naming the torch extra where torch is missing."""
+    """`stitchbench.benchmark._commands`, or an InputError naming the torch extra where torch is missing."""
     try:
         import torch  # noqa: F401
     except ImportError as e:
@@ -16,6 +16,6 @@ def builders() -> ModuleType:
             "install the extra: pip install 'stitchbench[torch]' (report, compare, leaderboard, calibrate, table list, "
             "show and check, list solvers and list suites work without it)"
         ) from e
-    from stitchbench.benchmark import commands
+    from stitchbench.benchmark import _commands as commands
 
     return commands

@@ -4,8 +4,8 @@ import tomllib
 
 import pandas as pd
 
-from stitchbench.files import read_regular
-from stitchbench.params import shown
+from stitchbench._files import read_regular
+from stitchbench._params import shown
 from stitchbench.solvers import SOLVERS
 from stitchbench.suites import shipped_suites
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from stitchbench._processes import interruptible
 from stitchbench.errors import InputError, explain
-from stitchbench.processes import interruptible
 
 from . import _list, _results, _run, _stitch, _table, _zoo
 from ._base import Parser, device

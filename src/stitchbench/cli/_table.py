@@ -3,9 +3,9 @@
 
 from pathlib import Path
 
-from stitchbench.hashing import file_sha256
-from stitchbench.tabular.catalog import catalog_view, entry_view
-from stitchbench.tabular.load import SCORE_SAMPLE, TABLE_MANIFEST, check_scores, load
+from stitchbench._hashing import file_sha256
+from stitchbench.tabular._catalog import catalog_view, entry_view
+from stitchbench.tabular._load import SCORE_SAMPLE, TABLE_MANIFEST, check_scores, load
 
 from ._base import Listing, Parser, add_format, emit
 from ._builders import builders

@@ -1,10 +1,11 @@
 """Scenarios and parties: sources, partitioners, stratified splits."""
 
-from .partition import PARTITIONERS, partition
-from .scenario import Party, Scenario, Split
-from .scenarios import SCENARIOS, get_scenario
-from .sources import SOURCES, load_source
-from .splits import SPLITS, stratified_split
+from ._brain import voxel_mask
+from ._partition import PARTITIONERS, partition
+from ._scenario import Party, Scenario, Split
+from ._scenarios import SCENARIOS, get_scenario
+from ._sources import SOURCES, load_source
+from ._splits import SPLITS, stratified_split
 
 __all__ = [
     "PARTITIONERS",
@@ -18,4 +19,5 @@ __all__ = [
     "load_source",
     "partition",
     "stratified_split",
+    "voxel_mask",
 ]

@@ -1,15 +1,20 @@
 """The multi-objective problem API without torch: variables, objectives, the `Problem` and `TabularProblem`
-bases, instance records, non-dominated filtering, score kernels, claim 4's pools and the pymoo/Optuna adapters.
-Importing it loads neither torch nor pymoo nor optuna: the adapters import them when first used."""
+bases, instance records, non-dominated filtering, the simplex lattice, the protocols the study tests with
+`isinstance` (`Members`, `Stitching`) and the pymoo/Optuna adapters. Importing it loads neither torch nor
+pymoo nor optuna (nor pandas): the adapters and `Stitching` (claim 4's pools) load when first used."""
 
 from importlib import import_module
 
-from .api import Objective, Problem, TabularProblem, Variable
-from .front import nondominated
-from .instance import ProblemInstance, instance_id, make_instance, scenario_key
-from .splits import EVAL_SPLITS
+from ._api import Objective, Problem, TabularProblem, Variable
+from ._front import nondominated
+from ._instance import Members, ProblemInstance, instance_id, make_instance, scenario_key
+from ._lattice import simplex_grid
+from ._splits import EVAL_SPLITS
 
-LAZY = {name: "adapters" for name in ("PymooProblem", "optuna_directions", "optuna_space", "to_pymoo")}
+LAZY = {
+    **{name: "_adapters" for name in ("PymooProblem", "optuna_directions", "optuna_space", "to_pymoo")},
+    "Stitching": "_pools",
+}
 
 
 def __getattr__(name: str):
@@ -20,10 +25,12 @@ def __getattr__(name: str):
 
 __all__ = [
     "EVAL_SPLITS",
+    "Members",
     "Objective",
     "Problem",
     "ProblemInstance",
     "PymooProblem",
+    "Stitching",
     "TabularProblem",
     "Variable",
     "instance_id",
@@ -32,5 +39,6 @@ __all__ = [
     "optuna_directions",
     "optuna_space",
     "scenario_key",
+    "simplex_grid",
     "to_pymoo",
 ]

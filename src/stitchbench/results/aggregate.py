@@ -3,7 +3,7 @@ statistics, claims and report; and their rebuild from verified files."""
 
 import pandas as pd
 
-from stitchbench.hashing import file_sha256
+from stitchbench._hashing import file_sha256
 
 from .analyses import declared
 from .indicators import anytime, failed_jobs, job_indicators

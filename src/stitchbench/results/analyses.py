@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from stitchbench.moo.instance import ProblemInstance
+from stitchbench.moo._instance import ProblemInstance
 from stitchbench.registry import Registry
 
 from .store import RunDir

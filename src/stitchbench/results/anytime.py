@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from stitchbench.errors import InputError
-from stitchbench.moo.instance import ProblemInstance
+from stitchbench.moo._instance import ProblemInstance
 
 from .figures import savefig
 from .indicators import hypervolume, objective_columns

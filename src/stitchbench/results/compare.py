@@ -5,8 +5,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from stitchbench.deprecation import deprecated
-
 from .store import RunDir
 
 FORMATS = ("table", "csv", "md")
@@ -50,12 +48,6 @@ def compare_runs(dirs: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
         rows.append(stats.reset_index().assign(run=label))
     results = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     return pd.DataFrame(runs), results[["run", *[c for c in results.columns if c != "run"]]]
-
-
-def compare(dirs: list[Path]) -> pd.DataFrame:
-    """Deprecated: `side_by_side(compare_runs(dirs)[1])`."""
-    deprecated("stitchbench.results.compare.compare()", "compare_runs() and side_by_side()")
-    return side_by_side(compare_runs(dirs)[1])
 
 
 def side_by_side(results: pd.DataFrame) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 import io
 from pathlib import Path
 
-from stitchbench.files import atomic_write
+from stitchbench._files import atomic_write
 
 # matplotlib's tab10, then tab20's light shades: distinct on screen and in print
 PALETTE = (

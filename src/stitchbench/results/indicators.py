@@ -9,7 +9,7 @@ import moocore
 import numpy as np
 import pandas as pd
 
-from stitchbench.moo.instance import ProblemInstance
+from stitchbench.moo._instance import ProblemInstance
 
 
 def objective_columns(rec: ProblemInstance) -> list[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stitchbench.moo.instance import ProblemInstance
+from stitchbench.moo._instance import ProblemInstance
 
 from .anytime import N_TARGETS, areas, runs
 from .anytime import ecdf_figure as anytime_ecdf_figure
@@ -337,7 +337,7 @@ def of_runs(dirs: list[Path], split: str = "val") -> Leaderboard:
 def write_files(lb: Leaderboard, out: Path) -> list[Path]:
     """leaderboard.md, leaderboard.csv (one row per instance and solver) and the two figures in `out`; in a
     run's folder, holding the run's lock (refused while another process holds it)."""
-    from stitchbench.files import atomic_write, check_folder
+    from stitchbench._files import atomic_write, check_folder
 
     check_folder(out, "--out")
     run = RunDir(out)

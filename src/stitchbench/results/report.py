@@ -13,9 +13,9 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from stitchbench.moo.front import nondominated
-from stitchbench.moo.instance import ProblemInstance
-from stitchbench.processes import worker_pool
+from stitchbench._processes import worker_pool
+from stitchbench.moo._front import nondominated
+from stitchbench.moo._instance import ProblemInstance
 
 from . import leaderboard as lbm
 from .analyses import declared

@@ -22,10 +22,10 @@ import pandas as pd
 from filelock import FileLock, Timeout
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
+from stitchbench._files import atomic_write, check_folder, parse, read_regular, temporary
+from stitchbench._hashing import config_hash, file_sha256
 from stitchbench.errors import InputError, explain
-from stitchbench.files import atomic_write, check_folder, parse, read_regular, temporary
-from stitchbench.hashing import config_hash, file_sha256
-from stitchbench.moo.instance import ProblemInstance
+from stitchbench.moo._instance import ProblemInstance
 
 RUN_MANIFEST = "manifest.json"
 LOCK = ".stitchbench.lock"

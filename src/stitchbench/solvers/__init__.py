@@ -1,9 +1,9 @@
 """Solvers: the API, the budget-owning evaluator, pymoo and Optuna adapters, built-ins, plugins."""
 
-from .api import BudgetExhausted, Evaluation, Evaluator, JobTimeout, Solver
-from .builtin import Exhaustive, RandomSearch, sample_uniform, space_size
-from .job import SolverRun, run_solver
-from .registry import ENTRY_POINT_GROUP, SOLVERS, check_supports, create_solver, fits, supports
+from ._api import BudgetExhausted, Evaluation, Evaluator, JobTimeout, Solver
+from ._builtin import Exhaustive, RandomSearch, sample_uniform, space_size
+from ._job import SolverRun, run_solver
+from ._registry import ENTRY_POINT_GROUP, SOLVERS, check_supports, create_solver, fits
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -22,5 +22,4 @@ __all__ = [
     "run_solver",
     "sample_uniform",
     "space_size",
-    "supports",
 ]

@@ -1,11 +1,11 @@
 """Stitching: points (torch.fx), stitch layers, stitched networks, host-only training, caches, cost."""
 
-from .cache import ActivationCache
-from .cost import CostModel, count_flops, node_flops
-from .flow import Flow, GraphFlow
-from .graph import Point, StitchPoint, TracedNet, find_points, match_points
-from .layers import make_stitch
-from .networks import (
+from ._cache import ActivationCache
+from ._cost import CostModel, count_flops, node_flops
+from ._flow import Flow, GraphFlow
+from ._graph import Point, StitchPoint, TracedNet, find_points, match_points
+from ._layers import make_stitch
+from ._networks import (
     OUTPUTS,
     GraphDecision,
     Members,
@@ -19,8 +19,8 @@ from .networks import (
     output_probs,
     weighted_probs,
 )
-from .setup import StitchSetup, host_training_data, member_records, stitch_setup
-from .training import METHODS, StitchRecipe, train_feature_match, train_stitches
+from ._setup import StitchSetup, host_training_data, member_records, stitch_setup
+from ._training import METHODS, StitchRecipe, train_feature_match, train_stitches
 
 __all__ = [
     "METHODS",

@@ -8,8 +8,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from stitchbench.moo.instance import ProblemInstance
-from stitchbench.moo.pools import ALPHA_MIN, POOL_COLUMNS, CandidatePool, Stitching, val_front
+from stitchbench.moo._instance import ProblemInstance
+from stitchbench.moo._pools import ALPHA_MIN, POOL_COLUMNS, CandidatePool, Stitching, val_front
 from stitchbench.results.analyses import Analysis
 from stitchbench.results.store import RunDir, write_json
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 import moocore
 import numpy as np
 
-from stitchbench.moo.instance import ProblemInstance
-from stitchbench.moo.pools import CandidatePool, val_front
+from stitchbench.moo._instance import ProblemInstance
+from stitchbench.moo._pools import CandidatePool, val_front
 
 from .bootstrap import FAILS, NOT_TESTED, combined, fraction, verdict
 

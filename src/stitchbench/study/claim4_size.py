@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import binomtest
 
-from stitchbench.moo.instance import ProblemInstance
-from stitchbench.moo.pools import CandidatePool, val_front
-from stitchbench.moo.scoring import interval_weights
+from stitchbench.moo._instance import ProblemInstance
+from stitchbench.moo._pools import CandidatePool, val_front
+from stitchbench.moo._scoring import interval_weights
 
 from .bootstrap import HOLDS
 from .claim4 import Group, decide_seed

@@ -11,8 +11,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from stitchbench.moo.instance import ProblemInstance
-from stitchbench.moo.pools import CandidatePool
+from stitchbench.moo._instance import ProblemInstance
+from stitchbench.moo._pools import CandidatePool
 
 from .bootstrap import NOT_TESTED
 from .claim4 import POINT, Group, decide_seed, host_verdict

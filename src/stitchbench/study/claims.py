@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from stitchbench.moo.instance import ProblemInstance
-from stitchbench.moo.pools import ALPHA_MIN
-from stitchbench.tabular.grid import ONE_SHOT_FAMILIES
+from stitchbench.moo._instance import ProblemInstance
+from stitchbench.moo._pools import ALPHA_MIN
+from stitchbench.tabular._grid import ONE_SHOT_FAMILIES
 
 from . import bootstrap
 from .bootstrap import NOT_APPLICABLE, NOT_TESTED, combined

@@ -7,8 +7,8 @@ point; its mean comes with a 95% percentile interval from resampling the test sa
 import numpy as np
 import pandas as pd
 
-from stitchbench.moo.instance import ProblemInstance
-from stitchbench.moo.pools import CandidatePool
+from stitchbench.moo._instance import ProblemInstance
+from stitchbench.moo._pools import CandidatePool
 
 from .bootstrap import interval
 from .claim4 import POINT, select, val_fronts

@@ -6,7 +6,7 @@ generated from those numbers."""
 import numpy as np
 import pandas as pd
 
-from stitchbench.moo.instance import ProblemInstance
+from stitchbench.moo._instance import ProblemInstance
 from stitchbench.results.indicators import reference_vectors, strictly_dominates
 
 from .bootstrap import combined

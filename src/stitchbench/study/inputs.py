@@ -4,8 +4,8 @@ of a host's stitching instances on a zoo seed, from the long tables the study wr
 import numpy as np
 import pandas as pd
 
-from stitchbench.moo.instance import ProblemInstance
-from stitchbench.moo.pools import CandidatePool
+from stitchbench.moo._instance import ProblemInstance
+from stitchbench.moo._pools import CandidatePool
 
 from .claim4 import Group
 

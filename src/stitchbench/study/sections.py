@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stitchbench.moo.instance import ProblemInstance
+from stitchbench.moo._instance import ProblemInstance
 from stitchbench.results.report import Block, fmt
 
 from .bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from stitchbench.errors import InputError
-from stitchbench.problems import Objective, Problem, Variable, nondominated
+from stitchbench.moo import Objective, Problem, Variable, nondominated
 from stitchbench.zoo import Zoo, score
 
 

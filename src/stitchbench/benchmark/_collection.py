@@ -1,0 +1,149 @@
+"""`stitchbench table build-collection`: export every instance of the `solvers` suite into the package's
+collection (`stitchbench.tabular.catalog`), with `catalog.json`. The tables are rebuilt reproducibly: every
+table file of an instance is the same, bit for bit, on a rebuild from the same models (a test checks one)."""
+
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from stitchbench._artifacts import default_cache_dir
+from stitchbench._devices import resolve
+from stitchbench._files import atomic_write, check_folder
+from stitchbench._hashing import file_sha256
+from stitchbench.errors import InputError, unknown
+from stitchbench.moo._splits import EVAL_SPLITS
+from stitchbench.results.calibration import CALIBRATION_SEEDS, CONFIRMATION_SEEDS, calibration_of_run
+from stitchbench.solvers import create_solver, run_solver
+from stitchbench.tabular._catalog import CATALOG, COLLECTION, SUITE, collection_name, entry
+from stitchbench.tabular._export import export_problem
+from stitchbench.zoo._training import one_thread
+
+from ._export import check_tabular
+from ._suite import Suite, expand, load_suite
+from ._workspace import Workspace
+
+
+def collection_jobs(suite: Suite, only: list[str] | None = None) -> dict:
+    """{name: the first job of each instance} of the suite, every one tabular (checked before any build)."""
+    jobs = {}
+    for job in expand(suite):
+        jobs.setdefault(collection_name(job.instance), job)
+    for name in only or []:
+        if name not in jobs:
+            raise unknown("instance of the collection", name, jobs)
+    jobs = {n: j for n, j in jobs.items() if not only or n in only}
+    for job in jobs.values():
+        check_tabular(job)
+    return jobs
+
+
+def calibration_records(run_dir: Path, confirmation_dir: Path) -> dict[str, dict]:
+    """{collection name: calibration record} of a finished run of the collection's suite, confirmed on a
+    second run of it."""
+    return {collection_name(r["instance"]): r for r in calibration_of_run(run_dir, confirmation_dir)}
+
+
+def check_calibration(calibration: dict[str, dict], names: list[str], suite: Suite, suite_ref: str) -> None:
+    """A calibration must come from runs of the collection's suite: every instance built, at the suite's
+    budget, by its solvers with their parameters, on the CALIBRATION_SEEDS and confirmed on the
+    CONFIRMATION_SEEDS (an InputError naming what differs)."""
+    missing = [n for n in names if n not in calibration]
+    if missing:
+        raise InputError(
+            f"--calibration: the run has no results for {', '.join(missing)}; give a finished run of the "
+            f"{suite_ref!r} suite"
+        )
+    solvers = {s.label: s.params for s in suite.solvers}
+    budgets = {s.label: s.budget or suite.budget for s in suite.solvers}
+    for name in names:
+        c = calibration[name]
+        if (c.get("budget"), c.get("solver_params"), c.get("solver_budgets")) != (suite.budget, solvers, budgets):
+            raise InputError(
+                f"--calibration: {name} was run at budget {c.get('budget')} with solvers {c.get('solver_params')} "
+                f"(budgets {c.get('solver_budgets')}); the {suite_ref!r} suite has budget {suite.budget} and solvers "
+                f"{solvers} (budgets {budgets})"
+            )
+        seeds = (c.get("seeds"), c.get("confirmation", {}).get("seeds"))
+        if seeds != (CALIBRATION_SEEDS, CONFIRMATION_SEEDS):
+            raise InputError(
+                f"--calibration: {name} was calibrated on seeds {seeds[0]} and confirmed on {seeds[1]}; the "
+                f"collection is calibrated on {CALIBRATION_SEEDS} and confirmed on {CONFIRMATION_SEEDS}"
+            )
+
+
+KNOWN_BUDGET = 10  # times the suite's budget: the runs whose union improves an approximate front
+
+
+def best_known(problem, suite) -> tuple[dict[str, np.ndarray], dict]:
+    """The objective vectors (per split) of one run of each of the suite's solvers at KNOWN_BUDGET times its
+    budget (its own where it has one; seed 0, searching val): what a best-known front adds to a lattice front,
+    and how it was made."""
+    decisions, solvers = [], []
+    for spec in suite.solvers:
+        budget = KNOWN_BUDGET * (spec.budget or suite.budget)
+        run = run_solver(create_solver(spec.name, **spec.params), problem, budget, seed=0)
+        decisions += [e.x for e in run.log]
+        solvers.append(f"{spec.label} at {budget:,} evaluations")
+    X = np.array(decisions)
+    known = {split: problem.evaluate(X, split) for split in EVAL_SPLITS}
+    return known, {"front_source": f"best known: the lattice front and {', '.join(solvers)} (seed 0)"}
+
+
+def build_entry(name: str, job, workspace: Workspace, suite, folder: Path, on_instance=None) -> dict:
+    """Export one instance into `folder / name` (a best-known front for an approximate one); its entry."""
+    start = time.perf_counter()
+    problem = workspace.problem(job)
+    known, fields = best_known(problem, suite) if problem.front_kind() == "approximate" else (None, {})
+    manifest = export_problem(problem, workspace.instance(job), folder / name, known, **fields)
+    size = sum(f.stat().st_size for f in (folder / name).iterdir())
+    if on_instance:
+        on_instance(name, time.perf_counter() - start, size)
+    return entry(name, manifest, file_sha256(folder / name / "manifest.json"), size)
+
+
+def build_collection(
+    out: Path | None = None,
+    suite_ref: str = SUITE,
+    cache_dir: Path | None = None,
+    only: list[str] | None = None,
+    calibration: dict | None = None,
+    on_instance=None,
+    device: str | None = None,
+) -> list[dict]:
+    """Export the suite's instances (or `only` those) into `out` (default: the package's collection),
+    replacing it whole at the end, with catalog.json; `calibration` ({name: record}) goes into the entries.
+    Built on `device` (default: the CPU, as the shipped collection was). `on_instance(name, seconds, bytes)`
+    reports progress. Returns the catalog's entries."""
+    out = Path(out) if out else COLLECTION
+    check_folder(out, "--out")
+    suite = load_suite(suite_ref)
+    jobs = collection_jobs(suite, only)
+    if calibration is not None:
+        check_calibration(calibration, list(jobs), suite, suite_ref)
+    if out.exists() and any(out.iterdir()) and not (out / CATALOG).is_file():
+        raise InputError(f"{out} exists and holds no collection ({CATALOG}); give a new or empty folder")
+    workspace = Workspace(cache_dir or default_cache_dir(), zoo_workers=2, device=resolve(device or "cpu"))
+    tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.mkdir(parents=True)
+    try:
+        with one_thread():
+            entries = [build_entry(name, job, workspace, suite, tmp, on_instance) for name, job in jobs.items()]
+        for e in entries:
+            if calibration and e["name"] in calibration:
+                e["calibration"] = calibration[e["name"]]
+        catalog = {"suite": suite_ref, "instances": entries}
+        atomic_write(tmp / CATALOG, (json.dumps(catalog, indent=1) + "\n").encode())
+        old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
+        if out.exists():
+            os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return entries

@@ -1,0 +1,229 @@
+"""Executors: run jobs in-process (`local`), in a pool of processes (`process`), or as Ray tasks (`ray`).
+
+Whichever runs them, results come back to the driver (`on_result`), which alone writes the run directory.
+For Ray, the artifacts a job needs (models, stitch sets) travel through Ray's object store and are
+materialized into a worker-local cache, so workers need no shared filesystem. Jobs run on the workspace's
+device: process workers take the GPUs in turn, Ray tasks ask for one (`ray_resources`).
+"""
+
+import hashlib
+import logging
+import os
+import signal
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import as_completed, wait
+from contextlib import suppress
+from pathlib import Path
+
+import torch
+
+from stitchbench._devices import resolve, worker_devices
+from stitchbench._files import atomic_write
+from stitchbench._processes import pin_threads, worker_pool, workers_of
+from stitchbench.errors import InputError
+from stitchbench.solvers import SOLVERS
+
+from ._jobs import JobResult, execute
+from ._suite import Job
+from ._workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+OnResult = Callable[[JobResult], None]
+
+_worker_ws: Workspace | None = None
+STOP_GRACE = 3.0  # seconds that job workers (processes, Ray tasks) have, after Ctrl-C, to hand back finished jobs
+
+
+def run_local(jobs: Sequence[Job], workspace: Workspace, on_result: OnResult) -> None:
+    for job in jobs:
+        on_result(execute(job, workspace))
+
+
+def _init_worker(device: str, cache_dir: str) -> None:
+    """A job worker's setup, after `worker_init` (one BLAS/OpenMP thread; this module imports torch: seconds),
+    on its own device, with one torch thread."""
+    global _worker_ws
+    torch.set_num_threads(1)
+    _worker_ws = Workspace(Path(cache_dir), device=resolve(device))
+    signal.signal(signal.SIGINT, _interrupt)
+
+
+_stopping = False  # a job worker after Ctrl-C: it starts no more jobs
+_in_job = False
+
+
+def _interrupt(_signum, _frame) -> None:
+    """Ctrl-C in a job worker: stop the job under way (if any) and start no more."""
+    global _stopping, _in_job
+    _stopping = True
+    if _in_job:
+        _in_job = False
+        raise KeyboardInterrupt
+
+
+def _process_jobs(jobs_json: list[str]) -> list[JobResult]:
+    """Run a chunk of jobs; after a Ctrl-C, the results of those finished."""
+    global _in_job
+    assert _worker_ws is not None
+    results = []
+    try:
+        for j in jobs_json:
+            if _stopping:
+                break
+            _in_job = True
+            results.append(execute(Job.model_validate_json(j), _worker_ws))
+            _in_job = False
+    except KeyboardInterrupt:
+        pass
+    return results
+
+
+def chunks(jobs: Sequence[Job], workers: int) -> list[list[Job]]:
+    """Consecutive jobs of one instance, at most len(jobs) / (4 workers) of them per chunk: a worker that
+    takes a chunk loads (and builds the scorers of) its problem once, where single jobs would have every
+    worker load every problem; four chunks per worker keep the load balanced."""
+    size = max(1, -(-len(jobs) // (4 * workers)))
+    out: list[list[Job]] = []
+    for job in jobs:
+        if out and out[-1][0].instance == job.instance and len(out[-1]) < size:
+            out[-1].append(job)
+        else:
+            out.append([job])
+    return out
+
+
+def run_process(jobs: Sequence[Job], workspace: Workspace, workers: int, on_result: OnResult) -> None:
+    """Run chunks of jobs in a pool, one worker per device (`worker_devices`: the GPUs in turn, or the CPU).
+    Ctrl-C stops the jobs under way and the queued ones; the workers hand back the jobs they finished (within
+    STOP_GRACE seconds), which are kept before the KeyboardInterrupt goes on (and `worker_pool` cancels what is
+    left and ends the workers)."""
+    devices = [str(d) for d in worker_devices(workspace.device, workers)]
+    with worker_pool(devices, f"{__name__}:_init_worker", str(workspace.cache_dir)) as pool:
+        futures = [pool.submit(_process_jobs, [j.model_dump_json() for j in c]) for c in chunks(jobs, workers)]
+        pending, results = set(futures), []  # results handed back, not yet kept
+        try:
+            for f in as_completed(futures):
+                results += f.result()
+                pending.discard(f)
+                while results:
+                    on_result(results[0])
+                    results.pop(0)
+        except KeyboardInterrupt:  # the workers stop: their jobs under way, and their queued chunks run none
+            for p in workers_of(pool):
+                with suppress(ProcessLookupError):
+                    os.kill(p.pid, signal.SIGINT)
+            results += [r for f in wait(pending, STOP_GRACE).done if not f.exception() for r in f.result()]
+            for result in {r.job_id: r for r in results}.values():  # once each (atomic writes: again is harmless)
+                on_result(result)
+            raise
+
+
+def bundle(workspace: Workspace) -> dict[str, bytes]:
+    """Every artifact file the jobs need, by path relative to the cache."""
+    files = {}
+    for d in workspace.artifact_dirs():
+        for f in d.iterdir():
+            files[str(f.relative_to(workspace.cache_dir))] = f.read_bytes()
+    return files
+
+
+def ray_resources(device: torch.device) -> dict[str, int]:
+    """What each Ray task asks for: a CPU, and on CUDA a whole GPU (Ray shows a task only the GPUs it asked
+    for; a job loads its problem's members there, evaluates live there, and builds any stitch set or table
+    it lacks there)."""
+    return {"num_cpus": 1} | ({"num_gpus": 1} if device.type == "cuda" else {})
+
+
+def _ray_job(job_json: str, files: dict[str, bytes], device: str) -> JobResult:
+    """A job in a Ray worker: one torch and one BLAS/OpenMP thread (as a process worker), its artifacts
+    materialized into a worker-local cache."""
+    global _worker_ws
+    torch.set_num_threads(1)
+    pin_threads()
+    digest = hashlib.sha256("".join(sorted(files)).encode()).hexdigest()[:12]
+    cache = Path(tempfile.gettempdir()) / f"stitchbench-ray-{digest}"
+    for rel, data in sorted(files.items(), key=lambda kv: kv[0].endswith("manifest.json")):
+        path = cache / rel  # weights first, manifests last: a manifest on disk means a complete artifact
+        if not path.exists():
+            atomic_write(path, data)
+    if _worker_ws is None or _worker_ws.cache_dir != cache:
+        _worker_ws = Workspace(cache, device=resolve(device))
+    return execute(Job.model_validate_json(job_json), _worker_ws)
+
+
+def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: str | None, on_result: OnResult) -> None:
+    """Run each job as a Ray task (on a local Ray started here, or the cluster at `address`). Ctrl-C cancels
+    the queued tasks and stops those under way; the tasks that finished (within STOP_GRACE seconds) are kept
+    before the KeyboardInterrupt goes on (and a local Ray stops)."""
+    try:
+        import ray
+    except ImportError as e:
+        raise InputError("executor 'ray' needs the ray extra: pip install 'stitchbench[ray]'") from e
+    started = not ray.is_initialized()
+    if started:
+        kwargs = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False}
+        ray.init(log_to_driver=False, configure_logging=False, **kwargs)
+    try:
+        files = ray.put(bundle(workspace))
+        task = ray.remote(**ray_resources(workspace.device))(_ray_job)
+        unsaved = [task.remote(job.model_dump_json(), files, workspace.device.type) for job in jobs]
+        try:
+            while unsaved:
+                [done], _ = ray.wait(unsaved, num_returns=1)
+                on_result(ray.get(done))
+                unsaved.remove(done)
+        except KeyboardInterrupt:
+            for ref in unsaved:  # a queued task never starts; one under way gets a KeyboardInterrupt
+                ray.cancel(ref)
+            ready, _ = ray.wait(unsaved, num_returns=len(unsaved), timeout=STOP_GRACE)
+            for ref in ready:  # finished ones (saved again where the save was under way: atomic, harmless)
+                with suppress(ray.exceptions.RayError):  # cancelled or failed
+                    on_result(ray.get(ref))
+            raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def prepare_jobs(jobs: Sequence[Job], run_dir: Path) -> list[Job]:
+    """Each job with the parameters its solver's `prepare` gives it in this run directory."""
+    out = []
+    for job in jobs:
+        params = SOLVERS.entry(job.solver.name).factory.job_params(dict(job.solver.params), job.id, run_dir)
+        out.append(job.model_copy(update={"solver": job.solver.model_copy(update={"params": params})}))
+    return out
+
+
+def reporting(on_result: OnResult) -> OnResult:
+    """`on_result`, logging a failed job's error and traceback first (shown with --verbose)."""
+
+    def report(result: JobResult) -> None:
+        if result.status != "done":
+            log.debug("job %s failed: %s\n%s", result.job_id, result.error, result.traceback or "(no traceback)")
+        on_result(result)
+
+    return report
+
+
+def run_jobs(
+    executor: str,
+    jobs: Sequence[Job],
+    workspace: Workspace,
+    workers: int,
+    address: str | None,
+    on_result: OnResult,
+    run_dir: Path,
+) -> None:
+    """Prepare every job's solver parameters (before any job starts), then run the jobs."""
+    jobs = prepare_jobs(jobs, run_dir)
+    on_result = reporting(on_result)
+    if executor == "local":
+        run_local(jobs, workspace, on_result)
+    elif executor == "process":
+        run_process(jobs, workspace, workers, on_result)
+    elif executor == "ray":
+        run_ray(jobs, workspace, workers, address, on_result)
+    else:
+        raise InputError(f"unknown executor {executor!r}; valid executors: local, process, ray")

@@ -1,0 +1,271 @@
+"""`stitch-graph` (the predecessor's genotype): a binary switch per matched point and direction plus an
+output choice (A = the host's model, B = the partner's, or their average); evaluated by inference only.
+
+Tabular subsets: `points=[...]` (matched point names) or `max_points=k` (k points evenly spread: indices
+floor(linspace(0, n - 1, k) + 0.5) of the n matched points, so the first and last are always in for k >= 2,
+the first alone for k = 1, every point for k >= n) expose switches at those points only; the others stay
+off. Such a problem is tabular (the family's factory `create` returns a `StitchGraphTable`): every raw
+decision (3 * 4^k) is canonicalized through the flow and every distinct canonical candidate is scored once,
+on val and test, by the live code path; the table is stored content-addressed in the cache ("graph-tables")
+and `evaluate` looks rows up in it.
+
+Bounds (refused with an InputError naming k): k <= MAX_TABLE_POINTS (3 * 4^8 raw decisions canonicalize in
+about 6 s at 31 us each) and at most MAX_TABLE_CANDIDATES canonical candidates, counted before any is scored.
+Measured on digits-shift, host uci-digits, cnn members (7 matched points, a chain: (k + 3) * 2^k canonical
+candidates for max_points = k): a candidate costs 0.28-0.35 s of one core (val + test, both parties; more
+the earlier its first switch) and about 0.19 s on 2 idle cores (k = 4: 112 candidates in 21 s), so
+
+    k          1    2    3    4    5    6     7 (all)
+    candidates 8    20   48   112  256  576   1280
+    2 cores    1 s  4 s  16 s 21 s ~50 s ~2 min ~4 min   (k <= 4 measured; then 0.19 s per candidate)
+
+and 2,000 candidates take about 6.5 minutes on 2 idle cores (12 on one). Larger inputs or networks cost more
+per candidate; the bound counts candidates, not seconds.
+"""
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from stitchbench._artifacts import Artifact, ArtifactStore, default_cache_dir
+from stitchbench.errors import InputError
+from stitchbench.moo._api import Objective, Problem, Variable
+from stitchbench.moo._front import nondominated
+from stitchbench.moo._scoring import sample_scores
+from stitchbench.moo._splits import EVAL_SPLITS
+from stitchbench.stitching import (
+    OUTPUTS,
+    ActivationCache,
+    CostModel,
+    Flow,
+    GraphDecision,
+    GraphFlow,
+    graph_probs,
+    output_probs,
+    stitch_setup,
+)
+from stitchbench.tabular._graph import GraphTable, raw_rows
+from stitchbench.zoo import Zoo
+from stitchbench.zoo._recipe import eval_key
+
+from ._baselines import ZooBaselines
+from ._checks import check_graph_params, check_point_subset, check_points
+from ._ensemble_weights import output_ensemble_front
+from ._tabulated import TabulatedLive
+
+GRAPH_TABLE_FORMAT = 2  # bumped when the table's layout or its scoring changes (2: per-sample val scores)
+MAX_TABLE_POINTS = 8  # 3 * 4^8 = 196,608 raw decisions: canonicalized in about 6 s
+MAX_TABLE_CANDIDATES = 2000  # canonical candidates scored live: about 6.5 minutes on digits-shift, 2 cores
+
+
+def spread(n: int, k: int) -> list[int]:
+    """k of n indices evenly spread, first and last included (k >= n: all)."""
+    return list(range(n)) if k >= n else [int(i) for i in np.floor(np.linspace(0, n - 1, k) + 0.5)]
+
+
+class StitchGraphProblem(ZooBaselines, Problem):
+    """The family, evaluated live; `create` returns its tabular form where it exposes a subset of points."""
+
+    hosted = True
+    injected = frozenset({"zoo", "zoo_seed", "cache_dir"})
+    variable_kinds = frozenset({"binary", "categorical"})
+    summary = (
+        "variables: ab.<point>, ba.<point> binary switches per matched point (all, or a tabular subset: "
+        "points / max_points), output categorical {A, B, avg} (A: host's model); objectives: score on each "
+        "party (max) [+ cost in FLOPs (min)]"
+    )
+
+    @classmethod
+    def check_params(cls, scenario, zoo_archs, params):
+        check_graph_params(scenario, zoo_archs, params, MAX_TABLE_POINTS)
+
+    @classmethod
+    def untabular_reason(cls, params):
+        if params.get("points") is None and params.get("max_points") is None:
+            return "give it points = [...] or max_points = k in its params"
+        return None
+
+    @classmethod
+    def create(cls, zoo: Zoo, **params) -> "StitchGraphProblem | StitchGraphTable":
+        """The family's factory: the tabular form for a subset of points (`points` or `max_points`), else live."""
+        live = cls(zoo, **params)
+        return StitchGraphTable(live) if live.subset else live
+
+    def __init__(
+        self,
+        zoo: Zoo,
+        host: str,
+        partner: str | None = None,
+        method: str = "feature-match",
+        archs: list[str] | None = None,
+        zoo_seed: int = 0,
+        cost: bool = False,
+        recipe: dict | None = None,
+        cache_dir: Path | None = None,
+        enumerate_limit: Annotated[int, Field(ge=1, le=10**7)] = 4096,
+        points: list[str] | None = None,
+        max_points: Annotated[int, Field(ge=1)] | None = None,
+    ):
+        check_point_subset(points, max_points, MAX_TABLE_POINTS)
+        super().__init__()
+        self.zoo, self.host, self.zoo_seed, self.cache_dir = zoo, host, zoo_seed, cache_dir
+        partner = partner or next(p for p in zoo.scenario.party_names if p != host)
+        self.setup = stitch_setup(zoo, host, method, archs, zoo_seed, recipe, cache_dir, partners=[partner])
+        m = self.setup.members
+        names = m.point_names
+        check_points(points or [], names)
+        if points is not None:
+            self.selected = sorted(names.index(p) for p in points)
+        else:
+            self.selected = spread(len(names), max_points or len(names))
+        self.subset = points is not None or max_points is not None  # switches at these points only: tabular
+        if self.subset and len(self.selected) > MAX_TABLE_POINTS:
+            raise InputError(
+                f"a tabular stitch graph of k={len(self.selected)} points has 3 * 4^{len(self.selected)} raw "
+                f"decisions; the limit is k <= {MAX_TABLE_POINTS}"
+            )
+        self.cache = ActivationCache(m, zoo.scenario)
+        self.costs = CostModel(m, self.setup.stitches, zoo.scenario.example())
+        self.flow = GraphFlow(m).flow
+        self.name = "stitch-graph"
+        self.n_points = len(self.selected)  # the points with switches (variables)
+        self.point_names = [names[i] for i in self.selected]
+        self.variables = [
+            *(Variable(f"ab.{p}", "binary") for p in self.point_names),
+            *(Variable(f"ba.{p}", "binary") for p in self.point_names),
+            Variable("output", "categorical", choices=OUTPUTS),
+        ]
+        self.objectives = [Objective(p, "max", p) for p in zoo.scenario.party_names]
+        if cost:
+            self.objectives.append(Objective("cost", "min", None))
+        self.enumerate_limit = enumerate_limit
+
+    def decision(self, row: np.ndarray) -> GraphDecision:
+        """The full decision of a row: its switches at the selected points, all others off."""
+        k, n = self.n_points, len(self.setup.members.points)
+        ab, ba = [False] * n, [False] * n
+        for j, pi in enumerate(self.selected):
+            ab[pi], ba[pi] = bool(row[j]), bool(row[k + j])
+        return GraphDecision(tuple(ab), tuple(ba), OUTPUTS[int(row[-1])])
+
+    def canonical(self, row: np.ndarray) -> tuple:
+        """Switches off where no path from them (skips included) reaches the chosen output."""
+        d = self.flow(self.decision(row)).decision
+        sel = self.selected
+        return (*(float(d.ab[i]) for i in sel), *(float(d.ba[i]) for i in sel), float(OUTPUTS.index(d.output)))
+
+    def probs(self, d: GraphDecision, party: str, split: str) -> torch.Tensor:
+        start = d.first_active()
+        if start is None:
+            return output_probs({m: self.cache.logits(m, party, split) for m in (0, 1)}, d.output)
+        lives = [self.cache.lives(m, start, party, split) for m in (0, 1)]
+        return graph_probs(self.setup.members, self.setup.stitches, d, lives, start)
+
+    def sample_flow(self, flow: Flow, split: str) -> dict[str, np.ndarray]:
+        """Each party's per-sample scores of an analysed (canonical) decision on `split` (a score is their mean)."""
+        sc = self.zoo.scenario
+        return {
+            p: sample_scores(
+                sc.metric, self.probs(flow.decision, p, split).cpu().numpy(), sc.party(p).split(split).y.numpy()
+            )
+            for p in self.parties()
+        }
+
+    def score_flow(self, flow: Flow, samples: dict[str, np.ndarray] | None, split: str) -> np.ndarray:
+        """The live objective values of an analysed (canonical) decision (from its `sample_flow`, if given)."""
+        samples = samples or self.sample_flow(flow, split)
+        return np.array(
+            [float(samples[o.party].mean(-1)) if o.party else float(self.costs.graph(flow)) for o in self.objectives]
+        )
+
+    def _evaluate(self, rows, split):
+        return [self.score_flow(self.flow(self.decision(row)), None, split) for row in rows]
+
+    def table_artifact(self) -> Artifact:
+        """The subset's table: built once (every canonical candidate scored live), then read from the cache."""
+        config = {
+            "format": GRAPH_TABLE_FORMAT,
+            "scenario": self.zoo.scenario.identity(),
+            "metric": self.zoo.scenario.metric,
+            "stitches": self.setup.manifest["sha256"],
+            "members": [r.sha256 for r in self.setup.records],
+            "points": self.point_names,
+            "objectives": [[o.name, o.direction, o.party] for o in self.objectives],
+            **eval_key(self.zoo.eval_batch_size),
+        }
+
+        def build():
+            start = time.perf_counter()
+            index: dict[tuple, int] = {}
+            d2c = np.array([index.setdefault(self.canonical(r), len(index)) for r in raw_rows(self.n_points)])
+            self.flow.cache_clear()
+            if len(index) > MAX_TABLE_CANDIDATES:
+                raise InputError(
+                    f"a tabular stitch graph over k={self.n_points} points {self.point_names} has {len(index)} "
+                    f"canonical candidates; the limit is {MAX_TABLE_CANDIDATES} (choose fewer points)"
+                )
+            cands = np.array(list(index), dtype=float)
+            flows = [self.flow(self.decision(c)) for c in cands]
+            samples = {s: [self.sample_flow(f, s) for f in flows] for s in EVAL_SPLITS}
+            scores = {
+                s: np.array([self.score_flow(f, x, s) for f, x in zip(flows, samples[s], strict=True)])
+                for s in EVAL_SPLITS
+            }
+            val = {p: np.stack([x[p] for x in samples["val"]]).astype(np.float32) for p in self.parties()}
+            table = GraphTable(d2c.astype(np.int64), cands, scores, val)
+            extra = {"candidates": len(cands), "build_seconds": round(time.perf_counter() - start, 1)}
+            return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in table.to_arrays().items()}, extra
+
+        store = ArtifactStore(self.cache_dir or default_cache_dir(), "graph-tables", self.zoo.device.type)
+        return store.get_or_build(config, build)
+
+    def train_parties(self) -> list[str]:
+        return list(self.setup.manifest["touched"])
+
+    def reference_spec(self):
+        return self.setup.records[0].arch, self.zoo_seed, self.setup.records
+
+    def space_size(self) -> int:
+        return 3 * 4**self.n_points
+
+    def front_kind(self):
+        """Small spaces are enumerated whole (one evaluation per canonical candidate)."""
+        return "exact" if self.space_size() <= self.enumerate_limit else "none"
+
+    def exact_front(self, split="val"):
+        if not self.front_is_exact:
+            return None
+        return nondominated(self.evaluate(raw_rows(self.n_points), split), self.maximize)
+
+    def output_ensembles(self):
+        return output_ensemble_front(self.zoo, self.setup.records, self.parties())
+
+    def member_kinds(self):
+        return [r.kind for r in self.setup.records]
+
+    def artifacts(self):
+        return {**{r.kind: r.artifact for r in self.setup.records}, "stitches": self.setup.artifact}
+
+    def max_cost(self) -> float:
+        """The cost of every exposed switch on, output avg."""
+        on = (1.0,) * (2 * self.n_points)
+        return float(self.costs.graph(self.flow(self.decision(np.array([*on, 2.0])))))
+
+
+class StitchGraphTable(TabulatedLive):
+    """A stitch graph over a subset of points served from its `GraphTable`: every canonical candidate scored
+    once by the live code path (exact front). `live`: the problem it tabulates (its flow, stitches, costs)."""
+
+    def __init__(self, live: StitchGraphProblem):
+        artifact = live.table_artifact()
+        super().__init__(live, artifact, GraphTable.from_arrays({k: v.numpy() for k, v in artifact.tensors().items()}))
+
+    def output_ensembles(self):
+        return self.live.output_ensembles()
+
+    def artifacts(self):
+        return self.live.artifacts() | {"graph-table": self.table_artifact}

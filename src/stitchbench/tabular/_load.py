@@ -1,0 +1,100 @@
+"""Load an exported tabular instance without torch: `load(DIR)` verifies every file's sha256 against
+`DIR/manifest.json`, reads the Parquet tables into the instance's table class and returns a `TableProblem`
+that scores exactly as the instance it was exported from (the same table class, the same scorers).
+
+Export format 1 (written by `stitchbench table export`; see `stitchbench.tabular._files`):
+
+| file | columns | families |
+| --- | --- | --- |
+| `baselines.parquet` | split, baseline, `f.<objective>` ... | all |
+| `fronts.parquet` | split, `f.<objective>` ... (the front of `front_kind`; none: no rows) | all |
+| `output_ensembles.parquet` | `w.<i>` per member, `val.<party>` ..., `test.<party>` ... (chosen on val) | stitching |
+| `members.parquet` | member, name (its weight variable), flops (the whole member, per sample) | ensembles |
+| `labels.parquet` | party, split, sample, y (or `y.<i>`: flattened masks) | ensembles |
+| `probs.parquet` | party, split, member, sample, `p.<i>` ... (float32) | ensemble-weights |
+| `probs.parquet` | party, split, point, level, member, sample, `p.<i>` ... (float32) | stitch-ensemble |
+| `alphas.parquet` | level, alpha (the alpha grid) | stitch-ensemble |
+| `points.parquet` | point, name, prefix (FLOPs of every member up to it), `branch.<m>` per member | stitch-ensemble |
+| `graph.<array>.parquet` | `value` (1-D) or `c.<j>` (2-D): the arrays of `GraphTable.to_arrays()` | stitch-graph |
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from stitchbench.errors import InputError
+from stitchbench.moo._api import Problem, sample_uniform
+from stitchbench.moo._splits import EVAL_SPLITS
+
+from ._catalog import resolve
+from ._files import FORMAT, TABLE_MANIFEST, VERSION, TableIntegrityError, read_manifest
+from ._problem import TABLES, TableProblem
+
+FAMILIES = tuple(TABLES)
+
+__all__ = [
+    "FAMILIES",
+    "FORMAT",
+    "TABLE_MANIFEST",
+    "VERSION",
+    "TableIntegrityError",
+    "TableProblem",
+    "as_optuna",
+    "check_scores",
+    "load",
+]
+
+SCORE_SAMPLE = 64  # decisions `check_scores` draws
+
+
+def load(directory: str | Path, manifest_sha256: str | None = None) -> TableProblem:
+    """The tabular problem exported to `directory`, or the shipped instance of that name (see
+    `stitchbench.tabular.catalog()`; its manifest's sha256 pinned by the catalog), after verifying every
+    file's sha256 (a mismatch raises `TableIntegrityError`, an InputError naming the file and both hashes)."""
+    if isinstance(directory, str) and not Path(directory).exists():
+        directory, manifest_sha256 = resolve(directory)
+    directory = Path(directory)
+    manifest = read_manifest(directory, manifest_sha256)
+    family = manifest.get("family")
+    if family not in TABLES:
+        raise InputError(
+            f"{directory / TABLE_MANIFEST}: unknown family {family!r}; valid families: {', '.join(TABLES)}"
+        )
+    try:
+        return TableProblem(manifest, directory, TABLES[family].read(directory, manifest))
+    except InputError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, pa.ArrowException) as e:  # consistent hashes, bad content
+        raise InputError(f"{directory}: malformed export ({type(e).__name__}: {e})") from e
+
+
+def check_scores(problem: TableProblem, n: int = SCORE_SAMPLE) -> None:
+    """Score n decisions drawn uniformly from the space (seed 0) on every split, through the table's scorers
+    as a run would: a table that cannot score one, or scores a party outside [0, 1] or a cost below 0 or
+    not finite, is refused (an InputError naming the objective, the split and the decision)."""
+    X = sample_uniform(problem, n, np.random.default_rng(0))
+    for split in EVAL_SPLITS:
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):  # an empty mean: NaN, refused below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                F = problem.evaluate(X, split)
+        except (ArithmeticError, LookupError, TypeError, ValueError) as e:
+            raise InputError(f"{problem.directory}: cannot score on {split} ({type(e).__name__}: {e})") from e
+        for j, o in enumerate(problem.objectives):
+            bad = ~np.isfinite(F[:, j]) | (F[:, j] < 0) | ((F[:, j] > 1) & (o.party is not None))
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise InputError(
+                    f"{problem.directory}: {o.name} is {F[i, j]} on {split} at {problem.decode(X[i])}; a score "
+                    "lies in [0, 1], a cost is finite and >= 0"
+                )
+
+
+def as_optuna(problem: Problem, split: str = "val"):
+    """The Optuna-ready benchmark problem of any `Problem` (loaded or in-process): an
+    `stitchbench.tabular.OptunaProblem` (optunahub is imported here, on first use)."""
+    from ._optuna_problem import OptunaProblem
+
+    return OptunaProblem(problem, split)
