@@ -142,7 +142,7 @@ def test_the_ecdf_and_its_figure(fast_first, tmp_path):
 
 
 def test_the_reports_area_table_ranks_by_area_with_the_mann_whitney_verdicts(fast_first):
-    from stitchbench.results.report import area_table
+    from stitchbench.results.tables import area_table
 
     one = fast_first[fast_first.instance == "i0"]
     table = area_table(one, instance_tests(one)).set_index("solver")

@@ -6,7 +6,8 @@ from pathlib import Path
 import pandas as pd
 
 from stitchbench.moo.instance import ProblemInstance
-from stitchbench.results.report import Block, fmt
+from stitchbench.results.render import Block
+from stitchbench.results.tables import fmt
 
 from .bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED
 from .claim4_size import methods_note
