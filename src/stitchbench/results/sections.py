@@ -122,7 +122,7 @@ def solver_blocks(run: RunTables, lb: Leaderboard) -> list[Block]:
         ),
         Block("table", table=best),
     ]
-    if len(lb.ranked()) >= 2 and lb.friedman["instances"] >= 2:
+    if len(lb.ranked()) >= 2 and lb.friedman.instances >= 2:
         blocks += [
             Block("heading", "Solver leaderboard (runtime-ECDF area, val)", level=3),
             Block("para", lbm.summary(lb)),
