@@ -3,9 +3,9 @@
 `ClaimsRecord.read`."""
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag, ValidationError
 
 from stitchbench.errors import InputError, explain
 
@@ -155,13 +155,28 @@ class Claim5Check(Record):
     per_seed: list[Claim5Seed]
 
 
+def check_kind(check: Any) -> str:
+    """Which check a record (or its JSON) is: claim 5's names a family, claim 4's has zoo seeds, claims 1-3's
+    neither; so a bad check's error names the fields of its own kind."""
+    keys = check if isinstance(check, dict) else check.__dict__
+    return "claim5" if "family" in keys else "claim4" if "per_seed" in keys else "reference"
+
+
+Check = Annotated[
+    Annotated[ReferenceCheck, Tag("reference")]
+    | Annotated[Claim4Check, Tag("claim4")]
+    | Annotated[Claim5Check, Tag("claim5")],
+    Discriminator(check_kind),
+]
+
+
 class Claim(Record):
     """One claim's verdict on a scenario, with its checks (all must hold)."""
 
     id: int
     name: str
     verdict: Verdict
-    checks: list[ReferenceCheck | Claim4Check | Claim5Check]
+    checks: list[Check]
 
 
 class Gap(Record):
