@@ -100,7 +100,7 @@ def test_the_solver_that_reaches_targets_earlier_has_the_larger_area_and_ranks_f
     assert (wide["A"] > wide["B"]).all()
     row = pairwise(wide).set_index(["solver_a", "solver_b"]).loc[("A", "B")]
     assert row.verdict == "a better" and row.p_holm <= 0.05
-    assert friedman(wide)["p"] <= 0.05
+    assert friedman(wide).p <= 0.05
     tests = instance_tests(fast_first)
     ab = tests[(tests.solver_a == "A") & (tests.solver_b == "B")]
     assert len(ab) == INSTANCES and (ab.verdict == "a better").all()
