@@ -62,7 +62,7 @@ def test_the_ensemble_weights_problem_dressed_as_stitches_fails(zoo, weights_pro
     )
     c = decide_seed("uci-digits", groups_of("uci-digits", [rec], table), 0)
     assert c.verdict == FAILS and c.eligible == 0, c
-    assert c["hv_gain"] < 1e-3
+    assert c.hv_gain < 1e-3
 
 
 def test_alphas_below_alpha_min_are_never_stitched(se_problem, se_table):
