@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from stitchbench.benchmark.cli import main
+from stitchbench.cli import main
 from stitchbench.errors import InputError
 from stitchbench.results.calibration import CalibrationRecord
 from stitchbench.results.leaderboard import Friedman, LeaderboardRow
