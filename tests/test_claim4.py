@@ -60,9 +60,9 @@ def test_the_ensemble_weights_problem_dressed_as_stitches_fails(zoo, weights_pro
             stitched.to_frame(instance=rec.id, pool="stitched"),
         ]
     )
-    c = decide_seed("uci-digits", groups_of("uci-digits", [rec], table))
-    assert c["verdict"] == FAILS and c["eligible"] == 0, c
-    assert c["hv_gain"] < 1e-3
+    c = decide_seed("uci-digits", groups_of("uci-digits", [rec], table), 0)
+    assert c.verdict == FAILS and c.eligible == 0, c
+    assert c.hv_gain < 1e-3
 
 
 def test_alphas_below_alpha_min_are_never_stitched(se_problem, se_table):
@@ -84,8 +84,8 @@ def test_alphas_below_alpha_min_are_never_stitched(se_problem, se_table):
     live_pools = se_problem.claim_pools()
     assert live_pools.stitched is None  # live: the jobs' candidates make S, and here there are none
     table = frame(rec, None, live_pools.ensembles, live_pools.references)
-    c = decide_seed("uci-digits", groups_of("uci-digits", [rec], table))
-    assert c["verdict"] == NOT_TESTED
+    c = decide_seed("uci-digits", groups_of("uci-digits", [rec], table), 0)
+    assert c.verdict == NOT_TESTED
 
 
 def test_a_live_jobs_stitched_candidates_are_its_val_front_at_evaluated_alpha(se_problem):
@@ -167,11 +167,11 @@ def test_every_job_of_a_live_stitching_problem_failed_is_not_tested(se_problem):
         ],
         columns=["instance", "baseline", "party", "samples"],
     )
-    claims = check_claims(samples, table, {rec.id: rec})["scenarios"]["digits-shift"]["claims"]
+    claims = check_claims(samples, table, {rec.id: rec}).scenarios["digits-shift"].claims
     c4 = claims[3]
-    host = next(h for h in c4["checks"] if h["host"] == "uci-digits")
-    assert c4["verdict"] == NOT_TESTED and host["verdict"] == NOT_TESTED
-    assert host["per_seed"][0]["reason"] == "no stitched candidate"
-    mnist = next(h for h in c4["checks"] if h["host"] == "mnist")
-    assert mnist["per_seed"][0]["reason"] == "no stitching problem"
-    assert claims[0]["verdict"] in ("HOLDS", "FAILS", "INCONCLUSIVE")  # claims 1-3 from the reference samples
+    host = next(h for h in c4.checks if h.host == "uci-digits")
+    assert c4.verdict == NOT_TESTED and host.verdict == NOT_TESTED
+    assert host.per_seed[0].reason == "no stitched candidate"
+    mnist = next(h for h in c4.checks if h.host == "mnist")
+    assert mnist.per_seed[0].reason == "no stitching problem"
+    assert claims[0].verdict in ("HOLDS", "FAILS", "INCONCLUSIVE")  # claims 1-3 from the reference samples

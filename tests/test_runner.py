@@ -304,9 +304,9 @@ def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
     the exact front's (val); the report lists each solver's parameters and its verdict per instance, and
     draws the run's runtime ECDF and each instance's, with its area table."""
     from stitchbench.results.calibration import calibration_of_run
+    from stitchbench.results.figures import safe
     from stitchbench.results.indicators import hypervolume, long_front
     from stitchbench.results.leaderboard import of_runs
-    from stitchbench.results.report import safe
 
     _, out, _ = tiny
     capsys.readouterr()
@@ -347,10 +347,10 @@ def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
     assert main(["calibrate", str(out), "--format", "md"]) == 0
     printed = capsys.readouterr().out
     for r in calibration_of_run(out):  # two seeds decide nothing, unless a solver reaches the front on both
-        solved = max(v["at_front"] for v in r["solvers"].values()) == 2
-        assert solved == r["verdict"].startswith("solved: "), r["verdict"]
-        expected = r["verdict"] if solved else "undecided: too few seeds (2; 4 would decide)"
-        assert r["verdict"] == expected and f"| {expected} |" in printed
+        solved = max(v.at_front for v in r.solvers.values()) == 2
+        assert solved == r.verdict.startswith("solved: "), r.verdict
+        expected = r.verdict if solved else "undecided: too few seeds (2; 4 would decide)"
+        assert r.verdict == expected and f"| {expected} |" in printed
     assert "0 of 2 instances calibrated" in printed
     assert main(["calibrate", str(out / "nowhere")]) == 2
     capsys.readouterr()  # unconfirmed, or confirmed on its own seeds: refused before any build

@@ -100,7 +100,7 @@ def test_the_solver_that_reaches_targets_earlier_has_the_larger_area_and_ranks_f
     assert (wide["A"] > wide["B"]).all()
     row = pairwise(wide).set_index(["solver_a", "solver_b"]).loc[("A", "B")]
     assert row.verdict == "a better" and row.p_holm <= 0.05
-    assert friedman(wide)["p"] <= 0.05
+    assert friedman(wide).p <= 0.05
     tests = instance_tests(fast_first)
     ab = tests[(tests.solver_a == "A") & (tests.solver_b == "B")]
     assert len(ab) == INSTANCES and (ab.verdict == "a better").all()
@@ -142,7 +142,7 @@ def test_the_ecdf_and_its_figure(fast_first, tmp_path):
 
 
 def test_the_reports_area_table_ranks_by_area_with_the_mann_whitney_verdicts(fast_first):
-    from stitchbench.results.report import area_table
+    from stitchbench.results.tables import area_table
 
     one = fast_first[fast_first.instance == "i0"]
     table = area_table(one, instance_tests(one)).set_index("solver")

@@ -7,7 +7,7 @@ import pytest
 
 from stitchbench.errors import InputError
 from stitchbench.results.anytime import instance_tests, runs
-from stitchbench.results.calibration import calibrate, calibration_table, confirm
+from stitchbench.results.calibration import CalibrationRecord, calibrate, calibration_table, confirm
 from stitchbench.results.statistics import decided
 
 from .test_leaderboard import exact_table, logs, record
@@ -15,7 +15,7 @@ from .test_leaderboard import exact_table, logs, record
 CAP = 0.95  # a cap below 1: the run never reaches the front (hypervolume 0.8)
 
 
-def calibration(speeds: dict, caps: dict | None = None, seeds: int = 20, seed: int = 0) -> dict:
+def calibration(speeds: dict, caps: dict | None = None, seeds: int = 20, seed: int = 0) -> CalibrationRecord:
     """The record of one instance whose runs' pace is `speeds` (None: random search), each capped at `caps`
     (default CAP) of the front."""
     ind, ev = logs(speeds, 1, seeds, seed=seed, caps={s: CAP for s in speeds} | (caps or {}))
@@ -26,9 +26,9 @@ def calibration(speeds: dict, caps: dict | None = None, seeds: int = 20, seed: i
 
 def test_an_instance_whose_good_solvers_differ_is_calibrated():
     r = calibration({"random": None, "fast": 50, "slow": 150, "slowest": 400})
-    assert r["verdict"] == "calibrated" and r["weakest"] == "slowest" and r["separated"] == [["fast", "slow"]]
-    assert r["front_hv"] == 0.8 and r["front"] == "exact front" and r["seeds"] == list(range(1000, 1020))
-    assert r["solvers"]["fast"]["area"] > r["solvers"]["slow"]["area"] and r["solvers"]["fast"]["at_front"] == 0
+    assert r.verdict == "calibrated" and r.weakest == "slowest" and r.separated == [["fast", "slow"]]
+    assert r.front_hv == 0.8 and r.front == "exact front" and r.seeds == list(range(1000, 1020))
+    assert r.solvers["fast"].area > r.solvers["slow"].area and r.solvers["fast"].at_front == 0
     row = calibration_table([r]).iloc[0]
     assert row["front HV"] == "0.8000 (exact front)" and row["seeds"] == "1000-1019"
     assert row["separated"] == "fast > slow" and row["verdict"] == "calibrated"
@@ -37,14 +37,14 @@ def test_an_instance_whose_good_solvers_differ_is_calibrated():
 def test_an_instance_solved_on_most_seeds_fails():
     """One solver at the front on more than half of the seeds fails it, however well the others separate."""
     r = calibration({"random": None, "fast": 50, "slow": 150, "slowest": 400}, caps={"fast": 1.0})
-    assert r["verdict"] == "solved: fast reaches the front on 20 of 20 seeds"
-    assert r["solvers"]["fast"]["at_front"] == 20 and r["solvers"]["slow"]["at_front"] == 0
+    assert r.verdict == "solved: fast reaches the front on 20 of 20 seeds"
+    assert r.solvers["fast"].at_front == 20 and r.solvers["slow"].at_front == 0
 
 
 def test_an_instance_separated_only_from_random_search_fails():
     r = calibration({"random": None, "a": 100, "b": 100, "c": 100})
-    assert r["verdict"] == f"not discriminating: no two solvers but random and {r['weakest']} are separated"
-    assert r["separated"] == []
+    assert r.verdict == f"not discriminating: no two solvers but random and {r.weakest} are separated"
+    assert r.separated == []
 
 
 def separated(speeds: dict, caps: dict) -> set[tuple[str, str]]:
@@ -58,8 +58,8 @@ def test_an_instance_separated_only_by_the_weakest_solver_fails():
     speeds, caps = {"random": None, "a": 100, "b": 100, "weak": 100}, {"weak": 0.6}
     assert {("a", "weak"), ("b", "weak")} <= separated(speeds, caps)  # the weak solver would carry it
     r = calibration(speeds, caps)
-    assert r["weakest"] == "weak" and r["separated"] == []
-    assert r["verdict"] == "not discriminating: no two solvers but random and weak are separated"
+    assert r.weakest == "weak" and r.separated == []
+    assert r.verdict == "not discriminating: no two solvers but random and weak are separated"
 
 
 def test_adding_a_weak_solver_does_not_make_an_instance_calibrated():
@@ -67,23 +67,23 @@ def test_adding_a_weak_solver_does_not_make_an_instance_calibrated():
     tied = {"random": None, "a": 100, "b": 100, "c": 100}
     alone, weak = calibration(tied), calibration(tied | {"weak": 400})
     assert {("a", "weak"), ("b", "weak"), ("c", "weak")} <= separated(tied | {"weak": 400}, {})
-    assert alone["verdict"].startswith("not discriminating") and weak["verdict"].startswith("not discriminating")
-    assert weak["weakest"] == "weak" and weak["separated"] == []
+    assert alone.verdict.startswith("not discriminating") and weak.verdict.startswith("not discriminating")
+    assert weak.weakest == "weak" and weak.separated == []
 
 
 def test_too_few_seeds_leave_it_undecided():
     r = calibration({"random": None, "fast": 50, "slow": 150, "slowest": 400}, seeds=4)
-    assert r["verdict"] == "undecided: too few seeds (4; 5 would decide)"
+    assert r.verdict == "undecided: too few seeds (4; 5 would decide)"
 
 
 def test_a_verdict_stands_only_where_a_disjoint_seed_set_confirms_it():
     speeds = {"random": None, "fast": 50, "slow": 150, "slowest": 400}
     first, second = calibration(speeds), calibration(speeds, seed=1)
     (kept,) = confirm([first], [second])
-    assert kept["verdict"] == "calibrated" and kept["confirmation"]["seeds"] == list(range(2000, 2020))
+    assert kept.verdict == "calibrated" and kept.confirmation.seeds == list(range(2000, 2020))
     tied = calibration({"random": None, "fast": 100, "slow": 100, "slowest": 100}, seed=1)
     (lost,) = confirm([first], [tied])
-    assert lost["verdict"] == f"not confirmed: {tied['verdict']}"
+    assert lost.verdict == f"not confirmed: {tied.verdict}"
     with pytest.raises(InputError, match="i0: the confirmation's seeds must be disjoint from the calibration's"):
         confirm([first], [first])
     with pytest.raises(InputError, match="the confirmation has no results for i0"):
@@ -103,7 +103,7 @@ def test_an_instance_missing_random_search_or_every_other_solver_is_undecided():
     ind, ev = logs({"random": None, "fast": 50, "slow": 150, "slowest": 400}, 3, 20, caps={"fast": CAP, "slow": CAP})
     gone = ((ind.instance == "i1") & (ind.solver != "random")) | ((ind.instance == "i2") & (ind.solver == "random"))
     records = calibrate(ind[~gone], exact_table(["i0", "i1", "i2"]), ev, {i: record(i) for i in ("i0", "i1", "i2")})
-    assert [r["verdict"] for r in records] == [
+    assert [r.verdict for r in records] == [
         "calibrated",
         "undecided: no solver but 'random' finished",
         "undecided: no finished 'random' jobs",
@@ -113,4 +113,4 @@ def test_an_instance_missing_random_search_or_every_other_solver_is_undecided():
 def test_an_instance_without_evaluation_logs_has_no_areas_to_discriminate():
     ind, ev = logs({"random": None, "fast": 50, "slow": 150}, 1, 20, caps={"fast": CAP, "slow": CAP})
     (r,) = calibrate(ind, exact_table(["i0"]), ev[ev.solver == "none"], {"i0": record("i0")})
-    assert r["verdict"] == "not discriminating: no runtime-ECDF areas (no targets, or no evaluation logs)"
+    assert r.verdict == "not discriminating: no runtime-ECDF areas (no targets, or no evaluation logs)"

@@ -13,6 +13,7 @@ from stitchbench.study.bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICAB
 from stitchbench.study.claim4 import decide_seed
 from stitchbench.study.claims import claim4, scenario_claims
 from stitchbench.study.inputs import groups_of
+from stitchbench.study.records import Claim, Claim4Seed
 
 PARTIES = ["A", "B"]
 N = 400
@@ -70,10 +71,10 @@ def frame(rec: ProblemInstance, stitched: CandidatePool | None, ensembles=ENSEMB
     return pd.concat([p.to_frame(instance=rec.id, pool=k) for k, p in named.items() if p is not None])
 
 
-def claim4_of(stitched: CandidatePool | None, recs=None) -> dict:
+def claim4_of(stitched: CandidatePool | None, recs=None) -> Claim4Seed:
     recs = recs or [instance()]
     table = pd.concat([frame(r, stitched if i == 0 else None) for i, r in enumerate(recs)])
-    return decide_seed("A", groups_of("A", recs, table))
+    return decide_seed("A", groups_of("A", recs, table), 0)
 
 
 def test_pools_round_trip_through_their_table():
@@ -105,17 +106,17 @@ def test_val_front_keeps_every_tie():
 def test_ensembles_dressed_as_stitches_fail():
     """(a) E's own points as stitches: every one is weakly dominated by itself on val, none is eligible."""
     c = claim4_of(ENSEMBLES)
-    assert c["verdict"] == FAILS and c["eligible"] == 0 and "eligible" in c["reason"]
-    assert c["hv_gain"] == pytest.approx(0.0, abs=1e-12)
+    assert c.verdict == FAILS and c.eligible == 0 and "eligible" in c.reason
+    assert c.hv_gain == pytest.approx(0.0, abs=1e-12)
 
 
 def test_a_stitch_far_above_test_noise_passes():
     """(c)"""
     c = claim4_of(synthetic([(0.96, 0.85)]))
-    assert c["verdict"] == HOLDS and c["bootstrap"]["fraction"] >= 0.99 and c["bootstrap"]["resamples"] == 2000
-    assert c["point"] == {"A": 0.96, "B": 0.85} and c["hv_gain"] > 0.01
-    assert c["selected"]["alpha"] == 0.5 and c["selected"]["method"] == "double-batched"
-    assert c["val_margin"] == pytest.approx(min(0.96 - 0.94, 0.85 - 0.78 - 0.0), abs=1e-12) or c["val_margin"] > 0
+    assert c.verdict == HOLDS and c.bootstrap.fraction >= 0.99 and c.bootstrap.resamples == 2000
+    assert c.point == {"A": 0.96, "B": 0.85} and c.hv_gain > 0.01
+    assert c.selected.alpha == 0.5 and c.selected.method == "double-batched"
+    assert c.val_margin == pytest.approx(min(0.96 - 0.94, 0.85 - 0.78 - 0.0), abs=1e-12) or c.val_margin > 0
 
 
 def test_a_stitch_one_test_sample_better_is_not_a_pass():
@@ -124,8 +125,8 @@ def test_a_stitch_one_test_sample_better_is_not_a_pass():
     S = synthetic([(0.94, 0.78 + 1 / N)])
     S.val = np.array([[0.945, 0.80]])
     c = claim4_of(S)
-    assert c["holds_on_point_estimate"] and c["verdict"] == INCONCLUSIVE
-    assert 0.4 < c["bootstrap"]["fraction"] < 0.7 and c["bootstrap"]["se"] > 0
+    assert c.holds_on_point_estimate and c.verdict == INCONCLUSIVE
+    assert 0.4 < c.bootstrap.fraction < 0.7 and c.bootstrap.se > 0
 
 
 def test_selection_is_on_val_and_the_test_decides():
@@ -135,12 +136,12 @@ def test_selection_is_on_val_and_the_test_decides():
     S = CandidatePool.concat([synthetic([(0.90, 0.70)]), lucky], PARTIES)
     S.val = np.array([[0.97, 0.90], [0.95, 0.80]])  # on val the first looks best
     c = claim4_of(S)
-    assert c["point"] == {"A": 0.90, "B": 0.70} and c["verdict"] == FAILS and "point estimate" in c["reason"]
+    assert c.point == {"A": 0.90, "B": 0.70} and c.verdict == FAILS and "point estimate" in c.reason
 
 
 def test_no_stitched_candidate_is_not_tested():
     c = claim4_of(None)
-    assert c["verdict"] == NOT_TESTED and c["reason"] == "no stitched candidate"
+    assert c.verdict == NOT_TESTED and c.reason == "no stitched candidate"
 
 
 def test_s_star_is_credited_to_its_own_instance():
@@ -149,8 +150,8 @@ def test_s_star_is_credited_to_its_own_instance():
     second = instance("s/z0/stitch-ensemble-task@A", params={"method": "task"})
     weak, strong = synthetic([(0.95, 0.80)]), synthetic([(0.96, 0.85)])
     table = pd.concat([frame(first, weak), frame(second, strong)])
-    c = decide_seed("A", groups_of("A", [first, second], table))
-    assert c["selected"]["instance"] == second.id and c["selected"]["method"] == "task"
+    c = decide_seed("A", groups_of("A", [first, second], table), 0)
+    assert c.selected.instance == second.id and c.selected.method == "task"
 
 
 def test_a_host_failing_on_one_zoo_seed_and_untested_on_another_fails():
@@ -159,10 +160,10 @@ def test_a_host_failing_on_one_zoo_seed_and_untested_on_another_fails():
     recs = [instance("s/z0/stitch@A", zoo_seed=0), instance("s/z1/stitch@A", zoo_seed=1)]
     failing = pd.concat([frame(recs[0], ENSEMBLES), frame(recs[1], None)])
     c = claim4("A", [0, 1], recs, failing)
-    assert [r["verdict"] for r in c["per_seed"]] == [FAILS, NOT_TESTED] and c["verdict"] == FAILS
+    assert [r.verdict for r in c.per_seed] == [FAILS, NOT_TESTED] and c.verdict == FAILS
     holding = pd.concat([frame(recs[0], synthetic([(0.96, 0.85)])), frame(recs[1], None)])
     held = claim4("A", [0, 1], recs, holding)
-    assert held["verdict"] == HOLDS and "reason" not in held["per_seed"][0]  # a verdict with no stale reason
+    assert held.verdict == HOLDS and held.per_seed[0].reason is None  # a verdict with no stale reason
 
 
 def test_verdicts_combine_fails_first_then_inconclusive():
@@ -199,36 +200,36 @@ def reference_table(rec: ProblemInstance, scores: dict[str, tuple[float, float]]
     return pd.DataFrame(rows, columns=["instance", "baseline", "party", "samples"])
 
 
-def claims_of(merged_on_a: float, sources=None) -> dict:
+def claims_of(merged_on_a: float, sources=None) -> dict[int, Claim]:
     rec = instance().model_copy(update={"sources": sources or {}})
     scores = {"local:A": (0.95, 0.60), "local:B": (0.60, 0.95), "ensemble": (0.93, 0.80), "merged": (merged_on_a, 0.94)}
     empty = frame(rec, None).iloc[:0]
-    return {c["id"]: c for c in scenario_claims([rec], reference_table(rec, scores), empty)["claims"]}
+    return {c.id: c for c in scenario_claims([rec], reference_table(rec, scores), empty).claims}
 
 
 @pytest.mark.parametrize(("merged_on_a", "want"), [(0.94, HOLDS), (0.92, INCONCLUSIVE), (0.80, FAILS)])
 def test_claim_1_is_three_valued(merged_on_a, want):
     """Local A on A 0.95 against merged 0.94 (1 point, far inside 3), 0.92 (3 points: on the threshold) and
     0.80 (15 points: far outside)."""
-    check = next(c for c in claims_of(merged_on_a)[1]["checks"] if c["party"] == "A")
-    assert check["verdict"] == want and check["diff_points"] == pytest.approx((0.95 - merged_on_a) * 100)
+    check = next(c for c in claims_of(merged_on_a)[1].checks if c.party == "A")
+    assert check.verdict == want and check.diff_points == pytest.approx((0.95 - merged_on_a) * 100)
 
 
 def test_claims_2_and_3_and_their_applicability():
     claims = claims_of(0.94)
-    assert claims[2]["verdict"] == HOLDS  # 35 points worse elsewhere, both ways
-    own = [c for c in claims[3]["checks"] if c["party"] == c["on"]]
-    assert {c["verdict"] for c in own} == {HOLDS}  # the ensemble 2 points below local on A, 15 on B
+    assert claims[2].verdict == HOLDS  # 35 points worse elsewhere, both ways
+    own = [c for c in claims[3].checks if c.party == c.on]
+    assert {c.verdict for c in own} == {HOLDS}  # the ensemble 2 points below local on A, 15 on B
     same = claims_of(0.94, {"A": "mnist", "B": "mnist"})[2]
-    assert same["verdict"] == NOT_APPLICABLE and all("one source" in c["reason"] for c in same["checks"])
-    assert claims_of(0.94, {"A": "uci-digits", "B": "mnist"})[2]["verdict"] == HOLDS
+    assert same.verdict == NOT_APPLICABLE and all("one source" in c.reason for c in same.checks)
+    assert claims_of(0.94, {"A": "uci-digits", "B": "mnist"})[2].verdict == HOLDS
 
 
 def test_claims_1_to_3_without_reference_samples_are_not_tested():
     rec = instance()
     empty = frame(rec, None).iloc[:0]
-    claims = scenario_claims([rec], reference_table(rec, {}).iloc[:0], empty)["claims"]
-    assert [c["verdict"] for c in claims] == [NOT_TESTED] * 5
+    claims = scenario_claims([rec], reference_table(rec, {}).iloc[:0], empty).claims
+    assert [c.verdict for c in claims] == [NOT_TESTED] * 5
 
 
 def test_claim_4s_size_on_simulated_null_data_is_within_its_bound():
@@ -307,9 +308,9 @@ def test_claims_2_and_3_have_an_inconclusive_branch():
     rec = instance()
     scores = {"local:A": (0.95, 0.85), "local:B": (0.60, 0.95), "ensemble": (0.94, 0.90), "merged": (0.95, 0.95)}
     empty = frame(rec, None).iloc[:0]
-    claims = {c["id"]: c for c in scenario_claims([rec], reference_table(rec, scores), empty)["claims"]}
-    a_on_b = next(c for c in claims[2]["checks"] if c["party"] == "A")
-    assert a_on_b["diff_points"] == pytest.approx(-10) and a_on_b["verdict"] == INCONCLUSIVE  # 10 points exactly
-    own = next(c for c in claims[3]["checks"] if c["party"] == c["on"] == "A")
-    assert own["diff_points"] == pytest.approx(-1) and own["verdict"] == INCONCLUSIVE  # 1 point exactly
-    assert claims[2]["verdict"] == claims[3]["verdict"] == INCONCLUSIVE
+    claims = {c.id: c for c in scenario_claims([rec], reference_table(rec, scores), empty).claims}
+    a_on_b = next(c for c in claims[2].checks if c.party == "A")
+    assert a_on_b.diff_points == pytest.approx(-10) and a_on_b.verdict == INCONCLUSIVE  # 10 points exactly
+    own = next(c for c in claims[3].checks if c.party == c.on == "A")
+    assert own.diff_points == pytest.approx(-1) and own.verdict == INCONCLUSIVE  # 1 point exactly
+    assert claims[2].verdict == claims[3].verdict == INCONCLUSIVE

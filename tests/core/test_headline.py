@@ -4,8 +4,32 @@ the uniform ensemble, mean ± SE over zoo seeds, and the plain-words verdict gen
 import pandas as pd
 
 from stitchbench.study.headline import headline, verdicts
+from stitchbench.study.records import ClaimsRecord
 
 from .test_leaderboard import record
+
+SELECTED = {"point": "p", "alpha": 0.5, "weights": {}, "method": "", "params": {}}  # what the headline does not read
+SETTINGS = {"resamples": 2000, "resamples_near": 20_000, "level": 0.95, "near_se": 3.0, "seed": 0}
+
+
+def typed(claims: dict) -> ClaimsRecord:
+    """The tests' partial claims as a record, the fields the headline does not read filled in."""
+
+    def seed_of(r: dict) -> dict:
+        return r | ({"selected": SELECTED | r["selected"]} if "selected" in r else {})
+
+    def claim_of(c: dict) -> dict:
+        checks = [{"host": "A"} | k | {"per_seed": [seed_of(r) for r in k.get("per_seed", [])]} for k in c["checks"]]
+        return {"name": "", "verdict": "HOLDS"} | c | {"checks": checks}
+
+    scenarios = {
+        name: {"seeds": [0], "reference_seeds": [], "claims": [claim_of(c) for c in data.get("claims", [])]}
+        | {"gaps": data.get("gaps", [])}
+        for name, data in claims["scenarios"].items()
+    }
+    record = {"split": "test", "point": 0.01, "alpha_min": 0.05, "bootstrap": SETTINGS, "scenarios": scenarios}
+    return ClaimsRecord.model_validate(record)
+
 
 BASE = {"merged": (0.96, 0.93), "fedavg": (0.94, 0.89), "fedprox": (0.96, 0.85), "ensemble": (0.90, 0.90)}
 
@@ -38,12 +62,12 @@ def inputs(points, holds):
 
 def test_the_headline_compares_the_stitched_point_with_every_reference():
     claims, baselines, instances = inputs([(0.95, 0.90), (0.97, 0.92)], [True, True])
-    row = headline(claims, baselines, instances).iloc[0]
+    row = headline(typed(claims), baselines, instances).iloc[0]
     assert row["stitched on A (test)"] == "0.960 ± 0.010" and row["zoo seeds"] == 2
     assert row["gap to merged on A (points)"] == "0.0 ± 1.0" and row["gap to merged on B (points)"] == "-2.0 ± 1.0"
     assert row["strictly dominates fedavg"] == "2/2" and row["strictly dominates fedprox"] == "1/2"
     assert row["strictly dominates ensemble"] == "2/2" and row["claim 4"] == "HOLDS (2 HOLDS of 2 zoo seeds)"
-    text = verdicts(claims, baselines, instances)["S"]
+    text = verdicts(typed(claims), baselines, instances)["S"]
     assert "scores A 0.960, B 0.910 on test, 2.0 points below merged data on B" in text
     assert "strictly dominates fedavg and ensemble on every zoo seed; fedprox on some zoo seeds only." in text
     assert "Claim 4 HOLDS (2 HOLDS of 2 zoo seeds; bootstrap fractions 99.0% ± 0.2%, 99.0% ± 0.2%)." in text
@@ -51,9 +75,9 @@ def test_the_headline_compares_the_stitched_point_with_every_reference():
 
 def test_the_headline_says_fail_and_what_is_not_dominated():
     claims, baselines, instances = inputs([(0.93, 0.88)], [False])
-    row = headline(claims, baselines, instances).iloc[0]
+    row = headline(typed(claims), baselines, instances).iloc[0]
     assert row["claim 4"] == "FAILS (1 FAILS of 1 zoo seed)" and row["strictly dominates fedavg"] == "0/1"
-    text = verdicts(claims, baselines, instances)["S"]
+    text = verdicts(typed(claims), baselines, instances)["S"]
     assert "It strictly dominates none of fedavg, fedprox, ensemble." in text
     assert "Claim 4 FAILS (1 FAILS of 1 zoo seed; bootstrap fractions 3.0% ± 0.4%)." in text
 
@@ -62,22 +86,22 @@ def test_an_untested_zoo_seed_is_counted_and_hides_no_failure():
     claims, baselines, instances = inputs([(0.95, 0.90), (0.97, 0.92)], [True, True])
     per_seed = claims["scenarios"]["S"]["claims"][0]["checks"][0]["per_seed"]
     per_seed.append({"verdict": "NOT TESTED", "zoo_seed": 2, "reason": "no stitched candidate"})
-    row = headline(claims, baselines, instances).iloc[0]
+    row = headline(typed(claims), baselines, instances).iloc[0]
     assert row["zoo seeds"] == 3 and row["claim 4"] == "HOLDS (2 HOLDS, 1 NOT TESTED of 3 zoo seeds)"
     assert row["strictly dominates fedavg"] == "2/2"
-    text = verdicts(claims, baselines, instances)["S"]
+    text = verdicts(typed(claims), baselines, instances)["S"]
     assert "(2 zoo seeds tested of 3)" in text and "no stitched candidate" in text
     per_seed[0] = seed(0, (0.93, 0.88), False)
-    assert headline(claims, baselines, instances).iloc[0]["claim 4"].startswith("FAILS (1 FAILS, 1 HOLDS")
+    assert headline(typed(claims), baselines, instances).iloc[0]["claim 4"].startswith("FAILS (1 FAILS, 1 HOLDS")
 
 
 def test_a_host_tested_on_no_zoo_seed_has_a_row_and_says_why():
     claims, baselines, instances = inputs([(0.95, 0.90)], [True])
     check = claims["scenarios"]["S"]["claims"][0]["checks"][0]
     check["per_seed"] = [{"verdict": "NOT TESTED", "zoo_seed": 0, "reason": "every job failed"}]
-    row = headline(claims, baselines, instances).iloc[0]
+    row = headline(typed(claims), baselines, instances).iloc[0]
     assert row["claim 4"] == "NOT TESTED (1 NOT TESTED of 1 zoo seed)" and row["bootstrap fraction ± SE"] == "—"
-    assert verdicts(claims, baselines, instances)["S"] == (
+    assert verdicts(typed(claims), baselines, instances)["S"] == (
         "Host A: claim 4 is not tested on any of its 1 zoo seeds (every job failed)."
     )
 
@@ -120,7 +144,7 @@ def test_each_scenario_gets_its_own_table_without_the_other_scenarios_parties(tm
     }
     more = baselines.assign(instance="j0", objective=baselines.objective.map({"A": "C", "B": "D"}))
     instances["j0"] = record("j0").model_copy(update={"parties": ["C", "D"], "objectives": ["C", "D"]})
-    blocks = headline_blocks(claims, pd.concat([baselines, more]), instances, tmp_path)
+    blocks = headline_blocks(typed(claims), pd.concat([baselines, more]), instances, tmp_path)
     tables = [b.table for b in blocks if b.kind == "table"]
     assert [t.scenario.tolist() for t in tables] == [["S"], ["T"]]
     assert "stitched on A (test)" in tables[0] and not any("C" in c for c in tables[0].columns)
@@ -146,7 +170,7 @@ def test_the_answers_count_hosts_per_question():
             },
         }
     }
-    four, five = answers(claims)
+    four, five = answers(typed(claims))
     assert four.endswith("?** Of 3 hosts, 1 holds, 1 fails, 1 is inconclusive.")
     assert five.endswith("?** Against merge, of 2 hosts, 2 fail; against distill, of 1 host, 1 holds.")
 
@@ -161,5 +185,5 @@ def test_the_gap_figure_is_drawn_per_scenario(tmp_path):
         for p in ("A", "B")
     ]
     claims = {"scenarios": {"S": {"gaps": rows}, "T": {"gaps": []}}}
-    (figure,) = gap_figures(claims, tmp_path)
+    (figure,) = gap_figures(typed(claims), tmp_path)
     assert figure.path == tmp_path / "headline_S.png" and figure.path.stat().st_size > 10_000

@@ -84,7 +84,7 @@ def test_separated_solvers_are_ranked_and_significantly_different():
     assert lb.board.set_index("solver").wins.tolist() == [12, 0, 0]
     assert lb.per_instance.area.between(0, 1).all() and set(lb.per_instance.reference) == {"exact front"}
     assert lb.per_instance.set_index("solver").loc["random"].nhv.between(0.5, 0.55).all()
-    assert lb.friedman["p"] < 1e-4
+    assert lb.friedman.p < 1e-4
     assert set(lb.pairs.verdict) == {"a better"}  # pairs are in rank order here: the first always wins
     assert (lb.pairs.p_holm < 0.01).all()
     assert cliques(lb.ranked(), lb.pairs) == []
@@ -94,19 +94,19 @@ def test_separated_solvers_are_ranked_and_significantly_different():
 
 def test_equal_solvers_are_not_separated():
     lb = board_of(*logs({"x": None, "y": None, "random": None}, 12, noise=0.0))  # every run alike
-    assert lb.per_instance.area.nunique() == 1 and lb.friedman["p"] == 1.0
+    assert lb.per_instance.area.nunique() == 1 and lb.friedman.p == 1.0
     assert set(lb.pairs.verdict) == {"no significant difference"}
     assert cliques(lb.ranked(), lb.pairs) == [(0, 2)]
     assert "finds no significant difference" in summary(lb)
     noisy = board_of(*logs({"x": None, "y": None, "random": None}, 12, noise=0.02, seed=3))
-    assert noisy.per_instance.area.nunique() > 1 and noisy.friedman["p"] > 0.05
+    assert noisy.per_instance.area.nunique() > 1 and noisy.friedman.p > 0.05
 
 
 def test_too_few_instances_give_no_p_value():
     lb = board_of(*logs({"good": 20, "mid": 100, "random": None}, 4))
     assert set(lb.pairs.verdict) == {"too few instances"} and lb.pairs.p_holm.isna().all()
     two = board_of(*logs({"good": 20, "random": None}, 12))
-    assert "reason" in two.friedman and two.pairs.verdict.tolist() == ["a better"]
+    assert two.friedman.reason is not None and two.pairs.verdict.tolist() == ["a better"]
 
 
 def test_the_solver_that_reaches_targets_earlier_ranks_first_where_final_hv_ties():
@@ -143,12 +143,12 @@ def test_friedman_reports_iman_davenports_f():
     wide = pd.DataFrame({"a": [0.9, 0.9, 0.8, 0.9], "b": [0.8, 0.8, 0.9, 0.7], "c": [0.7, 0.7, 0.7, 0.8]})
     f = friedman(wide)
     chi2 = 12 / (4 * 3 * 4) * (5**2 + 8**2 + 11**2) - 3 * 4 * 4  # 4.5, on 2 df: p = exp(-4.5 / 2)
-    assert f["statistic"] == pytest.approx(chi2) and f["p"] == pytest.approx(np.exp(-2.25))
-    assert f["F"] == pytest.approx(3 * 4.5 / (4 * 2 - 4.5)) and f["F_df"] == (2, 6)  # F = 27 / 7
-    assert f["F_p"] == pytest.approx((1 + 9 / 7) ** -3)  # F(2, m) survival: (1 + 2F / m) ** (-m / 2)
+    assert f.statistic == pytest.approx(chi2) and f.p == pytest.approx(np.exp(-2.25))
+    assert pytest.approx(3 * 4.5 / (4 * 2 - 4.5)) == f.F and f.F_df == (2, 6)  # F = 27 / 7
+    assert f.F_p == pytest.approx((1 + 9 / 7) ** -3)  # F(2, m) survival: (1 + 2F / m) ** (-m / 2)
     agree = friedman(pd.DataFrame({"a": [0.9] * 5, "b": [0.8] * 5, "c": [0.7] * 5}) + np.arange(5)[:, None] / 100)
-    assert agree["statistic"] == 10 and agree["F"] == np.inf and agree["F_p"] == 0  # chi2 = N(k - 1)
-    assert friedman(wide * 0 + 0.5) == {
+    assert agree.statistic == 10 and np.inf == agree.F and agree.F_p == 0  # chi2 = N(k - 1)
+    assert friedman(wide * 0 + 0.5).model_dump(exclude_none=True) == {
         "solvers": 3, "instances": 4, "statistic": 0.0, "p": 1.0, "F": 0.0, "F_df": (2, 6), "F_p": 1.0
     }  # fmt: skip
 
@@ -165,7 +165,7 @@ def test_a_solver_missing_an_instance_is_listed_but_not_ranked():
 def test_an_instance_without_targets_is_left_out_of_the_ranking_and_named():
     ind, ev = logs({"good": 20, "mid": 100, "random": None}, 12)
     lb = board_of(ind[(ind.instance != "i3") | (ind.solver != "random")], ev)
-    assert lb.unscored == {"i3": "no 'random' runs to set its targets from"} and lb.friedman["instances"] == 11
+    assert lb.unscored == {"i3": "no 'random' runs to set its targets from"} and lb.friedman.instances == 11
     i3 = lb.per_instance[lb.per_instance.instance == "i3"]
     assert i3.area.isna().all() and i3["rank"].isna().all() and i3.nhv.notna().all()
     assert lb.ranked() == ["good", "mid", "random"]

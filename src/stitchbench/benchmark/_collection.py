@@ -45,7 +45,8 @@ def collection_jobs(suite: Suite, only: list[str] | None = None) -> dict:
 def calibration_records(run_dir: Path, confirmation_dir: Path) -> dict[str, dict]:
     """{collection name: calibration record} of a finished run of the collection's suite, confirmed on a
     second run of it."""
-    return {collection_name(r["instance"]): r for r in calibration_of_run(run_dir, confirmation_dir)}
+    records = calibration_of_run(run_dir, confirmation_dir)
+    return {collection_name(r.instance): r.model_dump(mode="json") for r in records}
 
 
 def check_calibration(calibration: dict[str, dict], names: list[str], suite: Suite, suite_ref: str) -> None:

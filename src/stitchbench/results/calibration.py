@@ -4,7 +4,7 @@ ever reported (the tables in the README, the docs and the reports come from the 
 An instance is *calibrated* where
 
 (a) it is not solved: no solver reaches the reference hypervolume (its exact front's, else the best-known
-    front's; within TOL) on more than half of its seeds, and
+    front's; within TOL) on more than SOLVED_SHARE (half) of its seeds, and
 (b) it discriminates: its runs' runtime-ECDF areas (`anytime`) separate at least one pair of solvers
     (two-sided Mann-Whitney U, Holm-corrected over every pair of the instance's solvers, p <= ALPHA) of
     which neither is random search nor the *weakest* solver (the lowest mean area but random's): no single
@@ -15,9 +15,11 @@ An instance is *calibrated* where
 With too few seeds for any Holm-corrected test to reach ALPHA it is "undecided"."""
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
 from stitchbench.errors import InputError
 
@@ -29,6 +31,38 @@ from .store import RunDir, instances_of
 CALIBRATION_SEEDS = list(range(1000, 1020))
 CONFIRMATION_SEEDS = list(range(2000, 2020))
 TOL = 1e-9  # a run's hypervolume this close to the reference's reaches the front
+SOLVED_SHARE = 0.5  # an instance is solved where a solver reaches the front on more than this share of its seeds
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, ser_json_inf_nan="constants")
+
+
+class SolverCalibration(Record):
+    """A solver on one instance: its mean final hypervolume, seeds at the front, mean ECDF area (NaN: none)."""
+
+    hv: float
+    at_front: int
+    area: float
+
+
+class CalibrationRecord(Record):
+    """One instance's calibration: the reference hypervolume on val (exact or best known), the seeds, each
+    solver's numbers, the weakest solver, the pairs separated (winner, loser) without random and the weakest,
+    and the verdict; of a run (`calibration_of_run`), its budget and solvers; confirmed, the confirmation's."""
+
+    instance: str
+    front: str
+    front_hv: float
+    seeds: list[int]
+    solvers: dict[str, SolverCalibration]
+    weakest: str | None
+    separated: list[list[str]]
+    verdict: str
+    confirmation: "CalibrationRecord | None" = None
+    budget: int | None = None
+    solver_params: dict[str, dict[str, Any]] | None = None
+    solver_budgets: dict[str, int] | None = None
 
 
 def verdict(hv: dict[str, np.ndarray], ref_hv: float, area: dict[str, float], tests: pd.DataFrame) -> tuple:
@@ -36,7 +70,7 @@ def verdict(hv: dict[str, np.ndarray], ref_hv: float, area: dict[str, float], te
     mean ECDF area), `tests` its `anytime.instance_tests` rows."""
     reached = {s: int((v >= ref_hv - TOL).sum()) for s, v in hv.items()}
     top = max(reached, key=reached.get)
-    if reached[top] > len(hv[top]) / 2:
+    if reached[top] > len(hv[top]) * SOLVED_SHARE:
         return f"solved: {top} reaches the front on {reached[top]} of {len(hv[top])} seeds", None, []
     if not area:
         return "not discriminating: no runtime-ECDF areas (no targets, or no evaluation logs)", None, []
@@ -51,10 +85,10 @@ def verdict(hv: dict[str, np.ndarray], ref_hv: float, area: dict[str, float], te
     return "calibrated", weakest, separated
 
 
-def calibrate(indicators: pd.DataFrame, exact: pd.DataFrame, evaluations: pd.DataFrame, instances: dict) -> list[dict]:
-    """One record per instance: the reference hypervolume on val (exact or best known), the seeds, each
-    solver's mean final hypervolume, seeds at the front and mean ECDF area, the weakest solver, the pairs
-    separated (winner, loser) without random and the weakest, and the verdict."""
+def calibrate(
+    indicators: pd.DataFrame, exact: pd.DataFrame, evaluations: pd.DataFrame, instances: dict
+) -> list[CalibrationRecord]:
+    """One record per instance (`CalibrationRecord`)."""
     val = indicators[indicators.split == "val"] if len(indicators) else indicators
     if not len(val):
         raise InputError("no finished jobs to calibrate")
@@ -75,44 +109,46 @@ def calibrate(indicators: pd.DataFrame, exact: pd.DataFrame, evaluations: pd.Dat
         else:
             word, weakest, separated = verdict(hv, ref[iid], area, tests[tests.instance == iid])
         solvers = {
-            s: {"hv": float(v.mean()), "at_front": int((v >= ref[iid] - TOL).sum()), "area": area.get(s, float("nan"))}
+            s: SolverCalibration(
+                hv=float(v.mean()), at_front=int((v >= ref[iid] - TOL).sum()), area=float(area.get(s, np.nan))
+            )
             for s, v in hv.items()
         }
         out.append(
-            {
-                "instance": iid,
-                "front": refs.set_index("instance").reference[iid],
-                "front_hv": ref[iid],
-                "seeds": sorted(set(g.seed.astype(int))),
-                "solvers": solvers,
-                "weakest": weakest,
-                "separated": [list(p) for p in separated],
-                "verdict": word,
-            }
+            CalibrationRecord(
+                instance=iid,
+                front=refs.set_index("instance").reference[iid],
+                front_hv=float(ref[iid]),
+                seeds=sorted({int(x) for x in g.seed}),
+                solvers=solvers,
+                weakest=weakest,
+                separated=[list(p) for p in separated],
+                verdict=word,
+            )
         )
     return out
 
 
-def confirm(calibration: list[dict], confirmation: list[dict]) -> list[dict]:
+def confirm(calibration: list[CalibrationRecord], confirmation: list[CalibrationRecord]) -> list[CalibrationRecord]:
     """Each instance's calibration record with its record on a disjoint seed set (`confirmation`) beside; it
     stays calibrated only where the confirmation is too ("not confirmed: ..." otherwise)."""
-    second = {r["instance"]: r for r in confirmation}
-    missing = [r["instance"] for r in calibration if r["instance"] not in second]
+    second = {r.instance: r for r in confirmation}
+    missing = [r.instance for r in calibration if r.instance not in second]
     if missing:
         raise InputError(f"the confirmation has no results for {', '.join(missing)}")
     out = []
     for r in calibration:
-        c = second[r["instance"]]
-        if set(r["seeds"]) & set(c["seeds"]):
-            raise InputError(f"{r['instance']}: the confirmation's seeds must be disjoint from the calibration's")
-        word = r["verdict"]
-        if word == "calibrated" and c["verdict"] != "calibrated":
-            word = f"not confirmed: {c['verdict']}"
-        out.append(r | {"verdict": word, "confirmation": c})
+        c = second[r.instance]
+        if set(r.seeds) & set(c.seeds):
+            raise InputError(f"{r.instance}: the confirmation's seeds must be disjoint from the calibration's")
+        word = r.verdict
+        if word == "calibrated" and c.verdict != "calibrated":
+            word = f"not confirmed: {c.verdict}"
+        out.append(r.model_copy(update={"verdict": word, "confirmation": c}))
     return out
 
 
-def calibration_of_run(run_dir: Path, confirmation_dir: Path | None = None) -> list[dict]:
+def calibration_of_run(run_dir: Path, confirmation_dir: Path | None = None) -> list[CalibrationRecord]:
     """The calibration of a finished run, with its suite's budget, solver parameters and budgets; confirmed on a
     second run of the same suite on other seeds where `confirmation_dir` is given."""
     run = RunDir(run_dir)
@@ -129,34 +165,34 @@ def calibration_of_run(run_dir: Path, confirmation_dir: Path | None = None) -> l
     }
     if confirmation_dir is not None:
         second = calibration_of_run(confirmation_dir)
-        if any({k: c[k] for k in measured} != measured for c in second):
+        if any(c.model_dump(include=set(measured)) != measured for c in second):
             raise InputError(f"{confirmation_dir} ran another budget or other solvers than {run_dir}")
         records = confirm(records, second)
-    return [r | measured for r in records]
+    return [CalibrationRecord.model_validate(r.model_dump() | measured) for r in records]
 
 
-def calibration_table(records: list[dict]) -> pd.DataFrame:
+def calibration_table(records: list[CalibrationRecord]) -> pd.DataFrame:
     """The calibration as a table: per instance the reference HV, the seeds, each solver's mean ECDF area and
     seeds at the front, the weakest solver, the pairs separated without it and random, and the verdict."""
     rows = []
     for r in records:
-        seeds = r["seeds"]
+        seeds = r.seeds
         row = {
-            "instance": r["instance"],
-            "front HV": f"{r['front_hv']:.4f} ({r['front']})",
+            "instance": r.instance,
+            "front HV": f"{r.front_hv:.4f} ({r.front})",
             "seeds": f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else len(seeds),
         }
-        for s, v in r["solvers"].items():
-            row[s] = f"{v['area']:.3f} ({v['at_front']})"
-        row["weakest"] = r["weakest"] or "—"
-        row["separated"] = "; ".join(f"{a} > {b}" for a, b in r["separated"]) or "—"
-        row["verdict"] = r["verdict"]
+        for s, v in r.solvers.items():
+            row[s] = f"{v.area:.3f} ({v.at_front})"
+        row["weakest"] = r.weakest or "—"
+        row["separated"] = "; ".join(f"{a} > {b}" for a, b in r.separated) or "—"
+        row["verdict"] = r.verdict
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def summary(records: list[dict]) -> str:
+def summary(records: list[CalibrationRecord]) -> str:
     """How many instances are calibrated, and the ones that are not."""
-    off = [r["instance"] for r in records if r["verdict"] != "calibrated"]
+    off = [r.instance for r in records if r.verdict != "calibrated"]
     line = f"{len(records) - len(off)} of {len(records)} instances calibrated at the run's budget"
     return line + (f"; not: {', '.join(off)}" if off else "")

@@ -1,6 +1,7 @@
-"""What every figure of a report shares: one colour per solver across all of them, and the PNG writer."""
+"""What every figure of a report shares: one colour per solver across all of them, file names, the PNG writer."""
 
 import io
+import re
 from pathlib import Path
 
 from stitchbench._files import atomic_write
@@ -15,6 +16,11 @@ PALETTE = (
 def solver_colours(solvers) -> dict[str, str]:
     """One colour per solver, by sorted name: every figure of a run (and of a leaderboard) uses this map."""
     return {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(sorted(set(solvers)))}
+
+
+def safe(name: str) -> str:
+    """A name (an instance id) as a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
 def savefig(fig, path: Path) -> Path:

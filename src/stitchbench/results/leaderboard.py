@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
 from stitchbench.moo._instance import ProblemInstance
 
@@ -33,21 +34,63 @@ from .statistics import ALPHA, decided, holm
 from .store import LOCK, RUN_MANIFEST, RunDir
 
 
+class Record(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, ser_json_inf_nan="constants")
+
+
+class LeaderboardRow(Record):
+    """A solver on one instance (a row of leaderboard.csv): its seeds, mean ECDF area (NaN where the instance
+    has no targets) and its SE, its rank there by it (1 is best), its mean normalized hypervolume and SE, mean
+    IGD+, and what the reference hypervolume is."""
+
+    instance: str
+    solver: str
+    seeds: int
+    area: float
+    area_se: float
+    rank: float
+    nhv: float
+    nhv_se: float
+    igd_plus: float
+    reference: str
+
+
+class Friedman(Record):
+    """The Friedman test over instances: chi-square (statistic, p) and Iman-Davenport's F (F, F_df, F_p) of
+    `solvers` over `instances`, or the `reason` it was not run."""
+
+    solvers: int
+    instances: int
+    statistic: float | None = None
+    p: float | None = None
+    F: float | None = None
+    F_df: tuple[int, int] | None = None
+    F_p: float | None = None
+    reason: str | None = None
+
+
+PER_INSTANCE = list(LeaderboardRow.model_fields)
+
+
 @dataclass
 class Leaderboard:
-    """`per_instance`: instance, solver, seeds, area (mean ECDF area), area_se, rank (by area), nhv (mean),
-    nhv_se, igd_plus, reference (what the reference hypervolume is); `board`: one row per solver, best average
-    rank first; `pairs`: the Holm-Wilcoxon tests; `friedman`: statistic, p, F, F_df, F_p, solvers and
-    instances, or the reason it was not run; `runs`: each job's ECDF area and runtimes (`anytime.runs`);
-    `unscored`: the instances left out of the ranking, and why; `split`: the split of nhv and IGD+."""
+    """`rows`: one per instance and solver; `board`: one row per solver, best average rank first; `pairs`: the
+    Holm-Wilcoxon tests; `friedman`: the Friedman test; `runs`: each job's ECDF area and runtimes
+    (`anytime.runs`); `unscored`: the instances left out of the ranking, and why; `split`: the split of nhv and
+    IGD+."""
 
-    per_instance: pd.DataFrame
+    rows: list[LeaderboardRow]
     board: pd.DataFrame
     pairs: pd.DataFrame
-    friedman: dict
+    friedman: Friedman
     runs: pd.DataFrame
     unscored: dict[str, str]
     split: str
+
+    @property
+    def per_instance(self) -> pd.DataFrame:
+        """The rows as a table (leaderboard.csv)."""
+        return pd.DataFrame([r.model_dump() for r in self.rows], columns=PER_INSTANCE)
 
     def ranked(self) -> list[str]:
         """The solvers ranked on every instance, best average rank first."""
@@ -74,9 +117,6 @@ def reference_hv(
     return pd.DataFrame(rows, columns=["instance", "ref_hv", "reference"])
 
 
-PER_INSTANCE = ["instance", "solver", "seeds", "area", "area_se", "rank", "nhv", "nhv_se", "igd_plus", "reference"]
-
-
 def per_instance(indicators: pd.DataFrame, refs: pd.DataFrame, per_run: pd.DataFrame) -> pd.DataFrame:
     """Each solver's mean ECDF area per instance (NaN where the instance has no targets) and its rank there by
     it, and its mean normalized hypervolume and IGD+."""
@@ -94,14 +134,15 @@ def per_instance(indicators: pd.DataFrame, refs: pd.DataFrame, per_run: pd.DataF
     return out[PER_INSTANCE]
 
 
-def friedman(wide: pd.DataFrame) -> dict:
+def friedman(wide: pd.DataFrame) -> Friedman:
     """Friedman's chi-square (statistic, p) and Iman and Davenport's F = (N-1) chi2 / (N(k-1) - chi2) on
     F_df = (k-1, (k-1)(N-1)) (F, F_p; Demsar 2006); F is inf and F_p 0 where chi2 = N(k-1), every instance
     ranking the solvers alike."""
     k, n = wide.shape[1], wide.shape[0]
-    out = {"solvers": k, "instances": n}
     if k < 3 or n < 2:
-        return out | {"reason": f"needs at least 3 solvers on at least 2 instances (has {k} on {n})"}
+        return Friedman(
+            solvers=k, instances=n, reason=f"needs at least 3 solvers on at least 2 instances (has {k} on {n})"
+        )
     from scipy.stats import f, friedmanchisquare
 
     if np.ptp(wide.to_numpy(), axis=1).max() == 0:
@@ -111,14 +152,14 @@ def friedman(wide: pd.DataFrame) -> dict:
         chi2, p = float(t.statistic), float(t.pvalue)
     rest, df = n * (k - 1) - chi2, (k - 1, (k - 1) * (n - 1))
     F = (n - 1) * chi2 / rest if rest > 0 else np.inf
-    return out | {"statistic": chi2, "p": p, "F": float(F), "F_df": df, "F_p": float(f.sf(F, *df))}
+    return Friedman(solvers=k, instances=n, statistic=chi2, p=p, F=float(F), F_df=df, F_p=float(f.sf(F, *df)))
 
 
-def friedman_words(f: dict) -> str:
+def friedman_words(f: Friedman) -> str:
     """The Friedman test in words: chi-square and Iman-Davenport F, each with its p."""
     return (
-        f"Friedman chi² = {f['statistic']:.3g}, p = {f['p']:.3g}; "
-        f"Iman-Davenport F({f['F_df'][0]}, {f['F_df'][1]}) = {f['F']:.3g}, p = {f['F_p']:.3g}"
+        f"Friedman chi² = {f.statistic:.3g}, p = {f.p:.3g}; "
+        f"Iman-Davenport F({f.F_df[0]}, {f.F_df[1]}) = {f.F:.3g}, p = {f.F_p:.3g}"
     )
 
 
@@ -202,7 +243,8 @@ def leaderboard(
     refs = val_refs if split == "val" else reference_hv(ind, exact, instances, split)
     table = per_instance(ind, refs, per_run) if len(ind) else pd.DataFrame(columns=PER_INSTANCE)
     wide = areas(per_run) if len(per_run) else pd.DataFrame()
-    return Leaderboard(table, board(table, wide), pairwise(wide), friedman(wide), per_run, unscored, split)
+    rows = [LeaderboardRow.model_validate(r) for r in table.to_dict("records")]
+    return Leaderboard(rows, board(table, wide), pairwise(wide), friedman(wide), per_run, unscored, split)
 
 
 def cliques(order: list[str], pairs: pd.DataFrame) -> list[tuple[int, int]]:
@@ -233,7 +275,7 @@ def cd_figure(lb: Leaderboard, colours: dict[str, str], out: Path) -> Path | Non
     from matplotlib.figure import Figure
 
     ranks = lb.board.set_index("solver")["average rank"]
-    k, n = len(order), lb.friedman["instances"]
+    k, n = len(order), lb.friedman.instances
     fig = Figure(figsize=(7, 1.6 + 0.32 * k))
     ax = fig.subplots()
     ax.set_xlim(k + 0.1, 0.9)  # rank 1 (best) on the right, as in Demsar's diagrams
@@ -256,7 +298,7 @@ def cd_figure(lb: Leaderboard, colours: dict[str, str], out: Path) -> Path | Non
         ax.plot([1, 1 + cd], [0.9, 0.9], color="black", lw=1.5)
         ax.text(1 + cd / 2, 1.0, f"Nemenyi CD {cd:.2f}", ha="center", va="bottom", fontsize=8)
     f = lb.friedman
-    test = f"Friedman p = {f['p']:.3g}, Iman-Davenport p = {f['F_p']:.3g}" if "p" in f else f["reason"]
+    test = f"Friedman p = {f.p:.3g}, Iman-Davenport p = {f.F_p:.3g}" if f.p is not None else f.reason
     bars = "bars: no Holm-Wilcoxon difference" if tested else "too few instances to test pairs: bars untested"
     ax.set_title(f"average rank of ECDF area over {n} instances (val); {test}\n{bars}", fontsize=9)
     return savefig(fig, out / "leaderboard_cd.png")
@@ -297,12 +339,12 @@ def summary(lb: Leaderboard) -> str:
     left = f" Left out of the ranking, having no targets: {left}." if left else ""
     if len(order) < 2:
         return f"Fewer than two solvers have ECDF areas on every ranked instance; nothing to rank.{left}"
-    head = f"Over {f['instances']} instances, by runtime-ECDF area (val), {order[0]} has the best average rank"
-    if "p" not in f:
+    head = f"Over {f.instances} instances, by runtime-ECDF area (val), {order[0]} has the best average rank"
+    if f.p is None:
         pairs = "; ".join(f"{r.solver_a} vs {r.solver_b}: {r.verdict}" for r in lb.pairs.itertuples())
-        return f"{head}; the Friedman test was not run ({f['reason']}); Holm-Wilcoxon: {pairs or 'no pairs'}.{left}"
-    if f["p"] > ALPHA:
-        found = f"the Friedman test finds no significant difference between the {f['solvers']} solvers"
+        return f"{head}; the Friedman test was not run ({f.reason}); Holm-Wilcoxon: {pairs or 'no pairs'}.{left}"
+    if f.p > ALPHA:
+        found = f"the Friedman test finds no significant difference between the {f.solvers} solvers"
         return f"{head}, but {found} ({friedman_words(f)}).{left}"
     beaten = [pair[1] for pair in map(decided, lb.pairs.itertuples()) if pair and pair[0] == order[0]]
     few = (lb.pairs.verdict == "too few instances").any()

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 from filelock import FileLock, Timeout
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from stitchbench._files import atomic_write, check_folder, parse, read_regular, temporary
 from stitchbench._hashing import config_hash, file_sha256
@@ -28,6 +28,7 @@ from stitchbench.errors import InputError, explain
 from stitchbench.moo._instance import ProblemInstance
 
 RUN_MANIFEST = "manifest.json"
+RESULTS_FORMAT = 1  # the run folder's layout (docs/results.md); a manifest without `results_format` is format 1
 LOCK = ".stitchbench.lock"
 READ_THREADS = 4  # threads reading job files
 HOLDER = ".stitchbench.holder"  # the lock holder's pid and host (the lock itself is released when it dies)
@@ -91,6 +92,7 @@ class RunManifest(BaseModel):
     """A run's manifest.json, validated in full whenever it is read (`RunDir.manifest`)."""
 
     model_config = STRICT | ConfigDict(title="run manifest")
+    results_format: Annotated[int, Field(ge=1, le=RESULTS_FORMAT)] = 1
     suite: SuiteRecord
     suite_key: str
     jobs: dict[str, JobRecord]
@@ -215,6 +217,7 @@ class RunDir:
             raise InputError(f"{self.file(RUN_MANIFEST)} is not valid JSON ({e}); it is not a stitchbench run") from e
         except OSError as e:
             raise InputError(f"cannot read {self.file(RUN_MANIFEST)}: {e.strerror or e}") from e
+        self.check_format(manifest)
         try:
             RunManifest.model_validate(manifest)
         except ValidationError as e:
@@ -225,6 +228,16 @@ class RunDir:
             ) from None
         return manifest
 
+    def check_format(self, manifest: Any) -> None:
+        """Refuse a manifest of a results format newer than this stitchbench reads (before validating it: a
+        newer format may hold fields this one does not know), naming the found and the supported format."""
+        found = manifest.get("results_format", 1) if isinstance(manifest, dict) else None
+        if type(found) is int and found > RESULTS_FORMAT:
+            raise InputError(
+                f"{self.file(RUN_MANIFEST)} is in results format {found}; this stitchbench reads results format "
+                f"{RESULTS_FORMAT} and older: upgrade stitchbench to read it"
+            )
+
     def require(self) -> dict[str, Any]:
         m = self.manifest()
         if m is None:
@@ -232,6 +245,8 @@ class RunDir:
         return m
 
     def save_manifest(self, manifest: dict[str, Any]) -> None:
+        """Write the manifest, stamped with the results format its run folder is written in."""
+        manifest["results_format"] = RESULTS_FORMAT
         write_json(self.file(RUN_MANIFEST), manifest)
 
     def save_job(self, job_id: str, tables: dict[str, pd.DataFrame]) -> dict[str, str]:

@@ -2,7 +2,6 @@
 instances' fronts (claim 5) and the reference models' per-sample scores per instance, each live job's stitched
 candidates, `claims.json`, and the report's headline and claims sections."""
 
-import json
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -11,10 +10,11 @@ import pandas as pd
 from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._pools import ALPHA_MIN, POOL_COLUMNS, CandidatePool, Stitching, val_front
 from stitchbench.results.analyses import Analysis
-from stitchbench.results.store import RunDir, write_json
+from stitchbench.results.store import RunDir, instances_of, write_json
 
 from .claim5 import ONE_SHOT_POOL
 from .claims import check_claims
+from .records import ClaimsRecord
 from .sections import claims_blocks
 
 CLAIMS = "claims.json"
@@ -94,27 +94,27 @@ class ClaimsAnalysis(Analysis):
 
     def aggregate(self, run: RunDir, instances: dict[str, ProblemInstance], done: list[str]) -> None:
         pools = pd.concat([run.table("claim_pools"), run.job_tables(done, "stitched")], ignore_index=True)
-        write_json(run.file(CLAIMS), check_claims(run.table("reference_samples"), pools, instances))
+        write_json(run.file(CLAIMS), check_claims(run.table("reference_samples"), pools, instances).dump())
 
     def blocks(self, run: RunDir, instances: dict[str, ProblemInstance], baselines: pd.DataFrame) -> list:
         return claims_blocks(self.claims(run), baselines, instances, run.file("figures"))
 
     def marks(self, run: RunDir) -> dict[str, list[tuple[str, np.ndarray]]]:
         """Claim 4's s* on its own instance's front figure, per zoo seed."""
-        instances = {k: ProblemInstance(**v) for k, v in run.require()["instances"].items()}
+        instances = instances_of(run.require())
         out: dict[str, list] = {}
-        for data in self.claims(run)["scenarios"].values():
-            for check in next(c for c in data["claims"] if c["id"] == 4)["checks"]:
-                for r in check["per_seed"]:
-                    rec = instances.get(r.get("selected", {}).get("instance"))
+        for data in self.claims(run).scenarios.values():
+            for check in data.claim(4).checks:
+                for r in check.per_seed:
+                    rec = instances.get(r.selected.instance) if r.selected else None
                     if rec is None:
                         continue
                     v = np.full(len(rec.objectives), np.nan)
-                    for party, value in r["point"].items():
+                    for party, value in r.point.items():
                         v[rec.objectives.index(party)] = value
-                    out.setdefault(rec.id, []).append((f"claim 4's s* ({r['verdict']}, zoo seed {r['zoo_seed']})", v))
+                    out.setdefault(rec.id, []).append((f"claim 4's s* ({r.verdict}, zoo seed {r.zoo_seed})", v))
         return out
 
     @staticmethod
-    def claims(run: RunDir) -> dict:
-        return json.loads(run.file(CLAIMS).read_text())
+    def claims(run: RunDir) -> ClaimsRecord:
+        return ClaimsRecord.read(run.file(CLAIMS))

@@ -18,6 +18,7 @@ LEVEL = 0.95
 NEAR = 3.0  # Monte Carlo standard errors
 BOOTSTRAP_SEED = 0
 BLOCK = 250  # resamples scored at once
+INTERVAL = (2.5, 97.5)  # the percentiles of `interval`: a 95% interval
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_TESTED, NOT_APPLICABLE = "HOLDS", "FAILS", "INCONCLUSIVE", "NOT TESTED", "N/A"
 
@@ -39,9 +40,6 @@ class Fraction:
 
     def near(self, cut: float) -> bool:
         return abs(self.value - cut) <= NEAR * self.se and self.se > 0
-
-    def record(self) -> dict:
-        return {"fraction": self.value, "se": self.se, "resamples": self.resamples}
 
 
 def resampled(condition: Condition, sizes: Sequence[int], seeds: int = 1, resamples: int = RESAMPLES) -> Fraction:
@@ -86,7 +84,7 @@ def combined(verdicts: Sequence[str]) -> str:
 
 
 def interval(x: np.ndarray, resamples: int = RESAMPLES) -> tuple[float, float]:
-    """The 95% percentile interval of the mean of per-sample values x (N,), from the claims' resampling draw
+    """The INTERVAL percentile interval of the mean of per-sample values x (N,), from the claims' resampling draw
     (the same draw for every x of one length: paired)."""
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     n = len(x)
@@ -94,5 +92,5 @@ def interval(x: np.ndarray, resamples: int = RESAMPLES) -> tuple[float, float]:
     for start in range(0, resamples, BLOCK):
         b = min(BLOCK, resamples - start)
         means.append(x @ (rng.multinomial(n, np.full(n, 1 / n), size=b).T / n))
-    lo, hi = np.percentile(np.concatenate(means), [2.5, 97.5])
+    lo, hi = np.percentile(np.concatenate(means), INTERVAL)
     return float(lo), float(hi)

@@ -15,6 +15,7 @@ FAILS with no eligible candidate, a failing point estimate or <= 5%, INCONCLUSIV
 
 import json
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import moocore
 import numpy as np
@@ -23,6 +24,9 @@ from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._pools import CandidatePool, val_front
 
 from .bootstrap import FAILS, NOT_TESTED, combined, fraction, verdict
+from .records import Bootstrap, Claim4Seed, HeldOutTest, Selected
+
+T = TypeVar("T", bound=HeldOutTest)
 
 POINT = 0.01
 EPS = 1e-9
@@ -144,18 +148,20 @@ def val_fronts(groups: list[Group]) -> list[Group]:
     return [replace(g, stitched=g.stitched.front()) for g in groups if len(g.references)]
 
 
-def decide_seed(host: str, groups: list[Group], rival: str = "ensemble") -> dict:
-    """Claim 4 for a host on one zoo seed, over the groups of its stitching instances; `rival` names what the
-    groups' `ensembles` hold in the record (claim 5 gives a one-shot family's front in E's place)."""
+def decide_seed(host: str, groups: list[Group], zoo_seed: int, record: type[T] = Claim4Seed) -> T:
+    """Claim 4 for a host on one zoo seed, over the groups of its stitching instances, as a `record` (claim 5
+    gives a one-shot family's front in E's place, and its record names it so)."""
     groups = val_fronts(groups)
+    rival = record.RIVAL
     counts = {
+        "zoo_seed": zoo_seed,
         "instances": sorted(r.id for g in groups for r in g.instances),
         "stitched_points": sum(len(g.stitched) for g in groups),
         f"{rival}_points": sum(len(g.ensembles) for g in groups),
         f"{rival}_exact": all(g.ensembles.exact for g in groups),
     }
     if not counts["stitched_points"]:
-        return counts | {"verdict": NOT_TESTED, "reason": "no stitched candidate"}
+        return record(**counts, verdict=NOT_TESTED, reason="no stitched candidate")
     h = groups[0].references.parties.index(host)
     gi, i, margin, eligible = select(groups, h)
     group = groups[gi]
@@ -168,7 +174,7 @@ def decide_seed(host: str, groups: list[Group], rival: str = "ensemble") -> dict
     base = counts | {
         "eligible": eligible,
         "members": list(rec.members),
-        "selected": decision | {"method": rec.params.get("method", ""), "params": rec.params},
+        "selected": Selected(**decision, method=rec.params.get("method", ""), params=rec.params),
         "val_margin": margin,
         "required_val": dict(zip(parties, map(float, group.need(h, "val")), strict=True)),
         "required": dict(zip(parties, map(float, need), strict=True)),
@@ -180,14 +186,14 @@ def decide_seed(host: str, groups: list[Group], rival: str = "ensemble") -> dict
         "hv_rival_gain": hv(np.vstack([S.test, E.test])) - hv(S.test),  # what E adds to S
     }
     if not eligible:
-        return base | {"verdict": FAILS, "reason": "no stitched candidate is eligible on val (the closest is shown)"}
+        return record(**base, verdict=FAILS, reason="no stitched candidate is eligible on val (the closest is shown)")
     if not on_test:
-        return base | {"verdict": FAILS, "reason": "s* fails on the test point estimate"}
+        return record(**base, verdict=FAILS, reason="s* fails on the test point estimate")
     f = fraction(test_condition(group, i, h), [x.shape[1] for x in S.samples])
-    return base | {"bootstrap": f.record(), "verdict": verdict(f)}
+    return record(**base, bootstrap=Bootstrap.of(f), verdict=verdict(f))
 
 
-def host_verdict(per_seed: list[dict]) -> str:
+def host_verdict(per_seed: list[HeldOutTest]) -> str:
     """HOLDS when it holds on every tested zoo seed (at least one), FAILS when it fails on any; an untested
     seed never hides a failure."""
-    return combined([r["verdict"] for r in per_seed])
+    return combined([r.verdict for r in per_seed])

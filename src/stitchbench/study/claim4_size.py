@@ -29,6 +29,7 @@ from stitchbench.moo._scoring import interval_weights
 
 from .bootstrap import HOLDS
 from .claim4 import Group, decide_seed
+from .records import Claim4Seed, Claim5Seed
 
 PARTIES = ["A", "B"]
 SIZE_BOUND = 0.05  # the rate PAPER.md allows, and the bound on its interval's upper end:
@@ -131,7 +132,7 @@ def simulate_one(
         d = [decide[i] | {"point": f"p{c}", "alpha": 0.5, "instance": "sim/z0/stitch@A"} for i in keep]
         stitched.append(pool(d, test if chosen == "test" else val, test))
     S = CandidatePool.concat(stitched, PARTIES)
-    return decide_seed("A", [Group([instance()], S, E, refs)], rival="family" if grid else "ensemble")
+    return decide_seed("A", [Group([instance()], S, E, refs)], 0, Claim5Seed if grid else Claim4Seed)
 
 
 def rate(verdicts: list[str]) -> dict:
@@ -148,8 +149,8 @@ def simulate(
     rng = np.random.default_rng(seed)
     pop = Population()
     results = [simulate_one(rng, pop, combos, noise, gain * 0.01, select, grid) for _ in range(datasets)]
-    verdicts = [r["verdict"] for r in results]
-    eligible = sum(r.get("eligible", 0) > 0 for r in results)
+    verdicts = [r.verdict for r in results]
+    eligible = sum((r.eligible or 0) > 0 for r in results)
     return (
         rate(verdicts)
         | {"eligible_on_val": eligible, "verdicts": {v: verdicts.count(v) for v in set(verdicts)}}

@@ -16,6 +16,7 @@ from stitchbench.moo._pools import CandidatePool
 
 from .bootstrap import NOT_TESTED
 from .claim4 import POINT, Group, decide_seed, host_verdict
+from .records import Claim5Check, Claim5Seed, FamilyPoint
 
 ONE_SHOT_POOL = "oneshot"  # the claim pools' name of a one-shot instance's val-chosen front
 
@@ -25,12 +26,12 @@ def best_point(front: CandidatePool) -> int:
     return int(np.argmax(front.val.mean(1)))
 
 
-def merged_gap(front: CandidatePool, merged: dict[str, np.ndarray]) -> dict:
+def merged_gap(front: CandidatePool, merged: dict[str, np.ndarray]) -> FamilyPoint:
     """B's val-chosen point, its test scores and its gap to merged data per party on test, in points."""
     i = best_point(front)
     point = dict(zip(front.parties, map(float, front.test[i]), strict=True))
     gap = {p: (point[p] - float(merged[p].mean())) / POINT for p in front.parties} if merged else {}
-    return {"decision": front.decisions[i], "point": point, "gap_to_merged_points": gap}
+    return FamilyPoint(decision=front.decisions[i], point=point, gap_to_merged_points=gap)
 
 
 def family_front(recs: list[ProblemInstance], pools: pd.DataFrame, members: list[str]) -> CandidatePool | None:
@@ -43,16 +44,17 @@ def family_front(recs: list[ProblemInstance], pools: pd.DataFrame, members: list
 
 
 def decide_family(
-    host: str, groups: list[Group], recs: list[ProblemInstance], pools: pd.DataFrame, merged: dict
-) -> dict:
+    host: str, seed: int, groups: list[Group], recs: list[ProblemInstance], pools: pd.DataFrame, merged: dict
+) -> Claim5Seed:
     """Claim 5 for one family on one zoo seed: the stitching groups whose members the family combines too,
     each with the family's front as its rival."""
     rivals = [(g, family_front(recs, pools, g.instances[0].members)) for g in groups]
     rivaled = [replace(g, ensembles=front) for g, front in rivals if front is not None and len(front)]
     if not rivaled:
-        return {"verdict": NOT_TESTED, "reason": "no instance of the family combines the stitches' members"}
+        reason = "no instance of the family combines the stitches' members"
+        return Claim5Seed(zoo_seed=seed, verdict=NOT_TESTED, reason=reason)
     own = merged_gap(rivaled[0].ensembles, merged)
-    return decide_seed(host, rivaled, rival="family") | {"family_point": own}
+    return decide_seed(host, rivaled, seed, Claim5Seed).model_copy(update={"family_point": own})
 
 
 def claim5(
@@ -63,7 +65,7 @@ def claim5(
     groups_of,
     merged_of,
     families: list[str],
-) -> list[dict]:
+) -> list[Claim5Check]:
     """Per family present in the run: claim 5 for a host, decided per zoo seed and combined by claim 4's rule
     (`host_verdict`). `groups_of(seed)`: claim 4's groups of the host on a zoo seed; `merged_of(rec)`: merged
     data's per-sample test scores per party, from a one-shot instance's references."""
@@ -74,11 +76,11 @@ def claim5(
             groups = groups_of(seed)
             mine = [r for r in recs if r.family == family and r.host == host and r.zoo_seed == seed]
             if not groups:
-                result = {"verdict": NOT_TESTED, "reason": "no stitching problem"}
+                result = Claim5Seed(zoo_seed=seed, verdict=NOT_TESTED, reason="no stitching problem")
             elif not mine:
-                result = {"verdict": NOT_TESTED, "reason": f"no {family} instance for this host"}
+                result = Claim5Seed(zoo_seed=seed, verdict=NOT_TESTED, reason=f"no {family} instance for this host")
             else:
-                result = decide_family(host, groups, mine, pools, merged_of(mine[0]))
-            per_seed.append({"zoo_seed": seed} | result)
-        out.append({"host": host, "family": family, "verdict": host_verdict(per_seed), "per_seed": per_seed})
+                result = decide_family(host, seed, groups, mine, pools, merged_of(mine[0]))
+            per_seed.append(result)
+        out.append(Claim5Check(host=host, family=family, verdict=host_verdict(per_seed), per_seed=per_seed))
     return out

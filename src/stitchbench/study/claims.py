@@ -11,7 +11,6 @@ scenario declares its parties' sources). Claim 4 is `claim4`'s held-out test, pe
 (`claim5`) the same test against each one-shot family's front, per host and family.
 """
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +26,17 @@ from .claim4 import EPS, POINT, decide_seed, host_verdict
 from .claim5 import ONE_SHOT_POOL, claim5
 from .gaps import gap_rows
 from .inputs import Samples, host_groups, reference_samples
+from .records import (
+    Bootstrap,
+    BootstrapSettings,
+    Claim,
+    Claim4Check,
+    Claim4Seed,
+    ClaimsRecord,
+    ReferenceCheck,
+    ScenarioClaims,
+    Side,
+)
 
 NAMES = {
     1: "Local matches merged on its own data",
@@ -74,8 +84,11 @@ def local_models_instance(recs: list[ProblemInstance], table: pd.DataFrame) -> P
     return None
 
 
-def compare(rule: Rule, a: tuple[str, str], b: tuple[str, str], seeds: list[Samples], parties: list[str]) -> dict:
-    """The paired bootstrap of d = score(a) - score(b) (each a (reference, party)), averaged over zoo seeds."""
+def compare(
+    rule: Rule, a: tuple[str, str], b: tuple[str, str], seeds: list[Samples], parties: list[str], **who: str
+) -> ReferenceCheck:
+    """The paired bootstrap of d = score(a) - score(b) (each a (reference, party)), averaged over zoo seeds;
+    `who`: the check's party (and other party, or party scored on)."""
     X = {side: np.stack([s[ref][party] for s in seeds]) for side, (ref, party) in (("a", a), ("b", b))}  # (K, N)
     ja, jb = parties.index(a[1]), parties.index(b[1])
     d = float(X["a"].mean(1).mean() - X["b"].mean(1).mean())
@@ -84,55 +97,56 @@ def compare(rule: Rule, a: tuple[str, str], b: tuple[str, str], seeds: list[Samp
         return rule.holds(((X["a"] @ w[ja] - X["b"] @ w[jb]) * zoo).sum(0))
 
     f = bootstrap.fraction(condition, [len(seeds[0]["ensemble"][p]) for p in parties], len(seeds))
-    return {
-        "a": {"reference": a[0], "on": a[1], "score": float(X["a"].mean())},
-        "b": {"reference": b[0], "on": b[1], "score": float(X["b"].mean())},
-        "diff_points": d / POINT,
-        "rule": rule.text(),
-        "holds_on_point_estimate": bool(rule.holds(np.array(d))),
-        "bootstrap": f.record(),
-        "verdict": bootstrap.verdict(f),
-    }
+    return ReferenceCheck(
+        **who,
+        a=Side(reference=a[0], on=a[1], score=float(X["a"].mean())),
+        b=Side(reference=b[0], on=b[1], score=float(X["b"].mean())),
+        diff_points=d / POINT,
+        rule=rule.text(),
+        holds_on_point_estimate=bool(rule.holds(np.array(d))),
+        bootstrap=Bootstrap.of(f),
+        verdict=bootstrap.verdict(f),
+    )
 
 
-def claim1(seeds: list[Samples], parties: list[str]) -> list[dict]:
+def claim1(seeds: list[Samples], parties: list[str]) -> list[ReferenceCheck]:
     if "merged" not in seeds[0]:
         return []
-    return [{"party": p} | compare(LOCAL_VS_MERGED, (f"local:{p}", p), ("merged", p), seeds, parties) for p in parties]
+    return [compare(LOCAL_VS_MERGED, (f"local:{p}", p), ("merged", p), seeds, parties, party=p) for p in parties]
 
 
-def claim2(seeds: list[Samples], parties: list[str], sources: dict[str, str]) -> list[dict]:
+def claim2(seeds: list[Samples], parties: list[str], sources: dict[str, str]) -> list[ReferenceCheck]:
     out = []
     for p in parties:
         for q in (q for q in parties if q != p):
             if sources.get(p) is not None and sources.get(p) == sources.get(q):
-                out.append({"party": p, "other": q, "verdict": NOT_APPLICABLE, "reason": f"one source ({sources[p]})"})
+                reason = f"one source ({sources[p]})"
+                out.append(ReferenceCheck(party=p, other=q, verdict=NOT_APPLICABLE, reason=reason))
                 continue
-            row = compare(WORSE_ELSEWHERE, (f"local:{p}", q), (f"local:{q}", q), seeds, parties)
-            out.append({"party": p, "other": q} | row)
+            out.append(compare(WORSE_ELSEWHERE, (f"local:{p}", q), (f"local:{q}", q), seeds, parties, party=p, other=q))
     return out
 
 
-def claim3(seeds: list[Samples], parties: list[str]) -> list[dict]:
+def claim3(seeds: list[Samples], parties: list[str]) -> list[ReferenceCheck]:
     out = []
     for p in parties:
-        out.append({"party": p, "on": p} | compare(ENSEMBLE_OWN, ("ensemble", p), (f"local:{p}", p), seeds, parties))
+        out.append(compare(ENSEMBLE_OWN, ("ensemble", p), (f"local:{p}", p), seeds, parties, party=p, on=p))
         out += [
-            {"party": p, "on": q} | compare(ENSEMBLE_OTHER, ("ensemble", q), (f"local:{p}", q), seeds, parties)
+            compare(ENSEMBLE_OTHER, ("ensemble", q), (f"local:{p}", q), seeds, parties, party=p, on=q)
             for q in parties
             if q != p
         ]
     return out
 
 
-def claim4(host: str, seeds: list[int], recs: list[ProblemInstance], pools: pd.DataFrame) -> dict:
+def claim4(host: str, seeds: list[int], recs: list[ProblemInstance], pools: pd.DataFrame) -> Claim4Check:
     """Claim 4 for a host: decided per zoo seed (`claim4.decide_seed`), aggregated by `host_verdict`."""
     per_seed = []
     for seed in seeds:
         groups = host_groups(host, seed, recs, pools)
-        result = decide_seed(host, groups) if groups else {"verdict": NOT_TESTED, "reason": "no stitching problem"}
-        per_seed.append({"zoo_seed": seed} | result)
-    return {"host": host, "verdict": host_verdict(per_seed), "per_seed": per_seed}
+        untested = Claim4Seed(zoo_seed=seed, verdict=NOT_TESTED, reason="no stitching problem")
+        per_seed.append(decide_seed(host, groups, seed) if groups else untested)
+    return Claim4Check(host=host, verdict=host_verdict(per_seed), per_seed=per_seed)
 
 
 def one_shot_families(pools: pd.DataFrame, instances: dict[str, ProblemInstance]) -> list[str]:
@@ -143,13 +157,14 @@ def one_shot_families(pools: pd.DataFrame, instances: dict[str, ProblemInstance]
 
 def scenario_claims(
     recs: list[ProblemInstance], samples: pd.DataFrame, pools: pd.DataFrame, families: list[str] = ()
-) -> dict:
+) -> ScenarioClaims:
+    """A scenario's claims 1-5 and its headline gaps."""
     seeds = sorted({r.zoo_seed for r in recs})
     found = [local_models_instance([r for r in recs if r.zoo_seed == s], samples) for s in seeds]
     refs = [reference_samples(samples, rec) for rec in found if rec is not None]
     parties = recs[0].parties
     sources = next((r.sources for r in recs if r.sources), {})
-    checks: dict[int, list[dict]] = {1: [], 2: [], 3: []}
+    checks: dict[int, list] = {1: [], 2: [], 3: []}
     if refs:
         checks = {1: claim1(refs, parties), 2: claim2(refs, parties, sources), 3: claim3(refs, parties)}
     checks[4] = [claim4(p, seeds, recs, pools) for p in parties]
@@ -166,32 +181,31 @@ def scenario_claims(
             list(families),
         )
     ]
-    claims = []
-    for i, name in NAMES.items():
-        v = combined([c["verdict"] for c in checks[i]])
-        claims.append({"id": i, "name": name, "verdict": v, "checks": checks[i]})
-    return {"seeds": seeds, "reference_seeds": [r.zoo_seed for r in found if r is not None], "claims": claims}
+    claims = [
+        Claim(id=i, name=name, verdict=combined([c.verdict for c in checks[i]]), checks=checks[i])
+        for i, name in NAMES.items()
+    ]
+    return ScenarioClaims(
+        seeds=seeds,
+        reference_seeds=[r.zoo_seed for r in found if r is not None],
+        claims=claims,
+        gaps=gap_rows(recs, pools, samples, list(families)),
+    )
 
 
-def check_claims(samples: pd.DataFrame, pools: pd.DataFrame, instances: dict[str, ProblemInstance]) -> dict:
+def check_claims(samples: pd.DataFrame, pools: pd.DataFrame, instances: dict[str, ProblemInstance]) -> ClaimsRecord:
     """Every scenario's claims. `samples`: the run's reference samples (instance, baseline, party, samples);
     `pools`: claim 4's pools (the prepared ones and the finished jobs') and the one-shot instances' fronts."""
-    out: dict = {
-        "split": "test",
-        "point": POINT,
-        "alpha_min": ALPHA_MIN,
-        "bootstrap": {
-            "resamples": bootstrap.RESAMPLES,
-            "resamples_near": bootstrap.RESAMPLES_NEAR,
-            "level": bootstrap.LEVEL,
-            "near_se": bootstrap.NEAR,
-            "seed": bootstrap.BOOTSTRAP_SEED,
-        },
-        "scenarios": {},
-    }
     families = one_shot_families(pools, instances)
-    for scenario in sorted({r.scenario for r in instances.values()}):
-        recs = [r for r in instances.values() if r.scenario == scenario]
-        out["scenarios"][scenario] = scenario_claims(recs, samples, pools, families)
-        out["scenarios"][scenario]["gaps"] = gap_rows(recs, pools, samples, families)
-    return json.loads(json.dumps(out, default=float))
+    scenarios = {
+        scenario: scenario_claims([r for r in instances.values() if r.scenario == scenario], samples, pools, families)
+        for scenario in sorted({r.scenario for r in instances.values()})
+    }
+    settings = BootstrapSettings(
+        resamples=bootstrap.RESAMPLES,
+        resamples_near=bootstrap.RESAMPLES_NEAR,
+        level=bootstrap.LEVEL,
+        near_se=bootstrap.NEAR,
+        seed=bootstrap.BOOTSTRAP_SEED,
+    )
+    return ClaimsRecord(split="test", point=POINT, alpha_min=ALPHA_MIN, bootstrap=settings, scenarios=scenarios)

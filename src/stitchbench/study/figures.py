@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stitchbench.results.figures import savefig
-from stitchbench.results.report import safe
+from stitchbench.results.figures import safe, savefig
 
 
 def gaps_figure(scenario: str, rows: pd.DataFrame, out: Path) -> Path:

@@ -14,6 +14,7 @@ from .bootstrap import interval
 from .claim4 import POINT, select, val_fronts
 from .claim5 import ONE_SHOT_POOL, best_point
 from .inputs import host_groups, reference_samples
+from .records import Gap
 
 STITCH = "stitch s*"
 REFERENCES = {"ensemble": "uniform ensemble", "fedavg": "FedAvg", "fedprox": "FedProx"}
@@ -44,9 +45,7 @@ def seed_points(
     return out, refs.get("merged", {})
 
 
-def gap_rows(
-    recs: list[ProblemInstance], pools: pd.DataFrame, samples: pd.DataFrame, families: list[str]
-) -> list[dict]:
+def gap_rows(recs: list[ProblemInstance], pools: pd.DataFrame, samples: pd.DataFrame, families: list[str]) -> list[Gap]:
     """One row per host, method and party: gap (points), its interval, and the zoo seeds it averages."""
     rows = []
     parties = recs[0].parties
@@ -59,7 +58,6 @@ def gap_rows(
                 x = np.mean([pt[p] - merged[p] for pt, merged in having], 0) / POINT
                 lo, hi = interval(x)
                 rows.append(
-                    {"host": host, "method": method, "party": p, "gap": float(x.mean()), "lo": lo, "hi": hi}
-                    | {"zoo_seeds": len(having)}
+                    Gap(host=host, method=method, party=p, gap=float(x.mean()), lo=lo, hi=hi, zoo_seeds=len(having))
                 )
     return rows

@@ -10,27 +10,28 @@ from stitchbench.moo._instance import ProblemInstance
 from stitchbench.results.indicators import reference_vectors, strictly_dominates
 
 from .bootstrap import combined
+from .records import ClaimsRecord
 
 COMPARED = ("fedavg", "fedprox", "ensemble")  # what the stitched point is checked to strictly dominate
 
 
-def seed_rows(claims: dict, baselines: pd.DataFrame, instances: dict[str, ProblemInstance]) -> pd.DataFrame:
+def seed_rows(claims: ClaimsRecord, baselines: pd.DataFrame, instances: dict[str, ProblemInstance]) -> pd.DataFrame:
     """One row per scenario, host and zoo seed: claim 4's verdict there (and why it is not tested), and where a
     stitched candidate was selected, its test score and gap to merged per party, whether it strictly dominates
     each of COMPARED, the bootstrap fraction (with its Monte Carlo SE) and the HV gain."""
     rows = []
-    for scenario, data in claims.get("scenarios", {}).items():
-        claim4 = next((c for c in data["claims"] if c["id"] == 4), None)
-        for check in claim4["checks"] if claim4 else []:
-            for r in check["per_seed"]:
-                row = {"scenario": scenario, "host": check["host"], "zoo_seed": r["zoo_seed"], "verdict": r["verdict"]}
-                if "selected" not in r:
-                    rows.append(row | {"tested": False, "reason": r.get("reason", "")})
+    for scenario, data in claims.scenarios.items():
+        claim4 = data.claim(4)
+        for check in claim4.checks if claim4 else []:
+            for r in check.per_seed:
+                row = {"scenario": scenario, "host": check.host, "zoo_seed": r.zoo_seed, "verdict": r.verdict}
+                if r.selected is None:
+                    rows.append(row | {"tested": False, "reason": r.reason or ""})
                     continue
-                rec = instances[r["selected"]["instance"]]
+                rec = instances[r.selected.instance]
                 base = reference_vectors(baselines, rec, "test")
-                parties = list(r["point"])
-                point = np.array([r["point"][p] for p in parties])
+                parties = list(r.point)
+                point = np.array([r.point[p] for p in parties])
                 columns = [rec.objectives.index(p) for p in parties]
                 row["tested"] = True
                 for p, value, j in zip(parties, point, columns, strict=True):
@@ -42,11 +43,10 @@ def seed_rows(claims: dict, baselines: pd.DataFrame, instances: dict[str, Proble
                         row[f"dominates.{name}"] = strictly_dominates(
                             point[None], base[name][columns], [True] * len(parties)
                         )
-                bootstrap = r.get("bootstrap", {})
                 row |= {
-                    "bootstrap": bootstrap.get("fraction"),
-                    "bootstrap_se": bootstrap.get("se"),
-                    "hv_gain": r["hv_gain"],
+                    "bootstrap": r.bootstrap.fraction if r.bootstrap else None,
+                    "bootstrap_se": r.bootstrap.se if r.bootstrap else None,
+                    "hv_gain": r.hv_gain,
                 }
                 rows.append(row)
     return pd.DataFrame(rows)
@@ -60,7 +60,7 @@ def mean_se(values: pd.Series, digits: int = 3) -> str:
     return f"{v.mean():.{digits}f} ± {se:.{digits}f}" if len(v) > 1 else f"{v.mean():.{digits}f}"
 
 
-def headline(claims: dict, baselines: pd.DataFrame, instances: dict[str, ProblemInstance]) -> pd.DataFrame:
+def headline(claims: ClaimsRecord, baselines: pd.DataFrame, instances: dict[str, ProblemInstance]) -> pd.DataFrame:
     """The headline table: one row per scenario and host (mean ± SE over zoo seeds; n seeds)."""
     seeds = seed_rows(claims, baselines, instances)
     out = []
@@ -99,7 +99,7 @@ def seed_counts(g: pd.DataFrame) -> str:
     return ", ".join(f"{n} {v}" for v, n in counts.items()) + f" of {len(g)} zoo seed{'s' if len(g) > 1 else ''}"
 
 
-def verdicts(claims: dict, baselines: pd.DataFrame, instances: dict[str, ProblemInstance]) -> dict[str, str]:
+def verdicts(claims: ClaimsRecord, baselines: pd.DataFrame, instances: dict[str, ProblemInstance]) -> dict[str, str]:
     """Per scenario, a paragraph of plain words from the headline numbers."""
     seeds = seed_rows(claims, baselines, instances)
     return {

@@ -6,95 +6,106 @@ from pathlib import Path
 import pandas as pd
 
 from stitchbench.moo._instance import ProblemInstance
-from stitchbench.results.report import Block, fmt
+from stitchbench.results.render import Block
+from stitchbench.results.tables import fmt
 
-from .bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED
+from .bootstrap import FAILS, HOLDS, INCONCLUSIVE, INTERVAL, LEVEL, NEAR, NOT_APPLICABLE, NOT_TESTED, RESAMPLES_NEAR
+from .claim4 import POINT
 from .claim4_size import methods_note
 from .figures import gaps_figure
 from .headline import headline, verdicts
-
-CLAIMS_METHODS = (
-    "Each claim is HOLDS, FAILS or INCONCLUSIVE from a paired bootstrap of the test samples (and of the zoo "
-    "seeds, for claims 1-3): HOLDS where its condition is met on at least 95% of resamples, FAILS at 5% or less "
-    "(claim 4 also where no stitched candidate is eligible on val or its selected one fails on test), with each "
-    "fraction's Monte Carlo SE; a fraction within 3 SE of a cut is re-estimated with 20,000 resamples and, still "
-    "that close, INCONCLUSIVE. Claim 4 selects one stitched candidate on val and tests only it on test; claim 5 "
-    "does the same against each one-shot family's val-chosen front in place of the output ensembles."
+from .records import (
+    Bootstrap,
+    Claim4Check,
+    Claim5Check,
+    Claim5Seed,
+    ClaimsRecord,
+    HeldOutTest,
+    ReferenceCheck,
+    ScenarioClaims,
 )
 
 
-def claim_items(data: dict) -> list[dict]:
+def claims_methods() -> str:
+    """How the claims are decided, its thresholds read from `bootstrap`'s constants."""
+    return (
+        "Each claim is HOLDS, FAILS or INCONCLUSIVE from a paired bootstrap of the test samples (and of the zoo "
+        f"seeds, for claims 1-3): HOLDS where its condition is met on at least {LEVEL:.0%} of resamples, FAILS at "
+        f"{1 - LEVEL:.0%} or less (claim 4 also where no stitched candidate is eligible on val or its selected one "
+        f"fails on test), with each fraction's Monte Carlo SE; a fraction within {NEAR:g} SE of a cut is "
+        f"re-estimated with {RESAMPLES_NEAR:,} resamples and, still that close, INCONCLUSIVE. Claim 4 selects one "
+        "stitched candidate on val and tests only it on test; claim 5 does the same against each one-shot family's "
+        "val-chosen front in place of the output ensembles."
+    )
+
+
+CSS = {HOLDS: "pass", FAILS: "fail", INCONCLUSIVE: "inconclusive", NOT_TESTED: "untested", NOT_APPLICABLE: "untested"}
+
+
+def claim_items(data: ScenarioClaims) -> list[dict]:
     """One scenario's claims as items: id, name, verdict, css class, and one line per check."""
-    css = {
-        HOLDS: "pass",
-        FAILS: "fail",
-        INCONCLUSIVE: "inconclusive",
-        NOT_TESTED: "untested",
-        NOT_APPLICABLE: "untested",
-    }
     return [
         {
-            "id": c["id"],
-            "name": c["name"],
-            "verdict": c["verdict"],
-            "css": css[c["verdict"]],
-            "checks": [describe_check(c["id"], chk) for chk in c["checks"]],
+            "id": c.id,
+            "name": c.name,
+            "verdict": c.verdict,
+            "css": CSS[c.verdict],
+            "checks": [describe_check(chk) for chk in c.checks],
         }
-        for c in data["claims"]
+        for c in data.claims
     ]
 
 
-def fraction_text(boot: dict) -> str:
-    return f"{boot['fraction']:.1%} ± {boot['se']:.1%} of {boot['resamples']:,} bootstrap resamples"
+def fraction_text(boot: Bootstrap) -> str:
+    return f"{boot.fraction:.1%} ± {boot.se:.1%} of {boot.resamples:,} bootstrap resamples"
 
 
-def describe_check(cid: int, c: dict) -> str:
-    if cid == 4:
-        return f"host {c['host']}: {c['verdict']}. " + "; ".join(describe_claim4_seed(r) for r in c["per_seed"])
-    if cid == 5:
-        seeds = "; ".join(describe_claim5_seed(r, c["family"]) for r in c["per_seed"])
-        return f"host {c['host']} against {c['family']}: {c['verdict']}. {seeds}"
-    who = f"{c['party']}" + (f" vs {c['other']}" if "other" in c else "") + (f" on {c['on']}" if "on" in c else "")
-    if c["verdict"] == NOT_APPLICABLE:
-        return f"{who}: not applicable ({c['reason']})"
-    a, b = c["a"], c["b"]
+def describe_check(c: ReferenceCheck | Claim4Check | Claim5Check) -> str:
+    if isinstance(c, Claim4Check):
+        return f"host {c.host}: {c.verdict}. " + "; ".join(describe_claim4_seed(r) for r in c.per_seed)
+    if isinstance(c, Claim5Check):
+        seeds = "; ".join(describe_claim5_seed(r, c.family) for r in c.per_seed)
+        return f"host {c.host} against {c.family}: {c.verdict}. {seeds}"
+    who = c.party + (f" vs {c.other}" if c.other else "") + (f" on {c.on}" if c.on else "")
+    if c.verdict == NOT_APPLICABLE:
+        return f"{who}: not applicable ({c.reason})"
+    a, b = c.a, c.b
     return (
-        f"{who}: {a['reference']} on {a['on']} {fmt(a['score'])} − {b['reference']} on {b['on']} {fmt(b['score'])} "
-        f"= {c['diff_points']:+.1f} points; needs {c['rule']}; met in {fraction_text(c['bootstrap'])}: {c['verdict']}"
+        f"{who}: {a.reference} on {a.on} {fmt(a.score)} − {b.reference} on {b.on} {fmt(b.score)} "
+        f"= {c.diff_points:+.1f} points; needs {c.rule}; met in {fraction_text(c.bootstrap)}: {c.verdict}"
     )
 
 
-def describe_claim4_seed(r: dict, rival: str = "ensemble", E: str = "E") -> str:
-    """One zoo seed of claim 4 (of claim 5 with `rival` "family" and `E` naming the family's front)."""
-    if "selected" not in r:
-        return f"zoo seed {r['zoo_seed']}: {r['verdict']} ({r['reason']})"
-    d = r["selected"]
-    need = ", ".join(f"{k} ≥ {fmt(v)}" for k, v in r["required"].items())
-    got = ", ".join(f"{k} {fmt(v)}" for k, v in r["point"].items())
-    w = ", ".join(f"{k} {v:.2f}" for k, v in d["weights"].items())
-    src = d.get("source")
-    found = f"{src['solver']} seed {src['seed']}" if src else "the exact enumeration"
-    boot = f"; held in {fraction_text(r['bootstrap'])} (95% needed)" if "bootstrap" in r else ""
-    why = f" ({r['reason']})" if r.get("reason") else ""
+def describe_claim4_seed(r: HeldOutTest, E: str = "E") -> str:
+    """One zoo seed of claim 4 (of claim 5 with `E` naming the family's front)."""
+    if r.selected is None:
+        return f"zoo seed {r.zoo_seed}: {r.verdict} ({r.reason})"
+    d = r.selected
+    need = ", ".join(f"{k} ≥ {fmt(v)}" for k, v in r.required.items())
+    got = ", ".join(f"{k} {fmt(v)}" for k, v in r.point.items())
+    w = ", ".join(f"{k} {v:.2f}" for k, v in d.weights.items())
+    found = f"{d.source.solver} seed {d.source.seed}" if d.source else "the exact enumeration"
+    boot = f"; held in {fraction_text(r.bootstrap)} ({LEVEL:.0%} needed)" if r.bootstrap else ""
+    why = f" ({r.reason})" if r.reason else ""
     return (
-        f"zoo seed {r['zoo_seed']}: {r['verdict']}{why}. s* = {d['instance']}, point {d['point']}, evaluated alpha "
-        f"{d['alpha']:.3f}, weights {w}, {d['method'] or 'stitches'}, found by {found}; val margin "
-        f"{r['val_margin'] / 0.01:+.2f} points ({r['eligible']} eligible of {r['stitched_points']} val-chosen "
-        f"stitched candidates; {E}: {r[f'{rival}_points']} points, "
-        f"{'exact' if r[f'{rival}_exact'] else 'approximate'}); on test {got}, needs {need}, "
-        f"{f'met with no point of {E} dominating it' if r['holds_on_point_estimate'] else 'not met'}{boot}; "
-        f"HV(S ∪ {E}) − HV({E}) on test {r['hv_gain']:.4f}, HV(S ∪ {E}) − HV(S) {r['hv_rival_gain']:.4f}"
+        f"zoo seed {r.zoo_seed}: {r.verdict}{why}. s* = {d.instance}, point {d.point}, evaluated alpha "
+        f"{d.alpha:.3f}, weights {w}, {d.method or 'stitches'}, found by {found}; val margin "
+        f"{r.val_margin / POINT:+.2f} points ({r.eligible} eligible of {r.stitched_points} val-chosen "
+        f"stitched candidates; {E}: {r.rival_points} points, "
+        f"{'exact' if r.rival_exact else 'approximate'}); on test {got}, needs {need}, "
+        f"{f'met with no point of {E} dominating it' if r.holds_on_point_estimate else 'not met'}{boot}; "
+        f"HV(S ∪ {E}) − HV({E}) on test {r.hv_gain:.4f}, HV(S ∪ {E}) − HV(S) {r.hv_rival_gain:.4f}"
     )
 
 
-def describe_claim5_seed(r: dict, family: str) -> str:
-    text = describe_claim4_seed(r, "family", family)
-    if "family_point" not in r:
+def describe_claim5_seed(r: Claim5Seed, family: str) -> str:
+    text = describe_claim4_seed(r, family)
+    if r.family_point is None:
         return text
-    b = r["family_point"]
-    got = ", ".join(f"{k} {fmt(v)}" for k, v in b["point"].items())
-    gap = ", ".join(f"{k} {v:+.1f}" for k, v in b["gap_to_merged_points"].items())
-    return f"{text}; {family}'s own val-chosen point {b['decision']}: on test {got} (gap to merged: {gap} points)"
+    b = r.family_point
+    got = ", ".join(f"{k} {fmt(v)}" for k, v in b.point.items())
+    gap = ", ".join(f"{k} {v:+.1f}" for k, v in b.gap_to_merged_points.items())
+    return f"{text}; {family}'s own val-chosen point {b.decision}: on test {got} (gap to merged: {gap} points)"
 
 
 def tally(verdicts: list[str]) -> str:
@@ -105,33 +116,33 @@ def tally(verdicts: list[str]) -> str:
     return f"of {len(verdicts)} host{'s' if len(verdicts) != 1 else ''}, " + ", ".join(parts)
 
 
-def answers(claims: dict) -> list[str]:
+def answers(claims: ClaimsRecord) -> list[str]:
     """One sentence per question the study asks (claims 4 and 5), counting hosts over every scenario."""
-    checks: dict[int, list[dict]] = {4: [], 5: []}
-    for data in claims["scenarios"].values():
-        for c in data["claims"]:
-            checks.get(c["id"], []).extend(c["checks"])
+    checks: dict[int, list] = {4: [], 5: []}
+    for data in claims.scenarios.values():
+        for c in data.claims:
+            checks.get(c.id, []).extend(c.checks)
     out = []
     if checks[4]:
-        four = tally([c["verdict"] for c in checks[4]])
+        four = tally([c.verdict for c in checks[4]])
         out.append(f"**Do stitches improve on output ensembles (claim 4)?** {four[0].upper()}{four[1:]}.")
-    families = list(dict.fromkeys(c["family"] for c in checks[5]))
+    families = list(dict.fromkeys(c.family for c in checks[5]))
     if families:
-        each = [f"against {f}, {tally([c['verdict'] for c in checks[5] if c['family'] == f])}" for f in families]
+        each = [f"against {f}, {tally([c.verdict for c in checks[5] if c.family == f])}" for f in families]
         out.append(f"**Do stitches improve on the one-shot alternatives (claim 5)?** Against {'; '.join(each)[8:]}.")
     return out
 
 
-def gap_figures(claims: dict, figdir: Path) -> list[Block]:
+def gap_figures(claims: ClaimsRecord, figdir: Path) -> list[Block]:
     """Per scenario with gaps, its headline figure (`figures.gaps_figure`)."""
     return [
-        Block("figure", path=gaps_figure(scenario, pd.DataFrame(data["gaps"]), figdir))
-        for scenario, data in claims["scenarios"].items()
-        if data.get("gaps")
+        Block("figure", path=gaps_figure(scenario, pd.DataFrame([g.model_dump() for g in data.gaps]), figdir))
+        for scenario, data in claims.scenarios.items()
+        if data.gaps
     ]
 
 
-def headline_blocks(claims: dict, baselines: pd.DataFrame, instances, figdir: Path) -> list[Block]:
+def headline_blocks(claims: ClaimsRecord, baselines: pd.DataFrame, instances, figdir: Path) -> list[Block]:
     """The headline: the answers, the gap figures, then (claim 4's stitched point against every reference, mean
     ± SE over zoo seeds) per scenario its table, without the columns of other scenarios' parties, and its
     paragraph; nothing where no stitch-ensemble was tested."""
@@ -146,7 +157,8 @@ def headline_blocks(claims: dict, baselines: pd.DataFrame, instances, figdir: Pa
             "para",
             "Each method's val-chosen point against merged data, per host and party on test (s*: claim 4's stitched "
             "point; a one-shot family's: its val-front point of highest mean val score), averaged over zoo seeds "
-            "per test sample, with 95% percentile intervals from resampling the test samples.",
+            f"per test sample, with {INTERVAL[1] - INTERVAL[0]:g}% percentile intervals from resampling the test "
+            "samples.",
         ),
         *gap_figures(claims, figdir),
         Block(
@@ -167,13 +179,13 @@ def headline_blocks(claims: dict, baselines: pd.DataFrame, instances, figdir: Pa
 
 
 def claims_blocks(
-    claims: dict, baselines: pd.DataFrame, instances: dict[str, ProblemInstance], figdir: Path
+    claims: ClaimsRecord, baselines: pd.DataFrame, instances: dict[str, ProblemInstance], figdir: Path
 ) -> list[Block]:
     """The headline, then the claims check per scenario with its methods note."""
     blocks = headline_blocks(claims, baselines, instances, figdir)
     blocks.append(Block("heading", "Claims check"))
-    blocks.append(Block("para", CLAIMS_METHODS + " " + methods_note(), note=True))
-    for scenario, data in claims["scenarios"].items():
-        blocks.append(Block("heading", f"Claims on {scenario} (test split, zoo seeds {data['seeds']})", level=3))
+    blocks.append(Block("para", claims_methods() + " " + methods_note(), note=True))
+    for scenario, data in claims.scenarios.items():
+        blocks.append(Block("heading", f"Claims on {scenario} (test split, zoo seeds {data.seeds})", level=3))
         blocks.append(Block("claims", items=claim_items(data)))
     return blocks
