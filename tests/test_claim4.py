@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from stitchbench.moo._pools import ALPHA_MIN, CandidatePool, scored, val_front, weighting_pool
-from stitchbench.study.bootstrap import FAILS, NOT_TESTED
-from stitchbench.study.claim4 import decide_seed
-from stitchbench.study.claims import check_claims
-from stitchbench.study.inputs import groups_of
+from stitchbench.study._bootstrap import FAILS, NOT_TESTED
+from stitchbench.study._claim4 import decide_seed
+from stitchbench.study._claims import check_claims
+from stitchbench.study._inputs import groups_of
 
 from .core.test_claims import frame, instance
 
@@ -69,7 +69,7 @@ def test_alphas_below_alpha_min_are_never_stitched(se_problem, se_table):
     """(b) a raw alpha that snaps to 0 on the grid (5 levels: below 0.125) and a live alpha of 0.01 are
     evaluated as output ensembles: no stitched candidate, whatever their scores; tabular pools enumerate
     alpha levels >= ALPHA_MIN only."""
-    from stitchbench.study.analysis import stitched_candidates
+    from stitchbench.study._analysis import stitched_candidates
 
     raw = np.array([[3, 0.01, 0.5, 0.5], [3, 0.12, 0.3, 0.7]])
     assert se_table.stitch_alpha(raw).tolist() == [0.0, 0.0]
@@ -89,7 +89,7 @@ def test_alphas_below_alpha_min_are_never_stitched(se_problem, se_table):
 
 
 def test_a_live_jobs_stitched_candidates_are_its_val_front_at_evaluated_alpha(se_problem):
-    from stitchbench.study.analysis import stitched_candidates
+    from stitchbench.study._analysis import stitched_candidates
 
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.integers(0, 7, 30), rng.uniform(0, 1, 30), rng.uniform(0, 1, (30, 2))])

@@ -21,7 +21,7 @@ TOLERANCE = {"mean": 0.01, "max": 0.05, "hv": 0.01}  # scores in [0, 1]; a rebui
 def disagreement(a, b) -> dict[str, float]:
     """How far two tables of one instance's candidates are apart: the mean and largest |score difference| over
     every candidate, party and split, and the difference of their val fronts' hypervolumes."""
-    from stitchbench.results.indicators import hypervolume
+    from stitchbench.results._indicators import hypervolume
 
     X = np.array(list(product(*[range(int(v.bounds[1]) + 1) for v in a.variables])), dtype=float)  # discrete
     parties = [j for j, o in enumerate(a.objectives) if o.party]
@@ -79,7 +79,7 @@ def test_a_calibration_from_another_run_is_refused_before_anything_is_written(tm
     from stitchbench.benchmark._collection import check_calibration
     from stitchbench.benchmark._suite import load_suite
     from stitchbench.errors import InputError
-    from stitchbench.results.calibration import CALIBRATION_SEEDS, CONFIRMATION_SEEDS
+    from stitchbench.results._calibration import CALIBRATION_SEEDS, CONFIRMATION_SEEDS
 
     suite = load_suite("solvers")
     params = {s.label: s.params for s in suite.solvers}
@@ -136,7 +136,7 @@ def test_an_approximate_front_is_improved_by_solver_runs_and_says_so(zoo, tmp_pa
     from stitchbench.moo import make_instance
     from stitchbench.moo._front import nondominated
     from stitchbench.problems import create_problem
-    from stitchbench.results.indicators import hypervolume
+    from stitchbench.results._indicators import hypervolume
     from stitchbench.tabular import load
     from stitchbench.tabular._export import export_problem
 

@@ -394,7 +394,7 @@ def disk_full_after(n):
 
 
 def test_disk_full_mid_run_keeps_existing_results(crash_suite, tmp_path, monkeypatch, capsys):
-    import stitchbench.results.store as store
+    import stitchbench.results._store as store
     from stitchbench.benchmark._runner import run_suite
     from stitchbench.benchmark._suite import load_suite
 

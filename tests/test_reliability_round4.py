@@ -752,7 +752,7 @@ def test_any_malformed_run_manifest_exits_2_and_writes_nothing(finished_run, tmp
     import random
     from collections import Counter
 
-    from stitchbench.results.store import RunManifest
+    from stitchbench.results._store import RunManifest
 
     base = json.loads((finished_run / "manifest.json").read_text())
     RunManifest.model_validate(base)

@@ -303,10 +303,10 @@ def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
     """The leaderboard ranks by runtime-ECDF area, its normalized hypervolume is each job's hypervolume over
     the exact front's (val); the report lists each solver's parameters and its verdict per instance, and
     draws the run's runtime ECDF and each instance's, with its area table."""
-    from stitchbench.results.calibration import calibration_of_run
-    from stitchbench.results.figures import safe
-    from stitchbench.results.indicators import hypervolume, long_front
-    from stitchbench.results.leaderboard import of_runs
+    from stitchbench.results._calibration import calibration_of_run
+    from stitchbench.results._figures import safe
+    from stitchbench.results._indicators import hypervolume, long_front
+    from stitchbench.results._leaderboard import of_runs
 
     _, out, _ = tiny
     capsys.readouterr()

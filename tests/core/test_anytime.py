@@ -8,7 +8,7 @@ import pytest
 
 from stitchbench.errors import InputError
 from stitchbench.moo._instance import ProblemInstance
-from stitchbench.results.anytime import (
+from stitchbench.results._anytime import (
     DEPTH,
     N_TARGETS,
     area,
@@ -20,7 +20,7 @@ from stitchbench.results.anytime import (
     runtimes,
     targets,
 )
-from stitchbench.results.leaderboard import friedman, pairwise
+from stitchbench.results._leaderboard import friedman, pairwise
 
 BUDGET, INSTANCES, SEEDS = 500, 8, 5
 FRONT_HV = 0.8  # the front: the point (0.8, 1.0)
@@ -142,7 +142,7 @@ def test_the_ecdf_and_its_figure(fast_first, tmp_path):
 
 
 def test_the_reports_area_table_ranks_by_area_with_the_mann_whitney_verdicts(fast_first):
-    from stitchbench.results.tables import area_table
+    from stitchbench.results._tables import area_table
 
     one = fast_first[fast_first.instance == "i0"]
     table = area_table(one, instance_tests(one)).set_index("solver")

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from stitchbench.errors import InputError
-from stitchbench.results.anytime import instance_tests, runs
-from stitchbench.results.calibration import CalibrationRecord, calibrate, calibration_table, confirm
-from stitchbench.results.statistics import decided
+from stitchbench.results._anytime import instance_tests, runs
+from stitchbench.results._calibration import CalibrationRecord, calibrate, calibration_table, confirm
+from stitchbench.results._statistics import decided
 
 from .test_leaderboard import exact_table, logs, record
 

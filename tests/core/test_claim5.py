@@ -5,10 +5,10 @@ family without an instance for the host, and reports what each front adds to the
 import pandas as pd
 import pytest
 
-from stitchbench.study.bootstrap import FAILS, HOLDS, NOT_TESTED
-from stitchbench.study.claim5 import ONE_SHOT_POOL
-from stitchbench.study.claims import check_claims
-from stitchbench.study.records import Claim, Claim5Check
+from stitchbench.study._bootstrap import FAILS, HOLDS, NOT_TESTED
+from stitchbench.study._claim5 import ONE_SHOT_POOL
+from stitchbench.study._claims import check_claims
+from stitchbench.study._records import Claim, Claim5Check
 
 from .test_claims import REFS, instance, reference_table, synthetic
 

@@ -9,11 +9,11 @@ import pytest
 from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._lattice import simplex_grid
 from stitchbench.moo._pools import CandidatePool, scored, val_front, weighting_pool
-from stitchbench.study.bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED, combined
-from stitchbench.study.claim4 import decide_seed
-from stitchbench.study.claims import claim4, scenario_claims
-from stitchbench.study.inputs import groups_of
-from stitchbench.study.records import Claim, Claim4Seed
+from stitchbench.study._bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED, combined
+from stitchbench.study._claim4 import decide_seed
+from stitchbench.study._claims import claim4, scenario_claims
+from stitchbench.study._inputs import groups_of
+from stitchbench.study._records import Claim, Claim4Seed
 
 PARTIES = ["A", "B"]
 N = 400
@@ -176,7 +176,7 @@ def test_a_fraction_near_the_cut_is_re_estimated_and_then_inconclusive():
     """A condition holding on 95% of resamples in expectation: re-estimated with 20,000 resamples and still
     within 3 SE of 0.95: INCONCLUSIVE, not HOLDS (another bootstrap seed could flip it). At 99%: HOLDS from
     2,000 resamples; at 1%: FAILS."""
-    from stitchbench.study.bootstrap import fraction, verdict
+    from stitchbench.study._bootstrap import fraction, verdict
 
     def holding(p):
         def condition(parties, _zoo):  # a uniform draw per resample, read off its sample weights

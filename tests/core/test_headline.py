@@ -3,8 +3,8 @@ the uniform ensemble, mean ± SE over zoo seeds, and the plain-words verdict gen
 
 import pandas as pd
 
-from stitchbench.study.headline import headline, verdicts
-from stitchbench.study.records import ClaimsRecord
+from stitchbench.study._headline import headline, verdicts
+from stitchbench.study._records import ClaimsRecord
 
 from .test_leaderboard import record
 
@@ -112,7 +112,7 @@ def test_parties_of_another_scenario_neither_show_as_nan_nor_hide_the_largest_ga
     import numpy as np
     import pandas as pd
 
-    from stitchbench.study.headline import host_sentences
+    from stitchbench.study._headline import host_sentences
 
     rows = pd.DataFrame(
         {
@@ -135,7 +135,7 @@ def test_parties_of_another_scenario_neither_show_as_nan_nor_hide_the_largest_ga
 def test_each_scenario_gets_its_own_table_without_the_other_scenarios_parties(tmp_path):
     """Scenarios with different parties: one headline table each, holding only its own parties' columns (a
     single table had a "—" column per party of every other scenario)."""
-    from stitchbench.study.sections import headline_blocks
+    from stitchbench.study._sections import headline_blocks
 
     claims, baselines, instances = inputs([(0.95, 0.90)], [True])
     per_seed = [seed(0, (0.91, 0.88), False) | {"selected": {"instance": "j0"}, "point": {"C": 0.91, "D": 0.88}}]
@@ -154,7 +154,7 @@ def test_each_scenario_gets_its_own_table_without_the_other_scenarios_parties(tm
 
 
 def test_the_answers_count_hosts_per_question():
-    from stitchbench.study.sections import answers
+    from stitchbench.study._sections import answers
 
     def check(verdict, family=None):
         return {"verdict": verdict} | ({"family": family} if family else {})
@@ -176,7 +176,7 @@ def test_the_answers_count_hosts_per_question():
 
 
 def test_the_gap_figure_is_drawn_per_scenario(tmp_path):
-    from stitchbench.study.sections import gap_figures
+    from stitchbench.study._sections import gap_figures
 
     rows = [
         {"host": h, "method": m, "party": p, "gap": g, "lo": g - 1, "hi": g + 1, "zoo_seeds": 1}

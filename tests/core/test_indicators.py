@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from stitchbench.moo._instance import ProblemInstance
-from stitchbench.results.indicators import hypervolume, strictly_dominates
-from stitchbench.results.statistics import a12, holm, pairwise_tests
+from stitchbench.results._indicators import hypervolume, strictly_dominates
+from stitchbench.results._statistics import a12, holm, pairwise_tests
 
 
 def record(objectives=("a", "b"), maximize=(True, True), cost_max=None) -> ProblemInstance:

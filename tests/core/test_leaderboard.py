@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from stitchbench.moo._instance import ProblemInstance
-from stitchbench.results.figures import solver_colours
-from stitchbench.results.leaderboard import (
+from stitchbench.results._figures import solver_colours
+from stitchbench.results._leaderboard import (
     cd_figure,
     cliques,
     critical_difference,
@@ -201,7 +201,7 @@ def test_the_nemenyi_critical_difference_matches_demsar():
 
 
 def test_best_solvers_per_instance_say_what_decides_and_how_many_seeds_would():
-    from stitchbench.results.statistics import best_solvers, pairwise_tests, seeds_to_decide
+    from stitchbench.results._statistics import best_solvers, pairwise_tests, seeds_to_decide
 
     assert seeds_to_decide(3) == 5 and seeds_to_decide(1) == 4  # 2 / C(8, 4) = 0.029 <= 0.05 < 3 * 0.029
     clear = indicators({"good": 0.9, "mid": 0.8, "bad": 0.5}, 1, seeds=10)

@@ -7,7 +7,7 @@ import pytest
 
 from stitchbench.moo._instance import make_instance
 from stitchbench.moo._scoring import member_weights
-from stitchbench.results.indicators import hypervolume
+from stitchbench.results._indicators import hypervolume
 from stitchbench.solvers import create_solver, run_solver
 from stitchbench.tabular import load
 from stitchbench.tabular._export import export_problem

@@ -11,10 +11,10 @@ from pydantic import ValidationError
 
 from stitchbench.cli import main
 from stitchbench.errors import InputError
-from stitchbench.results.calibration import CalibrationRecord
-from stitchbench.results.leaderboard import Friedman, LeaderboardRow
-from stitchbench.results.store import RESULTS_FORMAT, RUN_MANIFEST, RunDir, RunManifest
-from stitchbench.study.records import Claim, Claim4Check, ClaimsRecord
+from stitchbench.results._calibration import CalibrationRecord
+from stitchbench.results._leaderboard import Friedman, LeaderboardRow
+from stitchbench.results._store import RESULTS_FORMAT, RUN_MANIFEST, RunDir, RunManifest
+from stitchbench.study._records import Claim, Claim4Check, ClaimsRecord
 
 from .test_claim5 import run_claims
 from .test_claims import claim4_of, claims_of, synthetic
@@ -158,7 +158,7 @@ def test_records_are_frozen():
 def test_the_rendered_thresholds_follow_their_constants(monkeypatch):
     """The claims methods note, claim 4's per-seed line and the headline's interval state the constants they
     are decided by: changing a constant changes the text."""
-    from stitchbench.study import sections
+    from stitchbench.study import _sections as sections
 
     assert "at least 95% of resamples, FAILS at 5% or less" in sections.claims_methods()
     assert "within 3 SE of a cut is re-estimated with 20,000 resamples" in sections.claims_methods()
@@ -171,7 +171,7 @@ def test_the_rendered_thresholds_follow_their_constants(monkeypatch):
 
 
 def test_the_rule_text_of_claims_1_to_3_follows_its_bound():
-    from stitchbench.study.claims import LOCAL_VS_MERGED, Rule
+    from stitchbench.study._claims import LOCAL_VS_MERGED, Rule
 
     assert LOCAL_VS_MERGED.text() == "|difference| ≤ 3 points"
     assert (

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import to_hex
 
-from stitchbench.results.figures import solver_colours
-from stitchbench.results.instance_figures import FrontRefs, draw_fronts, draw_hv, projected_front
+from stitchbench.results._figures import solver_colours
+from stitchbench.results._instance_figures import FrontRefs, draw_fronts, draw_hv, projected_front
 
 from .test_leaderboard import record
 
@@ -82,7 +82,7 @@ def test_projected_front_keeps_the_nondominated_projection():
 def test_front_references_of_a_cost_instance_take_e_on_its_parties():
     import json
 
-    from stitchbench.results.instance_figures import front_refs
+    from stitchbench.results._instance_figures import front_refs
 
     rec = record("i0").model_copy(update={"objectives": ["A", "B", "cost"], "maximize": [True, True, False]})
     rows = [

@@ -17,7 +17,7 @@ from stitchbench._files import atomic_write, check_folder
 from stitchbench._hashing import file_sha256
 from stitchbench.errors import InputError, unknown
 from stitchbench.moo._splits import EVAL_SPLITS
-from stitchbench.results.calibration import CALIBRATION_SEEDS, CONFIRMATION_SEEDS, calibration_of_run
+from stitchbench.results._calibration import CALIBRATION_SEEDS, CONFIRMATION_SEEDS, calibration_of_run
 from stitchbench.solvers import create_solver, run_solver
 from stitchbench.tabular._catalog import CATALOG, COLLECTION, SUITE, collection_name, entry
 from stitchbench.tabular._export import export_problem

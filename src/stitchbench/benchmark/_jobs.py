@@ -11,7 +11,7 @@ import pandas as pd
 from stitchbench.moo._api import Problem
 from stitchbench.moo._front import nondominated
 from stitchbench.moo._pools import Stitching
-from stitchbench.results.analyses import analyses
+from stitchbench.results._analyses import analyses
 from stitchbench.solvers import create_solver, run_solver
 
 from ._suite import Job

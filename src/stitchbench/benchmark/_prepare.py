@@ -24,7 +24,7 @@ from stitchbench._devices import resolve, worker_devices
 from stitchbench._hashing import canonical_json
 from stitchbench._processes import worker_pool
 from stitchbench.moo import EVAL_SPLITS, Problem, ProblemInstance
-from stitchbench.results.analyses import analyses
+from stitchbench.results._analyses import analyses
 from stitchbench.zoo._build import train_models, zoo_configs
 from stitchbench.zoo._recipe import eval_key
 

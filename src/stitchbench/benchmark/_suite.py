@@ -30,7 +30,7 @@ from stitchbench.errors import InputError, explain, unknown
 from stitchbench.moo import instance_id, scenario_key
 from stitchbench.problems import PROBLEMS
 from stitchbench.problems._registry import contract, variable_kinds
-from stitchbench.results.analyses import ANALYSES
+from stitchbench.results._analyses import ANALYSES
 from stitchbench.solvers import check_supports, create_solver
 from stitchbench.suites import shipped_suites
 from stitchbench.zoo import Recipe, check_archs

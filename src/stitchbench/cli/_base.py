@@ -20,7 +20,7 @@ from stitchbench import _devices as devices
 from stitchbench._files import INPUT_DEPTH, parse
 from stitchbench._params import check_seed
 from stitchbench.errors import InputError
-from stitchbench.results.markdown import md_table
+from stitchbench.results._markdown import md_table
 
 FORMATS = ("table", "csv", "md")
 T = TypeVar("T")

@@ -4,9 +4,9 @@ import sys
 from pathlib import Path
 
 from stitchbench.results import RunDir, rebuild
-from stitchbench.results import leaderboard as lbm
-from stitchbench.results.calibration import calibration_of_run, calibration_table, summary
-from stitchbench.results.compare import compare_runs, side_by_side
+from stitchbench.results import _leaderboard as lbm
+from stitchbench.results._calibration import calibration_of_run, calibration_table, summary
+from stitchbench.results._compare import compare_runs, side_by_side
 
 from ._base import Listing, add_format, emit
 

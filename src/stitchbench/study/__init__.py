@@ -2,8 +2,18 @@
 generic benchmark as an analysis (`analyses = ["claims"]` in a suite). It depends on the library; nothing in
 the library imports it (an import-linter contract)."""
 
-from .analysis import ClaimsAnalysis
-from .bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED
-from .claims import check_claims
+from ._analysis import ClaimsAnalysis
+from ._bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED
+from ._claims import check_claims
+from ._records import ClaimsRecord
 
-__all__ = ["FAILS", "HOLDS", "INCONCLUSIVE", "NOT_APPLICABLE", "NOT_TESTED", "ClaimsAnalysis", "check_claims"]
+__all__ = [
+    "FAILS",
+    "HOLDS",
+    "INCONCLUSIVE",
+    "NOT_APPLICABLE",
+    "NOT_TESTED",
+    "ClaimsAnalysis",
+    "ClaimsRecord",
+    "check_claims",
+]

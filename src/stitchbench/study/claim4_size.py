@@ -27,9 +27,11 @@ from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._pools import CandidatePool, val_front
 from stitchbench.moo._scoring import interval_weights
 
-from .bootstrap import HOLDS
-from .claim4 import Group, decide_seed
-from .records import Claim4Seed, Claim5Seed
+from ._bootstrap import HOLDS
+from ._claim4 import Group, decide_seed
+from ._records import Claim4Seed, Claim5Seed
+
+__all__ = ["main", "measure"]  # a command (python -m stitchbench.study.claim4_size); measure() for notebooks
 
 PARTIES = ["A", "B"]
 SIZE_BOUND = 0.05  # the rate PAPER.md allows, and the bound on its interval's upper end:

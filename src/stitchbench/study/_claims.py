@@ -20,13 +20,13 @@ from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._pools import ALPHA_MIN
 from stitchbench.tabular._grid import ONE_SHOT_FAMILIES
 
-from . import bootstrap
-from .bootstrap import NOT_APPLICABLE, NOT_TESTED, combined
-from .claim4 import EPS, POINT, decide_seed, host_verdict
-from .claim5 import ONE_SHOT_POOL, claim5
-from .gaps import gap_rows
-from .inputs import Samples, host_groups, reference_samples
-from .records import (
+from . import _bootstrap as bootstrap
+from ._bootstrap import NOT_APPLICABLE, NOT_TESTED, combined
+from ._claim4 import EPS, POINT, decide_seed, host_verdict
+from ._claim5 import ONE_SHOT_POOL, claim5
+from ._gaps import gap_rows
+from ._inputs import Samples, host_groups, reference_samples
+from ._records import (
     Bootstrap,
     BootstrapSettings,
     Claim,

@@ -10,17 +10,17 @@ import pandas as pd
 
 from stitchbench.moo._instance import ProblemInstance
 
-from . import leaderboard as lbm
-from .anytime import N_TARGETS, instance_tests
-from .calibration import BASELINE, SOLVED_SHARE, calibrate, calibration_table
-from .calibration import summary as calibration_summary
-from .figures import solver_colours
-from .instance_figures import drawn, front_refs
-from .leaderboard import Leaderboard
-from .render import Block, block_of
-from .statistics import ALPHA, best_solvers
-from .store import RunDir, instances_of
-from .tables import area_table, baseline_table, fmt, solver_table
+from . import _leaderboard as lbm
+from ._anytime import N_TARGETS, instance_tests
+from ._calibration import BASELINE, SOLVED_SHARE, calibrate, calibration_table
+from ._calibration import summary as calibration_summary
+from ._figures import solver_colours
+from ._instance_figures import drawn, front_refs
+from ._leaderboard import Leaderboard
+from ._render import Block, block_of
+from ._statistics import ALPHA, best_solvers
+from ._store import RunDir, instances_of
+from ._tables import area_table, baseline_table, fmt, solver_table
 
 TABLES = (
     *("fronts", "baselines", "indicators", "anytime", "evaluations", "statistics", "failed_jobs"),

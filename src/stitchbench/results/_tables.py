@@ -6,8 +6,8 @@ import pandas as pd
 
 from stitchbench.moo._instance import ProblemInstance
 
-from .indicators import reference_vectors
-from .statistics import ALPHA, decided
+from ._indicators import reference_vectors
+from ._statistics import ALPHA, decided
 
 
 def versus_best(best: str, solver: str, stats: pd.DataFrame) -> tuple[str, str]:

@@ -12,9 +12,9 @@ from stitchbench._processes import worker_pool
 from stitchbench.moo._front import nondominated
 from stitchbench.moo._instance import ProblemInstance
 
-from .anytime import N_TARGETS, ecdf_figure
-from .figures import safe, savefig
-from .indicators import attainment, long_front, objective_columns, reference_vectors
+from ._anytime import N_TARGETS, ecdf_figure
+from ._figures import safe, savefig
+from ._indicators import attainment, long_front, objective_columns, reference_vectors
 
 MARKERS = {"merged": "*", "fedavg": "P", "fedprox": "X", "ensemble": "D"}
 

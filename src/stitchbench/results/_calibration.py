@@ -23,10 +23,10 @@ from pydantic import BaseModel, ConfigDict
 
 from stitchbench.errors import InputError
 
-from .anytime import BASELINE, instance_tests, runs
-from .leaderboard import reference_hv
-from .statistics import ALPHA, decided, seeds_to_decide, smallest_p
-from .store import RunDir, instances_of
+from ._anytime import BASELINE, instance_tests, runs
+from ._leaderboard import reference_hv
+from ._statistics import ALPHA, decided, seeds_to_decide, smallest_p
+from ._store import RunDir, instances_of
 
 CALIBRATION_SEEDS = list(range(1000, 1020))
 CONFIRMATION_SEEDS = list(range(2000, 2020))

@@ -6,15 +6,14 @@ from pathlib import Path
 import pandas as pd
 
 from stitchbench.moo._instance import ProblemInstance
-from stitchbench.results.render import Block
-from stitchbench.results.tables import fmt
+from stitchbench.results._render import Block
+from stitchbench.results._tables import fmt
 
-from .bootstrap import FAILS, HOLDS, INCONCLUSIVE, INTERVAL, LEVEL, NEAR, NOT_APPLICABLE, NOT_TESTED, RESAMPLES_NEAR
-from .claim4 import POINT
-from .claim4_size import methods_note
-from .figures import gaps_figure
-from .headline import headline, verdicts
-from .records import (
+from ._bootstrap import FAILS, HOLDS, INCONCLUSIVE, INTERVAL, LEVEL, NEAR, NOT_APPLICABLE, NOT_TESTED, RESAMPLES_NEAR
+from ._claim4 import POINT
+from ._figures import gaps_figure
+from ._headline import headline, verdicts
+from ._records import (
     Bootstrap,
     Claim4Check,
     Claim5Check,
@@ -24,6 +23,7 @@ from .records import (
     ReferenceCheck,
     ScenarioClaims,
 )
+from .claim4_size import methods_note
 
 
 def claims_methods() -> str:

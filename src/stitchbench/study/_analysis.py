@@ -9,13 +9,13 @@ import pandas as pd
 
 from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._pools import ALPHA_MIN, POOL_COLUMNS, CandidatePool, Stitching, val_front
-from stitchbench.results.analyses import Analysis
-from stitchbench.results.store import RunDir, instances_of, write_json
+from stitchbench.results._analyses import Analysis
+from stitchbench.results._store import RunDir, instances_of, write_json
 
-from .claim5 import ONE_SHOT_POOL
-from .claims import check_claims
-from .records import ClaimsRecord
-from .sections import claims_blocks
+from ._claim5 import ONE_SHOT_POOL
+from ._claims import check_claims
+from ._records import ClaimsRecord
+from ._sections import claims_blocks
 
 CLAIMS = "claims.json"
 

@@ -21,9 +21,9 @@ import pandas as pd
 from stitchbench.errors import InputError
 from stitchbench.moo._instance import ProblemInstance
 
-from .figures import savefig
-from .indicators import hypervolume, objective_columns
-from .statistics import ALPHA, a12, holm
+from ._figures import savefig
+from ._indicators import hypervolume, objective_columns
+from ._statistics import ALPHA, a12, holm
 
 N_TARGETS = 51
 DEPTH = 5  # the last target: the front's hypervolume less 10**-DEPTH of the gap

@@ -10,7 +10,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from .markdown import md_table
+from ._markdown import md_table
 
 
 @dataclass

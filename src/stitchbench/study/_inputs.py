@@ -7,7 +7,7 @@ import pandas as pd
 from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._pools import CandidatePool
 
-from .claim4 import Group
+from ._claim4 import Group
 
 Samples = dict[str, dict[str, np.ndarray]]  # reference -> party -> per-sample test scores (one zoo seed)
 

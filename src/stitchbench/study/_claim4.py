@@ -23,8 +23,8 @@ import numpy as np
 from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._pools import CandidatePool, val_front
 
-from .bootstrap import FAILS, NOT_TESTED, combined, fraction, verdict
-from .records import Bootstrap, Claim4Seed, HeldOutTest, Selected
+from ._bootstrap import FAILS, NOT_TESTED, combined, fraction, verdict
+from ._records import Bootstrap, Claim4Seed, HeldOutTest, Selected
 
 T = TypeVar("T", bound=HeldOutTest)
 

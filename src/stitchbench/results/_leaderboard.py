@@ -26,12 +26,12 @@ from pydantic import BaseModel, ConfigDict
 
 from stitchbench.moo._instance import ProblemInstance
 
-from .anytime import N_TARGETS, areas, runs
-from .anytime import ecdf_figure as anytime_ecdf_figure
-from .figures import savefig, solver_colours
-from .indicators import hypervolume, long_front
-from .statistics import ALPHA, decided, holm
-from .store import LOCK, RUN_MANIFEST, RunDir
+from ._anytime import N_TARGETS, areas, runs
+from ._anytime import ecdf_figure as anytime_ecdf_figure
+from ._figures import savefig, solver_colours
+from ._indicators import hypervolume, long_front
+from ._statistics import ALPHA, decided, holm
+from ._store import LOCK, RUN_MANIFEST, RunDir
 
 
 class Record(BaseModel):
@@ -358,7 +358,7 @@ def summary(lb: Leaderboard) -> str:
 
 def of_runs(dirs: list[Path], split: str = "val") -> Leaderboard:
     """The leaderboard of several run directories together (each verified first, as `compare` does)."""
-    from .store import RunDir, instances_of
+    from ._store import RunDir, instances_of
 
     parts: dict[str, list[pd.DataFrame]] = {"indicators": [], "exact_fronts": [], "evaluations": []}
     instances: dict[str, ProblemInstance] = {}
@@ -393,7 +393,7 @@ def write_files(lb: Leaderboard, out: Path) -> list[Path]:
 
 
 def markdown(lb: Leaderboard) -> str:
-    from .markdown import md_table
+    from ._markdown import md_table
 
     return (
         f"# Solver leaderboard (ranked by runtime-ECDF area on val; HV and IGD+ on {lb.split})\n\n{summary(lb)}\n\n"

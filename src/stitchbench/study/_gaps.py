@@ -10,11 +10,11 @@ import pandas as pd
 from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._pools import CandidatePool
 
-from .bootstrap import interval
-from .claim4 import POINT, select, val_fronts
-from .claim5 import ONE_SHOT_POOL, best_point
-from .inputs import host_groups, reference_samples
-from .records import Gap
+from ._bootstrap import interval
+from ._claim4 import POINT, select, val_fronts
+from ._claim5 import ONE_SHOT_POOL, best_point
+from ._inputs import host_groups, reference_samples
+from ._records import Gap
 
 STITCH = "stitch s*"
 REFERENCES = {"ensemble": "uniform ensemble", "fedavg": "FedAvg", "fedprox": "FedProx"}

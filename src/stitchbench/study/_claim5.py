@@ -14,9 +14,9 @@ import pandas as pd
 from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._pools import CandidatePool
 
-from .bootstrap import NOT_TESTED
-from .claim4 import POINT, Group, decide_seed, host_verdict
-from .records import Claim5Check, Claim5Seed, FamilyPoint
+from ._bootstrap import NOT_TESTED
+from ._claim4 import POINT, Group, decide_seed, host_verdict
+from ._records import Claim5Check, Claim5Seed, FamilyPoint
 
 ONE_SHOT_POOL = "oneshot"  # the claim pools' name of a one-shot instance's val-chosen front
 

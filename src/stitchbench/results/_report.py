@@ -3,10 +3,10 @@ markdown and a self-contained HTML page (`render`), its figures in figures/."""
 
 from pathlib import Path
 
-from .analyses import declared
-from .render import to_html, to_markdown
-from .sections import RunTables, failed_blocks, instance_blocks, intro_blocks, solver_blocks
-from .store import RunDir, atomic_write
+from ._analyses import declared
+from ._render import to_html, to_markdown
+from ._sections import RunTables, failed_blocks, instance_blocks, intro_blocks, solver_blocks
+from ._store import RunDir, atomic_write
 
 
 def write_report(run: RunDir) -> tuple[Path, Path]:

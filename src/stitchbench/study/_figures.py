@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stitchbench.results.figures import safe, savefig
+from stitchbench.results._figures import safe, savefig
 
 
 def gaps_figure(scenario: str, rows: pd.DataFrame, out: Path) -> Path:

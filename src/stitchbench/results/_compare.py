@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .store import RunDir
+from ._store import RunDir
 
 FORMATS = ("table", "csv", "md")
 

@@ -18,7 +18,7 @@ import pandas as pd
 from stitchbench.moo._instance import ProblemInstance
 from stitchbench.registry import Registry
 
-from .store import RunDir
+from ._store import RunDir
 
 
 class Analysis:
@@ -39,7 +39,7 @@ class Analysis:
         """Write `outputs` from the run's tables and its finished jobs' tables."""
 
     def blocks(self, run: RunDir, instances: dict[str, ProblemInstance], baselines: pd.DataFrame) -> list:
-        """The report's sections (`stitchbench.results.render.Block`s), placed before the solvers'."""
+        """The report's sections (`stitchbench.results._render.Block`s), placed before the solvers'."""
         return []
 
     def marks(self, run: RunDir) -> dict[str, list[tuple[str, np.ndarray]]]:

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 
 from stitchbench.moo._instance import ProblemInstance
-from stitchbench.results.indicators import reference_vectors, strictly_dominates
+from stitchbench.results._indicators import reference_vectors, strictly_dominates
 
-from .bootstrap import combined
-from .records import ClaimsRecord
+from ._bootstrap import combined
+from ._records import ClaimsRecord
 
 COMPARED = ("fedavg", "fedprox", "ensemble")  # what the stitched point is checked to strictly dominate
 

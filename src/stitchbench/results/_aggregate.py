@@ -5,11 +5,11 @@ import pandas as pd
 
 from stitchbench._hashing import file_sha256
 
-from .analyses import declared
-from .indicators import anytime, failed_jobs, job_indicators
-from .report import write_report
-from .statistics import pairwise_tests
-from .store import AGGREGATES, RunDir, instances_of, write_parquet
+from ._analyses import declared
+from ._indicators import anytime, failed_jobs, job_indicators
+from ._report import write_report
+from ._statistics import pairwise_tests
+from ._store import AGGREGATES, RunDir, instances_of, write_parquet
 
 
 def write_references(run: RunDir, tables: dict[str, pd.DataFrame]) -> dict[str, str]:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Tag, ValidationError
 
 from stitchbench.errors import InputError, explain
 
-from .bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED, Fraction
+from ._bootstrap import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, NOT_TESTED, Fraction
 
 Verdict = Literal[HOLDS, FAILS, INCONCLUSIVE, NOT_TESTED, NOT_APPLICABLE]
 
