@@ -133,3 +133,18 @@ def test_the_readmes_collection_snippet_runs_raw_pymoo_and_optuna():
     assert len(study.trials) == 300 and study.metric_names == [o.name for o in problem.objectives]
     for t in study.trials[:20]:
         assert t.values == problem.evaluate([t.params], "val")[0].tolist()
+
+
+def test_the_docs_list_of_instances_is_generated_from_the_catalog(capsys):
+    """docs/collection-instances.md is `stitchbench table list --format md` below its heading (regenerate it
+    with that command after a rebuild)."""
+    from pathlib import Path
+
+    from stitchbench.cli import main
+
+    assert main(["table", "list", "--format", "md"]) == 0
+    listing = capsys.readouterr().out.strip()
+    doc = (Path(__file__).parents[2] / "docs" / "collection-instances.md").read_text()
+    head, table = doc.split("\n| name |", 1)
+    assert "table list --format md" in head and f"| name |{table}".strip() == listing
+    assert len(listing.splitlines()) == len(catalog()) + 2  # the header, the rule, a row per instance
