@@ -104,6 +104,9 @@ def test_a_calibration_from_another_run_is_refused_before_anything_is_written(tm
         build_collection(out, calibration={n: c | {"budget": 500} for n, c in second.items()})
     with pytest.raises(InputError, match=r"'optuna\.random': \{\}\} \(budgets None\); the 'solvers' suite has"):
         build_collection(out, calibration=first)  # the shipped records: the first rule's solvers
+    lost = {n: c | {"verdict": "not confirmed: solved"} for n, c in second.items()}
+    with pytest.raises(InputError, match="is 'not confirmed: solved', not calibrated; leave it out of the 'solvers'"):
+        build_collection(out, calibration=lost)
     reported = {n: c | {"seeds": list(range(20))} for n, c in second.items()}
     with pytest.raises(InputError, match=r"calibrated on seeds \[0, 1, .*, 19\] and confirmed on \[2000,"):
         build_collection(out, calibration=reported)

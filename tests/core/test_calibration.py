@@ -86,8 +86,10 @@ def test_a_verdict_stands_only_where_a_disjoint_seed_set_confirms_it():
     assert lost.verdict == f"not confirmed: {tied.verdict}"
     with pytest.raises(InputError, match="i0: the confirmation's seeds must be disjoint from the calibration's"):
         confirm([first], [first])
-    with pytest.raises(InputError, match="the confirmation has no results for i0"):
+    with pytest.raises(InputError, match="the confirmation has no results for i0 .calibrated on the first seeds"):
         confirm([first], [])
+    (alone,) = confirm([tied.model_copy(update={"seeds": first.seeds})], [])  # not calibrated: none needed
+    assert alone.verdict == tied.verdict and alone.confirmation is None
 
 
 def test_a_run_without_random_search_cannot_be_calibrated():

@@ -51,7 +51,7 @@ def calibration_records(run_dir: Path, confirmation_dir: Path) -> dict[str, dict
 
 def check_calibration(calibration: dict[str, dict], names: list[str], suite: Suite, suite_ref: str) -> None:
     """A calibration must come from runs of the collection's suite: every instance built, at the suite's
-    budget, by its solvers with their parameters, on the CALIBRATION_SEEDS and confirmed on the
+    budget, by its solvers with their parameters, calibrated on the CALIBRATION_SEEDS and confirmed on the
     CONFIRMATION_SEEDS (an InputError naming what differs)."""
     missing = [n for n in names if n not in calibration]
     if missing:
@@ -69,11 +69,16 @@ def check_calibration(calibration: dict[str, dict], names: list[str], suite: Sui
                 f"(budgets {c.get('solver_budgets')}); the {suite_ref!r} suite has budget {suite.budget} and solvers "
                 f"{solvers} (budgets {budgets})"
             )
-        seeds = (c.get("seeds"), c.get("confirmation", {}).get("seeds"))
+        seeds = (c.get("seeds"), (c.get("confirmation") or {}).get("seeds"))
         if seeds != (CALIBRATION_SEEDS, CONFIRMATION_SEEDS):
             raise InputError(
                 f"--calibration: {name} was calibrated on seeds {seeds[0]} and confirmed on {seeds[1]}; the "
                 f"collection is calibrated on {CALIBRATION_SEEDS} and confirmed on {CONFIRMATION_SEEDS}"
+            )
+        if c.get("verdict") != "calibrated":
+            raise InputError(
+                f"--calibration: {name} is {c.get('verdict')!r}, not calibrated; "
+                f"leave it out of the {suite_ref!r} suite"
             )
 
 

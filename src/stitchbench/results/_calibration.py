@@ -131,14 +131,19 @@ def calibrate(
 
 def confirm(calibration: list[CalibrationRecord], confirmation: list[CalibrationRecord]) -> list[CalibrationRecord]:
     """Each instance's calibration record with its record on a disjoint seed set (`confirmation`) beside; it
-    stays calibrated only where the confirmation is too ("not confirmed: ..." otherwise)."""
+    stays calibrated only where the confirmation is too ("not confirmed: ..." otherwise). Only calibrated
+    instances need a confirmation (one that is not stays out whatever a second seed set says), so a
+    confirmation run may hold just those; one it has of another instance is kept beside it all the same."""
     second = {r.instance: r for r in confirmation}
-    missing = [r.instance for r in calibration if r.instance not in second]
+    missing = [r.instance for r in calibration if r.verdict == "calibrated" and r.instance not in second]
     if missing:
-        raise InputError(f"the confirmation has no results for {', '.join(missing)}")
+        raise InputError(f"the confirmation has no results for {', '.join(missing)} (calibrated on the first seeds)")
     out = []
     for r in calibration:
-        c = second[r.instance]
+        c = second.get(r.instance)
+        if c is None:
+            out.append(r)
+            continue
         if set(r.seeds) & set(c.seeds):
             raise InputError(f"{r.instance}: the confirmation's seeds must be disjoint from the calibration's")
         word = r.verdict
