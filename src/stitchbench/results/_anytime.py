@@ -12,7 +12,6 @@ per instance, on their runs' areas (two-sided Mann-Whitney U, Holm-corrected, wi
 ranks by this area. An instance without targets (no random-search runs, or random's median already at the
 front) is left out, with its reason (`runs`)."""
 
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +22,14 @@ from stitchbench.moo._instance import ProblemInstance
 
 from ._figures import savefig
 from ._indicators import hypervolume, objective_columns
-from ._statistics import ALPHA, a12, holm
+from ._statistics import mann_whitney_pairs
 
 N_TARGETS = 51
 DEPTH = 5  # the last target: the front's hypervolume less 10**-DEPTH of the gap
+TEST_COLUMNS = [
+    *("instance", "solver_a", "solver_b", "n_a", "n_b", "area_a", "area_b"),
+    *("U", "p", "p_holm", "A12", "verdict"),
+]
 BASELINE = "random"  # the solver whose median hypervolume at the budget sets the first target
 
 
@@ -108,24 +111,15 @@ def areas(per_run: pd.DataFrame) -> pd.DataFrame:
 
 
 def instance_tests(per_run: pd.DataFrame) -> pd.DataFrame:
-    """Per instance, every pair of solvers' run areas: two-sided Mann-Whitney U, Holm-corrected within the
-    instance, with A12 (the probability a run of a has the larger area)."""
-    from scipy.stats import mannwhitneyu
-
+    """Per instance, every pair of solvers' run areas (`statistics.mann_whitney_pairs`: two-sided Mann-Whitney
+    U, Holm-corrected within the instance, with A12, the probability a run of a has the larger area)."""
     rows = []
     for instance, g in per_run.groupby("instance", sort=False):
-        by = {s: r.area.to_numpy() for s, r in g.groupby("solver", sort=True)}
-        pairs = list(combinations(by, 2))
-        p = np.array([mannwhitneyu(by[a], by[b], alternative="two-sided").pvalue for a, b in pairs])
-        for (a, b), pv, ph in zip(pairs, p, holm(np.nan_to_num(p, nan=1.0)), strict=True):
-            effect = a12(by[a], by[b])
-            word = "no significant difference" if ph > ALPHA else ("a better" if effect > 0.5 else "b better")
-            rows.append(
-                {"instance": instance, "solver_a": a, "solver_b": b, "area_a": float(by[a].mean())}
-                | {"area_b": float(by[b].mean()), "p": float(pv), "p_holm": float(ph), "A12": effect, "verdict": word}
-            )
-    columns = ["instance", "solver_a", "solver_b", "area_a", "area_b", "p", "p_holm", "A12", "verdict"]
-    return pd.DataFrame(rows, columns=columns)
+        by = {s: r.area.to_numpy(dtype=float) for s, r in g.groupby("solver", sort=True)}
+        for r in mann_whitney_pairs(by):
+            r["area_a"], r["area_b"] = r.pop("mean_a"), r.pop("mean_b")
+            rows.append({"instance": instance} | r)
+    return pd.DataFrame(rows, columns=TEST_COLUMNS)
 
 
 def ecdf(per_run: pd.DataFrame) -> pd.DataFrame:

@@ -53,39 +53,47 @@ def verdict(p_holm: float, effect: float) -> str:
     return "a better" if effect > 0.5 else "b better"
 
 
+def mann_whitney_pairs(samples: dict[str, np.ndarray]) -> list[dict]:
+    """Every pair (a, b) of `samples` (solver -> one value per seed), in key order: two-sided Mann-Whitney U,
+    Holm-corrected over the pairs, with A12 and the verdict; where no Holm-corrected p could reach ALPHA with
+    these seeds, p is NaN and the verdict "too few seeds"."""
+    pairs = list(combinations(samples, 2))
+    if not pairs:
+        return []
+    from scipy.stats import mannwhitneyu  # scipy.stats takes 0.7 s to import: only when testing
+
+    tests = [mannwhitneyu(samples[a], samples[b], alternative="two-sided") for a, b in pairs]
+    p = np.array([t.pvalue for t in tests], dtype=float)
+    rows = []
+    for (a, b), t, pv, ph in zip(pairs, tests, p, holm(np.nan_to_num(p, nan=1.0)), strict=True):
+        effect = a12(samples[a], samples[b])
+        decidable = len(pairs) * smallest_p(len(samples[a]), len(samples[b])) <= ALPHA
+        rows.append(
+            {
+                "solver_a": a,
+                "solver_b": b,
+                "n_a": len(samples[a]),
+                "n_b": len(samples[b]),
+                "mean_a": float(samples[a].mean()),
+                "mean_b": float(samples[b].mean()),
+                "U": float(t.statistic),
+                "p": float(pv) if decidable else np.nan,
+                "p_holm": float(ph) if decidable else np.nan,
+                "A12": effect,
+                "verdict": verdict(ph, effect) if decidable else "too few seeds",
+            }
+        )
+    return rows
+
+
 def pairwise_tests(indicators: pd.DataFrame) -> pd.DataFrame:
-    """Every pair of solvers on every instance and split, on hypervolume."""
+    """Every pair of solvers on every instance and split, on hypervolume (`mann_whitney_pairs`)."""
     rows = []
     for (instance, split), g in indicators.groupby(["instance", "split"], sort=False) if len(indicators) else []:
         hv = {s: h.hypervolume.to_numpy(dtype=float) for s, h in g.groupby("solver", sort=True)}
-        pairs = list(combinations(hv, 2))
-        if not pairs:
-            continue
-        from scipy.stats import mannwhitneyu  # scipy.stats takes 0.7 s to import: only when testing
-
-        tests = [mannwhitneyu(hv[a], hv[b], alternative="two-sided") for a, b in pairs]
-        p = np.array([t.pvalue for t in tests], dtype=float)
-        adjusted = holm(np.nan_to_num(p, nan=1.0))
-        for (a, b), t, pv, ph in zip(pairs, tests, p, adjusted, strict=True):
-            effect = a12(hv[a], hv[b])
-            decidable = len(pairs) * smallest_p(len(hv[a]), len(hv[b])) <= ALPHA
-            rows.append(
-                {
-                    "instance": instance,
-                    "split": split,
-                    "solver_a": a,
-                    "solver_b": b,
-                    "n_a": len(hv[a]),
-                    "n_b": len(hv[b]),
-                    "hv_a": float(hv[a].mean()),
-                    "hv_b": float(hv[b].mean()),
-                    "U": float(t.statistic),
-                    "p": float(pv) if decidable else np.nan,
-                    "p_holm": float(ph) if decidable else np.nan,
-                    "A12": effect,
-                    "verdict": verdict(ph, effect) if decidable else "too few seeds",
-                }
-            )
+        for r in mann_whitney_pairs(hv):
+            r["hv_a"], r["hv_b"] = r.pop("mean_a"), r.pop("mean_b")
+            rows.append({"instance": instance, "split": split} | r)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
