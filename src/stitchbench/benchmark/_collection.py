@@ -15,6 +15,7 @@ from stitchbench._artifacts import default_cache_dir
 from stitchbench._devices import resolve
 from stitchbench._files import atomic_write, check_folder
 from stitchbench._hashing import file_sha256
+from stitchbench._processes import worker_pool
 from stitchbench.errors import InputError, unknown
 from stitchbench.moo._splits import EVAL_SPLITS
 from stitchbench.results._calibration import CALIBRATION_SEEDS, CONFIRMATION_SEEDS, calibration_of_run
@@ -100,16 +101,20 @@ def best_known(problem, suite) -> tuple[dict[str, np.ndarray], dict]:
     return known, {"front_source": f"best known: the lattice front and {', '.join(solvers)} (seed 0)"}
 
 
-def build_entry(name: str, job, workspace: Workspace, suite, folder: Path, on_instance=None) -> dict:
-    """Export one instance into `folder / name` (a best-known front for an approximate one); its entry."""
+BUILD_WORKERS = 2  # instances exported at once, each in a process of its own on one thread
+
+
+def build_entry(name: str, job, suite, folder: Path, cache_dir: Path, device: str) -> tuple[dict, float, int]:
+    """Export one instance into `folder / name` (a best-known front for an approximate one), in a pool worker
+    with a workspace of its own (its models and tables come from the cache); (its entry, seconds, bytes)."""
     start = time.perf_counter()
-    problem = workspace.problem(job)
-    known, fields = best_known(problem, suite) if problem.front_kind() == "approximate" else (None, {})
-    manifest = export_problem(problem, workspace.instance(job), folder / name, known, **fields)
+    workspace = Workspace(cache_dir, zoo_workers=1, device=resolve(device))
+    with one_thread():
+        problem = workspace.problem(job)
+        known, fields = best_known(problem, suite) if problem.front_kind() == "approximate" else (None, {})
+        manifest = export_problem(problem, workspace.instance(job), folder / name, known, **fields)
     size = sum(f.stat().st_size for f in (folder / name).iterdir())
-    if on_instance:
-        on_instance(name, time.perf_counter() - start, size)
-    return entry(name, manifest, file_sha256(folder / name / "manifest.json"), size)
+    return entry(name, manifest, file_sha256(folder / name / "manifest.json"), size), time.perf_counter() - start, size
 
 
 def build_collection(
@@ -133,12 +138,19 @@ def build_collection(
         check_calibration(calibration, list(jobs), suite, suite_ref)
     if out.exists() and any(out.iterdir()) and not (out / CATALOG).is_file():
         raise InputError(f"{out} exists and holds no collection ({CATALOG}); give a new or empty folder")
-    workspace = Workspace(cache_dir or default_cache_dir(), zoo_workers=2, device=resolve(device or "cpu"))
+    device = str(resolve(device or "cpu"))  # checked here; each worker resolves it again
     tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
     tmp.mkdir(parents=True)
     try:
-        with one_thread():
-            entries = [build_entry(name, job, workspace, suite, tmp, on_instance) for name, job in jobs.items()]
+        entries = []
+        with worker_pool(min(BUILD_WORKERS, len(jobs))) as pool:
+            cache = cache_dir or default_cache_dir()
+            futures = {n: pool.submit(build_entry, n, j, suite, tmp, cache, device) for n, j in jobs.items()}
+            for name, future in futures.items():
+                e, seconds, size = future.result()
+                if on_instance:
+                    on_instance(name, seconds, size)
+                entries.append(e)
         for e in entries:
             if calibration and e["name"] in calibration:
                 e["calibration"] = calibration[e["name"]]

@@ -67,6 +67,15 @@ def area(rt: np.ndarray, budget: float) -> float:
     return float(np.mean(np.where(rt <= budget, (span - np.log(np.maximum(rt, 1))) / span, 0.0)))
 
 
+TRACE_COLUMNS = frozenset({"job", "instance", "solver", "seed", "eval", "fidelity", "cost"})
+
+
+def trace_column(name: str) -> bool:
+    """The columns of evaluations.parquet that `runs` reads (`RunDir.table(..., select=trace_column)`): not
+    the decisions."""
+    return name in TRACE_COLUMNS or name.startswith("f.")
+
+
 def runs(
     evaluations: pd.DataFrame, instances: dict[str, ProblemInstance], front_hv: dict[str, float]
 ) -> tuple[pd.DataFrame, dict[str, str]]:

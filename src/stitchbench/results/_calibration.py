@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from stitchbench.errors import InputError
 
-from ._anytime import BASELINE, instance_tests, runs
+from ._anytime import BASELINE, instance_tests, runs, trace_column
 from ._leaderboard import reference_hv
 from ._statistics import ALPHA, decided, seeds_to_decide, smallest_p
 from ._store import RunDir, instances_of
@@ -160,7 +160,10 @@ def calibration_of_run(run_dir: Path, confirmation_dir: Path | None = None) -> l
     manifest = run.require()
     run.verify(manifest, aggregates=True)
     records = calibrate(
-        run.table("indicators"), run.table("exact_fronts"), run.table("evaluations"), instances_of(manifest)
+        run.table("indicators"),
+        run.table("exact_fronts"),
+        run.table("evaluations", trace_column),
+        instances_of(manifest),
     )
     suite = manifest["suite"]
     measured = {

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from stitchbench.moo._instance import ProblemInstance
 
-from ._anytime import N_TARGETS, areas, runs
+from ._anytime import N_TARGETS, areas, runs, trace_column
 from ._anytime import ecdf_figure as anytime_ecdf_figure
 from ._figures import savefig, solver_colours
 from ._indicators import hypervolume, long_front
@@ -368,7 +368,7 @@ def of_runs(dirs: list[Path], split: str = "val") -> Leaderboard:
         run.verify(manifest, aggregates=True)
         instances |= instances_of(manifest)
         for name, frames in parts.items():
-            frames.append(run.table(name))
+            frames.append(run.table(name, trace_column if name == "evaluations" else None))
     tables = {k: pd.concat([f for f in v if len(f)] or [pd.DataFrame()], ignore_index=True) for k, v in parts.items()}
     exact = tables["exact_fronts"].drop_duplicates() if len(tables["exact_fronts"]) else tables["exact_fronts"]
     ev = tables["evaluations"]

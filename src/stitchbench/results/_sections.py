@@ -11,7 +11,7 @@ import pandas as pd
 from stitchbench.moo._instance import ProblemInstance
 
 from . import _leaderboard as lbm
-from ._anytime import N_TARGETS, instance_tests
+from ._anytime import N_TARGETS, instance_tests, trace_column
 from ._calibration import BASELINE, SOLVED_SHARE, calibrate, calibration_table
 from ._calibration import summary as calibration_summary
 from ._figures import solver_colours
@@ -49,7 +49,7 @@ class RunTables:
     @classmethod
     def read(cls, run: RunDir) -> "RunTables":
         manifest = run.require()
-        tables = {t: run.table(t) for t in TABLES}
+        tables = {t: run.table(t, trace_column if t == "evaluations" else None) for t in TABLES}
         done = [j for j, s in manifest["jobs"].items() if s["status"] == "done"]
         fronts = tables["fronts"]
         tables["fronts"] = fronts[fronts.job.isin(done)] if len(fronts) else fronts

@@ -12,13 +12,14 @@ import os
 import platform
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
+import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -291,12 +292,15 @@ class RunDir:
         frames = [f for f in frames if len(f)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-    def table(self, name: str) -> pd.DataFrame:
+    def table(self, name: str, select: Callable[[str], bool] | None = None) -> pd.DataFrame:
+        """A run table; with `select`, only the columns it accepts (a run's evaluations have a column per
+        variable of every instance: read whole, a large run's need tens of GB)."""
         path = self.file(f"{name}.parquet")
         if not path.is_file():
             raise InputError(f"{self.path} has no {name}.parquet; is the run finished?")
         try:
-            return pd.read_parquet(path)
+            columns = [c for c in pq.read_schema(path).names if select(c)] if select else None
+            return pd.read_parquet(path, columns=columns)
         except (OSError, ValueError) as e:  # pyarrow's errors derive from these
             raise InputError(
                 f"{path} is damaged ({type(e).__name__}); `stitchbench run` with the same suite and --out rebuilds it"
