@@ -160,3 +160,34 @@ def test_an_approximate_front_is_improved_by_solver_runs_and_says_so(zoo, tmp_pa
         union = nondominated(np.vstack([lattice, known[split]]), problem.maximize)
         np.testing.assert_array_equal(best, union)
         assert hypervolume(best, rec) >= hypervolume(lattice, rec)
+
+
+def test_a_calibration_is_recorded_in_a_built_collection_without_rebuilding_it(tmp_path):
+    """--keep-tables: the records go into catalog.json, checked as for a rebuild; a collection of other
+    instances, or none, is refused naming why."""
+    import shutil
+
+    from stitchbench.benchmark._collection import recalibrate
+    from stitchbench.errors import InputError
+
+    shipped = {n: e["calibration"] for n, e in read_catalog().items()}
+    out = tmp_path / "c"
+    out.mkdir()
+    with pytest.raises(InputError, match="holds no collection"):
+        recalibrate(shipped, out)
+    shutil.copy(COLLECTION / "catalog.json", out / "catalog.json")
+    moved = {n: c | {"front_hv": c["front_hv"] + 1} for n, c in shipped.items()}
+    entries = recalibrate(moved, out)
+    assert (
+        {e["name"]: e["calibration"] for e in entries}
+        == moved
+        == {e["name"]: e["calibration"] for e in json.loads((out / "catalog.json").read_text())["instances"]}
+    )
+    with pytest.raises(InputError, match="is 'solved', not calibrated"):
+        recalibrate({n: c | {"verdict": "solved"} for n, c in shipped.items()}, out)
+    catalog = json.loads((out / "catalog.json").read_text())
+    catalog["instances"] = catalog["instances"][1:]
+    (out / "catalog.json").write_text(json.dumps(catalog))
+    with pytest.raises(InputError, match="rebuild it .drop --keep-tables"):
+        recalibrate(shipped, out)
+    assert main(["table", "build-collection", "--keep-tables", "--out", str(out)]) == 2  # no --calibration

@@ -165,3 +165,25 @@ def build_collection(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return entries
+
+
+def recalibrate(calibration: dict, out: Path | None = None, suite_ref: str = SUITE) -> list[dict]:
+    """Record `calibration` ({name: record}) in a built collection (default: the package's) without rebuilding
+    its tables: its instances must be the suite's, and the records are checked as for a rebuild. Returns
+    the catalog's entries."""
+    out = Path(out) if out else COLLECTION
+    if not (out / CATALOG).is_file():
+        raise InputError(f"{out} holds no collection ({CATALOG}); build it first: stitchbench table build-collection")
+    suite = load_suite(suite_ref)
+    catalog = json.loads((out / CATALOG).read_text())
+    names, wanted = [e["name"] for e in catalog["instances"]], list(collection_jobs(suite))
+    if sorted(names) != sorted(wanted) or catalog.get("suite") != suite_ref:
+        raise InputError(
+            f"{out} holds {', '.join(sorted(names))} (suite {catalog.get('suite')!r}); the {suite_ref!r} suite has "
+            f"{', '.join(sorted(wanted))}: rebuild it (drop --keep-tables)"
+        )
+    check_calibration(calibration, names, suite, suite_ref)
+    for e in catalog["instances"]:
+        e["calibration"] = calibration[e["name"]]
+    atomic_write(out / CATALOG, (json.dumps(catalog, indent=1) + "\n").encode())
+    return catalog["instances"]

@@ -178,17 +178,30 @@ def table_export(instance: str, suite_ref: str, out: Path, cache, device=None) -
 
 
 def build_collection(
-    out: Path | None, only: list[str] | None, calibration_run: Path | None, cache, device=None, confirmation_run=None
+    out: Path | None,
+    only: list[str] | None,
+    calibration_run: Path | None,
+    cache,
+    device=None,
+    confirmation_run=None,
+    keep_tables: bool = False,
 ) -> list[dict]:
     """Rebuild the shipped collection (or `only` some instances, into `out`) on `device` (default: the CPU,
     where the shipped tables were built), printing each as it is built; with the calibration of
-    `calibration_run` confirmed on `confirmation_run`."""
+    `calibration_run` confirmed on `confirmation_run`. With `keep_tables`, only record that calibration in
+    the collection already at `out`."""
     from ._collection import build_collection as build
-    from ._collection import calibration_records
+    from ._collection import calibration_records, recalibrate
 
     if calibration_run and not confirmation_run:
         raise InputError("--calibration needs --confirmation: a run of the suite on the confirmation seeds")
+    if keep_tables and (not calibration_run or only):
+        raise InputError(
+            "--keep-tables records a calibration in a whole built collection: give --calibration, not --only"
+        )
     calibration = calibration_records(calibration_run, confirmation_run) if calibration_run else None
+    if keep_tables:
+        return recalibrate(calibration, out)
 
     def report(name: str, seconds: float, size: int) -> None:
         print(f"  {name}: {size / 1e6:.2f} MB in {seconds:.1f} s", flush=True)

@@ -38,6 +38,9 @@ def register(sub) -> None:
         "--calibration", type=Path, help="a finished run of the solvers suite on the calibration seeds: record it"
     )
     tbc.add_argument("--confirmation", type=Path, help="a finished run of it on the confirmation seeds")
+    tbc.add_argument(
+        "--keep-tables", action="store_true", help="only record the calibration in the collection built at --out"
+    )
     tbc.set_defaults(handler=build_collection)
 
     tc = tsub.add_parser(
@@ -79,7 +82,7 @@ def export(args) -> None:
 
 def build_collection(args) -> None:
     entries = builders().build_collection(
-        args.out, args.only, args.calibration, args.cache, args.device, args.confirmation
+        args.out, args.only, args.calibration, args.cache, args.device, args.confirmation, args.keep_tables
     )
     total = sum(e["bytes"] for e in entries)
     print(f"built {len(entries)} instances, {total / 1e6:.1f} MB")
