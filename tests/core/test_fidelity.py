@@ -2,6 +2,9 @@
 exposed through the problem, the adapters and the evaluator (a budget in full-fidelity equivalents), and a
 multi-fidelity solver that runs within its budget."""
 
+import copy
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -85,10 +88,13 @@ def test_a_graph_table_scores_its_per_sample_prefix_and_one_without_samples_refu
     assert (got[:, 0] == samples["a"][:, keep["a"]].mean(1)).all()
     assert (got[:, 1] == samples["b"][:, keep["b"]].mean(1)).all()
     assert (GraphTable.from_arrays(table.to_arrays()).samples["b"] == samples["b"]).all()
-    shipped = load("digits-shift.graph-5@mnist")  # built before issue 35: no per-sample scores
+    shipped = load("digits-shift.graph-6@uci-digits+cost")  # table format 2: per-sample val scores
+    assert shipped.with_fidelity(0.5).fidelity == 0.5
+    old = copy.copy(shipped)  # the same table at format 1: no per-sample scores
+    old.table = replace(shipped.table, samples={})
     with pytest.raises(InputError, match="no per-sample scores"):
-        shipped.with_fidelity(0.5)
-    assert shipped.with_fidelity(1.0) is shipped
+        old.with_fidelity(0.5)
+    assert old.with_fidelity(1.0) is old
 
 
 def test_the_evaluator_counts_full_fidelity_equivalents_and_logs_each_fidelity(weights):
