@@ -487,7 +487,7 @@ WEIGHTS_TABLE = "digits-shift-4.weights-7-switches"
     "source,changes,needle",
     [
         (WEIGHTS_TABLE, {"probs.parquet": without_a_split, "labels.parquet": without_a_split}, "cannot score on test"),
-        ("digits-shift.graph-6@uci-digits+cost", {"graph.scores.val.parquet": doubled}, "a score lies in [0, 1]"),
+        ("cross-arch.graph-6@mnist+cost", {"graph.scores.val.parquet": doubled}, "a score lies in [0, 1]"),
         ("intervals", {"intervals.parquet": swapped_ends}, "a score lies in [0, 1]"),
     ],
 )

@@ -318,8 +318,8 @@ def test_the_optunahub_package_loads_an_export(exported):
     root = Path(__file__).parents[1] / "package"
     assert {p.name for p in (root / "benchmarks" / "stitchbench").iterdir()} >= {"__init__.py", "README.md", "LICENSE"}
     module = optunahub.load_local_module("benchmarks/stitchbench", registry_root=str(root))
-    assert "digits-shift.graph-6@uci-digits+cost" in module.available_instances()
-    shipped = module.Problem("digits-shift.graph-6@uci-digits+cost")
+    assert "cross-arch.graph-6@mnist+cost" in module.available_instances()
+    shipped = module.Problem("cross-arch.graph-6@mnist+cost")
     assert shipped.reference_front is not None and shipped.metric_names == ["uci-digits", "mnist"]
     problem = module.Problem(exported[WEIGHTS])
     loaded = load(exported[WEIGHTS])

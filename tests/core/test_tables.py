@@ -145,7 +145,7 @@ def test_pymoo_algorithms_see_each_objective_over_its_range(monkeypatch, algorit
         return algorithm
 
     monkeypatch.setattr(pymoo_solvers, "build", spying)
-    problem = load("digits-shift.graph-6@uci-digits+cost")
+    problem = load("cross-arch.graph-6@mnist+cost")
     run = run_solver(create_solver(f"pymoo.{algorithm}", pop_size=20), problem, 100, seed=0)
     raw = np.array([e.f for e in run.log])
     F = np.vstack(told)

@@ -4,7 +4,7 @@ import optunahub
 
 stitchbench = optunahub.load_module("benchmarks/stitchbench")
 print(stitchbench.available_instances())
-problem = stitchbench.Problem("digits-shift.graph-6@uci-digits+cost")
+problem = stitchbench.Problem("cross-arch.graph-6@mnist+cost")
 study = optuna.create_study(
     directions=problem.directions, sampler=optuna.samplers.NSGAIISampler(seed=0)
 )

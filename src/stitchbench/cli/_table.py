@@ -85,4 +85,5 @@ def build_collection(args) -> None:
         args.out, args.only, args.calibration, args.cache, args.device, args.confirmation, args.keep_tables
     )
     total = sum(e["bytes"] for e in entries)
-    print(f"built {len(entries)} instances, {total / 1e6:.1f} MB")
+    done = "recorded the calibration of" if args.keep_tables else "built"
+    print(f"{done} {len(entries)} instances, {total / 1e6:.1f} MB")
