@@ -83,6 +83,11 @@ def check_calibration(calibration: dict[str, dict], names: list[str], suite: Sui
             )
 
 
+def write_catalog(folder: Path, catalog: dict) -> None:
+    """`folder`'s catalog.json, written whole or not at all."""
+    atomic_write(folder / CATALOG, (json.dumps(catalog, indent=1) + "\n").encode())
+
+
 KNOWN_BUDGET = 10  # times the suite's budget: the runs whose union improves an approximate front
 
 
@@ -155,7 +160,7 @@ def build_collection(
             if calibration and e["name"] in calibration:
                 e["calibration"] = calibration[e["name"]]
         catalog = {"suite": suite_ref, "instances": entries}
-        atomic_write(tmp / CATALOG, (json.dumps(catalog, indent=1) + "\n").encode())
+        write_catalog(tmp, catalog)
         old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
         if out.exists():
             os.replace(out, old)
@@ -185,5 +190,5 @@ def recalibrate(calibration: dict, out: Path | None = None, suite_ref: str = SUI
     check_calibration(calibration, names, suite, suite_ref)
     for e in catalog["instances"]:
         e["calibration"] = calibration[e["name"]]
-    atomic_write(out / CATALOG, (json.dumps(catalog, indent=1) + "\n").encode())
+    write_catalog(out, catalog)
     return catalog["instances"]
