@@ -77,7 +77,7 @@ def test_the_catalog_holds_the_solvers_suites_instances():
 
 def test_a_calibration_from_another_run_is_refused_before_anything_is_written(tmp_path):
     """Only records of the collection's suite (its instances, budget and solvers) on the calibration seeds,
-    confirmed on the confirmation seeds, go into a rebuild: the shipped first-rule records are refused."""
+    confirmed on the confirmation seeds, go into a rebuild: records of other solvers, budgets or seeds are refused."""
     from stitchbench.benchmark._collection import check_calibration
     from stitchbench.benchmark._suite import load_suite
     from stitchbench.errors import InputError
@@ -86,7 +86,7 @@ def test_a_calibration_from_another_run_is_refused_before_anything_is_written(tm
     suite = load_suite("solvers")
     params = {s.label: s.params for s in suite.solvers}
     budgets = {s.label: s.budget or suite.budget for s in suite.solvers}
-    first = {n: e["calibration"] for n, e in read_catalog().items()}
+    shipped = {n: e["calibration"] for n, e in read_catalog().items()}
     second = {
         n: c
         | {
@@ -95,7 +95,7 @@ def test_a_calibration_from_another_run_is_refused_before_anything_is_written(tm
             "seeds": CALIBRATION_SEEDS,
             "confirmation": {"seeds": CONFIRMATION_SEEDS},
         }
-        for n, c in first.items()
+        for n, c in shipped.items()
     }
     check_calibration(second, list(second), suite, "solvers")  # the second rule's, on the suite's solvers
     out = tmp_path / "c"
@@ -104,8 +104,9 @@ def test_a_calibration_from_another_run_is_refused_before_anything_is_written(tm
         build_collection(out, calibration=partial)
     with pytest.raises(InputError, match="was run at budget 500 with solvers"):
         build_collection(out, calibration={n: c | {"budget": 500} for n, c in second.items()})
+    other = {n: c | {"solver_params": {"optuna.random": {}}, "solver_budgets": None} for n, c in second.items()}
     with pytest.raises(InputError, match=r"'optuna\.random': \{\}\} \(budgets None\); the 'solvers' suite has"):
-        build_collection(out, calibration=first)  # the shipped records: the first rule's solvers
+        build_collection(out, calibration=other)  # records of another suite's solvers
     lost = {n: c | {"verdict": "not confirmed: solved"} for n, c in second.items()}
     with pytest.raises(InputError, match="is 'not confirmed: solved', not calibrated; leave it out of the 'solvers'"):
         build_collection(out, calibration=lost)

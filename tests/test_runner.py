@@ -283,20 +283,12 @@ def test_problems_can_be_set_on_some_scenarios_only():
 
     instances = {j.instance for j in expand(load_suite("solvers"))}
     four = {i.split("/", 2)[2] for i in instances if i.startswith("digits-shift-4/")}
-    assert four == {
-        "weights-7-switches",
-        "stitch-switches@mnist-1+cost",
-        "graph-6@uci-digits-1",
-        "graph-5@uci-digits-1+cost",
-        "graph-5@mnist-1+cost",
-    }
+    assert four == {"weights-7-switches", "stitch-switches@mnist-1+cost", "weights-7", "weights-4"}
     two = {i.split("/", 2)[2] for i in instances if i.startswith("digits-shift/")}
-    assert two == {"graph-5@mnist", "graph-6@mnist"} | {
-        f"graph-{k}@{h}+cost" for k in (5, 6) for h in ("uci-digits", "mnist")
-    }
+    assert two == {"weights-5", "weights-5-switches", "stitch-switches@uci-digits+cost"}
     cross = {i for i in instances if i.startswith("cross-arch/")}
-    assert cross == {"cross-arch/z0/graph-5@uci-digits+cost", "cross-arch/z0/graph-6@mnist+cost"}
-    assert len(instances) == 13
+    assert cross == {"cross-arch/z0/graph-6@mnist+cost"}
+    assert len(instances) == 8
 
 
 def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):

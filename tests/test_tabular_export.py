@@ -320,7 +320,7 @@ def test_the_optunahub_package_loads_an_export(exported):
     module = optunahub.load_local_module("benchmarks/stitchbench", registry_root=str(root))
     assert "cross-arch.graph-6@mnist+cost" in module.available_instances()
     shipped = module.Problem("cross-arch.graph-6@mnist+cost")
-    assert shipped.reference_front is not None and shipped.metric_names == ["uci-digits", "mnist"]
+    assert shipped.reference_front is not None and shipped.metric_names == ["uci-digits", "mnist", "cost"]
     problem = module.Problem(exported[WEIGHTS])
     loaded = load(exported[WEIGHTS])
     assert problem.metric_names == [o.name for o in loaded.objectives]
