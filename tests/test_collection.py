@@ -165,6 +165,29 @@ def test_an_approximate_front_is_improved_by_solver_runs_and_says_so(zoo, tmp_pa
         assert hypervolume(best, rec) >= hypervolume(lattice, rec)
 
 
+def test_a_run_of_a_shipped_instance_takes_its_best_known_front(zoo):
+    """A run's references: where its instance is a shipped one (the same record, every artifact's sha256
+    included), the approximate front is the collection's best-known one; under any other record the
+    family's own lattice front stays."""
+    from stitchbench.benchmark._prepare import references
+    from stitchbench.problems import create_problem
+    from stitchbench.tabular import load
+
+    name = "digits-shift.weights-5"
+    shipped = load(name)
+    problem = create_problem("ensemble-weights", zoo, members=shipped.instance.params["members"])
+    assert problem.front_kind() == "approximate" and shipped.instance.family == "ensemble-weights"
+
+    def val_front(rec):
+        rows = references(rec, problem, [])["exact_fronts"].query("split == 'val'")
+        return rows.pivot(index="point", columns="objective", values="value")[rec.objectives].to_numpy()
+
+    np.testing.assert_array_equal(val_front(shipped.instance), shipped.exact_front("val"))
+    other = shipped.instance.model_copy(update={"artifacts": shipped.instance.artifacts | {"merged": "0" * 64}})
+    np.testing.assert_array_equal(val_front(other), problem.exact_front("val"))
+    assert len(shipped.exact_front("val")) != len(problem.exact_front("val"))
+
+
 def test_a_calibration_is_recorded_in_a_built_collection_without_rebuilding_it(tmp_path):
     """--keep-tables: the records go into catalog.json, checked as for a rebuild; a collection of other
     instances, or none, is refused naming why."""

@@ -25,6 +25,8 @@ from stitchbench._hashing import canonical_json
 from stitchbench._processes import worker_pool
 from stitchbench.moo import EVAL_SPLITS, Problem, ProblemInstance
 from stitchbench.results._analyses import analyses
+from stitchbench.tabular._catalog import collection_name, read_catalog
+from stitchbench.tabular._load import shipped
 from stitchbench.zoo._build import train_models, zoo_configs
 from stitchbench.zoo._recipe import eval_key
 
@@ -61,12 +63,14 @@ def columns(names: list[str]) -> dict[str, list[str]]:
 
 
 def references(rec: ProblemInstance, problem: Problem, names: list[str]) -> dict[str, pd.DataFrame]:
-    """One instance's references: the tables of `COLUMNS`, and each named analysis' own."""
+    """One instance's references: the tables of `COLUMNS`, and each named analysis' own. An approximate front
+    is the shipped collection's best-known one where the instance is a shipped one (`tabular.shipped`)."""
     base, exact, ens = [], [], []
+    known = shipped(rec) if problem.front_kind() == "approximate" else None
     for split in EVAL_SPLITS:
         for name, vec in problem.baselines(split).items():
             base += long_rows(rec.id, split, rec.objectives, [vec], [name])
-        front = problem.exact_front(split)
+        front = (known or problem).exact_front(split)
         if front is not None:
             exact += long_rows(rec.id, split, rec.objectives, front)
     weighted = problem.output_ensembles()
@@ -90,13 +94,15 @@ def references(rec: ProblemInstance, problem: Problem, names: list[str]) -> dict
 def stored_references(ws: Workspace, job: Job) -> tuple[ProblemInstance, dict[str, pd.DataFrame]]:
     """A job's instance record and its references, computed once and stored content-addressed by the record
     (every parameter and the sha256 of every artifact the problem uses; the device kind and evaluation batch
-    size it ran with) as parquet bytes in a safetensors artifact (sha256-verified on every read, nothing
-    unpickled)."""
+    size it ran with; the shipped instance's manifest sha256 where one has its name) as parquet bytes in a
+    safetensors artifact (sha256-verified on every read, nothing unpickled)."""
     rec = ws.instance(job)
     batch = ws.zoo(job.scenario, job.zoo, job.zoo_seed).eval_batch_size
     config = {"format": REFERENCES_FORMAT, "stitchbench": __version__, "instance": rec.model_dump(mode="json")}
     config |= {"analyses": job.analyses} if job.analyses else {}  # the keys of runs without any stay as they were
     config |= eval_key(batch)
+    shipped_entry = read_catalog().get(collection_name(rec.id))  # its best-known front may be the reference
+    config |= {"shipped": shipped_entry["manifest_sha256"]} if shipped_entry else {}
 
     def build():
         tables = references(rec, ws.problem(job), job.analyses)

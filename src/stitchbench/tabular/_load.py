@@ -26,9 +26,10 @@ import pyarrow as pa
 
 from stitchbench.errors import InputError
 from stitchbench.moo._api import Problem, sample_uniform
+from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._splits import EVAL_SPLITS
 
-from ._catalog import resolve
+from ._catalog import collection_name, read_catalog, resolve
 from ._files import FORMAT, TABLE_MANIFEST, VERSION, TableIntegrityError, read_manifest
 from ._problem import TABLES, TableProblem
 
@@ -44,6 +45,7 @@ __all__ = [
     "as_optuna",
     "check_scores",
     "load",
+    "shipped",
 ]
 
 SCORE_SAMPLE = 64  # decisions `check_scores` draws
@@ -68,6 +70,16 @@ def load(directory: str | Path, manifest_sha256: str | None = None) -> TableProb
         raise
     except (KeyError, TypeError, ValueError, IndexError, pa.ArrowException) as e:  # consistent hashes, bad content
         raise InputError(f"{directory}: malformed export ({type(e).__name__}: {e})") from e
+
+
+def shipped(instance: ProblemInstance) -> TableProblem | None:
+    """The shipped instance that `instance` is (the same record: every parameter and every artifact's sha256,
+    so the same models scored on the same samples), else None."""
+    name = collection_name(instance.id)
+    if name not in read_catalog():
+        return None
+    problem = load(name)
+    return problem if problem.instance == instance else None
 
 
 def check_scores(problem: TableProblem, n: int = SCORE_SAMPLE) -> None:
