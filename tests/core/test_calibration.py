@@ -116,3 +116,19 @@ def test_an_instance_without_evaluation_logs_has_no_areas_to_discriminate():
     ind, ev = logs({"random": None, "fast": 50, "slow": 150}, 1, 20, caps={"fast": CAP, "slow": CAP})
     (r,) = calibrate(ind, exact_table(["i0"]), ev[ev.solver == "none"], {"i0": record("i0")})
     assert r.verdict == "not discriminating: no runtime-ECDF areas (no targets, or no evaluation logs)"
+
+
+def test_the_rules_size_is_measured_and_a_rule_without_holm_fails_it(monkeypatch):
+    """Rule (b)'s false-positive rate on null instances (8 solvers whose runs' areas all come from one pool)
+    stays within ALPHA; the same measurement of the rule with Holm's correction taken out exceeds it."""
+    import numpy as np
+
+    from stitchbench.results import _statistics
+    from stitchbench.results._calibration import null_rate
+
+    pool = np.random.default_rng(1).beta(2, 5, 20)  # one solver's 20 run areas
+    rate, se = null_rate(pool, replicates=200)
+    assert rate <= _statistics.ALPHA
+    monkeypatch.setattr(_statistics, "holm", lambda p: p)
+    liberal, se = null_rate(pool, replicates=200)
+    assert liberal > _statistics.ALPHA + 3 * se

@@ -85,6 +85,28 @@ def verdict(hv: dict[str, np.ndarray], ref_hv: float, area: dict[str, float], te
     return "calibrated", weakest, separated
 
 
+def null_rate(
+    areas: np.ndarray, solvers: int = 8, seeds: int = 20, replicates: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """The size of rule (b) and its standard error: the share of `replicates` null instances it calls
+    calibrated, where no run reaches the front and every one of `solvers` solvers (random search among them)
+    draws its `seeds` runs' ECDF areas alike from `areas` (with replacement: say one real solver's run
+    areas), so that no pair truly differs. The rule is meant to keep it at ALPHA or below."""
+    rng = np.random.default_rng(seed)
+    names = [BASELINE, *(f"solver-{i}" for i in range(1, solvers))]
+    hv = dict.fromkeys(names, np.zeros(seeds))
+    passed = 0
+    for _ in range(replicates):
+        draws = {s: rng.choice(np.asarray(areas, dtype=float), seeds) for s in names}
+        per_run = pd.DataFrame(
+            {"instance": "null", "solver": np.repeat(names, seeds), "area": np.concatenate(list(draws.values()))}
+        )
+        word, _, _ = verdict(hv, 1.0, {s: float(v.mean()) for s, v in draws.items()}, instance_tests(per_run))
+        passed += word == "calibrated"
+    rate = passed / replicates
+    return rate, float(np.sqrt(rate * (1 - rate) / replicates))
+
+
 def calibrate(
     indicators: pd.DataFrame, exact: pd.DataFrame, evaluations: pd.DataFrame, instances: dict
 ) -> list[CalibrationRecord]:
