@@ -79,7 +79,7 @@ def shipped(instance: ProblemInstance) -> TableProblem | None:
     if name not in read_catalog():
         return None
     problem = load(name)
-    return problem if problem.instance == instance else None
+    return problem if problem.instance.model_dump(mode="json") == instance.model_dump(mode="json") else None
 
 
 def check_scores(problem: TableProblem, n: int = SCORE_SAMPLE) -> None:
