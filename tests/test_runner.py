@@ -283,12 +283,21 @@ def test_problems_can_be_set_on_some_scenarios_only():
 
     instances = {j.instance for j in expand(load_suite("solvers"))}
     four = {i.split("/", 2)[2] for i in instances if i.startswith("digits-shift-4/")}
-    assert four == {"weights-7-switches", "stitch-switches@mnist-1+cost", "weights-7", "weights-4"}
+    assert four == {
+        "weights-7-switches",
+        "stitch-switches@mnist-1+cost",
+        "weights-7",
+        "weights-4",
+        "weights-4-switches",
+        "stitch@uci-digits-1",
+    }
     two = {i.split("/", 2)[2] for i in instances if i.startswith("digits-shift/")}
     assert two == {"weights-5", "weights-5-switches", "stitch-switches@uci-digits+cost"}
     cross = {i for i in instances if i.startswith("cross-arch/")}
-    assert cross == {"cross-arch/z0/graph-6@mnist+cost"}
-    assert len(instances) == 8
+    assert cross == {
+        f"cross-arch/z0/{p}" for p in ("graph-6@mnist+cost", "weights-4", "weights-10", "weights-10-switches")
+    }
+    assert len(instances) == 13
 
 
 def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
