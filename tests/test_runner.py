@@ -354,6 +354,11 @@ def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
         assert r.verdict == expected and f"| {expected} |" in printed
     assert "0 of 2 instances calibrated" in printed
     assert main(["calibrate", str(out / "nowhere")]) == 2
+    capsys.readouterr()
+    assert main(["calibrate", str(out), "--size", "10"]) == 2  # random and one solver: no null to draw
+    assert "no instance with random and at least two other solvers to draw nulls from" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):
+        main(["calibrate", str(out), "--size", "0"])
     capsys.readouterr()  # unconfirmed, or confirmed on its own seeds: refused before any build
     assert main(["table", "build-collection", "--calibration", str(out), "--out", str(tmp_path / "col")]) == 2
     assert "--calibration needs --confirmation" in capsys.readouterr().err and not (tmp_path / "col").exists()

@@ -132,3 +132,16 @@ def test_the_rules_size_is_measured_and_a_rule_without_holm_fails_it(monkeypatch
     monkeypatch.setattr(_statistics, "holm", lambda p: p)
     liberal, se = null_rate(pool, replicates=200)
     assert liberal > _statistics.ALPHA + 3 * se
+
+
+def test_a_runs_rule_size_draws_null_instances_from_each_pool_but_random_and_the_weakest():
+    """rule_size: per pool (a solver's run areas; not random search's, not the weakest's), the rule's rate on
+    complete-null and partial-null instances, each within ALPHA."""
+    from stitchbench.results._calibration import rule_size, run_areas
+    from stitchbench.results._statistics import ALPHA
+
+    ind, ev = logs({"random": None, "fast": 50, "slow": 150, "slowest": 400}, 1, 20, caps={})
+    per_run = run_areas(ind, exact_table(["i0"]), ev, {"i0": record("i0")})[2]
+    size = rule_size(per_run, replicates=40)
+    assert list(size.pool) == ["fast", "slow"] and set(size.instance) == {"i0"}
+    assert (size[["complete", "partial"]] <= ALPHA).all().all() and (size.partial_se >= 0).all()

@@ -67,6 +67,13 @@ def parse_params(pairs: Sequence[str]) -> dict:
     return out
 
 
+def positive_int(text: str) -> int:
+    """An argument that must be a whole number >= 1 (argparse exits 2 naming it otherwise)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
+    return int(text)
+
+
 def add_format(parser: argparse.ArgumentParser, help: str | None = None) -> None:
     """The --format option every listing command takes."""
     parser.add_argument("--format", choices=FORMATS, default="table", help=help)

@@ -5,10 +5,10 @@ from pathlib import Path
 
 from stitchbench.results import RunDir, rebuild
 from stitchbench.results import _leaderboard as lbm
-from stitchbench.results._calibration import calibration_of_run, calibration_table, summary
+from stitchbench.results._calibration import calibration_of_run, calibration_table, size_of_run, summary
 from stitchbench.results._compare import compare_runs, side_by_side
 
-from ._base import Listing, add_format, emit
+from ._base import Listing, add_format, emit, positive_int
 
 
 def register(sub) -> None:
@@ -35,6 +35,12 @@ def register(sub) -> None:
     )
     cal.add_argument("dir", type=Path)
     cal.add_argument("--confirm", type=Path, help="a run of the same suite on other seeds: confirm each verdict")
+    cal.add_argument(
+        "--size",
+        type=positive_int,
+        metavar="N",
+        help="instead: the rule's false-positive rate on N null instances per area pool of the run",
+    )
     add_format(cal)
     cal.set_defaults(handler=calibrate)
 
@@ -63,6 +69,15 @@ def leaderboard(args) -> None:
 
 
 def calibrate(args) -> None:
+    if args.size:
+        size = size_of_run(args.dir, args.size)
+        line = (
+            f"rule (b) called {size.complete.mean():.2%} (worst pool {size.complete.max():.0%}) of the complete-null "
+            f"and {size.partial.mean():.2%} (worst {size.partial.max():.0%}) of the partial-null instances "
+            f"calibrated; {len(size)} pools x {args.size}; 5% allowed"
+        )
+        emit(Listing({"rule (b)'s size: null instances from each pool of run areas": size}, line), args.format)
+        return
     records = calibration_of_run(args.dir, args.confirm)
     title = "calibration (val): mean ECDF area per solver (seeds at the front)"
     emit(Listing({title: calibration_table(records)}, summary(records)), args.format)

@@ -86,18 +86,30 @@ def verdict(hv: dict[str, np.ndarray], ref_hv: float, area: dict[str, float], te
 
 
 def null_rate(
-    areas: np.ndarray, solvers: int = 8, seeds: int = 20, replicates: int = 1000, seed: int = 0
+    areas: np.ndarray,
+    solvers: int = 8,
+    seeds: int = 20,
+    replicates: int = 1000,
+    seed: int = 0,
+    apart: dict[str, np.ndarray] | None = None,
 ) -> tuple[float, float]:
     """The size of rule (b) and its standard error: the share of `replicates` null instances it calls
-    calibrated, where no run reaches the front and every one of `solvers` solvers (random search among them)
-    draws its `seeds` runs' ECDF areas alike from `areas` (with replacement: say one real solver's run
-    areas), so that no pair truly differs. The rule is meant to keep it at ALPHA or below."""
+    calibrated, where no run reaches the front and `solvers` solvers draw their `seeds` runs' ECDF areas
+    (with replacement) alike from `areas`, so that no pair of them truly differs. `apart` ({solver: run
+    areas}) draws those from pools of their own: a partial null, as on a real instance where random search
+    and the weakest solver truly differ from the rest (the first pooled solver is random search unless
+    `apart` holds it). The rule is meant to keep the rate at ALPHA or below either way."""
     rng = np.random.default_rng(seed)
-    names = [BASELINE, *(f"solver-{i}" for i in range(1, solvers))]
+    pools = {s: np.asarray(a, dtype=float) for s, a in (apart or {}).items()}
+    alike = [f"solver-{i}" for i in range(solvers - len(pools))]
+    if BASELINE not in pools:
+        alike[0] = BASELINE
+    pools |= dict.fromkeys(alike, np.asarray(areas, dtype=float))
+    names = list(pools)
     hv = dict.fromkeys(names, np.zeros(seeds))
     passed = 0
     for _ in range(replicates):
-        draws = {s: rng.choice(np.asarray(areas, dtype=float), seeds) for s in names}
+        draws = {s: rng.choice(pool, seeds) for s, pool in pools.items()}
         per_run = pd.DataFrame(
             {"instance": "null", "solver": np.repeat(names, seeds), "area": np.concatenate(list(draws.values()))}
         )
@@ -107,10 +119,34 @@ def null_rate(
     return rate, float(np.sqrt(rate * (1 - rate) / replicates))
 
 
-def calibrate(
+def rule_size(per_run: pd.DataFrame, replicates: int = 100) -> pd.DataFrame:
+    """Rule (b)'s size on null instances built from a run's real area pools (`anytime.runs`): per instance
+    and per solver but random search and the weakest, that solver's run areas as the pool of every solver
+    (complete null) and as the pool of all but random search and the weakest, drawn from their own (partial
+    null); each with its standard error."""
+    rows = []
+    for iid, g in per_run.groupby("instance", sort=True):
+        by = {s: h.area.to_numpy(dtype=float) for s, h in g.groupby("solver", sort=True)}
+        if BASELINE not in by or len(by) < 3:
+            continue
+        weakest = min((s for s in by if s != BASELINE), key=lambda s: by[s].mean())
+        apart = {BASELINE: by[BASELINE], weakest: by[weakest]}
+        n, seeds = len(by), min(len(v) for v in by.values())
+        for solver in (s for s in by if s not in apart):
+            complete = null_rate(by[solver], n, seeds, replicates)
+            partial = null_rate(by[solver], n, seeds, replicates, apart=apart)
+            rows.append(
+                {"instance": iid, "pool": solver, "complete": complete[0], "complete_se": complete[1]}
+                | {"partial": partial[0], "partial_se": partial[1]}
+            )
+    return pd.DataFrame(rows, columns=["instance", "pool", "complete", "complete_se", "partial", "partial_se"])
+
+
+def run_areas(
     indicators: pd.DataFrame, exact: pd.DataFrame, evaluations: pd.DataFrame, instances: dict
-) -> list[CalibrationRecord]:
-    """One record per instance (`CalibrationRecord`)."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A run's val indicators, each instance's reference hypervolume (`reference_hv`) and its runs' ECDF
+    areas (`anytime.runs`)."""
     val = indicators[indicators.split == "val"] if len(indicators) else indicators
     if not len(val):
         raise InputError("no finished jobs to calibrate")
@@ -118,8 +154,18 @@ def calibrate(
         solvers = ", ".join(sorted(set(val.solver)))
         raise InputError(f"no finished {BASELINE!r} jobs to calibrate against; solvers: {solvers}")
     refs = reference_hv(val, exact, instances, "val")
+    per_run, _ = runs(
+        evaluations[evaluations.job.isin(val.job)], instances, dict(zip(refs.instance, refs.ref_hv, strict=True))
+    )
+    return val, refs, per_run
+
+
+def calibrate(
+    indicators: pd.DataFrame, exact: pd.DataFrame, evaluations: pd.DataFrame, instances: dict
+) -> list[CalibrationRecord]:
+    """One record per instance (`CalibrationRecord`)."""
+    val, refs, per_run = run_areas(indicators, exact, evaluations, instances)
     ref = dict(zip(refs.instance, refs.ref_hv, strict=True))
-    per_run, _ = runs(evaluations[evaluations.job.isin(val.job)], instances, ref)
     tests = instance_tests(per_run)
     out = []
     for iid, g in val.groupby("instance", sort=True):
@@ -175,18 +221,29 @@ def confirm(calibration: list[CalibrationRecord], confirmation: list[Calibration
     return out
 
 
-def calibration_of_run(run_dir: Path, confirmation_dir: Path | None = None) -> list[CalibrationRecord]:
-    """The calibration of a finished run, with its suite's budget, solver parameters and budgets; confirmed on a
-    second run of the same suite on other seeds where `confirmation_dir` is given."""
+def run_tables(run_dir: Path) -> tuple[dict, tuple]:
+    """A finished run's manifest and what `calibrate` takes of it, its files verified."""
     run = RunDir(run_dir)
     manifest = run.require()
     run.verify(manifest, aggregates=True)
-    records = calibrate(
-        run.table("indicators"),
-        run.table("exact_fronts"),
-        run.table("evaluations", trace_column),
-        instances_of(manifest),
-    )
+    tables = (run.table("indicators"), run.table("exact_fronts"), run.table("evaluations", trace_column))
+    return manifest, (*tables, instances_of(manifest))
+
+
+def size_of_run(run_dir: Path, replicates: int = 100) -> pd.DataFrame:
+    """`rule_size` on a finished run's area pools."""
+    _, tables = run_tables(run_dir)
+    size = rule_size(run_areas(*tables)[2], replicates)
+    if not len(size):
+        raise InputError(f"{run_dir}: no instance with {BASELINE} and at least two other solvers to draw nulls from")
+    return size
+
+
+def calibration_of_run(run_dir: Path, confirmation_dir: Path | None = None) -> list[CalibrationRecord]:
+    """The calibration of a finished run, with its suite's budget, solver parameters and budgets; confirmed on a
+    second run of the same suite on other seeds where `confirmation_dir` is given."""
+    manifest, tables = run_tables(run_dir)
+    records = calibrate(*tables)
     suite = manifest["suite"]
     measured = {
         "budget": suite["budget"],

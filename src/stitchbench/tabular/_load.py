@@ -18,6 +18,7 @@ Export format 1 (written by `stitchbench table export`; see `stitchbench.tabular
 | `graph.<array>.parquet` | `value` (1-D) or `c.<j>` (2-D): the arrays of `GraphTable.to_arrays()` | stitch-graph |
 """
 
+import json
 import warnings
 from pathlib import Path
 
@@ -74,12 +75,20 @@ def load(directory: str | Path, manifest_sha256: str | None = None) -> TableProb
 
 def shipped(instance: ProblemInstance) -> TableProblem | None:
     """The shipped instance that `instance` is (the same record: every parameter and every artifact's sha256,
-    so the same models scored on the same samples), else None."""
+    so the same models scored on the same samples), else None. Only a match is loaded (and verified)."""
     name = collection_name(instance.id)
     if name not in read_catalog():
         return None
+    record = instance.model_dump(mode="json")
+    try:
+        manifest = json.loads((resolve(name)[0] / TABLE_MANIFEST).read_bytes())
+        recorded = ProblemInstance(**manifest["instance"]).model_dump(mode="json")
+    except (OSError, ValueError, KeyError, TypeError):
+        recorded = record  # a damaged manifest: `load` says what is wrong
+    if recorded != record:
+        return None
     problem = load(name)
-    return problem if problem.instance.model_dump(mode="json") == instance.model_dump(mode="json") else None
+    return problem if problem.instance.model_dump(mode="json") == record else None
 
 
 def check_scores(problem: TableProblem, n: int = SCORE_SAMPLE) -> None:
