@@ -136,8 +136,8 @@ def test_the_readmes_collection_snippet_runs_raw_pymoo_and_optuna():
 
 
 def test_the_docs_list_of_instances_is_generated_from_the_catalog(capsys):
-    """docs/collection-instances.md is `stitchbench table list --format md` below its heading (regenerate it
-    with that command after a rebuild)."""
+    """docs/collection-instances.md is `stitchbench table list --format md` below its heading, and the README
+    shows it whole (regenerate both with that command after a rebuild)."""
     from pathlib import Path
 
     from stitchbench.cli import main
@@ -148,3 +148,4 @@ def test_the_docs_list_of_instances_is_generated_from_the_catalog(capsys):
     head, table = doc.split("\n| name |", 1)
     assert "table list --format md" in head and f"| name |{table}".strip() == listing
     assert len(listing.splitlines()) == len(catalog()) + 2  # the header, the rule, a row per instance
+    assert f"\n{listing}\n" in (Path(__file__).parents[2] / "README.md").read_text()
