@@ -297,7 +297,9 @@ def test_problems_can_be_set_on_some_scenarios_only():
     assert cross == {
         f"cross-arch/z0/{p}" for p in ("graph-6@mnist+cost", "weights-4", "weights-10", "weights-10-switches")
     }
-    assert len(instances) == 13
+    cross4 = {i.split("/", 2)[2] for i in instances if i.startswith("cross-arch-4/")}
+    assert cross4 == {"weights-8", "weights-8-switches", "weights-14", "weights-14-switches"}
+    assert len(instances) == 17
 
 
 def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
