@@ -334,6 +334,19 @@ def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
         assert g.loc[g["rank"].idxmin(), "area"] == g.area.max()
     assert {p.name for p in (tmp_path / "lb").iterdir()} >= {"leaderboard.md", "leaderboard.csv"}
     assert of_runs([out, out]).per_instance.seeds.max() == 2  # the same run twice: the same seeds, not four
+    import shutil
+
+    from stitchbench._hashing import file_sha256
+
+    other = tmp_path / "other"  # the same run, its reference fronts moved (as another machine's models would)
+    shutil.copytree(out, other)
+    fronts = pd.read_parquet(other / "exact_fronts.parquet")
+    (other / "exact_fronts.parquet").write_bytes(fronts.assign(value=fronts.value * 0.99).to_parquet(index=False))
+    recorded = json.loads((other / "manifest.json").read_text())
+    recorded["references"]["exact_fronts.parquet"] = file_sha256(other / "exact_fronts.parquet")
+    (other / "manifest.json").write_text(json.dumps(recorded))
+    assert main(["leaderboard", str(out), str(other)]) == 2
+    assert "reference fronts of" in capsys.readouterr().err
     assert main(["report", str(out)]) == 0
     report = (out / "report.md").read_text()
     assert "## Solvers" in report and '| pymoo.nsga2 | pymoo.nsga2 | {"pop_size": 8} |' in report

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from stitchbench.errors import InputError
 from stitchbench.moo._instance import ProblemInstance
 
 from ._anytime import N_TARGETS, areas, runs, trace_column
@@ -371,6 +372,12 @@ def of_runs(dirs: list[Path], split: str = "val") -> Leaderboard:
             frames.append(run.table(name, trace_column if name == "evaluations" else None))
     tables = {k: pd.concat([f for f in v if len(f)] or [pd.DataFrame()], ignore_index=True) for k, v in parts.items()}
     exact = tables["exact_fronts"].drop_duplicates() if len(tables["exact_fronts"]) else tables["exact_fronts"]
+    clash = exact[exact.duplicated(["instance", "split", "point", "objective"])].instance if len(exact) else []
+    if len(clash):
+        raise InputError(
+            f"the runs' reference fronts of {', '.join(sorted(set(clash)))} differ (runs of other models, or of "
+            "another collection's best-known fronts): rank those runs apart"
+        )
     ev = tables["evaluations"]
     ev = ev[~ev.duplicated(["job", "eval"])] if len(ev) else ev  # a job in two of the runs counts once
     return leaderboard(tables["indicators"], exact, ev, instances, split)
