@@ -65,6 +65,11 @@ class CalibrationRecord(Record):
     solver_budgets: dict[str, int] | None = None
 
 
+def weakest_solver(area: dict[str, float]) -> str | None:
+    """The solver with the lowest mean ECDF area, random search aside (rule (b) leaves it out)."""
+    return min((s for s in area if s != BASELINE), key=area.get, default=None)
+
+
 def verdict(hv: dict[str, np.ndarray], ref_hv: float, area: dict[str, float], tests: pd.DataFrame) -> tuple:
     """(verdict, weakest, separated pairs) of one instance: `hv` and `area` per solver (final hypervolumes,
     mean ECDF area), `tests` its `anytime.instance_tests` rows."""
@@ -77,7 +82,7 @@ def verdict(hv: dict[str, np.ndarray], ref_hv: float, area: dict[str, float], te
     n, pairs = min(len(v) for v in hv.values()), len(tests)
     if pairs * smallest_p(n, n) > ALPHA:
         return f"undecided: too few seeds ({n}; {seeds_to_decide(pairs)} would decide)", None, []
-    weakest = min((s for s in area if s != BASELINE), key=area.get, default=None)
+    weakest = weakest_solver(area)
     left_out = {BASELINE, weakest}
     separated = [p for p in map(decided, tests.itertuples()) if p and not left_out & set(p)]
     if not separated:
@@ -129,7 +134,7 @@ def rule_size(per_run: pd.DataFrame, replicates: int = 100) -> pd.DataFrame:
         by = {s: h.area.to_numpy(dtype=float) for s, h in g.groupby("solver", sort=True)}
         if BASELINE not in by or len(by) < 3:
             continue
-        weakest = min((s for s in by if s != BASELINE), key=lambda s: by[s].mean())
+        weakest = weakest_solver({s: v.mean() for s, v in by.items()})
         apart = {BASELINE: by[BASELINE], weakest: by[weakest]}
         n, seeds = len(by), min(len(v) for v in by.values())
         for solver in (s for s in by if s not in apart):
