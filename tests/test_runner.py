@@ -374,6 +374,8 @@ def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
     assert "no instance with random and at least two other solvers to draw nulls from" in capsys.readouterr().err
     assert main(["calibrate", str(out), "--size", "0"]) == 2
     assert "argument --size: '0' is not a whole number >= 1" in capsys.readouterr().err
+    assert main(["calibrate", str(out), "--size", "10", "--confirm", str(out)]) == 2  # one or the other
+    assert "not allowed with argument" in capsys.readouterr().err
     capsys.readouterr()  # unconfirmed, or confirmed on its own seeds: refused before any build
     assert main(["table", "build-collection", "--calibration", str(out), "--out", str(tmp_path / "col")]) == 2
     assert "--calibration needs --confirmation" in capsys.readouterr().err and not (tmp_path / "col").exists()

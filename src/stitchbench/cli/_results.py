@@ -34,8 +34,9 @@ def register(sub) -> None:
         "calibrate", help="which instances of a run separate its solvers (the collection's rule), per instance"
     )
     cal.add_argument("dir", type=Path)
-    cal.add_argument("--confirm", type=Path, help="a run of the same suite on other seeds: confirm each verdict")
-    cal.add_argument(
+    what = cal.add_mutually_exclusive_group()
+    what.add_argument("--confirm", type=Path, help="a run of the same suite on other seeds: confirm each verdict")
+    what.add_argument(
         "--size",
         type=positive_int,
         metavar="N",
