@@ -216,3 +216,25 @@ def test_best_solvers_per_instance_say_what_decides_and_how_many_seeds_would():
     row = best_solvers(few, pairwise_tests(few)).iloc[0]
     assert row.verdict.startswith("too few seeds to decide every pair: 3 per solver; 5 would")
     assert row["best (no solver significantly better)"] == "good, mid, bad"  # nothing decided: nothing excluded
+
+
+def test_an_approximate_reference_is_labelled_by_what_the_run_recorded_it_to_be():
+    """A run records its approximate fronts' source (a shipped instance's is the collection's best-known
+    front); a run from before that, the bare "approximate front"; a job beyond the front, "best known"."""
+    ind, ev = logs({"good": 20, "random": None}, 3, caps={"good": 0.9})
+    ids = sorted(ind.instance.unique())
+    recs = {i: record(i, "approximate") for i in ids}
+    exact = exact_table(ids, corner=0.8).assign(
+        source=["best-known front (collection)"] * 4 + ["approximate front"] * 8
+    )
+    labels = leaderboard(ind, exact, ev, recs).per_instance.groupby("instance").reference.first()
+    assert labels.to_dict() == {
+        ids[0]: "best-known front (collection)",
+        ids[1]: "approximate front",
+        ids[2]: "approximate front",
+    }
+    assert set(leaderboard(ind, exact_table(ids), ev, recs).per_instance.reference) == {"approximate front"}
+    low = exact_table(ids, corner=0.5).assign(source="best-known front (collection)")  # every good job beats it
+    assert set(leaderboard(ind, low, ev, recs).per_instance.reference) == {
+        "best known (beats the best-known front (collection))"
+    }

@@ -36,10 +36,10 @@ from ._workspace import Workspace, zoo_key
 LONG = ["instance", "split", "point", "objective", "value"]
 COLUMNS = {
     "baselines": ["instance", "split", "baseline", "objective", "value"],
-    "exact_fronts": LONG,
+    "exact_fronts": [*LONG, "source"],  # source: what the front is (`front_source`)
     "ensemble_fronts": [*LONG, "weights"],
 }
-REFERENCES_FORMAT = 2  # bump when what references hold, or how any of them is computed, changes
+REFERENCES_FORMAT = 3  # bump when what references hold, or how any of them is computed, changes
 
 
 @dataclass
@@ -62,17 +62,25 @@ def columns(names: list[str]) -> dict[str, list[str]]:
     return COLUMNS | {t: c for a in analyses(names) for t, c in a.reference_tables.items()}
 
 
+def front_source(kind: str, shipped: bool) -> str:
+    """What an instance's reference front is, as the leaderboard and calibration label it."""
+    if kind == "exact":
+        return "exact front"
+    return "best-known front (collection)" if shipped else "approximate front"
+
+
 def references(rec: ProblemInstance, problem: Problem, names: list[str]) -> dict[str, pd.DataFrame]:
     """One instance's references: the tables of `COLUMNS`, and each named analysis' own. An approximate front
     is the shipped collection's best-known one where the instance is a shipped one (`tabular.shipped`)."""
     base, exact, ens = [], [], []
     known = shipped(rec) if problem.front_kind() == "approximate" else None
+    source = front_source(problem.front_kind(), known is not None)
     for split in EVAL_SPLITS:
         for name, vec in problem.baselines(split).items():
             base += long_rows(rec.id, split, rec.objectives, [vec], [name])
         front = (known or problem).exact_front(split)
         if front is not None:
-            exact += long_rows(rec.id, split, rec.objectives, front)
+            exact += [(*row, source) for row in long_rows(rec.id, split, rec.objectives, front)]
     weighted = problem.output_ensembles()
     if weighted is not None:
         W, val, test = weighted

@@ -111,11 +111,19 @@ def reference_hv(
             rows.append({"instance": iid, "ref_hv": hypervolume(front, rec), "reference": "exact front"})
         elif front is not None:
             hv = hypervolume(front, rec)
-            kind = "approximate front" if hv >= best else "best known (beats the approximate front)"
+            kind = front_label(exact, iid)
+            kind = kind if hv >= best else f"best known (beats the {kind})"
             rows.append({"instance": iid, "ref_hv": max(hv, best), "reference": kind})
         else:
             rows.append({"instance": iid, "ref_hv": best, "reference": "best known"})
     return pd.DataFrame(rows, columns=["instance", "ref_hv", "reference"])
+
+
+def front_label(exact: pd.DataFrame, instance: str) -> str:
+    """What a run recorded its approximate reference front of `instance` to be: its lattice front ("approximate
+    front") or the collection's best-known one (runs before that was recorded: "approximate front")."""
+    source = exact.source[exact.instance == instance].dropna() if "source" in exact else ()
+    return str(source.iloc[0]) if len(source) else "approximate front"
 
 
 def per_instance(indicators: pd.DataFrame, refs: pd.DataFrame, per_run: pd.DataFrame) -> pd.DataFrame:
@@ -371,7 +379,8 @@ def of_runs(dirs: list[Path], split: str = "val") -> Leaderboard:
         for name, frames in parts.items():
             frames.append(run.table(name, trace_column if name == "evaluations" else None))
     tables = {k: pd.concat([f for f in v if len(f)] or [pd.DataFrame()], ignore_index=True) for k, v in parts.items()}
-    exact = tables["exact_fronts"].drop_duplicates() if len(tables["exact_fronts"]) else tables["exact_fronts"]
+    exact = tables["exact_fronts"]
+    exact = exact.drop_duplicates(["instance", "split", "point", "objective", "value"]) if len(exact) else exact
     clash = exact[exact.duplicated(["instance", "split", "point", "objective"])].instance if len(exact) else []
     if len(clash):
         raise InputError(
