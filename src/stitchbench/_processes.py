@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
@@ -90,6 +90,16 @@ def worker_pool(workers: int | list[str], setup: str | None = None, *args) -> It
             p.terminate()
         raise
     pool.shutdown()
+
+
+def mapped(fn: Callable, tasks: list[tuple], minimum: int, chunksize: int = 1) -> list:
+    """fn(*task) of every task, in order: in a pool of one process per core (up to 4) from `minimum` tasks on
+    (work that runs on one core: matplotlib, hypervolumes), else here; `chunksize` tasks per round trip."""
+    workers = min(os.cpu_count() or 1, 4)
+    if workers < 2 or len(tasks) < minimum:
+        return [fn(*t) for t in tasks]
+    with worker_pool(workers) as pool:
+        return list(pool.map(fn, *zip(*tasks, strict=True), chunksize=chunksize))
 
 
 @contextmanager

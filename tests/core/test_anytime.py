@@ -150,3 +150,25 @@ def test_the_reports_area_table_ranks_by_area_with_the_mann_whitney_verdicts(fas
     assert table.loc["A", "significantly better than"] == "B, random, stuck"
     assert table.loc["stuck", "significantly better than"] == "—" and table.loc["stuck", "A12 vs best"] == "0.00"
     assert table.loc["A", "ECDF area mean ± sd"].startswith(f"{one[one.solver == 'A'].area.mean():.4f} ± ")
+
+
+def test_a_trace_is_the_hypervolume_of_everything_evaluated_so_far(monkeypatch):
+    """After each evaluation (a NaN row: none), the hypervolume of all finite rows so far, as
+    `indicators.hypervolume` computes it from scratch; the same in a pool of processes as in the driver."""
+    from stitchbench.results import _indicators
+    from stitchbench.results._indicators import hypervolume
+
+    rng = np.random.default_rng(1)
+    rec = record("i0").model_copy(update={"objectives": ["A", "B", "C"], "maximize": [True, True, False]})
+    rec = rec.model_copy(update={"bounds": [(0, 1)] * 3, "reference_point": [0, 0, 1]})
+    tasks = []
+    for _ in range(4):
+        F = rng.uniform(0, 1, (60, 3))
+        F[rng.choice(60, 5, replace=False)] = np.nan
+        tasks.append((F, rec))
+    alone = _indicators.traces(tasks)
+    for (F, _), hv in zip(tasks, alone, strict=True):
+        assert hv.tolist() == [hypervolume(F[: i + 1], rec) for i in range(len(F))]
+    monkeypatch.setattr(_indicators, "TRACE_POOL_MIN", 1)
+    pooled = _indicators.traces(tasks)
+    assert all(np.array_equal(a, b) for a, b in zip(alone, pooled, strict=True))

@@ -8,6 +8,7 @@ import pytest
 from stitchbench.errors import InputError
 from stitchbench.results._anytime import instance_tests, runs
 from stitchbench.results._calibration import CalibrationRecord, calibrate, calibration_table, confirm
+from stitchbench.results._leaderboard import leaderboard
 from stitchbench.results._statistics import decided
 
 from .test_leaderboard import exact_table, logs, record
@@ -27,6 +28,9 @@ def calibration(speeds: dict, caps: dict | None = None, seeds: int = 20, seed: i
 def test_an_instance_whose_good_solvers_differ_is_calibrated():
     r = calibration({"random": None, "fast": 50, "slow": 150, "slowest": 400})
     assert r.verdict == "calibrated" and r.weakest == "slowest" and r.separated == [["fast", "slow"]]
+    ind, ev = logs({"random": None, "fast": 50, "slow": 150, "slowest": 400}, 1, 20, caps={"fast": CAP})
+    args = (ind, exact_table(["i0"]), ev, {"i0": record("i0")})
+    assert calibrate(*args, leaderboard(*args).runs) == calibrate(*args)  # a report's: the leaderboard's areas
     assert r.front_hv == 0.8 and r.front == "exact front" and r.seeds == list(range(1000, 1020))
     assert r.solvers["fast"].area > r.solvers["slow"].area and r.solvers["fast"].at_front == 0
     row = calibration_table([r]).iloc[0]

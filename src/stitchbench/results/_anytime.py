@@ -21,7 +21,7 @@ from stitchbench.errors import InputError
 from stitchbench.moo._instance import ProblemInstance
 
 from ._figures import savefig
-from ._indicators import hypervolume, objective_columns
+from ._indicators import objective_columns, traces
 from ._statistics import mann_whitney_pairs
 
 N_TARGETS = 51
@@ -39,18 +39,6 @@ def targets(baseline_hv: float, front_hv: float, n: int = N_TARGETS) -> np.ndarr
     if not gap > 0:
         raise InputError(f"no gap to set targets in: baseline hypervolume {baseline_hv} >= front's {front_hv}")
     return front_hv - gap * np.logspace(0, -DEPTH, n)
-
-
-def trace(F: np.ndarray, rec: ProblemInstance) -> np.ndarray:
-    """The hypervolume of everything evaluated so far, after each row of F (in evaluation order)."""
-    out, archive, hv = np.zeros(len(F)), np.empty((0, F.shape[1])), 0.0
-    sign = np.where(rec.maximize, 1.0, -1.0)
-    for i, f in enumerate(F):
-        if np.isfinite(f).all() and not ((archive * sign >= f * sign).all(1)).any():
-            archive = np.vstack([archive[~(f * sign >= archive * sign).all(1)], f])  # f and what it leaves
-            hv = hypervolume(archive, rec)
-        out[i] = hv
-    return out
 
 
 def runtimes(hv: np.ndarray, spent: np.ndarray, goals: np.ndarray) -> np.ndarray:
@@ -90,7 +78,9 @@ def runs(
         cost = g["cost"].to_numpy(dtype=float) if "cost" in g else np.ones(len(g))
         full = g["fidelity"].to_numpy() == 1 if "fidelity" in g else np.ones(len(g), dtype=bool)
         F = np.where(full[:, None], g[objective_columns(rec)].to_numpy(dtype=float), np.nan)  # fidelity 1 only
-        jobs.append((job, first.instance, first.solver, int(first.seed), trace(F, rec), np.cumsum(cost)))
+        jobs.append([job, first.instance, first.solver, int(first.seed), (F, rec), np.cumsum(cost)])
+    for j, hv in zip(jobs, traces([j[4] for j in jobs]), strict=True):
+        j[4] = hv
     rows, unscored = [], {}
     for instance in dict.fromkeys(j[1] for j in jobs):
         mine = [j for j in jobs if j[1] == instance]

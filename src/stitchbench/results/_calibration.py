@@ -148,10 +148,14 @@ def rule_size(per_run: pd.DataFrame, replicates: int = 100) -> pd.DataFrame:
 
 
 def run_areas(
-    indicators: pd.DataFrame, exact: pd.DataFrame, evaluations: pd.DataFrame, instances: dict
+    indicators: pd.DataFrame,
+    exact: pd.DataFrame,
+    evaluations: pd.DataFrame,
+    instances: dict,
+    per_run: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """A run's val indicators, each instance's reference hypervolume (`reference_hv`) and its runs' ECDF
-    areas (`anytime.runs`)."""
+    areas (`anytime.runs`; `per_run`: those a leaderboard of the run on val computed already)."""
     val = indicators[indicators.split == "val"] if len(indicators) else indicators
     if not len(val):
         raise InputError("no finished jobs to calibrate")
@@ -159,17 +163,21 @@ def run_areas(
         solvers = ", ".join(sorted(set(val.solver)))
         raise InputError(f"no finished {BASELINE!r} jobs to calibrate against; solvers: {solvers}")
     refs = reference_hv(val, exact, instances, "val")
-    per_run, _ = runs(
-        evaluations[evaluations.job.isin(val.job)], instances, dict(zip(refs.instance, refs.ref_hv, strict=True))
-    )
+    if per_run is None:
+        ref_hv = dict(zip(refs.instance, refs.ref_hv, strict=True))
+        per_run, _ = runs(evaluations[evaluations.job.isin(val.job)], instances, ref_hv)
     return val, refs, per_run
 
 
 def calibrate(
-    indicators: pd.DataFrame, exact: pd.DataFrame, evaluations: pd.DataFrame, instances: dict
+    indicators: pd.DataFrame,
+    exact: pd.DataFrame,
+    evaluations: pd.DataFrame,
+    instances: dict,
+    per_run: pd.DataFrame | None = None,
 ) -> list[CalibrationRecord]:
-    """One record per instance (`CalibrationRecord`)."""
-    val, refs, per_run = run_areas(indicators, exact, evaluations, instances)
+    """One record per instance (`CalibrationRecord`; `per_run`: as `run_areas` takes it)."""
+    val, refs, per_run = run_areas(indicators, exact, evaluations, instances, per_run)
     ref = dict(zip(refs.instance, refs.ref_hv, strict=True))
     tests = instance_tests(per_run)
     out = []

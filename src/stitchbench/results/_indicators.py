@@ -9,6 +9,7 @@ import moocore
 import numpy as np
 import pandas as pd
 
+from stitchbench._processes import mapped
 from stitchbench.moo._instance import ProblemInstance
 
 
@@ -120,24 +121,49 @@ def checkpoints(n: int, count: int = 25) -> list[int]:
 
 
 def anytime(evaluations: pd.DataFrame, instances: dict[str, ProblemInstance]) -> pd.DataFrame:
-    """Hypervolume of everything evaluated so far (val), at log-spaced checkpoints, per job."""
-    rows = []
-    for job, g in evaluations.groupby("job", sort=False) if len(evaluations) else []:
-        first = g.iloc[0]
-        rec = instances[first.instance]
-        F = g.sort_values("eval")[objective_columns(rec)].to_numpy(dtype=float)
-        for k in checkpoints(len(F)):
-            rows.append(
-                {
-                    "job": job,
-                    "instance": first.instance,
-                    "solver": first.solver,
-                    "seed": first.seed,
-                    "eval": k,
-                    "hypervolume": hypervolume(F[:k], rec),
-                }
-            )
+    """Hypervolume of everything evaluated so far (val), at log-spaced checkpoints, per job (in a pool of
+    processes from TRACE_POOL_MIN jobs on)."""
+    groups = evaluations.groupby("job", sort=False) if len(evaluations) else []
+    jobs = [(job, g.iloc[0], instances[g.iloc[0].instance], g.sort_values("eval")) for job, g in groups]
+    tasks = [(g[objective_columns(rec)].to_numpy(dtype=float), rec) for _, _, rec, g in jobs]
+    hv = mapped(checkpoint_hypervolumes, tasks, TRACE_POOL_MIN, chunksize=max(1, len(tasks) // 32))
+    rows = [
+        {"job": job, "instance": first.instance, "solver": first.solver, "seed": first.seed, "eval": k}
+        | {"hypervolume": h}
+        for (job, first, _, g), values in zip(jobs, hv, strict=True)
+        for k, h in zip(checkpoints(len(g)), values, strict=True)
+    ]
     return pd.DataFrame(rows, columns=["job", "instance", "solver", "seed", "eval", "hypervolume"])
+
+
+def checkpoint_hypervolumes(F: np.ndarray, rec: ProblemInstance) -> list[float]:
+    """The hypervolume of F's first k rows at each of its `checkpoints` k."""
+    return [hypervolume(F[:k], rec) for k in checkpoints(len(F))]
+
+
+def trace(F: np.ndarray, rec: ProblemInstance) -> np.ndarray:
+    """The hypervolume of everything evaluated so far, after each row of F (in evaluation order; rows not
+    finite count as not evaluated): computed where the non-dominated archive changes, carried forward."""
+    N = rec.normalize(F)
+    G = N * np.where(rec.maximize, 1.0, -1.0)  # every objective maximized
+    indicator = moocore.Hypervolume(ref=rec.reference_point, maximise=rec.maximize)
+    archive, changed, values = np.empty(0, dtype=int), [], []
+    for i in np.flatnonzero(np.isfinite(F).all(1)):
+        if (G[archive] >= G[i]).all(1).any():
+            continue
+        archive = np.append(archive[~(G[i] >= G[archive]).all(1)], i)  # i and what it leaves
+        changed.append(i)
+        values.append(indicator(N[archive]))
+    last = np.searchsorted(changed, np.arange(len(F)), side="right") - 1
+    return np.where(last >= 0, np.array([0.0, *values])[last + 1], 0.0)
+
+
+TRACE_POOL_MIN = 200  # runs from which their traces are computed in a pool of processes
+
+
+def traces(tasks: list[tuple[np.ndarray, ProblemInstance]]) -> list[np.ndarray]:
+    """`trace` of every (F, instance): in a pool of processes from TRACE_POOL_MIN runs on (`mapped`)."""
+    return mapped(trace, tasks, TRACE_POOL_MIN, chunksize=max(1, len(tasks) // 32))  # a trace takes ~10 ms
 
 
 def attainment(fronts: list[np.ndarray], maximize: list[bool], percentiles=(25, 50, 75)) -> dict[int, np.ndarray]:

@@ -1,14 +1,13 @@
 """An instance's figures in the report: its fronts on test (with the exact front, claim 4's E and deciding
 points, the baselines), its convergence and its runtime ECDF; drawn in a pool of processes for many instances."""
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from stitchbench._processes import worker_pool
+from stitchbench._processes import mapped
 from stitchbench.moo._front import nondominated
 from stitchbench.moo._instance import ProblemInstance
 
@@ -186,10 +185,5 @@ FIGURE_POOL_MIN = 8  # instances from which a report draws in a pool of processe
 
 
 def drawn(tasks: list[tuple]) -> list[list[Path]]:
-    """`instance_figures` of every task: in a pool of one process per core (up to 4) where there are at least
-    FIGURE_POOL_MIN, as matplotlib draws on one core."""
-    workers = min(os.cpu_count() or 1, 4, len(tasks))
-    if workers < 2 or len(tasks) < FIGURE_POOL_MIN:
-        return [instance_figures(*t) for t in tasks]
-    with worker_pool(workers) as pool:
-        return list(pool.map(instance_figures, *zip(*tasks, strict=True)))
+    """`instance_figures` of every task: in a pool of processes from FIGURE_POOL_MIN tasks on (`mapped`)."""
+    return mapped(instance_figures, tasks, FIGURE_POOL_MIN)

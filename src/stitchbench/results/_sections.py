@@ -144,15 +144,16 @@ def solver_blocks(run: RunTables, lb: Leaderboard) -> list[Block]:
             ),
             Block("figure", path=ecdf),
         ]
-    return blocks + calibration_blocks(run)
+    return blocks + calibration_blocks(run, lb)
 
 
-def calibration_blocks(run: RunTables) -> list[Block]:
-    """The collection's calibration rule on the run's seeds, where random search and another solver ran."""
+def calibration_blocks(run: RunTables, lb: Leaderboard) -> list[Block]:
+    """The collection's calibration rule on the run's seeds, where random search and another solver ran (on
+    the runs' ECDF areas of the run's leaderboard `lb`, on val)."""
     ind = run.indicators
     if not (len(ind) and BASELINE in set(ind.solver) and ind.solver.nunique() >= 2):
         return []
-    records = calibrate(ind, run.exact_fronts, run.evaluations, run.instances)
+    records = calibrate(ind, run.exact_fronts, run.evaluations, run.instances, lb.runs)
     return [
         Block("heading", "Calibration (val)", level=3),
         Block(

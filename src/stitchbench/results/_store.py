@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -285,12 +286,12 @@ class RunDir:
             )
 
     def job_tables(self, job_ids: list[str], what: str) -> pd.DataFrame:
-        """Every job's `what` table, concatenated (read in threads: Parquet decoding releases the GIL)."""
+        """Every job's `what` table, concatenated (read in threads: Parquet decoding releases the GIL; joined
+        by Arrow, which unites the instances' differing columns faster than pandas)."""
         files = [f for f in (self.job_file(j, f"{what}.parquet") for j in job_ids) if f.is_file()]
         with ThreadPoolExecutor(READ_THREADS) as pool:
-            frames = list(pool.map(pd.read_parquet, files))
-        frames = [f for f in frames if len(f)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            tables = [t for t in pool.map(pq.read_table, files) if t.num_rows]
+        return pa.concat_tables(tables, promote_options="default").to_pandas() if tables else pd.DataFrame()
 
     def table(self, name: str, select: Callable[[str], bool] | None = None) -> pd.DataFrame:
         """A run table; with `select`, only the columns it accepts (a run's evaluations have a column per
