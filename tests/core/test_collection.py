@@ -149,3 +149,12 @@ def test_the_docs_list_of_instances_is_generated_from_the_catalog(capsys):
     assert "table list --format md" in head and f"| name |{table}".strip() == listing
     assert len(listing.splitlines()) == len(catalog()) + 2  # the header, the rule, a row per instance
     assert f"\n{listing}\n" in (Path(__file__).parents[2] / "README.md").read_text()
+
+
+def test_the_readme_stays_a_newcomers_page():
+    """At most 150 lines (issue 34): the pitch, the two commands, install, an example per user kind, the
+    collection and its leaderboard, links; the manual lives in docs/."""
+    from pathlib import Path
+
+    lines = (Path(__file__).parents[2] / "README.md").read_text().splitlines()
+    assert len(lines) <= 150, len(lines)
