@@ -448,3 +448,50 @@ def test_the_listing_shows_each_declared_range(capsys):
     assert "pop_size=40 (int, >= 4, <= 100000)" in capsys.readouterr().out
     assert main(["list", "problems"]) == 0  # a list's items in words, not pydantic's repr
     assert "lambdas=(0.5, 1.0) (list of (float, >= 0, <= 1), items >= 1, items <= 11)" in capsys.readouterr().out
+
+
+def test_a_local_rays_leftovers_are_killed_even_where_its_shutdown_fails():
+    """`stop_ray`: what is left of a local Ray's head processes and their descendants after `ray.shutdown()`
+    is killed, also where the shutdown raises (the error goes on); nothing else is touched."""
+    psutil = pytest.importorskip("psutil")
+    from stitchbench.benchmark._executors import stop_ray
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    spawner = f"import subprocess, time; subprocess.Popen({sleeper!r}); time.sleep(60)"
+    head, bystander = subprocess.Popen([sys.executable, "-c", spawner]), subprocess.Popen(sleeper)
+    try:
+        assert wait_for(lambda: psutil.Process(head.pid).children())
+        grandchild = psutil.Process(head.pid).children()[0]
+
+        class FailingRay:
+            def shutdown(self):
+                raise RuntimeError("shutdown failed")
+
+        heads = {psutil.Process(head.pid)}
+        with pytest.raises(RuntimeError, match="shutdown failed"):
+            stop_ray(FailingRay(), heads)
+        assert all(map(dead, [*heads, grandchild]))
+        assert bystander.poll() is None  # not a head's: left alone
+    finally:
+        for p in (head, bystander):
+            p.kill()
+            p.wait()
+
+
+def dead(process) -> bool:
+    """Gone, or a zombie its parent (here: init, which may reap late) has not reaped yet."""
+    import psutil
+
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def wait_for(ready, seconds: float = 20) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if ready():
+            return True
+        time.sleep(0.05)
+    return False

@@ -177,3 +177,16 @@ def test_the_rule_text_of_claims_1_to_3_follows_its_bound():
     assert (
         Rule("abs", 2.5).text() == "|difference| ≤ 2.5 points" and Rule("le", -10).text() == "difference ≤ -10 points"
     )
+
+
+def test_a_runs_job_tables_unite_the_jobs_columns(tmp_path):
+    """Jobs of different instances have different columns: joined, each keeps its values, a column a job
+    lacks is missing there, an integer column next to a float one becomes float, and a job without `finite`
+    counts as finite (the aggregation reads it so)."""
+    run = RunDir(tmp_path)
+    run.save_job("a", {"evaluations": pd.DataFrame({"job": ["a", "a"], "x.p": [1, 2], "finite": [True, False]})})
+    run.save_job("b", {"evaluations": pd.DataFrame({"job": ["b"], "x.p": [0.5], "x.q": [3.0]})})
+    ev = run.job_tables(["a", "b"], "evaluations")
+    assert ev.job.tolist() == ["a", "a", "b"] and ev["x.p"].tolist() == [1.0, 2.0, 0.5]
+    assert ev["x.q"].isna().tolist() == [True, True, False]
+    assert ev.finite.fillna(True).astype(bool).tolist() == [True, False, True]

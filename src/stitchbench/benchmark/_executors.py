@@ -162,12 +162,14 @@ def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: st
         import ray
     except ImportError as e:
         raise InputError("executor 'ray' needs the ray extra: pip install 'stitchbench[ray]'") from e
-    before = set(psutil.Process().children(recursive=True))
     started = not ray.is_initialized()
-    if started:
-        kwargs = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False}
-        ray.init(log_to_driver=False, configure_logging=False, **kwargs)
+    before = set(psutil.Process().children()) if started and not address else None  # before a local Ray starts
+    heads = None
     try:
+        if started:
+            kwargs = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False}
+            ray.init(log_to_driver=False, configure_logging=False, **kwargs)
+            heads = new_children(before)
         files = ray.put(bundle(workspace))
         task = ray.remote(**ray_resources(workspace.device))(_ray_job)
         unsaved = [task.remote(job.model_dump_json(), files, workspace.device.type) for job in jobs]
@@ -186,20 +188,34 @@ def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: st
             raise
     finally:
         if started:
-            stop_local_ray(ray, set(psutil.Process().children(recursive=True)) - before)
+            stop_ray(ray, new_children(before) if heads is None else heads)  # heads None: init interrupted
 
 
-def stop_local_ray(ray, processes: set) -> None:
-    """Shut the local Ray down, then kill what is left of its `processes` (psutil). Ray gives its raylet 1 s
-    to stop on SIGTERM; one that takes longer (busy cores) is killed, and its agents, finding no graceful
-    stop in its log, spend 60 s reporting it to the stopped GCS before they exit."""
+def new_children(before: set | None) -> set:
+    """The driver's child processes that are not in `before` (psutil; None: none are wanted)."""
     import psutil
 
-    ray.shutdown()
-    for p in processes:
-        with suppress(psutil.NoSuchProcess):
-            p.kill()
-    psutil.wait_procs(processes, timeout=STOP_GRACE)
+    return set() if before is None else set(psutil.Process().children()) - before
+
+
+def stop_ray(ray, heads: set) -> None:
+    """Shut Ray down, then kill what is left of a local Ray: its head processes `heads` (those `ray.init` started)
+    and their descendants. Ray gives its raylet 1 s to stop on SIGTERM; one that takes longer (busy cores) is
+    killed, and its agents, finding no graceful stop in its log, spend 60 s reporting it to the stopped GCS
+    before they exit."""
+    import psutil
+
+    processes = set(heads)
+    for head in heads:
+        with suppress(psutil.Error):
+            processes |= set(head.children(recursive=True))
+    try:
+        ray.shutdown()
+    finally:
+        for p in processes:
+            with suppress(psutil.Error):  # gone already (or not ours to signal)
+                p.kill()
+        psutil.wait_procs(processes, timeout=STOP_GRACE)
 
 
 def prepare_jobs(jobs: Sequence[Job], run_dir: Path) -> list[Job]:

@@ -49,7 +49,7 @@ def write_outputs(run: RunDir, manifest: dict):
     exact = run.table("exact_fronts")
     indicators = job_indicators(fronts_done, baselines, exact, instances)
     if len(indicators) and "finite" in evals_done:
-        nonfinite = (~evals_done.finite.astype(bool)).groupby(evals_done.job).sum()
+        nonfinite = (~evals_done.finite.fillna(True).astype(bool)).groupby(evals_done.job).sum()  # no column: finite
         indicators["nonfinite_evaluations"] = indicators.job.map(nonfinite).fillna(0).astype(int)
     write_parquet(run.file("indicators.parquet"), indicators)
     write_parquet(run.file("statistics.parquet"), pairwise_tests(indicators))

@@ -380,6 +380,8 @@ def of_runs(dirs: list[Path], split: str = "val") -> Leaderboard:
             frames.append(run.table(name, trace_column if name == "evaluations" else None))
     tables = {k: pd.concat([f for f in v if len(f)] or [pd.DataFrame()], ignore_index=True) for k, v in parts.items()}
     exact = tables["exact_fronts"]
+    if "source" in exact:  # a run that recorded its fronts' source first: its rows are the ones kept
+        exact = exact.sort_values("source", na_position="last", kind="stable")
     exact = exact.drop_duplicates(["instance", "split", "point", "objective", "value"]) if len(exact) else exact
     clash = exact[exact.duplicated(["instance", "split", "point", "objective"])].instance if len(exact) else []
     if len(clash):

@@ -291,7 +291,7 @@ class RunDir:
         files = [f for f in (self.job_file(j, f"{what}.parquet") for j in job_ids) if f.is_file()]
         with ThreadPoolExecutor(READ_THREADS) as pool:
             tables = [t for t in pool.map(pq.read_table, files) if t.num_rows]
-        return pa.concat_tables(tables, promote_options="default").to_pandas() if tables else pd.DataFrame()
+        return pa.concat_tables(tables, promote_options="permissive").to_pandas() if tables else pd.DataFrame()
 
     def table(self, name: str, select: Callable[[str], bool] | None = None) -> pd.DataFrame:
         """A run table; with `select`, only the columns it accepts (a run's evaluations have a column per
