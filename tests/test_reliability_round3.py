@@ -460,7 +460,7 @@ def test_a_local_rays_leftovers_are_killed_even_where_its_shutdown_fails():
     spawner = f"import subprocess, time; subprocess.Popen({sleeper!r}); time.sleep(60)"
     head, bystander = subprocess.Popen([sys.executable, "-c", spawner]), subprocess.Popen(sleeper)
     try:
-        assert wait_for(lambda: psutil.Process(head.pid).children())
+        assert wait_until(lambda: psutil.Process(head.pid).children(), 20)
         grandchild = psutil.Process(head.pid).children()[0]
 
         class FailingRay:
@@ -486,12 +486,3 @@ def dead(process) -> bool:
         return process.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
-
-
-def wait_for(ready, seconds: float = 20) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if ready():
-            return True
-        time.sleep(0.05)
-    return False
