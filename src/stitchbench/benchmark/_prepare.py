@@ -25,6 +25,7 @@ from stitchbench._hashing import canonical_json
 from stitchbench._processes import worker_pool
 from stitchbench.moo import EVAL_SPLITS, Problem, ProblemInstance
 from stitchbench.results._analyses import analyses
+from stitchbench.results._leaderboard import front_source
 from stitchbench.tabular._catalog import collection_name, read_catalog
 from stitchbench.tabular._load import shipped
 from stitchbench.zoo._build import train_models, zoo_configs
@@ -60,13 +61,6 @@ def long_rows(instance: str, split: str, names: list[str], F, point_names=None) 
 def columns(names: list[str]) -> dict[str, list[str]]:
     """Every reference table's columns: COLUMNS' and those of the named analyses'."""
     return COLUMNS | {t: c for a in analyses(names) for t, c in a.reference_tables.items()}
-
-
-def front_source(kind: str, shipped: bool) -> str:
-    """What an instance's reference front is, as the leaderboard and calibration label it."""
-    if kind == "exact":
-        return "exact front"
-    return "best-known front (collection)" if shipped else "approximate front"
 
 
 def references(rec: ProblemInstance, problem: Problem, names: list[str]) -> dict[str, pd.DataFrame]:

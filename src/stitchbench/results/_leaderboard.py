@@ -71,6 +71,7 @@ class Friedman(Record):
 
 
 PER_INSTANCE = list(LeaderboardRow.model_fields)
+EXACT_FRONT, APPROXIMATE_FRONT, KNOWN_FRONT = "exact front", "approximate front", "best-known front (collection)"
 
 
 @dataclass
@@ -108,7 +109,7 @@ def reference_hv(
         front = long_front(exact, rec, split, rec.objectives)
         best = float(g.hypervolume.max())
         if front is not None and rec.front == "exact":
-            rows.append({"instance": iid, "ref_hv": hypervolume(front, rec), "reference": "exact front"})
+            rows.append({"instance": iid, "ref_hv": hypervolume(front, rec), "reference": EXACT_FRONT})
         elif front is not None:
             hv = hypervolume(front, rec)
             kind = front_label(exact, iid)
@@ -119,11 +120,19 @@ def reference_hv(
     return pd.DataFrame(rows, columns=["instance", "ref_hv", "reference"])
 
 
+def front_source(kind: str, shipped: bool) -> str:
+    """What an instance's reference front is (a run records it in exact_fronts.source): its exact front, its
+    family's approximate one, or the shipped collection's best-known one."""
+    if kind == "exact":
+        return EXACT_FRONT
+    return KNOWN_FRONT if shipped else APPROXIMATE_FRONT
+
+
 def front_label(exact: pd.DataFrame, instance: str) -> str:
-    """What a run recorded its approximate reference front of `instance` to be: its lattice front ("approximate
-    front") or the collection's best-known one (runs before that was recorded: "approximate front")."""
+    """What a run recorded its approximate reference front of `instance` to be (`front_source`; runs from
+    before that was recorded: APPROXIMATE_FRONT)."""
     source = exact.source[exact.instance == instance].dropna() if "source" in exact else ()
-    return str(source.iloc[0]) if len(source) else "approximate front"
+    return str(source.iloc[0]) if len(source) else APPROXIMATE_FRONT
 
 
 def per_instance(indicators: pd.DataFrame, refs: pd.DataFrame, per_run: pd.DataFrame) -> pd.DataFrame:
