@@ -169,12 +169,21 @@ class Problem(ABC):
             "instances score any fraction in (0, 1] of their val samples"
         )
 
+    def numeric_bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each variable's lowest and highest value in the numeric encoding, and whether it is whole; kept
+        with the variables list it was computed from (one evaluation at a time pays it once)."""
+        kept = self.__dict__.get("_numeric_bounds")
+        if kept is None or kept[0] is not self.variables:
+            lo, hi = np.array([v.bounds for v in self.variables], dtype=float).reshape(-1, 2).T
+            kept = (self.variables, lo, hi, np.array([v.kind != "real" for v in self.variables]))
+            self.__dict__["_numeric_bounds"] = kept
+        return kept[1:]
+
     def to_matrix(self, X: Any) -> np.ndarray:
         """Validate decision vectors (rows of numbers, or dicts by name) into the numeric encoding."""
         if isinstance(X, np.ndarray) and X.dtype.kind in "iuf" and X.ndim == 2 and X.shape[1] == len(self.variables):
             matrix = X.astype(float)
-            lo, hi = np.array([v.bounds for v in self.variables], dtype=float).T
-            whole = np.array([v.kind != "real" for v in self.variables])
+            lo, hi, whole = self.numeric_bounds()
             ok = np.isfinite(matrix) & (matrix >= lo) & (matrix <= hi) & (~whole | (matrix == np.round(matrix)))
             if ok.all():  # the fast path of numeric batches; otherwise the row-wise checks name the bad value
                 return matrix

@@ -108,7 +108,8 @@ def switch_names(weight_names: list[str]) -> list[str]:
 
 class WeightedScores:
     """Scores of weighted output ensembles of M members' probabilities (M, N, C, ...) on labels y: the
-    mixture computed in float32, in chunks of weightings that bound its memory."""
+    mixture computed in float32 (accuracy: fused with its argmax; Dice: in chunks of weightings that bound
+    its memory)."""
 
     def __init__(self, probs: np.ndarray, y: np.ndarray, metric: str):
         check_scored(probs, y)
@@ -119,8 +120,12 @@ class WeightedScores:
         return self.samples(W).mean(-1)
 
     def samples(self, W: np.ndarray) -> np.ndarray:
-        """Per-sample scores (B, N) of the weightings W (B, M)."""
+        """Per-sample scores (B, N) of the weightings W (B, M); accuracy fused (`_mixture`), bit for bit."""
         W = check_weights(np.reshape(W, (-1, len(self.probs)))).astype(np.float32)
+        if self.metric == "accuracy" and self.y.ndim == 1:
+            from ._mixture import accuracy_hits
+
+            return accuracy_hits(W, self.probs, self.y)
         flat = self.probs.reshape(len(self.probs), -1)
         out = [
             sample_scores(self.metric, (W[i : i + self.rows] @ flat).reshape(-1, *self.probs.shape[1:]), self.y)
