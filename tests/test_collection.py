@@ -49,9 +49,13 @@ def test_a_rebuild_equals_the_shipped_tables(zoo, setup_db, cache_dir, tmp_path)
     for f, sha in shipped["files"].items():
         assert file_sha256(COLLECTION / NAME / f) == sha
     assert read_catalog()[NAME]["manifest_sha256"] == file_sha256(COLLECTION / NAME / "manifest.json")
+    held = holding(tmp_path / "c", KEPT)  # a collection that holds another instance: --only keeps it
     entries = build_collection(tmp_path / "c", cache_dir=cache_dir, only=[NAME])
     rebuilt = json.loads((tmp_path / "c" / NAME / "manifest.json").read_text())
-    assert [e["name"] for e in entries] == [NAME] and (tmp_path / "c" / "catalog.json").is_file()
+    suite_order = [n for n in read_catalog() if n in (NAME, KEPT)]
+    assert [e["name"] for e in entries] == suite_order and entries[suite_order.index(KEPT)] == held[KEPT]
+    assert json.loads((tmp_path / "c" / "catalog.json").read_text())["instances"] == entries
+    assert file_sha256(tmp_path / "c" / KEPT / "manifest.json") == held[KEPT]["manifest_sha256"]
     same_cpu = shipped["written_by"]["cpu"] == cpu_identity()
     models = {} if same_cpu else {"artifacts"}  # the models' sha256s: trained bit for bit on the same CPU only
     assert {k: v for k, v in rebuilt["instance"].items() if k not in models} == {
@@ -61,6 +65,30 @@ def test_a_rebuild_equals_the_shipped_tables(zoo, setup_db, cache_dir, tmp_path)
     assert agrees(load(NAME), load(tmp_path / "c" / NAME))
     if same_cpu:
         assert rebuilt["files"] == shipped["files"]  # every table file, bit for bit
+
+
+KEPT = "digits-shift.weights-5"
+
+
+def holding(folder, name: str) -> dict:
+    """`folder` made a collection of the shipped instance `name` alone; its catalog's entries by name."""
+    import shutil
+
+    from stitchbench.benchmark._collection import held_entries, write_catalog
+
+    shutil.copytree(COLLECTION / name, folder / name)
+    write_catalog(folder, {"suite": "solvers", "instances": [read_catalog()[name]]})
+    return held_entries(folder)
+
+
+def test_a_collection_with_an_altered_instance_is_refused_before_a_rebuild_of_another(tmp_path):
+    from stitchbench.errors import InputError
+
+    holding(tmp_path / "c", KEPT)
+    (tmp_path / "c" / KEPT / "manifest.json").write_text("{}")
+    with pytest.raises(InputError, match=f"{KEPT}: its manifest is not the one .*catalog.json records"):
+        build_collection(tmp_path / "c", only=[NAME])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]  # nothing built, nothing left behind
 
 
 def test_tables_of_another_instance_do_not_agree(monkeypatch):

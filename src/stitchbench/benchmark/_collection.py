@@ -133,8 +133,9 @@ def build_collection(
 ) -> list[dict]:
     """Export the suite's instances (or `only` those) into `out` (default: the package's collection),
     replacing it whole at the end, with catalog.json; `calibration` ({name: record}) goes into the entries.
+    With `only`, the suite's other instances that `out` holds are kept as they are (tables and entries).
     Built on `device` (default: the CPU, as the shipped collection was). `on_instance(name, seconds, bytes)`
-    reports progress. Returns the catalog's entries."""
+    reports progress. Returns the catalog's entries, in the suite's order."""
     out = Path(out) if out else COLLECTION
     check_folder(out, "--out")
     suite = load_suite(suite_ref)
@@ -143,6 +144,8 @@ def build_collection(
         check_calibration(calibration, list(jobs), suite, suite_ref)
     if out.exists() and any(out.iterdir()) and not (out / CATALOG).is_file():
         raise InputError(f"{out} exists and holds no collection ({CATALOG}); give a new or empty folder")
+    order = list(collection_jobs(suite))
+    kept = {n: e for n, e in held_entries(out).items() if n in order and n not in jobs} if only else {}
     device = str(resolve(device or "cpu"))  # checked here; each worker resolves it again
     tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
     tmp.mkdir(parents=True)
@@ -159,6 +162,9 @@ def build_collection(
         for e in entries:
             if calibration and e["name"] in calibration:
                 e["calibration"] = calibration[e["name"]]
+        for name in kept:
+            shutil.copytree(out / name, tmp / name)
+        entries = sorted([*entries, *kept.values()], key=lambda e: order.index(e["name"]))
         catalog = {"suite": suite_ref, "instances": entries}
         write_catalog(tmp, catalog)
         old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
@@ -169,6 +175,19 @@ def build_collection(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return entries
+
+
+def held_entries(folder: Path) -> dict[str, dict]:
+    """{name: catalog entry} of the collection in `folder` (none where it holds none), each instance's
+    manifest checked against its entry's sha256."""
+    if not (folder / CATALOG).is_file():
+        return {}
+    entries = {e["name"]: e for e in json.loads((folder / CATALOG).read_text())["instances"]}
+    for name, e in entries.items():
+        manifest = folder / name / "manifest.json"
+        if not manifest.is_file() or file_sha256(manifest) != e["manifest_sha256"]:
+            raise InputError(f"{folder / name}: its manifest is not the one {folder / CATALOG} records; rebuild it")
     return entries
 
 

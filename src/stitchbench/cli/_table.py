@@ -4,7 +4,7 @@
 from pathlib import Path
 
 from stitchbench._hashing import file_sha256
-from stitchbench.tabular._catalog import catalog_view, entry_view
+from stitchbench.tabular._catalog import catalog_summary, catalog_view, entry_view
 from stitchbench.tabular._load import SCORE_SAMPLE, TABLE_MANIFEST, check_scores, load
 
 from ._base import Listing, Parser, add_format, emit
@@ -23,6 +23,7 @@ def register(sub) -> None:
     tl = tsub.add_parser(
         "list", help="list the shipped tabular instances (load one with stitchbench.tabular.load(NAME))"
     )
+    tl.add_argument("--summary", action="store_true", help="a row per family and objective count")
     add_format(tl)
     tl.set_defaults(handler=listing)
 
@@ -33,7 +34,7 @@ def register(sub) -> None:
 
     tbc = tsub.add_parser("build-collection", help="rebuild the shipped instances from the solvers suite")
     tbc.add_argument("--out", type=Path, help="default: the installed package's collection folder")
-    tbc.add_argument("--only", nargs="+", help="build these instances only (by name)")
+    tbc.add_argument("--only", nargs="+", help="build these instances only (by name); the others that --out holds stay")
     tbc.add_argument(
         "--calibration", type=Path, help="a finished run of the solvers suite on the calibration seeds: record it"
     )
@@ -52,7 +53,10 @@ def register(sub) -> None:
 
 
 def listing(args) -> None:
-    emit(Listing({"shipped tabular instances (stitchbench.tabular.load(NAME))": catalog_view()}), args.format)
+    if args.summary:
+        emit(Listing({"the shipped collection, by family and objectives": catalog_summary()}), args.format)
+    else:
+        emit(Listing({"shipped tabular instances (stitchbench.tabular.load(NAME))": catalog_view()}), args.format)
 
 
 def show(args) -> None:
