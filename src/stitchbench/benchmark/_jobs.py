@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from stitchbench.moo._api import Problem
-from stitchbench.moo._front import nondominated
+from stitchbench.moo._front import on_front
 from stitchbench.moo._pools import Stitching
 from stitchbench.results._analyses import analyses
 from stitchbench.solvers import create_solver, run_solver
@@ -85,10 +85,8 @@ def solve(job: Job, workspace: Workspace, start: float) -> JobResult:
     evals["finite"] = np.isfinite(F).all(1) if len(F) else []  # NaN/inf objectives: kept, flagged, not in fronts
     fronts = []
     if len(F):
-        finite = np.isfinite(F).all(1) & (evals["fidelity"].to_numpy() == 1)  # a front of fidelity 1's scores
-        front_val = nondominated(F[finite], problem.maximize)
-        keep = [i for i in np.flatnonzero(finite) if any(np.array_equal(F[i], f) for f in front_val)]
-        Xf = np.unique(X[keep], axis=0)
+        finite = np.flatnonzero(np.isfinite(F).all(1) & (evals["fidelity"].to_numpy() == 1))  # fidelity 1's scores
+        Xf = np.unique(X[finite[on_front(F[finite], problem.maximize)]], axis=0)
         for split in ("val", "test"):
             fronts.append(frame(problem, Xf, problem.evaluate(Xf, split), {**base, "split": split}))
             fronts[-1].insert(len(base), "point", range(len(Xf)))
