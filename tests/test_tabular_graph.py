@@ -79,6 +79,9 @@ def test_point_subset_errors_name_the_bad_value(zoo, cache_dir, digits, live, mo
                 sg.StitchGraphProblem.check_params(digits, ["cnn"], params)
         with pytest.raises(InputError, match=match):
             create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, **params)
+    n = len(live.point_names)
+    with pytest.raises(InputError, match=rf"max_points={n + 1} is more than the {n} matched points.*valid: 1..{n}"):
+        create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, max_points=n + 1)
     monkeypatch.setattr(sg, "MAX_TABLE_POINTS", 2)
     with pytest.raises(InputError, match="k=3 .*limit is k <= 2"):
         create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, max_points=3)

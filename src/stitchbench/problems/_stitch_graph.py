@@ -118,6 +118,11 @@ class StitchGraphProblem(ZooBaselines, Problem):
         m = self.setup.members
         names = m.point_names
         check_points(points or [], names)
+        if max_points is not None and max_points > len(names):
+            raise InputError(
+                f"max_points={max_points} is more than the {len(names)} matched points of {host}'s networks "
+                f"({', '.join(names)}); valid: 1..{len(names)} (more would be the same instance as {len(names)})"
+            )
         if points is not None:
             self.selected = sorted(names.index(p) for p in points)
         else:
