@@ -128,6 +128,33 @@ def catalog_view() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def span(values) -> str:
+    """'a-b' of whole numbers (one number where they are all equal), with thousands separators."""
+    lo, hi = min(values), max(values)
+    return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
+
+
+def catalog_summary() -> pd.DataFrame:
+    """The catalog in a row per family and objective count (the CLI's `table list --summary`): instances,
+    decision space (discrete combinations, continuous dimensions), front kinds, size."""
+    rows, cat = [], catalog()
+    for (family, objectives), group in cat.groupby(["family", cat.objectives.map(len)], sort=True):
+        space = f"{span(group.discrete)} discrete"
+        if group.continuous.max():
+            space += f" x {span(group.continuous)} continuous"
+        rows.append(
+            {
+                "family": family,
+                "objectives": objectives,
+                "instances": len(group),
+                "space": space,
+                "front": ", ".join(sorted(set(group.front))),
+                "size": human_bytes(int(group["bytes"].sum())),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def entry_view(name: str) -> pd.DataFrame:
     """One instance's entry as `name` + `field: value` lines (the CLI's `table show`)."""
     resolve(name)
