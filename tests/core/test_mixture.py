@@ -13,7 +13,7 @@ from stitchbench.moo._scoring import sample_scores
 from stitchbench.tabular import load
 from stitchbench.tabular._catalog import COLLECTION
 
-SHIPPED = ["digits-shift.weights-3", "cross-arch-4.weights-14-switches"]  # 3 and 14 members, 2 and 4 parties
+SHIPPED = ["digits-shift.weights-3-switches", "cross-arch-4.weights-14-switches"]  # 3 and 14 members, 2 and 4 parties
 
 
 def blas_hits(W: np.ndarray, P: np.ndarray, y: np.ndarray) -> np.ndarray:
