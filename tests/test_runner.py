@@ -282,24 +282,39 @@ def test_problems_can_be_set_on_some_scenarios_only():
     from stitchbench.benchmark._suite import expand
 
     instances = {j.instance for j in expand(load_suite("solvers"))}
-    four = {i.split("/", 2)[2] for i in instances if i.startswith("digits-shift-4/")}
-    assert four == {
+
+    def ids(prefix: str) -> set[str]:
+        return {i.split("/", 2)[2] for i in instances if i.startswith(prefix)}
+
+    weights = {"weights-4", "weights-4-switches", "weights-5", "weights-5-switches", "weights-6", "weights-6-switches"}
+    assert ids("digits-shift-4/") == weights | {
+        "weights-7",
         "weights-7-switches",
         "stitch-switches@mnist-1+cost",
-        "weights-7",
-        "weights-4",
-        "weights-4-switches",
         "stitch@uci-digits-1",
     }
-    two = {i.split("/", 2)[2] for i in instances if i.startswith("digits-shift/")}
-    assert two == {"weights-5", "weights-5-switches", "stitch-switches@uci-digits+cost"}
-    cross = {i for i in instances if i.startswith("cross-arch/")}
-    assert cross == {
-        f"cross-arch/z0/{p}" for p in ("graph-6@mnist+cost", "weights-4", "weights-10", "weights-10-switches")
+    assert ids("digits-shift/") == {
+        "weights-3-switches",
+        "weights-4",
+        "weights-5",
+        "weights-5-switches",
+        "stitch-switches@uci-digits+cost",
+        "graph-7@uci-digits+cost",
     }
-    cross4 = {i.split("/", 2)[2] for i in instances if i.startswith("cross-arch-4/")}
-    assert cross4 == {"weights-8", "weights-8-switches", "weights-14", "weights-14-switches"}
-    assert len(instances) == 17
+    sizes = ("4", "6", "8", "10")
+    assert ids("cross-arch/") == {f"weights-{m}" for m in sizes} | {f"weights-{m}-switches" for m in sizes} | {
+        "graph-6@mnist+cost"
+    }
+    assert ids("cross-arch-4/") == {
+        "weights-8",
+        "weights-8-switches",
+        "weights-10",
+        "weights-10-switches",
+        "weights-12",
+        "weights-14",
+        "weights-14-switches",
+    }
+    assert len(instances) == 32
 
 
 def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
