@@ -78,7 +78,7 @@ def holding(folder, name: str) -> dict:
 
     shutil.copytree(COLLECTION / name, folder / name)
     write_catalog(folder, {"suite": "solvers", "instances": [read_catalog()[name]]})
-    return held_entries(folder)
+    return held_entries(folder, "solvers", [name])
 
 
 def test_a_collection_with_an_altered_instance_is_refused_before_a_rebuild_of_another(tmp_path):
@@ -86,9 +86,19 @@ def test_a_collection_with_an_altered_instance_is_refused_before_a_rebuild_of_an
 
     holding(tmp_path / "c", KEPT)
     (tmp_path / "c" / KEPT / "manifest.json").write_text("{}")
-    with pytest.raises(InputError, match=f"{KEPT}: its manifest is not the one .*catalog.json records"):
+    with pytest.raises(InputError, match=f"{KEPT}: its manifest is not the one .*catalog.json records; rebuild it "):
         build_collection(tmp_path / "c", only=[NAME])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]  # nothing built, nothing left behind
+
+
+def test_a_collection_of_another_suite_is_refused_before_a_rebuild(tmp_path):
+    from stitchbench.benchmark._collection import write_catalog
+    from stitchbench.errors import InputError
+
+    (tmp_path / "c").mkdir()
+    write_catalog(tmp_path / "c", {"suite": "quick", "instances": []})
+    with pytest.raises(InputError, match="holds a collection of the 'quick' suite, not 'solvers'; give another --out"):
+        build_collection(tmp_path / "c", only=[NAME])
 
 
 def test_tables_of_another_instance_do_not_agree(monkeypatch):

@@ -80,8 +80,12 @@ def test_point_subset_errors_name_the_bad_value(zoo, cache_dir, digits, live, mo
         with pytest.raises(InputError, match=match):
             create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, **params)
     n = len(live.point_names)
-    with pytest.raises(InputError, match=rf"max_points={n + 1} is more than the {n} matched points.*valid: 1..{n}"):
+    too_many = rf"max_points={n + 1} is more than the {n} points matched.*valid: 1..{n}"
+    with pytest.raises(InputError, match=too_many):  # when a suite is validated, before anything is built
+        sg.StitchGraphProblem.check_params(digits, ["cnn"], {"max_points": n + 1})
+    with pytest.raises(InputError, match=too_many):
         create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, max_points=n + 1)
+    sg.StitchGraphProblem.check_params(digits, ["cnn"], {"max_points": n})  # all of them: valid
     monkeypatch.setattr(sg, "MAX_TABLE_POINTS", 2)
     with pytest.raises(InputError, match="k=3 .*limit is k <= 2"):
         create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, max_points=3)

@@ -11,9 +11,9 @@ from stitchbench._hashing import cpu_identity
 from stitchbench.moo._mixture import BLOCK, WIDE, accuracy_hits
 from stitchbench.moo._scoring import sample_scores
 from stitchbench.tabular import load
-from stitchbench.tabular._catalog import COLLECTION
+from stitchbench.tabular._catalog import COLLECTION, read_catalog
 
-SHIPPED = ["digits-shift.weights-3-switches", "cross-arch-4.weights-14-switches"]  # 3 and 14 members, 2 and 4 parties
+SHIPPED = sorted(n for n, e in read_catalog().items() if e["family"] == "ensemble-weights")  # 3 to 14 members
 
 
 def blas_hits(W: np.ndarray, P: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -61,9 +61,22 @@ def test_a_tie_goes_to_the_lowest_class_and_a_wrong_label_scores_0(n):
     assert np.array_equal(hits, blas_hits(W, P, y))
 
 
+def test_labels_and_weightings_that_do_not_fit_are_refused():
+    """numba checks no bounds: a scorer refuses labels of another length, the kernel any shape that does not fit."""
+    from stitchbench.errors import InputError
+    from stitchbench.moo._scoring import weighted_scores
+
+    P, y = np.full((2, 5, 3), 1 / 3, np.float32), np.zeros(5, int)
+    with pytest.raises(InputError, match=r"4 labels for 5 samples of probabilities \(shape \(2, 5, 3\)\)"):
+        weighted_scores(P, y[:4], "accuracy")
+    for W, labels in [(np.ones((1, 3)), y), (np.ones((1, 2)), y[:4])]:
+        with pytest.raises(ValueError, match="do not fit"):
+            accuracy_hits(W, P, labels)
+
+
 def test_the_fused_accuracy_tells_weightings_apart():
     """A member's weight moves the score: the fused hits of the members alone differ (the check can fail)."""
-    table = load(SHIPPED[0]).table
+    table = load("digits-shift.weights-3-switches").table
     P, y = table.probs["mnist", "val"], table.labels["mnist", "val"]
     alone = accuracy_hits(np.eye(len(P)), P, y)
     assert len({tuple(row) for row in alone}) == len(P)

@@ -1,6 +1,7 @@
 """`stitchbench table build-collection`: export every instance of the `solvers` suite into the package's
 collection (`stitchbench.tabular.catalog`), with `catalog.json`. The tables are rebuilt reproducibly: every
-table file of an instance is the same, bit for bit, on a rebuild from the same models (a test checks one)."""
+table file of an instance is the same, bit for bit, on a rebuild from the same models (a test checks one),
+a best-known front where the suite's solvers are those that made it."""
 
 import json
 import os
@@ -20,7 +21,7 @@ from stitchbench.errors import InputError, unknown
 from stitchbench.moo._splits import EVAL_SPLITS
 from stitchbench.results._calibration import CALIBRATION_SEEDS, CONFIRMATION_SEEDS, calibration_of_run
 from stitchbench.solvers import create_solver, run_solver
-from stitchbench.tabular._catalog import CATALOG, COLLECTION, SUITE, collection_name, entry
+from stitchbench.tabular._catalog import CATALOG, COLLECTION, SUITE, catalog_file, collection_name, entry
 from stitchbench.tabular._export import export_problem
 from stitchbench.zoo._training import one_thread
 
@@ -145,7 +146,7 @@ def build_collection(
     if out.exists() and any(out.iterdir()) and not (out / CATALOG).is_file():
         raise InputError(f"{out} exists and holds no collection ({CATALOG}); give a new or empty folder")
     order = list(collection_jobs(suite))
-    kept = {n: e for n, e in held_entries(out).items() if n in order and n not in jobs} if only else {}
+    kept = held_entries(out, suite_ref, [n for n in order if n not in jobs]) if only else {}
     device = str(resolve(device or "cpu"))  # checked here; each worker resolves it again
     tmp = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.tmp"
     tmp.mkdir(parents=True)
@@ -170,7 +171,12 @@ def build_collection(
         old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
         if out.exists():
             os.replace(out, old)
-        os.replace(tmp, out)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            if old.exists():
+                os.replace(old, out)  # the collection as it was
+            raise
         shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -178,16 +184,23 @@ def build_collection(
     return entries
 
 
-def held_entries(folder: Path) -> dict[str, dict]:
-    """{name: catalog entry} of the collection in `folder` (none where it holds none), each instance's
-    manifest checked against its entry's sha256."""
-    if not (folder / CATALOG).is_file():
+def held_entries(folder: Path, suite_ref: str, names: list[str]) -> dict[str, dict]:
+    """{name: catalog entry} of those of `names` that the collection in `folder` holds (none where it holds
+    none), each instance's manifest checked against its entry's sha256 (the manifest pins its tables')."""
+    catalog = catalog_file(folder)
+    if not catalog:
         return {}
-    entries = {e["name"]: e for e in json.loads((folder / CATALOG).read_text())["instances"]}
+    if catalog.get("suite") != suite_ref:
+        raise InputError(
+            f"{folder} holds a collection of the {catalog.get('suite')!r} suite, not {suite_ref!r}; give another --out"
+        )
+    entries = {e["name"]: e for e in catalog.get("instances", []) if e.get("name") in names}
     for name, e in entries.items():
         manifest = folder / name / "manifest.json"
-        if not manifest.is_file() or file_sha256(manifest) != e["manifest_sha256"]:
-            raise InputError(f"{folder / name}: its manifest is not the one {folder / CATALOG} records; rebuild it")
+        if not manifest.is_file() or file_sha256(manifest) != e.get("manifest_sha256"):
+            raise InputError(
+                f"{folder / name}: its manifest is not the one {folder / CATALOG} records; rebuild it (--only {name})"
+            )
     return entries
 
 

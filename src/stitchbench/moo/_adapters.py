@@ -8,11 +8,6 @@ from pymoo.core.variable import Binary, Choice, Integer, Real
 from ._api import Problem
 
 
-def numeric_bounds(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
-    lo, hi = zip(*(v.bounds for v in problem.variables), strict=True)
-    return np.array(lo, dtype=float), np.array(hi, dtype=float)
-
-
 def pymoo_vars(problem: Problem) -> dict:
     """pymoo's mixed-variable declaration of the problem's variables."""
     out = {}
@@ -40,7 +35,7 @@ class PymooProblem(PymooBase):
         if mixed:
             super().__init__(vars=pymoo_vars(problem), n_obj=n_obj)
         else:
-            xl, xu = numeric_bounds(problem)
+            xl, xu, _ = problem.numeric_bounds()
             super().__init__(n_var=len(xl), n_obj=n_obj, xl=xl, xu=xu)
 
     def rows(self, X) -> list:

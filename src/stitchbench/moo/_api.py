@@ -171,9 +171,10 @@ class Problem(ABC):
 
     def numeric_bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each variable's lowest and highest value in the numeric encoding, and whether it is whole; kept
-        with the variables list it was computed from (one evaluation at a time pays it once)."""
+        with the variables list it was computed from (one evaluation at a time pays it once; a list grown
+        or replaced is computed again)."""
         kept = self.__dict__.get("_numeric_bounds")
-        if kept is None or kept[0] is not self.variables:
+        if kept is None or kept[0] is not self.variables or len(kept[1]) != len(self.variables):
             lo, hi = np.array([v.bounds for v in self.variables], dtype=float).reshape(-1, 2).T
             kept = (self.variables, lo, hi, np.array([v.kind != "real" for v in self.variables]))
             self.__dict__["_numeric_bounds"] = kept

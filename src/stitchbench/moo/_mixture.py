@@ -3,7 +3,7 @@ members' class probabilities and its first argmax, without the (B, N, C) mixture
 
 Each mixture value is the float32 chain acc = w_k * p_k + acc (one fused multiply-add per member, members in
 order, from 0): the bits OpenBLAS's sgemm gives for the same product on the CPUs stitchbench records
-(`WeightedScores` scored it so before; a test compares the two on every shipped ensemble), so a table's
+(`WeightedScores` scored it so before; a test compares the two on every shipped ensemble-weights table), so a table's
 scores stay those it was built with. Imported on first use: numba's import is not paid by loading a table.
 """
 
@@ -67,6 +67,8 @@ def accuracy_hits(W: np.ndarray, P: np.ndarray, y: np.ndarray) -> np.ndarray:
     lowest index) is the label. W (B, M) float32 >= 0, P (M, N, C) float32, y (N,) class indices."""
     W, P = np.ascontiguousarray(W, dtype=np.float32), np.ascontiguousarray(P, dtype=np.float32)
     y = np.ascontiguousarray(y, dtype=np.int64)
+    if W.ndim != 2 or P.ndim != 3 or W.shape[1] != P.shape[0] or y.shape != P.shape[1:2]:  # numba checks no bounds
+        raise ValueError(f"weightings {W.shape}, probabilities {P.shape} and labels {y.shape} do not fit")
     out = np.empty((len(W), P.shape[1]))
     if len(W) < WIDE:
         _hits_narrow(W, P, y, out)

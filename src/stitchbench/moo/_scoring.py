@@ -65,6 +65,9 @@ def check_scored(probs: np.ndarray, y: np.ndarray) -> None:
     or labels outside 0..C-1 (C: the classes, axis -1 for labels, -3 for masks)."""
     probs, y = np.asarray(probs), np.asarray(y)
     classes = probs.shape[-1] if y.ndim == 1 else probs.shape[-3]
+    samples = probs.shape[-2] if y.ndim == 1 else probs.shape[-4]
+    if len(y) != samples:
+        raise InputError(f"{len(y)} labels for {samples} samples of probabilities (shape {probs.shape})")
     if not np.isfinite(probs).all():
         raise InputError("probabilities must be finite; got NaN or inf")
     if y.size and (y.min() < 0 or y.max() >= classes):

@@ -62,8 +62,10 @@ def check_graph_params(scenario: Scenario, zoo_archs: list[str], params: dict[st
     points, each a point matched between the members' (untrained) architectures."""
     check_stitch_params(scenario, zoo_archs, params, 2)
     check_point_subset(params.get("points"), params.get("max_points"), limit)
-    if params.get("points"):
-        check_points(params["points"], matched_points(scenario, params.get("archs") or [zoo_archs[0]] * 2))
+    if params.get("points") or params.get("max_points"):
+        names = matched_points(scenario, params.get("archs") or [zoo_archs[0]] * 2)
+        check_points(params.get("points") or [], names)
+        check_max_points(params.get("max_points"), names)
 
 
 def check_points(points: list[str], names: list[str]) -> None:
@@ -72,13 +74,29 @@ def check_points(points: list[str], names: list[str]) -> None:
             raise unknown("point", p, names)
 
 
+def check_max_points(max_points: int | None, names: list[str]) -> None:
+    """At most the matched points: more would be the same instance as all of them."""
+    if max_points is not None and max_points > len(names):
+        raise InputError(
+            f"max_points={max_points} is more than the {len(names)} points matched between the two networks "
+            f"({', '.join(names)}); valid: 1..{len(names)}"
+        )
+
+
+_MATCHED: dict[tuple, list[str]] = {}  # traced once per architectures and input shape in a process
+
+
 def matched_points(scenario: Scenario, archs: list[str]) -> list[str]:
     """The names of the points matched between untrained models of `archs` (tracing needs no weights)."""
     from stitchbench.stitching import Members
     from stitchbench.zoo import create
 
-    models = [create(a, scenario.in_channels, scenario.num_classes) for a in archs]
-    return Members(models, scenario.example()).point_names
+    example = scenario.example()
+    key = (tuple(archs), scenario.in_channels, scenario.num_classes, tuple(example.shape))
+    if key not in _MATCHED:
+        models = [create(a, scenario.in_channels, scenario.num_classes) for a in archs]
+        _MATCHED[key] = Members(models, example).point_names
+    return list(_MATCHED[key])
 
 
 def check_point_subset(points: Any, max_points: Any, limit: int) -> None:

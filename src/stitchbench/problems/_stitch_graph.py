@@ -3,7 +3,7 @@ output choice (A = the host's model, B = the partner's, or their average); evalu
 
 Tabular subsets: `points=[...]` (matched point names) or `max_points=k` (k points evenly spread: indices
 floor(linspace(0, n - 1, k) + 0.5) of the n matched points, so the first and last are always in for k >= 2,
-the first alone for k = 1, every point for k >= n) expose switches at those points only; the others stay
+the first alone for k = 1, every point for k = n; more is refused) expose switches at those points only; the others stay
 off. Such a problem is tabular (the family's factory `create` returns a `StitchGraphTable`): every raw
 decision (3 * 4^k) is canonicalized through the flow and every distinct canonical candidate is scored once,
 on val and test, by the live code path; the table is stored content-addressed in the cache ("graph-tables")
@@ -53,7 +53,7 @@ from stitchbench.zoo import Zoo
 from stitchbench.zoo._recipe import eval_key
 
 from ._baselines import ZooBaselines
-from ._checks import check_graph_params, check_point_subset, check_points
+from ._checks import check_graph_params, check_max_points, check_point_subset, check_points
 from ._ensemble_weights import output_ensemble_front
 from ._tabulated import TabulatedLive
 
@@ -63,7 +63,7 @@ MAX_TABLE_CANDIDATES = 2000  # canonical candidates scored live: about 6.5 minut
 
 
 def spread(n: int, k: int) -> list[int]:
-    """k of n indices evenly spread, first and last included (k >= n: all)."""
+    """k of n indices evenly spread, first and last included (k = n: all)."""
     return list(range(n)) if k >= n else [int(i) for i in np.floor(np.linspace(0, n - 1, k) + 0.5)]
 
 
@@ -118,11 +118,7 @@ class StitchGraphProblem(ZooBaselines, Problem):
         m = self.setup.members
         names = m.point_names
         check_points(points or [], names)
-        if max_points is not None and max_points > len(names):
-            raise InputError(
-                f"max_points={max_points} is more than the {len(names)} matched points of {host}'s networks "
-                f"({', '.join(names)}); valid: 1..{len(names)} (more would be the same instance as {len(names)})"
-            )
+        check_max_points(max_points, names)
         if points is not None:
             self.selected = sorted(names.index(p) for p in points)
         else:

@@ -73,12 +73,16 @@ def entry(name: str, manifest: dict[str, Any], manifest_sha256: str, size: int) 
     }
 
 
+def catalog_file(folder: Path) -> dict[str, Any]:
+    """`folder`'s catalog.json as it is now ({} where there is none)."""
+    path = folder / CATALOG
+    return parse(json.loads, read_regular(path), str(path)) if path.is_file() else {}
+
+
 @cache
 def read_catalog(folder: Path = COLLECTION) -> dict[str, dict[str, Any]]:
-    path = folder / CATALOG
-    if not path.is_file():
-        return {}
-    return {e["name"]: e for e in parse(json.loads, read_regular(path), str(path))["instances"]}
+    """The installed collection's entries by name (read once)."""
+    return {e["name"]: e for e in catalog_file(folder).get("instances", [])}
 
 
 def catalog() -> pd.DataFrame:
@@ -138,6 +142,8 @@ def catalog_summary() -> pd.DataFrame:
     """The catalog in a row per family and objective count (the CLI's `table list --summary`): instances,
     decision space (discrete combinations, continuous dimensions), front kinds, size."""
     rows, cat = [], catalog()
+    if cat.empty:
+        return pd.DataFrame(rows)
     for (family, objectives), group in cat.groupby(["family", cat.objectives.map(len)], sort=True):
         space = f"{span(group.discrete)} discrete"
         if group.continuous.max():
