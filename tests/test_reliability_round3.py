@@ -454,11 +454,13 @@ def test_a_local_rays_leftovers_are_killed_even_where_its_shutdown_fails():
     """`stop_ray`: what is left of a local Ray's head processes and their descendants after `ray.shutdown()`
     is killed, also where the shutdown raises (the error goes on); nothing else is touched."""
     psutil = pytest.importorskip("psutil")
-    from stitchbench.benchmark._executors import stop_ray
+    from stitchbench.benchmark._executors import RAY_OWNER, stop_ray
 
     sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
     spawner = f"import subprocess, time; subprocess.Popen({sleeper!r}); time.sleep(60)"
     head, bystander = subprocess.Popen([sys.executable, "-c", spawner]), subprocess.Popen(sleeper)
+    orphan = subprocess.Popen(sleeper, env=os.environ | {RAY_OWNER: "this-run"})  # marked, nobody's descendant
+    other = subprocess.Popen(sleeper, env=os.environ | {RAY_OWNER: "another-run"})
     try:
         assert wait_until(lambda: psutil.Process(head.pid).children(), 20)
         grandchild = psutil.Process(head.pid).children()[0]
@@ -467,13 +469,13 @@ def test_a_local_rays_leftovers_are_killed_even_where_its_shutdown_fails():
             def shutdown(self):
                 raise RuntimeError("shutdown failed")
 
-        heads = {psutil.Process(head.pid)}
+        heads, marked = {psutil.Process(head.pid)}, psutil.Process(orphan.pid)
         with pytest.raises(RuntimeError, match="shutdown failed"):
-            stop_ray(FailingRay(), heads)
-        assert all(map(dead, [*heads, grandchild]))
-        assert bystander.poll() is None  # not a head's: left alone
+            stop_ray(FailingRay(), heads, "this-run")
+        assert all(map(dead, [*heads, grandchild, marked]))
+        assert bystander.poll() is None and other.poll() is None  # neither a head's nor this run's: left alone
     finally:
-        for p in (head, bystander):
+        for p in (head, bystander, orphan, other):
             p.kill()
             p.wait()
 

@@ -11,9 +11,10 @@ import logging
 import os
 import signal
 import tempfile
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import as_completed, wait
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import torch
@@ -164,11 +165,13 @@ def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: st
         raise InputError("executor 'ray' needs the ray extra: pip install 'stitchbench[ray]'") from e
     started = not ray.is_initialized()
     before = set(psutil.Process().children()) if started and not address else None  # before a local Ray starts
+    owner = uuid.uuid4().hex if before is not None else None  # in the environment of the local Ray's processes
     heads = None
     try:
         if started:
             kwargs = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False}
-            ray.init(log_to_driver=False, configure_logging=False, **kwargs)
+            with ray_owner(owner):
+                ray.init(log_to_driver=False, configure_logging=False, **kwargs)
             heads = new_children(before)
         files = ray.put(bundle(workspace))
         task = ray.remote(**ray_resources(workspace.device))(_ray_job)
@@ -188,7 +191,7 @@ def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: st
             raise
     finally:
         if started:
-            stop_ray(ray, new_children(before) if heads is None else heads)  # heads None: init interrupted
+            stop_ray(ray, new_children(before) if heads is None else heads, owner)  # heads None: init interrupted
 
 
 def new_children(before: set | None) -> set:
@@ -198,20 +201,50 @@ def new_children(before: set | None) -> set:
     return set() if before is None else set(psutil.Process().children()) - before
 
 
-def stop_ray(ray, heads: set) -> None:
-    """Shut Ray down, then kill what is left of a local Ray: its head processes `heads` (those `ray.init` started)
-    and their descendants. Ray gives its raylet 1 s to stop on SIGTERM; one that takes longer (busy cores) is
-    killed, and its agents, finding no graceful stop in its log, spend 60 s reporting it to the stopped GCS
+RAY_OWNER = "STITCHBENCH_RAY_OWNER"  # marks the processes of a local Ray that a run started
+
+
+@contextmanager
+def ray_owner(owner: str | None) -> Iterator[None]:
+    """`owner` in the environment that the processes `ray.init` starts inherit (not the driver's own)."""
+    if owner is None:
+        yield
+        return
+    os.environ[RAY_OWNER] = owner
+    try:
+        yield
+    finally:
+        os.environ.pop(RAY_OWNER, None)
+
+
+def owned(owner: str | None) -> set:
+    """The live processes started with `owner` in their environment (psutil)."""
+    import psutil
+
+    found = set()
+    for p in psutil.process_iter() if owner else ():
+        with suppress(psutil.Error):
+            if p.environ().get(RAY_OWNER) == owner:
+                found.add(p)
+    return found
+
+
+def stop_ray(ray, heads: set, owner: str | None = None) -> None:
+    """Shut Ray down, then kill what is left of a local Ray: its head processes `heads` (those `ray.init` started),
+    their descendants, and every process that carries its `owner` mark (an agent whose raylet died first is
+    nobody's descendant). Ray gives its raylet 1 s to stop on SIGTERM; one that takes longer (busy cores), or
+    that a Ctrl-C to the process group ends, leaves its agents to spend 60 s reporting it to the stopped GCS
     before they exit."""
     import psutil
 
-    processes = set(heads)
+    processes = set(heads) | owned(owner)
     for head in heads:
         with suppress(psutil.Error):
             processes |= set(head.children(recursive=True))
     try:
         ray.shutdown()
     finally:
+        processes |= owned(owner)
         for p in processes:
             with suppress(psutil.Error):  # gone already (or not ours to signal)
                 p.kill()
