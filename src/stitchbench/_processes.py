@@ -14,8 +14,10 @@ from contextlib import contextmanager
 
 from threadpoolctl import threadpool_limits
 
-# what native thread pools read when they load (OpenMP, OpenBLAS, MKL, BLIS, Apple Accelerate, numexpr)
+# what native thread pools read when they load (OpenMP, OpenBLAS, MKL, BLIS, Apple Accelerate, numexpr), and
+# stitchbench's fused ensemble accuracy (`moo._mixture.threads`)
 THREAD_VARIABLES = (
+    "NUMBA_NUM_THREADS",
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
     "MKL_NUM_THREADS",

@@ -1,6 +1,8 @@
-"""The fused accuracy of weighted output ensembles (`moo._mixture`) is the argmax of the float32 mixture that
-sgemm computes (what `WeightedScores` scored before it, and what the shipped tables were built with): bit for
-bit where this CPU is the one the collection records, ties to the lowest class, on both of its loops."""
+"""The fused, pruned accuracy of weighted output ensembles (`moo._mixture`) is the argmax of the float32
+mixture that sgemm computes (what `WeightedScores` scored before it, and what the shipped tables were built
+with): bit for bit where this CPU is the one the collection records, ties to the lowest class; its pruning
+decides near ties as the chains do (and would not without its tolerance); threads and keyed batches change
+no bit."""
 
 import json
 
@@ -8,12 +10,18 @@ import numpy as np
 import pytest
 
 from stitchbench._hashing import cpu_identity
-from stitchbench.moo._mixture import BLOCK, WIDE, accuracy_hits
-from stitchbench.moo._scoring import sample_scores
+from stitchbench.moo import _mixture
+from stitchbench.moo._mixture import SPLIT, AccuracyHits
+from stitchbench.moo._scoring import KeyedAccuracy, sample_scores, weighted_scores
 from stitchbench.tabular import load
 from stitchbench.tabular._catalog import COLLECTION, read_catalog
 
 SHIPPED = sorted(n for n, e in read_catalog().items() if e["family"] == "ensemble-weights")  # 3 to 14 members
+
+
+def accuracy_hits(W: np.ndarray, P: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The kernel's hits as (B, N)."""
+    return AccuracyHits(P, y)(np.asarray(W, dtype=np.float32)).T
 
 
 def blas_hits(W: np.ndarray, P: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -37,7 +45,7 @@ def test_fused_accuracy_is_the_sgemm_mixtures_argmax(name):
     rng = np.random.default_rng(0)
     for (party, split), P in table.probs.items():
         y = table.labels[party, split]
-        for n in (1, WIDE - 1, WIDE, BLOCK + 3):  # the narrow loop, the wide one, across a block's end
+        for n in (1, 15, 2 * SPLIT + 3):  # one weighting, a few, a batch split between threads
             W = weightings(n, len(P), rng)
             fused, reference = accuracy_hits(W, P, y), blas_hits(W, P, y)
             assert fused.shape == reference.shape == (n, len(y))
@@ -47,7 +55,7 @@ def test_fused_accuracy_is_the_sgemm_mixtures_argmax(name):
                 assert np.abs(fused.mean(1) - reference.mean(1)).max() <= 2 / len(y), (party, split, n)
 
 
-@pytest.mark.parametrize("n", [1, WIDE + 1])
+@pytest.mark.parametrize("n", [1, 17])
 def test_a_tie_goes_to_the_lowest_class_and_a_wrong_label_scores_0(n):
     """Classes 1 and 3 tie in every member (so in every mixture): label 1 is hit, label 3 is not; a label the
     mixture does not pick scores 0."""
@@ -72,6 +80,8 @@ def test_labels_and_weightings_that_do_not_fit_are_refused():
     for W, labels in [(np.ones((1, 3)), y), (np.ones((1, 2)), y[:4])]:
         with pytest.raises(ValueError, match="do not fit"):
             accuracy_hits(W, P, labels)
+    with pytest.raises(ValueError, match="keys must be 2 indices of the 1 ensembles"):
+        AccuracyHits(P, y)(np.ones((2, 2), np.float32), np.array([0, 1]))
 
 
 def test_the_fused_accuracy_tells_weightings_apart():
@@ -81,3 +91,67 @@ def test_the_fused_accuracy_tells_weightings_apart():
     alone = accuracy_hits(np.eye(len(P)), P, y)
     assert len({tuple(row) for row in alone}) == len(P)
     assert np.array_equal(alone, blas_hits(np.eye(len(P)), P, y))
+
+
+def near_ties(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Probabilities whose label (class 1) and class 0 differ by at most two ulps in each member, and
+    weightings on the simplex: every margin is within the chains' rounding."""
+    rng = np.random.default_rng(seed)
+    M, N = 5, 400
+    base = rng.uniform(0.2, 0.45, (M, N)).astype(np.float32)
+    P = np.full((M, N, 3), 0.01, np.float32)
+    P[:, :, 0] = base
+    P[:, :, 1] = base + (rng.integers(-2, 3, (M, N)) * np.spacing(base)).astype(np.float32)
+    W = rng.random((200, M))
+    return P, np.ones(N, int), (W / W.sum(1, keepdims=True)).astype(np.float32)
+
+
+def test_pruned_verdicts_are_the_chains_even_at_near_ties_and_would_not_be_without_the_tolerance(monkeypatch):
+    P, y, W = near_ties()
+    pruned = AccuracyHits(P, y)(W)
+    monkeypatch.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
+    chains = AccuracyHits(P, y)(W)
+    assert np.array_equal(pruned, chains)
+    assert 0 < chains.mean() < 1  # the ties go both ways
+    monkeypatch.setattr(_mixture, "RANGE", (2.0**-60, 2.0**100))
+    monkeypatch.setattr(_mixture, "SAFETY", 0.0)  # margins trusted as computed
+    assert (AccuracyHits(P, y)(W) != chains).sum() > 1000
+
+
+def test_weightings_whose_products_underflow_take_the_chains(monkeypatch):
+    """Weights so small that the products are subnormal void the relative error bound: such weightings are
+    scored by the chains (without that guard, the margins would call thousands of verdicts otherwise)."""
+    P, y, W = near_ties(1)
+    P[:, :, 1] = P[:, :, 0] * np.float32(1 + 2**-10)  # the label ahead by far more than float32's rounding
+    W = (W.astype(np.float64) * 2.0**-140).astype(np.float32)
+    guarded = AccuracyHits(P, y)(W)
+    monkeypatch.setattr(_mixture, "RANGE", (np.inf, np.inf))
+    chains = AccuracyHits(P, y)(W)
+    assert np.array_equal(guarded, chains)
+    monkeypatch.setattr(_mixture, "RANGE", (0.0, np.inf))
+    assert (AccuracyHits(P, y)(W) != chains).sum() > 1000
+
+
+def test_an_all_zero_weighting_takes_the_chains():
+    """Every chain is 0 and class 0 wins: the label (class 1) is never hit."""
+    P, y, _ = near_ties(1)
+    assert (AccuracyHits(P, y)(np.zeros((3, len(P)), np.float32)) == 0).all()
+
+
+def test_threads_and_keyed_batches_change_no_bit(monkeypatch):
+    """A batch split between threads, and several ensembles scored in one keyed pass (rows shuffled across
+    keys), give each ensemble's own scores."""
+    table = load("digits-shift-4.stitch@uci-digits-1").table
+    probs, y = table.probs["mnist-2", "val"], table.labels["mnist-2", "val"]
+    probs = probs.reshape(-1, *probs.shape[2:])[:9]  # 9 ensembles of 4 members
+    rng = np.random.default_rng(2)
+    W, keys = weightings(3 * SPLIT, probs.shape[1], rng), rng.integers(0, len(probs), 3 * SPLIT)
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "1")
+    alone = np.empty(len(W))
+    for q in range(len(probs)):
+        alone[keys == q] = weighted_scores(probs[q], y, "accuracy")(W[keys == q])
+    keyed = KeyedAccuracy(probs, y)
+    assert np.array_equal(keyed.at(keys, W), alone)
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
+    assert np.array_equal(keyed.at(keys, W), alone)
+    assert len(set(alone)) > 10  # the keys and weightings differ in score

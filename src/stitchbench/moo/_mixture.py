@@ -1,78 +1,203 @@
-"""The accuracy of weighted output ensembles, fused: for each weighting and sample, the mixture of the
-members' class probabilities and its first argmax, without the (B, N, C) mixture in memory (numba).
+"""The accuracy of weighted output ensembles, fused and pruned (numba): for each weighting and sample, whether
+the first argmax over classes of the float32 mixture sum_k w_k p_k is the label, without the (B, N, C)
+mixture in memory.
 
-Each mixture value is the float32 chain acc = w_k * p_k + acc (one fused multiply-add per member, members in
-order, from 0): the bits OpenBLAS's sgemm gives for the same product on the CPUs stitchbench records
-(`WeightedScores` scored it so before; a test compares the two on every shipped ensemble-weights table), so a table's
-scores stay those it was built with. Imported on first use: numba's import is not paid by loading a table.
+The reference (`_chain_hit`) is each class's float32 chain acc = w_k * p_k + acc (one fused multiply-add per
+member, members in order, from 0): the bits OpenBLAS's sgemm gives on the CPUs stitchbench records, so a
+table's scores stay those it was built with (a test compares the two on every shipped ensemble-weights table).
+
+Most verdicts need far less than the chain over every class. With margins d_c = p_y - p_c (label y), the
+sample is right where w . d_c > 0 for every class c (>= 0 above y), and each chain differs from its real sum
+by at most M u sum_k w_k |p_k| (u = 2^-24), a computed margin from the real one by (M + 1) u sum_k w_k |d_k|.
+So a computed margin beyond the tolerance `SAFETY * (M + 2) * u * scale * sum(w)` (scale = 2 max |p|)
+decides the verdict exactly as the chains do, and only margins inside it are settled by the chains. Per
+sample (once per table): classes no weighting brings near the label are dropped; samples no weighting can
+make right, or wrong, are settled; the rest keep their contenders (most dangerous first) and the member-wise
+minimum of their margins, whose one dot product proves most weightings right. Imported on first use: numba's
+import is not paid by loading a table.
 """
+
+import functools
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
-WIDE = 16  # weightings from which the candidates, not the classes, are the vectorized loop
-BLOCK = 1024  # weightings per block of the wide loop (its accumulators stay in cache)
+U = 2.0**-24  # float32's unit roundoff
+SAFETY = 4.0  # the tolerance over the error bound
+RANGE = (2.0**-60, 2.0**100)  # sum(w) * scale outside it (no under- or overflow bound): the chains everywhere
+SPLIT = 256  # weightings per thread at least
 
 
-@numba.njit(fastmath={"contract"}, cache=True)
-def _hits_wide(Wt: np.ndarray, P: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-    """out[b, n] = 1.0 where the first argmax over classes of sum_k Wt[k, b] P[k, n, :] is y[n] (vectorized
-    over the weightings b)."""
-    M, B = Wt.shape
-    _, N, C = P.shape
-    acc = np.empty(B, np.float32)
-    best = np.empty(B, np.float32)
-    arg = np.empty(B, np.int64)
-    for n in range(N):
-        for c in range(C):
-            acc[:] = 0
+@numba.njit(fastmath={"contract"}, cache=True, nogil=True)
+def _chain_hit(W: np.ndarray, b: int, P: np.ndarray, label: int, n: int) -> int:
+    """1 where the first argmax over classes of the chains sum_k W[b, k] P[k, n, :] is `label`."""
+    M, _, C = P.shape
+    arg, best = 0, np.float32(0)
+    for c in range(C):
+        acc = np.float32(0)
+        for k in range(M):
+            acc = W[b, k] * P[k, n, c] + acc
+        if c == 0 or acc > best:
+            arg, best = c, acc
+    return 1 if arg == label else 0
+
+
+@numba.njit(fastmath={"contract"}, cache=True, nogil=True)
+def _near_or_beaten(W, b, tol, D, first, last) -> int:
+    """1 where some contender D[j] (first <= j < last) beats the label for weighting b, else 2 where one is
+    within the tolerance of it, else 0."""
+    near = 0
+    for j in range(first, last):
+        m = np.float32(0)
+        for k in range(W.shape[1]):
+            m = W[b, k] * D[j, k] + m
+        if m < -tol:
+            return 1
+        if not m > tol:
+            near = 2
+    return near
+
+
+@numba.njit(fastmath={"contract"}, cache=True, nogil=True)
+def _hits(W, Wt, tol, chains, keys, lo, hi, P, y, settled, ustart, unsettled, E, R, start, D, out) -> None:
+    """out[n, b] for the weightings lo <= b < hi of W (B, M) (Wt: transposed), sorted by their `keys`, with
+    per weighting tolerance `tol` (`chains[b]`: take the chains everywhere); per key q: probabilities P[q],
+    settled samples' verdicts settled[q] (-1: unsettled) and its unsettled samples ustart[q] <= i <
+    ustart[q + 1]: sample unsettled[i], its contenders' margins D[start[i]:start[i + 1]], their member-wise
+    minimum E[i], and that of all but the first R[i]. A sample that many weightings fail on E is a hard one:
+    its first contender (the most dangerous) and R decide most of them at once."""
+    M = Wt.shape[0]
+    s, s2, s3 = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32)
+    todo = np.zeros(-(-(hi - lo) // 8) * 8, np.uint8)
+    words = todo.view(np.uint64)
+    a = lo
+    while a < hi:
+        q, z = keys[a], a
+        while z < hi and keys[z] == q:
+            z += 1
+        B, ts = z - a, tol[a:z]
+        for n in range(len(y)):
+            if settled[q, n] >= 0:
+                out[n, a:z] = settled[q, n]
+        for i in range(ustart[q], ustart[q + 1]):
+            n, first, last = unsettled[i], start[i], start[i + 1]
+            row = out[n, a:z]
+            s[:B] = 0
             for k in range(M):
-                p = P[k, n, c]
+                e, wk = E[i, k], Wt[k, a:z]
                 for b in range(B):
-                    acc[b] = Wt[k, b] * p + acc[b]
-            if c == 0:
-                best[:] = acc
-                arg[:] = 0
+                    s[b] = wk[b] * e + s[b]
+            fails = 0
+            for b in range(B):
+                right = s[b] > ts[b]
+                row[b] = right
+                fails += 1 - right
+            if fails == 0:
+                continue
+            if fails > B // 64:  # a hard sample
+                s2[:B] = 0
+                s3[:B] = 0
+                for k in range(M):
+                    d, r, wk = D[first, k], R[i, k], Wt[k, a:z]
+                    for b in range(B):
+                        s2[b] = wk[b] * d + s2[b]
+                        s3[b] = wk[b] * r + s3[b]
+                for b in range(B):
+                    right = row[b] | ((s2[b] > ts[b]) & (s3[b] > ts[b]))
+                    row[b] = right
+                    todo[b] = 1 - (right | (s2[b] < -ts[b]))
             else:
                 for b in range(B):
-                    if acc[b] > best[b]:
-                        best[b] = acc[b]
-                        arg[b] = c
-        for b in range(B):
-            out[b, n] = 1.0 if arg[b] == y[n] else 0.0
+                    todo[b] = 1 - row[b]
+            todo[B:] = 0
+            for word in range(-(-B // 8)):  # eight weightings at a time: most are done
+                if words[word]:
+                    for b in range(8 * word, min(8 * word + 8, B)):
+                        if todo[b]:
+                            verdict = _near_or_beaten(W, a + b, ts[b], D, first, last)
+                            chain = _chain_hit(W, a + b, P[q], y[n], n) if verdict == 2 else 1
+                            row[b] = 0 if verdict == 1 else chain
+        for b in range(a, z):
+            if chains[b]:
+                for n in range(len(y)):
+                    out[n, b] = _chain_hit(W, b, P[q], y[n], n)
+        a = z
 
 
-@numba.njit(fastmath={"contract"}, cache=True)
-def _hits_narrow(W: np.ndarray, P: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-    """As `_hits_wide` for a few weightings W (B, M): vectorized over the classes."""
-    B, M = W.shape
-    _, N, C = P.shape
-    acc = np.empty(C, np.float32)
-    for b in range(B):
-        for n in range(N):
-            acc[:] = 0
-            for k in range(M):
-                w = W[b, k]
-                for c in range(C):
-                    acc[c] = w * P[k, n, c] + acc[c]
-            arg = 0
-            for c in range(1, C):
-                if acc[c] > acc[arg]:
-                    arg = c
-            out[b, n] = 1.0 if arg == y[n] else 0.0
+def threads() -> int:
+    """Threads a batch is scored on: NUMBA_NUM_THREADS where set (a pool's workers set 1, `pin_threads`), else
+    the cores this process may run on."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return int(os.environ.get("NUMBA_NUM_THREADS") or cores)
 
 
-def accuracy_hits(W: np.ndarray, P: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per weighting and sample (B, N): 1.0 where the weighted ensemble's most probable class (ties: the
-    lowest index) is the label. W (B, M) float32 >= 0, P (M, N, C) float32, y (N,) class indices."""
-    W, P = np.ascontiguousarray(W, dtype=np.float32), np.ascontiguousarray(P, dtype=np.float32)
-    y = np.ascontiguousarray(y, dtype=np.int64)
-    if W.ndim != 2 or P.ndim != 3 or W.shape[1] != P.shape[0] or y.shape != P.shape[1:2]:  # numba checks no bounds
-        raise ValueError(f"weightings {W.shape}, probabilities {P.shape} and labels {y.shape} do not fit")
-    out = np.empty((len(W), P.shape[1]))
-    if len(W) < WIDE:
-        _hits_narrow(W, P, y, out)
-        return out
-    for i in range(0, len(W), BLOCK):
-        _hits_wide(np.ascontiguousarray(W[i : i + BLOCK].T), P, y, out[i : i + BLOCK])
-    return out
+@functools.cache
+def pool(threads: int) -> ThreadPoolExecutor:
+    """The threads that score one batch's parts at once (the kernel releases the GIL)."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="stitchbench-hits")
+
+
+class AccuracyHits:
+    """Per sample and weighting (N, B, uint8): 1 where the weighted ensemble's most probable class (ties: the
+    lowest index) is the label. Of probabilities P (M, N, C), or of several ensembles on the same samples
+    (K, M, N, C), each weighting scored by its own (`keys`); labels y (N,) are class indices."""
+
+    def __init__(self, P: np.ndarray, y: np.ndarray):
+        P = np.asarray(P, dtype=np.float32)
+        self.P = np.ascontiguousarray(P[None] if P.ndim == 3 else P)
+        self.y = np.ascontiguousarray(y, dtype=np.int64)
+        if self.P.ndim != 4 or self.y.shape != self.P.shape[2:3]:  # numba checks no bounds
+            raise ValueError(f"probabilities {P.shape} and labels {self.y.shape} do not fit")
+        K, M, N, C = self.P.shape
+        self.scale = 2 * float(np.abs(self.P).max(initial=0))
+        self.bound = SAFETY * (M + 2) * U * self.scale  # per unit of weight sum
+        P64 = self.P.astype(np.float64)
+        d = np.moveaxis(P64[:, :, np.arange(N), self.y][..., None] - P64, 1, -1)  # (K, N, C, M), exact
+        other = np.arange(C) != self.y[:, None]
+        contends = other & (d.min(-1) <= self.bound)  # some weighting brings it near the label
+        wrong = (other & (d.max(-1) < -self.bound)).any(-1)  # every weighting puts it above the label
+        self.settled = np.where(wrong, 0, np.where(contends.any(-1), -1, 1)).astype(np.int8)  # (K, N)
+        q, n = np.nonzero(self.settled < 0)  # the unsettled samples, key by key
+        self.ustart = np.searchsorted(q, np.arange(K + 1)).astype(np.int64)
+        self.unsettled = n.astype(np.int64)
+        qq, nn, cc = np.nonzero(contends & (self.settled < 0)[..., None])  # their contenders, sample by sample
+        margins = d[qq, nn, cc]  # (contenders, M)
+        order = np.lexsort((margins.mean(1), nn, qq))  # most dangerous (lowest mean margin) first
+        margins, qq, nn = margins[order], qq[order], nn[order]
+        first = np.flatnonzero(np.r_[True, (qq[1:] != qq[:-1]) | (nn[1:] != nn[:-1])][: len(qq)])
+        self.start = np.r_[first, len(margins)].astype(np.int64)
+        rest = margins.copy()
+        rest[first[np.diff(self.start) > 1]] = np.inf  # all but the first (a lone contender: itself)
+        self.E, self.R = (
+            np.ascontiguousarray(np.minimum.reduceat(m, first, 0) if len(first) else np.empty((0, M)), np.float32)
+            for m in (margins, rest)
+        )
+        self.D = np.ascontiguousarray(margins, dtype=np.float32).reshape(-1, M)
+
+    def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
+        """W (B, M) float32 >= 0, row b scored by ensemble keys[b] (None: all by the first); on `threads()`
+        threads where the batch is large enough."""
+        W = np.ascontiguousarray(W, dtype=np.float32)
+        if W.ndim != 2 or W.shape[1] != self.P.shape[1]:
+            raise ValueError(f"weightings {W.shape} do not fit probabilities {self.P.shape[1:]}")
+        keys = np.zeros(len(W), np.int64) if keys is None else np.asarray(keys, dtype=np.int64)
+        if keys.shape != (len(W),) or (len(keys) and (keys.min() < 0 or keys.max() >= len(self.P))):
+            raise ValueError(f"keys must be {len(W)} indices of the {len(self.P)} ensembles")
+        order = np.argsort(keys, kind="stable")
+        Ws, ks = W[order], keys[order]
+        total = np.abs(Ws.astype(np.float64)).sum(1)
+        chains = ~((total * self.scale >= RANGE[0]) & (total * self.scale <= RANGE[1]))
+        tol = np.where(chains, 0.0, self.bound * total * 1.01).astype(np.float32)
+        out = np.empty((len(self.y), len(W)), np.uint8)
+        tables = (self.P, self.y, self.settled, self.ustart, self.unsettled, self.E, self.R, self.start, self.D)
+        edges = np.linspace(0, len(W), max(1, min(threads(), len(W) // SPLIT)) + 1).astype(int)
+        Wt = np.ascontiguousarray(Ws.T)
+        run = [(Ws, Wt, tol, chains, ks, lo, hi, *tables, out) for lo, hi in itertools.pairwise(edges)]
+        if len(run) == 1:
+            _hits(*run[0])
+        else:
+            list(pool(len(run)).map(lambda args: _hits(*args), run))
+        return out if np.array_equal(order, np.arange(len(W))) else out[:, np.argsort(order)]

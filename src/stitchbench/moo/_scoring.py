@@ -118,17 +118,29 @@ class WeightedScores:
         check_scored(probs, y)
         self.probs, self.y, self.metric = np.asarray(probs, dtype=np.float32), np.asarray(y), metric
         self.rows = max(1, min(128, 2**23 // self.probs[0].size))
+        self._hits = None  # the fused accuracy (`_mixture.AccuracyHits`), built on first use
 
     def __call__(self, W: np.ndarray) -> np.ndarray:
+        if self.fused():
+            return self.hits(W).sum(0, dtype=np.uint32) / len(self.y)  # exact counts: the samples' mean
         return self.samples(W).mean(-1)
 
-    def samples(self, W: np.ndarray) -> np.ndarray:
-        """Per-sample scores (B, N) of the weightings W (B, M); accuracy fused (`_mixture`), bit for bit."""
-        W = check_weights(np.reshape(W, (-1, len(self.probs)))).astype(np.float32)
-        if self.metric == "accuracy" and self.y.ndim == 1:
-            from ._mixture import accuracy_hits
+    def fused(self) -> bool:
+        return self.metric == "accuracy" and self.y.ndim == 1
 
-            return accuracy_hits(W, self.probs, self.y)
+    def hits(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
+        """Accuracy per sample and weighting (N, B) uint8, fused and pruned (`_mixture`), bit for bit."""
+        if self._hits is None:
+            from ._mixture import AccuracyHits
+
+            self._hits = AccuracyHits(self.probs, self.y)
+        return self._hits(check_weights(np.reshape(W, (-1, self.probs.shape[-3]))).astype(np.float32), keys)
+
+    def samples(self, W: np.ndarray) -> np.ndarray:
+        """Per-sample scores (B, N) of the weightings W (B, M)."""
+        if self.fused():
+            return self.hits(W).T.astype(np.float64)
+        W = check_weights(np.reshape(W, (-1, len(self.probs)))).astype(np.float32)
         flat = self.probs.reshape(len(self.probs), -1)
         out = [
             sample_scores(self.metric, (W[i : i + self.rows] @ flat).reshape(-1, *self.probs.shape[1:]), self.y)
@@ -139,6 +151,19 @@ class WeightedScores:
     def breakpoints(self) -> np.ndarray | None:
         """Weights on member A where the score can change (two members: step scorers); None otherwise."""
         return None
+
+
+class KeyedAccuracy(WeightedScores):
+    """The accuracy of several weighted output ensembles on the same samples, probs (K, M, N, C): each row of a
+    batch scored by its own ensemble, all in one fused pass; each ensemble's scores are its `WeightedScores`',
+    bit for bit."""
+
+    def __init__(self, probs: np.ndarray, y: np.ndarray):
+        super().__init__(probs, y, "accuracy")
+
+    def at(self, keys: np.ndarray, W: np.ndarray) -> np.ndarray:
+        """Scores of weightings W (B, M), row b by ensemble keys[b]."""
+        return self.hits(W, keys).sum(0, dtype=np.uint32) / len(self.y)
 
 
 def interval_weights(breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

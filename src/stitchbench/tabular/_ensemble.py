@@ -21,6 +21,7 @@ from stitchbench.moo._front import nondominated
 from stitchbench.moo._lattice import simplex_grid
 from stitchbench.moo._pools import ALPHA_MIN, CandidatePool, ClaimPools, ensemble_pools, scored
 from stitchbench.moo._scoring import (
+    KeyedAccuracy,
     StepAccuracy,
     StepBank,
     WeightedScores,
@@ -161,6 +162,17 @@ class EnsembleTable:
         keys they touch: a segmentation key's takes tens of milliseconds)."""
         return ("bank", party, split) in self._scorers or rows >= len(self.points) * len(self.alphas)
 
+    def keyed(self, party: str, split: str) -> KeyedAccuracy | None:
+        """Every (point, alpha level)'s accuracy in one `KeyedAccuracy`, indexed by `canonical` keys (more than
+        two members scored by accuracy; None otherwise). Built on first use."""
+        if self.front_kind() == "exact" or self.metric != "accuracy" or self.labels[party, split].ndim != 1:
+            return None
+        key = ("keyed", party, split)
+        if key not in self._scorers:
+            probs = self.probs[party, split]
+            self._scorers[key] = KeyedAccuracy(probs.reshape(-1, *probs.shape[2:]), self.labels[party, split])
+        return self._scorers[key]
+
     def combo_scorer(self, combo: tuple[int, float], party: str, split: str) -> WeightedScores:
         """The branches' scorer at (point, alpha); alpha 0: the members' plain output ensemble."""
         pi, alpha = combo
@@ -189,6 +201,10 @@ class EnsembleTable:
             bank = self.bank(party, split) if self.banked(party, split, len(W)) else None
             if bank is not None:  # every key in one vectorized pass
                 out[:, j] = bank.at(keys, w)
+                continue
+            keyed = self.keyed(party, split)
+            if keyed is not None:  # every key in one fused pass
+                out[:, j] = keyed.at(keys, W)
                 continue
             for key in np.unique(keys):
                 rows = np.flatnonzero(keys == key)
