@@ -31,6 +31,24 @@ def test_core_packages_import_without_torch_pymoo_or_optuna():
     assert result["imported"] == list(CORE)
 
 
+LOAD = """
+import json
+from stitchbench.tabular import load
+for name in NAMES:
+    load(name).evaluate
+print(json.dumps(sorted(m for m in ("torch", "pandas", "numba", "pymoo", "optuna") if m in sys.modules)))
+"""
+
+
+def test_loading_an_instance_of_each_family_imports_neither_pandas_nor_numba():
+    """What a load needs is Arrow and numpy: pandas (a third of a fresh load's time: pyarrow imports it from
+    a chunked array's `to_numpy` or a table's `to_pylist`) and numba (the first scoring imports it) stay out."""
+    names = ["digits-shift.weights-5", "digits-shift-4.stitch@uci-digits-1", "digits-shift.graph-7@uci-digits+cost"]
+    out = without_torch(LOAD.replace("NAMES", repr(names)))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
 def test_the_core_refuses_torch_when_blocked():
     """The blocker itself works: a builder package needs torch and fails to import under it."""
     out = without_torch(IMPORT.replace("NAMES", repr(["stitchbench.zoo"])))

@@ -12,15 +12,17 @@ Torch-free.
 import json
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
 
 from ._instance import Members
 from ._lattice import simplex_grid
 from ._scoring import WeightedScores, normalize, step_weightings
 from ._splits import EVAL_SPLITS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ALPHA_MIN = 0.05  # a smaller evaluated alpha is, for practical purposes, the output ensemble: never a stitch
 
@@ -84,7 +86,7 @@ class CandidatePool:
             all(p.exact for p in pools),
         )
 
-    def to_frame(self, **columns) -> pd.DataFrame:
+    def to_frame(self, **columns) -> "pd.DataFrame":
         """Long form, one row per candidate and party: `columns` (e.g. instance, pool), candidate, decision
         (JSON), exact, party, val, test, samples (the per-sample test scores, float32)."""
         rows = [
@@ -101,10 +103,12 @@ class CandidatePool:
             for i, d in enumerate(self.decisions)
             for j, p in enumerate(self.parties)
         ]
+        import pandas as pd  # imported here: loading a table does not pay for it
+
         return pd.DataFrame(rows, columns=[*columns, *POOL_COLUMNS])
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, parties: list[str]) -> "CandidatePool":
+    def from_frame(cls, df: "pd.DataFrame", parties: list[str]) -> "CandidatePool":
         """The pool of `to_frame` tables (of any instances, pools and jobs): a candidate is one value of the
         key columns (every column but the party's values), with exactly one row per party and one decision;
         candidates in key order, each decision naming its `instance` where the table has one. A table whose

@@ -11,16 +11,24 @@ import math
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from stitchbench._files import parse, read_regular
 from stitchbench.errors import InputError, shorten
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 COLLECTION = Path(__file__).parent / "collection"
 CATALOG = "catalog.json"
 SUITE = "solvers"  # the suite whose instances the collection holds
+
+
+def frame(rows: list[dict[str, Any]]) -> "pd.DataFrame":
+    """A table of rows (pandas is imported here: loading an instance does not pay for it)."""
+    import pandas as pd
+
+    return pd.DataFrame(rows)
 
 
 def collection_name(instance_id: str) -> str:
@@ -85,11 +93,11 @@ def read_catalog(folder: Path = COLLECTION) -> dict[str, dict[str, Any]]:
     return {e["name"]: e for e in catalog_file(folder).get("instances", [])}
 
 
-def catalog() -> pd.DataFrame:
+def catalog() -> "pd.DataFrame":
     """The shipped instances, one row each: name, instance id, family, objectives, variables, space size
     (discrete combinations, continuous dimensions), front kind, provenance, manifest sha256, bytes, and their
     calibration at the `solvers` suite's budget where it was measured."""
-    return pd.DataFrame(list(read_catalog().values()))
+    return frame(list(read_catalog().values()))
 
 
 def resolve(name: str) -> tuple[Path, str]:
@@ -112,7 +120,7 @@ def human_bytes(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{math.ceil(n / 1e3)} kB"
 
 
-def catalog_view() -> pd.DataFrame:
+def catalog_view() -> "pd.DataFrame":
     """The catalog as a table of short strings (the CLI's `table list`)."""
     rows = []
     for e in read_catalog().values():
@@ -129,7 +137,7 @@ def catalog_view() -> pd.DataFrame:
                 "calibrated": c.get("verdict", "—") + ("" if "confirmation" in c or not c else " (first rule)"),
             }
         )
-    return pd.DataFrame(rows)
+    return frame(rows)
 
 
 def span(values) -> str:
@@ -138,12 +146,12 @@ def span(values) -> str:
     return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
 
 
-def catalog_summary() -> pd.DataFrame:
+def catalog_summary() -> "pd.DataFrame":
     """The catalog in a row per family and objective count (the CLI's `table list --summary`): instances,
     decision space (discrete combinations, continuous dimensions), front kinds, size."""
     rows, cat = [], catalog()
     if cat.empty:
-        return pd.DataFrame(rows)
+        return frame(rows)
     for (family, objectives), group in cat.groupby(["family", cat.objectives.map(len)], sort=True):
         space = f"{span(group.discrete)} discrete"
         if group.continuous.max():
@@ -158,12 +166,12 @@ def catalog_summary() -> pd.DataFrame:
                 "size": human_bytes(int(group["bytes"].sum())),
             }
         )
-    return pd.DataFrame(rows)
+    return frame(rows)
 
 
-def entry_view(name: str) -> pd.DataFrame:
+def entry_view(name: str) -> "pd.DataFrame":
     """One instance's entry as `name` + `field: value` lines (the CLI's `table show`)."""
     resolve(name)
     e = dict(read_catalog()[name])
     e["size"] = human_bytes(e.pop("bytes"))
-    return pd.DataFrame([{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in e.items()}])
+    return frame([{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in e.items()}])

@@ -34,7 +34,7 @@ from stitchbench.moo._scoring import (
     weighted_scores,
 )
 
-from ._files import read, read_ensemble, read_intervals, value_columns, write, write_ensemble, write_intervals
+from ._files import column, read, read_ensemble, read_intervals, value_columns, write, write_ensemble, write_intervals
 from ._weights import test_scorers, write_members
 
 BranchScorer = Callable[[tuple[int, float], str, str], WeightedScores]  # ((point, alpha), party, split)
@@ -320,12 +320,12 @@ class EnsembleTable:
         else:
             probs, labels = read_ensemble(directory, manifest, ["point", "level", "member"])
         alphas = read(directory, manifest, "alphas.parquet")
-        grid = alphas.column("alpha").to_numpy()[np.argsort(alphas.column("level").to_numpy())]
+        grid = column(alphas, "alpha")[np.argsort(column(alphas, "level"))]
         if len(grid) < 2 or not np.allclose(grid, np.linspace(0, 1, len(grid))):
             raise InputError(f"{directory}: alphas.parquet is not an even grid from 0 to 1: {grid.tolist()}")
         points = read(directory, manifest, "points.parquet")
-        order = np.argsort(points.column("point").to_numpy())
-        branch = np.column_stack([points.column(c).to_numpy() for c in value_columns(points, "branch.")])
+        order = np.argsort(column(points, "point"))
+        branch = np.column_stack([column(points, c) for c in value_columns(points, "branch.")])
         members = read(directory, manifest, "members.parquet")
         return cls(
             [points.column("name").to_pylist()[i] for i in order],
@@ -334,8 +334,8 @@ class EnsembleTable:
             probs,
             labels,
             manifest["instance"]["metric"],
-            members.column("flops").to_numpy().astype(float),
-            points.column("prefix").to_numpy().astype(float)[order],
+            column(members, "flops").astype(float),
+            column(points, "prefix").astype(float)[order],
             branch.astype(float)[order],
             manifest.get("switches", False),
             intervals,

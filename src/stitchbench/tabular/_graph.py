@@ -15,7 +15,7 @@ import numpy as np
 from stitchbench.errors import InputError
 from stitchbench.moo._front import nondominated
 
-from ._files import read, value_columns, write
+from ._files import column, read, value_columns, write
 
 
 def raw_rows(k: int) -> np.ndarray:
@@ -122,9 +122,7 @@ class GraphTable:
         for name in manifest["graph_arrays"]:
             t = read(directory, manifest, f"graph.{name}.parquet")
             cols = value_columns(t, "c.")
-            arrays[name] = (
-                np.column_stack([t.column(c).to_numpy() for c in cols]) if cols else t.column("value").to_numpy()
-            )
+            arrays[name] = np.column_stack([column(t, c) for c in cols]) if cols else column(t, "value")
         return cls.from_arrays(arrays)
 
     def to_arrays(self) -> dict[str, np.ndarray]:

@@ -16,7 +16,7 @@ from stitchbench.moo._splits import EVAL_SPLITS, check_split
 
 from ._ensemble import EnsembleTable
 from ._fidelity import check_fidelity, fidelity_cost, prefix
-from ._files import read, value_columns
+from ._files import column, read, value_columns
 from ._graph import GraphTable
 from ._grid import ONE_SHOT_FAMILIES, GridTable
 from ._weights import WeightsTable
@@ -98,17 +98,19 @@ class TableProblem(TableBackedProblem):
         self.objectives = [Objective(**o) for o in manifest["objectives"]]
         cols = [f"f.{o.name}" for o in self.objectives]
         self._baselines: dict[str, dict[str, np.ndarray]] = {s: {} for s in EVAL_SPLITS}
-        for row in read(directory, manifest, "baselines.parquet").to_pylist():
-            self._baselines[row["split"]][row["baseline"]] = np.array([row[c] for c in cols], dtype=float)
+        baselines = read(directory, manifest, "baselines.parquet")
+        values = np.column_stack([column(baselines, c) for c in cols]).astype(float).reshape(-1, len(cols))
+        for s, b, v in zip(column(baselines, "split"), column(baselines, "baseline"), values, strict=True):
+            self._baselines[s][b] = v
         fronts = read(directory, manifest, "fronts.parquet")
-        split = fronts.column("split").to_numpy(zero_copy_only=False)
-        values = np.column_stack([fronts.column(c).to_numpy() for c in cols])
+        split = column(fronts, "split")
+        values = np.column_stack([column(fronts, c) for c in cols])
         self._fronts = {s: values[split == s] for s in EVAL_SPLITS}
         self._ensembles = None
         if "output_ensembles.parquet" in manifest["files"]:
             t = read(directory, manifest, "output_ensembles.parquet")
             self._ensembles = tuple(
-                np.column_stack([t.column(c).to_numpy() for c in group])
+                np.column_stack([column(t, c) for c in group])
                 for group in (value_columns(t, "w."), *([f"{s}.{p}" for p in self.parties()] for s in EVAL_SPLITS))
             )
 

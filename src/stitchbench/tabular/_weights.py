@@ -27,7 +27,7 @@ from stitchbench.moo._scoring import (
     weighted_scores,
 )
 
-from ._files import read, read_ensemble, write, write_ensemble
+from ._files import column, read, read_ensemble, write, write_ensemble
 
 
 def weighting_objectives(W: np.ndarray, objectives: list[str | None], scorer, flops: np.ndarray) -> np.ndarray:
@@ -112,7 +112,7 @@ class WeightsTable:
         probs, labels = read_ensemble(directory, manifest, ["member"])
         members = read(directory, manifest, "members.parquet")
         names = members.column("name").to_pylist()
-        flops = members.column("flops").to_numpy().astype(float)
+        flops = column(members, "flops").astype(float)
         return cls(names, probs, labels, manifest["instance"]["metric"], flops, manifest.get("switches", False))
 
 
