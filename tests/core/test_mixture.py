@@ -140,7 +140,7 @@ def test_an_all_zero_weighting_takes_the_chains():
 
 def test_threads_and_keyed_batches_change_no_bit(monkeypatch):
     """A batch split between threads, and several ensembles scored in one keyed pass (rows shuffled across
-    keys), give each ensemble's own scores."""
+    keys; many rows per key, or a few), give each ensemble's own scores."""
     table = load("digits-shift-4.stitch@uci-digits-1").table
     probs, y = table.probs["mnist-2", "val"], table.labels["mnist-2", "val"]
     probs = probs.reshape(-1, *probs.shape[2:])[:9]  # 9 ensembles of 4 members
@@ -152,6 +152,7 @@ def test_threads_and_keyed_batches_change_no_bit(monkeypatch):
         alone[keys == q] = weighted_scores(probs[q], y, "accuracy")(W[keys == q])
     keyed = KeyedAccuracy(probs, y)
     assert np.array_equal(keyed.at(keys, W), alone)
+    assert np.array_equal(keyed.at(keys[:20], W[:20]), alone[:20])  # a few rows per key: scored one by one
     monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
     assert np.array_equal(keyed.at(keys, W), alone)
     assert len(set(alone)) > 10  # the keys and weightings differ in score

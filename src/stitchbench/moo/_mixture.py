@@ -29,6 +29,7 @@ U = 2.0**-24  # float32's unit roundoff
 SAFETY = 4.0  # the tolerance over the error bound
 RANGE = (2.0**-60, 2.0**100)  # sum(w) * scale outside it (no under- or overflow bound): the chains everywhere
 SPLIT = 256  # weightings per thread at least
+NARROW = 8  # a key's weightings below it are scored one by one
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
@@ -61,15 +62,30 @@ def _near_or_beaten(W, b, tol, D, first, last) -> int:
     return near
 
 
+@numba.njit(cache=True, nogil=True)
+def _tolerances(W, lo, hi, bound, scale, low, high, tol, chains) -> None:
+    """Per weighting lo <= b < hi: the tolerance of its margins, bound * sum |w| (with slack), or `chains`
+    where sum |w| * scale is outside [low, high] (no under- or overflow bound: the chains everywhere)."""
+    for b in range(lo, hi):
+        total = 0.0
+        for k in range(W.shape[1]):
+            total += abs(np.float64(W[b, k]))
+        chains[b - lo] = not (low <= total * scale <= high)
+        tol[b - lo] = 0 if chains[b - lo] else np.float32(bound * total * 1.01)
+
+
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-def _hits(W, Wt, tol, chains, keys, lo, hi, P, y, settled, ustart, unsettled, E, R, start, D, out) -> None:
+def _hits(W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, unsettled, E, R, start, D, out):
     """out[n, b] for the weightings lo <= b < hi of W (B, M) (Wt: transposed), sorted by their `keys`, with
-    per weighting tolerance `tol` (`chains[b]`: take the chains everywhere); per key q: probabilities P[q],
-    settled samples' verdicts settled[q] (-1: unsettled) and its unsettled samples ustart[q] <= i <
-    ustart[q + 1]: sample unsettled[i], its contenders' margins D[start[i]:start[i + 1]], their member-wise
-    minimum E[i], and that of all but the first R[i]. A sample that many weightings fail on E is a hard one:
-    its first contender (the most dangerous) and R decide most of them at once."""
+    margins' tolerances from `bound` (`_tolerances`); per key q: probabilities P[q], settled samples'
+    verdicts settled[q] (-1: unsettled) and its unsettled samples ustart[q] <= i < ustart[q + 1]: sample
+    unsettled[i], its contenders' margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that
+    of all but the first R[i]. A key's few weightings are scored one by one; many, vectorized over the
+    weightings, where a sample that many fail on E is a hard one: its first contender (the most dangerous)
+    and R decide most of them at once."""
     M = Wt.shape[0]
+    tol, chains = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.bool_)
+    _tolerances(W, lo, hi, bound, scale, low, high, tol, chains)
     s, s2, s3 = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32)
     todo = np.zeros(-(-(hi - lo) // 8) * 8, np.uint8)
     words = todo.view(np.uint64)
@@ -78,11 +94,26 @@ def _hits(W, Wt, tol, chains, keys, lo, hi, P, y, settled, ustart, unsettled, E,
         q, z = keys[a], a
         while z < hi and keys[z] == q:
             z += 1
-        B, ts = z - a, tol[a:z]
+        B, ts = z - a, tol[a - lo : z - lo]
         for n in range(len(y)):
             if settled[q, n] >= 0:
                 out[n, a:z] = settled[q, n]
+        if B < NARROW:
+            for b in range(a, z):
+                t = tol[b - lo]
+                for i in range(ustart[q], ustart[q + 1]):
+                    m = np.float32(0)
+                    for k in range(M):
+                        m = W[b, k] * E[i, k] + m
+                    if m > t:
+                        out[unsettled[i], b] = 1
+                    else:
+                        n = unsettled[i]
+                        verdict = _near_or_beaten(W, b, t, D, start[i], start[i + 1])
+                        out[n, b] = 0 if verdict == 1 else (_chain_hit(W, b, P[q], y[n], n) if verdict == 2 else 1)
         for i in range(ustart[q], ustart[q + 1]):
+            if B < NARROW:
+                break
             n, first, last = unsettled[i], start[i], start[i + 1]
             row = out[n, a:z]
             s[:B] = 0
@@ -121,7 +152,7 @@ def _hits(W, Wt, tol, chains, keys, lo, hi, P, y, settled, ustart, unsettled, E,
                             chain = _chain_hit(W, a + b, P[q], y[n], n) if verdict == 2 else 1
                             row[b] = 0 if verdict == 1 else chain
         for b in range(a, z):
-            if chains[b]:
+            if chains[b - lo]:
                 for n in range(len(y)):
                     out[n, b] = _chain_hit(W, b, P[q], y[n], n)
         a = z
@@ -130,8 +161,12 @@ def _hits(W, Wt, tol, chains, keys, lo, hi, P, y, settled, ustart, unsettled, E,
 def threads() -> int:
     """Threads a batch is scored on: NUMBA_NUM_THREADS where set (a pool's workers set 1, `pin_threads`), else
     the cores this process may run on."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return int(os.environ.get("NUMBA_NUM_THREADS") or cores)
+    return int(os.environ.get("NUMBA_NUM_THREADS") or cores())
+
+
+@functools.cache
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @functools.cache
@@ -183,21 +218,24 @@ class AccuracyHits:
         W = np.ascontiguousarray(W, dtype=np.float32)
         if W.ndim != 2 or W.shape[1] != self.P.shape[1]:
             raise ValueError(f"weightings {W.shape} do not fit probabilities {self.P.shape[1:]}")
-        keys = np.zeros(len(W), np.int64) if keys is None else np.asarray(keys, dtype=np.int64)
-        if keys.shape != (len(W),) or (len(keys) and (keys.min() < 0 or keys.max() >= len(self.P))):
-            raise ValueError(f"keys must be {len(W)} indices of the {len(self.P)} ensembles")
-        order = np.argsort(keys, kind="stable")
-        Ws, ks = W[order], keys[order]
-        total = np.abs(Ws.astype(np.float64)).sum(1)
-        chains = ~((total * self.scale >= RANGE[0]) & (total * self.scale <= RANGE[1]))
-        tol = np.where(chains, 0.0, self.bound * total * 1.01).astype(np.float32)
+        order = None
+        if keys is None:
+            keys = np.zeros(len(W), np.int64)
+        else:
+            keys = np.asarray(keys, dtype=np.int64)
+            if keys.shape != (len(W),) or (len(keys) and (keys.min() < 0 or keys.max() >= len(self.P))):
+                raise ValueError(f"keys must be {len(W)} indices of the {len(self.P)} ensembles")
+            order = np.argsort(keys, kind="stable")
+            W, keys = W[order], keys[order]
         out = np.empty((len(self.y), len(W)), np.uint8)
-        tables = (self.P, self.y, self.settled, self.ustart, self.unsettled, self.E, self.R, self.start, self.D)
-        edges = np.linspace(0, len(W), max(1, min(threads(), len(W) // SPLIT)) + 1).astype(int)
-        Wt = np.ascontiguousarray(Ws.T)
-        run = [(Ws, Wt, tol, chains, ks, lo, hi, *tables, out) for lo, hi in itertools.pairwise(edges)]
+        tables = (self.P, self.y, self.settled, self.ustart, self.unsettled, self.E, self.R, self.start, self.D, out)
+        parts = min(threads(), len(W) // SPLIT)
+        run = [
+            (W, np.ascontiguousarray(W.T), keys, lo, hi, self.bound, self.scale, *RANGE, *tables)
+            for lo, hi in itertools.pairwise(np.linspace(0, len(W), max(parts, 1) + 1).astype(int))
+        ]
         if len(run) == 1:
             _hits(*run[0])
         else:
             list(pool(len(run)).map(lambda args: _hits(*args), run))
-        return out if np.array_equal(order, np.arange(len(W))) else out[:, np.argsort(order)]
+        return out if order is None else out[:, np.argsort(order)]
