@@ -401,7 +401,9 @@ def test_disk_full_mid_run_keeps_existing_results(crash_suite, tmp_path, monkeyp
     path, reference = crash_suite
     out = tmp_path / "full"
     cache = reference.parent / "ref-cache"
-    # the disk fills after the 5 reference tables and the manifest, and 2 jobs (3 writes each)
+    # the disk fills after the 5 reference tables and the manifest, and 2 jobs (3 writes each: the manifest
+    # saved after every job)
+    monkeypatch.setattr("stitchbench.benchmark._runner.SAVE_EVERY", 0.0)
     monkeypatch.setattr(store, "atomic_write", disk_full_after(11))
     with pytest.raises(OSError, match="No space left"):
         run_suite(load_suite(str(path)), out, cache_dir=cache, quiet=True)
@@ -412,6 +414,26 @@ def test_disk_full_mid_run_keeps_existing_results(crash_suite, tmp_path, monkeyp
     run_suite(load_suite(str(path)), out, cache_dir=cache, quiet=True)
     for table in ("evaluations", "fronts"):
         pd.testing.assert_frame_equal(comparable(reference, table), comparable(out, table))
+
+
+@pytest.mark.parametrize("every, per_job", [(3600.0, False), (0.0, True)])
+def test_the_manifest_is_saved_at_most_every_save_every_seconds(crash_suite, tmp_path, monkeypatch, every, per_job):
+    """Jobs finishing within SAVE_EVERY of the last save do not rewrite the manifest; the jobs' end does, so
+    the run is whole. With SAVE_EVERY = 0 every job does (the count tells the two apart)."""
+    from stitchbench.benchmark._runner import run_suite
+    from stitchbench.benchmark._suite import load_suite
+    from stitchbench.results._store import RunDir
+
+    path, reference = crash_suite
+    saves = []
+    original = RunDir.save_manifest
+    monkeypatch.setattr(RunDir, "save_manifest", lambda self, m: (saves.append(1), original(self, m))[1])
+    monkeypatch.setattr("stitchbench.benchmark._runner.SAVE_EVERY", every)
+    out = tmp_path / "run"
+    run_suite(load_suite(str(path)), out, cache_dir=reference.parent / "ref-cache", quiet=True)
+    jobs = json.loads((out / "manifest.json").read_text())["jobs"]
+    assert all(j["status"] == "done" for j in jobs.values())
+    assert (len(saves) >= len(jobs)) == per_job, len(saves)
 
 
 def done_jobs(out) -> int:

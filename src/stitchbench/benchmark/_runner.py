@@ -28,6 +28,9 @@ from ._suite import Suite, expand
 from ._workspace import Workspace
 
 log = logging.getLogger(__name__)
+# the manifest is rewritten whole (MBs on a large run): at most this often while jobs finish, and when they stop
+# (a driver killed with -9 leaves the jobs of its last seconds unrecorded: they run again on resume)
+SAVE_EVERY = 2.0
 
 
 @dataclass
@@ -252,7 +255,10 @@ def run_locked(
     todo = [j for j in jobs if manifest["jobs"][j.id]["status"] == "pending"]
     jbar = progress.add_task("jobs", total=len(jobs), completed=len(jobs) - len(todo))
 
+    saved = time.monotonic()
+
     def record(result: JobResult) -> None:
+        nonlocal saved
         files = run.save_job(result.job_id, result.tables())
         entry = manifest["jobs"][result.job_id] | {
             "files": files,
@@ -264,7 +270,9 @@ def run_locked(
         if result.traceback:
             entry["log"] = run.save_log(result.job_id, result.traceback)
         manifest["jobs"][result.job_id] = entry
-        run.save_manifest(manifest)
+        if time.monotonic() - saved >= SAVE_EVERY:
+            run.save_manifest(manifest)
+            saved = time.monotonic()
         progress.advance(jbar)
 
     try:
@@ -273,6 +281,8 @@ def run_locked(
         done = sum(s["status"] == "done" for s in manifest["jobs"].values())
         log.warning("interrupted: %d of %d jobs are done and saved; the same command resumes", done, len(jobs))
         raise
+    finally:
+        run.save_manifest(manifest)
     timings["search"] = time.perf_counter() - t
     t = time.perf_counter()
     write_outputs(run, manifest)
