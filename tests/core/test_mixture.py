@@ -156,3 +156,17 @@ def test_threads_and_keyed_batches_change_no_bit(monkeypatch):
     monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
     assert np.array_equal(keyed.at(keys, W), alone)
     assert len(set(alone)) > 10  # the keys and weightings differ in score
+
+
+def test_a_forked_child_scores_on_threads_of_its_own(monkeypatch):
+    """The parent's thread pool does not survive a fork: a child scoring a batch split between threads would
+    wait forever on it, so the child starts its own."""
+    import multiprocessing
+
+    P, y, W = near_ties(2)
+    W = np.repeat(W, 3, 0)  # 600 weightings: two threads
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
+    expected = AccuracyHits(P, y)(W)  # the parent's pool now exists
+    with multiprocessing.get_context("fork").Pool(1) as child:
+        result = child.apply_async(AccuracyHits(P, y), (W,)).get(timeout=60)
+    assert np.array_equal(result, expected)

@@ -175,6 +175,10 @@ def pool(threads: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(threads, thread_name_prefix="stitchbench-hits")
 
 
+if hasattr(os, "register_at_fork"):  # a forked child has none of its parent's threads: it starts its own pool
+    os.register_at_fork(after_in_child=pool.cache_clear)
+
+
 class AccuracyHits:
     """Per sample and weighting (N, B, uint8): 1 where the weighted ensemble's most probable class (ties: the
     lowest index) is the label. Of probabilities P (M, N, C), or of several ensembles on the same samples
