@@ -82,6 +82,10 @@ def test_labels_and_weightings_that_do_not_fit_are_refused():
             accuracy_hits(W, P, labels)
     with pytest.raises(ValueError, match="keys must be 2 indices of the 1 ensembles"):
         AccuracyHits(P, y)(np.ones((2, 2), np.float32), np.array([0, 1]))
+    with pytest.raises(ValueError, match="do not fit"):  # no ensemble at all
+        AccuracyHits(np.zeros((0, 2, 5, 3), np.float32), y)
+    with pytest.raises(ValueError, match="weights must be >= 0"):  # every pruning step needs it
+        AccuracyHits(P, y)(np.array([[-1.0, 1.0]], np.float32))
 
 
 def test_the_fused_accuracy_tells_weightings_apart():
@@ -130,6 +134,17 @@ def test_weightings_whose_products_underflow_take_the_chains(monkeypatch):
     assert np.array_equal(guarded, chains)
     monkeypatch.setattr(_mixture, "RANGE", (0.0, np.inf))
     assert (AccuracyHits(P, y)(W) != chains).sum() > 1000
+
+
+def test_probabilities_whose_margins_overflow_float32_take_the_chains(monkeypatch):
+    """Margins of |p| near float32's largest value are infinite in float32, and any weight, however small,
+    would make them decide: such a table is scored by the chains (the reviewer's counterexample)."""
+    P, y, W = np.array([[[3e38, -3e38]], [[0, 1e30]]], np.float32), np.array([0]), np.array([[1e-40, 1e-9]], np.float32)
+    guarded = AccuracyHits(P, y)(W)
+    monkeypatch.setattr(_mixture, "RANGE", (np.inf, np.inf))
+    assert np.array_equal(guarded, AccuracyHits(P, y)(W)) and guarded[0, 0] == 0
+    monkeypatch.setattr(_mixture, "RANGE", (2.0**-60, np.inf))  # the scale unchecked
+    assert AccuracyHits(P, y)(W)[0, 0] == 1
 
 
 def test_an_all_zero_weighting_takes_the_chains():

@@ -27,7 +27,7 @@ import numpy as np
 
 U = 2.0**-24  # float32's unit roundoff
 SAFETY = 4.0  # the tolerance over the error bound
-RANGE = (2.0**-60, 2.0**100)  # sum(w) * scale outside it (no under- or overflow bound): the chains everywhere
+RANGE = (2.0**-60, 2.0**100)  # sum(w) * scale, or scale, outside it (no under- or overflow bound): the chains
 SPLIT = 256  # weightings per thread at least
 NARROW = 8  # a key's weightings below it are scored one by one
 
@@ -65,12 +65,13 @@ def _near_or_beaten(W, b, tol, D, first, last) -> int:
 @numba.njit(cache=True, nogil=True)
 def _tolerances(W, lo, hi, bound, scale, low, high, tol, chains) -> None:
     """Per weighting lo <= b < hi: the tolerance of its margins, bound * sum |w| (with slack), or `chains`
-    where sum |w| * scale is outside [low, high] (no under- or overflow bound: the chains everywhere)."""
+    where sum |w| * scale, or scale itself (the margins in float32), is outside [low, high] (no under- or
+    overflow bound: the chains everywhere)."""
     for b in range(lo, hi):
         total = 0.0
         for k in range(W.shape[1]):
             total += abs(np.float64(W[b, k]))
-        chains[b - lo] = not (low <= total * scale <= high)
+        chains[b - lo] = not (low <= total * scale <= high and scale <= high)
         tol[b - lo] = 0 if chains[b - lo] else np.float32(bound * total * 1.01)
 
 
@@ -188,7 +189,7 @@ class AccuracyHits:
         P = np.asarray(P, dtype=np.float32)
         self.P = np.ascontiguousarray(P[None] if P.ndim == 3 else P)
         self.y = np.ascontiguousarray(y, dtype=np.int64)
-        if self.P.ndim != 4 or self.y.shape != self.P.shape[2:3]:  # numba checks no bounds
+        if self.P.ndim != 4 or not len(self.P) or self.y.shape != self.P.shape[2:3]:  # numba checks no bounds
             raise ValueError(f"probabilities {P.shape} and labels {self.y.shape} do not fit")
         K, M, N, C = self.P.shape
         self.scale = 2 * float(np.abs(self.P).max(initial=0))
@@ -210,18 +211,21 @@ class AccuracyHits:
         self.start = np.r_[first, len(margins)].astype(np.int64)
         rest = margins.copy()
         rest[first[np.diff(self.start) > 1]] = np.inf  # all but the first (a lone contender: itself)
-        self.E, self.R = (
-            np.ascontiguousarray(np.minimum.reduceat(m, first, 0) if len(first) else np.empty((0, M)), np.float32)
-            for m in (margins, rest)
-        )
-        self.D = np.ascontiguousarray(margins, dtype=np.float32).reshape(-1, M)
+        with np.errstate(over="ignore"):  # margins beyond float32: the chains score such a table (`_tolerances`)
+            self.E, self.R = (
+                np.ascontiguousarray(np.minimum.reduceat(m, first, 0) if len(first) else np.empty((0, M)), np.float32)
+                for m in (margins, rest)
+            )
+            self.D = np.ascontiguousarray(margins, dtype=np.float32).reshape(-1, M)
 
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
-        """W (B, M) float32 >= 0, row b scored by ensemble keys[b] (None: all by the first); on `threads()`
-        threads where the batch is large enough."""
+        """W (B, M) float32 >= 0 (every pruning step needs it), row b scored by ensemble keys[b] (None: all by
+        the first); on `threads()` threads where the batch is large enough."""
         W = np.ascontiguousarray(W, dtype=np.float32)
         if W.ndim != 2 or W.shape[1] != self.P.shape[1]:
             raise ValueError(f"weightings {W.shape} do not fit probabilities {self.P.shape[1:]}")
+        if (W < 0).any():
+            raise ValueError("weights must be >= 0")
         order = None
         if keys is None:
             keys = np.zeros(len(W), np.int64)
@@ -233,9 +237,9 @@ class AccuracyHits:
             W, keys = W[order], keys[order]
         out = np.empty((len(self.y), len(W)), np.uint8)
         tables = (self.P, self.y, self.settled, self.ustart, self.unsettled, self.E, self.R, self.start, self.D, out)
-        parts = min(threads(), len(W) // SPLIT)
+        parts, Wt = min(threads(), len(W) // SPLIT), np.ascontiguousarray(W.T)
         run = [
-            (W, np.ascontiguousarray(W.T), keys, lo, hi, self.bound, self.scale, *RANGE, *tables)
+            (W, Wt, keys, lo, hi, self.bound, self.scale, *RANGE, *tables)
             for lo, hi in itertools.pairwise(np.linspace(0, len(W), max(parts, 1) + 1).astype(int))
         ]
         if len(run) == 1:
