@@ -47,19 +47,19 @@ def _chain_hit(W: np.ndarray, b: int, P: np.ndarray, label: int, n: int) -> int:
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-def _near_or_beaten(W, b, tol, D, first, last) -> int:
-    """1 where some contender D[j] (first <= j < last) beats the label for weighting b, else 2 where one is
-    within the tolerance of it, else 0."""
-    near = 0
+def _open_hit(W, b, tol, D, first, last, P, label, n) -> int:
+    """The verdict the certificates left open for weighting b and sample n: 0 where a contender D[j] (first <=
+    j < last) beats the label, else the chains' where one is within the tolerance of it, else 1."""
+    near = False
     for j in range(first, last):
         m = np.float32(0)
         for k in range(W.shape[1]):
             m = W[b, k] * D[j, k] + m
         if m < -tol:
-            return 1
+            return 0
         if not m > tol:
-            near = 2
-    return near
+            near = True
+    return _chain_hit(W, b, P, label, n) if near else 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -76,82 +76,85 @@ def _tolerances(W, lo, hi, bound, scale, low, high, tol, chains) -> None:
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
+def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, E, start, D, out) -> None:
+    """The unsettled samples i0 <= i < i1 of weightings a <= b < z (tolerances ts[b - a]), one by one."""
+    for b in range(a, z):
+        for i in range(i0, i1):
+            m = np.float32(0)
+            for k in range(W.shape[1]):
+                m = W[b, k] * E[i, k] + m
+            n = unsettled[i]
+            out[n, b] = 1 if m > ts[b - a] else _open_hit(W, b, ts[b - a], D, start[i], start[i + 1], P, y[n], n)
+
+
+@numba.njit(fastmath={"contract"}, cache=True, nogil=True)
+def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, R, start, D, out, s, s2, s3, todo) -> None:
+    """As `_narrow`, vectorized over the weightings (s, s2, s3, todo: scratch of at least z - a, todo padded
+    to a multiple of 8), where a sample that many weightings fail on E is a hard one: its first contender
+    (the most dangerous) and R decide most of them at once."""
+    B, words = z - a, todo.view(np.uint64)
+    for i in range(i0, i1):
+        n, first, last = unsettled[i], start[i], start[i + 1]
+        row = out[n, a:z]
+        s[:B] = 0
+        for k in range(Wt.shape[0]):
+            e, wk = E[i, k], Wt[k, a:z]
+            for b in range(B):
+                s[b] = wk[b] * e + s[b]
+        fails = 0
+        for b in range(B):
+            right = s[b] > ts[b]
+            row[b] = right
+            fails += 1 - right
+        if fails == 0:
+            continue
+        if fails > B // 64:  # a hard sample
+            s2[:B] = 0
+            s3[:B] = 0
+            for k in range(Wt.shape[0]):
+                d, r, wk = D[first, k], R[i, k], Wt[k, a:z]
+                for b in range(B):
+                    s2[b] = wk[b] * d + s2[b]
+                    s3[b] = wk[b] * r + s3[b]
+            for b in range(B):
+                right = row[b] | ((s2[b] > ts[b]) & (s3[b] > ts[b]))
+                row[b] = right
+                todo[b] = 1 - (right | (s2[b] < -ts[b]))
+        else:
+            for b in range(B):
+                todo[b] = 1 - row[b]
+        todo[B:] = 0
+        for word in range(-(-B // 8)):  # eight weightings at a time: most are done
+            if words[word]:
+                for b in range(8 * word, min(8 * word + 8, B)):
+                    if todo[b]:
+                        row[b] = _open_hit(W, a + b, ts[b], D, first, last, P, y[n], n)
+
+
+@numba.njit(cache=True, nogil=True)
 def _hits(W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, unsettled, E, R, start, D, out):
     """out[n, b] for the weightings lo <= b < hi of W (B, M) (Wt: transposed), sorted by their `keys`, with
     margins' tolerances from `bound` (`_tolerances`); per key q: probabilities P[q], settled samples'
     verdicts settled[q] (-1: unsettled) and its unsettled samples ustart[q] <= i < ustart[q + 1]: sample
     unsettled[i], its contenders' margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that
-    of all but the first R[i]. A key's few weightings are scored one by one; many, vectorized over the
-    weightings, where a sample that many fail on E is a hard one: its first contender (the most dangerous)
-    and R decide most of them at once."""
-    M = Wt.shape[0]
+    of all but the first R[i]. A key's few weightings are scored one by one, many vectorized."""
     tol, chains = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.bool_)
     _tolerances(W, lo, hi, bound, scale, low, high, tol, chains)
     s, s2, s3 = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32)
     todo = np.zeros(-(-(hi - lo) // 8) * 8, np.uint8)
-    words = todo.view(np.uint64)
     a = lo
     while a < hi:
         q, z = keys[a], a
         while z < hi and keys[z] == q:
             z += 1
-        B, ts = z - a, tol[a - lo : z - lo]
+        ts, i0, i1 = tol[a - lo : z - lo], ustart[q], ustart[q + 1]
         for n in range(len(y)):
             if settled[q, n] >= 0:
                 out[n, a:z] = settled[q, n]
-        if B < NARROW:
-            for b in range(a, z):
-                t = tol[b - lo]
-                for i in range(ustart[q], ustart[q + 1]):
-                    m = np.float32(0)
-                    for k in range(M):
-                        m = W[b, k] * E[i, k] + m
-                    if m > t:
-                        out[unsettled[i], b] = 1
-                    else:
-                        n = unsettled[i]
-                        verdict = _near_or_beaten(W, b, t, D, start[i], start[i + 1])
-                        out[n, b] = 0 if verdict == 1 else (_chain_hit(W, b, P[q], y[n], n) if verdict == 2 else 1)
-        for i in range(ustart[q], ustart[q + 1]):
-            if B < NARROW:
-                break
-            n, first, last = unsettled[i], start[i], start[i + 1]
-            row = out[n, a:z]
-            s[:B] = 0
-            for k in range(M):
-                e, wk = E[i, k], Wt[k, a:z]
-                for b in range(B):
-                    s[b] = wk[b] * e + s[b]
-            fails = 0
-            for b in range(B):
-                right = s[b] > ts[b]
-                row[b] = right
-                fails += 1 - right
-            if fails == 0:
-                continue
-            if fails > B // 64:  # a hard sample
-                s2[:B] = 0
-                s3[:B] = 0
-                for k in range(M):
-                    d, r, wk = D[first, k], R[i, k], Wt[k, a:z]
-                    for b in range(B):
-                        s2[b] = wk[b] * d + s2[b]
-                        s3[b] = wk[b] * r + s3[b]
-                for b in range(B):
-                    right = row[b] | ((s2[b] > ts[b]) & (s3[b] > ts[b]))
-                    row[b] = right
-                    todo[b] = 1 - (right | (s2[b] < -ts[b]))
-            else:
-                for b in range(B):
-                    todo[b] = 1 - row[b]
-            todo[B:] = 0
-            for word in range(-(-B // 8)):  # eight weightings at a time: most are done
-                if words[word]:
-                    for b in range(8 * word, min(8 * word + 8, B)):
-                        if todo[b]:
-                            verdict = _near_or_beaten(W, a + b, ts[b], D, first, last)
-                            chain = _chain_hit(W, a + b, P[q], y[n], n) if verdict == 2 else 1
-                            row[b] = 0 if verdict == 1 else chain
+        if z - a < NARROW:
+            _narrow(W, a, z, ts, P[q], y, unsettled, i0, i1, E, start, D, out)
+        else:
+            _wide(W, Wt, a, z, ts, P[q], y, unsettled, i0, i1, E, R, start, D, out, s, s2, s3, todo)
         for b in range(a, z):
             if chains[b - lo]:
                 for n in range(len(y)):
