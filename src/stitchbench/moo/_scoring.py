@@ -121,9 +121,7 @@ class WeightedScores:
         self._hits = None  # the fused accuracy (`_mixture.AccuracyHits`), built on first use
 
     def __call__(self, W: np.ndarray) -> np.ndarray:
-        if self.fused():
-            return self.hits(W).sum(0, dtype=np.uint32) / len(self.y)  # exact counts: the samples' mean
-        return self.samples(W).mean(-1)
+        return self.hit_rate(W) if self.fused() else self.samples(W).mean(-1)
 
     def fused(self) -> bool:
         return self.metric == "accuracy" and self.y.ndim == 1
@@ -135,6 +133,10 @@ class WeightedScores:
 
             self._hits = AccuracyHits(self.probs, self.y)
         return self._hits(check_weights(np.reshape(W, (-1, self.probs.shape[-3]))).astype(np.float32), keys)
+
+    def hit_rate(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
+        """The accuracy of each weighting: its hits counted exactly, the samples' mean bit for bit."""
+        return self.hits(W, keys).sum(0, dtype=np.uint32) / len(self.y)
 
     def samples(self, W: np.ndarray) -> np.ndarray:
         """Per-sample scores (B, N) of the weightings W (B, M)."""
@@ -163,7 +165,7 @@ class KeyedAccuracy(WeightedScores):
 
     def at(self, keys: np.ndarray, W: np.ndarray) -> np.ndarray:
         """Scores of weightings W (B, M), row b by ensemble keys[b]."""
-        return self.hits(W, keys).sum(0, dtype=np.uint32) / len(self.y)
+        return self.hit_rate(W, keys)
 
 
 def interval_weights(breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

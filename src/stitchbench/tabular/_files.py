@@ -98,11 +98,15 @@ def value_columns(table: pa.Table, prefix: str) -> list[str]:
 
 
 def column(table: pa.Table, name: str) -> np.ndarray:
-    """A column as a read-only array, numbers straight from Arrow's buffer (pyarrow's own `to_numpy` imports
-    pandas, which loading a table does not need: a third of a fresh load's time)."""
-    array = table.column(name).combine_chunks()
+    """A column as a read-only array (`values`)."""
+    return values(table.column(name).combine_chunks())
+
+
+def values(array: pa.Array) -> np.ndarray:
+    """An Arrow array as numpy, numbers straight from its buffer (pyarrow's own `to_numpy` imports pandas,
+    which loading a table does not need: a third of a fresh load's time)."""
     if pa.types.is_boolean(array.type):  # bit-packed
-        return column(pa.table({name: pc.cast(array, pa.uint8())}), name).astype(bool)
+        return values(pc.cast(array, pa.uint8())).astype(bool)
     if array.null_count or not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
         return np.array(array.to_pylist())
     dtype = np.dtype(array.type.to_pandas_dtype())
@@ -151,7 +155,7 @@ def codes_of(table: pa.Table, name: str) -> tuple[np.ndarray, list[str]]:
     array = table.column(name).combine_chunks()
     if not pa.types.is_dictionary(array.type):
         array = pc.dictionary_encode(array)
-    return column(pa.table({name: array.indices}), name), array.dictionary.cast(pa.string()).to_pylist()
+    return values(array.indices), array.dictionary.cast(pa.string()).to_pylist()
 
 
 def read(directory: Path, manifest: dict[str, Any], name: str) -> pa.Table:

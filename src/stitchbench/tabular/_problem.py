@@ -100,7 +100,8 @@ class TableProblem(TableBackedProblem):
         self._baselines: dict[str, dict[str, np.ndarray]] = {s: {} for s in EVAL_SPLITS}
         baselines = read(directory, manifest, "baselines.parquet")
         values = np.column_stack([column(baselines, c) for c in cols]).astype(float).reshape(-1, len(cols))
-        for s, b, v in zip(column(baselines, "split"), column(baselines, "baseline"), values, strict=True):
+        names = (column(baselines, c).tolist() for c in ("split", "baseline"))
+        for s, b, v in zip(*names, values, strict=True):
             self._baselines[s][b] = v
         fronts = read(directory, manifest, "fronts.parquet")
         split = column(fronts, "split")
