@@ -16,7 +16,11 @@ from stitchbench.tabular._catalog import COLLECTION, read_catalog
 NAME = "digits-shift.stitch-switches@uci-digits+cost"  # an exact front, on stitches the session trains anyway
 
 
-TOLERANCE = {"mean": 0.01, "max": 0.05, "hv": 0.01}  # scores in [0, 1]; a rebuild on another CPU
+TOLERANCE = {"mean": 0.02, "max": 0.1, "hv": 0.02}
+"""How far a rebuild on another CPU may be from the shipped table (scores in [0, 1]). There torch's CPU kernels
+round differently, the models train to others, and the table is another draw: measured on an AMD EPYC against
+the collection's Intel Xeon, mean 0.0093, max 0.055, hv 0.0032 (the tolerance is about twice that); the same
+table with its two parties swapped is at mean 0.24, max 0.56."""
 
 
 def disagreement(a, b) -> dict[str, float]:
@@ -33,9 +37,12 @@ def disagreement(a, b) -> dict[str, float]:
     return {"mean": float(diffs.mean()), "max": float(diffs.max()), "hv": float(hv)}
 
 
-def agrees(a, b) -> bool:
-    d = disagreement(a, b)
+def within(d: dict[str, float]) -> bool:
     return all(d[k] <= TOLERANCE[k] for k in TOLERANCE)
+
+
+def agrees(a, b) -> bool:
+    return within(disagreement(a, b))
 
 
 def test_a_rebuild_equals_the_shipped_tables(zoo, setup_db, cache_dir, tmp_path):
@@ -62,7 +69,8 @@ def test_a_rebuild_equals_the_shipped_tables(zoo, setup_db, cache_dir, tmp_path)
         k: v for k, v in shipped["instance"].items() if k not in models
     }
     assert rebuilt["instance"]["artifacts"].keys() == shipped["instance"]["artifacts"].keys()
-    assert agrees(load(NAME), load(tmp_path / "c" / NAME))
+    d = disagreement(load(NAME), load(tmp_path / "c" / NAME))
+    assert within(d), f"{d} is beyond {TOLERANCE}"
     if same_cpu:
         assert rebuilt["files"] == shipped["files"]  # every table file, bit for bit
 
