@@ -32,6 +32,8 @@ def test_the_bank_scores_as_its_scorers_at_random_weights_breakpoints_and_ends()
     for shifted in (w, np.nextafter(w, 0), np.nextafter(w, 1)):
         W = np.stack([shifted, 1 - shifted], 1)
         assert np.array_equal(bank(keys, W), one_by_one(s, keys, W))
+        other = (keys + 1) % len(s)  # a weight that is an end of another scorer only
+        assert np.array_equal(bank(other, W), one_by_one(s, other, W))
 
 
 def test_a_bank_with_its_scorers_out_of_order_scores_differently():

@@ -371,7 +371,7 @@ class StepDice(WeightedScores):
 
 class StepBank:
     """Many two-member step scorers (`StepAccuracy` or `StepDice`, one per key) as one lookup: a batch of
-    (key, weighting) pairs costs four binary searches, not four per key touched. A scorer's score is constant
+    (key, weighting) pairs costs two binary searches, not two per key touched. A scorer's score is constant
     between two consecutive `ends()`, so each key keeps its sorted ends E, the score at each end and in each
     gap (read from the scorer itself at those weights). Every end is coded key * R + its rank among all the
     ends (`values`); a weight is located among the ends by float comparisons, and in its key's block by
@@ -382,6 +382,7 @@ class StepBank:
         self.values = np.unique(np.concatenate(ends))
         self.R = len(self.values) + 1  # a weight's position among the values: 0..len(values)
         self.codes = np.concatenate([k * self.R + np.searchsorted(self.values, e) for k, e in enumerate(ends)])
+        self.padded_values, self.padded_codes = np.r_[self.values, np.nan], np.r_[self.codes, -1]  # past the end
         self.start = np.concatenate([[0], np.cumsum([len(e) for e in ends])[:-1]]).astype(np.int64)
         at_end = [s.at(np.clip(e, 0.0, 1.0)) for s, e in zip(scorers, ends, strict=True)]
         self.at_end = np.concatenate([*at_end, [np.nan]])  # a sentinel: `start + below` always indexes
@@ -398,9 +399,10 @@ class StepBank:
         order = np.lexsort((w, keys))
         k, w = keys[order], w[order]
         base, start = k * self.R, self.start[k]
-        below = np.searchsorted(self.codes, base + np.searchsorted(self.values, w, "left")) - start
-        upto = np.searchsorted(self.codes, base + np.searchsorted(self.values, w, "right")) - start
-        at_end = upto > below  # w is one of its key's ends (the `below`-th)
+        rank = np.searchsorted(self.values, w, "left")  # values and each key's codes are unique: an equal
+        found = np.searchsorted(self.codes, base + rank)  # one, if any, is where the search stops
+        below = found - start
+        at_end = (self.padded_values[rank] == w) & (self.padded_codes[found] == base + rank)  # one of its ends
         out = np.empty(len(w))
         out[order] = np.where(
             at_end, self.at_end[start + below], self.in_gap[start + k + below]
