@@ -281,3 +281,18 @@ def test_a_calibration_is_recorded_in_a_built_collection_without_rebuilding_it(t
     with pytest.raises(InputError, match="rebuild it .drop --keep-tables"):
         recalibrate(shipped, out)
     assert main(["table", "build-collection", "--keep-tables", "--out", str(out)]) == 2  # no --calibration
+
+
+def test_a_run_names_the_instances_built_from_other_models_than_the_shipped_ones():
+    """A suite run on another CPU trains other models, so an instance of a shipped name is another instance: the
+    run says so (what the README's leaderboard reads is the shipped one)."""
+    from stitchbench.benchmark._runner import RunOutcome
+    from stitchbench.moo._instance import ProblemInstance
+    from stitchbench.tabular._load import is_shipped
+
+    record = json.loads((COLLECTION / NAME / "manifest.json").read_text())["instance"]
+    other = {**record, "artifacts": {k: "0" * 64 for k in record["artifacts"]}}  # the same, from other models
+    unnamed = {**record, "id": record["id"].replace("stitch-switches", "stitch-unshipped")}
+    assert [is_shipped(ProblemInstance(**r)) for r in (record, other, unnamed)] == [True, False, None]
+    outcome = RunOutcome(COLLECTION, 3, 0, False, {}, {"a": record, "b": other, "c": unnamed})
+    assert outcome.not_shipped() == ["b"]

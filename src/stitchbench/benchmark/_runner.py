@@ -19,7 +19,9 @@ from stitchbench._artifacts import default_cache_dir, versions
 from stitchbench._devices import describe, gpus, resolve
 from stitchbench._files import check_folder
 from stitchbench.errors import InputError
+from stitchbench.moo._instance import ProblemInstance
 from stitchbench.results import RunDir, write_outputs, write_references
+from stitchbench.tabular._load import is_shipped
 
 from ._executors import run_jobs
 from ._jobs import JobResult
@@ -42,6 +44,11 @@ class RunOutcome:
     timings: dict
     instances: dict  # instance id -> its ProblemInstance record (JSON)
     rebuilt: list[str] = field(default_factory=list)  # aggregates found damaged and rebuilt
+
+    def not_shipped(self) -> list[str]:
+        """Instances named as shipped ones (`stitchbench.tabular.catalog()`) but built from other models or
+        parameters (`is_shipped`): their tables and reference fronts are not the collection's."""
+        return [i for i, rec in self.instances.items() if is_shipped(ProblemInstance(**rec)) is False]
 
     def fronts(self) -> dict[str, list[str]]:
         """Instance ids by the kind of their reference front (exact, approximate, none), tabular ones marked."""

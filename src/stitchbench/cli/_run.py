@@ -44,5 +44,11 @@ def handle(args) -> int:
         print(f"ran {outcome.ran} jobs ({outcome.failed} failed) in {outcome.path}; timings (s): {outcome.timings}")
     for kind, ids in sorted(outcome.fronts().items()):
         print(f"{FRONTS.get(kind, 'no reference front')}: {', '.join(ids)}")
+    if others := outcome.not_shipped():
+        print(
+            f"{len(others)} instances are named as shipped ones but built from other models (trained on another "
+            f"CPU, or other parameters), so their tables and reference fronts are not the collection's: "
+            f"{', '.join(others)}"
+        )
     print(f"report: {outcome.path / 'report.html'}")
     return 1 if outcome.failed else 0

@@ -73,22 +73,27 @@ def load(directory: str | Path, manifest_sha256: str | None = None) -> TableProb
         raise InputError(f"{directory}: malformed export ({type(e).__name__}: {e})") from e
 
 
-def shipped(instance: ProblemInstance) -> TableProblem | None:
-    """The shipped instance that `instance` is (the same record: every parameter and every artifact's sha256,
-    so the same models scored on the same samples), else None. Only a match is loaded (and verified)."""
+def is_shipped(instance: ProblemInstance) -> bool | None:
+    """Whether `instance` is the shipped instance of its name (the same record: every parameter and every
+    artifact's sha256, so the same models scored on the same samples); None where the collection has none of
+    that name. Models trained on another CPU differ in their last bits, so theirs is another instance."""
     name = collection_name(instance.id)
     if name not in read_catalog():
         return None
-    record = instance.model_dump(mode="json")
     try:
         manifest = json.loads((resolve(name)[0] / TABLE_MANIFEST).read_bytes())
         recorded = ProblemInstance(**manifest["instance"]).model_dump(mode="json")
     except (OSError, ValueError, KeyError, TypeError):
-        recorded = record  # a damaged manifest: `load` says what is wrong
-    if recorded != record:
+        return True  # a damaged manifest: `load` says what is wrong
+    return recorded == instance.model_dump(mode="json")
+
+
+def shipped(instance: ProblemInstance) -> TableProblem | None:
+    """The shipped instance that `instance` is (`is_shipped`), loaded and verified, else None."""
+    if not is_shipped(instance):
         return None
-    problem = load(name)
-    return problem if problem.instance.model_dump(mode="json") == record else None
+    problem = load(collection_name(instance.id))
+    return problem if problem.instance.model_dump(mode="json") == instance.model_dump(mode="json") else None
 
 
 def check_scores(problem: TableProblem, n: int = SCORE_SAMPLE) -> None:
