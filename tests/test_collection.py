@@ -85,8 +85,8 @@ def holding(folder, name: str) -> dict:
     from stitchbench.benchmark._collection import held_entries, write_catalog
 
     shutil.copytree(COLLECTION / name, folder / name)
-    write_catalog(folder, {"suite": "solvers", "instances": [read_catalog()[name]]})
-    return held_entries(folder, "solvers", [name])
+    write_catalog(folder, {"suite": "collection", "instances": [read_catalog()[name]]})
+    return held_entries(folder, "collection", [name])
 
 
 def test_a_collection_with_an_altered_instance_is_refused_before_a_rebuild_of_another(tmp_path):
@@ -105,7 +105,7 @@ def test_a_collection_of_another_suite_is_refused_before_a_rebuild(tmp_path):
 
     (tmp_path / "c").mkdir()
     write_catalog(tmp_path / "c", {"suite": "quick", "instances": []})
-    with pytest.raises(InputError, match="holds a collection of the 'quick' suite, not 'solvers'; give another --out"):
+    with pytest.raises(InputError, match="of the 'quick' suite, not 'collection'; give another --out"):
         build_collection(tmp_path / "c", only=[NAME])
 
 
@@ -119,11 +119,11 @@ def test_tables_of_another_instance_do_not_agree(monkeypatch):
     assert not agrees(a, b) and agrees(a, a)
 
 
-def test_the_catalog_holds_the_solvers_suites_instances():
+def test_the_catalog_holds_the_collection_suites_instances():
     from stitchbench.benchmark._collection import collection_jobs
     from stitchbench.benchmark._suite import load_suite
 
-    assert set(collection_jobs(load_suite("solvers"))) == set(read_catalog())
+    assert set(collection_jobs(load_suite("collection"))) == set(read_catalog())
 
 
 def test_a_calibration_from_another_run_is_refused_before_anything_is_written(tmp_path):
@@ -134,7 +134,7 @@ def test_a_calibration_from_another_run_is_refused_before_anything_is_written(tm
     from stitchbench.errors import InputError
     from stitchbench.results._calibration import CALIBRATION_SEEDS, CONFIRMATION_SEEDS
 
-    suite = load_suite("solvers")
+    suite = load_suite("collection")
     params = {s.label: s.params for s in suite.solvers}
     budgets = {s.label: s.budget or suite.budget for s in suite.solvers}
     shipped = {n: e["calibration"] for n, e in read_catalog().items()}
@@ -148,7 +148,7 @@ def test_a_calibration_from_another_run_is_refused_before_anything_is_written(tm
         }
         for n, c in shipped.items()
     }
-    check_calibration(second, list(second), suite, "solvers")  # the second rule's, on the suite's solvers
+    check_calibration(second, list(second), suite, "collection")  # the second rule's, on the suite's solvers
     out = tmp_path / "c"
     partial = {n: c for n, c in second.items() if n != NAME}
     with pytest.raises(InputError, match=rf"the run has no results for {re.escape(NAME)}; give a finished"):
@@ -156,10 +156,10 @@ def test_a_calibration_from_another_run_is_refused_before_anything_is_written(tm
     with pytest.raises(InputError, match="was run at budget 500 with solvers"):
         build_collection(out, calibration={n: c | {"budget": 500} for n, c in second.items()})
     other = {n: c | {"solver_params": {"optuna.random": {}}, "solver_budgets": None} for n, c in second.items()}
-    with pytest.raises(InputError, match=r"'optuna\.random': \{\}\} \(budgets None\); the 'solvers' suite has"):
+    with pytest.raises(InputError, match=r"'optuna\.random': \{\}\} \(budgets None\); the 'collection' suite has"):
         build_collection(out, calibration=other)  # records of another suite's solvers
     lost = {n: c | {"verdict": "not confirmed: solved"} for n, c in second.items()}
-    with pytest.raises(InputError, match="is 'not confirmed: solved', not calibrated; leave it out of the 'solvers'"):
+    with pytest.raises(InputError, match="'not confirmed: solved', not calibrated; leave it out of the 'collection'"):
         build_collection(out, calibration=lost)
     reported = {n: c | {"seeds": list(range(20))} for n, c in second.items()}
     with pytest.raises(InputError, match=r"calibrated on seeds \[0, 1, .*, 19\] and confirmed on \[2000,"):
@@ -218,7 +218,7 @@ def test_an_approximate_front_is_improved_by_solver_runs_and_says_so(zoo, tmp_pa
 
 def test_a_run_of_a_shipped_instance_takes_its_best_known_front(zoo, cache_dir):
     """A run's references: where its instance is a shipped one (the same record, every artifact's sha256
-    included: a run of the `solvers` suite on the CPU the collection records), the approximate front is the
+    included: a run of the `collection` suite on the CPU the collection records), the approximate front is the
     collection's best-known one; under any other record the family's own lattice front stays."""
     import torch
 
@@ -231,7 +231,7 @@ def test_a_run_of_a_shipped_instance_takes_its_best_known_front(zoo, cache_dir):
 
     name = "digits-shift.weights-5"
     table = load(name)
-    job = next(j for j in expand(load_suite("solvers")) if j.instance == table.instance.id)
+    job = next(j for j in expand(load_suite("collection")) if j.instance == table.instance.id)
     ws = Workspace(cache_dir, zoo_workers=1, device=torch.device("cpu"))
     problem, rec = ws.problem(job), ws.instance(job)
     assert problem.front_kind() == "approximate"

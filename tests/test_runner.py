@@ -10,6 +10,7 @@ from stitchbench.benchmark._runner import run_suite
 from stitchbench.benchmark._suite import load_suite
 from stitchbench.cli import main
 from stitchbench.moo._instance import ProblemInstance
+from stitchbench.tabular._catalog import read_catalog
 
 TINY = """
 name = "tiny"
@@ -269,19 +270,19 @@ def test_shipped_suites_validate(capsys):
     assert all(name in out for name in shipped_suites())
     jobs = {name: expand(load_suite(name)) for name in shipped_suites()}
     assert all(jobs.values())
-    collection, pool = load_suite("solvers"), load_suite("solvers-candidates")  # measured the same way
-    assert (pool.solvers, pool.seeds, pool.budget) == (
-        collection.solvers,
-        collection.seeds,
-        collection.budget,
-    )
-    assert {j.instance for j in jobs["solvers"]} <= {j.instance for j in jobs["solvers-candidates"]}  # the pool
+    # the collection's suite, its tables' and the pool's: measured the same way
+    runs = [load_suite(name) for name in ("collection", "solvers", "solvers-candidates")]
+    settings = [(s.solvers, s.seeds, s.budget, s.time_limit, s.executor, s.workers) for s in runs]
+    assert settings[1:] == settings[:1] * 2
+    assert {j.instance for j in jobs["collection"]} <= {j.instance for j in jobs["solvers-candidates"]}  # the pool
+    assert {j.instance for j in jobs["collection"]} == {j.instance for j in jobs["solvers"]}
+    assert {j.table for j in jobs["solvers"]} == set(read_catalog())  # the shipped tables, nothing trained
 
 
 def test_problems_can_be_set_on_some_scenarios_only():
     from stitchbench.benchmark._suite import expand
 
-    instances = {j.instance for j in expand(load_suite("solvers"))}
+    instances = {j.instance for j in expand(load_suite("collection"))}
 
     def ids(prefix: str) -> set[str]:
         return {i.split("/", 2)[2] for i in instances if i.startswith(prefix)}

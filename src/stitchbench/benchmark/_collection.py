@@ -1,4 +1,4 @@
-"""`stitchbench table build-collection`: export every instance of the `solvers` suite into the package's
+"""`stitchbench table build-collection`: export every instance of the `collection` suite into the package's
 collection (`stitchbench.tabular.catalog`), with `catalog.json`. The tables are rebuilt reproducibly: every
 table file of an instance is the same, bit for bit, on a rebuild from the same models (a test checks one),
 a best-known front where the suite's solvers are those that made it."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from stitchbench._artifacts import default_cache_dir
 from stitchbench._devices import resolve
-from stitchbench.errors import unknown
+from stitchbench.errors import InputError, unknown
 from stitchbench.problems import PROBLEMS
 from stitchbench.tabular._export import check_out, export_problem, not_tabular
 
@@ -15,7 +15,13 @@ from ._workspace import Workspace
 
 
 def check_tabular(job) -> None:
-    """Refuse, before anything is trained, a suite job whose problem is not tabular (saying what would be)."""
+    """Refuse, before anything is trained, a suite job whose problem is not tabular (saying what would be), or
+    is a shipped table already."""
+    if job.table is not None:
+        raise InputError(
+            f"{job.instance} is the shipped table {job.table!r} already: load it with "
+            f"stitchbench.tabular.load({job.table!r}), or export the suite's problem that builds it"
+        )
     reason = PROBLEMS.entry(job.family).factory.untabular_reason(job.problem_params)
     if reason is not None:
         raise not_tabular(job.instance, job.family, reason)

@@ -27,7 +27,7 @@ from stitchbench.moo import EVAL_SPLITS, Problem, ProblemInstance
 from stitchbench.results._analyses import analyses
 from stitchbench.results._leaderboard import front_source
 from stitchbench.tabular._catalog import collection_name, read_catalog
-from stitchbench.tabular._load import shipped
+from stitchbench.tabular._load import TableProblem, shipped
 from stitchbench.zoo._build import train_models, zoo_configs
 from stitchbench.zoo._recipe import eval_key
 
@@ -65,9 +65,12 @@ def columns(names: list[str]) -> dict[str, list[str]]:
 
 def references(rec: ProblemInstance, problem: Problem, names: list[str]) -> dict[str, pd.DataFrame]:
     """One instance's references: the tables of `COLUMNS`, and each named analysis' own. An approximate front
-    is the shipped collection's best-known one where the instance is a shipped one (`tabular.shipped`)."""
+    is the shipped collection's best-known one where the instance is a shipped one (`tabular.shipped`), or
+    served from its shipped table."""
     base, exact, ens = [], [], []
-    known = shipped(rec) if problem.front_kind() == "approximate" else None
+    known = None
+    if problem.front_kind() == "approximate":
+        known = problem if isinstance(problem, TableProblem) else shipped(rec)
     source = front_source(problem.front_kind(), known is not None)
     for split in EVAL_SPLITS:
         for name, vec in problem.baselines(split).items():
@@ -97,7 +100,11 @@ def stored_references(ws: Workspace, job: Job) -> tuple[ProblemInstance, dict[st
     """A job's instance record and its references, computed once and stored content-addressed by the record
     (every parameter and the sha256 of every artifact the problem uses; the device kind and evaluation batch
     size it ran with; the shipped instance's manifest sha256 where one has its name) as parquet bytes in a
-    safetensors artifact (sha256-verified on every read, nothing unpickled)."""
+    safetensors artifact (sha256-verified on every read, nothing unpickled). A shipped table's are read from
+    it (no model, no cache)."""
+    if job.table is not None:
+        problem = ws.problem(job)
+        return problem.instance, references(problem.instance, problem, job.analyses)
     rec = ws.instance(job)
     batch = ws.zoo(job.scenario, job.zoo, job.zoo_seed).eval_batch_size
     config = {"format": REFERENCES_FORMAT, "stitchbench": __version__, "instance": rec.model_dump(mode="json")}
@@ -124,8 +131,8 @@ Progress = Callable[[str], None]  # called after each step of a phase with what 
 
 
 def zoo_models(jobs: list[Job], ws: Workspace) -> list[tuple]:
-    """(scenario, config) of every model the jobs' zoos hold, each once."""
-    zoos = {zoo_key(j.scenario, j.zoo, j.zoo_seed): j for j in jobs}
+    """(scenario, config) of every model the jobs' zoos hold, each once (a table's job has none)."""
+    zoos = {zoo_key(j.scenario, j.zoo, j.zoo_seed): j for j in jobs if j.table is None}
     models = {}
     for j in zoos.values():
         scenario = ws.scenario(j.scenario)
@@ -144,12 +151,13 @@ def check_models(jobs: list[Job], ws: Workspace) -> None:
 
 
 def build_groups(jobs: list[Job]) -> list[list[Job]]:
-    """Per distinct problem build (a cost variant reuses its problem's stitch sets and tables), one job per
-    instance it serves."""
+    """Per distinct problem build (a cost variant reuses its problem's stitch sets and tables; a shipped table
+    is its own), one job per instance it serves."""
     found: dict[tuple, dict[str, Job]] = {}
     for j in jobs:
         params = {k: v for k, v in j.problem_params.items() if k != "cost"}
-        found.setdefault((j.scenario_key, j.zoo_seed, j.family, canonical_json(params)), {}).setdefault(j.instance, j)
+        key = (j.table,) if j.table is not None else (j.scenario_key, j.zoo_seed, j.family, canonical_json(params))
+        found.setdefault(key, {}).setdefault(j.instance, j)
     return [list(group.values()) for group in found.values()]
 
 
@@ -188,8 +196,12 @@ def build_problems(
 ) -> dict[str, tuple[ProblemInstance, dict[str, pd.DataFrame]]]:
     """Build every problem once, so that its stitch sets, tables and references are stored, and return each
     instance's record and references: in `ws.zoo_workers` processes (one thread each, the scenarios with the
-    most parties first; on CUDA they take the GPUs in turn), or here."""
-    todo = sorted(build_groups(jobs), key=lambda g: -len(ws.scenario(g[0].scenario).party_names))
+    most parties first, tables last; on CUDA they take the GPUs in turn), or here."""
+
+    def parties(job: Job) -> int:
+        return len(ws.scenario(job.scenario).party_names) if job.scenario is not None else 0
+
+    todo = sorted(build_groups(jobs), key=lambda g: -parties(g[0]))
     found = {}
 
     def take(built: Built, group: list[Job]) -> None:

@@ -1,8 +1,10 @@
-"""Suites: TOML files validated up front (pydantic), expanded into jobs (problem x solver x seed).
+"""Suites: TOML files validated up front (pydantic), expanded into jobs (instance x solver x seed).
 
-Validation checks everything that can be checked before anything runs: field names and types, scenario,
-architecture, problem family and solver names and parameters, and that each solver supports the variable
-kinds of each problem. Errors name the file, the field path and the valid choices.
+An instance is a problem set on a scenario (its models trained, or found in the cache) or a shipped tabular
+instance named in `tables` (served from its table: no model is trained, and it is the same instance on every
+CPU). Validation checks everything that can be checked before anything runs: field names and types, scenario,
+architecture, problem family, table and solver names and parameters, and that each solver supports the
+variable kinds of each problem. Errors name the file, the field path and the valid choices.
 """
 
 import tomllib
@@ -33,6 +35,8 @@ from stitchbench.problems._registry import contract, variable_kinds
 from stitchbench.results._analyses import ANALYSES
 from stitchbench.solvers import check_supports, create_solver
 from stitchbench.suites import shipped_suites
+from stitchbench.tabular._catalog import read_catalog
+from stitchbench.tabular._catalog import variable_kinds as table_kinds
 from stitchbench.zoo import Recipe, check_archs
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"  # a suite's name is a folder name under runs/: never a path
@@ -98,9 +102,14 @@ class Suite(Strict):
         description="letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64 characters",
     )
     description: str = ""
-    scenarios: list[ScenarioSpec] = Field(min_length=1)
+    scenarios: list[ScenarioSpec] = Field([], description="what problems are set on (needed by problems)")
     zoo: ZooSpec = ZooSpec()
-    problems: list[ProblemSpec] = Field(min_length=1)
+    problems: list[ProblemSpec] = Field([], description="problems built from the scenarios' models")
+    tables: list[str] = Field(
+        [],
+        description="shipped tabular instances by name (`stitchbench table list`), served from their tables: no "
+        "model is trained, and each is the same instance on every CPU",
+    )
     solvers: list[SolverSpec] = Field(min_length=1)
     seeds: list[Seed] = Field(min_length=1, description="solver seeds")
     budget: StrictInt = Field(gt=0, le=1_000_000)
@@ -123,6 +132,7 @@ class Suite(Strict):
             "seeds": self.seeds,
             "zoo.seeds": self.zoo.seeds,
             "scenarios": [s.id or (s.name, sorted(s.params.items(), key=str)) for s in self.scenarios],
+            "tables": self.tables,
             "solvers": [s.label for s in self.solvers],
             "analyses": self.analyses,
         }
@@ -139,7 +149,20 @@ class Suite(Strict):
         return self
 
     @model_validator(mode="after")
+    def _instances(self):
+        """A suite has instances: problems (set on its scenarios) or tables."""
+        if not self.problems and not self.tables:
+            raise ValueError("no instances: give problems (with the scenarios they are set on) or tables")
+        if self.problems and not self.scenarios:
+            raise ValueError("problems need scenarios to be set on: give [[scenarios]]")
+        return self
+
+    @model_validator(mode="after")
     def _names(self):
+        shipped = read_catalog()
+        for name in self.tables:
+            if name not in shipped:
+                raise unknown("table", name, shipped)
         for s in self.scenarios:
             zoo, where = self.zoo_of(s), f"zoo of scenario {s.label!r}" if s.zoo else "zoo"
             check_archs(SCENARIOS.entry(s.name).tags.get("task"), zoo.archs or [])
@@ -161,6 +184,8 @@ class Suite(Strict):
             create_solver(s.name, **s.params).check_budget(s.budget or self.budget)  # the name and parameters
             for p in self.problems:
                 check_supports(s.name, set(variable_kinds(p.family, p.params)))
+            for name in self.tables:
+                check_supports(s.name, table_kinds(shipped[name]))
         return self
 
     def zoo_of(self, scenario: ScenarioSpec) -> ZooSpec:
@@ -169,10 +194,10 @@ class Suite(Strict):
 
     @property
     def key(self) -> str:
-        """The configuration's hash; a scenario's unset `id` and `zoo`, a solver's unset budget, no analyses and
-        the default device are left out, so suites written before they existed keep their key (and their runs
-        resume)."""
-        left_out = {"analyses"} if not self.analyses else set()
+        """The configuration's hash; a scenario's unset `id` and `zoo`, a solver's unset budget, no analyses, no
+        tables and the default device are left out, so suites written before they existed keep their key (and
+        their runs resume)."""
+        left_out = {name for name in ("analyses", "tables") if not getattr(self, name)}
         data = self.model_dump(exclude=left_out | ({"device"} if self.device == "auto" else set()))
         data["scenarios"] = [{k: v for k, v in s.items() if v is not None} for s in data["scenarios"]]
         data["solvers"] = [{k: v for k, v in s.items() if k != "budget" or v is not None} for s in data["solvers"]]
@@ -180,13 +205,14 @@ class Suite(Strict):
 
 
 class Job(Strict):
-    """One unit of work: a solver with a seed on one problem instance of one scenario and zoo seed."""
+    """One unit of work: a solver with a seed on one problem instance, of one scenario and zoo seed (a
+    problem's: `scenario`, `zoo`, `problem_params`) or a shipped table (`table`: its name)."""
 
     id: str
     instance: str  # the problem instance id: SCENARIO[~PARAMS-DIGEST]/z<ZOO_SEED>/<problem id>
-    scenario: ScenarioSpec
+    scenario: ScenarioSpec | None  # None: a table's
     scenario_key: str
-    zoo: ZooSpec
+    zoo: ZooSpec | None  # None: a table's
     zoo_seed: int
     problem_id: str
     family: str
@@ -196,6 +222,7 @@ class Job(Strict):
     budget: int
     time_limit: float
     analyses: list[str] = []  # what the job keeps for them beyond its evaluations and front
+    table: str | None = None  # the shipped tabular instance it runs on (`stitchbench.tabular.load`)
 
 
 def load_suite(ref: str, seeds: list[int] | None = None) -> Suite:
@@ -253,12 +280,34 @@ def check_problem(family: str, scenario, zoo_archs: list[str], params: dict[str,
 
 
 def expand(suite: Suite) -> list[Job]:
-    """Every job of the suite, in a fixed order."""
+    """Every job of the suite, in a fixed order: its problems' on each scenario and zoo seed, then its
+    tables'."""
     from stitchbench.data import get_scenario
     from stitchbench.zoo._build import scenario_recipe
 
-    jobs = []
-    ids = set()
+    jobs: dict[str, Job] = {}
+
+    def add(instance: str, **fields) -> None:
+        for solver in suite.solvers:
+            for seed in suite.seeds:
+                jid = f"{instance}/{solver.label}/s{seed}"
+                if jid in jobs:
+                    raise InputError(
+                        f"job {jid!r} appears twice (two problems, or a problem and a table, of one instance id); "
+                        "give the problems distinct 'id's"
+                    )
+                budget = solver.budget or suite.budget
+                jobs[jid] = Job(
+                    id=jid,
+                    instance=instance,
+                    solver=solver,
+                    seed=seed,
+                    budget=budget,
+                    **fields,
+                    time_limit=suite.time_limit,
+                    analyses=suite.analyses,
+                )
+
     for sc in suite.scenarios:
         try:
             scenario = get_scenario(sc.name, **sc.params)
@@ -275,29 +324,29 @@ def expand(suite: Suite) -> list[Job]:
             for spec in (p for p in suite.problems if not p.scenarios or sc.label in p.scenarios):
                 for pid, params in problem_instances(suite, spec, parties):
                     check_problem(spec.family, scenario, zoo_archs, params)
-                    instance = instance_id(skey, zoo_seed, pid)
-                    for solver in suite.solvers:
-                        for seed in suite.seeds:
-                            jid = f"{instance}/{solver.label}/s{seed}"
-                            if jid in ids:
-                                raise InputError(f"job {jid!r} appears twice; give the problems distinct 'id's")
-                            ids.add(jid)
-                            jobs.append(
-                                Job(
-                                    id=jid,
-                                    instance=instance,
-                                    scenario=sc,
-                                    scenario_key=skey,
-                                    zoo=zoo,
-                                    zoo_seed=zoo_seed,
-                                    problem_id=pid,
-                                    family=spec.family,
-                                    problem_params=params,
-                                    solver=solver,
-                                    seed=seed,
-                                    budget=solver.budget or suite.budget,
-                                    time_limit=suite.time_limit,
-                                    analyses=suite.analyses,
-                                )
-                            )
-    return jobs
+                    add(
+                        instance_id(skey, zoo_seed, pid),
+                        scenario=sc,
+                        scenario_key=skey,
+                        zoo=zoo,
+                        zoo_seed=zoo_seed,
+                        problem_id=pid,
+                        family=spec.family,
+                        problem_params=params,
+                    )
+    shipped = read_catalog()
+    for name in suite.tables:
+        entry = shipped[name]
+        skey, _, pid = entry["instance"].split("/")
+        add(
+            entry["instance"],
+            scenario=None,
+            scenario_key=skey,
+            zoo=None,
+            zoo_seed=entry["provenance"]["zoo_seed"],
+            problem_id=pid,
+            family=entry["family"],
+            problem_params={},
+            table=name,
+        )
+    return list(jobs.values())

@@ -12,6 +12,7 @@ from stitchbench.data import Scenario, get_scenario
 from stitchbench.moo import Problem, ProblemInstance, make_instance
 from stitchbench.problems import create_problem
 from stitchbench.problems._registry import injected_params, suite_parameters
+from stitchbench.tabular import load
 from stitchbench.zoo import Zoo, build_zoo
 from stitchbench.zoo._training import CPU
 
@@ -61,10 +62,14 @@ class Workspace:
         return self.zoos[key]
 
     def problem(self, job: Job) -> Problem:
+        """A job's problem: its shipped table loaded (sha256-verified), or built from its scenario's zoo."""
         if job.instance not in self.problems:
-            zoo = self.zoo(job.scenario, job.zoo, job.zoo_seed)
-            problem = create_problem(job.family, zoo, **self.problem_params(job))
-            self.artifact_paths |= dict.fromkeys(a.path for a in problem.artifacts().values())
+            if job.table is not None:
+                problem = load(job.table)
+            else:
+                zoo = self.zoo(job.scenario, job.zoo, job.zoo_seed)
+                problem = create_problem(job.family, zoo, **self.problem_params(job))
+                self.artifact_paths |= dict.fromkeys(a.path for a in problem.artifacts().values())
             self.problems[job.instance] = problem
             if len(self.problems) > self.max_problems:
                 self.problems.popitem(last=False)
@@ -76,7 +81,9 @@ class Workspace:
 
     def instance(self, job: Job) -> ProblemInstance:
         """The problem instance record of a job's problem: its parameters with their defaults (and the zoo
-        seed), never the machine's cache folder."""
+        seed), never the machine's cache folder; a table's is the one it was exported with."""
+        if job.table is not None:
+            return self.problem(job).instance
         recorded = suite_parameters(job.family) | job.problem_params
         return make_instance(
             self.problem(job),

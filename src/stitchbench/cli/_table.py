@@ -32,11 +32,13 @@ def register(sub) -> None:
     add_format(tw, "table: one line per field")
     tw.set_defaults(handler=show)
 
-    tbc = tsub.add_parser("build-collection", help="rebuild the shipped instances from the solvers suite")
+    tbc = tsub.add_parser("build-collection", help="rebuild the shipped instances from the collection suite")
     tbc.add_argument("--out", type=Path, help="default: the installed package's collection folder")
     tbc.add_argument("--only", nargs="+", help="build these instances only (by name); the others that --out holds stay")
     tbc.add_argument(
-        "--calibration", type=Path, help="a finished run of the solvers suite on the calibration seeds: record it"
+        "--calibration",
+        type=Path,
+        help="a finished run of the solvers (or collection) suite on the calibration seeds: record it",
     )
     tbc.add_argument("--confirmation", type=Path, help="a finished run of it on the confirmation seeds")
     tbc.add_argument(

@@ -3,7 +3,7 @@
 
 The tables live in this package's `collection/` folder, one export per instance (see
 `stitchbench.tabular._load` for the format) and `catalog.json`; `stitchbench table build-collection` rebuilds
-them from the `solvers` suite, reproducibly (every table file's sha256 is in its manifest and the catalog).
+them from the `collection` suite, reproducibly (every table file's sha256 is in its manifest and the catalog).
 """
 
 import json
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 COLLECTION = Path(__file__).parent / "collection"
 CATALOG = "catalog.json"
-SUITE = "solvers"  # the suite whose instances the collection holds
+SUITE = "collection"  # the suite the collection is built from (the `solvers` suite runs its tables)
 
 
 def frame(rows: list[dict[str, Any]]) -> "pd.DataFrame":
@@ -53,6 +53,11 @@ def space_size(variables: list[dict[str, Any]]) -> dict[str, Any]:
             continuous += 1
     words = f"{discrete:,} discrete" + (f" x {continuous} continuous" if continuous else "")
     return {"discrete": discrete, "continuous": continuous, "space": words}
+
+
+def variable_kinds(entry: dict[str, Any]) -> set[str]:
+    """The variable kinds of a catalog entry's instance (what a solver must support to run on it)."""
+    return {v.rsplit(": ", 1)[1] for v in entry["variables"]}
 
 
 def entry(name: str, manifest: dict[str, Any], manifest_sha256: str, size: int) -> dict[str, Any]:

@@ -1,0 +1,102 @@
+"""A suite's `tables`: shipped tabular instances run from their tables, so a run trains nothing and benchmarks
+the shipped instances on any CPU (the `solvers` suite); bad tables are refused before anything is written."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stitchbench.benchmark._runner import run_suite
+from stitchbench.benchmark._suite import load_suite
+from stitchbench.cli import main
+from stitchbench.solvers import create_solver, run_solver
+from stitchbench.tabular import load
+from stitchbench.tabular._catalog import read_catalog
+
+APPROXIMATE = "digits-shift.weights-4"  # an ensemble-weights table: a best-known front
+EXACT = "digits-shift.graph-7@uci-digits+cost"  # a stitch graph: an exact front
+
+SUITE = """
+name = "tables"
+seeds = [0]
+budget = 60
+tables = {tables}
+
+[[solvers]]
+name = "random"
+"""
+
+
+def write(tmp_path, text: str, name: str = "suite.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_suite_of_tables_runs_the_shipped_instances_and_trains_nothing(tmp_path):
+    """With an empty cache: no model, stitch set or table is built or stored; every instance is the shipped
+    record; the references are the shipped fronts (best-known where approximate); a job's evaluations are
+    those of its solver on the loaded table."""
+    cache = tmp_path / "cache"
+    suite = load_suite(str(write(tmp_path, SUITE.format(tables=f'["{APPROXIMATE}", "{EXACT}"]'))))
+    outcome = run_suite(suite, tmp_path / "out", cache_dir=cache, quiet=True)
+    assert (outcome.ran, outcome.failed) == (2, 0)
+    assert not cache.exists() or not any(cache.rglob("*.safetensors"))  # nothing trained, built or stored
+    tables = {name: load(name) for name in (APPROXIMATE, EXACT)}
+    assert outcome.instances == {t.instance.id: t.instance.model_dump() for t in tables.values()}
+    assert outcome.not_shipped() == []
+    fronts = pd.read_parquet(tmp_path / "out" / "exact_fronts.parquet")
+    sources = fronts.groupby("instance").source.first().to_dict()
+    assert sources == {
+        tables[APPROXIMATE].instance.id: "best-known front (collection)",
+        tables[EXACT].instance.id: "exact front",
+    }
+    for table in tables.values():
+        rows = fronts.query("instance == @table.instance.id and split == 'val'")
+        front = rows.pivot(index="point", columns="objective", values="value")[table.instance.objectives]
+        np.testing.assert_array_equal(front.to_numpy(), table.exact_front("val"))
+    evals = pd.read_parquet(tmp_path / "out" / "evaluations.parquet")
+    table = tables[APPROXIMATE]
+    mine = evals.query("instance == @table.instance.id").sort_values("eval")
+    alone = run_solver(create_solver("random"), table, 60, 0)
+    F = np.array([e.f for e in alone.log])
+    np.testing.assert_array_equal(mine[[f"f.{o.name}" for o in table.objectives]].to_numpy(), F)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (SUITE.format(tables='["no-such-table"]'), "unknown table 'no-such-table'; valid tables: cross-arch"),
+        (SUITE.format(tables=f'["{EXACT}", "{EXACT}"]'), f"tables: '{EXACT}' appears twice"),
+        (SUITE.format(tables="[]"), "no instances: give problems (with the scenarios they are set on) or tables"),
+        (
+            SUITE.format(tables=f'["{APPROXIMATE}"]').replace('"random"', '"exhaustive"'),
+            "solver 'exhaustive' does not support real variables",
+        ),
+        (
+            SUITE.format(tables="[]") + '\n[[problems]]\nfamily = "ensemble-weights"\n',
+            "problems need scenarios to be set on: give [[scenarios]]",
+        ),
+        (
+            SUITE.format(tables=f'["{APPROXIMATE}"]')
+            + '\n[[scenarios]]\nname = "digits-shift"\n\n[[problems]]\nid = "weights-4"\nfamily = "ensemble-weights"'
+            '\nparams = { members = ["local", "fedavg", "fedprox"] }\n',
+            "job 'digits-shift/z0/weights-4/random/s0' appears twice (two problems, or a problem and a table",
+        ),
+    ],
+)
+def test_bad_tables_exit_2_naming_them_and_write_nothing(tmp_path, capsys, text, message):
+    out = tmp_path / "out"
+    assert main(["run", str(write(tmp_path, text)), "--out", str(out), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_a_table_is_not_exported_again(tmp_path):
+    from stitchbench.benchmark._export import export_instance
+    from stitchbench.errors import InputError
+
+    name = next(iter(read_catalog()))
+    with pytest.raises(InputError, match=rf"is the shipped table '{name}' already: load it with stitchbench"):
+        export_instance(read_catalog()[name]["instance"], tmp_path / "x", suite_ref="solvers")
+    assert not (tmp_path / "x").exists()
