@@ -168,6 +168,9 @@ def test_threads_and_keyed_batches_change_no_bit(monkeypatch):
     keyed = KeyedAccuracy(probs, y)
     assert np.array_equal(keyed.at(keys, W), alone)
     assert np.array_equal(keyed.at(keys[:20], W[:20]), alone[:20])  # a few rows per key: scored one by one
+    grouped = np.argsort(keys, kind="stable")  # rows already grouped by key (and single rows) are not reordered
+    assert np.array_equal(keyed.at(keys[grouped], W[grouped]), alone[grouped])
+    assert [keyed.at(keys[i : i + 1], W[i : i + 1])[0] for i in range(5)] == list(alone[:5])
     monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
     assert np.array_equal(keyed.at(keys, W), alone)
     assert len(set(alone)) > 10  # the keys and weightings differ in score
