@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 SQLITE_TIMEOUT = 60.0
 
 ALL = frozenset({"real", "integer", "categorical", "binary"})
+GENERATIONAL = frozenset({"nsga2", "nsga3"})  # a trial depends only on the generations before its own
 
 
 def sampler(kind: str, seed: int, population_size: int):
@@ -137,15 +138,18 @@ class OptunaSolver(Solver):
     def __init__(
         self,
         population_size: Annotated[int, Field(ge=2, le=100_000)] = 40,
-        batch: Annotated[int, Field(ge=1, le=100_000)] = 1,
+        batch: Annotated[int, Field(ge=1, le=100_000)] | None = None,
         storage: str | None = None,
         study_name: str | None = None,
     ):
-        """`storage`: a database URL to keep the study in; `study_name`: its name (in a run: the job id,
-        set by the runner, replacing any given)."""
+        """`batch`: trials asked (and evaluated together) before they are told; default a generation
+        (`population_size`) for the genetic samplers, whose trials then are the one-at-a-time ones (a test
+        compares them), else 1. `storage`: a database URL to keep the study in; `study_name`: its name (in a
+        run: the job id, set by the runner, replacing any given)."""
         if storage:
             check_storage(storage)
-        self.population_size, self.batch = population_size, batch
+        self.population_size = population_size
+        self.batch = batch or (population_size if self.sampler_kind in GENERATIONAL else 1)
         self.storage, self.study_name = storage, study_name
 
     @classmethod
