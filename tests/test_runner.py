@@ -398,12 +398,40 @@ def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
     again = ["--confirmation", str(out), "--out", str(tmp_path / "col")]
     assert main(["table", "build-collection", "--calibration", str(out), *again]) == 2
     assert "the confirmation's seeds must be disjoint" in capsys.readouterr().err and not (tmp_path / "col").exists()
+    check_other_instances_are_refused(out, tmp_path / "same-names")
     assert main(["leaderboard", str(out / "nowhere")]) == 2
     capsys.readouterr()
     (tmp_path / "file").write_text("")
     assert main(["leaderboard", str(out), "--out", str(tmp_path / "file" / "lb")]) == 2
     printed = capsys.readouterr()
     assert printed.out == "" and "is a file, not a folder" in printed.err
+
+
+def check_other_instances_are_refused(out, other):
+    """Runs of instances of the same names but other records (as another CPU's models give) are not one
+    calibration, nor a calibration of a collection's tables: refused, naming the instance."""
+    import re
+    import shutil
+
+    from stitchbench.benchmark._collection import check_run_of_tables
+    from stitchbench.errors import InputError
+    from stitchbench.results._calibration import calibration_of_run
+    from stitchbench.tabular._catalog import collection_name
+
+    shutil.copytree(out, other)
+    manifest = json.loads((other / "manifest.json").read_text())
+    iid = next(iter(manifest["instances"]))
+    record = manifest["instances"][iid]
+    manifest["instances"][iid] = record | {"artifacts": {k: "0" * 64 for k in record["artifacts"]}}
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match=f"ran other instances than .* the same names .*: {re.escape(iid)}; conf"):
+        calibration_of_run(out, other)
+    tables = other.parent / "tables"
+    (tables / collection_name(iid)).mkdir(parents=True)
+    (tables / collection_name(iid) / "manifest.json").write_text(json.dumps({"instance": record}))
+    check_run_of_tables(out, tables)  # the run's instances are the tables'
+    with pytest.raises(InputError, match=f"ran other instances than the tables in .*: {re.escape(iid)}; record the"):
+        check_run_of_tables(other, tables)
 
 
 FOUR = ["uci-digits-1", "uci-digits-2", "mnist-1", "mnist-2"]

@@ -9,8 +9,8 @@ from stitchbench.benchmark._runner import run_suite
 from stitchbench.benchmark._suite import load_suite
 from stitchbench.cli import main
 from stitchbench.solvers import create_solver, run_solver
-from stitchbench.tabular import load
 from stitchbench.tabular._catalog import read_catalog
+from stitchbench.tabular._load import load_shipped
 
 APPROXIMATE = "digits-shift.weights-4"  # an ensemble-weights table: a best-known front
 EXACT = "digits-shift.graph-7@uci-digits+cost"  # a stitch graph: an exact front
@@ -32,16 +32,23 @@ def write(tmp_path, text: str, name: str = "suite.toml"):
     return path
 
 
-def test_a_suite_of_tables_runs_the_shipped_instances_and_trains_nothing(tmp_path):
+def test_a_suite_of_tables_runs_the_shipped_instances_and_trains_nothing(tmp_path, monkeypatch):
     """With an empty cache: no model, stitch set or table is built or stored; every instance is the shipped
-    record; the references are the shipped fronts (best-known where approximate); a job's evaluations are
-    those of its solver on the loaded table."""
+    record, from the installed collection (not a folder of its name where the run starts); the references are
+    the shipped fronts (best-known where approximate); a job's evaluations are those of its solver on the
+    loaded table."""
+    import shutil
+
+    from stitchbench.tabular._catalog import COLLECTION
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(COLLECTION / "digits-shift.weights-5", tmp_path / APPROXIMATE)  # a decoy of its name
     cache = tmp_path / "cache"
     suite = load_suite(str(write(tmp_path, SUITE.format(tables=f'["{APPROXIMATE}", "{EXACT}"]'))))
     outcome = run_suite(suite, tmp_path / "out", cache_dir=cache, quiet=True)
     assert (outcome.ran, outcome.failed) == (2, 0)
     assert not cache.exists() or not any(cache.rglob("*.safetensors"))  # nothing trained, built or stored
-    tables = {name: load(name) for name in (APPROXIMATE, EXACT)}
+    tables = {name: load_shipped(name) for name in (APPROXIMATE, EXACT)}
     assert outcome.instances == {t.instance.id: t.instance.model_dump() for t in tables.values()}
     assert outcome.not_shipped() == []
     fronts = pd.read_parquet(tmp_path / "out" / "exact_fronts.parquet")
@@ -100,3 +107,16 @@ def test_a_table_is_not_exported_again(tmp_path):
     with pytest.raises(InputError, match=rf"is the shipped table '{name}' already: load it with stitchbench"):
         export_instance(read_catalog()[name]["instance"], tmp_path / "x", suite_ref="solvers")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_tables_suite_key_holds_its_tables_sha256s(tmp_path, monkeypatch):
+    """A run resumes only on the tables it started with: a rebuilt table (another manifest sha256) is another
+    suite; a suite without tables keeps its key (`Suite.key`)."""
+    suite = load_suite(str(write(tmp_path, SUITE.format(tables=f'["{APPROXIMATE}", "{EXACT}"]'))))
+    key = suite.key
+    rebuilt = {name: dict(entry) for name, entry in read_catalog().items()}
+    rebuilt[EXACT]["manifest_sha256"] = "0" * 64
+    monkeypatch.setattr("stitchbench.benchmark._suite.read_catalog", lambda: rebuilt)
+    assert suite.key != key
+    rebuilt[EXACT] = read_catalog()[EXACT]
+    assert suite.key == key

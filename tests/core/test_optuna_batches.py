@@ -1,6 +1,7 @@
-"""Optuna's genetic samplers ask a generation at a time by default: the trials are those asked one at a
-time (a trial's generation and parents depend only on the generations before it), so only the speed
-changes. The same comparison tells TPE's batches apart: its trials depend on every trial told."""
+"""Optuna's genetic samplers ask, by default, the trials that complete the current generation: those are the
+trials asked one at a time (a trial's generation and parents depend only on the generations before it and
+on how many of its own completed), failed trials included, so only the speed changes. The same comparison
+tells other batches apart: a fixed generation-sized batch once a trial fails, and TPE's batches always."""
 
 import numpy as np
 import pytest
@@ -9,24 +10,42 @@ from stitchbench.solvers import create_solver, run_solver
 from stitchbench.tabular import load
 
 BUDGET = 130  # six generations of 20 and a part of the seventh
+GRAPH, ENSEMBLE = "cross-arch.graph-6@mnist+cost", "digits-shift.weights-5-switches"
 
 
-def trials(name: str, instance: str, seed: int, **params) -> np.ndarray:
-    run = run_solver(create_solver(name, **params), load(instance), BUDGET, seed)
+def failing(instance: str):
+    """The shipped table with every decision whose first weight is above 0.8 scored NaN (a failed trial)."""
+    problem = load(instance)
+    evaluate = problem.evaluate
+
+    def some_nan(X, split="val"):
+        F = evaluate(X, split)
+        F[problem.to_matrix(X)[:, 0] > 0.8] = np.nan
+        return F
+
+    problem.evaluate = some_nan
+    return problem
+
+
+def trials(name: str, problem, seed: int, **params) -> np.ndarray:
+    run = run_solver(create_solver(name, **params), problem, BUDGET, seed)
     return np.array([np.r_[e.x, e.f] for e in run.log])
 
 
+@pytest.mark.filterwarnings("ignore:The value nan is not acceptable")
 @pytest.mark.parametrize("name", ["optuna.nsga2", "optuna.nsga3"])
-@pytest.mark.parametrize("instance", ["cross-arch.graph-6@mnist+cost", "digits-shift.weights-5-switches"])
+@pytest.mark.parametrize("instance", [GRAPH, ENSEMBLE, "failing"])
 def test_a_generation_at_a_time_asks_the_trials_one_at_a_time_would(name, instance):
-    assert create_solver(name, population_size=20).batch == 20
+    problem = failing(ENSEMBLE) if instance == "failing" else load(instance)
     for seed in (0, 1):
-        default = trials(name, instance, seed, population_size=20)
+        default = trials(name, problem, seed, population_size=20)
         assert len(default) == BUDGET
-        np.testing.assert_array_equal(default, trials(name, instance, seed, population_size=20, batch=1))
+        np.testing.assert_array_equal(default, trials(name, problem, seed, population_size=20, batch=1))
+    if instance == "failing":
+        assert np.isnan(default[:, -1]).sum() > 5  # failed trials, in every generation's count
+        assert not np.array_equal(default, trials(name, problem, 1, population_size=20, batch=20))
 
 
 def test_tpe_asks_one_at_a_time_and_its_batches_are_other_trials():
-    assert create_solver("optuna.tpe").batch == 1
-    one = trials("optuna.tpe", "digits-shift.weights-5-switches", 0)
-    assert not np.array_equal(one, trials("optuna.tpe", "digits-shift.weights-5-switches", 0, batch=20))
+    one = trials("optuna.tpe", load(ENSEMBLE), 0)
+    assert not np.array_equal(one, trials("optuna.tpe", load(ENSEMBLE), 0, batch=20))

@@ -19,6 +19,7 @@ from stitchbench._hashing import file_sha256
 from stitchbench._processes import worker_pool
 from stitchbench.errors import InputError, unknown
 from stitchbench.moo._splits import EVAL_SPLITS
+from stitchbench.results import RunDir
 from stitchbench.results._calibration import CALIBRATION_SEEDS, CONFIRMATION_SEEDS, calibration_of_run
 from stitchbench.solvers import create_solver, run_solver
 from stitchbench.tabular._catalog import CATALOG, COLLECTION, SUITE, catalog_file, collection_name, entry
@@ -202,6 +203,23 @@ def held_entries(folder: Path, suite_ref: str, names: list[str]) -> dict[str, di
                 f"{folder / name}: its manifest is not the one {folder / CATALOG} records; rebuild it (--only {name})"
             )
     return entries
+
+
+def check_run_of_tables(run_dir: Path, out: Path | None = None) -> None:
+    """Refuse a run whose instances are not those of the collection at `out` (default: the package's) where
+    it holds them: a calibration recorded without a rebuild must be of its tables (a run of the `solvers`
+    suite), not of instances of the same names built from other models."""
+    folder = Path(out) if out else COLLECTION
+    other = []
+    for iid, rec in RunDir(run_dir).require().get("instances", {}).items():
+        manifest = folder / collection_name(iid) / "manifest.json"
+        if manifest.is_file() and json.loads(manifest.read_bytes())["instance"] != rec:
+            other.append(iid)
+    if other:
+        raise InputError(
+            f"{run_dir} ran other instances than the tables in {folder} under the same names (other models or "
+            f"parameters): {', '.join(other)}; record the calibration of runs of the solvers suite (its tables)"
+        )
 
 
 def recalibrate(calibration: dict, out: Path | None = None, suite_ref: str = SUITE) -> list[dict]:

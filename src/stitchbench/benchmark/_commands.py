@@ -191,7 +191,7 @@ def build_collection(
     `calibration_run` confirmed on `confirmation_run`. With `keep_tables`, only record that calibration in
     the collection already at `out`."""
     from ._collection import build_collection as build
-    from ._collection import calibration_records, recalibrate
+    from ._collection import calibration_records, check_run_of_tables, recalibrate
 
     if calibration_run and not confirmation_run:
         raise InputError("--calibration needs --confirmation: a run of the suite on the confirmation seeds")
@@ -201,6 +201,7 @@ def build_collection(
         )
     calibration = calibration_records(calibration_run, confirmation_run) if calibration_run else None
     if keep_tables:
+        check_run_of_tables(calibration_run, out)  # its confirmation ran the same instances (`calibration_of_run`)
         return recalibrate(calibration, out)
 
     def report(name: str, seconds: float, size: int) -> None:

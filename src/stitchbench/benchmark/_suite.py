@@ -185,7 +185,10 @@ class Suite(Strict):
             for p in self.problems:
                 check_supports(s.name, set(variable_kinds(p.family, p.params)))
             for name in self.tables:
-                check_supports(s.name, table_kinds(shipped[name]))
+                try:
+                    check_supports(s.name, table_kinds(shipped[name]))
+                except InputError as e:
+                    raise InputError(f"table {name!r}: {e}") from e
         return self
 
     def zoo_of(self, scenario: ScenarioSpec) -> ZooSpec:
@@ -194,11 +197,13 @@ class Suite(Strict):
 
     @property
     def key(self) -> str:
-        """The configuration's hash; a scenario's unset `id` and `zoo`, a solver's unset budget, no analyses, no
-        tables and the default device are left out, so suites written before they existed keep their key (and
-        their runs resume)."""
+        """The configuration's hash (a table's name with its manifest's sha256); a scenario's unset `id` and
+        `zoo`, a solver's unset budget, no analyses, no tables and the default device are left out, so suites
+        written before they existed keep their key (and their runs resume)."""
         left_out = {name for name in ("analyses", "tables") if not getattr(self, name)}
         data = self.model_dump(exclude=left_out | ({"device"} if self.device == "auto" else set()))
+        if self.tables:  # and what they hold: a run does not resume on rebuilt tables
+            data["tables"] = {name: read_catalog()[name]["manifest_sha256"] for name in self.tables}
         data["scenarios"] = [{k: v for k, v in s.items() if v is not None} for s in data["scenarios"]]
         data["solvers"] = [{k: v for k, v in s.items() if k != "budget" or v is not None} for s in data["solvers"]]
         return config_hash(data)

@@ -12,7 +12,7 @@ from stitchbench.data import Scenario, get_scenario
 from stitchbench.moo import Problem, ProblemInstance, make_instance
 from stitchbench.problems import create_problem
 from stitchbench.problems._registry import injected_params, suite_parameters
-from stitchbench.tabular import load
+from stitchbench.tabular._load import load_shipped
 from stitchbench.zoo import Zoo, build_zoo
 from stitchbench.zoo._training import CPU
 
@@ -65,7 +65,7 @@ class Workspace:
         """A job's problem: its shipped table loaded (sha256-verified), or built from its scenario's zoo."""
         if job.instance not in self.problems:
             if job.table is not None:
-                problem = load(job.table)
+                problem = load_shipped(job.table)
             else:
                 zoo = self.zoo(job.scenario, job.zoo, job.zoo_seed)
                 problem = create_problem(job.family, zoo, **self.problem_params(job))

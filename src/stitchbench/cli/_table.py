@@ -38,7 +38,8 @@ def register(sub) -> None:
     tbc.add_argument(
         "--calibration",
         type=Path,
-        help="a finished run of the solvers (or collection) suite on the calibration seeds: record it",
+        help="a finished run on the calibration seeds: of the collection suite for a rebuild (the same machine's "
+        "models), of the solvers suite (its tables) with --keep-tables; record it",
     )
     tbc.add_argument("--confirmation", type=Path, help="a finished run of it on the confirmation seeds")
     tbc.add_argument(

@@ -236,12 +236,12 @@ class AccuracyHits:
             keys = np.asarray(keys, dtype=np.int64)
             if keys.shape != (len(W),) or (len(keys) and (keys.min() < 0 or keys.max() >= len(self.P))):
                 raise ValueError(f"keys must be {len(W)} indices of the {len(self.P)} ensembles")
-            if (keys[1:] < keys[:-1]).any():  # grouped by key (a single weighting is)
+            if (keys[1:] < keys[:-1]).any():  # sorted by key already (a single weighting is): left in place
                 order = np.argsort(keys, kind="stable")
                 W, keys = W[order], keys[order]
         out = np.empty((len(self.y), len(W)), np.uint8)
         tables = (self.P, self.y, self.settled, self.ustart, self.unsettled, self.E, self.R, self.start, self.D, out)
-        parts, Wt = min(threads(), len(W) // SPLIT) if len(W) >= 2 * SPLIT else 1, np.ascontiguousarray(W.T)
+        parts, Wt = max(1, min(threads(), len(W) // SPLIT)) if len(W) >= 2 * SPLIT else 1, np.ascontiguousarray(W.T)
         run = [
             (W, Wt, keys, lo, hi, self.bound, self.scale, *RANGE, *tables)
             for lo, hi in itertools.pairwise(len(W) * i // parts for i in range(parts + 1))

@@ -254,8 +254,11 @@ def size_of_run(run_dir: Path, replicates: int = 100) -> pd.DataFrame:
 
 def calibration_of_run(run_dir: Path, confirmation_dir: Path | None = None) -> list[CalibrationRecord]:
     """The calibration of a finished run, with its suite's budget, solver parameters and budgets; confirmed on a
-    second run of the same suite on other seeds where `confirmation_dir` is given."""
+    second run of the same suite on other seeds where `confirmation_dir` is given, whose instances of the
+    same names must be the same instances (the same records: models trained on another CPU are others)."""
     manifest, tables = run_tables(run_dir)
+    if confirmation_dir is not None:
+        check_same_instances(manifest, RunDir(confirmation_dir).require(), run_dir, confirmation_dir)
     records = calibrate(*tables)
     suite = manifest["suite"]
     measured = {
@@ -269,6 +272,18 @@ def calibration_of_run(run_dir: Path, confirmation_dir: Path | None = None) -> l
             raise InputError(f"{confirmation_dir} ran another budget or other solvers than {run_dir}")
         records = confirm(records, second)
     return [CalibrationRecord.model_validate(r.model_dump() | measured) for r in records]
+
+
+def check_same_instances(first: dict, second: dict, first_dir: Path, second_dir: Path) -> None:
+    """Refuse (an InputError naming them) two runs' instances of one name with different records."""
+    theirs = second.get("instances", {})
+    differ = [i for i, rec in first.get("instances", {}).items() if i in theirs and theirs[i] != rec]
+    if differ:
+        raise InputError(
+            f"{second_dir} ran other instances than {first_dir} under the same names (other models or "
+            f"parameters): {', '.join(differ)}; confirm on a run of the same instances (the shipped tables' "
+            "suite, or the same machine's models)"
+        )
 
 
 def calibration_table(records: list[CalibrationRecord]) -> pd.DataFrame:

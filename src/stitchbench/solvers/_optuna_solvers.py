@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 SQLITE_TIMEOUT = 60.0
 
 ALL = frozenset({"real", "integer", "categorical", "binary"})
-GENERATIONAL = frozenset({"nsga2", "nsga3"})  # a trial depends only on the generations before its own
+# a trial's generation (and so its parents) depends only on the generations before its own and how many of its
+# own have completed: asking what completes the current generation asks the trials one at a time would
+GENERATIONAL = frozenset({"nsga2", "nsga3"})
 
 
 def sampler(kind: str, seed: int, population_size: int):
@@ -142,14 +144,13 @@ class OptunaSolver(Solver):
         storage: str | None = None,
         study_name: str | None = None,
     ):
-        """`batch`: trials asked (and evaluated together) before they are told; default a generation
-        (`population_size`) for the genetic samplers, whose trials then are the one-at-a-time ones (a test
-        compares them), else 1. `storage`: a database URL to keep the study in; `study_name`: its name (in a
-        run: the job id, set by the runner, replacing any given)."""
+        """`batch`: trials asked (and evaluated together) before they are told; default, for the genetic
+        samplers, the trials that complete the current generation (its trials then are the one-at-a-time
+        ones: a test compares them), else 1. `storage`: a database URL to keep the study in; `study_name`:
+        its name (in a run: the job id, set by the runner, replacing any given)."""
         if storage:
             check_storage(storage)
-        self.population_size = population_size
-        self.batch = batch or (population_size if self.sampler_kind in GENERATIONAL else 1)
+        self.population_size, self.batch = population_size, batch
         self.storage, self.study_name = storage, study_name
 
     @classmethod
@@ -186,13 +187,18 @@ class OptunaSolver(Solver):
             )
             study.set_metric_names([o.name for o in problem.objectives])
             limit = space_size(problem) if self.sampler_kind == "bruteforce" else None
+            generational = self.batch is None and self.sampler_kind in GENERATIONAL
+            complete = 0  # trials of the current generation told complete (a failed one does not count)
             while evaluator.remaining > 0 and (limit is None or len(evaluator.log) < limit):
-                trials = [study.ask(space) for _ in range(min(self.batch, evaluator.remaining))]
+                size = self.population_size - complete if generational else self.batch or 1
+                trials = [study.ask(space) for _ in range(min(size, evaluator.remaining))]
                 F = evaluator([t.params for t in trials])
                 for t, f in zip(trials, F, strict=False):
-                    study.tell(t, [float(v) for v in f])
+                    told = study.tell(t, [float(v) for v in f])  # NaN: failed
+                    complete += told.state == optuna.trial.TrialState.COMPLETE
                 for t in trials[len(F) :]:
                     study.tell(t, state=optuna.trial.TrialState.FAIL)
+                complete %= self.population_size  # a generation complete: the next one starts
 
 
 def optuna_solver(kind: str, description: str, supports=ALL) -> type[OptunaSolver]:

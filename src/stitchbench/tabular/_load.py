@@ -73,6 +73,12 @@ def load(directory: str | Path, manifest_sha256: str | None = None) -> TableProb
         raise InputError(f"{directory}: malformed export ({type(e).__name__}: {e})") from e
 
 
+def load_shipped(name: str) -> TableProblem:
+    """The shipped instance `name` from the installed collection, its manifest pinned by the catalog (never a
+    folder of that name in the working directory, which `load(name)` would take)."""
+    return load(*resolve(name))
+
+
 def is_shipped(instance: ProblemInstance) -> bool | None:
     """Whether `instance` is the shipped instance of its name (the same record: every parameter and every
     artifact's sha256, so the same models scored on the same samples); None where the collection has none of
@@ -92,7 +98,7 @@ def shipped(instance: ProblemInstance) -> TableProblem | None:
     """The shipped instance that `instance` is (`is_shipped`), loaded and verified, else None."""
     if not is_shipped(instance):
         return None
-    problem = load(collection_name(instance.id))
+    problem = load_shipped(collection_name(instance.id))
     return problem if problem.instance.model_dump(mode="json") == instance.model_dump(mode="json") else None
 
 
