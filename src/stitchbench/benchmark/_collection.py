@@ -18,12 +18,14 @@ from stitchbench._files import atomic_write, check_folder
 from stitchbench._hashing import file_sha256
 from stitchbench._processes import worker_pool
 from stitchbench.errors import InputError, unknown
+from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._splits import EVAL_SPLITS
 from stitchbench.results import RunDir
 from stitchbench.results._calibration import CALIBRATION_SEEDS, CONFIRMATION_SEEDS, calibration_of_run
 from stitchbench.solvers import create_solver, run_solver
 from stitchbench.tabular._catalog import CATALOG, COLLECTION, SUITE, catalog_file, collection_name, entry
 from stitchbench.tabular._export import export_problem
+from stitchbench.tabular._load import holds
 from stitchbench.zoo._training import one_thread
 
 from ._export import check_tabular
@@ -210,11 +212,11 @@ def check_run_of_tables(run_dir: Path, out: Path | None = None) -> None:
     it holds them: a calibration recorded without a rebuild must be of its tables (a run of the `solvers`
     suite), not of instances of the same names built from other models."""
     folder = Path(out) if out else COLLECTION
-    other = []
-    for iid, rec in RunDir(run_dir).require().get("instances", {}).items():
-        manifest = folder / collection_name(iid) / "manifest.json"
-        if manifest.is_file() and json.loads(manifest.read_bytes())["instance"] != rec:
-            other.append(iid)
+    other = [
+        iid
+        for iid, rec in RunDir(run_dir).require().get("instances", {}).items()
+        if (folder / collection_name(iid)).is_dir() and not holds(folder / collection_name(iid), ProblemInstance(**rec))
+    ]
     if other:
         raise InputError(
             f"{run_dir} ran other instances than the tables in {folder} under the same names (other models or "

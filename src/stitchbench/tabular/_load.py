@@ -79,19 +79,25 @@ def load_shipped(name: str) -> TableProblem:
     return load(*resolve(name))
 
 
+def holds(directory: Path, instance: ProblemInstance) -> bool:
+    """Whether the export in `directory` is of `instance` (the same record: every parameter and every
+    artifact's sha256, so the same models scored on the same samples); True for a damaged manifest (`load`
+    says what is wrong)."""
+    try:
+        manifest = json.loads((directory / TABLE_MANIFEST).read_bytes())
+        recorded = ProblemInstance(**manifest["instance"]).model_dump(mode="json")
+    except (OSError, ValueError, KeyError, TypeError):
+        return True
+    return recorded == instance.model_dump(mode="json")
+
+
 def is_shipped(instance: ProblemInstance) -> bool | None:
-    """Whether `instance` is the shipped instance of its name (the same record: every parameter and every
-    artifact's sha256, so the same models scored on the same samples); None where the collection has none of
+    """Whether `instance` is the shipped instance of its name (`holds`); None where the collection has none of
     that name. Models trained on another CPU differ in their last bits, so theirs is another instance."""
     name = collection_name(instance.id)
     if name not in read_catalog():
         return None
-    try:
-        manifest = json.loads((resolve(name)[0] / TABLE_MANIFEST).read_bytes())
-        recorded = ProblemInstance(**manifest["instance"]).model_dump(mode="json")
-    except (OSError, ValueError, KeyError, TypeError):
-        return True  # a damaged manifest: `load` says what is wrong
-    return recorded == instance.model_dump(mode="json")
+    return holds(resolve(name)[0], instance)
 
 
 def shipped(instance: ProblemInstance) -> TableProblem | None:
