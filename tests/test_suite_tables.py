@@ -89,6 +89,18 @@ def test_a_suite_of_tables_runs_the_shipped_instances_and_trains_nothing(tmp_pat
             '\nparams = { members = ["local", "fedavg", "fedprox"] }\n',
             "job 'digits-shift/z0/weights-4/random/s0' appears twice (two problems, or a problem and a table",
         ),
+        (  # nothing is set on it: its zoo would be trained for nothing, or silently not at all
+            SUITE.format(tables=f'["{APPROXIMATE}"]') + '\n[[scenarios]]\nname = "digits-shift"\n',
+            "scenario 'digits-shift' has no problem set on it: set one on it, or leave it out",
+        ),
+        (
+            SUITE.format(tables=f'["{APPROXIMATE}"]') + "\n[zoo]\nseeds = [0, 1]\n",
+            "zoo is set, but there is no scenario",
+        ),
+        (  # claim 4's pools come from models: a verdict on tables would be an empty one
+            SUITE.format(tables=f'["{APPROXIMATE}"]\nanalyses = ["claims"]'),
+            "analysis 'claims' reads the models of problems built from scenarios, and tables hold none",
+        ),
     ],
 )
 def test_bad_tables_exit_2_naming_them_and_write_nothing(tmp_path, capsys, text, message):

@@ -155,6 +155,13 @@ class Suite(Strict):
             raise ValueError("no instances: give problems (with the scenarios they are set on) or tables")
         if self.problems and not self.scenarios:
             raise ValueError("problems need scenarios to be set on: give [[scenarios]]")
+        if "zoo" in self.model_fields_set and not self.scenarios:
+            raise ValueError("zoo is set, but there is no scenario for it to train: give [[scenarios]] or leave it out")
+        labels = [s.label for s in self.scenarios]
+        used = {name for p in self.problems for name in (p.scenarios or labels)}
+        for label in labels:
+            if label not in used:
+                raise ValueError(f"scenario {label!r} has no problem set on it: set one on it, or leave it out")
         return self
 
     @model_validator(mode="after")
@@ -171,7 +178,11 @@ class Suite(Strict):
             except ValidationError as e:
                 raise ValueError(f"{where}.recipe: {explain(e).removeprefix('invalid Recipe: ')}") from e
         for name in self.analyses:
-            ANALYSES.entry(name)
+            if getattr(ANALYSES.entry(name).factory, "reads_models", False) and not self.problems:
+                raise ValueError(
+                    f"analysis {name!r} reads the models of problems built from scenarios, and tables hold none: "
+                    "give problems, or leave it out"
+                )
         names = [s.label for s in self.scenarios]
         for p in self.problems:
             PROBLEMS.entry(p.family)

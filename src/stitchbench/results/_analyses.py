@@ -26,6 +26,7 @@ class Analysis:
 
     reference_tables: ClassVar[dict[str, list[str]]] = {}  # table name -> its columns (with `instance`)
     outputs: ClassVar[tuple[str, ...]] = ()  # files `aggregate` writes in the run folder
+    reads_models: ClassVar[bool] = False  # needs problems built from models: a suite of tables only is refused
 
     def references(self, rec: ProblemInstance, problem: Any) -> dict[str, pd.DataFrame]:
         """Reference tables of one instance (keyed by `reference_tables`' names), from its built problem."""

@@ -73,6 +73,7 @@ class ClaimsAnalysis(Analysis):
         "reference_samples": ["instance", "baseline", "party", "samples"],
     }
     outputs: ClassVar[tuple[str, ...]] = (CLAIMS,)
+    reads_models: ClassVar[bool] = True  # its pools and per-sample references come from the zoo's models
 
     def references(self, rec: ProblemInstance, problem: Any) -> dict[str, pd.DataFrame]:
         pools = claim_pools(rec, problem)
