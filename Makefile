@@ -31,13 +31,17 @@ $(CORE_STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/stitchbench run quick --out runs/quick
 
-test: $(STAMP) test-core
+# tests/core ran in test-core, torch-free; of it only what needs torch (the builders' public names) runs again here
+FULL_TESTS := $(wildcard tests/test_*.py) tests/core/test_boundary.py
+
+test:
+	$(MAKE) -j2 $(STAMP) test-core  # the full install beside the torch-free core's install and tests
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n $(WORKERS) --dist worksteal -q
+	$(PY) -m pytest -n $(WORKERS) --dist worksteal -q $(FULL_TESTS)
 
 test-core: $(CORE_STAMP)
-	$(CORE)/bin/python -m pytest -q -p no:cacheprovider tests/core
+	$(CORE)/bin/python -m pytest -n $(WORKERS) --dist worksteal -q -p no:cacheprovider tests/core
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks -p no:xdist -s --benchmark-only --benchmark-columns=min,mean,rounds --benchmark-json=.benchmarks/latest.json -q

@@ -48,10 +48,11 @@ def digits():
 
 @pytest.fixture(scope="session")
 def zoo(digits, cache_dir):
-    """The default zoo of digits-shift: locals, merged, FedAvg, FedProx; cnn; seed 0."""
+    """The default zoo of digits-shift: locals, merged, FedAvg, FedProx; cnn; seed 0. Trained in 2 processes: the
+    other test worker waits on the same models (the cache's lock) meanwhile."""
     from stitchbench.zoo import build_zoo
 
-    return build_zoo(digits, cache_dir=cache_dir)
+    return build_zoo(digits, cache_dir=cache_dir, workers=2)
 
 
 @pytest.fixture(scope="session")
