@@ -13,7 +13,8 @@ So a computed margin beyond the tolerance `SAFETY * (M + 2) * u * scale * sum(w)
 decides the verdict exactly as the chains do, and only margins inside it are settled by the chains. Per
 sample (once per table): classes no weighting brings near the label are dropped; samples no weighting can
 make right, or wrong, are settled; the rest keep their contenders (most dangerous first) and the member-wise
-minimum of their margins, whose one dot product proves most weightings right. Imported on first use: numba's
+minimum of their margins, whose one dot product proves most weightings right; the weightings a sample leaves
+open are gathered, and each contender's margin taken of all of them at once. Imported on first use: numba's
 import is not paid by loading a table.
 """
 
@@ -30,6 +31,7 @@ SAFETY = 4.0  # the tolerance over the error bound
 RANGE = (2.0**-60, 2.0**100)  # sum(w) * scale, or scale, outside it (no under- or overflow bound): the chains
 SPLIT = 256  # weightings per thread at least
 NARROW = 8  # a key's weightings below it are scored one by one
+GATHER = 16  # open verdicts of a sample from which they are gathered and vectorized
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
@@ -88,11 +90,11 @@ def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, E, start, D, out) -> None:
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, R, start, D, out, s, s2, s3, todo) -> None:
-    """As `_narrow`, vectorized over the weightings (s, s2, s3, todo: scratch of at least z - a, todo padded
-    to a multiple of 8), where a sample that many weightings fail on E is a hard one: its first contender
-    (the most dangerous) and R decide most of them at once."""
-    B, words = z - a, todo.view(np.uint64)
+def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, R, start, D, out, s, s2, s3, todo, idx, G) -> None:
+    """As `_narrow`, vectorized over the weightings (s, s2, s3, todo, idx: scratch of at least z - a; G of M x
+    that), where a sample that many weightings fail on E is a hard one: its first contender (the most
+    dangerous) and R decide most of them at once; `_open_hit` the rest, one by one or `_gathered`."""
+    B = z - a
     for i in range(i0, i1):
         n, first, last = unsettled[i], start[i], start[i + 1]
         row = out[n, a:z]
@@ -123,12 +125,41 @@ def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, R, start, D, out, s, s2, 
         else:
             for b in range(B):
                 todo[b] = 1 - row[b]
-        todo[B:] = 0
-        for word in range(-(-B // 8)):  # eight weightings at a time: most are done
-            if words[word]:
-                for b in range(8 * word, min(8 * word + 8, B)):
-                    if todo[b]:
-                        row[b] = _open_hit(W, a + b, ts[b], D, first, last, P, y[n], n)
+        count = 0
+        for b in range(B):  # the weightings left open, compacted without a branch
+            idx[count] = b
+            count += todo[b]
+        if count < GATHER:
+            for t in range(count):
+                row[idx[t]] = _open_hit(W, a + idx[t], ts[idx[t]], D, first, last, P, y[n], n)
+        else:
+            _gathered(W, Wt, a, count, ts, idx, D, first, last, P, y[n], n, row, G, s, s2, s3)
+
+
+@numba.njit(fastmath={"contract"}, cache=True, nogil=True)
+def _gathered(W, Wt, a, count, ts, idx, D, first, last, P, label, n, row, G, m, tc, flags) -> None:
+    """`_open_hit`'s verdicts of the weightings a + idx[t] (t < count) on one sample, vectorized over them:
+    their weights gathered (G (M, count)) and tolerances (tc), then each contender's margin (the same chain of
+    fused multiply-adds) taken of all at once; flags: the most a contender got of 2 (beats the label), 1
+    (within the tolerance of it) and 0."""
+    M = Wt.shape[0]
+    for k in range(M):
+        for t in range(count):
+            G[k, t] = Wt[k, a + idx[t]]
+    for t in range(count):
+        tc[t] = ts[idx[t]]
+        flags[t] = 0
+    for j in range(first, last):
+        m[:count] = 0
+        for k in range(M):
+            d, g = D[j, k], G[k]
+            for t in range(count):
+                m[t] = g[t] * d + m[t]
+        for t in range(count):
+            flags[t] = max(flags[t], np.float32(not m[t] > tc[t]) + np.float32(m[t] < -tc[t]))
+    for t in range(count):
+        b = idx[t]
+        row[b] = 0 if flags[t] == 2 else (_chain_hit(W, a + b, P, label, n) if flags[t] == 1 else 1)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -141,7 +172,7 @@ def _hits(W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, u
     tol, chains = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.bool_)
     _tolerances(W, lo, hi, bound, scale, low, high, tol, chains)
     s, s2, s3 = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32)
-    todo = np.zeros(-(-(hi - lo) // 8) * 8, np.uint8)
+    todo, idx, G = np.empty(hi - lo, np.uint8), np.empty(hi - lo, np.int64), np.empty((W.shape[1], hi - lo), np.float32)
     a = lo
     while a < hi:
         q, z = keys[a], a
@@ -154,7 +185,7 @@ def _hits(W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, u
         if z - a < NARROW:
             _narrow(W, a, z, ts, P[q], y, unsettled, i0, i1, E, start, D, out)
         else:
-            _wide(W, Wt, a, z, ts, P[q], y, unsettled, i0, i1, E, R, start, D, out, s, s2, s3, todo)
+            _wide(W, Wt, a, z, ts, P[q], y, unsettled, i0, i1, E, R, start, D, out, s, s2, s3, todo, idx, G)
         for b in range(a, z):
             if chains[b - lo]:
                 for n in range(len(y)):
