@@ -37,7 +37,8 @@ demo: $(STAMP)
 FULL_TESTS := $(wildcard tests/test_*.py) tests/core/test_boundary.py
 
 test:
-	$(MAKE) -j2 $(STAMP) test-core  # the full install beside the torch-free core's install and tests
+	$(MAKE) $(CORE_STAMP)  # first alone: an editable install writes the package's metadata into src/
+	$(MAKE) -j2 $(STAMP) test-core  # the full install beside the torch-free core's tests
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n $(WORKERS) --dist worksteal -q $(FULL_TESTS)

@@ -89,6 +89,11 @@ def test_a_suite_of_tables_runs_the_shipped_instances_and_trains_nothing(tmp_pat
             '\nparams = { members = ["local", "fedavg", "fedprox"] }\n',
             "job 'digits-shift/z0/weights-4/random/s0' appears twice (two problems, or a problem and a table",
         ),
+        (  # a misspelt scenario is named as such (not as the scenario the problem then leaves bare)
+            SUITE.format(tables="[]") + '\n[[scenarios]]\nname = "digits-shift"\n\n[[problems]]\n'
+            'family = "ensemble-weights"\nscenarios = ["digits"]\n',
+            "unknown scenario of problem 'ensemble-weights' (the suite's scenarios) 'digits'",
+        ),
         (  # nothing is set on it: its zoo would be trained for nothing, or silently not at all
             SUITE.format(tables=f'["{APPROXIMATE}"]') + '\n[[scenarios]]\nname = "digits-shift"\n',
             "scenario 'digits-shift' has no problem set on it: set one on it, or leave it out",

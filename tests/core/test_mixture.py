@@ -55,6 +55,21 @@ def test_fused_accuracy_is_the_sgemm_mixtures_argmax(name):
                 assert np.abs(fused.mean(1) - reference.mean(1)).max() <= 2 / len(y), (party, split, n)
 
 
+@pytest.mark.parametrize("name", SHIPPED)
+def test_fused_accuracy_is_the_chains_on_any_cpu(name, monkeypatch):
+    """The pruned and gathered verdicts are the chains' (the reference the tolerance bounds), bit for bit on
+    every CPU, in a batch large enough that hard samples leave many weightings open to be gathered."""
+    table = load(name).table
+    rng = np.random.default_rng(1)
+    for (party, split), P in table.probs.items():
+        y, W = table.labels[party, split], weightings(2 * SPLIT + 3, len(P), rng).astype(np.float32)
+        fused = AccuracyHits(P, y)(W)
+        with monkeypatch.context() as m:
+            m.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
+            chains = AccuracyHits(P, y)(W)
+        assert np.array_equal(fused, chains), (party, split)
+
+
 @pytest.mark.parametrize("n", [1, 17])
 def test_a_tie_goes_to_the_lowest_class_and_a_wrong_label_scores_0(n):
     """Classes 1 and 3 tie in every member (so in every mixture): label 1 is hit, label 3 is not; a label the

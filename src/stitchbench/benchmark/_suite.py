@@ -157,11 +157,6 @@ class Suite(Strict):
             raise ValueError("problems need scenarios to be set on: give [[scenarios]]")
         if "zoo" in self.model_fields_set and not self.scenarios:
             raise ValueError("zoo is set, but there is no scenario for it to train: give [[scenarios]] or leave it out")
-        labels = [s.label for s in self.scenarios]
-        used = {name for p in self.problems for name in (p.scenarios or labels)}
-        for label in labels:
-            if label not in used:
-                raise ValueError(f"scenario {label!r} has no problem set on it: set one on it, or leave it out")
         return self
 
     @model_validator(mode="after")
@@ -189,6 +184,10 @@ class Suite(Strict):
             for name in p.scenarios or []:
                 if name not in names:
                     raise unknown(f"scenario of problem {p.family!r} (the suite's scenarios)", name, names)
+        used = {name for p in self.problems for name in (p.scenarios or names)}
+        for name in names:
+            if name not in used:
+                raise ValueError(f"scenario {name!r} has no problem set on it: set one on it, or leave it out")
         for s in self.solvers:
             if s.budget is not None and s.budget > self.budget:
                 raise ValueError(f"solver {s.label!r}: budget {s.budget} exceeds the suite's {self.budget}")

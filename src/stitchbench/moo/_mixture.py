@@ -172,7 +172,11 @@ def _hits(W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, u
     tol, chains = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.bool_)
     _tolerances(W, lo, hi, bound, scale, low, high, tol, chains)
     s, s2, s3 = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32)
-    todo, idx, G = np.empty(hi - lo, np.uint8), np.empty(hi - lo, np.int64), np.empty((W.shape[1], hi - lo), np.float32)
+    widest, a = 0, lo  # the most weightings of one key: the most `_wide` gathers
+    for b in range(lo + 1, hi + 1):
+        if b == hi or keys[b] != keys[b - 1]:
+            widest, a = max(widest, b - a), b
+    todo, idx, G = np.empty(widest, np.uint8), np.empty(widest, np.int64), np.empty((W.shape[1], widest), np.float32)
     a = lo
     while a < hi:
         q, z = keys[a], a
