@@ -18,10 +18,10 @@ from stitchbench._files import atomic_write, check_folder
 from stitchbench._hashing import file_sha256
 from stitchbench._processes import worker_pool
 from stitchbench.errors import InputError, unknown
-from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._splits import EVAL_SPLITS
 from stitchbench.results import RunDir
 from stitchbench.results._calibration import CALIBRATION_SEEDS, CONFIRMATION_SEEDS, calibration_of_run
+from stitchbench.results._store import instances_of
 from stitchbench.solvers import create_solver, run_solver
 from stitchbench.tabular._catalog import CATALOG, COLLECTION, SUITE, catalog_file, collection_name, entry
 from stitchbench.tabular._export import export_problem
@@ -214,8 +214,8 @@ def check_run_of_tables(run_dir: Path, out: Path | None = None) -> None:
     folder = Path(out) if out else COLLECTION
     other = [
         iid
-        for iid, rec in RunDir(run_dir).require().get("instances", {}).items()
-        if (folder / collection_name(iid)).is_dir() and not holds(folder / collection_name(iid), ProblemInstance(**rec))
+        for iid, rec in instances_of(RunDir(run_dir).require()).items()
+        if (folder / collection_name(iid)).is_dir() and not holds(folder / collection_name(iid), rec)
     ]
     if other:
         raise InputError(

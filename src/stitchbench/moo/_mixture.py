@@ -169,19 +169,18 @@ def _hits(W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, u
     verdicts settled[q] (-1: unsettled) and its unsettled samples ustart[q] <= i < ustart[q + 1]: sample
     unsettled[i], its contenders' margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that
     of all but the first R[i]. A key's few weightings are scored one by one, many vectorized."""
+    if hi == lo:
+        return
     tol, chains = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.bool_)
     _tolerances(W, lo, hi, bound, scale, low, high, tol, chains)
     s, s2, s3 = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32)
-    widest, a = 0, lo  # the most weightings of one key: the most `_wide` gathers
-    for b in range(lo + 1, hi + 1):
-        if b == hi or keys[b] != keys[b - 1]:
-            widest, a = max(widest, b - a), b
+    groups = np.concatenate((np.array([lo]), np.flatnonzero(keys[lo + 1 : hi] != keys[lo : hi - 1]) + lo + 1))
+    ends = np.append(groups[1:], hi)  # each key's weightings groups[g] <= b < ends[g]
+    widest = (ends - groups).max()  # the most `_wide` gathers
     todo, idx, G = np.empty(widest, np.uint8), np.empty(widest, np.int64), np.empty((W.shape[1], widest), np.float32)
-    a = lo
-    while a < hi:
-        q, z = keys[a], a
-        while z < hi and keys[z] == q:
-            z += 1
+    for g in range(len(groups)):
+        a, z = groups[g], ends[g]
+        q = keys[a]
         ts, i0, i1 = tol[a - lo : z - lo], ustart[q], ustart[q + 1]
         for n in range(len(y)):
             if settled[q, n] >= 0:
@@ -194,7 +193,6 @@ def _hits(W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, u
             if chains[b - lo]:
                 for n in range(len(y)):
                     out[n, b] = _chain_hit(W, b, P[q], y[n], n)
-        a = z
 
 
 def threads() -> int:

@@ -276,8 +276,8 @@ def calibration_of_run(run_dir: Path, confirmation_dir: Path | None = None) -> l
 
 def check_same_instances(first: dict, second: dict, first_dir: Path, second_dir: Path) -> None:
     """Refuse (an InputError naming them) two runs' instances of one name with different records."""
-    theirs = second.get("instances", {})
-    differ = [i for i, rec in first.get("instances", {}).items() if i in theirs and theirs[i] != rec]
+    ours, theirs = instances_of(first), instances_of(second)
+    differ = [i for i, rec in ours.items() if i in theirs and theirs[i] != rec]
     if differ:
         raise InputError(
             f"{second_dir} ran other instances than {first_dir} under the same names (other models or "
