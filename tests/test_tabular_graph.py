@@ -11,7 +11,8 @@ from stitchbench.moo._api import TabularProblem
 from stitchbench.moo._front import nondominated
 from stitchbench.problems import _stitch_graph as sg
 from stitchbench.problems import create_problem
-from stitchbench.tabular._graph import GraphTable, decision_index, raw_rows
+from stitchbench.tabular._fidelity import prefix
+from stitchbench.tabular._graph import ChainGraphTable, GraphTable, chain_canonical, decision_index, raw_rows
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_point_subset_errors_name_the_bad_value(zoo, cache_dir, digits, live, mo
         ({"max_points": True}, "max_points"),
         ({"points": []}, "non-empty list"),
         ({"points": ["a", "a"]}, "twice"),
-        ({"points": [f"p{i}" for i in range(9)]}, "at most 8"),
+        ({"points": [f"p{i}" for i in range(17)]}, "at most 16"),
     ]:
         if "max_points" not in params or "points" in params:  # a declared range: checked by the registry
             with pytest.raises(InputError, match=match):
@@ -87,7 +88,9 @@ def test_point_subset_errors_name_the_bad_value(zoo, cache_dir, digits, live, mo
         create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, max_points=n + 1)
     sg.StitchGraphProblem.check_params(digits, ["cnn"], {"max_points": n})  # all of them: valid
     monkeypatch.setattr(sg, "MAX_TABLE_POINTS", 2)
-    with pytest.raises(InputError, match="k=3 .*limit is k <= 2"):
+    create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, max_points=3)  # a chain: <= 16
+    monkeypatch.setattr(sg, "chain_points", lambda members: set())  # as if a skip crossed every point
+    with pytest.raises(InputError, match="k=3 .*limit is k <= 2 where a network is not a chain"):
         create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, max_points=3)
     monkeypatch.setattr(sg, "MAX_TABLE_CANDIDATES", 5)
     with pytest.raises(InputError, match="k=1 .* 8 canonical candidates; the limit is 5"):
@@ -130,8 +133,6 @@ def test_graph_table_imports_without_torch():
 def test_the_table_holds_each_partys_val_samples_and_a_fidelity_scores_their_prefix(tab):
     """Format 2: per-sample val scores whose mean is each party's score; a fidelity scores a prefix of them,
     exactly, and leaves test alone."""
-    from stitchbench.tabular._fidelity import prefix
-
     t, rows = tab.table, raw_rows(2)
     cand = t.decision_to_candidate[decision_index(rows, 2)]
     view = tab.with_fidelity(0.4)
@@ -143,3 +144,34 @@ def test_the_table_holds_each_partys_val_samples_and_a_fidelity_scores_their_pre
         assert np.array_equal(view.evaluate(rows, "val")[:, j], kept[cand].astype(np.float64).mean(1))
     assert np.array_equal(view.evaluate(rows, "test"), tab.evaluate(rows, "test"))
     assert not np.array_equal(view.evaluate(rows, "val"), tab.evaluate(rows, "val"))
+
+
+@pytest.fixture(scope="module")
+def deep(digits, cache_dir):
+    """Two residual MLPs (16 matched points, no skip crossing any): a chain table over 9 of them (3 * 4^9 raw
+    decisions, 6,144 canonical candidates), and the live problem over all 16."""
+    from stitchbench.zoo import build_zoo
+
+    zoo = build_zoo(digits, archs=["resmlp"], kinds=["local"], cache_dir=cache_dir)
+    kw = {"host": "uci-digits", "cache_dir": cache_dir, "cost": True, "archs": ["resmlp", "resmlp"]}
+    return create_problem("stitch-graph", zoo, max_points=9, **kw), create_problem("stitch-graph", zoo, **kw)
+
+
+def test_a_deep_chain_is_tabulated_compactly_and_scores_as_the_live_path(deep):
+    tab, live = deep
+    assert len(live.point_names) == 16 and tab.live.chain
+    assert isinstance(tab.table, ChainGraphTable) and tab.live.space_size() == 3 * 4**9
+    assert len(tab.table.canonical) == 12 * 2**9
+    rng = np.random.default_rng(0)
+    rows = raw_rows(9)[rng.integers(0, 3 * 4**9, 150)]
+    rows = np.concatenate([rows, tab.table.candidates[rng.integers(0, len(tab.table.canonical), 150)]])
+    flow = decision_index(np.array([tab.live.canonical(r) for r in rows]), 9)
+    assert np.array_equal(chain_canonical(rows, 9), flow)  # the chain rule is the flow's analysis
+    for split in ("val", "test"):  # every value the live path's, bit for bit (both computed here)
+        assert np.array_equal(tab.evaluate(rows, split), live.evaluate(full_rows(tab, live, rows), split))
+        assert np.array_equal(tab.exact_front(split), nondominated(tab.table.scores[split], tab.maximize))
+    view = tab.with_fidelity(0.3)
+    for j, party in enumerate(tab.parties()):
+        n = tab.table.val_samples(party)
+        samples = np.stack([tab.live.sample_flow(tab.live.flow(tab.live.decision(r)), "val")[party] for r in rows])
+        assert np.array_equal(view.evaluate(rows, "val")[:, j], samples[:, prefix(party, n, 0.3)].mean(1))

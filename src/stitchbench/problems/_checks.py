@@ -3,6 +3,7 @@ checks the names)."""
 
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from stitchbench.data import Scenario
@@ -57,15 +58,36 @@ def check_stitch_params(scenario: Scenario, zoo_archs: list[str], params: dict[s
         raise InputError(f"stitch recipe: {explain(e)}") from e
 
 
-def check_graph_params(scenario: Scenario, zoo_archs: list[str], params: dict[str, Any], limit: int) -> None:
-    """A stitch graph's parameters; a point subset (`points` or `max_points`, not both) of at most `limit`
-    points, each a point matched between the members' (untrained) architectures."""
+def check_graph_params(
+    scenario: Scenario, zoo_archs: list[str], params: dict[str, Any], limits: tuple[int, int]
+) -> None:
+    """A stitch graph's parameters; a point subset (`points` or `max_points`, not both) of at most
+    `limits[1]` points where the members' (untrained) architectures are chains at those points, else
+    `limits[0]`, each a point matched between them."""
     check_stitch_params(scenario, zoo_archs, params, 2)
-    check_point_subset(params.get("points"), params.get("max_points"), limit)
+    check_point_subset(params.get("points"), params.get("max_points"), max(limits))
     if params.get("points") or params.get("max_points"):
-        names = matched_points(scenario, params.get("archs") or [zoo_archs[0]] * 2)
+        names, chain = matched_points(scenario, params.get("archs") or [zoo_archs[0]] * 2)
         check_points(params.get("points") or [], names)
         check_max_points(params.get("max_points"), names)
+        selected = params.get("points") or [names[i] for i in spread(len(names), params["max_points"])]
+        check_subset_size(selected, set(selected) <= chain, limits)
+
+
+def check_subset_size(selected: list[str], chain: bool, limits: tuple[int, int]) -> None:
+    """At most `limits[1]` points where the networks are chains at all of them, else `limits[0]`."""
+    limit = limits[1] if chain else limits[0]
+    if len(selected) > limit:
+        why = "" if chain else f" where a network is not a chain at every point (chains: {limits[1]})"
+        raise InputError(
+            f"a tabular stitch graph of k={len(selected)} points has 3 * 4^{len(selected)} raw decisions; the "
+            f"limit is k <= {limit}{why}"
+        )
+
+
+def spread(n: int, k: int) -> list[int]:
+    """k of n indices evenly spread, first and last included (k = n: all)."""
+    return list(range(n)) if k >= n else [int(i) for i in np.floor(np.linspace(0, n - 1, k) + 0.5)]
 
 
 def check_points(points: list[str], names: list[str]) -> None:
@@ -83,20 +105,31 @@ def check_max_points(max_points: int | None, names: list[str]) -> None:
         )
 
 
-_MATCHED: dict[tuple, list[str]] = {}  # traced once per architectures and input shape in a process
+_MATCHED: dict[tuple, tuple[list[str], set[str]]] = {}  # traced once per architectures and input shape
 
 
-def matched_points(scenario: Scenario, archs: list[str]) -> list[str]:
-    """The names of the points matched between untrained models of `archs` (tracing needs no weights)."""
+def matched_points(scenario: Scenario, archs: list[str]) -> tuple[list[str], set[str]]:
+    """The names of the points matched between untrained models of `archs` (tracing needs no weights), and
+    those where both are chains (`chain_points`)."""
     from stitchbench.stitching import Members
     from stitchbench.zoo import create
 
     example = scenario.example()
     key = (tuple(archs), scenario.in_channels, scenario.num_classes, tuple(example.shape))
     if key not in _MATCHED:
-        models = [create(a, scenario.in_channels, scenario.num_classes) for a in archs]
-        _MATCHED[key] = Members(models, example).point_names
-    return list(_MATCHED[key])
+        members = Members([create(a, scenario.in_channels, scenario.num_classes) for a in archs], example)
+        _MATCHED[key] = members.point_names, chain_points(members)
+    names, chain = _MATCHED[key]
+    return list(names), set(chain)
+
+
+def chain_points(members) -> set[str]:
+    """The matched points where every member's only live value is the point's own (no skip crosses it)."""
+    return {
+        p.name
+        for p in members.points
+        if all(net.live(node) == [node] for net, node in zip(members.nets, p.nodes, strict=True))
+    }
 
 
 def check_point_subset(points: Any, max_points: Any, limit: int) -> None:

@@ -3,24 +3,23 @@ output choice (A = the host's model, B = the partner's, or their average); evalu
 
 Tabular subsets: `points=[...]` (matched point names) or `max_points=k` (k points evenly spread: indices
 floor(linspace(0, n - 1, k) + 0.5) of the n matched points, so the first and last are always in for k >= 2,
-the first alone for k = 1, every point for k = n; more is refused) expose switches at those points only; the others stay
-off. Such a problem is tabular (the family's factory `create` returns a `StitchGraphTable`): every raw
-decision (3 * 4^k) is canonicalized through the flow and every distinct canonical candidate is scored once,
-on val and test, by the live code path; the table is stored content-addressed in the cache ("graph-tables")
-and `evaluate` looks rows up in it.
+the first alone for k = 1, every point for k = n; more is refused) expose switches at those points only;
+the others stay off. Such a problem is tabular (the family's factory `create` returns a
+`StitchGraphTable`): every distinct canonical candidate is scored once, on val and test; the table is
+stored content-addressed in the cache ("graph-tables") and `evaluate` looks rows up in it.
 
-Bounds (refused with an InputError naming k): k <= MAX_TABLE_POINTS (3 * 4^8 raw decisions canonicalize in
-about 6 s at 31 us each) and at most MAX_TABLE_CANDIDATES canonical candidates, counted before any is scored.
-Measured on digits-shift, host uci-digits, cnn members (7 matched points, a chain: (k + 3) * 2^k canonical
-candidates for max_points = k): a candidate costs 0.28-0.35 s of one core (val + test, both parties; more
-the earlier its first switch) and about 0.19 s on 2 idle cores (k = 4: 112 candidates in 21 s), so
-
-    k          1    2    3    4    5    6     7 (all)
-    candidates 8    20   48   112  256  576   1280
-    2 cores    1 s  4 s  16 s 21 s ~50 s ~2 min ~4 min   (k <= 4 measured; then 0.19 s per candidate)
-
-and 2,000 candidates take about 6.5 minutes on 2 idle cores (12 on one). Larger inputs or networks cost more
-per candidate; the bound counts candidates, not seconds.
+Where the networks are chains at the selected points (no skip crosses one, `chain_points`), every
+candidate is scored by `ChainScorer` (lineages walked once, the live values bit for bit) up to
+MAX_CHAIN_POINTS points; over MAX_TABLE_POINTS the table is a `ChainGraphTable` (sorted canonical
+decisions, canonicalized from the bits). Two resmlp members over 15 of their 16 points: 589,824 candidates
+of 3 * 4^15 = 3.2e9 raw decisions, built in 8 minutes on 2 cores (4.8 GB at most). Elsewhere (a skip
+crosses a point) each candidate is scored live, and the bounds are k <= MAX_TABLE_POINTS (3 * 4^8 raw
+decisions canonicalize in about 6 s at 31 us each) and at most MAX_TABLE_CANDIDATES canonical candidates,
+counted before any is scored. Measured on digits-shift, host uci-digits, cnn members (7 matched points, a
+chain: (k + 3) * 2^k canonical candidates for max_points = k), scored live: a candidate costs 0.28-0.35 s
+of one core (val + test, both parties; more the earlier its first switch) and about 0.19 s on 2 idle cores
+(k = 4: 112 candidates in 21 s); 2,000 candidates take about 6.5 minutes on 2 idle cores (12 on one). The
+lineage walk scores the same 7-point cnn graph's 256 candidates at k = 5 in 2.8 s (live: 54 s).
 """
 
 import time
@@ -48,23 +47,37 @@ from stitchbench.stitching import (
     output_probs,
     stitch_setup,
 )
-from stitchbench.tabular._graph import GraphTable, raw_rows
+from stitchbench.tabular._graph import (
+    ChainGraphTable,
+    GraphTable,
+    chain_candidates,
+    chain_canonical,
+    decision_index,
+    pack_bits,
+    raw_rows,
+    rows_of,
+)
 from stitchbench.zoo import Zoo
 from stitchbench.zoo._recipe import eval_key
 
 from ._baselines import ZooBaselines
-from ._checks import check_graph_params, check_max_points, check_point_subset, check_points
+from ._checks import (
+    chain_points,
+    check_graph_params,
+    check_max_points,
+    check_point_subset,
+    check_points,
+    check_subset_size,
+    spread,
+)
 from ._ensemble_weights import output_ensemble_front
+from ._graph_chain import ChainScorer
 from ._tabulated import TabulatedLive
 
 GRAPH_TABLE_FORMAT = 2  # bumped when the table's layout or its scoring changes (2: per-sample val scores)
 MAX_TABLE_POINTS = 8  # 3 * 4^8 = 196,608 raw decisions: canonicalized in about 6 s
 MAX_TABLE_CANDIDATES = 2000  # canonical candidates scored live: about 6.5 minutes on digits-shift, 2 cores
-
-
-def spread(n: int, k: int) -> list[int]:
-    """k of n indices evenly spread, first and last included (k = n: all)."""
-    return list(range(n)) if k >= n else [int(i) for i in np.floor(np.linspace(0, n - 1, k) + 0.5)]
+MAX_CHAIN_POINTS = 16  # a chain's table: (16 + 3) * 2^16 = 1,245,184 candidates, 3 * 4^16 raw decisions
 
 
 class StitchGraphProblem(ZooBaselines, Problem):
@@ -81,7 +94,7 @@ class StitchGraphProblem(ZooBaselines, Problem):
 
     @classmethod
     def check_params(cls, scenario, zoo_archs, params):
-        check_graph_params(scenario, zoo_archs, params, MAX_TABLE_POINTS)
+        check_graph_params(scenario, zoo_archs, params, (MAX_TABLE_POINTS, MAX_CHAIN_POINTS))
 
     @classmethod
     def untabular_reason(cls, params):
@@ -110,7 +123,7 @@ class StitchGraphProblem(ZooBaselines, Problem):
         points: list[str] | None = None,
         max_points: Annotated[int, Field(ge=1)] | None = None,
     ):
-        check_point_subset(points, max_points, MAX_TABLE_POINTS)
+        check_point_subset(points, max_points, MAX_CHAIN_POINTS)
         super().__init__()
         self.zoo, self.host, self.zoo_seed, self.cache_dir = zoo, host, zoo_seed, cache_dir
         partner = partner or next(p for p in zoo.scenario.party_names if p != host)
@@ -124,11 +137,9 @@ class StitchGraphProblem(ZooBaselines, Problem):
         else:
             self.selected = spread(len(names), max_points or len(names))
         self.subset = points is not None or max_points is not None  # switches at these points only: tabular
-        if self.subset and len(self.selected) > MAX_TABLE_POINTS:
-            raise InputError(
-                f"a tabular stitch graph of k={len(self.selected)} points has 3 * 4^{len(self.selected)} raw "
-                f"decisions; the limit is k <= {MAX_TABLE_POINTS}"
-            )
+        self.chain = {names[i] for i in self.selected} <= chain_points(m)
+        if self.subset:
+            check_subset_size([names[i] for i in self.selected], self.chain, (MAX_TABLE_POINTS, MAX_CHAIN_POINTS))
         self.cache = ActivationCache(m, zoo.scenario)
         self.costs = CostModel(m, self.setup.stitches, zoo.scenario.example())
         self.flow = GraphFlow(m).flow
@@ -186,8 +197,74 @@ class StitchGraphProblem(ZooBaselines, Problem):
     def _evaluate(self, rows, split):
         return [self.score_flow(self.flow(self.decision(row)), None, split) for row in rows]
 
+    def candidate_rows(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The canonical rows and, up to MAX_TABLE_POINTS points (the dense form), each raw decision's row
+        among them (rows in order of first appearance). A chain canonicalizes by its bits; above
+        MAX_TABLE_POINTS (chains only) its rows are every canonical decision, sorted."""
+        k = self.n_points
+        if k > MAX_TABLE_POINTS:
+            return rows_of(chain_candidates(k), k), None
+        if self.chain:
+            canonical = chain_canonical(raw_rows(k), k)
+        else:
+            canonical = decision_index(np.array([self.canonical(r) for r in raw_rows(k)]), k)
+            self.flow.cache_clear()
+        unique, first, inverse = np.unique(canonical, return_index=True, return_inverse=True)
+        order = np.argsort(first)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        if not self.chain and len(unique) > MAX_TABLE_CANDIDATES:
+            raise InputError(
+                f"a tabular stitch graph over k={k} points {self.point_names} has {len(unique)} canonical "
+                f"candidates; the limit is {MAX_TABLE_CANDIDATES} (choose fewer points)"
+            )
+        return rows_of(unique[order], k), rank[inverse].astype(np.int64)
+
+    def live_scores(self, cands: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Every candidate's objective values per split and per-sample val scores (float32), scored live."""
+        flows = [self.flow(self.decision(c)) for c in cands]
+        samples = {s: [self.sample_flow(f, s) for f in flows] for s in EVAL_SPLITS}
+        scores = {
+            s: np.array([self.score_flow(f, x, s) for f, x in zip(flows, samples[s], strict=True)]) for s in EVAL_SPLITS
+        }
+        return scores, {p: np.stack([x[p] for x in samples["val"]]).astype(np.float32) for p in self.parties()}
+
+    def chain_scores(self, cands: np.ndarray, packed: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """As `live_scores`, every lineage walked once (`ChainScorer`: the same values), the per-sample val
+        scores `packed` as bits where asked; the cost through the flow, candidate by candidate."""
+        scorer = ChainScorer(self.setup.members, self.setup.stitches, self.cache, self.selected)
+        scores = {s: np.empty((len(cands), len(self.objectives))) for s in EVAL_SPLITS}
+        val = {}
+        for j, o in enumerate(self.objectives):
+            if o.party is None:
+                costs = self.candidate_costs(cands)
+                for split in EVAL_SPLITS:
+                    scores[split][:, j] = costs
+                continue
+            for split in EVAL_SPLITS:
+                n = len(self.zoo.scenario.party(o.party).split(split).y)
+                width, dtype = (-(-n // 8), np.uint8) if packed else (n, np.float32)
+                samples = np.empty((len(cands), width), dtype=dtype)
+                for rows, x in scorer.scores(cands, self.zoo.scenario.metric, o.party, split):
+                    scores[split][rows, j] = x.mean(-1)
+                    samples[rows] = pack_bits(x) if packed else x
+                if split == "val":
+                    val[o.party] = samples
+        return scores, val
+
+    def candidate_costs(self, cands: np.ndarray) -> np.ndarray:
+        """Each candidate's cost through its flow (the flow's cache cleared every 10,000: it holds them all)."""
+        costs = np.empty(len(cands))
+        for i, c in enumerate(cands):
+            costs[i] = float(self.costs.graph(self.flow(self.decision(c))))
+            if i % 10_000 == 9_999:
+                self.flow.cache_clear()
+        self.flow.cache_clear()
+        return costs
+
     def table_artifact(self) -> Artifact:
-        """The subset's table: built once (every canonical candidate scored live), then read from the cache."""
+        """The subset's table: built once (every canonical candidate scored, by the live path or, in a chain,
+        `ChainScorer`: the same values), then read from the cache."""
         config = {
             "format": GRAPH_TABLE_FORMAT,
             "scenario": self.zoo.scenario.identity(),
@@ -201,23 +278,13 @@ class StitchGraphProblem(ZooBaselines, Problem):
 
         def build():
             start = time.perf_counter()
-            index: dict[tuple, int] = {}
-            d2c = np.array([index.setdefault(self.canonical(r), len(index)) for r in raw_rows(self.n_points)])
-            self.flow.cache_clear()
-            if len(index) > MAX_TABLE_CANDIDATES:
-                raise InputError(
-                    f"a tabular stitch graph over k={self.n_points} points {self.point_names} has {len(index)} "
-                    f"canonical candidates; the limit is {MAX_TABLE_CANDIDATES} (choose fewer points)"
-                )
-            cands = np.array(list(index), dtype=float)
-            flows = [self.flow(self.decision(c)) for c in cands]
-            samples = {s: [self.sample_flow(f, s) for f in flows] for s in EVAL_SPLITS}
-            scores = {
-                s: np.array([self.score_flow(f, x, s) for f, x in zip(flows, samples[s], strict=True)])
-                for s in EVAL_SPLITS
-            }
-            val = {p: np.stack([x[p] for x in samples["val"]]).astype(np.float32) for p in self.parties()}
-            table = GraphTable(d2c.astype(np.int64), cands, scores, val)
+            cands, d2c = self.candidate_rows()
+            scores, val = self.chain_scores(cands, packed=d2c is None) if self.chain else self.live_scores(cands)
+            if d2c is None:
+                counts = {p: len(self.zoo.scenario.party(p).split("val").y) for p in val}
+                table = ChainGraphTable(decision_index(cands, self.n_points), self.n_points, scores, val, counts)
+            else:
+                table = GraphTable(d2c, cands, scores, val)
             extra = {"candidates": len(cands), "build_seconds": round(time.perf_counter() - start, 1)}
             return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in table.to_arrays().items()}, extra
 

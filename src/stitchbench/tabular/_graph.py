@@ -4,6 +4,12 @@ candidate, and every canonical candidate's objective values per split. Torch-fre
 Raw decisions are rows in the numeric encoding of the subset's variables: `ab.<p>` for the k points, then
 `ba.<p>`, then `output` (0, 1, 2 for A, B, avg). The *raw decision index* of a row is
 `sum_b row[b] * 2**b + row[2k] * 4**k` over its 2k switch bits b, so indices run over 0 .. 3 * 4**k - 1.
+
+Two forms. `GraphTable` maps every raw decision to its candidate through a stored array (3 * 4**k entries:
+any network). `ChainGraphTable` is for *chains*, networks whose live value at every point is the point
+itself: there a decision's canonical form follows from its bits alone (`chain_canonical`), so the table
+stores only the sorted canonical indices ((k + 3) * 2**k of them) and finds a row by binary search, and
+spaces of 3 * 4**15 > 10**9 raw decisions fit; its per-sample val scores are bits (accuracy).
 """
 
 from dataclasses import dataclass, field, replace
@@ -20,9 +26,7 @@ from ._files import column, read, value_columns, write
 
 def raw_rows(k: int) -> np.ndarray:
     """Every raw decision of a k-point subset, row i having raw decision index i: (3 * 4**k, 2k + 1)."""
-    index = np.arange(3 * 4**k)
-    bits = (index[:, None] % 4**k >> np.arange(2 * k)) & 1
-    return np.concatenate([bits, (index // 4**k)[:, None]], axis=1).astype(float)
+    return rows_of(np.arange(3 * 4**k), k)
 
 
 def decision_index(matrix: np.ndarray, k: int) -> np.ndarray:
@@ -31,14 +35,119 @@ def decision_index(matrix: np.ndarray, k: int) -> np.ndarray:
     return m[:, : 2 * k] @ (np.int64(1) << np.arange(2 * k, dtype=np.int64)) + m[:, 2 * k] * 4**k
 
 
+def rows_of(index: np.ndarray, k: int) -> np.ndarray:
+    """The rows of raw decision indices (the inverse of `decision_index`): (n, 2k + 1) floats."""
+    index = np.asarray(index, dtype=np.int64)
+    bits = (index[:, None] % 4**k >> np.arange(2 * k)) & 1
+    return np.concatenate([bits, (index // 4**k)[:, None]], axis=1).astype(float)
+
+
+def chain_canonical(matrix: np.ndarray, k: int) -> np.ndarray:
+    """The raw decision index of each validated row's canonical form in a chain: walking back from the
+    output, a switch into a member stays on only where that member's value is needed after it (A's where the
+    output reads A, B's where it reads B, both for avg), and a member's value is needed before a point where
+    it is needed after it unswitched, or where the other member takes it (stitched) there."""
+    m = np.asarray(matrix).astype(np.int64)
+    output = m[:, 2 * k]
+    need_a, need_b = output != 1, output != 0
+    index = output * 4**k
+    for j in reversed(range(k)):
+        ab, ba = (m[:, j] == 1) & need_b, (m[:, k + j] == 1) & need_a
+        need_a, need_b = (need_a & ~ba) | ab, (need_b & ~ab) | ba
+        index += (ab.astype(np.int64) << j) + (ba.astype(np.int64) << (k + j))
+    return index
+
+
+def chain_candidates(k: int) -> np.ndarray:
+    """Every canonical decision of a k-point chain, as sorted raw decision indices ((k + 3) * 2**k): built
+    back from each output, a point's switch pair kept where it switches only members needed after it."""
+    index = np.arange(3, dtype=np.int64) * 4**k
+    need_a, need_b = index != 4**k, index != 0
+    for j in reversed(range(k)):
+        parts = []
+        for ab, ba in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            ok = (need_b | (ab == 0)) & (need_a | (ba == 0))
+            parts.append(
+                (
+                    index[ok] + (ab << j) + (ba << (k + j)),
+                    (need_a[ok] & (ba == 0)) | bool(ab),
+                    (need_b[ok] & (ab == 0)) | bool(ba),
+                )
+            )
+        index, need_a, need_b = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return np.sort(index)
+
+
+def pack_bits(samples: np.ndarray) -> np.ndarray:
+    """Per-sample scores of 0 or 1 (n, N), packed 8 to a byte (n, ceil(N / 8)); other scores are refused."""
+    if not ((samples == 0) | (samples == 1)).all():
+        raise InputError("per-sample scores other than 0 and 1 (not accuracy) cannot be stored as bits")
+    return np.packbits(samples == 1, axis=1)
+
+
+POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+
+
+class _GraphTableBase:
+    """What both forms share: the exact front, the variables' check, their files."""
+
+    family: ClassVar[str] = "stitch-graph"
+    scores: dict[str, np.ndarray]
+
+    def front_kind(self) -> str:
+        return "exact"
+
+    def front(self, objectives: list[str | None], maximize: np.ndarray, split: str) -> np.ndarray:
+        """The exact front: the non-dominated objective vectors of all candidates."""
+        return nondominated(self.scores[split], maximize)
+
+    def check_variables(self, variables: list) -> None:
+        if len(variables) != 2 * self.k + 1:
+            raise InputError(f"{len(variables)} variables for a graph table over {self.k} points ({2 * self.k + 1})")
+
+    def stitch_alpha(self, matrix: np.ndarray) -> None:
+        return None  # switches, not a mixing alpha: claim 4 is about stitch-ensembles
+
+    def claim_pools(self, parties: list[str]) -> None:
+        return None
+
+    def _split_scores(self, split: str) -> np.ndarray:
+        if split not in self.scores:
+            raise InputError(f"graph table has no split {split!r}; it has {', '.join(self.scores)}")
+        return self.scores[split]
+
+    def write(self, directory: Path) -> dict[str, Any]:
+        """One file per array (`graph.<array>.parquet`: `value` for 1-D, `c.<j>` for 2-D arrays)."""
+        arrays = self.to_arrays()
+        for name, a in arrays.items():
+            a = np.asarray(a)
+            columns = {"value": a} if a.ndim == 1 else {f"c.{j}": a[:, j] for j in range(a.shape[1])}
+            write(Path(directory) / f"graph.{name}.parquet", columns)
+        return {"graph_arrays": list(arrays)}
+
+    @classmethod
+    def read(cls, directory: Path, manifest: dict[str, Any]) -> "GraphTable | ChainGraphTable":
+        arrays = {}
+        for name in manifest["graph_arrays"]:
+            t = read(directory, manifest, f"graph.{name}.parquet")
+            cols = value_columns(t, "c.")
+            # stacked column by column: a Fortran-ordered array, no strided copy (bits: 10^7 bytes and more)
+            arrays[name] = np.stack([column(t, c) for c in cols]).T if cols else column(t, "value")
+        return cls.from_arrays(arrays)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "GraphTable | ChainGraphTable":
+        """The table of either form (a chain's holds `canonical`)."""
+        form = ChainGraphTable if "canonical" in arrays else GraphTable
+        return form._from_arrays(arrays)
+
+
 @dataclass
-class GraphTable:
+class GraphTable(_GraphTableBase):
     """`decision_to_candidate[i]`: the candidate row of raw decision i; `candidates`: the canonical rows
     (n_cand, 2k + 1); `scores[split]`: their objective values (n_cand, n_objectives); `samples[party]`: their
     per-sample scores on the party's val split (n_cand, N) float32, whose mean is its score: what fidelities
     read (tables of format 1 have none)."""
-
-    family: ClassVar[str] = "stitch-graph"
 
     decision_to_candidate: np.ndarray
     candidates: np.ndarray
@@ -68,16 +177,7 @@ class GraphTable:
     def lookup(self, matrix: np.ndarray, objectives: list[str | None], split: str) -> np.ndarray:
         """Objective values of validated rows (n, 2k + 1), vectorized: (n, n_objectives) (the table holds
         every objective's value, in the problem's order)."""
-        if split not in self.scores:
-            raise InputError(f"graph table has no split {split!r}; it has {', '.join(self.scores)}")
-        return self.scores[split][self.decision_to_candidate[decision_index(matrix, self.k)]]
-
-    def front_kind(self) -> str:
-        return "exact"
-
-    def front(self, objectives: list[str | None], maximize: np.ndarray, split: str) -> np.ndarray:
-        """The exact front: the non-dominated objective vectors of all candidates."""
-        return nondominated(self.scores[split], maximize)
+        return self._split_scores(split)[self.decision_to_candidate[decision_index(matrix, self.k)]]
 
     def val_samples(self, party: str) -> int:
         if party not in self.samples:
@@ -97,34 +197,6 @@ class GraphTable:
                 val[:, j] = self.samples[party][:, keep[party]].astype(np.float64).mean(1)
         return replace(self, scores={**self.scores, "val": val})
 
-    def check_variables(self, variables: list) -> None:
-        if len(variables) != 2 * self.k + 1:
-            raise InputError(f"{len(variables)} variables for a graph table over {self.k} points ({2 * self.k + 1})")
-
-    def stitch_alpha(self, matrix: np.ndarray) -> None:
-        return None  # switches, not a mixing alpha: claim 4 is about stitch-ensembles
-
-    def claim_pools(self, parties: list[str]) -> None:
-        return None
-
-    def write(self, directory: Path) -> dict[str, Any]:
-        """One file per array (`graph.<array>.parquet`: `value` for 1-D, `c.<j>` for 2-D arrays)."""
-        arrays = self.to_arrays()
-        for name, a in arrays.items():
-            a = np.asarray(a)
-            columns = {"value": a} if a.ndim == 1 else {f"c.{j}": a[:, j] for j in range(a.shape[1])}
-            write(Path(directory) / f"graph.{name}.parquet", columns)
-        return {"graph_arrays": list(arrays)}
-
-    @classmethod
-    def read(cls, directory: Path, manifest: dict[str, Any]) -> "GraphTable":
-        arrays = {}
-        for name in manifest["graph_arrays"]:
-            t = read(directory, manifest, f"graph.{name}.parquet")
-            cols = value_columns(t, "c.")
-            arrays[name] = np.column_stack([column(t, c) for c in cols]) if cols else column(t, "value")
-        return cls.from_arrays(arrays)
-
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {
             "decision_to_candidate": self.decision_to_candidate,
@@ -134,7 +206,7 @@ class GraphTable:
         }
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "GraphTable":
+    def _from_arrays(cls, arrays: dict[str, np.ndarray]) -> "GraphTable":
         missing = {"decision_to_candidate", "candidates"} - set(arrays)
         if missing:
             raise InputError(f"graph table: missing arrays {sorted(missing)}; got {sorted(arrays)}")
@@ -147,4 +219,89 @@ class GraphTable:
             np.asarray(arrays["candidates"], dtype=float),
             scores,
             samples,
+        )
+
+
+@dataclass
+class ChainGraphTable(_GraphTableBase):
+    """A chain's table: `canonical`, the sorted raw decision index of every canonical candidate (its rows'
+    order); `k` points; `scores[split]` per candidate (n_cand, n_objectives); `bits[party]`, its per-sample
+    val scores (0 or 1) packed 8 to a byte (`numpy.packbits`, (n_cand, ceil(N / 8))), `sample_counts[party]`
+    the N; their mean is its score (what fidelities read)."""
+
+    canonical: np.ndarray
+    k: int
+    scores: dict[str, np.ndarray]
+    bits: dict[str, np.ndarray] = field(default_factory=dict)
+    sample_counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        c, n = self.canonical, 3 * 4**self.k
+        if c.ndim != 1 or c.dtype.kind not in "iu" or (len(c) and (c[0] < 0 or c[-1] >= n or (np.diff(c) <= 0).any())):
+            raise InputError(f"chain graph table: canonical must be increasing raw decision indices in [0, {n})")
+        for split, s in self.scores.items():
+            if s.ndim != 2 or len(s) != len(c):
+                raise InputError(f"graph table: {split} scores have shape {s.shape}; expected ({len(c)}, m)")
+        for party, b in self.bits.items():
+            expected = (len(c), -(-self.sample_counts.get(party, -8) // 8))
+            if b.shape != expected or b.dtype != np.uint8:
+                raise InputError(f"chain graph table: {party}'s bits {b.shape} {b.dtype}; expected {expected} uint8")
+
+    @property
+    def candidates(self) -> np.ndarray:
+        """The canonical rows (n_cand, 2k + 1)."""
+        return rows_of(self.canonical, self.k)
+
+    def lookup(self, matrix: np.ndarray, objectives: list[str | None], split: str) -> np.ndarray:
+        """Objective values of validated rows: each canonicalized by its bits, found by binary search."""
+        scores = self._split_scores(split)
+        index = chain_canonical(matrix, self.k)
+        rows = np.minimum(np.searchsorted(self.canonical, index), len(self.canonical) - 1)
+        if not np.array_equal(self.canonical[rows], index):
+            raise InputError("chain graph table: a canonical decision is missing from the table (a damaged table)")
+        return scores[rows]
+
+    def val_samples(self, party: str) -> int:
+        if party not in self.bits:
+            raise InputError(
+                f"this stitch-graph table has no per-sample scores of {party!r} (it has: "
+                f"{', '.join(self.bits) or 'none'})"
+            )
+        return self.sample_counts[party]
+
+    def restrict(self, keep: dict[str, np.ndarray], objectives: list[str | None]) -> "ChainGraphTable":
+        """This table scoring each party's val split on the samples `keep[party]`: each candidate's count of
+        right ones among them (a popcount of its bits under their mask) over their number."""
+        val = self.scores["val"].copy()
+        for j, party in enumerate(objectives):
+            if party is not None:
+                mask = np.zeros(self.sample_counts[party], dtype=bool)
+                mask[keep[party]] = True
+                right = POPCOUNT[self.bits[party] & np.packbits(mask)].sum(1)
+                val[:, j] = right / len(keep[party])
+        return replace(self, scores={**self.scores, "val": val})
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "canonical": self.canonical,
+            "k": np.array([self.k], dtype=np.int64),
+            **{f"scores.{s}": v for s, v in self.scores.items()},
+            **{f"bits.{p}": v for p, v in self.bits.items()},
+            **{f"sample_count.{p}": np.array([n], dtype=np.int64) for p, n in self.sample_counts.items()},
+        }
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict[str, np.ndarray]) -> "ChainGraphTable":
+        if "k" not in arrays:
+            raise InputError(f"chain graph table: missing array 'k'; got {sorted(arrays)}")
+
+        def named(prefix):
+            return {k.removeprefix(prefix): np.asarray(v) for k, v in arrays.items() if k.startswith(prefix)}
+
+        return cls(
+            np.asarray(arrays["canonical"]).astype(np.int64),
+            int(np.asarray(arrays["k"])[0]),
+            {s: np.asarray(v, dtype=float) for s, v in named("scores.").items()},
+            {p: np.asarray(v, dtype=np.uint8) for p, v in named("bits.").items()},
+            {p: int(v[0]) for p, v in named("sample_count.").items()},
         )

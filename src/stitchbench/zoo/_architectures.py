@@ -66,6 +66,24 @@ class SmallResNet(nn.Module):
         return self.head(torch.flatten(self.pool(x), 1))
 
 
+class ResidualMLP(nn.Module):
+    """Inputs average-pooled to 8x8 and flattened, a linear stem, `depth` residual blocks x + relu(W x + b),
+    a linear head: a chain whose every block output is a stitch point (deep stitch graphs)."""
+
+    def __init__(self, in_channels: int, num_classes: int, width: int = 64, depth: int = 14):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(8)
+        self.stem = nn.Sequential(nn.Linear(in_channels * 64, width), nn.ReLU())
+        self.blocks = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(torch.flatten(self.pool(x), 1))
+        for block in self.blocks:
+            x = x + torch.relu(block(x))
+        return self.head(x)
+
+
 @ARCHITECTURES.register("cnn", task="classification")
 def cnn(in_channels: int, num_classes: int, width: int = 16) -> nn.Module:
     """Plain 3-stage CNN (conv-ReLU, max-pool), widths w, 2w, 4w, linear head on a 3x3 map."""
@@ -76,6 +94,13 @@ def cnn(in_channels: int, num_classes: int, width: int = 16) -> nn.Module:
 def resnet(in_channels: int, num_classes: int, width: int = 12) -> nn.Module:
     """Small residual network: strided stem + 3 basic blocks, widths w, w, 2w, 4w."""
     return SmallResNet(in_channels, num_classes, width)
+
+
+@ARCHITECTURES.register("resmlp", task="classification")
+def resmlp(in_channels: int, num_classes: int, width: int = 64, depth: int = 14) -> nn.Module:
+    """Residual MLP: 8x8-pooled inputs, a linear stem and `depth` residual blocks of width w (16 stitch
+    points at the defaults: the pooled input, the stem and every block)."""
+    return ResidualMLP(in_channels, num_classes, width, depth)
 
 
 def create(name: str, in_channels: int, num_classes: int, **params) -> nn.Module:

@@ -1,0 +1,105 @@
+"""A chain's stitch-graph table (torch-free): canonical forms from the bits, a row found by binary search among
+the sorted canonical decisions, per-sample val scores as bits (fidelities by popcount)."""
+
+import numpy as np
+import pytest
+
+from stitchbench.errors import InputError
+from stitchbench.tabular._fidelity import prefix
+from stitchbench.tabular._graph import (
+    ChainGraphTable,
+    GraphTable,
+    chain_candidates,
+    chain_canonical,
+    decision_index,
+    pack_bits,
+    raw_rows,
+    rows_of,
+)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6])
+def test_the_canonical_decisions_are_those_the_rule_reaches_and_fixed_by_it(k):
+    every = chain_canonical(raw_rows(k), k)
+    canonical = chain_candidates(k)
+    assert len(canonical) == (k + 3) * 2**k  # A or B output: 2^k lineages each; avg: (k + 1) 2^k
+    assert np.array_equal(np.unique(every), canonical)
+    assert np.array_equal(chain_canonical(rows_of(canonical, k), k), canonical)  # idempotent
+    assert np.array_equal(rows_of(np.arange(3 * 4**k), k), raw_rows(k))
+
+
+def test_the_rule_turns_off_exactly_the_switches_no_output_reads():
+    k = 2  # rows: ab.p0, ab.p1, ba.p0, ba.p1, output
+    cases = {
+        (1, 1, 0, 0, 0): (0, 0, 0, 0, 0),  # output A reads no A->B switch
+        (0, 0, 1, 1, 0): (0, 0, 0, 1, 0),  # A takes B's value at p1, so B's before: p0's B->A is not read
+        (1, 0, 0, 1, 0): (1, 0, 0, 1, 0),  # ... but B's A->B switch at p0 is
+        (1, 1, 1, 1, 2): (1, 1, 1, 1, 2),  # avg reads both members everywhere they swap
+        (1, 1, 0, 0, 2): (0, 1, 0, 0, 2),  # B takes A at p1: B's value before p1 is unread
+    }
+    rows = np.array(list(cases), dtype=float)
+    assert np.array_equal(chain_canonical(rows, k), decision_index(np.array(list(cases.values())), k))
+
+
+def make_table(k=3, n=(40, 29), seed=0):
+    rng = np.random.default_rng(seed)
+    canonical = chain_candidates(k)
+    samples = {p: rng.integers(0, 2, (len(canonical), m)).astype(float) for p, m in zip("ab", n, strict=True)}
+    val = np.column_stack([samples["a"].mean(1), samples["b"].mean(1), rng.random(len(canonical))])
+    bits = {p: pack_bits(s) for p, s in samples.items()}
+    table = ChainGraphTable(canonical, k, {"val": val, "test": val[::-1].copy()}, bits, dict(zip("ab", n, strict=True)))
+    return table, samples
+
+
+def test_lookup_scores_every_raw_decision_as_its_canonical_candidate():
+    table, _ = make_table()
+    rows = raw_rows(3)
+    got = table.lookup(rows, ["a", "b", None], "val")
+    expected = table.scores["val"][np.searchsorted(table.canonical, chain_canonical(rows, 3))]
+    assert np.array_equal(got, expected)
+    # the dense form of the same table scores every raw decision alike
+    dense = GraphTable(np.searchsorted(table.canonical, chain_canonical(rows, 3)), table.candidates, table.scores)
+    assert np.array_equal(dense.lookup(rows, ["a", "b", None], "test"), table.lookup(rows, ["a", "b", None], "test"))
+    with pytest.raises(InputError, match="no split 'train'"):
+        table.lookup(rows, ["a", "b", None], "train")
+
+
+def test_a_table_missing_a_canonical_decision_is_refused_at_lookup():
+    table, _ = make_table()
+    damaged = ChainGraphTable(table.canonical[1:], 3, {"val": table.scores["val"][1:]})
+    with pytest.raises(InputError, match="missing from the table"):
+        damaged.lookup(rows_of(table.canonical[:1], 3), ["a", "b", None], "val")
+
+
+def test_fidelities_count_the_bits_of_their_prefix_exactly():
+    table, samples = make_table()
+    keep = {p: prefix(p, s.shape[1], 0.4) for p, s in samples.items()}
+    half = table.restrict(keep, ["a", "b", None])
+    for j, p in enumerate("ab"):
+        assert np.array_equal(half.scores["val"][:, j], samples[p][:, keep[p]].astype(np.float64).mean(1))
+    assert np.array_equal(half.scores["val"][:, 2], table.scores["val"][:, 2])  # cost: never cut
+    assert np.array_equal(half.scores["test"], table.scores["test"])
+    assert table.val_samples("b") == 29
+    with pytest.raises(InputError, match="no per-sample scores of 'c'"):
+        table.val_samples("c")
+
+
+def test_arrays_round_trip_and_bad_arrays_are_refused():
+    table, _ = make_table()
+    back = GraphTable.from_arrays(table.to_arrays())
+    assert isinstance(back, ChainGraphTable) and back.k == 3
+    for name, value in table.to_arrays().items():
+        assert np.array_equal(back.to_arrays()[name], value)
+    arrays = table.to_arrays()
+    for bad, match in [
+        ({"canonical": arrays["canonical"][::-1].copy()}, "increasing"),
+        ({"canonical": arrays["canonical"] + 3 * 4**3}, r"\[0, 192\)"),
+        ({"bits.a": arrays["bits.a"][:, :2]}, "a's bits"),
+        ({"scores.val": arrays["scores.val"][:5]}, "val scores have shape"),
+    ]:
+        with pytest.raises(InputError, match=match):
+            GraphTable.from_arrays({**arrays, **bad})
+    with pytest.raises(InputError, match="missing array 'k'"):
+        GraphTable.from_arrays({n: v for n, v in arrays.items() if n != "k"})
+    with pytest.raises(InputError, match="other than 0 and 1"):
+        pack_bits(np.array([[0.0, 0.5]]))
