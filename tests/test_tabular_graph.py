@@ -73,7 +73,7 @@ def test_point_subset_errors_name_the_bad_value(zoo, cache_dir, digits, live, mo
         ({"max_points": True}, "max_points"),
         ({"points": []}, "non-empty list"),
         ({"points": ["a", "a"]}, "twice"),
-        ({"points": [f"p{i}" for i in range(17)]}, "at most 16"),
+        ({"points": [f"p{i}" for i in range(16)]}, "at most 15"),
     ]:
         if "max_points" not in params or "points" in params:  # a declared range: checked by the registry
             with pytest.raises(InputError, match=match):
@@ -88,9 +88,9 @@ def test_point_subset_errors_name_the_bad_value(zoo, cache_dir, digits, live, mo
         create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, max_points=n + 1)
     sg.StitchGraphProblem.check_params(digits, ["cnn"], {"max_points": n})  # all of them: valid
     monkeypatch.setattr(sg, "MAX_TABLE_POINTS", 2)
-    create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, max_points=3)  # a chain: <= 16
+    create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, max_points=3)  # a chain: <= 15
     monkeypatch.setattr(sg, "chain_points", lambda members: set())  # as if a skip crossed every point
-    with pytest.raises(InputError, match="k=3 .*limit is k <= 2 where a network is not a chain"):
+    with pytest.raises(InputError, match="k=3 .*limit is k <= 2: a skip connection crosses"):
         create_problem("stitch-graph", zoo, host="uci-digits", cache_dir=cache_dir, max_points=3)
     monkeypatch.setattr(sg, "MAX_TABLE_CANDIDATES", 5)
     with pytest.raises(InputError, match="k=1 .* 8 canonical candidates; the limit is 5"):
@@ -163,8 +163,8 @@ def test_a_deep_chain_is_tabulated_compactly_and_scores_as_the_live_path(deep):
     assert isinstance(tab.table, ChainGraphTable) and tab.live.space_size() == 3 * 4**9
     assert len(tab.table.canonical) == 12 * 2**9
     rng = np.random.default_rng(0)
-    rows = raw_rows(9)[rng.integers(0, 3 * 4**9, 150)]
-    rows = np.concatenate([rows, tab.table.candidates[rng.integers(0, len(tab.table.canonical), 150)]])
+    rows = raw_rows(9)[rng.integers(0, 3 * 4**9, 60)]
+    rows = np.concatenate([rows, tab.table.candidates[rng.integers(0, len(tab.table.canonical), 60)]])
     flow = decision_index(np.array([tab.live.canonical(r) for r in rows]), 9)
     assert np.array_equal(chain_canonical(rows, 9), flow)  # the chain rule is the flow's analysis
     for split in ("val", "test"):  # every value the live path's, bit for bit (both computed here)
@@ -175,3 +175,68 @@ def test_a_deep_chain_is_tabulated_compactly_and_scores_as_the_live_path(deep):
         n = tab.table.val_samples(party)
         samples = np.stack([tab.live.sample_flow(tab.live.flow(tab.live.decision(r)), "val")[party] for r in rows])
         assert np.array_equal(view.evaluate(rows, "val")[:, j], samples[:, prefix(party, n, 0.3)].mean(1))
+
+
+def test_a_candidates_lineages_are_the_paths_its_outputs_read():
+    from stitchbench.problems._graph_chain import lineages
+
+    k = 2  # rows: ab.p0, ab.p1, ba.p0, ba.p1, output; code: n * 2^(k - s) + sum_j n_j 2^(j - s)
+    rows = np.array(
+        [
+            [0, 0, 0, 0, 2],  # no switch: each member's own output (A: 0, B: 1)
+            [0, 1, 0, 0, 1],  # B takes A's value at p1: starts at p1 in A, then B: 0 * 2 + 1
+            [1, 0, 0, 0, 1],  # B takes A's at p0: starts at p0 in A, then B at p0 and p1: 0 * 4 + 1 + 2
+            [1, 1, 1, 1, 2],  # swaps at both points: A's output ran in A, B, A; B's in B, A, B
+            [0, 0, 0, 1, 0],  # A takes B's at p1: starts at p1 in B, then A
+        ],
+        dtype=float,
+    )
+    start, a, b = lineages(rows, k)
+    assert start.tolist() == [-1, 1, 0, 0, 1]
+    assert a.tolist() == [0, -1, -1, 0 * 4 + 1 + 0, 1 * 2 + 0]
+    assert b.tolist() == [1, 0 * 2 + 1, 0 * 4 + 1 + 2, 1 * 4 + 0 + 2, -1]
+
+
+def test_the_chain_scorer_is_the_live_path_in_any_chunks_and_batches(deep, monkeypatch):
+    """Every candidate of a 3-point subset (unselected points between them), in chunks of 100 samples and
+    batches of 7 candidates: the live path's probabilities and scores, bit for bit."""
+    import torch
+
+    from stitchbench.problems import _graph_chain
+    from stitchbench.stitching import _networks
+
+    _, live = deep
+    tab = create_problem(
+        "stitch-graph", live.zoo, host="uci-digits", cache_dir=live.cache_dir, cost=True, max_points=3,
+        archs=["resmlp", "resmlp"],
+    )  # fmt: skip
+    monkeypatch.setattr(_networks, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(tab.live.setup.members, "batch_size", 100)
+    monkeypatch.setattr(_graph_chain, "BATCH", 7)
+    cands = tab.live.candidate_rows()[0]
+    chain, live_scores = tab.live.chain_scores(cands, packed=False), tab.live.live_scores(cands)
+    for got, want in zip(chain, live_scores, strict=True):
+        assert got.keys() == want.keys() and all(np.array_equal(got[x], want[x]) for x in got)
+    scorer = _graph_chain.ChainScorer(
+        tab.live.setup.members, tab.live.setup.stitches, tab.live.cache, tab.live.selected
+    )
+    start, a, b = _graph_chain.lineages(cands, 3)
+    for s in (0, 2):
+        rows = np.flatnonzero(start == s)
+        mixed = _graph_chain.mix(scorer.probs(s, "mnist", "test"), a[rows], b[rows])
+        for i, r in enumerate(rows):
+            d = tab.live.flow(tab.live.decision(cands[r])).decision
+            assert torch.equal(mixed[i], tab.live.probs(d, "mnist", "test"))
+
+
+def test_the_point_limit_says_why_it_is_lower():
+    from stitchbench.problems._checks import check_subset_size
+
+    nine = [f"p{i}" for i in range(9)]
+    check_subset_size(nine, True, "accuracy", (8, 15))  # a chain scored by accuracy: up to 15
+    with pytest.raises(InputError, match=r"k=9 .*k <= 8: the metric 'dice' is not accuracy"):
+        check_subset_size(nine, True, "dice", (8, 15))
+    with pytest.raises(InputError, match=r"k=9 .*k <= 8: a skip connection crosses"):
+        check_subset_size(nine, False, "accuracy", (8, 15))
+    with pytest.raises(InputError, match=r"k=16 .*limit is k <= 15$"):
+        check_subset_size([f"p{i}" for i in range(16)], True, "accuracy", (8, 15))

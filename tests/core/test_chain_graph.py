@@ -53,22 +53,19 @@ def make_table(k=3, n=(40, 29), seed=0):
 
 def test_lookup_scores_every_raw_decision_as_its_canonical_candidate():
     table, _ = make_table()
-    rows = raw_rows(3)
-    got = table.lookup(rows, ["a", "b", None], "val")
-    expected = table.scores["val"][np.searchsorted(table.canonical, chain_canonical(rows, 3))]
-    assert np.array_equal(got, expected)
-    # the dense form of the same table scores every raw decision alike
-    dense = GraphTable(np.searchsorted(table.canonical, chain_canonical(rows, 3)), table.candidates, table.scores)
-    assert np.array_equal(dense.lookup(rows, ["a", "b", None], "test"), table.lookup(rows, ["a", "b", None], "test"))
+    rows, objectives = raw_rows(3), ["a", "b", None]
+    assert np.array_equal(table.lookup(table.candidates, objectives, "val"), table.scores["val"])  # row i: its own
+    canonical = rows_of(chain_canonical(rows, 3), 3)
+    assert np.array_equal(table.lookup(rows, objectives, "test"), table.lookup(canonical, objectives, "test"))
     with pytest.raises(InputError, match="no split 'train'"):
-        table.lookup(rows, ["a", "b", None], "train")
+        table.lookup(rows, objectives, "train")
 
 
-def test_a_table_missing_a_canonical_decision_is_refused_at_lookup():
+def test_a_table_missing_a_canonical_decision_is_refused_when_made():
     table, _ = make_table()
-    damaged = ChainGraphTable(table.canonical[1:], 3, {"val": table.scores["val"][1:]})
-    with pytest.raises(InputError, match="missing from the table"):
-        damaged.lookup(rows_of(table.canonical[:1], 3), ["a", "b", None], "val")
+    for kept in (slice(1, None), slice(None, -1)):  # the first or the last missing
+        with pytest.raises(InputError, match="every canonical decision of a 3-point chain"):
+            ChainGraphTable(table.canonical[kept], 3, {"val": table.scores["val"][kept]})
 
 
 def test_fidelities_count_the_bits_of_their_prefix_exactly():
@@ -92,13 +89,17 @@ def test_arrays_round_trip_and_bad_arrays_are_refused():
         assert np.array_equal(back.to_arrays()[name], value)
     arrays = table.to_arrays()
     for bad, match in [
-        ({"canonical": arrays["canonical"][::-1].copy()}, "increasing"),
-        ({"canonical": arrays["canonical"] + 3 * 4**3}, r"\[0, 192\)"),
+        ({"canonical": arrays["canonical"][::-1].copy()}, "every canonical decision"),
+        ({"k": np.array([4])}, "of a 4-point chain"),
+        ({"k": np.array([0])}, r"k in 1\.\.20"),
         ({"bits.a": arrays["bits.a"][:, :2]}, "a's bits"),
+        ({"sample_count.c": np.array([3])}, r"bits of \['a', 'b'\] but sample counts of \['a', 'b', 'c'\]"),
         ({"scores.val": arrays["scores.val"][:5]}, "val scores have shape"),
     ]:
         with pytest.raises(InputError, match=match):
             GraphTable.from_arrays({**arrays, **bad})
+    with pytest.raises(InputError, match="dtype float64"):
+        ChainGraphTable(table.canonical.astype(float), 3, table.scores)
     with pytest.raises(InputError, match="missing array 'k'"):
         GraphTable.from_arrays({n: v for n, v in arrays.items() if n != "k"})
     with pytest.raises(InputError, match="other than 0 and 1"):

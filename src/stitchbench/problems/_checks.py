@@ -71,14 +71,20 @@ def check_graph_params(
         check_points(params.get("points") or [], names)
         check_max_points(params.get("max_points"), names)
         selected = params.get("points") or [names[i] for i in spread(len(names), params["max_points"])]
-        check_subset_size(selected, set(selected) <= chain, limits)
+        check_subset_size(selected, set(selected) <= chain, scenario.metric, limits)
 
 
-def check_subset_size(selected: list[str], chain: bool, limits: tuple[int, int]) -> None:
-    """At most `limits[1]` points where the networks are chains at all of them, else `limits[0]`."""
-    limit = limits[1] if chain else limits[0]
+def check_subset_size(selected: list[str], chain: bool, metric: str, limits: tuple[int, int]) -> None:
+    """At most `limits[1]` points where the networks are chains at all of them and scored by accuracy (a
+    chain's table over more points stores per-sample scores as bits), else `limits[0]`."""
+    limit = limits[1] if chain and metric == "accuracy" else limits[0]
     if len(selected) > limit:
-        why = "" if chain else f" where a network is not a chain at every point (chains: {limits[1]})"
+        if not chain:
+            why = f": a skip connection crosses one of the points (networks that are chains there: {limits[1]})"
+        elif metric != "accuracy":
+            why = f": the metric {metric!r} is not accuracy (a chain's table over {limits[0]} points stores bits)"
+        else:
+            why = ""
         raise InputError(
             f"a tabular stitch graph of k={len(selected)} points has 3 * 4^{len(selected)} raw decisions; the "
             f"limit is k <= {limit}{why}"

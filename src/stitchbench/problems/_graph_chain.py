@@ -7,7 +7,8 @@ differ. A lineage is fixed by (s, n, n_s .. n_{k-1}), so the 2^(k - s + 1) linea
 prefixes: walking them depth first runs each segment once per prefix, not once per candidate. A candidate
 with no active switch reads its members' own outputs. Each lineage runs the live path's modules on the live
 path's chunks of samples (`chunked_lives`), so its probabilities are the live ones bit for bit, and so are
-the candidates' scores (a test compares them on every candidate).
+the candidates' scores (tests compare them: every candidate of small graphs, in small chunks and batches too,
+and sampled ones of a 9-point graph).
 """
 
 from collections.abc import Iterator
@@ -52,7 +53,8 @@ class ChainScorer:
 
     @torch.no_grad()
     def probs(self, s: int, party: str, split: str) -> torch.Tensor:
-        """(2^(k - s + 1), N, C): the output probabilities of every lineage starting at selected point s."""
+        """(2^(k - s + 1), N, C, ...): the output probabilities of every lineage starting at selected point s
+        (2^(k + 1) N C floats at s = 0: the build's peak memory)."""
         k, pi = len(self.selected), self.selected[s]
         lives = [self.cache.lives(m, pi, party, split) for m in (0, 1)]
         out, lo = None, 0
@@ -60,7 +62,7 @@ class ChainScorer:
             for n in (0, 1):
                 for code, probs in self._walk(s, n, chunk[n], n << (k - s), s):
                     if out is None:
-                        out = probs.new_empty((2 ** (k - s + 1), len(lives[0][0]), probs.shape[1]))
+                        out = probs.new_empty((2 ** (k - s + 1), len(lives[0][0]), *probs.shape[1:]))
                     out[code, lo : lo + len(probs)] = probs
             lo += len(chunk[0][0])
         return out
@@ -93,7 +95,7 @@ class ChainScorer:
             table = own if s < 0 else self.probs(s, party, split)
             for lo in range(0, len(rows), BATCH):
                 part = rows[lo : lo + BATCH]
-                yield part, sample_scores(metric, mix(table, code_a[part], code_b[part]).numpy(), y)
+                yield part, sample_scores(metric, mix(table, code_a[part], code_b[part]).cpu().numpy(), y)
 
 
 def mix(table: torch.Tensor, a: np.ndarray, b: np.ndarray) -> torch.Tensor:

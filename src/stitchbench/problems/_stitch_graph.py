@@ -77,7 +77,7 @@ from ._tabulated import TabulatedLive
 GRAPH_TABLE_FORMAT = 2  # bumped when the table's layout or its scoring changes (2: per-sample val scores)
 MAX_TABLE_POINTS = 8  # 3 * 4^8 = 196,608 raw decisions: canonicalized in about 6 s
 MAX_TABLE_CANDIDATES = 2000  # canonical candidates scored live: about 6.5 minutes on digits-shift, 2 cores
-MAX_CHAIN_POINTS = 16  # a chain's table: (16 + 3) * 2^16 = 1,245,184 candidates, 3 * 4^16 raw decisions
+MAX_CHAIN_POINTS = 15  # a chain's table: (15 + 3) * 2^15 = 589,824 candidates of 3 * 4^15 raw decisions
 
 
 class StitchGraphProblem(ZooBaselines, Problem):
@@ -139,7 +139,9 @@ class StitchGraphProblem(ZooBaselines, Problem):
         self.subset = points is not None or max_points is not None  # switches at these points only: tabular
         self.chain = {names[i] for i in self.selected} <= chain_points(m)
         if self.subset:
-            check_subset_size([names[i] for i in self.selected], self.chain, (MAX_TABLE_POINTS, MAX_CHAIN_POINTS))
+            check_subset_size(
+                [names[i] for i in self.selected], self.chain, zoo.scenario.metric, (MAX_TABLE_POINTS, MAX_CHAIN_POINTS)
+            )
         self.cache = ActivationCache(m, zoo.scenario)
         self.costs = CostModel(m, self.setup.stitches, zoo.scenario.example())
         self.flow = GraphFlow(m).flow
@@ -241,15 +243,14 @@ class StitchGraphProblem(ZooBaselines, Problem):
                 for split in EVAL_SPLITS:
                     scores[split][:, j] = costs
                 continue
-            for split in EVAL_SPLITS:
-                n = len(self.zoo.scenario.party(o.party).split(split).y)
-                width, dtype = (-(-n // 8), np.uint8) if packed else (n, np.float32)
-                samples = np.empty((len(cands), width), dtype=dtype)
-                for rows, x in scorer.scores(cands, self.zoo.scenario.metric, o.party, split):
-                    scores[split][rows, j] = x.mean(-1)
-                    samples[rows] = pack_bits(x) if packed else x
-                if split == "val":
-                    val[o.party] = samples
+            for rows, x in scorer.scores(cands, self.zoo.scenario.metric, o.party, "test"):
+                scores["test"][rows, j] = x.mean(-1)
+            n = len(self.zoo.scenario.party(o.party).split("val").y)
+            width, dtype = (-(-n // 8), np.uint8) if packed else (n, np.float32)
+            val[o.party] = np.empty((len(cands), width), dtype=dtype)
+            for rows, x in scorer.scores(cands, self.zoo.scenario.metric, o.party, "val"):
+                scores["val"][rows, j] = x.mean(-1)
+                val[o.party][rows] = pack_bits(x) if packed else x
         return scores, val
 
     def candidate_costs(self, cands: np.ndarray) -> np.ndarray:

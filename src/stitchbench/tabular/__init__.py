@@ -9,7 +9,7 @@ from importlib import import_module
 
 from ._catalog import catalog
 from ._ensemble import EnsembleTable
-from ._graph import GraphTable
+from ._graph import ChainGraphTable, GraphTable
 from ._load import TableIntegrityError, TableProblem, as_optuna, load
 from ._weights import WeightsTable
 
@@ -23,6 +23,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "ChainGraphTable",
     "EnsembleTable",
     "GraphTable",
     "OptunaProblem",

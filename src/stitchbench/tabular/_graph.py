@@ -85,7 +85,8 @@ def pack_bits(samples: np.ndarray) -> np.ndarray:
     return np.packbits(samples == 1, axis=1)
 
 
-POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+MAX_CHAIN_K = 20  # a chain table's points, as far as its format goes (builds stop at 15: their memory)
+POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
 class _GraphTableBase:
@@ -99,7 +100,7 @@ class _GraphTableBase:
 
     def front(self, objectives: list[str | None], maximize: np.ndarray, split: str) -> np.ndarray:
         """The exact front: the non-dominated objective vectors of all candidates."""
-        return nondominated(self.scores[split], maximize)
+        return nondominated(self._split_scores(split), maximize)
 
     def check_variables(self, variables: list) -> None:
         if len(variables) != 2 * self.k + 1:
@@ -213,7 +214,9 @@ class GraphTable(_GraphTableBase):
         scores = {
             k.removeprefix("scores."): np.asarray(v, dtype=float) for k, v in arrays.items() if k.startswith("scores.")
         }
-        samples = {k.removeprefix("samples."): np.asarray(v) for k, v in arrays.items() if k.startswith("samples.")}
+        samples = {
+            k.removeprefix("samples."): np.ascontiguousarray(v) for k, v in arrays.items() if k.startswith("samples.")
+        }
         return cls(
             np.asarray(arrays["decision_to_candidate"]).astype(np.int64),
             np.asarray(arrays["candidates"], dtype=float),
@@ -236,14 +239,21 @@ class ChainGraphTable(_GraphTableBase):
     sample_counts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        c, n = self.canonical, 3 * 4**self.k
-        if c.ndim != 1 or c.dtype.kind not in "iu" or (len(c) and (c[0] < 0 or c[-1] >= n or (np.diff(c) <= 0).any())):
-            raise InputError(f"chain graph table: canonical must be increasing raw decision indices in [0, {n})")
+        c, k = self.canonical, self.k
+        if not 1 <= k <= MAX_CHAIN_K or c.dtype.kind not in "iu" or not np.array_equal(c, chain_candidates(k)):
+            raise InputError(
+                f"chain graph table: canonical must be every canonical decision of a {k}-point chain, sorted "
+                f"(chain_candidates; k in 1..{MAX_CHAIN_K}); got {len(c)} of dtype {c.dtype}"
+            )
         for split, s in self.scores.items():
             if s.ndim != 2 or len(s) != len(c):
                 raise InputError(f"graph table: {split} scores have shape {s.shape}; expected ({len(c)}, m)")
+        if set(self.bits) != set(self.sample_counts):
+            raise InputError(
+                f"chain graph table: bits of {sorted(self.bits)} but sample counts of {sorted(self.sample_counts)}"
+            )
         for party, b in self.bits.items():
-            expected = (len(c), -(-self.sample_counts.get(party, -8) // 8))
+            expected = (len(c), -(-self.sample_counts[party] // 8))
             if b.shape != expected or b.dtype != np.uint8:
                 raise InputError(f"chain graph table: {party}'s bits {b.shape} {b.dtype}; expected {expected} uint8")
 
@@ -253,13 +263,9 @@ class ChainGraphTable(_GraphTableBase):
         return rows_of(self.canonical, self.k)
 
     def lookup(self, matrix: np.ndarray, objectives: list[str | None], split: str) -> np.ndarray:
-        """Objective values of validated rows: each canonicalized by its bits, found by binary search."""
-        scores = self._split_scores(split)
-        index = chain_canonical(matrix, self.k)
-        rows = np.minimum(np.searchsorted(self.canonical, index), len(self.canonical) - 1)
-        if not np.array_equal(self.canonical[rows], index):
-            raise InputError("chain graph table: a canonical decision is missing from the table (a damaged table)")
-        return scores[rows]
+        """Objective values of validated rows: each canonicalized by its bits, found by binary search (the
+        table holds every canonical decision: checked when it is made)."""
+        return self._split_scores(split)[np.searchsorted(self.canonical, chain_canonical(matrix, self.k))]
 
     def val_samples(self, party: str) -> int:
         if party not in self.bits:
@@ -277,7 +283,7 @@ class ChainGraphTable(_GraphTableBase):
             if party is not None:
                 mask = np.zeros(self.sample_counts[party], dtype=bool)
                 mask[keep[party]] = True
-                right = POPCOUNT[self.bits[party] & np.packbits(mask)].sum(1)
+                right = POPCOUNT[self.bits[party] & np.packbits(mask)].sum(1, dtype=np.int64)
                 val[:, j] = right / len(keep[party])
         return replace(self, scores={**self.scores, "val": val})
 

@@ -15,7 +15,7 @@ Export format 1 (written by `stitchbench table export`; see `stitchbench.tabular
 | `probs.parquet` | party, split, point, level, member, sample, `p.<i>` ... (float32) | stitch-ensemble |
 | `alphas.parquet` | level, alpha (the alpha grid) | stitch-ensemble |
 | `points.parquet` | point, name, prefix (FLOPs of every member up to it), `branch.<m>` per member | stitch-ensemble |
-| `graph.<array>.parquet` | `value` (1-D) or `c.<j>` (2-D): the arrays of `GraphTable.to_arrays()` (or, for a chain over more than 8 points, `ChainGraphTable.to_arrays()`: `canonical`, `k`, `scores.<split>`, `bits.<party>`, `sample_count.<party>`) | stitch-graph |
+| `graph.<array>.parquet` | `value` (1-D) or `c.<j>` (2-D): `to_arrays()` of the graph table | stitch-graph |
 """
 
 import json
