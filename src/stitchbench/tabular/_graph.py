@@ -42,38 +42,57 @@ def rows_of(index: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([bits, (index // 4**k)[:, None]], axis=1).astype(float)
 
 
+def _rule(need_a, need_b, ab, ba):
+    """One point of the chain rule, walking back: the switches kept and what is needed before the point."""
+    ab, ba = ab & need_b, ba & need_a
+    return ab, ba, (need_a & ~ba) | ab, (need_b & ~ab) | ba
+
+
+def _nibbles() -> np.ndarray:
+    """The rule over 4 points at once: [needs after (1 A, 2 B, 3 both), ab bits, ba bits] -> the kept ab bits,
+    the kept ba bits and the needs before them, packed as ab | ba << 4 | needs << 8."""
+    table = np.zeros((4, 16, 16), dtype=np.int64)
+    for needs, ab, ba in np.ndindex(4, 16, 16):
+        need_a, need_b, kept_ab, kept_ba = np.bool_(needs & 1), np.bool_(needs & 2), 0, 0
+        for j in reversed(range(4)):
+            a, b, need_a, need_b = _rule(need_a, need_b, np.bool_(ab >> j & 1), np.bool_(ba >> j & 1))
+            kept_ab, kept_ba = kept_ab | int(a) << j, kept_ba | int(b) << j
+        table[needs, ab, ba] = kept_ab | kept_ba << 4 | (int(need_a) | int(need_b) << 1) << 8
+    return table
+
+
+NIBBLES = _nibbles()
+
+
 def chain_canonical(matrix: np.ndarray, k: int) -> np.ndarray:
     """The raw decision index of each validated row's canonical form in a chain: walking back from the
     output, a switch into a member stays on only where that member's value is needed after it (A's where the
     output reads A, B's where it reads B, both for avg), and a member's value is needed before a point where
-    it is needed after it unswitched, or where the other member takes it (stitched) there."""
+    it is needed after it unswitched, or where the other member takes it (stitched) there. Four points per
+    step, through a table of the rule (`NIBBLES`)."""
     m = np.asarray(matrix).astype(np.int64)
-    output = m[:, 2 * k]
-    need_a, need_b = output != 1, output != 0
-    index = output * 4**k
-    for j in reversed(range(k)):
-        ab, ba = (m[:, j] == 1) & need_b, (m[:, k + j] == 1) & need_a
-        need_a, need_b = (need_a & ~ba) | ab, (need_b & ~ab) | ba
-        index += (ab.astype(np.int64) << j) + (ba.astype(np.int64) << (k + j))
-    return index
+    powers = np.int64(1) << np.arange(k, dtype=np.int64)
+    ab, ba, output = m[:, :k] @ powers, m[:, k : 2 * k] @ powers, m[:, 2 * k]
+    needs = np.where(output == 2, 3, output + 1)
+    kept = np.zeros(len(m), dtype=np.int64)
+    for shift in range(4 * ((k - 1) // 4), -1, -4):
+        step = NIBBLES[needs, ab >> shift & 15, ba >> shift & 15]
+        kept |= (step & 15) << shift | (step >> 4 & 15) << (k + shift)
+        needs = step >> 8
+    return kept + output * 4**k
 
 
 def chain_candidates(k: int) -> np.ndarray:
     """Every canonical decision of a k-point chain, as sorted raw decision indices ((k + 3) * 2**k): built
-    back from each output, a point's switch pair kept where it switches only members needed after it."""
+    back from each output, a point's switch pair kept where the rule keeps both its switches."""
     index = np.arange(3, dtype=np.int64) * 4**k
     need_a, need_b = index != 4**k, index != 0
     for j in reversed(range(k)):
         parts = []
-        for ab, ba in ((0, 0), (1, 0), (0, 1), (1, 1)):
-            ok = (need_b | (ab == 0)) & (need_a | (ba == 0))
-            parts.append(
-                (
-                    index[ok] + (ab << j) + (ba << (k + j)),
-                    (need_a[ok] & (ba == 0)) | bool(ab),
-                    (need_b[ok] & (ab == 0)) | bool(ba),
-                )
-            )
+        for ab, ba in ((False, False), (True, False), (False, True), (True, True)):
+            kept_ab, kept_ba, before_a, before_b = _rule(need_a, need_b, ab, ba)
+            ok = (kept_ab == ab) & (kept_ba == ba)
+            parts.append((index[ok] + (int(ab) << j) + (int(ba) << (k + j)), before_a[ok], before_b[ok]))
         index, need_a, need_b = (np.concatenate(x) for x in zip(*parts, strict=True))
     return np.sort(index)
 
