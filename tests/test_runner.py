@@ -315,7 +315,8 @@ def test_problems_can_be_set_on_some_scenarios_only():
         "weights-14",
         "weights-14-switches",
     }
-    assert len(instances) == 32
+    assert ids("deep/") == {"graph-15@uci-digits+cost"}
+    assert len(instances) == 33
 
 
 def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
