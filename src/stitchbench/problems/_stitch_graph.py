@@ -283,7 +283,7 @@ class StitchGraphProblem(ZooBaselines, Problem):
             scores, val = self.chain_scores(cands, packed=d2c is None) if self.chain else self.live_scores(cands)
             if d2c is None:
                 counts = {p: len(self.zoo.scenario.party(p).split("val").y) for p in val}
-                table = ChainGraphTable(decision_index(cands, self.n_points), self.n_points, scores, val, counts)
+                table = ChainGraphTable(chain_candidates(self.n_points), self.n_points, scores, val, counts)
             else:
                 table = GraphTable(d2c, cands, scores, val)
             extra = {"candidates": len(cands), "build_seconds": round(time.perf_counter() - start, 1)}

@@ -13,6 +13,7 @@ spaces of 3 * 4**15 > 10**9 raw decisions fit; its per-sample val scores are bit
 """
 
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -82,9 +83,11 @@ def chain_canonical(matrix: np.ndarray, k: int) -> np.ndarray:
     return kept + output * 4**k
 
 
+@cache
 def chain_candidates(k: int) -> np.ndarray:
     """Every canonical decision of a k-point chain, as sorted raw decision indices ((k + 3) * 2**k): built
-    back from each output, a point's switch pair kept where the rule keeps both its switches."""
+    back from each output, a point's switch pair kept where the rule keeps both its switches (made once per
+    k, read-only: every table of k points, and each of its fidelity views, checks its rows against it)."""
     index = np.arange(3, dtype=np.int64) * 4**k
     need_a, need_b = index != 4**k, index != 0
     for j in reversed(range(k)):
@@ -94,7 +97,9 @@ def chain_candidates(k: int) -> np.ndarray:
             ok = (kept_ab == ab) & (kept_ba == ba)
             parts.append((index[ok] + (int(ab) << j) + (int(ba) << (k + j)), before_a[ok], before_b[ok]))
         index, need_a, need_b = (np.concatenate(x) for x in zip(*parts, strict=True))
-    return np.sort(index)
+    index.sort()
+    index.flags.writeable = False
+    return index
 
 
 def pack_bits(samples: np.ndarray) -> np.ndarray:
@@ -230,17 +235,11 @@ class GraphTable(_GraphTableBase):
         missing = {"decision_to_candidate", "candidates"} - set(arrays)
         if missing:
             raise InputError(f"graph table: missing arrays {sorted(missing)}; got {sorted(arrays)}")
-        scores = {
-            k.removeprefix("scores."): np.asarray(v, dtype=float) for k, v in arrays.items() if k.startswith("scores.")
-        }
-        samples = {
-            k.removeprefix("samples."): np.ascontiguousarray(v) for k, v in arrays.items() if k.startswith("samples.")
-        }
         return cls(
             np.asarray(arrays["decision_to_candidate"]).astype(np.int64),
             np.asarray(arrays["candidates"], dtype=float),
-            scores,
-            samples,
+            {s: np.asarray(v, dtype=float) for s, v in named(arrays, "scores.").items()},
+            {p: np.ascontiguousarray(v) for p, v in named(arrays, "samples.").items()},
         )
 
 
@@ -308,7 +307,7 @@ class ChainGraphTable(_GraphTableBase):
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {
-            "canonical": self.canonical,
+            "canonical": np.array(self.canonical),  # a writable copy (torch takes no read-only array)
             "k": np.array([self.k], dtype=np.int64),
             **{f"scores.{s}": v for s, v in self.scores.items()},
             **{f"bits.{p}": v for p, v in self.bits.items()},
@@ -319,14 +318,15 @@ class ChainGraphTable(_GraphTableBase):
     def _from_arrays(cls, arrays: dict[str, np.ndarray]) -> "ChainGraphTable":
         if "k" not in arrays:
             raise InputError(f"chain graph table: missing array 'k'; got {sorted(arrays)}")
-
-        def named(prefix):
-            return {k.removeprefix(prefix): np.asarray(v) for k, v in arrays.items() if k.startswith(prefix)}
-
         return cls(
             np.asarray(arrays["canonical"]).astype(np.int64),
             int(np.asarray(arrays["k"])[0]),
-            {s: np.asarray(v, dtype=float) for s, v in named("scores.").items()},
-            {p: np.asarray(v, dtype=np.uint8) for p, v in named("bits.").items()},
-            {p: int(v[0]) for p, v in named("sample_count.").items()},
+            {s: np.asarray(v, dtype=float) for s, v in named(arrays, "scores.").items()},
+            {p: np.asarray(v, dtype=np.uint8) for p, v in named(arrays, "bits.").items()},
+            {p: int(v[0]) for p, v in named(arrays, "sample_count.").items()},
         )
+
+
+def named(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """The arrays whose name starts with `prefix` (`scores.val`, ...), by the rest of their name."""
+    return {k.removeprefix(prefix): np.asarray(v) for k, v in arrays.items() if k.startswith(prefix)}
