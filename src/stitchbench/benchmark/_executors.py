@@ -155,9 +155,11 @@ def _ray_job(job_json: str, files: dict[str, bytes], device: str) -> JobResult:
 
 
 def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: str | None, on_result: OnResult) -> None:
-    """Run each job as a Ray task (on a local Ray started here, or the cluster at `address`). Ctrl-C cancels
-    the queued tasks and stops those under way; the tasks that finished (within STOP_GRACE seconds) are kept
-    before the KeyboardInterrupt goes on (and a local Ray stops)."""
+    """Run each job as a Ray task (on a local Ray started here, or the cluster at `address`), no more at a time
+    than the Ray's CPUs (GPUs on CUDA) take: none waits in Ray's queue. Ctrl-C submits no more; the tasks under
+    way that finish within STOP_GRACE seconds are kept before the KeyboardInterrupt goes on (and a local Ray
+    stops: so do the tasks). Queued tasks are not `ray.cancel`led: a cancel that meets a task's start aborts
+    the driver (Ray 2.60, `Tried to complete task that was not pending`, 1 Ctrl-C in 12 under load)."""
     try:
         import psutil
         import ray
@@ -175,18 +177,24 @@ def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: st
             heads = new_children(before)
         files = ray.put(bundle(workspace))
         task = ray.remote(**ray_resources(workspace.device))(_ray_job)
-        unsaved = [task.remote(job.model_dump_json(), files, workspace.device.type) for job in jobs]
+        capacity = max(1, int(ray.cluster_resources().get("GPU" if workspace.device.type == "cuda" else "CPU", 1)))
+        todo, running = iter(jobs), []
+
+        def top_up(finished: int = 0) -> None:  # `finished` of `running` are done, not yet saved
+            while len(running) - finished < capacity and (job := next(todo, None)) is not None:
+                running.append(task.remote(job.model_dump_json(), files, workspace.device.type))
+
+        top_up()
         try:
-            while unsaved:
-                [done], _ = ray.wait(unsaved, num_returns=1)
+            while running:
+                [done], _ = ray.wait(running, num_returns=1)
+                top_up(finished=1)  # the next job starts while this one is saved
                 on_result(ray.get(done))
-                unsaved.remove(done)
+                running.remove(done)
         except KeyboardInterrupt:
-            for ref in unsaved:  # a queued task never starts; one under way gets a KeyboardInterrupt
-                ray.cancel(ref)
-            ready, _ = ray.wait(unsaved, num_returns=len(unsaved), timeout=STOP_GRACE)
+            ready = ray.wait(running, num_returns=len(running), timeout=STOP_GRACE)[0] if running else []
             for ref in ready:  # finished ones (saved again where the save was under way: atomic, harmless)
-                with suppress(ray.exceptions.RayError):  # cancelled or failed
+                with suppress(ray.exceptions.RayError):  # failed (a terminal's Ctrl-C reaches the tasks too)
                     on_result(ray.get(ref))
             raise
     finally:
