@@ -6,7 +6,8 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,17 +75,27 @@ def parse(loads: Callable[[str], Any], text: str, what: str, limit: int = MAX_DE
     return data
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a unique temporary file and a rename: never half-written, race-free."""
+@contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """A unique temporary path next to `path`, for the caller to write; renamed to `path` when the block ends
+    (synced first), removed if it raises: `path` is never half-written, race-free."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARKER}", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, FILE_MODE)  # mkstemp's 0600 would hide results from the user's group
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        try:
+            os.fchmod(fd, FILE_MODE)  # mkstemp's 0600 would hide results from the user's group
+        finally:
+            os.close(fd)
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` whole or not at all (`atomic_file`)."""
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)

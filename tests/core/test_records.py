@@ -190,3 +190,26 @@ def test_a_runs_job_tables_unite_the_jobs_columns(tmp_path):
     assert ev.job.tolist() == ["a", "a", "b"] and ev["x.p"].tolist() == [1.0, 2.0, 0.5]
     assert ev["x.q"].isna().tolist() == [True, True, False]
     assert ev.finite.fillna(True).astype(bool).tolist() == [True, False, True]
+
+
+@pytest.mark.parametrize("join", [1, 64])
+def test_a_job_table_written_a_few_jobs_at_a_time_is_the_joined_table(tmp_path, monkeypatch, join):
+    """`write_job_tables` (a large run's evaluations never whole in memory) writes what `job_tables` joins, a
+    row group per JOIN_FILES jobs: the column a job lacks null there, an integer column next to a float one
+    float, in the jobs' order; no job file: an empty table."""
+    import pyarrow.parquet as pq
+
+    import stitchbench.results._store as store
+
+    monkeypatch.setattr(store, "JOIN_FILES", join)
+    run = RunDir(tmp_path)
+    run.save_job("a", {"evaluations": pd.DataFrame({"job": ["a", "a"], "x.p": [1, 2], "finite": [True, False]})})
+    run.save_job("e", {"evaluations": pd.DataFrame({"job": pd.Series([], dtype=str)})})
+    run.save_job("b", {"evaluations": pd.DataFrame({"job": ["b"], "x.p": [0.5], "x.q": [3.0], "f.y": [0.25]})})
+    run.write_job_tables(["a", "e", "b", "never-ran"], "evaluations", "evaluations.parquet")
+    written = pd.read_parquet(tmp_path / "evaluations.parquet")
+    pd.testing.assert_frame_equal(written, run.job_tables(["a", "e", "b"], "evaluations"), check_like=False)
+    assert pq.ParquetFile(tmp_path / "evaluations.parquet").num_row_groups == (2 if join == 1 else 1)
+    assert run.table("evaluations", lambda c: c == "f.y")["f.y"].isna().tolist() == [True, True, False]
+    run.write_job_tables(["never-ran"], "evaluations", "none.parquet")
+    assert pd.read_parquet(tmp_path / "none.parquet").empty and not list(tmp_path.glob(".*.tmp"))

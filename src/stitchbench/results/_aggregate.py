@@ -6,6 +6,7 @@ import pandas as pd
 from stitchbench._hashing import file_sha256
 
 from ._analyses import declared
+from ._anytime import trace_column
 from ._indicators import anytime, failed_jobs, job_indicators
 from ._report import write_report
 from ._statistics import pairwise_tests
@@ -38,12 +39,12 @@ def write_outputs(run: RunDir, manifest: dict):
     claims and the report; `manifest["aggregates"]` gets every aggregate's sha256 (the caller saves it)."""
     instances = instances_of(manifest)
     jobs = manifest["jobs"]
-    evaluations = run.job_tables(list(jobs), "evaluations")
+    run.write_job_tables(list(jobs), "evaluations", "evaluations.parquet")
     fronts = run.job_tables(list(jobs), "front")
-    write_parquet(run.file("evaluations.parquet"), evaluations)
     write_parquet(run.file("fronts.parquet"), fronts)
     done = [j for j, s in jobs.items() if s["status"] == "done"]
     fronts_done = fronts[fronts.job.isin(done)] if len(fronts) else fronts
+    evaluations = run.table("evaluations", lambda c: trace_column(c) or c == "finite")  # not the decisions
     evals_done = evaluations[evaluations.job.isin(done)] if len(evaluations) else evaluations
     baselines = run.table("baselines")
     exact = run.table("exact_fronts")

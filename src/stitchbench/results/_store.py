@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from stitchbench._files import atomic_write, check_folder, parse, read_regular, temporary
+from stitchbench._files import atomic_file, atomic_write, check_folder, parse, read_regular, temporary
 from stitchbench._hashing import config_hash, file_sha256
 from stitchbench.errors import InputError, explain
 from stitchbench.moo._instance import ProblemInstance
@@ -33,6 +33,7 @@ RUN_MANIFEST = "manifest.json"
 RESULTS_FORMAT = 1  # the run folder's layout (docs/results.md); a manifest without `results_format` is format 1
 LOCK = ".stitchbench.lock"
 READ_THREADS = 4  # threads reading job files
+JOIN_FILES = 64  # job files joined into one row group of a run table (`write_job_tables`)
 HOLDER = ".stitchbench.holder"  # the lock holder's pid and host (the lock itself is released when it dies)
 AGGREGATES = (  # built from the job files; the manifest records their sha256
     "evaluations.parquet",
@@ -120,6 +121,14 @@ def write_json(path: Path, obj: Any) -> None:
 
 def write_parquet(path: Path, df: pd.DataFrame) -> None:
     atomic_write(path, df.to_parquet(index=False))
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` with `schema`'s columns, in its order and types: those it lacks null."""
+    return pa.Table.from_arrays(
+        [table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type) for f in schema],
+        schema=schema,
+    )
 
 
 def instances_of(manifest: dict[str, Any]) -> dict[str, ProblemInstance]:
@@ -292,6 +301,22 @@ class RunDir:
         with ThreadPoolExecutor(READ_THREADS) as pool:
             tables = [t for t in pool.map(pq.read_table, files) if t.num_rows]
         return pa.concat_tables(tables, promote_options="permissive").to_pandas() if tables else pd.DataFrame()
+
+    def write_job_tables(self, job_ids: list[str], what: str, name: str) -> None:
+        """Every job's `what` table, concatenated into the run file `name` (atomically): the columns of every
+        instance, a job's missing ones null, JOIN_FILES jobs at a time, so the whole table is never in memory
+        (a large run's evaluations are tens of GB as one frame)."""
+        files = [f for f in (self.job_file(j, f"{what}.parquet") for j in job_ids) if f.is_file()]
+        if not files:
+            return write_parquet(self.file(name), pd.DataFrame())
+        with ThreadPoolExecutor(READ_THREADS) as pool:
+            schema = pa.unify_schemas(list(pool.map(pq.read_schema, files)), promote_options="permissive")
+            schema = schema.remove_metadata()  # each job file's pandas metadata describes its columns only
+            with atomic_file(self.file(name)) as tmp, pq.ParquetWriter(str(tmp), schema) as writer:
+                for start in range(0, len(files), JOIN_FILES):
+                    tables = [t for t in pool.map(pq.read_table, files[start : start + JOIN_FILES]) if t.num_rows]
+                    if tables:
+                        writer.write_table(conform(pa.concat_tables(tables, promote_options="permissive"), schema))
 
     def table(self, name: str, select: Callable[[str], bool] | None = None) -> pd.DataFrame:
         """A run table; with `select`, only the columns it accepts (a run's evaluations have a column per
