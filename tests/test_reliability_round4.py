@@ -440,20 +440,27 @@ class NamedJob(str):
         return str(self)
 
 
-def test_ray_tasks_are_submitted_no_faster_than_its_cpus_take_them_and_ctrl_c_cancels_none(monkeypatch):
-    """Nothing waits in Ray's queue (a job is submitted as one finishes), so Ctrl-C has no queued task to
+def test_ray_tasks_are_submitted_no_faster_than_its_slots_take_them_and_ctrl_c_cancels_none(monkeypatch):
+    """No more tasks are in flight than `workers` or the Ray's slots, whichever is more (the next one submitted
+    as one ends, before it is saved), so a local Ray queues none and Ctrl-C has no queued task to
     `ray.cancel`: a cancel that meets a task's start aborts the driver (Ray 2.60, 1 Ctrl-C in 12 under load).
     The tasks under way when Ctrl-C comes are waited for and kept; none is submitted after it."""
     from stitchbench.benchmark import _executors
 
-    fake = ScriptedRay(cpus=3)
-    monkeypatch.setitem(sys.modules, "ray", fake)
     monkeypatch.setattr(_executors, "bundle", lambda _ws: {})
     workspace = type("Ws", (), {"device": torch.device("cpu")})()
     jobs = [NamedJob(f"job{i}") for i in range(10)]
-    kept = []
-    _executors.run_ray(jobs, workspace, 3, None, kept.append)
-    assert kept == jobs and fake.most == 3 and not fake.cancelled
+    for cpus, workers in ((3, 2), (2, 3)):  # a cluster with more slots than workers; a Ray with fewer
+        fake, kept, submitted = ScriptedRay(cpus), [], []
+        monkeypatch.setitem(sys.modules, "ray", fake)
+
+        def save(result, fake=fake, kept=kept, submitted=submitted):
+            kept.append(result)
+            submitted.append(len(fake.submitted))
+
+        _executors.run_ray(jobs, workspace, workers, None, save)
+        assert kept == jobs and fake.most == 3 and not fake.cancelled
+        assert submitted[0] == 4  # the fourth job was submitted before the first was saved
 
     fake, kept = ScriptedRay(cpus=3), []
     monkeypatch.setitem(sys.modules, "ray", fake)
@@ -468,6 +475,15 @@ def test_ray_tasks_are_submitted_no_faster_than_its_cpus_take_them_and_ctrl_c_ca
     # job3 was being saved at Ctrl-C (saved again: atomic); jobs 4-6 were under way; none was submitted after
     assert kept == [*jobs[:4], *jobs[3:7]] and fake.submitted == jobs[:7] and not fake.cancelled
     assert fake.most == 3
+
+
+def test_a_ray_runs_as_many_tasks_at_once_as_it_has_slots():
+    from stitchbench.benchmark._executors import ray_slots
+
+    assert ray_slots({"CPU": 16.0, "GPU": 2.0}, torch.device("cpu")) == 16
+    assert ray_slots({"CPU": 16.0, "GPU": 2.0}, torch.device("cuda")) == 2
+    assert ray_slots({"CPU": 1.0, "GPU": 4.0}, torch.device("cuda")) == 1  # a task asks a CPU too
+    assert ray_slots({"CPU": 2.5}, torch.device("cuda")) == 0 and ray_slots({}, torch.device("cpu")) == 0
 
 
 # ---------------------------------------------------------------- G: zoo import checks what it compares against

@@ -204,7 +204,7 @@ def test_a_job_table_written_a_few_jobs_at_a_time_is_the_joined_table(tmp_path, 
     monkeypatch.setattr(store, "JOIN_FILES", join)
     run = RunDir(tmp_path)
     run.save_job("a", {"evaluations": pd.DataFrame({"job": ["a", "a"], "x.p": [1, 2], "finite": [True, False]})})
-    run.save_job("e", {"evaluations": pd.DataFrame({"job": pd.Series([], dtype=str)})})
+    run.save_job("e", {"evaluations": pd.DataFrame({"job": [], "x.p": [], "f.y": []})})  # failed at once: float64
     run.save_job("b", {"evaluations": pd.DataFrame({"job": ["b"], "x.p": [0.5], "x.q": [3.0], "f.y": [0.25]})})
     run.write_job_tables(["a", "e", "b", "never-ran"], "evaluations", "evaluations.parquet")
     written = pd.read_parquet(tmp_path / "evaluations.parquet")
@@ -213,3 +213,30 @@ def test_a_job_table_written_a_few_jobs_at_a_time_is_the_joined_table(tmp_path, 
     assert run.table("evaluations", lambda c: c == "f.y")["f.y"].isna().tolist() == [True, True, False]
     run.write_job_tables(["never-ran"], "evaluations", "none.parquet")
     assert pd.read_parquet(tmp_path / "none.parquet").empty and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_job_table_that_cannot_be_written_whole_leaves_no_file(tmp_path, monkeypatch):
+    """The disk fills while `write_job_tables` writes its second row group: it raises, and neither the run
+    file nor a temporary one is left (the next run's aggregation writes it again)."""
+    import errno
+
+    import pyarrow.parquet as pq
+
+    import stitchbench.results._store as store
+
+    monkeypatch.setattr(store, "JOIN_FILES", 1)
+    run = RunDir(tmp_path)
+    for j in ("a", "b"):
+        run.save_job(j, {"evaluations": pd.DataFrame({"job": [j], "f.y": [0.5]})})
+    write_table, calls = pq.ParquetWriter.write_table, []
+
+    def full(writer, table, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write_table(writer, table, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+    with pytest.raises(OSError, match="No space left"):
+        run.write_job_tables(["a", "b"], "evaluations", "evaluations.parquet")
+    assert not (tmp_path / "evaluations.parquet").exists() and not list(tmp_path.glob(".*.tmp"))

@@ -156,10 +156,12 @@ def _ray_job(job_json: str, files: dict[str, bytes], device: str) -> JobResult:
 
 def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: str | None, on_result: OnResult) -> None:
     """Run each job as a Ray task (on a local Ray started here, or the cluster at `address`), no more at a time
-    than the Ray's CPUs (GPUs on CUDA) take: none waits in Ray's queue. Ctrl-C submits no more; the tasks under
-    way that finish within STOP_GRACE seconds are kept before the KeyboardInterrupt goes on (and a local Ray
-    stops: so do the tasks). Queued tasks are not `ray.cancel`led: a cancel that meets a task's start aborts
-    the driver (Ray 2.60, `Tried to complete task that was not pending`, 1 Ctrl-C in 12 under load)."""
+    than `workers` or, where it has more, the Ray's task slots (CPUs; on CUDA, GPUs too), read again as each
+    job ends: on a local Ray none waits in its queue. Ctrl-C submits no more; the tasks under way that finish
+    within STOP_GRACE seconds are kept before the KeyboardInterrupt goes on, and the rest end with the driver's
+    Ray session (a local Ray stops; a cluster ends the job's tasks when its driver leaves). Nothing is
+    `ray.cancel`led: a cancel that meets a task's start aborts the driver (Ray 2.60, `Tried to complete task
+    that was not pending`, 1 Ctrl-C in 12 under load)."""
     try:
         import psutil
         import ray
@@ -177,10 +179,10 @@ def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: st
             heads = new_children(before)
         files = ray.put(bundle(workspace))
         task = ray.remote(**ray_resources(workspace.device))(_ray_job)
-        capacity = max(1, int(ray.cluster_resources().get("GPU" if workspace.device.type == "cuda" else "CPU", 1)))
         todo, running = iter(jobs), []
 
         def top_up(finished: int = 0) -> None:  # `finished` of `running` are done, not yet saved
+            capacity = max(workers, ray_slots(ray.cluster_resources(), workspace.device))
             while len(running) - finished < capacity and (job := next(todo, None)) is not None:
                 running.append(task.remote(job.model_dump_json(), files, workspace.device.type))
 
@@ -200,6 +202,12 @@ def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: st
     finally:
         if started:
             stop_ray(ray, new_children(before) if heads is None else heads, owner)  # heads None: init interrupted
+
+
+def ray_slots(resources: dict[str, float], device: torch.device) -> int:
+    """How many of the tasks `ray_resources` asks for a Ray with `resources` runs at once."""
+    slots = resources.get("CPU", 0)
+    return int(min(slots, resources.get("GPU", 0)) if device.type == "cuda" else slots)
 
 
 def new_children(before: set | None) -> set:

@@ -305,18 +305,19 @@ class RunDir:
     def write_job_tables(self, job_ids: list[str], what: str, name: str) -> None:
         """Every job's `what` table, concatenated into the run file `name` (atomically): the columns of every
         instance, a job's missing ones null, JOIN_FILES jobs at a time, so the whole table is never in memory
-        (a large run's evaluations are tens of GB as one frame)."""
+        (a large run's evaluations are tens of GB as one frame). Jobs without rows add nothing: a job that
+        failed before its first evaluation has no column types to unite."""
         files = [f for f in (self.job_file(j, f"{what}.parquet") for j in job_ids) if f.is_file()]
-        if not files:
-            return write_parquet(self.file(name), pd.DataFrame())
         with ThreadPoolExecutor(READ_THREADS) as pool:
+            files = [f for f, meta in zip(files, pool.map(pq.read_metadata, files), strict=True) if meta.num_rows]
+            if not files:
+                return write_parquet(self.file(name), pd.DataFrame())
             schema = pa.unify_schemas(list(pool.map(pq.read_schema, files)), promote_options="permissive")
             schema = schema.remove_metadata()  # each job file's pandas metadata describes its columns only
             with atomic_file(self.file(name)) as tmp, pq.ParquetWriter(str(tmp), schema) as writer:
                 for start in range(0, len(files), JOIN_FILES):
-                    tables = [t for t in pool.map(pq.read_table, files[start : start + JOIN_FILES]) if t.num_rows]
-                    if tables:
-                        writer.write_table(conform(pa.concat_tables(tables, promote_options="permissive"), schema))
+                    tables = list(pool.map(pq.read_table, files[start : start + JOIN_FILES]))
+                    writer.write_table(conform(pa.concat_tables(tables, promote_options="permissive"), schema))
 
     def table(self, name: str, select: Callable[[str], bool] | None = None) -> pd.DataFrame:
         """A run table; with `select`, only the columns it accepts (a run's evaluations have a column per
