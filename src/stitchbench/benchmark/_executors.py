@@ -157,12 +157,11 @@ def _ray_job(job_json: str, files: dict[str, bytes], device: str) -> JobResult:
 def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: str | None, on_result: OnResult) -> None:
     """Run each job as a Ray task (on a local Ray started here, or the cluster at `address`), no more at a time
     than `workers` or, where it has more, the Ray's task slots (CPUs; on CUDA, GPUs too), read again as each
-    job ends: on a local Ray none waits in its queue. Ctrl-C submits no more and interrupts a local Ray's tasks
-    under way (SIGINT, as a terminal's Ctrl-C does); those that finish within STOP_GRACE seconds are kept
-    before the KeyboardInterrupt goes on, and the rest end with the driver's Ray session (a local Ray stops; a
-    cluster ends the job's tasks when its driver leaves). Nothing is `ray.cancel`led: a cancel that meets a
-    task's start aborts the driver (Ray 2.60, `Tried to complete task that was not pending`, 1 Ctrl-C in 12
-    under load)."""
+    job ends: on a local Ray none waits in its queue. Ctrl-C submits no more; the tasks under way that finish
+    within STOP_GRACE seconds are kept before the KeyboardInterrupt goes on, and the rest end with the driver's
+    Ray session (a local Ray stops; a cluster ends the job's tasks when its driver leaves). Nothing is
+    `ray.cancel`led: a cancel that meets a task's start aborts the driver (Ray 2.60, `Tried to complete task
+    that was not pending`, 1 Ctrl-C in 12 under load)."""
     try:
         import psutil
         import ray
@@ -195,7 +194,6 @@ def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: st
                 running.remove(done)
                 top_up()
         except KeyboardInterrupt:
-            interrupt_tasks(owner)
             ready = ray.wait(running, num_returns=len(running), timeout=STOP_GRACE)[0] if running else []
             for ref in ready:  # finished ones (saved again where the save was under way: atomic, harmless)
                 with suppress(ray.exceptions.RayError):  # failed (a terminal's Ctrl-C reaches the tasks too)
@@ -204,17 +202,6 @@ def run_ray(jobs: Sequence[Job], workspace: Workspace, workers: int, address: st
     finally:
         if started:
             stop_ray(ray, new_children(before) if heads is None else heads, owner)  # heads None: init interrupted
-
-
-def interrupt_tasks(owner: str | None) -> None:
-    """SIGINT to the processes of a local Ray (marked with `owner`) that run a job: it stops, as the process
-    executor's workers do at Ctrl-C."""
-    import psutil
-
-    for p in owned(owner):
-        with suppress(psutil.Error):
-            if " ".join(p.cmdline()).startswith(f"ray::{_ray_job.__name__}"):
-                p.send_signal(signal.SIGINT)
 
 
 def ray_slots(resources: dict[str, float], device: torch.device) -> int:
