@@ -154,7 +154,8 @@ def test_the_reports_area_table_ranks_by_area_with_the_mann_whitney_verdicts(fas
 
 def test_a_trace_is_the_hypervolume_of_everything_evaluated_so_far(monkeypatch):
     """After each evaluation (a NaN row: none), the hypervolume of all finite rows so far, as
-    `indicators.hypervolume` computes it from scratch; the same in a pool of processes as in the driver."""
+    `indicators.hypervolume` computes it from scratch, over several of the blocks `trace` screens at once
+    (repeated rows included); the same in a pool of processes as in the driver."""
     from stitchbench.results import _indicators
     from stitchbench.results._indicators import hypervolume
 
@@ -162,9 +163,11 @@ def test_a_trace_is_the_hypervolume_of_everything_evaluated_so_far(monkeypatch):
     rec = record("i0").model_copy(update={"objectives": ["A", "B", "C"], "maximize": [True, True, False]})
     rec = rec.model_copy(update={"bounds": [(0, 1)] * 3, "reference_point": [0, 0, 1]})
     tasks = []
+    rows = 2 * _indicators.TRACE_BLOCK + 50
     for _ in range(4):
-        F = rng.uniform(0, 1, (60, 3))
-        F[rng.choice(60, 5, replace=False)] = np.nan
+        F = rng.uniform(0, 1, (rows, 3))
+        F[rng.choice(rows, 40, replace=False)] = np.nan
+        F[rows - 60 :] = F[:60]  # evaluated again: dominated by themselves, they change nothing
         tasks.append((F, rec))
     alone = _indicators.traces(tasks)
     for (F, _), hv in zip(tasks, alone, strict=True):

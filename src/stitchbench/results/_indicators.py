@@ -141,6 +141,9 @@ def checkpoint_hypervolumes(F: np.ndarray, rec: ProblemInstance) -> list[float]:
     return [hypervolume(F[:k], rec) for k in checkpoints(len(F))]
 
 
+TRACE_BLOCK = 256  # rows checked against the archive at once (`trace`)
+
+
 def trace(F: np.ndarray, rec: ProblemInstance) -> np.ndarray:
     """The hypervolume of everything evaluated so far, after each row of F (in evaluation order; rows not
     finite count as not evaluated): computed where the non-dominated archive changes, carried forward."""
@@ -148,12 +151,17 @@ def trace(F: np.ndarray, rec: ProblemInstance) -> np.ndarray:
     G = N * np.where(rec.maximize, 1.0, -1.0)  # every objective maximized
     indicator = moocore.Hypervolume(ref=rec.reference_point, maximise=rec.maximize)
     archive, changed, values = np.empty(0, dtype=int), [], []
-    for i in np.flatnonzero(np.isfinite(F).all(1)):
-        if (G[archive] >= G[i]).all(1).any():
-            continue
-        archive = np.append(archive[~(G[i] >= G[archive]).all(1)], i)  # i and what it leaves
-        changed.append(i)
-        values.append(indicator(N[archive]))
+    finite = np.flatnonzero(np.isfinite(F).all(1))
+    for start in range(0, len(finite), TRACE_BLOCK):
+        rows = finite[start : start + TRACE_BLOCK]
+        # a row the archive already dominates stays dominated (whatever replaces a member dominates it too)
+        rows = rows[~(G[archive][:, None] >= G[rows][None]).all(2).any(0)]
+        for i in rows:
+            if (G[archive] >= G[i]).all(1).any():
+                continue
+            archive = np.append(archive[~(G[i] >= G[archive]).all(1)], i)  # i and what it leaves
+            changed.append(i)
+            values.append(indicator(N[archive]))
     last = np.searchsorted(changed, np.arange(len(F)), side="right") - 1
     return np.where(last >= 0, np.array([0.0, *values])[last + 1], 0.0)
 
