@@ -680,17 +680,45 @@ def stitched_cache(tmp_path_factory, zoo, cache_dir):
 @pytest.mark.parametrize("kind", ["stitches", "ensemble-tables", "graph-tables", "references"])
 @pytest.mark.parametrize("damage", ["weights", "manifest"])
 def test_a_damaged_cache_entry_is_refused_before_the_run_folder(kind, damage, stitched_cache, tmp_path, capsys):
-    """Truncated weights or a manifest that is not JSON, in any kind of entry a run reads: exit 2 with one line
-    naming the entry and saying to delete it, and no run folder."""
+    """Truncated weights or a manifest that is not JSON, in every entry of a kind a run reads (not all of them
+    are read): exit 2 with one line naming the entry and saying to delete it, and no run folder."""
     suite, built = stitched_cache
     cache, out = tmp_path / "cache", tmp_path / "o"
     shutil.copytree(built, cache)
-    entry = next(p for p in sorted((cache / kind).iterdir()) if (p / "manifest.json").is_file())
-    file = entry / ("weights.safetensors" if damage == "weights" else "manifest.json")
-    file.write_bytes(file.read_bytes()[:100])
+    files = [
+        p / ("weights.safetensors" if damage == "weights" else "manifest.json")
+        for p in sorted((cache / kind).iterdir())
+        if (p / "manifest.json").is_file()
+    ]
+    for file in files:
+        file.write_bytes(file.read_bytes()[:100])
     code, _, err = cli(capsys, "--cache", cache, "run", suite, "--out", out)
-    one_line_refusal(code, err, f"delete the cache entry {entry} to rebuild it")
-    assert str(file) in err and not out.exists()
+    one_line_refusal(code, err, "to rebuild it")
+    assert any(f"delete the cache entry {f.parent} to rebuild it" in err and str(f) in err for f in files), err
+    assert not out.exists()
+
+
+def test_a_models_flops_are_counted_once_stored_and_refused_when_damaged(zoo, tmp_path, monkeypatch):
+    """A model's FLOPs are counted once and stored in the cache; a zoo that finds them reads them (no count);
+    a damaged entry is refused, naming it. A zoo without a cache counts them itself."""
+    import dataclasses
+
+    from stitchbench._artifacts import IntegrityError
+    from stitchbench.problems import _baselines
+
+    record, example = zoo.records[0], zoo.scenario.example()
+    counted = _baselines.count_flops(record.module, example[:1])
+    fresh = lambda cache: dataclasses.replace(zoo, cache_dir=cache, memo={}, _probs={})  # noqa: E731
+    assert _baselines.model_flops(fresh(tmp_path), record, example) == counted > 0
+    assert _baselines.model_flops(fresh(None), record, example) == counted
+    [entry] = (tmp_path / "flops").iterdir()
+    monkeypatch.setattr(_baselines, "count_flops", lambda *_: pytest.fail("counted again"))
+    assert _baselines.model_flops(fresh(tmp_path), record, example) == counted
+    weights = entry / "weights.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # the count's last byte
+    with pytest.raises(IntegrityError, match=f"delete the cache entry {entry}"):
+        _baselines.model_flops(fresh(tmp_path), record, example)
 
 
 def test_check_refuses_an_out_that_cannot_be_written(tmp_path, capsys):

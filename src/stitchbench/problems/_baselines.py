@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from stitchbench._artifacts import ArtifactStore
 from stitchbench.moo._api import Objective
 from stitchbench.moo._scoring import WeightedScores, weighted_scores
 from stitchbench.stitching import count_flops
@@ -31,10 +32,21 @@ def reference_models(
 
 
 def model_flops(zoo: Zoo, record: ModelRecord, example: torch.Tensor) -> int:
-    """FLOPs per sample of one of the zoo's models, memoized in the zoo (by the model's content address)."""
+    """FLOPs per sample of one of the zoo's models, memoized in the zoo and stored in its cache (by the
+    model's content address and input shape): counting runs torch's FlopCounterMode, whose first use in a
+    process imports torch._dynamo (about 2 s)."""
     key = ("flops", record.artifact.key)
     if key not in zoo.memo:
-        zoo.memo[key] = count_flops(record.module, example[:1])
+
+        def build() -> tuple[dict[str, torch.Tensor], dict]:
+            return {"flops": torch.tensor([count_flops(record.module, example[:1])], dtype=torch.int64)}, {}
+
+        if zoo.cache_dir is None:
+            tensors = build()[0]
+        else:
+            config = {"model": record.artifact.key, "input": list(example.shape[1:])}
+            tensors = ArtifactStore(zoo.cache_dir, "flops").get_or_build(config, build).tensors()
+        zoo.memo[key] = int(tensors["flops"][0])
     return zoo.memo[key]
 
 

@@ -93,12 +93,13 @@ def train_kind(
 class Zoo:
     """The trained models of one scenario, with memoized predictions on every party's splits; its torch work
     (predictions here, stitching and tables of the problems built on it) runs on `device`, `eval_batch_size`
-    samples per forward pass."""
+    samples per forward pass; what is derived from its models is stored in `cache_dir` (None: memoized only)."""
 
     scenario: Scenario
     records: list[ModelRecord]
     device: torch.device = CPU
     eval_batch_size: int = EVAL_BATCH_SIZE
+    cache_dir: Path | None = None
     _probs: dict = field(default_factory=dict, repr=False)
     memo: dict = field(default_factory=dict, repr=False)  # what problems derive from these models (by content)
 
@@ -259,4 +260,4 @@ def build_zoo(
     cache = Path(cache_dir or default_cache_dir())
     models = [(scenario, c) for c in zoo_configs(scenario, archs, kinds, seeds, recipe)]
     records = [ModelRecord(a) for a in train_models(cache, models, workers, on_model, device)]
-    return Zoo(scenario, records, device, scenario_recipe(scenario, recipe).eval_batch_size)
+    return Zoo(scenario, records, device, scenario_recipe(scenario, recipe).eval_batch_size, cache)
