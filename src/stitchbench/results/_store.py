@@ -294,25 +294,31 @@ class RunDir:
                 f"(first: {bad[0]}); rerun `stitchbench run` with the same suite and --out to recompute them"
             )
 
+    def nonempty_job_files(self, job_ids: list[str], what: str, pool: ThreadPoolExecutor) -> dict[Path, pa.Schema]:
+        """The jobs' `what` files that hold rows, with their schemas (each footer read once, in `pool`'s
+        threads). Jobs without rows add nothing: a job that failed before its first evaluation has no column
+        types to unite."""
+        files = [f for f in (self.job_file(j, f"{what}.parquet") for j in job_ids) if f.is_file()]
+        metas = pool.map(pq.read_metadata, files)
+        return {f: meta.schema.to_arrow_schema() for f, meta in zip(files, metas, strict=True) if meta.num_rows}
+
     def job_tables(self, job_ids: list[str], what: str) -> pd.DataFrame:
         """Every job's `what` table, concatenated (read in threads: Parquet decoding releases the GIL; joined
         by Arrow, which unites the instances' differing columns faster than pandas)."""
-        files = [f for f in (self.job_file(j, f"{what}.parquet") for j in job_ids) if f.is_file()]
         with ThreadPoolExecutor(READ_THREADS) as pool:
-            tables = [t for t in pool.map(pq.read_table, files) if t.num_rows]
+            tables = list(pool.map(pq.read_table, self.nonempty_job_files(job_ids, what, pool)))
         return pa.concat_tables(tables, promote_options="permissive").to_pandas() if tables else pd.DataFrame()
 
     def write_job_tables(self, job_ids: list[str], what: str, name: str) -> None:
         """Every job's `what` table, concatenated into the run file `name` (atomically): the columns of every
         instance, a job's missing ones null, JOIN_FILES jobs at a time, so the whole table is never in memory
-        (a large run's evaluations are tens of GB as one frame). Jobs without rows add nothing: a job that
-        failed before its first evaluation has no column types to unite."""
-        files = [f for f in (self.job_file(j, f"{what}.parquet") for j in job_ids) if f.is_file()]
+        (a large run's evaluations are tens of GB as one frame)."""
         with ThreadPoolExecutor(READ_THREADS) as pool:
-            files = [f for f, meta in zip(files, pool.map(pq.read_metadata, files), strict=True) if meta.num_rows]
-            if not files:
+            schemas = self.nonempty_job_files(job_ids, what, pool)
+            if not schemas:
                 return write_parquet(self.file(name), pd.DataFrame())
-            schema = pa.unify_schemas(list(pool.map(pq.read_schema, files)), promote_options="permissive")
+            files = list(schemas)
+            schema = pa.unify_schemas(list(schemas.values()), promote_options="permissive")
             schema = schema.remove_metadata()  # each job file's pandas metadata describes its columns only
             with atomic_file(self.file(name)) as tmp, pq.ParquetWriter(str(tmp), schema) as writer:
                 for start in range(0, len(files), JOIN_FILES):
