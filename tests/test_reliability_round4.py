@@ -3,6 +3,7 @@ and no special files at any reader, and nothing accepted that a later step canno
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -716,8 +717,8 @@ def test_a_models_flops_are_counted_once_stored_and_refused_when_damaged(zoo, tm
     assert _baselines.model_flops(fresh(tmp_path), record, example) == counted
     weights = entry / "weights.safetensors"
     data = weights.read_bytes()
-    weights.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # the count's last byte
-    with pytest.raises(IntegrityError, match=f"delete the cache entry {entry}"):
+    weights.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # a bit of the count
+    with pytest.raises(IntegrityError, match=re.escape(f"delete the cache entry {entry}")):
         _baselines.model_flops(fresh(tmp_path), record, example)
 
 

@@ -31,10 +31,13 @@ def reference_models(
     return refs
 
 
+FLOPS_FORMAT = 1  # bumped when what `count_flops` counts changes (torch's own version is in the key too)
+
+
 def model_flops(zoo: Zoo, record: ModelRecord, example: torch.Tensor) -> int:
     """FLOPs per sample of one of the zoo's models, memoized in the zoo and stored in its cache (by the
-    model's content address and input shape): counting runs torch's FlopCounterMode, whose first use in a
-    process imports torch._dynamo (about 2 s)."""
+    model's content address and input shape, torch's version and FLOPS_FORMAT): counting runs torch's
+    FlopCounterMode, whose first use in a process imports torch._dynamo (about 2 s)."""
     key = ("flops", record.artifact.key)
     if key not in zoo.memo:
 
@@ -44,7 +47,8 @@ def model_flops(zoo: Zoo, record: ModelRecord, example: torch.Tensor) -> int:
         if zoo.cache_dir is None:
             tensors = build()[0]
         else:
-            config = {"model": record.artifact.key, "input": list(example.shape[1:])}
+            config = {"format": FLOPS_FORMAT, "torch": torch.__version__, "model": record.artifact.key}
+            config["input"] = list(example.shape[1:])
             tensors = ArtifactStore(zoo.cache_dir, "flops").get_or_build(config, build).tensors()
         zoo.memo[key] = int(tensors["flops"][0])
     return zoo.memo[key]

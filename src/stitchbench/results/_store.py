@@ -295,9 +295,9 @@ class RunDir:
             )
 
     def nonempty_job_files(self, job_ids: list[str], what: str, pool: ThreadPoolExecutor) -> dict[Path, pa.Schema]:
-        """The jobs' `what` files that hold rows, with their schemas (each footer read once, in `pool`'s
-        threads). Jobs without rows add nothing: a job that failed before its first evaluation has no column
-        types to unite."""
+        """The jobs' `what` files that hold rows, with their schemas (from the footer's metadata, read in
+        `pool`'s threads). Jobs without rows add nothing: a job that failed before its first evaluation has no
+        column types to unite."""
         files = [f for f in (self.job_file(j, f"{what}.parquet") for j in job_ids) if f.is_file()]
         metas = pool.map(pq.read_metadata, files)
         return {f: meta.schema.to_arrow_schema() for f, meta in zip(files, metas, strict=True) if meta.num_rows}
