@@ -104,3 +104,46 @@ def test_arrays_round_trip_and_bad_arrays_are_refused():
         GraphTable.from_arrays({n: v for n, v in arrays.items() if n != "k"})
     with pytest.raises(InputError, match="other than 0 and 1"):
         pack_bits(np.array([[0.0, 0.5]]))
+
+
+def test_a_loaded_chain_reads_its_bits_only_for_a_fidelity_and_verifies_them_again(tmp_path, monkeypatch):
+    """A shipped deep graph loads without its per-sample bits (most of its bytes): a lookup at fidelity 1 never
+    reads them; a fidelity reads each party's once, its file's sha256 checked again then, so a file changed
+    after the load is refused, naming it; the scores are those of the bits read at once."""
+    import shutil
+
+    from stitchbench.moo._api import sample_uniform
+    from stitchbench.tabular import TableIntegrityError, _graph, load
+    from stitchbench.tabular._catalog import resolve
+    from stitchbench.tabular._files import read, read_manifest
+
+    directory, _ = resolve("deep.graph-11@uci-digits+cost")
+    read_files = []
+    monkeypatch.setattr(_graph, "read_again", lambda *a: read_files.append(a[2]) or read(*a))
+    problem = load(directory)
+    objectives = problem.objective_parties()
+    parties = [p for p in objectives if p is not None]
+    rows = np.asarray(sample_uniform(problem, 200, np.random.default_rng(0)), dtype=float)
+    problem.evaluate(rows, "val")
+    assert read_files == []
+    half = np.asarray(problem.with_fidelity(0.5).evaluate(rows, "val"))
+    assert sorted(read_files) == sorted(f"graph.bits.{p}.parquet" for p in parties)
+    problem.with_fidelity(0.25).evaluate(rows, "val")
+    assert len(read_files) == len(parties)  # read once, kept
+
+    manifest = read_manifest(directory)
+    eager = GraphTable.from_arrays(
+        {n: _graph.stacked(read(directory, manifest, f"graph.{n}.parquet")) for n in manifest["graph_arrays"]}
+    )
+    keep = {p: prefix(p, eager.sample_counts[p], 0.5) for p in parties}
+    assert np.array_equal(half, eager.restrict(keep, objectives).lookup(rows, objectives, "val"))
+
+    monkeypatch.undo()  # the real reader from here
+    copy = tmp_path / "copy"
+    shutil.copytree(directory, copy)
+    moved = load(copy)
+    bits = copy / f"graph.bits.{parties[0]}.parquet"
+    data = bits.read_bytes()
+    bits.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])  # changed after the load
+    with pytest.raises(TableIntegrityError, match=f"{bits.name}: sha256 .* expected"):
+        moved.with_fidelity(0.5)

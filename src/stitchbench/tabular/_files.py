@@ -8,7 +8,10 @@ stitching instances, `output_ensembles.parquet` (`w.<i>` per member, `val.<party
 each table class (`WeightsTable`, `EnsembleTable`, `GraphTable`) writes and reads its own files.
 """
 
+import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +166,27 @@ def read(directory: Path, manifest: dict[str, Any], name: str) -> pa.Table:
     if name not in manifest["files"]:
         raise InputError(f"{directory}: the {manifest.get('family')} export lacks {name}")
     return pq.ParquetFile(Path(directory) / name).read()  # not read_table: its datasets import pandas
+
+
+def read_again(directory: Path, manifest: dict[str, Any], name: str) -> pa.Table:
+    """A file of an export read after `read_manifest` verified it, when first needed (a table's deferred
+    arrays): its bytes verified again and parsed from those bytes, so what is read is what was verified."""
+    path = Path(directory) / name
+    data = path.read_bytes()
+    if (actual := hashlib.sha256(data).hexdigest()) != (expected := manifest["files"][name]):
+        raise TableIntegrityError(f"{path}: sha256 {actual}, expected {expected} (from {TABLE_MANIFEST})")
+    return pq.ParquetFile(pa.BufferReader(data)).read()
+
+
+@contextmanager
+def malformed(directory: Path) -> Iterator[None]:
+    """Within: an error of an export's content (its hashes consistent) raised as an InputError naming it."""
+    try:
+        yield
+    except InputError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, pa.ArrowException) as e:
+        raise InputError(f"{directory}: malformed export ({type(e).__name__}: {e})") from e
 
 
 def write_ensemble(out: Path, probs: dict, labels: dict, keys: list[str]) -> dict:

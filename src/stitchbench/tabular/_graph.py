@@ -12,17 +12,19 @@ stores only the sorted canonical indices ((k + 3) * 2**k of them) and finds a ro
 spaces of 3 * 4**15 > 10**9 raw decisions fit; its per-sample val scores are bits (accuracy).
 """
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import pyarrow as pa
 
 from stitchbench.errors import InputError
 from stitchbench.moo._front import nondominated
 
-from ._files import column, read, value_columns, write
+from ._files import column, malformed, read, read_again, value_columns, write
 
 
 def raw_rows(k: int) -> np.ndarray:
@@ -152,12 +154,15 @@ class _GraphTableBase:
 
     @classmethod
     def read(cls, directory: Path, manifest: dict[str, Any]) -> "GraphTable | ChainGraphTable":
-        arrays = {}
+        """The table of an export; a chain's per-sample bits (tens of MB) are read when first needed (by a
+        fidelity or an export: a lookup never reads them), their file verified again then."""
+        arrays: dict[str, Any] = {}
         for name in manifest["graph_arrays"]:
-            t = read(directory, manifest, f"graph.{name}.parquet")
-            cols = value_columns(t, "c.")
-            # stacked column by column: a Fortran-ordered array, no strided copy (bits: 10^7 bytes and more)
-            arrays[name] = np.stack([column(t, c) for c in cols]).T if cols else column(t, "value")
+            file = f"graph.{name}.parquet"
+            if name.startswith("bits."):
+                arrays[name] = partial(stacked_again, directory, manifest, file)
+            else:
+                arrays[name] = stacked(read(directory, manifest, file))
         return cls.from_arrays(arrays)
 
     @classmethod
@@ -253,7 +258,7 @@ class ChainGraphTable(_GraphTableBase):
     canonical: np.ndarray
     k: int
     scores: dict[str, np.ndarray]
-    bits: dict[str, np.ndarray] = field(default_factory=dict)
+    bits: Mapping[str, Any] = field(default_factory=dict)  # arrays, or loaders of them (`Deferred`)
     sample_counts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -270,10 +275,14 @@ class ChainGraphTable(_GraphTableBase):
             raise InputError(
                 f"chain graph table: bits of {sorted(self.bits)} but sample counts of {sorted(self.sample_counts)}"
             )
-        for party, b in self.bits.items():
-            expected = (len(c), -(-self.sample_counts[party] // 8))
-            if b.shape != expected or b.dtype != np.uint8:
-                raise InputError(f"chain graph table: {party}'s bits {b.shape} {b.dtype}; expected {expected} uint8")
+        if not isinstance(self.bits, Deferred):
+            self.bits = Deferred(self.bits, self.checked_bits)
+
+    def checked_bits(self, party: str, b: np.ndarray) -> np.ndarray:
+        expected = (len(self.canonical), -(-self.sample_counts[party] // 8))
+        if b.shape != expected or b.dtype != np.uint8:
+            raise InputError(f"chain graph table: {party}'s bits {b.shape} {b.dtype}; expected {expected} uint8")
+        return b
 
     @property
     def candidates(self) -> np.ndarray:
@@ -322,9 +331,47 @@ class ChainGraphTable(_GraphTableBase):
             np.asarray(arrays["canonical"]).astype(np.int64),
             int(np.asarray(arrays["k"])[0]),
             {s: np.asarray(v, dtype=float) for s, v in named(arrays, "scores.").items()},
-            {p: np.asarray(v, dtype=np.uint8) for p, v in named(arrays, "bits.").items()},
+            {
+                k.removeprefix("bits."): v if callable(v) else np.asarray(v, dtype=np.uint8)
+                for k, v in arrays.items()
+                if k.startswith("bits.")
+            },
             {p: int(v[0]) for p, v in named(arrays, "sample_count.").items()},
         )
+
+
+def stacked(t: pa.Table) -> np.ndarray:
+    """A graph array's file as its array: `value` (1-D) or the columns `c.<j>` (2-D), stacked column by column:
+    a Fortran-ordered array, no strided copy (bits: 10^7 bytes and more)."""
+    cols = value_columns(t, "c.")
+    return np.stack([column(t, c) for c in cols]).T if cols else column(t, "value")
+
+
+def stacked_again(directory: Path, manifest: dict[str, Any], file: str) -> np.ndarray:
+    """`stacked` of a file read when first needed (`read_again`), an error of its content an InputError."""
+    with malformed(directory):
+        return stacked(read_again(directory, manifest, file))
+
+
+class Deferred(Mapping):
+    """Named arrays, each given or made by its loader (a callable) on first use, and checked by `check(name,
+    array)` once it exists (given ones at once); then kept."""
+
+    def __init__(self, items: Mapping[str, Any], check: Callable[[str, np.ndarray], np.ndarray]):
+        self._names, self._check = list(items), check
+        self._loaders = {k: v for k, v in items.items() if callable(v)}
+        self._arrays = {k: check(k, v) for k, v in items.items() if not callable(v)}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._arrays:
+            self._arrays[name] = self._check(name, self._loaders[name]())
+        return self._arrays[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 def named(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -23,7 +23,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from stitchbench.errors import InputError
 from stitchbench.moo._api import Problem, sample_uniform
@@ -31,7 +30,7 @@ from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._splits import EVAL_SPLITS
 
 from ._catalog import collection_name, read_catalog, resolve
-from ._files import FORMAT, TABLE_MANIFEST, VERSION, TableIntegrityError, read_manifest
+from ._files import FORMAT, TABLE_MANIFEST, VERSION, TableIntegrityError, malformed, read_manifest
 from ._problem import TABLES, TableProblem
 
 FAMILIES = tuple(TABLES)
@@ -65,12 +64,8 @@ def load(directory: str | Path, manifest_sha256: str | None = None) -> TableProb
         raise InputError(
             f"{directory / TABLE_MANIFEST}: unknown family {family!r}; valid families: {', '.join(TABLES)}"
         )
-    try:
+    with malformed(directory):
         return TableProblem(manifest, directory, TABLES[family].read(directory, manifest))
-    except InputError:
-        raise
-    except (KeyError, TypeError, ValueError, IndexError, pa.ArrowException) as e:  # consistent hashes, bad content
-        raise InputError(f"{directory}: malformed export ({type(e).__name__}: {e})") from e
 
 
 def load_shipped(name: str) -> TableProblem:
