@@ -110,12 +110,19 @@ def test_a_loaded_chain_reads_its_bits_only_for_a_fidelity_and_verifies_them_aga
     """A shipped deep graph loads without its per-sample bits (most of its bytes): a lookup at fidelity 1 never
     reads them; a fidelity reads each party's once, its file's sha256 checked again then, so a file changed
     after the load is refused, naming it; the scores are those of the bits read at once."""
+    import json
     import shutil
 
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from stitchbench._hashing import file_sha256
     from stitchbench.moo._api import sample_uniform
     from stitchbench.tabular import TableIntegrityError, _graph, load
     from stitchbench.tabular._catalog import resolve
+    from stitchbench.tabular._fidelity import val_sizes
     from stitchbench.tabular._files import read, read_manifest
+    from stitchbench.tabular._load import check_scores
 
     directory, _ = resolve("deep.graph-11@uci-digits+cost")
     read_files = []
@@ -125,7 +132,7 @@ def test_a_loaded_chain_reads_its_bits_only_for_a_fidelity_and_verifies_them_aga
     parties = [p for p in objectives if p is not None]
     rows = np.asarray(sample_uniform(problem, 200, np.random.default_rng(0)), dtype=float)
     problem.evaluate(rows, "val")
-    assert read_files == []
+    assert val_sizes(problem) == {p: problem.table.sample_counts[p] for p in parties} and read_files == []
     half = np.asarray(problem.with_fidelity(0.5).evaluate(rows, "val"))
     assert sorted(read_files) == sorted(f"graph.bits.{p}.parquet" for p in parties)
     problem.with_fidelity(0.25).evaluate(rows, "val")
@@ -138,7 +145,9 @@ def test_a_loaded_chain_reads_its_bits_only_for_a_fidelity_and_verifies_them_aga
     keep = {p: prefix(p, eager.sample_counts[p], 0.5) for p in parties}
     assert np.array_equal(half, eager.restrict(keep, objectives).lookup(rows, objectives, "val"))
 
-    monkeypatch.undo()  # the real reader from here
+    monkeypatch.undo()  # the real reader from here: the same scores
+    assert np.array_equal(np.asarray(load(directory).with_fidelity(0.5).evaluate(rows, "val")), half)
+
     copy = tmp_path / "copy"
     shutil.copytree(directory, copy)
     moved = load(copy)
@@ -147,3 +156,10 @@ def test_a_loaded_chain_reads_its_bits_only_for_a_fidelity_and_verifies_them_aga
     bits.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])  # changed after the load
     with pytest.raises(TableIntegrityError, match=f"{bits.name}: sha256 .* expected"):
         moved.with_fidelity(0.5)
+    # bits of the wrong shape, their hash in the manifest: the load passes, `table check` refuses them
+    pq.write_table(pa.table({"value": np.zeros(3, np.uint8)}), bits)
+    listed = json.loads((copy / "manifest.json").read_text())
+    listed["files"][bits.name] = file_sha256(bits)
+    (copy / "manifest.json").write_text(json.dumps(listed))
+    with pytest.raises(InputError, match=f"{parties[0]}'s bits \\(3,\\) uint8"):
+        check_scores(load(copy))

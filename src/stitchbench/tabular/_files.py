@@ -172,6 +172,8 @@ def read_again(directory: Path, manifest: dict[str, Any], name: str) -> pa.Table
     """A file of an export read after `read_manifest` verified it, when first needed (a table's deferred
     arrays): its bytes verified again and parsed from those bytes, so what is read is what was verified."""
     path = Path(directory) / name
+    if not path.is_file():  # gone, or no longer a regular file (reading a FIFO would wait forever)
+        raise TableIntegrityError(f"{path}: not a file any more; {TABLE_MANIFEST} lists it")
     data = path.read_bytes()
     if (actual := hashlib.sha256(data).hexdigest()) != (expected := manifest["files"][name]):
         raise TableIntegrityError(f"{path}: sha256 {actual}, expected {expected} (from {TABLE_MANIFEST})")

@@ -295,7 +295,7 @@ class ChainGraphTable(_GraphTableBase):
         return self._split_scores(split)[np.searchsorted(self.canonical, chain_canonical(matrix, self.k))]
 
     def val_samples(self, party: str) -> int:
-        if party not in self.bits:
+        if party not in self.sample_counts:  # the parties of the bits (checked when made), none of them read
             raise InputError(
                 f"this stitch-graph table has no per-sample scores of {party!r} (it has: "
                 f"{', '.join(self.bits) or 'none'})"
@@ -332,7 +332,7 @@ class ChainGraphTable(_GraphTableBase):
             int(np.asarray(arrays["k"])[0]),
             {s: np.asarray(v, dtype=float) for s, v in named(arrays, "scores.").items()},
             {
-                k.removeprefix("bits."): v if callable(v) else np.asarray(v, dtype=np.uint8)
+                k.removeprefix("bits."): v if callable(v) else np.asarray(v)  # uint8 (`checked_bits`)
                 for k, v in arrays.items()
                 if k.startswith("bits.")
             },
@@ -366,6 +366,9 @@ class Deferred(Mapping):
         if name not in self._arrays:
             self._arrays[name] = self._check(name, self._loaders[name]())
         return self._arrays[name]
+
+    def __contains__(self, name: object) -> bool:  # Mapping's would load it
+        return name in self._names
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)

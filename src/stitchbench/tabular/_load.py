@@ -30,6 +30,7 @@ from stitchbench.moo._instance import ProblemInstance
 from stitchbench.moo._splits import EVAL_SPLITS
 
 from ._catalog import collection_name, read_catalog, resolve
+from ._fidelity import val_sizes
 from ._files import FORMAT, TABLE_MANIFEST, VERSION, TableIntegrityError, malformed, read_manifest
 from ._problem import TABLES, TableProblem
 
@@ -103,24 +104,31 @@ def shipped(instance: ProblemInstance) -> TableProblem | None:
     return problem if problem.instance.model_dump(mode="json") == instance.model_dump(mode="json") else None
 
 
+CHECK_FIDELITY = 0.5  # `check_scores` scores val at it too, where the table has fidelities
+
+
 def check_scores(problem: TableProblem, n: int = SCORE_SAMPLE) -> None:
-    """Score n decisions drawn uniformly from the space (seed 0) on every split, through the table's scorers
-    as a run would: a table that cannot score one, or scores a party outside [0, 1] or a cost below 0 or
-    not finite, is refused (an InputError naming the objective, the split and the decision)."""
+    """Score n decisions drawn uniformly from the space (seed 0) on every split, and on val at CHECK_FIDELITY
+    where the table has per-sample scores (which it reads then: a deep graph's bits), through the table's
+    scorers as a run would: a table that cannot score one, or scores a party outside [0, 1] or a cost below 0
+    or not finite, is refused (an InputError naming the objective, the split and the decision)."""
     X = sample_uniform(problem, n, np.random.default_rng(0))
-    for split in EVAL_SPLITS:
+    views = [(split, split, problem) for split in EVAL_SPLITS]
+    if val_sizes(problem):
+        views.append((f"val at fidelity {CHECK_FIDELITY}", "val", problem.with_fidelity(CHECK_FIDELITY)))
+    for where, split, view in views:
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"):  # an empty mean: NaN, refused below
                 warnings.simplefilter("ignore", RuntimeWarning)
-                F = problem.evaluate(X, split)
+                F = view.evaluate(X, split)
         except (ArithmeticError, LookupError, TypeError, ValueError) as e:
-            raise InputError(f"{problem.directory}: cannot score on {split} ({type(e).__name__}: {e})") from e
+            raise InputError(f"{problem.directory}: cannot score on {where} ({type(e).__name__}: {e})") from e
         for j, o in enumerate(problem.objectives):
             bad = ~np.isfinite(F[:, j]) | (F[:, j] < 0) | ((F[:, j] > 1) & (o.party is not None))
             if bad.any():
                 i = int(np.argmax(bad))
                 raise InputError(
-                    f"{problem.directory}: {o.name} is {F[i, j]} on {split} at {problem.decode(X[i])}; a score "
+                    f"{problem.directory}: {o.name} is {F[i, j]} on {where} at {problem.decode(X[i])}; a score "
                     "lies in [0, 1], a cost is finite and >= 0"
                 )
 
