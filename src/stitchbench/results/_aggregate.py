@@ -39,13 +39,26 @@ def write_outputs(run: RunDir, manifest: dict):
     claims and the report; `manifest["aggregates"]` gets every aggregate's sha256 (the caller saves it)."""
     instances = instances_of(manifest)
     jobs = manifest["jobs"]
+    done = [j for j, s in jobs.items() if s["status"] == "done"]
+    write_indicators(run, instances, jobs, done)
+    extra = declared(manifest)
+    for analysis in extra:
+        analysis.aggregate(run, instances, done)
+    outputs = [*AGGREGATES, *(name for a in extra for name in a.outputs)]
+    manifest["aggregates"] = {name: file_sha256(run.file(name)) for name in outputs}
+    return write_report(run)
+
+
+def write_indicators(run: RunDir, instances: dict, jobs: dict, done: list[str]) -> None:
+    """The run's evaluations and fronts, its indicators, statistics, failed jobs and anytime tables; the frames
+    they are made of are freed on return, before the analyses and the report read their own (a large run's
+    evaluations are GBs)."""
     run.write_job_tables(list(jobs), "evaluations", "evaluations.parquet")
     fronts = run.job_tables(list(jobs), "front")
     write_parquet(run.file("fronts.parquet"), fronts)
-    done = [j for j, s in jobs.items() if s["status"] == "done"]
     fronts_done = fronts[fronts.job.isin(done)] if len(fronts) else fronts
-    evaluations = run.table("evaluations", lambda c: trace_column(c) or c == "finite")  # not the decisions
-    evals_done = evaluations[evaluations.job.isin(done)] if len(evaluations) else evaluations
+    evals_done = run.table("evaluations", lambda c: trace_column(c) or c == "finite")  # not the decisions
+    evals_done = evals_done[evals_done.job.isin(done)] if len(evals_done) else evals_done
     baselines = run.table("baselines")
     exact = run.table("exact_fronts")
     indicators = job_indicators(fronts_done, baselines, exact, instances)
@@ -56,9 +69,3 @@ def write_outputs(run: RunDir, manifest: dict):
     write_parquet(run.file("statistics.parquet"), pairwise_tests(indicators))
     write_parquet(run.file("failed_jobs.parquet"), failed_jobs(jobs))
     write_parquet(run.file("anytime.parquet"), anytime(evals_done, instances))
-    extra = declared(manifest)
-    for analysis in extra:
-        analysis.aggregate(run, instances, done)
-    outputs = [*AGGREGATES, *(name for a in extra for name in a.outputs)]
-    manifest["aggregates"] = {name: file_sha256(run.file(name)) for name in outputs}
-    return write_report(run)

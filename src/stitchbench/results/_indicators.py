@@ -123,15 +123,17 @@ def checkpoints(n: int, count: int = 25) -> list[int]:
 def anytime(evaluations: pd.DataFrame, instances: dict[str, ProblemInstance]) -> pd.DataFrame:
     """Hypervolume of everything evaluated so far (val), at log-spaced checkpoints, per job (in a pool of
     processes from TRACE_POOL_MIN jobs on)."""
-    groups = evaluations.groupby("job", sort=False) if len(evaluations) else []
-    jobs = [(job, g.iloc[0], instances[g.iloc[0].instance], g.sort_values("eval")) for job, g in groups]
-    tasks = [(g[objective_columns(rec)].to_numpy(dtype=float), rec) for _, _, rec, g in jobs]
+    jobs, tasks = [], []  # each job's keys and (objective values in evaluation order, instance): no frames kept
+    for job, g in evaluations.groupby("job", sort=False) if len(evaluations) else []:
+        first = g.iloc[0]
+        rec = instances[first.instance]
+        jobs.append({"job": job, "instance": first.instance, "solver": first.solver, "seed": first.seed})
+        tasks.append((g.sort_values("eval")[objective_columns(rec)].to_numpy(dtype=float), rec))
     hv = mapped(checkpoint_hypervolumes, tasks, TRACE_POOL_MIN, chunksize=max(1, len(tasks) // 32))
     rows = [
-        {"job": job, "instance": first.instance, "solver": first.solver, "seed": first.seed, "eval": k}
-        | {"hypervolume": h}
-        for (job, first, _, g), values in zip(jobs, hv, strict=True)
-        for k, h in zip(checkpoints(len(g)), values, strict=True)
+        keys | {"eval": k, "hypervolume": h}
+        for keys, (F, _), values in zip(jobs, tasks, hv, strict=True)
+        for k, h in zip(checkpoints(len(F)), values, strict=True)
     ]
     return pd.DataFrame(rows, columns=["job", "instance", "solver", "seed", "eval", "hypervolume"])
 
