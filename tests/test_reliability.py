@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from stitchbench.cli import main
@@ -250,6 +250,7 @@ def test_mutated_suites_exit_2_with_a_message_and_write_nothing(suite, tmp_path_
 
 
 @settings(max_examples=60, deadline=None)
+@example(template=["run", "quick", "--{x}"], x="c")  # an abbreviation of --check: refused, not taken for it
 @given(
     template=st.sampled_from(
         [

@@ -27,6 +27,12 @@ T = TypeVar("T")
 
 
 class Parser(argparse.ArgumentParser):
+    """argparse's parser, its errors InputErrors (exit 2), taking no abbreviated option (`run --c` is refused,
+    not taken for `--check`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
+
     def error(self, message: str):  # argparse's own errors are bad input too
         raise InputError(f"{self.prog}: {message}")
 
