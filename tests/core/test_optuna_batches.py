@@ -3,6 +3,8 @@ trials asked one at a time (a trial's generation and parents depend only on the 
 on how many of its own completed), failed trials included, so only the speed changes. The same comparison
 tells other batches apart: a fixed generation-sized batch once a trial fails, and TPE's batches always."""
 
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 
@@ -44,6 +46,32 @@ def test_a_generation_at_a_time_asks_the_trials_one_at_a_time_would(name, instan
     if instance == "failing":
         assert np.isnan(default[:, -1]).sum() > 5  # failed trials, in every generation's count
         assert not np.array_equal(default, trials(name, problem, 1, population_size=20, batch=20))
+
+
+@pytest.mark.filterwarnings("ignore:The value nan is not acceptable")
+@pytest.mark.parametrize("name", ["optuna.nsga2", "optuna.nsga3"])
+@pytest.mark.parametrize("instance", [GRAPH, "failing"])
+def test_the_genetic_samplers_bookkeeping_asks_the_trials_optunas_own_samplers_do(name, instance, monkeypatch):
+    """`OneStudyGenerations` counts generations as trials complete (failed ones not) and keeps the search
+    space: Optuna's samplers, which scan every trial at each ask, ask the same trials."""
+    from stitchbench.solvers import _optuna_solvers
+
+    problem = failing(ENSEMBLE) if instance == "failing" else load(instance)
+    ours = trials(name, problem, 0, population_size=20)
+    monkeypatch.setattr(_optuna_solvers, "one_study", lambda base: base)
+    np.testing.assert_array_equal(ours, trials(name, problem, 0, population_size=20))
+
+
+def test_the_genetic_samplers_bookkeeping_serves_one_study():
+    import optuna
+
+    from stitchbench.solvers._optuna_solvers import sampler
+
+    s = sampler("nsga2", 0, 4)
+    for _ in range(2):
+        study = optuna.create_study(sampler=s)
+        with pytest.raises(ValueError, match="serves the one study") if _ else nullcontext():
+            study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=9)
 
 
 def test_tpe_asks_one_at_a_time_and_its_batches_are_other_trials():
