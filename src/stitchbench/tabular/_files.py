@@ -59,12 +59,14 @@ def read_manifest(directory: Path, manifest_sha256: str | None = None) -> dict[s
             raise InputError(f"{path}: file name {name!r} is not a plain file name in {directory}")
         if not (directory / name).is_file():
             raise TableIntegrityError(f"{directory / name}: missing; the manifest lists it with sha256 {expected}")
-        actual = file_sha256(directory / name)
-        if actual != expected:
-            raise TableIntegrityError(
-                f"{directory / name}: sha256 {actual}, expected {expected} (from {TABLE_MANIFEST})"
-            )
+        check_listed(directory / name, file_sha256(directory / name), expected)
     return manifest
+
+
+def check_listed(path: Path, actual: str, expected: str) -> None:
+    """A file's sha256 against the one its export's manifest lists."""
+    if actual != expected:
+        raise TableIntegrityError(f"{path}: sha256 {actual}, expected {expected} (from {TABLE_MANIFEST})")
 
 
 def write(path: Path, columns: dict[str, np.ndarray] | list[dict[str, np.ndarray]]) -> None:
@@ -175,8 +177,7 @@ def read_again(directory: Path, manifest: dict[str, Any], name: str) -> pa.Table
     if not path.is_file():  # gone, or no longer a regular file (reading a FIFO would wait forever)
         raise TableIntegrityError(f"{path}: not a file any more; {TABLE_MANIFEST} lists it")
     data = path.read_bytes()
-    if (actual := hashlib.sha256(data).hexdigest()) != (expected := manifest["files"][name]):
-        raise TableIntegrityError(f"{path}: sha256 {actual}, expected {expected} (from {TABLE_MANIFEST})")
+    check_listed(path, hashlib.sha256(data).hexdigest(), manifest["files"][name])
     return pq.ParquetFile(pa.BufferReader(data)).read()
 
 
