@@ -1,12 +1,16 @@
 """The report's per-run work: a run's hypervolume trace (`results._indicators.trace`, what the anytime
 comparison reads), on a long run of 2 objectives (a Ctrl-C test's 40,000 evaluations) and on a suite's job of
-5 objectives (1,000 evaluations), with random search's objective vectors (most are dominated)."""
+5 objectives (1,000 evaluations), with random search's objective vectors (most are dominated); a scenario's
+claims resampling its test samples (`study._bootstrap`), its draw kept for the next check or drawn afresh."""
+
+import time
 
 import numpy as np
 import pytest
 
 from stitchbench.moo._instance import ProblemInstance
 from stitchbench.results._indicators import trace
+from stitchbench.study import _bootstrap
 
 
 def instance(objectives: int) -> ProblemInstance:
@@ -26,3 +30,26 @@ def test_trace(benchmark, rows, objectives):
     hv = benchmark(trace, F, rec)
     assert hv[-1] > 0
     print(f"\n{rows} evaluations, {objectives} objectives: {benchmark.stats.stats.min * 1e3:.1f} ms")
+
+
+def test_claims_resampling_kept_against_drawn_afresh(benchmark, monkeypatch):
+    """16 checks on two parties of 360 test samples (a digits-shift run's claims), 2,000 resamples each."""
+    weights = np.random.default_rng(0).random(360)
+
+    def checks():
+        return [_bootstrap.resampled(lambda p, z: weights @ p[0] > weights @ p[1], [360, 360]) for _ in range(16)]
+
+    def run():
+        _bootstrap.kept.cache_clear()
+        start = time.perf_counter()
+        kept = checks()
+        middle = time.perf_counter()
+        monkeypatch.setattr(_bootstrap, "KEPT", 0)
+        afresh = checks()
+        monkeypatch.undo()
+        assert kept == afresh
+        return middle - start, time.perf_counter() - middle
+
+    kept, afresh = benchmark.pedantic(run, rounds=3, iterations=1)
+    benchmark.extra_info |= {"kept_s": kept, "afresh_s": afresh, "ratio": afresh / kept}
+    print(f"\n16 checks: {kept * 1e3:.0f} ms kept, {afresh * 1e3:.0f} ms drawn afresh ({afresh / kept:.1f}x)")

@@ -190,6 +190,27 @@ def test_a_fraction_near_the_cut_is_re_estimated_and_then_inconclusive():
     assert verdict(holding(0.01)) == FAILS and verdict(holding(0.5)) == INCONCLUSIVE
 
 
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_a_kept_draw_is_the_draw(seeds, monkeypatch):
+    """Every check of a scenario resamples with the same draw (paired), which is kept for the next: each call
+    sees that draw whole, the one drawn afresh (a draw too large to keep), and cannot change it."""
+    from stitchbench.study import _bootstrap as b
+
+    weights = np.random.default_rng(0).random(300)
+
+    def condition(parties, zoo):  # near 1/2: each resample's verdict depends on its draw
+        return (weights @ parties[1] - weights.mean()) * zoo[0] > parties[0][0] - 1 / 37
+
+    b.kept.cache_clear()
+    kept = [b.resampled(condition, [37, 300], seeds, r) for r in (2000, 1000, 2000)]
+    assert b.kept.cache_info().hits == 1 and 0.3 < kept[0].value < 0.7
+    assert b.interval(weights, 1000) == b.interval(weights, 1000) and b.kept.cache_info().hits == 2
+    monkeypatch.setattr(b, "KEPT", 0)
+    assert kept == [b.resampled(condition, [37, 300], seeds, r) for r in (2000, 1000, 2000)]
+    with pytest.raises(ValueError, match="read-only"):
+        b.resampled(lambda parties, zoo: zoo.__imul__(2), [37, 300], seeds)
+
+
 def reference_table(rec: ProblemInstance, scores: dict[str, tuple[float, float]]) -> pd.DataFrame:
     """Reference samples of one instance: each reference's nested per-sample scores on A and B."""
     rows = [

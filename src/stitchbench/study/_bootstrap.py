@@ -7,7 +7,8 @@ INCONCLUSIVE between. A fraction within NEAR Monte Carlo standard errors of eith
 RESAMPLES_NEAR resamples; one still that close is INCONCLUSIVE (another bootstrap seed could flip it).
 """
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ LEVEL = 0.95
 NEAR = 3.0  # Monte Carlo standard errors
 BOOTSTRAP_SEED = 0
 BLOCK = 250  # resamples scored at once
+KEPT = 1 << 25  # counts of a draw kept for the next check: at most 64 MB each, `kept` keeps 4
 INTERVAL = (2.5, 97.5)  # the percentiles of `interval`: a 95% interval
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_TESTED, NOT_APPLICABLE = "HOLDS", "FAILS", "INCONCLUSIVE", "NOT TESTED", "N/A"
@@ -42,15 +44,37 @@ class Fraction:
         return abs(self.value - cut) <= NEAR * self.se and self.se > 0
 
 
+def drawn(sizes: Sequence[int], seeds: int, resamples: int) -> Iterator[tuple[list[np.ndarray], np.ndarray]]:
+    """The resampling draw, block by block: each party's counts (b, N) of its test samples drawn with
+    replacement, and the zoo seeds' weights (K, b); the same for every condition on parties of `sizes`."""
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    for start in range(0, resamples, BLOCK):
+        b = min(BLOCK, resamples - start)
+        counts = [rng.multinomial(n, np.full(n, 1 / n), size=b).astype(np.min_scalar_type(n)) for n in sizes]
+        zoo = rng.multinomial(seeds, np.full(seeds, 1 / seeds), size=b).T / seeds if seeds > 1 else np.ones((1, b))
+        zoo.setflags(write=False)  # kept: no condition may change it for the next
+        yield counts, zoo
+
+
+@functools.lru_cache(maxsize=4)
+def kept(sizes: tuple[int, ...], seeds: int, resamples: int) -> tuple[tuple[list[np.ndarray], np.ndarray], ...]:
+    return tuple(drawn(sizes, seeds, resamples))
+
+
+def draw(sizes: Sequence[int], seeds: int, resamples: int) -> Iterable[tuple[list[np.ndarray], np.ndarray]]:
+    """`drawn`, kept where it is at most KEPT counts: numpy's multinomial is most of a run's claims check, and
+    every check of a scenario draws the same (paired)."""
+    if resamples * sum(sizes) > KEPT:
+        return drawn(sizes, seeds, resamples)
+    return kept(tuple(sizes), seeds, resamples)
+
+
 def resampled(condition: Condition, sizes: Sequence[int], seeds: int = 1, resamples: int = RESAMPLES) -> Fraction:
     """The fraction of `resamples` paired resamples (test samples of parties of `sizes`; `seeds` zoo seeds drawn
     with replacement where there are several) on which `condition` holds."""
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
     held = 0
-    for start in range(0, resamples, BLOCK):
-        b = min(BLOCK, resamples - start)
-        parties = [rng.multinomial(n, np.full(n, 1 / n), size=b).T / n for n in sizes]
-        zoo = rng.multinomial(seeds, np.full(seeds, 1 / seeds), size=b).T / seeds if seeds > 1 else np.ones((1, b))
+    for counts, zoo in draw(sizes, seeds, resamples):
+        parties = [c.T / n for c, n in zip(counts, sizes, strict=True)]
         held += int(np.count_nonzero(condition(parties, zoo)))
     return Fraction(held / resamples, resamples)
 
@@ -86,11 +110,7 @@ def combined(verdicts: Sequence[str]) -> str:
 def interval(x: np.ndarray, resamples: int = RESAMPLES) -> tuple[float, float]:
     """The INTERVAL percentile interval of the mean of per-sample values x (N,), from the claims' resampling draw
     (the same draw for every x of one length: paired)."""
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
     n = len(x)
-    means = []
-    for start in range(0, resamples, BLOCK):
-        b = min(BLOCK, resamples - start)
-        means.append(x @ (rng.multinomial(n, np.full(n, 1 / n), size=b).T / n))
+    means = [x @ (counts.T / n) for [counts], _ in draw([n], 1, resamples)]
     lo, hi = np.percentile(np.concatenate(means), INTERVAL)
     return float(lo), float(hi)
