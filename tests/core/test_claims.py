@@ -207,6 +207,12 @@ def test_a_kept_draw_is_the_draw(seeds, monkeypatch):
     assert b.interval(weights, 1000) == b.interval(weights, 1000) and b.kept.cache_info().hits == 2
     monkeypatch.setattr(b, "KEPT", 0)
     assert kept == [b.resampled(condition, [37, 300], seeds, r) for r in (2000, 1000, 2000)]
+    rng, held = np.random.default_rng(b.BOOTSTRAP_SEED), 0  # the draw as it was before it was kept
+    for _ in range(2000 // b.BLOCK):
+        parties = [rng.multinomial(n, np.full(n, 1 / n), size=b.BLOCK).T / n for n in (37, 300)]
+        zoo = rng.multinomial(seeds, np.full(seeds, 1 / seeds), size=b.BLOCK).T / seeds if seeds > 1 else 1
+        held += np.count_nonzero(condition(parties, np.ones((1, b.BLOCK)) * zoo))
+    assert kept[0].value == held / 2000
     with pytest.raises(ValueError, match="read-only"):
         b.resampled(lambda parties, zoo: zoo.__imul__(2), [37, 300], seeds)
 

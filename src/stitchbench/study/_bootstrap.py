@@ -19,7 +19,7 @@ LEVEL = 0.95
 NEAR = 3.0  # Monte Carlo standard errors
 BOOTSTRAP_SEED = 0
 BLOCK = 250  # resamples scored at once
-KEPT = 1 << 25  # counts of a draw kept for the next check: at most 64 MB each, `kept` keeps 4
+KEPT = 1 << 25  # counts of a draw kept for the next check (64 MB where test sets are under 65,536); 4 kept
 INTERVAL = (2.5, 97.5)  # the percentiles of `interval`: a 95% interval
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_TESTED, NOT_APPLICABLE = "HOLDS", "FAILS", "INCONCLUSIVE", "NOT TESTED", "N/A"
