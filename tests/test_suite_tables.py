@@ -137,3 +137,15 @@ def test_a_tables_suite_key_holds_its_tables_sha256s(tmp_path, monkeypatch):
     assert suite.key != key
     rebuilt[EXACT] = read_catalog()[EXACT]
     assert suite.key == key
+
+
+def test_rebuilding_a_report_gives_the_runs_own(tmp_path):
+    """A run's report and `stitchbench report`'s rebuild of it are the same, byte for byte, where the suite's
+    order of jobs is not the order the manifest keeps them in (sorted)."""
+    text = SUITE.format(tables=f'["{APPROXIMATE}", "{EXACT}"]').replace("seeds = [0]", "seeds = [0, 1]")
+    suite = load_suite(str(write(tmp_path, text + '\n[[solvers]]\nname = "pymoo.nsga2"\nparams = { pop_size = 10 }\n')))
+    out = tmp_path / "out"
+    assert run_suite(suite, out, cache_dir=tmp_path / "cache", quiet=True).failed == 0
+    first = (out / "report.md").read_bytes()
+    assert main(["report", str(out)]) == 0
+    assert (out / "report.md").read_bytes() == first

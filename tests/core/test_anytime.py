@@ -175,3 +175,27 @@ def test_a_trace_is_the_hypervolume_of_everything_evaluated_so_far(monkeypatch):
     monkeypatch.setattr(_indicators, "TRACE_POOL_MIN", 1)
     pooled = _indicators.traces(tasks)
     assert all(np.array_equal(a, b) for a, b in zip(alone, pooled, strict=True))
+
+
+def test_a_multi_fidelity_run_counts_its_full_fidelity_scores_in_full_fidelity_equivalents():
+    """A run that spends 10 evaluations on 90 candidates at fidelity 1/9 (a subset's scores, here better than
+    any candidate's) and then 10 at fidelity 1: its anytime checkpoints end at 20 evaluations spent, and its
+    hypervolume, there and in its runtimes, is that of its fidelity-1 scores alone."""
+    from stitchbench.results._indicators import anytime
+
+    low = [(1 / 9, 1 / 9, 0.8)] * 90  # (fidelity, cost, f.A)
+    full = [(1.0, 1.0, 0.4)] * 10
+    rows = [
+        {"job": job, "instance": "i0", "solver": solver, "seed": 0, "eval": e, "fidelity": fid, "cost": cost}
+        | {"f.A": a, "f.B": 1.0}
+        for job, solver, evals in (("mf", "halving", low + full), ("r", "random", [(1.0, 1.0, 0.2)] * 20))
+        for e, (fid, cost, a) in enumerate(evals, 1)
+    ]
+    ev = pd.DataFrame(rows)
+    table = anytime(ev, {"i0": record("i0")}).set_index(["job", "eval"]).hypervolume
+    assert table["mf"].index.max() == 20 and table["r"].index.max() == 20
+    assert (table["mf"].loc[:10] == 0).all() and np.allclose(table["mf"].loc[11:], 0.4)
+    per_run, _ = runs(ev, {"i0": record("i0")}, {"i0": FRONT_HV})
+    rt = per_run.set_index("job").runtimes["mf"]
+    goals = targets(0.2, FRONT_HV)
+    assert rt.tolist() == pytest.approx([11.0 if g <= 0.4 else np.inf for g in goals])  # 90 x 1/9 rounds

@@ -38,7 +38,7 @@ def write_outputs(run: RunDir, manifest: dict):
     """Assemble the tables from the per-job files, then indicators (finished jobs only), statistics,
     claims and the report; `manifest["aggregates"]` gets every aggregate's sha256 (the caller saves it)."""
     instances = instances_of(manifest)
-    jobs = manifest["jobs"]
+    jobs = dict(sorted(manifest["jobs"].items()))  # as the saved manifest keeps them: a rebuild reads the same
     done = [j for j, s in jobs.items() if s["status"] == "done"]
     write_indicators(run, instances, jobs, done)
     extra = declared(manifest)

@@ -21,7 +21,7 @@ from stitchbench.errors import InputError
 from stitchbench.moo._instance import ProblemInstance
 
 from ._figures import savefig
-from ._indicators import objective_columns, traces
+from ._indicators import evaluated, traces
 from ._statistics import mann_whitney_pairs
 
 N_TARGETS = 51
@@ -71,20 +71,14 @@ def runs(
     each instance's targets from its BASELINE runs' median hypervolume at the budget up to `front_hv`; and,
     per instance left out for want of targets, why (no BASELINE runs, or their median already at the front)."""
     columns = ["job", "instance", "solver", "seed", "budget", "area", "runtimes"]
-    jobs = []
-    for job, g in evaluations.groupby("job", sort=False) if len(evaluations) else []:
-        first, rec = g.iloc[0], instances[g.iloc[0].instance]
-        g = g.sort_values("eval")
-        cost = g["cost"].to_numpy(dtype=float) if "cost" in g else np.ones(len(g))
-        full = g["fidelity"].to_numpy() == 1 if "fidelity" in g else np.ones(len(g), dtype=bool)
-        F = np.where(full[:, None], g[objective_columns(rec)].to_numpy(dtype=float), np.nan)  # fidelity 1 only
-        jobs.append([job, first.instance, first.solver, int(first.seed), (F, rec), np.cumsum(cost)])
-    for j, hv in zip(jobs, traces([j[4] for j in jobs]), strict=True):
-        j[4] = hv
+    jobs = evaluated(evaluations, instances)
+    hvs = traces([(F, rec) for _, F, _, rec in jobs])
+    by_instance: dict[str, list] = {}
+    for (keys, _, spent, _), hv in zip(jobs, hvs, strict=True):
+        by_instance.setdefault(keys["instance"], []).append((keys, hv, spent))
     rows, unscored = [], {}
-    for instance in dict.fromkeys(j[1] for j in jobs):
-        mine = [j for j in jobs if j[1] == instance]
-        base = [j[4][-1] for j in mine if j[2] == BASELINE]
+    for instance, mine in by_instance.items():
+        base = [hv[-1] for keys, hv, _ in mine if keys["solver"] == BASELINE]
         if not base:
             unscored[instance] = f"no {BASELINE!r} runs to set its targets from"
             continue
@@ -93,13 +87,10 @@ def runs(
             unscored[instance] = f"{BASELINE}'s median hypervolume {median:.6g} reaches the front's {top:.6g}"
             continue
         goals = targets(median, top)
-        budget = max(round(j[5][-1]) for j in mine)
-        for job, _, solver, seed, hv, spent in mine:
+        budget = max(round(spent[-1]) for _, _, spent in mine)
+        for keys, hv, spent in mine:
             rt = runtimes(hv, spent, goals)
-            rows.append(
-                {"job": job, "instance": instance, "solver": solver, "seed": seed, "budget": budget}
-                | {"area": area(rt, budget), "runtimes": rt}
-            )
+            rows.append(keys | {"seed": int(keys["seed"]), "budget": budget, "area": area(rt, budget), "runtimes": rt})
     return pd.DataFrame(rows, columns=columns), unscored
 
 

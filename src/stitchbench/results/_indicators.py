@@ -63,6 +63,30 @@ def long_front(table: pd.DataFrame, rec: ProblemInstance, split: str, names: lis
     return sel.pivot(index="point", columns="objective", values="value")[names].to_numpy(dtype=float)
 
 
+def group_rows(frame: pd.DataFrame, by: list[str]) -> list[np.ndarray]:
+    """The row positions of each group of `frame` by the columns `by`: pandas' groups (in order of first
+    appearance; rows with a missing key in none), without a frame per group (a run's tables have millions of
+    rows in thousands of groups)."""
+    labels = frame.groupby(by, sort=False).ngroup().to_numpy(dtype=float)
+    kept = np.flatnonzero(~np.isnan(labels))
+    order = kept[np.argsort(labels[kept], kind="stable")]
+    return np.split(order, np.cumsum(np.bincount(labels[kept].astype(np.int64)))[:-1]) if len(kept) else []
+
+
+def by_instance(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """`frame`'s rows per instance (`group_rows`: one pass, not a mask per instance)."""
+    return {frame["instance"].iat[g[0]]: frame.iloc[g] for g in group_rows(frame, ["instance"])} if len(frame) else {}
+
+
+def stacked(frame: pd.DataFrame, columns: list[str], rows: np.ndarray, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """`frame`'s `columns` at `rows`, as a float matrix; `arrays` keeps each column's array for the next call (a
+    view of the frame's where it is float already)."""
+    for c in columns:
+        if c not in arrays:
+            arrays[c] = frame[c].to_numpy(dtype=float)
+    return np.column_stack([arrays[c][rows] for c in columns])
+
+
 JOB_KEYS = ["job", "instance", "scenario", "zoo_seed", "problem", "solver", "seed", "split"]
 
 
@@ -72,14 +96,16 @@ def job_indicators(
     """One row per job and split (finished jobs only: the caller passes their fronts)."""
     rows = []
     truths, bases = {}, {}  # per (instance, split): the exact front and the baselines, read once
-    for key, g in fronts.groupby(JOB_KEYS, sort=False) if len(fronts) else []:
-        row = dict(zip(JOB_KEYS, key, strict=True))
+    groups = group_rows(fronts, JOB_KEYS) if len(fronts) else []
+    keys = fronts[JOB_KEYS].iloc[[g[0] for g in groups]].to_dict("records") if groups else []
+    values: dict[str, np.ndarray] = {}
+    for row, g in zip(keys, groups, strict=True):
         rec = instances[row["instance"]]
         at = (rec.id, row["split"])
         if at not in truths:
             truths[at] = long_front(exact, rec, row["split"], rec.objectives)
             bases[at] = reference_vectors(baselines, rec, row["split"])
-        F = finite_rows(g[objective_columns(rec)].to_numpy(dtype=float))
+        F = finite_rows(stacked(fronts, objective_columns(rec), g, values))
         row["points"] = len(F)
         row["hypervolume"] = hypervolume(F, rec)
         row["hv_reference"] = json.dumps(rec.reference_point)
@@ -116,31 +142,64 @@ def failed_jobs(jobs: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["job", "instance", "status", "evaluations", "error", "log"])
 
 
+RUN_KEYS = ["job", "instance", "solver", "seed"]
+
+
+def evaluated(
+    evaluations: pd.DataFrame, instances: dict[str, ProblemInstance]
+) -> list[tuple[dict, np.ndarray, np.ndarray, ProblemInstance]]:
+    """Per job (in order of first appearance): its RUN_KEYS, its evaluations' objective values in evaluation
+    order, NaN where not at fidelity 1 (a lower fidelity scores a subset of the samples: not the candidate's
+    score), the evaluations spent after each (cumulative, full-fidelity equivalents) and its instance."""
+    if not len(evaluations):
+        return []
+    rows = group_rows(evaluations, ["job"])
+    order = evaluations["eval"].to_numpy()
+    cost = evaluations["cost"].to_numpy(dtype=float) if "cost" in evaluations else np.ones(len(evaluations))
+    full = evaluations["fidelity"].to_numpy() == 1 if "fidelity" in evaluations else np.ones(len(evaluations), bool)
+    keys = evaluations[RUN_KEYS].iloc[[r[0] for r in rows]].to_dict("records")
+    values: dict[str, np.ndarray] = {}
+    out = []
+    for key, r in zip(keys, rows, strict=True):
+        r = r[np.argsort(order[r], kind="stable")]
+        rec = instances[key["instance"]]
+        F = stacked(evaluations, objective_columns(rec), r, values)
+        F[~full[r]] = np.nan
+        out.append((key, F, np.cumsum(cost[r]), rec))
+    return out
+
+
 def checkpoints(n: int, count: int = 25) -> list[int]:
     return sorted({round(x) for x in np.geomspace(1, n, count)} | {n}) if n else []
 
 
 def anytime(evaluations: pd.DataFrame, instances: dict[str, ProblemInstance]) -> pd.DataFrame:
-    """Hypervolume of everything evaluated so far (val), at log-spaced checkpoints, per job (in a pool of
-    processes from TRACE_POOL_MIN jobs on)."""
-    jobs, tasks = [], []  # each job's keys and (objective values in evaluation order, instance): no frames kept
-    for job, g in evaluations.groupby("job", sort=False) if len(evaluations) else []:
-        first = g.iloc[0]
-        rec = instances[first.instance]
-        jobs.append({"job": job, "instance": first.instance, "solver": first.solver, "seed": first.seed})
-        tasks.append((g.sort_values("eval")[objective_columns(rec)].to_numpy(dtype=float), rec))
+    """Hypervolume of everything evaluated at fidelity 1 so far (val), per job, at log-spaced checkpoints of the
+    evaluations spent (full-fidelity equivalents: the ECDF's axis); in a pool of processes from TRACE_POOL_MIN
+    jobs on."""
+    jobs = evaluated(evaluations, instances)
+    tasks = [(F, spent, rec) for _, F, spent, rec in jobs]
     hv = mapped(checkpoint_hypervolumes, tasks, TRACE_POOL_MIN, chunksize=max(1, len(tasks) // 32))
     rows = [
         keys | {"eval": k, "hypervolume": h}
-        for keys, (F, _), values in zip(jobs, tasks, hv, strict=True)
-        for k, h in zip(checkpoints(len(F)), values, strict=True)
+        for (keys, _, spent, _), values in zip(jobs, hv, strict=True)
+        for k, h in zip(spent_checkpoints(spent), values, strict=True)
     ]
-    return pd.DataFrame(rows, columns=["job", "instance", "solver", "seed", "eval", "hypervolume"])
+    return pd.DataFrame(rows, columns=[*RUN_KEYS, "eval", "hypervolume"])
 
 
-def checkpoint_hypervolumes(F: np.ndarray, rec: ProblemInstance) -> list[float]:
-    """The hypervolume of F's first k rows at each of its `checkpoints` k."""
-    return [hypervolume(F[:k], rec) for k in checkpoints(len(F))]
+SPENT_TOLERANCE = 1e-9  # in evaluations: sums of fractional costs round
+
+
+def spent_checkpoints(spent: np.ndarray) -> list[int]:
+    """The `checkpoints` of a run that spent `spent` (cumulative) evaluations."""
+    return checkpoints(round(spent[-1])) if len(spent) else []
+
+
+def checkpoint_hypervolumes(F: np.ndarray, spent: np.ndarray, rec: ProblemInstance) -> list[float]:
+    """The hypervolume of the rows of F evaluated within each of `spent_checkpoints` evaluations."""
+    ends = np.searchsorted(spent, np.array(spent_checkpoints(spent)) + SPENT_TOLERANCE, side="right")
+    return [hypervolume(F[:k], rec) for k in ends]
 
 
 TRACE_BLOCK = 256  # rows checked against the archive at once (`trace`)

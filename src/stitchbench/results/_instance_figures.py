@@ -146,8 +146,8 @@ def front_figure(rec: ProblemInstance, fronts: pd.DataFrame, refs: FrontRefs, co
 
 
 def draw_hv(rec: ProblemInstance, anytime: pd.DataFrame, colours: dict[str, str]):
-    """Hypervolume of everything evaluated (val) against evaluations, per solver (mean, and 1.96 SE over seeds:
-    a normal 95% interval, where seaborn's bootstrap took most of a report's time)."""
+    """Hypervolume of everything evaluated at fidelity 1 (val) against evaluations spent, per solver (mean, and
+    1.96 SE over seeds: a normal 95% interval, where seaborn's bootstrap took most of a report's time)."""
     import seaborn as sns
     from matplotlib.figure import Figure
 
@@ -156,8 +156,8 @@ def draw_hv(rec: ProblemInstance, anytime: pd.DataFrame, colours: dict[str, str]
     ax = fig.subplots()
     sns.lineplot(sel, x="eval", y="hypervolume", hue="solver", palette=colours, errorbar=("se", 1.96), ax=ax)
     ax.set_xscale("log")
-    ax.set_xlabel("evaluations")
-    ax.set_ylabel("normalized hypervolume of all evaluated (val)")
+    ax.set_xlabel("evaluations (full-fidelity equivalents)")
+    ax.set_ylabel("normalized hypervolume of all evaluated at fidelity 1 (val)")
     ax.set_title(f"{rec.id}: convergence (mean ± 1.96 SE over seeds)")
     ax.grid(alpha=0.3)
     return fig

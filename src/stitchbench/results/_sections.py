@@ -15,6 +15,7 @@ from ._anytime import N_TARGETS, instance_tests, trace_column
 from ._calibration import BASELINE, SOLVED_SHARE, calibrate, calibration_table
 from ._calibration import summary as calibration_summary
 from ._figures import solver_colours
+from ._indicators import by_instance
 from ._instance_figures import drawn, front_refs
 from ._leaderboard import Leaderboard
 from ._render import Block, block_of
@@ -171,14 +172,15 @@ def calibration_blocks(run: RunTables, lb: Leaderboard) -> list[Block]:
 def instance_blocks(run: RunTables, lb: Leaderboard, marks: dict[str, list]) -> list[Block]:
     """Per instance: a heading, what it is, its figures (drawn in a pool for many), its solvers' table, its
     runtime-ECDF areas (or why it has none) and its baselines. `marks`: the analyses' points on front figures."""
-    fronts, anytime = run.fronts, run.anytime
+    drawn_columns = [c for c in run.fronts.columns if not c.startswith("x.")]  # no figure shows the decisions
+    fronts, anytime, per_run = (by_instance(t) for t in (run.fronts[drawn_columns], run.anytime, lb.runs))
     tasks = [
         (
             rec,
-            mine := fronts[fronts.instance == rec.id] if len(fronts) else fronts,
+            mine := fronts.get(rec.id, run.fronts.iloc[:0]),
             front_refs(rec, run.exact_fronts, run.ensemble_fronts, run.baselines, marks) if len(mine) else None,
-            anytime[anytime.instance == rec.id] if len(anytime) else anytime,
-            lb.runs[lb.runs.instance == rec.id],
+            anytime.get(rec.id, run.anytime.iloc[:0]),
+            per_run.get(rec.id, lb.runs.iloc[:0]),
             run.colours,
             run.figdir,
         )
@@ -189,12 +191,12 @@ def instance_blocks(run: RunTables, lb: Leaderboard, marks: dict[str, list]) -> 
     for rec, figures in zip(run.instances.values(), drawn(tasks), strict=True):
         items: list = [f"{rec.family}, host {rec.host or '—'}, {rec.metric}; front for IGD+: {rec.front}", *figures]
         items.append(solver_table(rec, run.indicators, run.statistics))
-        if (lb.runs.instance == rec.id).any():
+        if rec.id in per_run:
             items.append(
                 "Runtime-ECDF areas (val; 1: every target at the first evaluation, 0: none within the budget), "
                 f"with two-sided Mann-Whitney U tests over runs, Holm-corrected within the instance (* p ≤ {ALPHA}):"
             )
-            items.append(area_table(lb.runs[lb.runs.instance == rec.id], tests[tests.instance == rec.id]))
+            items.append(area_table(per_run[rec.id], tests[tests.instance == rec.id]))
         elif rec.id in lb.unscored:
             items.append(f"No runtime ECDF: {lb.unscored[rec.id]}.")
         items.append(baseline_table(rec, run.baselines))
