@@ -1,8 +1,8 @@
 """The fused, pruned accuracy of weighted output ensembles (`moo._mixture`) is the argmax of the float32
 mixture that sgemm computes (what `WeightedScores` scored before it, and what the shipped tables were built
 with): bit for bit where this CPU is the one the collection records, ties to the lowest class; its pruning
-decides near ties as the chains do (and would not without its tolerance); threads and keyed batches change
-no bit."""
+decides near ties as the chains do (and would not without its tolerance); threads, keyed batches and parties
+pooled into one pass change no bit."""
 
 import json
 
@@ -12,7 +12,7 @@ import pytest
 from stitchbench._hashing import cpu_identity
 from stitchbench.moo import _mixture
 from stitchbench.moo._mixture import SPLIT, AccuracyHits
-from stitchbench.moo._scoring import KeyedAccuracy, sample_scores, weighted_scores
+from stitchbench.moo._scoring import KeyedAccuracy, is_step, sample_scores, weighted_scores
 from stitchbench.tabular import load
 from stitchbench.tabular._catalog import COLLECTION, read_catalog
 
@@ -189,6 +189,24 @@ def test_threads_and_keyed_batches_change_no_bit(monkeypatch):
     monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
     assert np.array_equal(keyed.at(keys, W), alone)
     assert len(set(alone)) > 10  # the keys and weightings differ in score
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_parties_pooled_into_one_pass_score_as_each_alone(name):
+    """A table scores its parties' accuracies in one fused pass over all their samples (more than two members):
+    each party's score is its own scorer's, bit for bit, for one weighting, a few, and a batch split between
+    threads, on val, test and a lower fidelity's val."""
+    problem = load(name)
+    table, objectives = problem.table, [o.name if o.name != "cost" else None for o in problem.objectives]
+    parties = tuple(p for p in objectives if p is not None)
+    rng = np.random.default_rng(3)
+    for t in (table, table.restrict({p: np.arange(7) for p in parties}, objectives)):
+        for split in ("val", "test"):
+            assert (t.pooled(parties, split) is None) == is_step(len(table.members), "accuracy")
+            for n in (1, 15, 2 * SPLIT + 3):
+                W = weightings(n, len(table.members), rng)
+                alone = np.stack([t.scorer(p, split)(W) if p else (W > 0) @ t.flops for p in objectives], 1)
+                assert np.array_equal(t.score(W, objectives, split), alone), (split, n)
 
 
 def test_a_forked_child_scores_on_threads_of_its_own(monkeypatch):

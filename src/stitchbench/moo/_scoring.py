@@ -11,6 +11,8 @@ probabilities, labels that are no class and negative or non-finite weights alike
 the uniform one.
 """
 
+from itertools import pairwise
+
 import numpy as np
 
 from stitchbench.errors import InputError, unknown
@@ -166,6 +168,23 @@ class KeyedAccuracy(WeightedScores):
     def at(self, keys: np.ndarray, W: np.ndarray) -> np.ndarray:
         """Scores of weightings W (B, M), row b by ensemble keys[b]."""
         return self.hit_rate(W, keys)
+
+
+class PooledAccuracy:
+    """The accuracy of the same members' weighted output ensembles on several sets of samples (each party's),
+    probs [(M, N_p, C)] and labels [(N_p,)], in one fused pass over all their samples: a set's score is its
+    `WeightedScores`', bit for bit (its hits counted exactly and divided by its size), in one call of the kernel
+    where each set's would take one (a weighting at a time, as MOEA/D and ask-and-tell loops ask, pays that
+    call's overhead once)."""
+
+    def __init__(self, probs: list[np.ndarray], labels: list[np.ndarray]):
+        self.ends = np.cumsum([len(y) for y in labels])
+        self.scores = WeightedScores(np.concatenate(probs, axis=-2), np.concatenate(labels), "accuracy")
+
+    def __call__(self, W: np.ndarray) -> np.ndarray:
+        """Scores (B, sets) of weightings W (B, M)."""
+        hits = self.scores.hits(W)
+        return np.stack([hits[a:b].sum(0, dtype=np.uint32) / (b - a) for a, b in pairwise([0, *self.ends])], 1)
 
 
 def interval_weights(breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

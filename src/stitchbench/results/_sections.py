@@ -29,10 +29,13 @@ TABLES = (
 )
 
 
+READ_IN_PART = {"evaluations": trace_column, "fronts": lambda c: not c.startswith("x.")}  # the decisions: unread
+
+
 @dataclass(frozen=True)
 class RunTables:
-    """What a report reads of a finished run: its manifest, instances, tables (`fronts` of finished jobs only)
-    and figures folder."""
+    """What a report reads of a finished run: its manifest, instances, tables (`fronts` of finished jobs only;
+    `fronts` and `evaluations` without their decisions: `READ_IN_PART`) and figures folder."""
 
     manifest: dict
     instances: dict[str, ProblemInstance]
@@ -50,7 +53,7 @@ class RunTables:
     @classmethod
     def read(cls, run: RunDir) -> "RunTables":
         manifest = run.require()
-        tables = {t: run.table(t, trace_column if t == "evaluations" else None) for t in TABLES}
+        tables = {t: run.table(t, READ_IN_PART.get(t)) for t in TABLES}
         done = [j for j, s in manifest["jobs"].items() if s["status"] == "done"]
         fronts = tables["fronts"]
         tables["fronts"] = fronts[fronts.job.isin(done)] if len(fronts) else fronts
@@ -172,8 +175,7 @@ def calibration_blocks(run: RunTables, lb: Leaderboard) -> list[Block]:
 def instance_blocks(run: RunTables, lb: Leaderboard, marks: dict[str, list]) -> list[Block]:
     """Per instance: a heading, what it is, its figures (drawn in a pool for many), its solvers' table, its
     runtime-ECDF areas (or why it has none) and its baselines. `marks`: the analyses' points on front figures."""
-    drawn_columns = [c for c in run.fronts.columns if not c.startswith("x.")]  # no figure shows the decisions
-    fronts, anytime, per_run = (by_instance(t) for t in (run.fronts[drawn_columns], run.anytime, lb.runs))
+    fronts, anytime, per_run = (by_instance(t) for t in (run.fronts, run.anytime, lb.runs))
     tasks = [
         (
             rec,

@@ -18,6 +18,7 @@ from stitchbench.errors import InputError
 from stitchbench.moo._front import nondominated
 from stitchbench.moo._lattice import simplex_grid
 from stitchbench.moo._scoring import (
+    PooledAccuracy,
     WeightedScores,
     is_step,
     member_weights,
@@ -28,12 +29,6 @@ from stitchbench.moo._scoring import (
 )
 
 from ._files import column, read, read_ensemble, write, write_ensemble
-
-
-def weighting_objectives(W: np.ndarray, objectives: list[str | None], scorer, flops: np.ndarray) -> np.ndarray:
-    """Objective matrix of normalized weightings W (n, M) of an output ensemble: each party's score from
-    `scorer(party)` (a `WeightedScores`), cost (None) as the FLOPs of the members with weight > 0."""
-    return np.stack([scorer(p)(W) if p is not None else (W > 0) @ flops for p in objectives], 1)
 
 
 @dataclass
@@ -61,8 +56,28 @@ class WeightsTable:
         return self.score(member_weights(matrix, self.switches), objectives, split)
 
     def score(self, W: np.ndarray, objectives: list[str | None], split: str) -> np.ndarray:
-        """`lookup` of normalized weightings W (n, M)."""
-        return weighting_objectives(W, objectives, lambda p: self.scorer(p, split), self.flops)
+        """`lookup` of normalized weightings W (n, M): each party's score, cost (None) as the FLOPs of the
+        members with weight > 0."""
+        parties = tuple(p for p in objectives if p is not None)
+        pooled = self.pooled(parties, split)
+        if pooled is not None:
+            columns = iter(pooled(W).T)
+            return np.stack([next(columns) if p is not None else (W > 0) @ self.flops for p in objectives], 1)
+        return np.stack([self.scorer(p, split)(W) if p is not None else (W > 0) @ self.flops for p in objectives], 1)
+
+    def pooled(self, parties: tuple[str, ...], split: str) -> PooledAccuracy | None:
+        """The parties' scorers as one `PooledAccuracy` (two parties or more, more than two members scored by the
+        fused accuracy; two members have step scorers); None otherwise. Built on first use."""
+        key = ("pooled", parties, split)
+        if key not in self._scorers:
+            fused = len(parties) > 1 and self.front_kind() != "exact"
+            fused = fused and all(self.scorer(p, split).fused() for p in parties)
+            self._scorers[key] = (
+                PooledAccuracy([self.probs[p, split] for p in parties], [self.labels[p, split] for p in parties])
+                if fused
+                else None
+            )
+        return self._scorers[key]
 
     def front_kind(self) -> str:
         return "exact" if is_step(len(self.members), self.metric) else "approximate"
