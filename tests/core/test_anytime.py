@@ -87,8 +87,7 @@ def test_targets_are_log_spaced_in_the_gap():
 
 
 def test_runtimes_are_the_first_evaluation_reaching_each_target_censored_at_the_budget():
-    hv = np.array([0.1, 0.3, 0.3, 0.6])
-    rt = runtimes(hv, np.arange(1.0, 5.0), np.array([0.1, 0.2, 0.6, 0.7]))
+    rt = runtimes(np.array([0, 1, 3, -1]), np.arange(1.0, 5.0))  # the rows reaching each target, -1: none
     assert rt.tolist() == [1, 2, 4, np.inf]
     assert area(np.array([1.0]), 100) == 1 and area(np.array([np.inf]), 100) == 0
     assert area(np.array([10.0]), 100) == pytest.approx(0.5)
@@ -152,12 +151,13 @@ def test_the_reports_area_table_ranks_by_area_with_the_mann_whitney_verdicts(fas
     assert table.loc["A", "ECDF area mean ± sd"].startswith(f"{one[one.solver == 'A'].area.mean():.4f} ± ")
 
 
-def test_a_trace_is_the_hypervolume_of_everything_evaluated_so_far(monkeypatch):
-    """After each evaluation (a NaN row: none), the hypervolume of all finite rows so far, as
-    `indicators.hypervolume` computes it from scratch, over several of the blocks `trace` screens at once
-    (repeated rows included); the same in a pool of processes as in the driver."""
+def test_a_trace_finds_the_first_row_reaching_each_target(monkeypatch):
+    """Per target, the first row after which the hypervolume of all finite rows so far (as
+    `indicators.hypervolume` computes it from scratch) reaches it, or -1; targets in any order, at or below 0,
+    between and beyond, over several of the blocks `Trace` screens at once (repeated rows included); computing
+    fewer hypervolumes than the archive has changes; the same in a pool of processes as in the driver."""
     from stitchbench.results import _indicators
-    from stitchbench.results._indicators import hypervolume
+    from stitchbench.results._indicators import REACHED, Trace, final_hypervolume, first_reaching, hypervolume
 
     rng = np.random.default_rng(1)
     rec = record("i0").model_copy(update={"objectives": ["A", "B", "C"], "maximize": [True, True, False]})
@@ -168,13 +168,17 @@ def test_a_trace_is_the_hypervolume_of_everything_evaluated_so_far(monkeypatch):
         F = rng.uniform(0, 1, (rows, 3))
         F[rng.choice(rows, 40, replace=False)] = np.nan
         F[rows - 60 :] = F[:60]  # evaluated again: dominated by themselves, they change nothing
-        tasks.append((F, rec))
-    alone = _indicators.traces(tasks)
-    for (F, _), hv in zip(tasks, alone, strict=True):
-        assert hv.tolist() == [hypervolume(F[: i + 1], rec) for i in range(len(F))]
+        hv = np.array([hypervolume(F[: i + 1], rec) for i in range(rows)])
+        goals = np.concatenate([rng.uniform(-0.1, hv[-1] * 1.1, 40), hv[rng.choice(rows, 10)], [0.0, hv[-1]]])
+        expected = [int(np.argmax(hv >= g - REACHED)) if (hv >= g - REACHED).any() else -1 for g in goals]
+        trace = Trace(F, rec)
+        assert trace.reaching(goals).tolist() == expected and trace.final() == hv[-1]
+        assert 0 < len(trace.values) < len(trace.changed)
+        tasks.append((F, rec, goals))
+    alone = [first_reaching(*t) for t in tasks], [final_hypervolume(F, rec) for F, rec, _ in tasks]
     monkeypatch.setattr(_indicators, "TRACE_POOL_MIN", 1)
-    pooled = _indicators.traces(tasks)
-    assert all(np.array_equal(a, b) for a, b in zip(alone, pooled, strict=True))
+    pooled = _indicators.traced(first_reaching, tasks), _indicators.traced(final_hypervolume, [t[:2] for t in tasks])
+    assert all(np.array_equal(a, b) for a, b in zip(alone[0], pooled[0], strict=True)) and alone[1] == pooled[1]
 
 
 def test_a_multi_fidelity_run_counts_its_full_fidelity_scores_in_full_fidelity_equivalents():

@@ -21,7 +21,7 @@ from stitchbench.errors import InputError
 from stitchbench.moo._instance import ProblemInstance
 
 from ._figures import savefig
-from ._indicators import evaluated, traces
+from ._indicators import evaluated, final_hypervolume, first_reaching, traced
 from ._statistics import mann_whitney_pairs
 
 N_TARGETS = 51
@@ -41,11 +41,10 @@ def targets(baseline_hv: float, front_hv: float, n: int = N_TARGETS) -> np.ndarr
     return front_hv - gap * np.logspace(0, -DEPTH, n)
 
 
-def runtimes(hv: np.ndarray, spent: np.ndarray, goals: np.ndarray) -> np.ndarray:
-    """Per target, the evaluations spent (cumulative, `spent`) when `hv` (after each) first reached it; inf
-    where it never did."""
-    first = np.searchsorted(hv, goals - 1e-12, side="left")  # hv never decreases
-    return np.where(first < len(hv), spent[np.minimum(first, len(hv) - 1)], np.inf)
+def runtimes(first: np.ndarray, spent: np.ndarray) -> np.ndarray:
+    """Per target, the evaluations spent (cumulative, `spent`) by the row that first reached it
+    (`Trace.reaching`); inf where none did (-1)."""
+    return np.where(first >= 0, spent[np.maximum(first, 0)], np.inf)
 
 
 def area(rt: np.ndarray, budget: float) -> float:
@@ -71,14 +70,14 @@ def runs(
     each instance's targets from its BASELINE runs' median hypervolume at the budget up to `front_hv`; and,
     per instance left out for want of targets, why (no BASELINE runs, or their median already at the front)."""
     columns = ["job", "instance", "solver", "seed", "budget", "area", "runtimes"]
-    jobs = evaluated(evaluations, instances)
-    hvs = traces([(F, rec) for _, F, _, rec in jobs])
     by_instance: dict[str, list] = {}
-    for (keys, _, spent, _), hv in zip(jobs, hvs, strict=True):
-        by_instance.setdefault(keys["instance"], []).append((keys, hv, spent))
-    rows, unscored = [], {}
+    for keys, F, spent, rec in evaluated(evaluations, instances):
+        by_instance.setdefault(keys["instance"], []).append((keys, F, spent, rec))
+    baseline = [(F, rec) for mine in by_instance.values() for keys, F, _, rec in mine if keys["solver"] == BASELINE]
+    finals = iter(traced(final_hypervolume, baseline))
+    targeted, unscored = {}, {}  # per instance with targets: they and its budget
     for instance, mine in by_instance.items():
-        base = [hv[-1] for keys, hv, _ in mine if keys["solver"] == BASELINE]
+        base = [next(finals) for keys, *_ in mine if keys["solver"] == BASELINE]
         if not base:
             unscored[instance] = f"no {BASELINE!r} runs to set its targets from"
             continue
@@ -86,11 +85,13 @@ def runs(
         if not median < top:
             unscored[instance] = f"{BASELINE}'s median hypervolume {median:.6g} reaches the front's {top:.6g}"
             continue
-        goals = targets(median, top)
-        budget = max(round(spent[-1]) for _, _, spent in mine)
-        for keys, hv, spent in mine:
-            rt = runtimes(hv, spent, goals)
-            rows.append(keys | {"seed": int(keys["seed"]), "budget": budget, "area": area(rt, budget), "runtimes": rt})
+        targeted[instance] = targets(median, top), max(round(spent[-1]) for _, _, spent, _ in mine)
+    scored = [(job, targeted[i]) for i, mine in by_instance.items() if i in targeted for job in mine]
+    reached = traced(first_reaching, [(F, rec, g) for (_, F, _, rec), (g, _) in scored])
+    rows = []
+    for ((keys, _, spent, _), (_, budget)), first in zip(scored, reached, strict=True):
+        rt = runtimes(first, spent)
+        rows.append(keys | {"seed": int(keys["seed"]), "budget": budget, "area": area(rt, budget), "runtimes": rt})
     return pd.DataFrame(rows, columns=columns), unscored
 
 

@@ -202,37 +202,83 @@ def checkpoint_hypervolumes(F: np.ndarray, spent: np.ndarray, rec: ProblemInstan
     return [hypervolume(F[:k], rec) for k in ends]
 
 
-TRACE_BLOCK = 256  # rows checked against the archive at once (`trace`)
+TRACE_BLOCK = 256  # rows checked against the archive at once (`Trace`)
+REACHED = 1e-12  # a target this close below a hypervolume is reached (a front's, from other points, rounds)
 
 
-def trace(F: np.ndarray, rec: ProblemInstance) -> np.ndarray:
-    """The hypervolume of everything evaluated so far, after each row of F (in evaluation order; rows not
-    finite count as not evaluated): computed where the non-dominated archive changes, carried forward."""
-    N = rec.normalize(F)
-    G = N * np.where(rec.maximize, 1.0, -1.0)  # every objective maximized
-    indicator = moocore.Hypervolume(ref=rec.reference_point, maximise=rec.maximize)
-    archive, changed, values = np.empty(0, dtype=int), [], []
-    finite = np.flatnonzero(np.isfinite(F).all(1))
-    for start in range(0, len(finite), TRACE_BLOCK):
-        rows = finite[start : start + TRACE_BLOCK]
-        # a row the archive already dominates stays dominated (whatever replaces a member dominates it too)
-        rows = rows[~(G[archive][:, None] >= G[rows][None]).all(2).any(0)]
-        for i in rows:
-            if (G[archive] >= G[i]).all(1).any():
+class Trace:
+    """The hypervolume of everything a run evaluated so far, after each row of F (in evaluation order; rows
+    not finite count as not evaluated): it changes only after the rows where the non-dominated archive does
+    (`changed`), and is computed there on demand, once (`at`): a search for targets needs a few of them."""
+
+    def __init__(self, F: np.ndarray, rec: ProblemInstance):
+        self.N = rec.normalize(F)
+        G = self.N * np.where(rec.maximize, 1.0, -1.0)  # every objective maximized
+        self.indicator = moocore.Hypervolume(ref=rec.reference_point, maximise=rec.maximize)
+        archive, changed, self.archives = np.empty(0, dtype=int), [], []
+        finite = np.flatnonzero(np.isfinite(F).all(1))
+        for start in range(0, len(finite), TRACE_BLOCK):
+            rows = finite[start : start + TRACE_BLOCK]
+            # a row the archive already dominates stays dominated (whatever replaces a member dominates it too)
+            rows = rows[~(G[archive][:, None] >= G[rows][None]).all(2).any(0)]
+            for i in rows:
+                if (G[archive] >= G[i]).all(1).any():
+                    continue
+                archive = np.append(archive[~(G[i] >= G[archive]).all(1)], i)  # i and what it leaves
+                changed.append(i)
+                self.archives.append(archive)
+        self.changed = np.array(changed, dtype=int)
+        self.values: dict[int, float] = {}
+
+    def at(self, k: int) -> float:
+        """The hypervolume after the k-th change (0 before the first: k = -1)."""
+        if k < 0:
+            return 0.0
+        if k not in self.values:
+            self.values[k] = self.indicator(self.N[self.archives[k]])
+        return self.values[k]
+
+    def final(self) -> float:
+        return self.at(len(self.changed) - 1)
+
+    def reaching(self, goals: np.ndarray) -> np.ndarray:
+        """Per goal, the first row after which the hypervolume reaches it (within REACHED), or -1: each found
+        by galloping, then bisecting, over the changes from the last lower goal's."""
+        first, k = np.full(len(goals), -1), 0
+        for j in np.argsort(goals, kind="stable"):
+            goal = goals[j] - REACHED
+            if goal <= 0:  # the hypervolume before any change: reached at the first row
+                first[j] = 0
                 continue
-            archive = np.append(archive[~(G[i] >= G[archive]).all(1)], i)  # i and what it leaves
-            changed.append(i)
-            values.append(indicator(N[archive]))
-    last = np.searchsorted(changed, np.arange(len(F)), side="right") - 1
-    return np.where(last >= 0, np.array([0.0, *values])[last + 1], 0.0)
+            if self.final() < goal:
+                break
+            lo, hi, step = k, k, 1  # the hypervolume below the goal at every change before lo
+            while self.at(hi) < goal:
+                lo, hi, step = hi + 1, min(len(self.changed) - 1, hi + step), 2 * step
+            while lo < hi:
+                mid = (lo + hi) // 2
+                lo, hi = (lo, mid) if self.at(mid) >= goal else (mid + 1, hi)
+            first[j], k = self.changed[lo], lo
+        return first
+
+
+def final_hypervolume(F: np.ndarray, rec: ProblemInstance) -> float:
+    """The hypervolume of everything evaluated (a `Trace`'s last)."""
+    return Trace(F, rec).final()
+
+
+def first_reaching(F: np.ndarray, rec: ProblemInstance, goals: np.ndarray) -> np.ndarray:
+    """`Trace.reaching` of a run."""
+    return Trace(F, rec).reaching(goals)
 
 
 TRACE_POOL_MIN = 200  # runs from which their traces are computed in a pool of processes
 
 
-def traces(tasks: list[tuple[np.ndarray, ProblemInstance]]) -> list[np.ndarray]:
-    """`trace` of every (F, instance): in a pool of processes from TRACE_POOL_MIN runs on (`mapped`)."""
-    return mapped(trace, tasks, TRACE_POOL_MIN, chunksize=max(1, len(tasks) // 32))  # a trace takes ~10 ms
+def traced(fn, tasks: list[tuple]) -> list:
+    """fn (`final_hypervolume`, `first_reaching`) of every task (F, instance, ...): in a pool of processes from
+    TRACE_POOL_MIN runs on (`mapped`)."""
+    return mapped(fn, tasks, TRACE_POOL_MIN, chunksize=max(1, len(tasks) // 32))  # a trace takes ~10 ms
 
 
 def attainment(fronts: list[np.ndarray], maximize: list[bool], percentiles=(25, 50, 75)) -> dict[int, np.ndarray]:
