@@ -154,7 +154,7 @@ def test_the_reports_area_table_ranks_by_area_with_the_mann_whitney_verdicts(fas
 def test_a_trace_finds_the_first_row_reaching_each_target(monkeypatch):
     """Per target, the first row after which the hypervolume of all finite rows so far (as
     `indicators.hypervolume` computes it from scratch) reaches it, or -1; targets in any order, at or below 0,
-    between and beyond, over several of the blocks `Trace` screens at once (repeated rows included); computing
+    between, beyond and NaN, over several of the blocks `Trace` screens at once (repeated rows included); computing
     fewer hypervolumes than the archive has changes; the same in a pool of processes as in the driver."""
     from stitchbench.results import _indicators
     from stitchbench.results._indicators import REACHED, Trace, final_hypervolume, first_reaching, hypervolume
@@ -169,12 +169,13 @@ def test_a_trace_finds_the_first_row_reaching_each_target(monkeypatch):
         F[rng.choice(rows, 40, replace=False)] = np.nan
         F[rows - 60 :] = F[:60]  # evaluated again: dominated by themselves, they change nothing
         hv = np.array([hypervolume(F[: i + 1], rec) for i in range(rows)])
-        goals = np.concatenate([rng.uniform(-0.1, hv[-1] * 1.1, 40), hv[rng.choice(rows, 10)], [0.0, hv[-1]]])
+        goals = np.concatenate([rng.uniform(-0.1, hv[-1] * 1.1, 40), hv[rng.choice(rows, 10)], [0, hv[-1], np.nan]])
         expected = [int(np.argmax(hv >= g - REACHED)) if (hv >= g - REACHED).any() else -1 for g in goals]
         trace = Trace(F, rec)
         assert trace.reaching(goals).tolist() == expected and trace.final() == hv[-1]
         assert 0 < len(trace.values) < len(trace.changed)
         tasks.append((F, rec, goals))
+    assert Trace(np.empty((0, 3)), rec).reaching(np.array([0.0, 0.5])).tolist() == [-1, -1]  # nothing evaluated
     alone = [first_reaching(*t) for t in tasks], [final_hypervolume(F, rec) for F, rec, _ in tasks]
     monkeypatch.setattr(_indicators, "TRACE_POOL_MIN", 1)
     pooled = _indicators.traced(first_reaching, tasks), _indicators.traced(final_hypervolume, [t[:2] for t in tasks])

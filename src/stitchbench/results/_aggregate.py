@@ -37,8 +37,8 @@ def rebuild(run: RunDir):
 def write_outputs(run: RunDir, manifest: dict):
     """Assemble the tables from the per-job files, then indicators (finished jobs only), statistics,
     claims and the report; `manifest["aggregates"]` gets every aggregate's sha256 (the caller saves it)."""
-    instances = instances_of(manifest)
-    jobs = dict(sorted(manifest["jobs"].items()))  # as the saved manifest keeps them: a rebuild reads the same
+    # in the order the saved manifest keeps them (sorted): a rebuild reads the same
+    instances, jobs = dict(sorted(instances_of(manifest).items())), dict(sorted(manifest["jobs"].items()))
     done = [j for j, s in jobs.items() if s["status"] == "done"]
     write_indicators(run, instances, jobs, done)
     extra = declared(manifest)

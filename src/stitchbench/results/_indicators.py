@@ -245,8 +245,10 @@ class Trace:
         """Per goal, the first row after which the hypervolume reaches it (within REACHED), or -1: each found
         by galloping, then bisecting, over the changes from the last lower goal's."""
         first, k = np.full(len(goals), -1), 0
-        for j in np.argsort(goals, kind="stable"):
+        for j in np.argsort(goals, kind="stable") if len(self.N) else ():
             goal = goals[j] - REACHED
+            if np.isnan(goal):  # sorted last: no hypervolume reaches it
+                break
             if goal <= 0:  # the hypervolume before any change: reached at the first row
                 first[j] = 0
                 continue
