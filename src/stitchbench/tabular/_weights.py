@@ -60,10 +60,10 @@ class WeightsTable:
         members with weight > 0."""
         parties = tuple(p for p in objectives if p is not None)
         pooled = self.pooled(parties, split)
-        if pooled is not None:
-            columns = iter(pooled(W).T)
-            return np.stack([next(columns) if p is not None else (W > 0) @ self.flops for p in objectives], 1)
-        return np.stack([self.scorer(p, split)(W) if p is not None else (W > 0) @ self.flops for p in objectives], 1)
+        scores = (
+            dict(zip(parties, pooled(W).T, strict=True)) if pooled else {p: self.scorer(p, split)(W) for p in parties}
+        )
+        return np.stack([scores[p] if p is not None else (W > 0) @ self.flops for p in objectives], 1)
 
     def pooled(self, parties: tuple[str, ...], split: str) -> PooledAccuracy | None:
         """The parties' scorers as one `PooledAccuracy` (two parties or more, more than two members scored by the
