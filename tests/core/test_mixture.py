@@ -5,6 +5,7 @@ decides near ties as the chains do (and would not without its tolerance); thread
 pooled into one pass change no bit."""
 
 import json
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -189,6 +190,28 @@ def test_threads_and_keyed_batches_change_no_bit(monkeypatch):
     monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
     assert np.array_equal(keyed.at(keys, W), alone)
     assert len(set(alone)) > 10  # the keys and weightings differ in score
+
+
+def test_hits_counted_per_set_by_the_threads_are_the_hits_summed(monkeypatch):
+    """`counts` (what every accuracy is computed from) counts each set's hits as the threads score them: the
+    per-sample hits summed per set, with keys shuffled, empty sets and a batch split between threads; sets
+    that do not fit the samples are refused."""
+    table = load("digits-shift-4.stitch@uci-digits-1").table
+    probs, y = table.probs["mnist-2", "val"], table.labels["mnist-2", "val"]
+    kernel = AccuracyHits(probs.reshape(-1, *probs.shape[2:])[:9], y)
+    rng = np.random.default_rng(4)
+    W, keys = weightings(3 * SPLIT, probs.shape[2], rng).astype(np.float32), rng.integers(0, 9, 3 * SPLIT)
+    ends = [0, 7, 7, 300, len(y) - 1]  # an empty set, one more, and the last sample in none
+    for threads in ("1", "2"):
+        monkeypatch.setenv("NUMBA_NUM_THREADS", threads)
+        hits = kernel(W, keys)
+        counted = kernel.counts(W, ends, keys)
+        assert counted.dtype == np.uint32
+        assert np.array_equal(counted, np.stack([hits[a:b].sum(0) for a, b in pairwise([0, *ends])]))
+    assert 0 < counted[-1].min() < counted[-1].max()  # the weightings differ in hits
+    for bad in ([5, 3], [len(y) + 1], [[1]]):
+        with pytest.raises(ValueError, match="not ascending sample counts"):
+            kernel.counts(W, bad, keys)
 
 
 @pytest.mark.parametrize("name", SHIPPED)

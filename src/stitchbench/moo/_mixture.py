@@ -89,6 +89,48 @@ def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, E, start, D, out) -> None:
             out[n, b] = 1 if m > ts[b - a] else _open_hit(W, b, ts[b - a], D, start[i], start[i + 1], P, y[n], n)
 
 
+@numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
+def _dots(Wt, a, B, e, s) -> None:
+    """s[b] = the chain sum_k Wt[k, a + b] * e[k] for b < B (one fused multiply-add per member, in order, from
+    0: `_open_hit`'s), four members per pass over s (inlined: a key's few weightings call it once a sample)."""
+    M = Wt.shape[0]
+    s[:B] = 0
+    k = 0
+    while k + 4 <= M:
+        e0, e1, e2, e3 = e[k], e[k + 1], e[k + 2], e[k + 3]
+        w0, w1, w2, w3 = Wt[k, a : a + B], Wt[k + 1, a : a + B], Wt[k + 2, a : a + B], Wt[k + 3, a : a + B]
+        for b in range(B):
+            s[b] = w3[b] * e3 + (w2[b] * e2 + (w1[b] * e1 + (w0[b] * e0 + s[b])))
+        k += 4
+    for j in range(k, M):
+        ek, wk = e[j], Wt[j, a : a + B]
+        for b in range(B):
+            s[b] = wk[b] * ek + s[b]
+
+
+@numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
+def _dots2(Wt, a, B, e, f, s, t) -> None:
+    """`_dots` of two vectors at once, each weight loaded once: s of e, t of f."""
+    M = Wt.shape[0]
+    s[:B] = 0
+    t[:B] = 0
+    k = 0
+    while k + 4 <= M:
+        e0, e1, e2, e3 = e[k], e[k + 1], e[k + 2], e[k + 3]
+        f0, f1, f2, f3 = f[k], f[k + 1], f[k + 2], f[k + 3]
+        w0, w1, w2, w3 = Wt[k, a : a + B], Wt[k + 1, a : a + B], Wt[k + 2, a : a + B], Wt[k + 3, a : a + B]
+        for b in range(B):
+            x0, x1, x2, x3 = w0[b], w1[b], w2[b], w3[b]
+            s[b] = x3 * e3 + (x2 * e2 + (x1 * e1 + (x0 * e0 + s[b])))
+            t[b] = x3 * f3 + (x2 * f2 + (x1 * f1 + (x0 * f0 + t[b])))
+        k += 4
+    for j in range(k, M):
+        ek, fk, wk = e[j], f[j], Wt[j, a : a + B]
+        for b in range(B):
+            s[b] = wk[b] * ek + s[b]
+            t[b] = wk[b] * fk + t[b]
+
+
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
 def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, R, start, D, out, s, s2, s3, todo, idx, G) -> None:
     """As `_narrow`, vectorized over the weightings (s, s2, s3, todo, idx: scratch of at least z - a; G of M x
@@ -98,11 +140,7 @@ def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, R, start, D, out, s, s2, 
     for i in range(i0, i1):
         n, first, last = unsettled[i], start[i], start[i + 1]
         row = out[n, a:z]
-        s[:B] = 0
-        for k in range(Wt.shape[0]):
-            e, wk = E[i, k], Wt[k, a:z]
-            for b in range(B):
-                s[b] = wk[b] * e + s[b]
+        _dots(Wt, a, B, E[i], s)
         fails = 0
         for b in range(B):
             right = s[b] > ts[b]
@@ -111,13 +149,7 @@ def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, R, start, D, out, s, s2, 
         if fails == 0:
             continue
         if fails > B // 64:  # a hard sample
-            s2[:B] = 0
-            s3[:B] = 0
-            for k in range(Wt.shape[0]):
-                d, r, wk = D[first, k], R[i, k], Wt[k, a:z]
-                for b in range(B):
-                    s2[b] = wk[b] * d + s2[b]
-                    s3[b] = wk[b] * r + s3[b]
+            _dots2(Wt, a, B, D[first], R[i], s2, s3)
             for b in range(B):
                 right = row[b] | ((s2[b] > ts[b]) & (s3[b] > ts[b]))
                 row[b] = right
@@ -150,11 +182,7 @@ def _gathered(W, Wt, a, count, ts, idx, D, first, last, P, label, n, row, G, m, 
         tc[t] = ts[idx[t]]
         flags[t] = 0
     for j in range(first, last):
-        m[:count] = 0
-        for k in range(M):
-            d, g = D[j, k], G[k]
-            for t in range(count):
-                m[t] = g[t] * d + m[t]
+        _dots(G, 0, count, D[j], m)
         for t in range(count):
             flags[t] = max(flags[t], np.float32(not m[t] > tc[t]) + np.float32(m[t] < -tc[t]))
     for t in range(count):
@@ -193,6 +221,19 @@ def _hits(W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, u
             if chains[b - lo]:
                 for n in range(len(y)):
                     out[n, b] = _chain_hit(W, b, P[q], y[n], n)
+
+
+@numba.njit(cache=True, nogil=True)
+def _count(out, lo, hi, ends, counts) -> None:
+    """counts[s, b] += the hits out[n, b] of set s's samples ends[s - 1] <= n < ends[s], for lo <= b < hi."""
+    first = 0
+    for s in range(len(ends)):
+        row = counts[s, lo:hi]
+        for n in range(first, ends[s]):
+            hits = out[n, lo:hi]
+            for b in range(hi - lo):
+                row[b] += hits[b]
+        first = ends[s]
 
 
 def threads() -> int:
@@ -257,6 +298,21 @@ class AccuracyHits:
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
         """W (B, M) float32 >= 0 (every pruning step needs it), row b scored by ensemble keys[b] (None: all by
         the first); on `threads()` threads where the batch is large enough."""
+        out, _ = self.scored(W, keys, None)
+        return out
+
+    def counts(self, W: np.ndarray, ends: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
+        """The hits of each weighting counted per set of samples (S, B) uint32, set s being the samples
+        ends[s - 1] <= n < ends[s] (ends ascending, from 0, the last at most N): counted by the threads that
+        scored them, as they scored them."""
+        ends = np.asarray(ends, dtype=np.int64)
+        if ends.ndim != 1 or (np.diff(ends, prepend=0) < 0).any() or (len(ends) and ends[-1] > len(self.y)):
+            raise ValueError(f"set ends {ends} are not ascending sample counts up to {len(self.y)}")
+        _, counts = self.scored(W, keys, ends)
+        return counts
+
+    def scored(self, W: np.ndarray, keys: np.ndarray | None, ends: np.ndarray | None) -> tuple:
+        """The hits (N, B) and, with `ends`, their counts per set (`counts`), columns in the order of W."""
         W = np.ascontiguousarray(W, dtype=np.float32)
         if W.ndim != 2 or W.shape[1] != self.P.shape[1]:
             raise ValueError(f"weightings {W.shape} do not fit probabilities {self.P.shape[1:]}")
@@ -273,14 +329,21 @@ class AccuracyHits:
                 order = np.argsort(keys, kind="stable")
                 W, keys = W[order], keys[order]
         out = np.empty((len(self.y), len(W)), np.uint8)
+        counts = None if ends is None else np.zeros((len(ends), len(W)), np.uint32)
         tables = (self.P, self.y, self.settled, self.ustart, self.unsettled, self.E, self.R, self.start, self.D, out)
         parts, Wt = max(1, min(threads(), len(W) // SPLIT)) if len(W) >= 2 * SPLIT else 1, np.ascontiguousarray(W.T)
-        run = [
-            (W, Wt, keys, lo, hi, self.bound, self.scale, *RANGE, *tables)
-            for lo, hi in itertools.pairwise(len(W) * i // parts for i in range(parts + 1))
-        ]
-        if len(run) == 1:
-            _hits(*run[0])
+
+        def part(lo: int, hi: int) -> None:
+            _hits(W, Wt, keys, lo, hi, self.bound, self.scale, *RANGE, *tables)
+            if counts is not None:
+                _count(out, lo, hi, ends, counts)
+
+        bounds = list(itertools.pairwise(len(W) * i // parts for i in range(parts + 1)))
+        if len(bounds) == 1:
+            part(*bounds[0])
         else:
-            list(pool(len(run)).map(lambda args: _hits(*args), run))
-        return out if order is None else out[:, np.argsort(order)]
+            list(pool(len(bounds)).map(lambda b: part(*b), bounds))
+        if order is not None:
+            back = np.argsort(order)
+            out, counts = out[:, back], None if counts is None else counts[:, back]
+        return out, counts

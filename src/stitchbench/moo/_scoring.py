@@ -11,8 +11,6 @@ probabilities, labels that are no class and negative or non-finite weights alike
 the uniform one.
 """
 
-from itertools import pairwise
-
 import numpy as np
 
 from stitchbench.errors import InputError, unknown
@@ -120,7 +118,7 @@ class WeightedScores:
         check_scored(probs, y)
         self.probs, self.y, self.metric = np.asarray(probs, dtype=np.float32), np.asarray(y), metric
         self.rows = max(1, min(128, 2**23 // self.probs[0].size))
-        self._hits = None  # the fused accuracy (`_mixture.AccuracyHits`), built on first use
+        self._hits = None  # `kernel()`
 
     def __call__(self, W: np.ndarray) -> np.ndarray:
         return self.hit_rate(W) if self.fused() else self.samples(W).mean(-1)
@@ -130,21 +128,34 @@ class WeightedScores:
 
     def hits(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
         """Accuracy per sample and weighting (N, B) uint8, fused and pruned (`_mixture`), bit for bit."""
+        return self.kernel()(self.fused_weights(W), keys)
+
+    def hit_rate(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
+        """The accuracy of each weighting: its hits counted exactly, the samples' mean bit for bit."""
+        return self.hit_counts(W, [len(self.y)], keys)[0] / len(self.y)
+
+    def hit_counts(self, W: np.ndarray, ends, keys: np.ndarray | None = None) -> np.ndarray:
+        """Each weighting's hits counted per set of samples (S, B), set s the samples ends[s - 1] <= n < ends[s]
+        (`_mixture.AccuracyHits.counts`)."""
+        return self.kernel().counts(self.fused_weights(W), ends, keys)
+
+    def kernel(self):
+        """The fused accuracy (`_mixture.AccuracyHits`), built on first use."""
         if self._hits is None:
             from ._mixture import AccuracyHits
 
             self._hits = AccuracyHits(self.probs, self.y)
-        return self._hits(check_weights(np.reshape(W, (-1, self.probs.shape[-3]))).astype(np.float32), keys)
+        return self._hits
 
-    def hit_rate(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
-        """The accuracy of each weighting: its hits counted exactly, the samples' mean bit for bit."""
-        return self.hits(W, keys).sum(0, dtype=np.uint32) / len(self.y)
+    def fused_weights(self, W: np.ndarray) -> np.ndarray:
+        """Weightings (B, M) as float32, checked (`check_weights`)."""
+        return check_weights(np.reshape(W, (-1, self.probs.shape[-3]))).astype(np.float32)
 
     def samples(self, W: np.ndarray) -> np.ndarray:
         """Per-sample scores (B, N) of the weightings W (B, M)."""
         if self.fused():
             return self.hits(W).T.astype(np.float64)
-        W = check_weights(np.reshape(W, (-1, len(self.probs)))).astype(np.float32)
+        W = self.fused_weights(W)
         flat = self.probs.reshape(len(self.probs), -1)
         out = [
             sample_scores(self.metric, (W[i : i + self.rows] @ flat).reshape(-1, *self.probs.shape[1:]), self.y)
@@ -183,8 +194,7 @@ class PooledAccuracy:
 
     def __call__(self, W: np.ndarray) -> np.ndarray:
         """Scores (B, sets) of weightings W (B, M)."""
-        hits = self.scores.hits(W)
-        return np.stack([hits[a:b].sum(0, dtype=np.uint32) / (b - a) for a, b in pairwise([0, *self.ends])], 1)
+        return (self.scores.hit_counts(W, self.ends) / np.diff(self.ends, prepend=0)[:, None]).T
 
 
 def interval_weights(breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
