@@ -59,16 +59,18 @@ def test_fused_accuracy_is_the_sgemm_mixtures_argmax(name):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_fused_accuracy_is_the_chains_on_any_cpu(name, monkeypatch):
     """The pruned and gathered verdicts are the chains' (the reference the tolerance bounds), bit for bit on
-    every CPU, in a batch large enough that hard samples leave many weightings open to be gathered."""
+    every CPU, in a batch large enough that hard samples leave many weightings open to be gathered, and a few
+    weightings at a time."""
     table = load(name).table
     rng = np.random.default_rng(1)
     for (party, split), P in table.probs.items():
         y, W = table.labels[party, split], weightings(2 * SPLIT + 3, len(P), rng).astype(np.float32)
-        fused = AccuracyHits(P, y)(W)
+        fused, narrow = AccuracyHits(P, y)(W), few_at_a_time(P, y, W[:100])
         with monkeypatch.context() as m:
             m.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
             chains = AccuracyHits(P, y)(W)
         assert np.array_equal(fused, chains), (party, split)
+        assert np.array_equal(narrow, chains[:, :100]), (party, split)
 
 
 @pytest.mark.parametrize("n", [1, 17])
@@ -126,16 +128,24 @@ def near_ties(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return P, np.ones(N, int), (W / W.sum(1, keepdims=True)).astype(np.float32)
 
 
+def few_at_a_time(P: np.ndarray, y: np.ndarray, W: np.ndarray, n: int = 10) -> np.ndarray:
+    """The hits of W scored n weightings at a time: the kernel's narrow path (vectorized over the samples)."""
+    assert n < _mixture.NARROW
+    return np.concatenate([AccuracyHits(P, y)(W[i : i + n]) for i in range(0, len(W), n)], 1)
+
+
 def test_pruned_verdicts_are_the_chains_even_at_near_ties_and_would_not_be_without_the_tolerance(monkeypatch):
+    """In a batch (vectorized over the weightings) and a few weightings at a time (over the samples)."""
     P, y, W = near_ties()
-    pruned = AccuracyHits(P, y)(W)
+    pruned, narrow = AccuracyHits(P, y)(W), few_at_a_time(P, y, W)
     monkeypatch.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
     chains = AccuracyHits(P, y)(W)
-    assert np.array_equal(pruned, chains)
+    assert np.array_equal(pruned, chains) and np.array_equal(narrow, chains)
     assert 0 < chains.mean() < 1  # the ties go both ways
     monkeypatch.setattr(_mixture, "RANGE", (2.0**-60, 2.0**100))
     monkeypatch.setattr(_mixture, "SAFETY", 0.0)  # margins trusted as computed
     assert (AccuracyHits(P, y)(W) != chains).sum() > 1000
+    assert (few_at_a_time(P, y, W) != chains).sum() > 1000
 
 
 def test_weightings_whose_products_underflow_take_the_chains(monkeypatch):

@@ -14,7 +14,8 @@ decides the verdict exactly as the chains do, and only margins inside it are set
 sample (once per table): classes no weighting brings near the label are dropped; samples no weighting can
 make right, or wrong, are settled; the rest keep their contenders (most dangerous first) and the member-wise
 minimum of their margins, whose one dot product proves most weightings right; the weightings a sample leaves
-open are gathered, and each contender's margin taken of all of them at once. Imported on first use: numba's
+open are gathered, and each contender's margin taken of all of them at once. A key's few weightings are taken
+a weighting at a time, vectorized over its samples, with its first contender's and the others' minimum too. Imported on first use: numba's
 import is not paid by loading a table.
 """
 
@@ -30,7 +31,7 @@ U = 2.0**-24  # float32's unit roundoff
 SAFETY = 4.0  # the tolerance over the error bound
 RANGE = (2.0**-60, 2.0**100)  # sum(w) * scale, or scale, outside it (no under- or overflow bound): the chains
 SPLIT = 256  # weightings per thread at least
-NARROW = 8  # a key's weightings below it are scored one by one
+NARROW = 32  # a key's weightings below it are scored a weighting at a time (`_narrow`)
 GATHER = 16  # open verdicts of a sample from which they are gathered and vectorized
 
 
@@ -78,15 +79,26 @@ def _tolerances(W, lo, hi, bound, scale, low, high, tol, chains) -> None:
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, E, start, D, out) -> None:
-    """The unsettled samples i0 <= i < i1 of weightings a <= b < z (tolerances ts[b - a]), one by one."""
+def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, Et, Ft, Rt, start, D, out, e, f, r, left) -> None:
+    """The unsettled samples i0 <= i < i1 of weightings a <= b < z (tolerances ts[b - a]), a weighting at a
+    time, vectorized over the samples: E, the first contender (F) and R decide most verdicts, as `_wide`'s
+    hard samples, `_open_hit` the rest (Et, Ft, Rt: transposed; e, f, r: scratch of i1 - i0)."""
+    U = i1 - i0
     for b in range(a, z):
-        for i in range(i0, i1):
-            m = np.float32(0)
-            for k in range(W.shape[1]):
-                m = W[b, k] * E[i, k] + m
+        _dots(Et, i0, U, W[b], e)
+        _dots(Ft, i0, U, W[b], f)
+        _dots(Rt, i0, U, W[b], r)
+        t = ts[b - a]
+        count = 0
+        for i in range(U):  # the verdicts decided, and the samples left open compacted, without a branch
+            right = (e[i] > t) | ((f[i] > t) & (r[i] > t))
+            out[unsettled[i0 + i], b] = right
+            left[count] = i0 + i
+            count += 1 - (right | (f[i] < -t))
+        for j in range(count):
+            i = left[j]
             n = unsettled[i]
-            out[n, b] = 1 if m > ts[b - a] else _open_hit(W, b, ts[b - a], D, start[i], start[i + 1], P, y[n], n)
+            out[n, b] = _open_hit(W, b, t, D, start[i], start[i + 1], P, y[n], n)
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
@@ -191,12 +203,13 @@ def _gathered(W, Wt, a, count, ts, idx, D, first, last, P, label, n, row, G, m, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _hits(W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, unsettled, E, R, start, D, out):
+def _hits(W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, unsettled, E, R, T, start, D, out):
     """out[n, b] for the weightings lo <= b < hi of W (B, M) (Wt: transposed), sorted by their `keys`, with
     margins' tolerances from `bound` (`_tolerances`); per key q: probabilities P[q], settled samples'
     verdicts settled[q] (-1: unsettled) and its unsettled samples ustart[q] <= i < ustart[q + 1]: sample
     unsettled[i], its contenders' margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that
-    of all but the first R[i]. A key's few weightings are scored one by one, many vectorized."""
+    of all but the first R[i]; T: E, the first contenders and R, each transposed (M, unsettled). A key's few
+    weightings are scored a weighting at a time (vectorized over its samples), many at once (over them)."""
     if hi == lo:
         return
     tol, chains = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.bool_)
@@ -206,6 +219,8 @@ def _hits(W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, u
     ends = np.append(groups[1:], hi)  # each key's weightings groups[g] <= b < ends[g]
     widest = (ends - groups).max()  # the most `_wide` gathers
     todo, idx, G = np.empty(widest, np.uint8), np.empty(widest, np.int64), np.empty((W.shape[1], widest), np.float32)
+    efr = np.empty((3, max(1, (ustart[1:] - ustart[:-1]).max())), np.float32)  # the most samples a key leaves open
+    left = np.empty(efr.shape[1], np.int64)
     for g in range(len(groups)):
         a, z = groups[g], ends[g]
         q = keys[a]
@@ -214,7 +229,9 @@ def _hits(W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, u
             if settled[q, n] >= 0:
                 out[n, a:z] = settled[q, n]
         if z - a < NARROW:
-            _narrow(W, a, z, ts, P[q], y, unsettled, i0, i1, E, start, D, out)
+            _narrow(
+                W, a, z, ts, P[q], y, unsettled, i0, i1, T[0], T[1], T[2], start, D, out, efr[0], efr[1], efr[2], left
+            )
         else:
             _wide(W, Wt, a, z, ts, P[q], y, unsettled, i0, i1, E, R, start, D, out, s, s2, s3, todo, idx, G)
         for b in range(a, z):
@@ -294,6 +311,7 @@ class AccuracyHits:
                 for m in (margins, rest)
             )
             self.D = np.ascontiguousarray(margins, dtype=np.float32).reshape(-1, M)
+        self.T = np.ascontiguousarray(np.stack([self.E.T, self.D[self.start[:-1]].T, self.R.T]))  # (3, M, unsettled)
 
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
         """W (B, M) float32 >= 0 (every pruning step needs it), row b scored by ensemble keys[b] (None: all by
@@ -330,7 +348,19 @@ class AccuracyHits:
                 W, keys = W[order], keys[order]
         out = np.empty((len(self.y), len(W)), np.uint8)
         counts = None if ends is None else np.zeros((len(ends), len(W)), np.uint32)
-        tables = (self.P, self.y, self.settled, self.ustart, self.unsettled, self.E, self.R, self.start, self.D, out)
+        tables = (
+            self.P,
+            self.y,
+            self.settled,
+            self.ustart,
+            self.unsettled,
+            self.E,
+            self.R,
+            self.T,
+            self.start,
+            self.D,
+            out,
+        )
         parts, Wt = max(1, min(threads(), len(W) // SPLIT)) if len(W) >= 2 * SPLIT else 1, np.ascontiguousarray(W.T)
 
         def part(lo: int, hi: int) -> None:
