@@ -14,9 +14,9 @@ decides the verdict exactly as the chains do, and only margins inside it are set
 sample (once per table): classes no weighting brings near the label are dropped; samples no weighting can
 make right, or wrong, are settled; the rest keep their contenders (most dangerous first) and the member-wise
 minimum of their margins, whose one dot product proves most weightings right; the weightings a sample leaves
-open are gathered, and each contender's margin taken of all of them at once. A key's few weightings are taken
-a weighting at a time, vectorized over its samples, with its first contender's and the others' minimum too. Imported on first use: numba's
-import is not paid by loading a table.
+open are gathered, and each contender's margin taken of all of them at once. A key's few weightings are
+taken a weighting at a time, vectorized over its samples, with its first contender's and the others'
+minimum too. Imported on first use: numba's import is not paid by loading a table.
 """
 
 import functools
@@ -32,6 +32,7 @@ SAFETY = 4.0  # the tolerance over the error bound
 RANGE = (2.0**-60, 2.0**100)  # sum(w) * scale, or scale, outside it (no under- or overflow bound): the chains
 SPLIT = 256  # weightings per thread at least
 NARROW = 32  # a key's weightings below it are scored a weighting at a time (`_narrow`)
+NO_SETS = np.zeros(0, np.int64)  # hits not counted
 GATHER = 16  # open verdicts of a sample from which they are gathered and vectorized
 
 
@@ -203,13 +204,16 @@ def _gathered(W, Wt, a, count, ts, idx, D, first, last, P, label, n, row, G, m, 
 
 
 @numba.njit(cache=True, nogil=True)
-def _hits(W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, unsettled, E, R, T, start, D, out):
+def _hits(
+    W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, unsettled, E, R, T, start, D, out, sets, counts
+):
     """out[n, b] for the weightings lo <= b < hi of W (B, M) (Wt: transposed), sorted by their `keys`, with
     margins' tolerances from `bound` (`_tolerances`); per key q: probabilities P[q], settled samples'
     verdicts settled[q] (-1: unsettled) and its unsettled samples ustart[q] <= i < ustart[q + 1]: sample
     unsettled[i], its contenders' margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that
     of all but the first R[i]; T: E, the first contenders and R, each transposed (M, unsettled). A key's few
-    weightings are scored a weighting at a time (vectorized over its samples), many at once (over them)."""
+    weightings are scored a weighting at a time (vectorized over its samples), many at once (over them). Then
+    their hits counted per set of samples (`_count`: sets, counts; none where sets is empty)."""
     if hi == lo:
         return
     tol, chains = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.bool_)
@@ -238,6 +242,7 @@ def _hits(W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, u
             if chains[b - lo]:
                 for n in range(len(y)):
                     out[n, b] = _chain_hit(W, b, P[q], y[n], n)
+    _count(out, lo, hi, sets, counts)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -316,21 +321,19 @@ class AccuracyHits:
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
         """W (B, M) float32 >= 0 (every pruning step needs it), row b scored by ensemble keys[b] (None: all by
         the first); on `threads()` threads where the batch is large enough."""
-        out, _ = self.scored(W, keys, None)
-        return out
+        return self.scored(W, keys, NO_SETS)[0]
 
-    def counts(self, W: np.ndarray, ends: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
+    def counts(self, W: np.ndarray, ends, keys: np.ndarray | None = None) -> np.ndarray:
         """The hits of each weighting counted per set of samples (S, B) uint32, set s being the samples
         ends[s - 1] <= n < ends[s] (ends ascending, from 0, the last at most N): counted by the threads that
         scored them, as they scored them."""
-        ends = np.asarray(ends, dtype=np.int64)
-        if ends.ndim != 1 or (np.diff(ends, prepend=0) < 0).any() or (len(ends) and ends[-1] > len(self.y)):
+        sets = np.asarray(ends, dtype=np.int64)
+        if sets.ndim != 1 or not all(a <= b for a, b in itertools.pairwise([0, *sets.tolist(), len(self.y)])):
             raise ValueError(f"set ends {ends} are not ascending sample counts up to {len(self.y)}")
-        _, counts = self.scored(W, keys, ends)
-        return counts
+        return self.scored(W, keys, sets)[1]
 
-    def scored(self, W: np.ndarray, keys: np.ndarray | None, ends: np.ndarray | None) -> tuple:
-        """The hits (N, B) and, with `ends`, their counts per set (`counts`), columns in the order of W."""
+    def scored(self, W: np.ndarray, keys: np.ndarray | None, sets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The hits (N, B) and their counts per set (len(sets), B) (`counts`), columns in the order of W."""
         W = np.ascontiguousarray(W, dtype=np.float32)
         if W.ndim != 2 or W.shape[1] != self.P.shape[1]:
             raise ValueError(f"weightings {W.shape} do not fit probabilities {self.P.shape[1:]}")
@@ -346,34 +349,18 @@ class AccuracyHits:
             if (keys[1:] < keys[:-1]).any():  # sorted by key already (a single weighting is): left in place
                 order = np.argsort(keys, kind="stable")
                 W, keys = W[order], keys[order]
-        out = np.empty((len(self.y), len(W)), np.uint8)
-        counts = None if ends is None else np.zeros((len(ends), len(W)), np.uint32)
-        tables = (
-            self.P,
-            self.y,
-            self.settled,
-            self.ustart,
-            self.unsettled,
-            self.E,
-            self.R,
-            self.T,
-            self.start,
-            self.D,
-            out,
-        )
+        out, counts = np.empty((len(self.y), len(W)), np.uint8), np.zeros((len(sets), len(W)), np.uint32)
+        tables = (self.P, self.y, self.settled, self.ustart, self.unsettled, self.E, self.R, self.T, self.start)
         parts, Wt = max(1, min(threads(), len(W) // SPLIT)) if len(W) >= 2 * SPLIT else 1, np.ascontiguousarray(W.T)
-
-        def part(lo: int, hi: int) -> None:
-            _hits(W, Wt, keys, lo, hi, self.bound, self.scale, *RANGE, *tables)
-            if counts is not None:
-                _count(out, lo, hi, ends, counts)
-
-        bounds = list(itertools.pairwise(len(W) * i // parts for i in range(parts + 1)))
-        if len(bounds) == 1:
-            part(*bounds[0])
+        run = [
+            (W, Wt, keys, lo, hi, self.bound, self.scale, *RANGE, *tables, self.D, out, sets, counts)
+            for lo, hi in itertools.pairwise(len(W) * i // parts for i in range(parts + 1))
+        ]
+        if len(run) == 1:
+            _hits(*run[0])
         else:
-            list(pool(len(bounds)).map(lambda b: part(*b), bounds))
-        if order is not None:
-            back = np.argsort(order)
-            out, counts = out[:, back], None if counts is None else counts[:, back]
-        return out, counts
+            list(pool(len(run)).map(lambda args: _hits(*args), run))
+        if order is None:
+            return out, counts
+        back = np.argsort(order)
+        return out[:, back], counts[:, back]
