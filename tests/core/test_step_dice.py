@@ -87,3 +87,18 @@ def test_step_dice_without_any_breakpoint_scores_as_the_mixture(case):
     np.testing.assert_array_equal(step(W), direct)
     np.testing.assert_array_equal(step.samples(W)[:, 0], direct)
     assert StepBank([step, step]).at(np.array([0, 1]), np.array([0.2, 1.0])).tolist() == direct[:1] * 2
+
+
+def test_more_than_two_members_score_the_float32_mixtures_dice():
+    """Three members' Dice (no step function: the mixture itself, weightings in chunks) is the Dice of the
+    float32 mixture; the members' axis is the first, not the classes' (a scorer that took the classes' for it
+    refuses these weightings, or scores others)."""
+    from stitchbench.moo._scoring import WeightedScores
+
+    (pa, pb), y = segmentation(4, classes=4)
+    probs = np.stack([pa, pb, (pa + pb) / 2])  # 3 members, 4 classes
+    W = np.random.default_rng(4).random((5, 3))
+    scores = WeightedScores(probs, y, "dice")(W)
+    expected = [dice(np.tensordot(w, probs, 1), y) for w in W.astype(np.float32)]
+    assert scores == pytest.approx(expected, abs=1e-12)
+    assert len(set(scores)) > 1

@@ -148,14 +148,15 @@ class WeightedScores:
         return self._hits
 
     def fused_weights(self, W: np.ndarray) -> np.ndarray:
-        """Weightings (B, M) as float32, checked (`check_weights`)."""
+        """Weightings (B, M) as the fused kernel takes them (float32, checked: `check_weights`), M the members'
+        axis of classification probabilities, (K,) M, N, C."""
         return check_weights(np.reshape(W, (-1, self.probs.shape[-3]))).astype(np.float32)
 
     def samples(self, W: np.ndarray) -> np.ndarray:
         """Per-sample scores (B, N) of the weightings W (B, M)."""
         if self.fused():
             return self.hits(W).T.astype(np.float64)
-        W = self.fused_weights(W)
+        W = check_weights(np.reshape(W, (-1, len(self.probs)))).astype(np.float32)
         flat = self.probs.reshape(len(self.probs), -1)
         out = [
             sample_scores(self.metric, (W[i : i + self.rows] @ flat).reshape(-1, *self.probs.shape[1:]), self.y)
