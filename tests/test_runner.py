@@ -316,7 +316,8 @@ def test_problems_can_be_set_on_some_scenarios_only():
         "weights-14-switches",
     }
     assert ids("deep/") == {f"graph-{k}@uci-digits+cost" for k in (11, 13, 15)}
-    assert len(instances) == 35
+    assert ids("deep-4/") == {"graph-11@uci-digits-1+cost"}
+    assert len(instances) == 36
 
 
 def test_leaderboard_command_and_report_section(tiny, capsys, tmp_path):
