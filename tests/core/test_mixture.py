@@ -219,7 +219,7 @@ def test_hits_counted_per_set_by_the_threads_are_the_hits_summed(monkeypatch):
         assert counted.dtype == np.uint32
         assert np.array_equal(counted, np.stack([hits[a:b].sum(0) for a, b in pairwise([0, *ends])]))
     assert 0 < counted[-1].min() < counted[-1].max()  # the weightings differ in hits
-    for bad in ([5, 3], [len(y) + 1], [[1]]):
+    for bad in ([5, 3], [len(y) + 1], [[1]], [2.7, 5]):
         with pytest.raises(ValueError, match="not ascending sample counts"):
             kernel.counts(W, bad, keys)
 

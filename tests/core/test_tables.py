@@ -153,3 +153,23 @@ def test_pymoo_algorithms_see_each_objective_over_its_range(monkeypatch, algorit
     expected = np.where(problem.maximize, -1, 1) * raw / [1, 1, problem.max_cost()]
     np.testing.assert_allclose(F, expected[: len(F)])
     assert np.abs(F).max() <= 1
+
+
+def test_pymoo_decisions_round_and_clip_whole_variables_only():
+    """pymoo's numeric decisions reach the problem as one matrix: binary and categorical variables rounded and
+    clipped to their bounds, real ones as pymoo gave them (a switch at 0.6 is on, an output choice at 2.6 is
+    the last, a weight of 0.37 stays 0.37)."""
+    from stitchbench.moo import to_pymoo
+
+    weights = load("digits-shift.weights-3-switches")  # w.* real, use.* binary
+    pm = to_pymoo(weights)
+    X = np.array([[0.37, 0.2, 0.9, 0.6, -0.3, 1.7], [0.0, 1.0, 0.5, 0.4, 0.5, 1.0]])
+    rows = pm.rows(X)
+    assert isinstance(rows, np.ndarray)
+    assert rows.tolist() == [[0.37, 0.2, 0.9, 1.0, 0.0, 1.0], [0.0, 1.0, 0.5, 0.0, 0.0, 1.0]]
+    graph = load("digits-shift.graph-7@uci-digits+cost")
+    pm = to_pymoo(graph)
+    X = np.full((1, len(graph.variables)), 0.49)
+    X[0, -1] = 2.6
+    assert pm.rows(X).tolist() == [[0.0] * (len(graph.variables) - 1) + [2.0]]
+    assert np.array_equal(graph.evaluate(pm.rows(X), "val"), graph.evaluate([pm.rows(X)[0].tolist()], "val"))

@@ -38,15 +38,15 @@ class PymooProblem(PymooBase):
             xl, xu, _ = problem.numeric_bounds()
             super().__init__(n_var=len(xl), n_obj=n_obj, xl=xl, xu=xu)
 
-    def rows(self, X) -> list:
-        """Decision vectors in a form `Problem.evaluate` takes (whole numbers rounded in numeric form)."""
+    def rows(self, X) -> list | np.ndarray:
+        """Decision vectors in a form `Problem.evaluate` takes: dicts in mixed form, else a matrix whose whole
+        variables are rounded and clipped to their bounds (a matrix takes `to_matrix`'s vectorized checks)."""
         if self.mixed:
             return [{k: (int(v) if isinstance(v, (bool, np.bool_)) else v) for k, v in x.items()} for x in X]
         X = np.array(X, dtype=float)
-        for j, v in enumerate(self.problem.variables):
-            if v.kind != "real":
-                X[:, j] = np.clip(np.round(X[:, j]), *v.bounds)
-        return list(X)
+        lo, hi, whole = self.problem.numeric_bounds()
+        X[:, whole] = np.clip(np.round(X[:, whole]), lo[whole], hi[whole])
+        return X
 
     def _evaluate(self, X, out, *args, **kwargs):
         F = self.problem.evaluate(self.rows(X), self.split)

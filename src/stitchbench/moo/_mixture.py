@@ -321,19 +321,24 @@ class AccuracyHits:
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
         """W (B, M) float32 >= 0 (every pruning step needs it), row b scored by ensemble keys[b] (None: all by
         the first); on `threads()` threads where the batch is large enough."""
-        return self.scored(W, keys, NO_SETS)[0]
+        return self._scored(W, keys, NO_SETS)[0]
 
     def counts(self, W: np.ndarray, ends, keys: np.ndarray | None = None) -> np.ndarray:
         """The hits of each weighting counted per set of samples (S, B) uint32, set s being the samples
         ends[s - 1] <= n < ends[s] (ends ascending, from 0, the last at most N): counted by the threads that
         scored them, as they scored them."""
-        sets = np.asarray(ends, dtype=np.int64)
-        if sets.ndim != 1 or not all(a <= b for a, b in itertools.pairwise([0, *sets.tolist(), len(self.y)])):
+        sets = np.asarray(ends)
+        if (
+            sets.ndim != 1
+            or (sets.size and sets.dtype.kind not in "iu")
+            or not all(a <= b for a, b in itertools.pairwise([0, *sets.tolist(), len(self.y)]))
+        ):
             raise ValueError(f"set ends {ends} are not ascending sample counts up to {len(self.y)}")
-        return self.scored(W, keys, sets)[1]
+        return self._scored(W, keys, sets.astype(np.int64))[1]
 
-    def scored(self, W: np.ndarray, keys: np.ndarray | None, sets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The hits (N, B) and their counts per set (len(sets), B) (`counts`), columns in the order of W."""
+    def _scored(self, W: np.ndarray, keys: np.ndarray | None, sets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The hits (N, B) and their counts per set (len(sets), B), columns in the order of W; `sets` as `counts`
+        checks them (numba checks no bounds)."""
         W = np.ascontiguousarray(W, dtype=np.float32)
         if W.ndim != 2 or W.shape[1] != self.P.shape[1]:
             raise ValueError(f"weightings {W.shape} do not fit probabilities {self.P.shape[1:]}")
