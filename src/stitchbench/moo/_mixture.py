@@ -223,7 +223,7 @@ def _hits(
     ends = np.append(groups[1:], hi)  # each key's weightings groups[g] <= b < ends[g]
     widest = (ends - groups).max()  # the most `_wide` gathers
     todo, idx, G = np.empty(widest, np.uint8), np.empty(widest, np.int64), np.empty((W.shape[1], widest), np.float32)
-    efr = np.empty((3, max(1, (ustart[1:] - ustart[:-1]).max())), np.float32)  # the most samples a key leaves open
+    efr = np.empty((3, max(1, (ustart[1:] - ustart[:-1]).max())), np.float32)  # the most samples a key leaves unsettled
     left = np.empty(efr.shape[1], np.int64)
     for g in range(len(groups)):
         a, z = groups[g], ends[g]
@@ -355,10 +355,10 @@ class AccuracyHits:
                 order = np.argsort(keys, kind="stable")
                 W, keys = W[order], keys[order]
         out, counts = np.empty((len(self.y), len(W)), np.uint8), np.zeros((len(sets), len(W)), np.uint32)
-        tables = (self.P, self.y, self.settled, self.ustart, self.unsettled, self.E, self.R, self.T, self.start)
+        tables = (self.P, self.y, self.settled, self.ustart, self.unsettled, self.E, self.R, self.T, self.start, self.D)
         parts, Wt = max(1, min(threads(), len(W) // SPLIT)) if len(W) >= 2 * SPLIT else 1, np.ascontiguousarray(W.T)
         run = [
-            (W, Wt, keys, lo, hi, self.bound, self.scale, *RANGE, *tables, self.D, out, sets, counts)
+            (W, Wt, keys, lo, hi, self.bound, self.scale, *RANGE, *tables, out, sets, counts)
             for lo, hi in itertools.pairwise(len(W) * i // parts for i in range(parts + 1))
         ]
         if len(run) == 1:
