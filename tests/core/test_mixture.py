@@ -13,7 +13,7 @@ import pytest
 from stitchbench._hashing import cpu_identity
 from stitchbench.moo import _mixture
 from stitchbench.moo._mixture import SPLIT, AccuracyHits
-from stitchbench.moo._scoring import KeyedAccuracy, is_step, sample_scores, weighted_scores
+from stitchbench.moo._scoring import PooledAccuracy, is_step, sample_scores, weighted_scores
 from stitchbench.tabular import load
 from stitchbench.tabular._catalog import COLLECTION, read_catalog
 
@@ -191,34 +191,42 @@ def test_threads_and_keyed_batches_change_no_bit(monkeypatch):
     alone = np.empty(len(W))
     for q in range(len(probs)):
         alone[keys == q] = weighted_scores(probs[q], y, "accuracy")(W[keys == q])
-    keyed = KeyedAccuracy(probs, y)
-    assert np.array_equal(keyed.at(keys, W), alone)
-    assert np.array_equal(keyed.at(keys[:20], W[:20]), alone[:20])  # a few rows per key: scored one by one
+    keyed = PooledAccuracy([probs], [y])
+    assert np.array_equal(keyed(W, keys)[:, 0], alone)
+    assert np.array_equal(keyed(W[:20], keys[:20])[:, 0], alone[:20])  # a few rows per key: scored one by one
     grouped = np.argsort(keys, kind="stable")  # rows already grouped by key (and single rows) are not reordered
-    assert np.array_equal(keyed.at(keys[grouped], W[grouped]), alone[grouped])
-    assert [keyed.at(keys[i : i + 1], W[i : i + 1])[0] for i in range(5)] == list(alone[:5])
+    assert np.array_equal(keyed(W[grouped], keys[grouped])[:, 0], alone[grouped])
+    assert [keyed(W[i : i + 1], keys[i : i + 1])[0, 0] for i in range(5)] == list(alone[:5])
     monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
-    assert np.array_equal(keyed.at(keys, W), alone)
+    assert np.array_equal(keyed(W, keys)[:, 0], alone)
     assert len(set(alone)) > 10  # the keys and weightings differ in score
 
 
+def per_set(hits: np.ndarray, ends: list[int]) -> np.ndarray:
+    """Per-sample hits (N, B) summed per set of samples (the sets `counts` takes)."""
+    return np.stack([hits[a:b].sum(0) for a, b in pairwise([0, *ends])])
+
+
 def test_hits_counted_per_set_by_the_threads_are_the_hits_summed(monkeypatch):
-    """`counts` (what every accuracy is computed from) counts each set's hits as the threads score them: the
-    per-sample hits summed per set, with keys shuffled, empty sets and a batch split between threads; sets
-    that do not fit the samples are refused."""
+    """`counts` (what every accuracy is computed from) counts each set's hits as the threads score them,
+    without writing them: the per-sample hits summed per set, with keys shuffled, empty sets and a batch
+    split between threads; many weightings per key (vectorized over them), a few (over the samples) and
+    weightings that take the chains; sets that do not fit the samples are refused."""
     table = load("digits-shift-4.stitch@uci-digits-1").table
     probs, y = table.probs["mnist-2", "val"], table.labels["mnist-2", "val"]
     kernel = AccuracyHits(probs.reshape(-1, *probs.shape[2:])[:9], y)
     rng = np.random.default_rng(4)
     W, keys = weightings(3 * SPLIT, probs.shape[2], rng).astype(np.float32), rng.integers(0, 9, 3 * SPLIT)
     ends = [0, 7, 7, 300, len(y) - 1]  # an empty set, one more, and the last sample in none
-    for threads in ("1", "2"):
+    for threads, rows in (("1", 3 * SPLIT), ("2", 3 * SPLIT), ("1", 90)):  # 90 rows: about 10 per key
         monkeypatch.setenv("NUMBA_NUM_THREADS", threads)
-        hits = kernel(W, keys)
-        counted = kernel.counts(W, ends, keys)
+        hits = kernel(W[:rows], keys[:rows])
+        counted = kernel.counts(W[:rows], ends, keys[:rows])
         assert counted.dtype == np.uint32
-        assert np.array_equal(counted, np.stack([hits[a:b].sum(0) for a, b in pairwise([0, *ends])]))
-    assert 0 < counted[-1].min() < counted[-1].max()  # the weightings differ in hits
+        assert np.array_equal(counted, per_set(hits, ends))
+        assert 0 < counted[-1].min() < counted[-1].max()  # the weightings differ in hits
+    monkeypatch.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
+    assert np.array_equal(kernel.counts(W, ends, keys), per_set(kernel(W, keys), ends))
     for bad in ([5, 3], [len(y) + 1], [[1]], [2.7, 5]):
         with pytest.raises(ValueError, match="not ascending sample counts"):
             kernel.counts(W, bad, keys)
@@ -240,6 +248,28 @@ def test_parties_pooled_into_one_pass_score_as_each_alone(name):
                 W = weightings(n, len(table.members), rng)
                 alone = np.stack([t.scorer(p, split)(W) if p else (W > 0) @ t.flops for p in objectives], 1)
                 assert np.array_equal(t.score(W, objectives, split), alone), (split, n)
+
+
+STITCHED = sorted(n for n, e in read_catalog().items() if e["family"] == "stitch-ensemble")
+
+
+@pytest.mark.parametrize("name", STITCHED)
+def test_a_stitch_ensembles_keys_and_parties_pooled_into_one_pass_score_as_each_alone(name):
+    """A stitch-ensemble table scores every (point, alpha) and party in one fused pass (more than two
+    members): each score is that key's own scorer's on that party, bit for bit, for one candidate, a few and
+    a batch split between threads, on val and test."""
+    problem = load(name)
+    table, objectives = problem.table, [o.name if o.name != "cost" else None for o in problem.objectives]
+    parties = tuple(p for p in objectives if p is not None)
+    (P, A, M), rng = table.shape, np.random.default_rng(5)
+    for split in ("val", "test"):
+        assert (table.keyed(parties, split) is None) == is_step(M, "accuracy")
+        for n in (1, 15, 2 * SPLIT + 3) if table.keyed(parties, split) else ():  # two members: step scorers
+            points, levels, W = rng.integers(0, P, n), rng.integers(0, A, n), weightings(n, M, rng)
+            keys = table.canonical(points, levels)
+            alone = [table.party_scores(keys, W, None, p, split) if p else table.cost(keys, W) for p in objectives]
+            pooled = table.score_levels(points, levels, W, objectives, split)
+            assert np.array_equal(pooled, np.stack(alone, 1)), (split, n)
 
 
 def test_a_forked_child_scores_on_threads_of_its_own(monkeypatch):

@@ -80,26 +80,45 @@ def _tolerances(W, lo, hi, bound, scale, low, high, tol, chains) -> None:
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, Et, Ft, Rt, start, D, out, e, f, r, left) -> None:
+def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, efr, v, left) -> None:
     """The unsettled samples i0 <= i < i1 of weightings a <= b < z (tolerances ts[b - a]), a weighting at a
     time, vectorized over the samples: E, the first contender (F) and R decide most verdicts, as `_wide`'s
-    hard samples, `_open_hit` the rest (Et, Ft, Rt: transposed; e, f, r: scratch of i1 - i0)."""
-    U = i1 - i0
+    hard samples, `_open_hit` the rest (T: `_hits`'; efr: scratch of 3 x (i1 - i0) floats, v of 2 x that bytes,
+    left of that). Written to out, or where out is empty counted per set (cuts: each set's first unsettled
+    sample, counted from i0; setof, counts: `_hits`')."""
+    Et, Ft, Rt, e, f, r = T[0], T[1], T[2], efr[0], efr[1], efr[2]
+    U, tally = i1 - i0, len(out) == 0
     for b in range(a, z):
         _dots(Et, i0, U, W[b], e)
         _dots(Ft, i0, U, W[b], f)
         _dots(Rt, i0, U, W[b], r)
         t = ts[b - a]
-        count = 0
-        for i in range(U):  # the verdicts decided, and the samples left open compacted, without a branch
+        hit, open_ = v[0], v[1]
+        for i in range(U):  # the verdicts decided, and those left open
             right = (e[i] > t) | ((f[i] > t) & (r[i] > t))
-            out[unsettled[i0 + i], b] = right
+            hit[i] = right
+            open_[i] = 1 - (right | (f[i] < -t))
+        count = 0
+        for i in range(U):  # the samples left open, compacted without a branch
             left[count] = i0 + i
-            count += 1 - (right | (f[i] < -t))
+            count += open_[i]
+        if tally:
+            for c in range(len(cuts) - 1):
+                hits = 0
+                for i in range(cuts[c], cuts[c + 1]):
+                    hits += hit[i]
+                counts[c, b] += hits
+        else:
+            for i in range(U):
+                out[unsettled[i0 + i], b] = hit[i]
         for j in range(count):
             i = left[j]
             n = unsettled[i]
-            out[n, b] = _open_hit(W, b, t, D, start[i], start[i + 1], P, y[n], n)
+            right = _open_hit(W, b, t, D, start[i], start[i + 1], P, y[n], n)
+            if tally:
+                counts[setof[n], b] += right
+            else:
+                out[n, b] = right
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
@@ -145,40 +164,44 @@ def _dots2(Wt, a, B, e, f, s, t) -> None:
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, R, start, D, out, s, s2, s3, todo, idx, G) -> None:
-    """As `_narrow`, vectorized over the weightings (s, s2, s3, todo, idx: scratch of at least z - a; G of M x
-    that), where a sample that many weightings fail on E is a hard one: its first contender (the most
-    dangerous) and R decide most of them at once; `_open_hit` the rest, one by one or `_gathered`."""
-    B = z - a
+def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, R, start, D, out, setof, counts, s, s2, s3, todo, idx, G):
+    """As `_narrow`, vectorized over the weightings (s, s2, s3, todo, idx: scratch of at least z - a, todo of
+    twice that; G of M x that), where a sample that many weightings fail on E is a hard one: its first
+    contender (the most dangerous) and R decide most of them at once; `_open_hit` the rest, one by one or
+    `_gathered`. A sample's verdicts are written to out, or where out is empty added to its set's counts."""
+    B, tally = z - a, len(out) == 0
     for i in range(i0, i1):
         n, first, last = unsettled[i], start[i], start[i + 1]
-        row = out[n, a:z]
+        row = todo[B : 2 * B] if tally else out[n, a:z]
         _dots(Wt, a, B, E[i], s)
         fails = 0
         for b in range(B):
             right = s[b] > ts[b]
             row[b] = right
             fails += 1 - right
-        if fails == 0:
-            continue
         if fails > B // 64:  # a hard sample
             _dots2(Wt, a, B, D[first], R[i], s2, s3)
             for b in range(B):
                 right = row[b] | ((s2[b] > ts[b]) & (s3[b] > ts[b]))
                 row[b] = right
                 todo[b] = 1 - (right | (s2[b] < -ts[b]))
-        else:
+        elif fails > 0:
             for b in range(B):
                 todo[b] = 1 - row[b]
         count = 0
-        for b in range(B):  # the weightings left open, compacted without a branch
-            idx[count] = b
-            count += todo[b]
+        if fails > 0:
+            for b in range(B):  # the weightings left open, compacted without a branch
+                idx[count] = b
+                count += todo[b]
         if count < GATHER:
             for t in range(count):
                 row[idx[t]] = _open_hit(W, a + idx[t], ts[idx[t]], D, first, last, P, y[n], n)
         else:
             _gathered(W, Wt, a, count, ts, idx, D, first, last, P, y[n], n, row, G, s, s2, s3)
+        if tally:
+            total = counts[setof[n], a:z]
+            for b in range(B):
+                total[b] += row[b]
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
@@ -205,57 +228,56 @@ def _gathered(W, Wt, a, count, ts, idx, D, first, last, P, label, n, row, G, m, 
 
 @numba.njit(cache=True, nogil=True)
 def _hits(
-    W, Wt, keys, lo, hi, bound, scale, low, high, P, y, settled, ustart, unsettled, E, R, T, start, D, out, sets, counts
+    W, Wt, keys, lo, hi, bound, scale, low, high, P, y, cum, ustart, unsettled, E, R, T, start, D, out, sets, counts
 ):
     """out[n, b] for the weightings lo <= b < hi of W (B, M) (Wt: transposed), sorted by their `keys`, with
-    margins' tolerances from `bound` (`_tolerances`); per key q: probabilities P[q], settled samples'
-    verdicts settled[q] (-1: unsettled) and its unsettled samples ustart[q] <= i < ustart[q + 1]: sample
+    margins' tolerances from `bound` (`_tolerances`); per key q: probabilities P[q], the hits of its settled
+    samples, cum[q, n] those of its first n, and its unsettled samples ustart[q] <= i < ustart[q + 1]: sample
     unsettled[i], its contenders' margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that
     of all but the first R[i]; T: E, the first contenders and R, each transposed (M, unsettled). A key's few
-    weightings are scored a weighting at a time (vectorized over its samples), many at once (over them). Then
-    their hits counted per set of samples (`_count`: sets, counts; none where sets is empty)."""
+    weightings are scored a weighting at a time (vectorized over its samples), many at once (over them).
+    Where out is empty, the hits are counted instead, per set of samples: counts[s, b] those of the samples
+    sets[s - 1] <= n < sets[s] (counts: a row more, of the samples after the last set)."""
     if hi == lo:
         return
+    tally = len(out) == 0
+    setof = np.searchsorted(sets, np.arange(len(y)), side="right")  # each sample's set (counts' row)
     tol, chains = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.bool_)
     _tolerances(W, lo, hi, bound, scale, low, high, tol, chains)
     s, s2, s3 = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32)
     groups = np.concatenate((np.array([lo]), np.flatnonzero(keys[lo + 1 : hi] != keys[lo : hi - 1]) + lo + 1))
     ends = np.append(groups[1:], hi)  # each key's weightings groups[g] <= b < ends[g]
     widest = (ends - groups).max()  # the most `_wide` gathers
-    todo, idx, G = np.empty(widest, np.uint8), np.empty(widest, np.int64), np.empty((W.shape[1], widest), np.float32)
-    efr = np.empty((3, max(1, (ustart[1:] - ustart[:-1]).max())), np.float32)  # the most samples a key leaves unsettled
-    left = np.empty(efr.shape[1], np.int64)
+    todo, idx = np.empty(2 * widest, np.uint8), np.empty(widest, np.int64)  # todo: `_wide`'s row too
+    G = np.empty((W.shape[1], widest), np.float32)
+    most = max(1, (ustart[1:] - ustart[:-1]).max())  # the most samples a key leaves unsettled
+    efr, v, left = np.empty((3, most), np.float32), np.empty((2, most), np.uint8), np.empty(most, np.int64)
     for g in range(len(groups)):
         a, z = groups[g], ends[g]
         q = keys[a]
         ts, i0, i1 = tol[a - lo : z - lo], ustart[q], ustart[q + 1]
-        for n in range(len(y)):
-            if settled[q, n] >= 0:
-                out[n, a:z] = settled[q, n]
-        if z - a < NARROW:
-            _narrow(
-                W, a, z, ts, P[q], y, unsettled, i0, i1, T[0], T[1], T[2], start, D, out, efr[0], efr[1], efr[2], left
-            )
+        if tally:  # the settled samples' hits, per set
+            for c in range(len(sets)):
+                counts[c, a:z] += np.uint32(cum[q, sets[c]] - cum[q, sets[c - 1] if c else 0])
         else:
-            _wide(W, Wt, a, z, ts, P[q], y, unsettled, i0, i1, E, R, start, D, out, s, s2, s3, todo, idx, G)
+            for n in range(len(y)):  # the unsettled ones overwritten below
+                out[n, a:z] = cum[q, n + 1] - cum[q, n]
+        if z - a < NARROW:
+            cuts = np.concatenate((np.zeros(1, np.int64), np.searchsorted(unsettled[i0:i1], sets)))
+            _narrow(W, a, z, ts, P[q], y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, efr, v, left)
+        else:
+            _wide(
+                W, Wt, a, z, ts, P[q], y, unsettled, i0, i1, E, R, start, D, out, setof, counts, s, s2, s3, todo, idx, G
+            )
         for b in range(a, z):
             if chains[b - lo]:
+                counts[:, b] = 0
                 for n in range(len(y)):
-                    out[n, b] = _chain_hit(W, b, P[q], y[n], n)
-    _count(out, lo, hi, sets, counts)
-
-
-@numba.njit(cache=True, nogil=True)
-def _count(out, lo, hi, ends, counts) -> None:
-    """counts[s, b] += the hits out[n, b] of set s's samples ends[s - 1] <= n < ends[s], for lo <= b < hi."""
-    first = 0
-    for s in range(len(ends)):
-        row = counts[s, lo:hi]
-        for n in range(first, ends[s]):
-            hits = out[n, lo:hi]
-            for b in range(hi - lo):
-                row[b] += hits[b]
-        first = ends[s]
+                    hit = _chain_hit(W, b, P[q], y[n], n)
+                    if tally:
+                        counts[setof[n], b] += hit
+                    else:
+                        out[n, b] = hit
 
 
 def threads() -> int:
@@ -298,11 +320,12 @@ class AccuracyHits:
         other = np.arange(C) != self.y[:, None]
         contends = other & (d.min(-1) <= self.bound)  # some weighting brings it near the label
         wrong = (other & (d.max(-1) < -self.bound)).any(-1)  # every weighting puts it above the label
-        self.settled = np.where(wrong, 0, np.where(contends.any(-1), -1, 1)).astype(np.int8)  # (K, N)
-        q, n = np.nonzero(self.settled < 0)  # the unsettled samples, key by key
+        settled = np.where(wrong, 0, np.where(contends.any(-1), -1, 1)).astype(np.int8)  # (K, N)
+        self.cum = np.pad(np.cumsum(settled == 1, axis=1), ((0, 0), (1, 0)))  # (K, N + 1)
+        q, n = np.nonzero(settled < 0)  # the unsettled samples, key by key
         self.ustart = np.searchsorted(q, np.arange(K + 1)).astype(np.int64)
         self.unsettled = n.astype(np.int64)
-        qq, nn, cc = np.nonzero(contends & (self.settled < 0)[..., None])  # their contenders, sample by sample
+        qq, nn, cc = np.nonzero(contends & (settled < 0)[..., None])  # their contenders, sample by sample
         margins = d[qq, nn, cc]  # (contenders, M)
         order = np.lexsort((margins.mean(1), nn, qq))  # most dangerous (lowest mean margin) first
         margins, qq, nn = margins[order], qq[order], nn[order]
@@ -321,7 +344,8 @@ class AccuracyHits:
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
         """W (B, M) float32 >= 0 (every pruning step needs it), row b scored by ensemble keys[b] (None: all by
         the first); on `threads()` threads where the batch is large enough."""
-        return self._scored(W, keys, NO_SETS)[0]
+        out, _, back = self._scored(W, keys, NO_SETS)
+        return out if back is None else out[:, back]
 
     def counts(self, W: np.ndarray, ends, keys: np.ndarray | None = None) -> np.ndarray:
         """The hits of each weighting counted per set of samples (S, B) uint32, set s being the samples
@@ -334,11 +358,12 @@ class AccuracyHits:
             or not all(a <= b for a, b in itertools.pairwise([0, *sets.tolist(), len(self.y)]))
         ):
             raise ValueError(f"set ends {ends} are not ascending sample counts up to {len(self.y)}")
-        return self._scored(W, keys, sets.astype(np.int64))[1]
+        _, counts, back = self._scored(W, keys, sets.astype(np.int64))
+        return counts if back is None else counts[:, back]
 
-    def _scored(self, W: np.ndarray, keys: np.ndarray | None, sets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The hits (N, B) and their counts per set (len(sets), B), columns in the order of W; `sets` as `counts`
-        checks them (numba checks no bounds)."""
+    def _scored(self, W: np.ndarray, keys: np.ndarray | None, sets: np.ndarray):
+        """The hits (N, B) and their counts per set (len(sets), B), columns sorted by key, and the order that
+        takes them back to W's (None: W's already); `sets` as `counts` checks them (numba checks no bounds)."""
         W = np.ascontiguousarray(W, dtype=np.float32)
         if W.ndim != 2 or W.shape[1] != self.P.shape[1]:
             raise ValueError(f"weightings {W.shape} do not fit probabilities {self.P.shape[1:]}")
@@ -354,8 +379,9 @@ class AccuracyHits:
             if (keys[1:] < keys[:-1]).any():  # sorted by key already (a single weighting is): left in place
                 order = np.argsort(keys, kind="stable")
                 W, keys = W[order], keys[order]
-        out, counts = np.empty((len(self.y), len(W)), np.uint8), np.zeros((len(sets), len(W)), np.uint32)
-        tables = (self.P, self.y, self.settled, self.ustart, self.unsettled, self.E, self.R, self.T, self.start, self.D)
+        out = np.empty((0 if len(sets) else len(self.y), len(W)), np.uint8)  # empty: the hits counted instead
+        counts = np.zeros((len(sets) + 1, len(W)), np.uint32)
+        tables = (self.P, self.y, self.cum, self.ustart, self.unsettled, self.E, self.R, self.T, self.start, self.D)
         parts, Wt = max(1, min(threads(), len(W) // SPLIT)) if len(W) >= 2 * SPLIT else 1, np.ascontiguousarray(W.T)
         run = [
             (W, Wt, keys, lo, hi, self.bound, self.scale, *RANGE, *tables, out, sets, counts)
@@ -365,7 +391,4 @@ class AccuracyHits:
             _hits(*run[0])
         else:
             list(pool(len(run)).map(lambda args: _hits(*args), run))
-        if order is None:
-            return out, counts
-        back = np.argsort(order)
-        return out[:, back], counts[:, back]
+        return out, counts[:-1], None if order is None else np.argsort(order)

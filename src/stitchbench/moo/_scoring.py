@@ -169,33 +169,21 @@ class WeightedScores:
         return None
 
 
-class KeyedAccuracy(WeightedScores):
-    """The accuracy of several weighted output ensembles on the same samples, probs (K, M, N, C): each row of a
-    batch scored by its own ensemble, all in one fused pass; each ensemble's scores are its `WeightedScores`',
-    bit for bit."""
-
-    def __init__(self, probs: np.ndarray, y: np.ndarray):
-        super().__init__(probs, y, "accuracy")
-
-    def at(self, keys: np.ndarray, W: np.ndarray) -> np.ndarray:
-        """Scores of weightings W (B, M), row b by ensemble keys[b]."""
-        return self.hit_rate(W, keys)
-
-
 class PooledAccuracy:
     """The accuracy of the same members' weighted output ensembles on several sets of samples (each party's),
     probs [(M, N_p, C)] and labels [(N_p,)], in one fused pass over all their samples: a set's score is its
     `WeightedScores`', bit for bit (its hits counted exactly and divided by its size), in one call of the kernel
     where each set's would take one (a weighting at a time, as MOEA/D and ask-and-tell loops ask, pays that
-    call's overhead once)."""
+    call's overhead once). Or of several ensembles on those samples, probs [(K, M, N_p, C)], each row of a
+    batch scored by its own (`keys`), all in the same pass."""
 
     def __init__(self, probs: list[np.ndarray], labels: list[np.ndarray]):
         self.ends = np.cumsum([len(y) for y in labels])
         self.scores = WeightedScores(np.concatenate(probs, axis=-2), np.concatenate(labels), "accuracy")
 
-    def __call__(self, W: np.ndarray) -> np.ndarray:
-        """Scores (B, sets) of weightings W (B, M)."""
-        return (self.scores.hit_counts(W, self.ends) / np.diff(self.ends, prepend=0)[:, None]).T
+    def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
+        """Scores (B, sets) of weightings W (B, M), row b by ensemble keys[b] (None: the first)."""
+        return (self.scores.hit_counts(W, self.ends, keys) / np.diff(self.ends, prepend=0)[:, None]).T
 
 
 def interval_weights(breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ from stitchbench.moo._front import nondominated
 from stitchbench.moo._lattice import simplex_grid
 from stitchbench.moo._pools import ALPHA_MIN, CandidatePool, ClaimPools, ensemble_pools, scored
 from stitchbench.moo._scoring import (
-    KeyedAccuracy,
+    PooledAccuracy,
     StepAccuracy,
     StepBank,
     WeightedScores,
@@ -162,15 +162,18 @@ class EnsembleTable:
         keys they touch: a segmentation key's takes tens of milliseconds)."""
         return ("bank", party, split) in self._scorers or rows >= len(self.points) * len(self.alphas)
 
-    def keyed(self, party: str, split: str) -> KeyedAccuracy | None:
-        """Every (point, alpha level)'s accuracy in one `KeyedAccuracy`, indexed by `canonical` keys (more than
-        two members scored by accuracy; None otherwise). Built on first use."""
-        if self.front_kind() == "exact" or self.metric != "accuracy" or self.labels[party, split].ndim != 1:
+    def keyed(self, parties: tuple[str, ...], split: str) -> PooledAccuracy | None:
+        """Every (point, alpha level)'s accuracy on each party in one `PooledAccuracy`, indexed by `canonical`
+        keys: one fused pass over all the parties' samples (more than two members scored by accuracy; None
+        otherwise). Built on first use."""
+        if self.front_kind() == "exact" or self.metric != "accuracy" or self.labels[parties[0], split].ndim != 1:
             return None
-        key = ("keyed", party, split)
+        key = ("keyed", parties, split)
         if key not in self._scorers:
-            probs = self.probs[party, split]
-            self._scorers[key] = KeyedAccuracy(probs.reshape(-1, *probs.shape[2:]), self.labels[party, split])
+            probs = [self.probs[p, split] for p in parties]
+            self._scorers[key] = PooledAccuracy(
+                [pr.reshape(-1, *pr.shape[2:]) for pr in probs], [self.labels[p, split] for p in parties]
+            )
         return self._scorers[key]
 
     def combo_scorer(self, combo: tuple[int, float], party: str, split: str) -> WeightedScores:
@@ -194,23 +197,28 @@ class EnsembleTable:
         W = normalize(W)
         keys = self.canonical(np.asarray(points, dtype=int), np.asarray(levels, dtype=int))
         out = np.empty((len(W), len(objectives)))
-        w = StepAccuracy.weight_on_a(W) if self.front_kind() == "exact" else None  # what every bank reads
-        for j, party in enumerate(objectives):
-            if party is None:
-                continue
-            bank = self.bank(party, split) if self.banked(party, split, len(W)) else None
-            if bank is not None:  # every key in one vectorized pass
-                out[:, j] = bank.at(keys, w)
-                continue
-            keyed = self.keyed(party, split)
-            if keyed is not None:  # every key in one fused pass
-                out[:, j] = keyed.at(keys, W)
-                continue
-            for key in np.unique(keys):
-                rows = np.flatnonzero(keys == key)
-                out[rows, j] = self.scorer(*divmod(int(key), len(self.alphas)), party, split)(W[rows])
+        scored = [j for j, p in enumerate(objectives) if p is not None]
+        keyed = self.keyed(tuple(objectives[j] for j in scored), split) if scored else None
+        if keyed is not None:  # every key and party in one fused pass
+            out[:, scored] = keyed(W, keys)
+        else:
+            w = StepAccuracy.weight_on_a(W) if self.front_kind() == "exact" else None  # what every bank reads
+            for j in scored:
+                out[:, j] = self.party_scores(keys, W, w, objectives[j], split)
         if None in objectives:
             out[:, objectives.index(None)] = self.cost(keys, W)
+        return out
+
+    def party_scores(self, keys: np.ndarray, W: np.ndarray, w: np.ndarray | None, party: str, split: str):
+        """One party's scores of weightings W at `canonical` keys: every key in one vectorized pass (a bank,
+        reading w), or key by key."""
+        bank = self.bank(party, split) if self.banked(party, split, len(W)) else None
+        if bank is not None:
+            return bank.at(keys, w)
+        out = np.empty(len(W))
+        for key in np.unique(keys):
+            rows = np.flatnonzero(keys == key)
+            out[rows] = self.scorer(*divmod(int(key), len(self.alphas)), party, split)(W[rows])
         return out
 
     def cost(self, keys: np.ndarray, W: np.ndarray) -> np.ndarray:
