@@ -5,7 +5,7 @@ decides near ties as the chains do (and would not without its tolerance); thread
 pooled into one pass change no bit."""
 
 import json
-from itertools import pairwise
+from itertools import pairwise, product
 
 import numpy as np
 import pytest
@@ -257,18 +257,19 @@ STITCHED = sorted(n for n, e in read_catalog().items() if e["family"] == "stitch
 def test_a_stitch_ensembles_keys_and_parties_pooled_into_one_pass_score_as_each_alone(name):
     """A stitch-ensemble table scores every (point, alpha) and party in one fused pass (more than two
     members): each score is that key's own scorer's on that party, bit for bit, for one candidate, a few and
-    a batch split between threads, on val and test."""
+    a batch split between threads, on val, test and a lower fidelity's val."""
     problem = load(name)
     table, objectives = problem.table, [o.name if o.name != "cost" else None for o in problem.objectives]
     parties = tuple(p for p in objectives if p is not None)
     (P, A, M), rng = table.shape, np.random.default_rng(5)
-    for split in ("val", "test"):
-        assert (table.keyed(parties, split) is None) == is_step(M, "accuracy")
-        for n in (1, 15, 2 * SPLIT + 3) if table.keyed(parties, split) else ():  # two members: step scorers
+    lower = table.restrict({p: np.arange(7) for p in parties}, objectives)  # a lower fidelity's val
+    for t, split in product((table, lower), ("val", "test")):
+        assert (t.keyed(parties, split) is None) == is_step(M, "accuracy")
+        for n in (1, 15, 2 * SPLIT + 3) if t.keyed(parties, split) else ():  # two members: step scorers
             points, levels, W = rng.integers(0, P, n), rng.integers(0, A, n), weightings(n, M, rng)
-            keys = table.canonical(points, levels)
-            alone = [table.party_scores(keys, W, None, p, split) if p else table.cost(keys, W) for p in objectives]
-            pooled = table.score_levels(points, levels, W, objectives, split)
+            keys = t.canonical(points, levels)
+            alone = [t.party_scores(keys, W, None, p, split) if p else t.cost(keys, W) for p in objectives]
+            pooled = t.score_levels(points, levels, W, objectives, split)
             assert np.array_equal(pooled, np.stack(alone, 1)), (split, n)
 
 
