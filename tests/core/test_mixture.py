@@ -226,7 +226,9 @@ def test_hits_counted_per_set_by_the_threads_are_the_hits_summed(monkeypatch):
         assert np.array_equal(counted, per_set(hits, ends))
         assert 0 < counted[-1].min() < counted[-1].max()  # the weightings differ in hits
     monkeypatch.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
-    assert np.array_equal(kernel.counts(W, ends, keys), per_set(kernel(W, keys), ends))
+    for threads, rows in (("2", 3 * SPLIT), ("1", 90)):
+        monkeypatch.setenv("NUMBA_NUM_THREADS", threads)
+        assert np.array_equal(kernel.counts(W[:rows], ends, keys[:rows]), per_set(kernel(W[:rows], keys[:rows]), ends))
     for bad in ([5, 3], [len(y) + 1], [[1]], [2.7, 5]):
         with pytest.raises(ValueError, match="not ascending sample counts"):
             kernel.counts(W, bad, keys)

@@ -164,7 +164,9 @@ def _dots2(Wt, a, B, e, f, s, t) -> None:
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, R, start, D, out, setof, counts, s, s2, s3, todo, idx, G):
+def _wide(
+    W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, R, start, D, out, setof, counts, s, s2, s3, todo, idx, G
+) -> None:
     """As `_narrow`, vectorized over the weightings (s, s2, s3, todo, idx: scratch of at least z - a, todo of
     twice that; G of M x that), where a sample that many weightings fail on E is a hard one: its first
     contender (the most dangerous) and R decide most of them at once; `_open_hit` the rest, one by one or
@@ -237,7 +239,8 @@ def _hits(
     of all but the first R[i]; T: E, the first contenders and R, each transposed (M, unsettled). A key's few
     weightings are scored a weighting at a time (vectorized over its samples), many at once (over them).
     Where out is empty, the hits are counted instead, per set of samples: counts[s, b] those of the samples
-    sets[s - 1] <= n < sets[s] (counts: a row more, of the samples after the last set)."""
+    sets[s - 1] <= n < sets[s] (counts has a row more, discarded: where some verdicts of the samples after the
+    last set land)."""
     if hi == lo:
         return
     tally = len(out) == 0
@@ -362,8 +365,9 @@ class AccuracyHits:
         return counts if back is None else counts[:, back]
 
     def _scored(self, W: np.ndarray, keys: np.ndarray | None, sets: np.ndarray):
-        """The hits (N, B) and their counts per set (len(sets), B), columns sorted by key, and the order that
-        takes them back to W's (None: W's already); `sets` as `counts` checks them (numba checks no bounds)."""
+        """The hits (N, B) where `sets` is empty, else their counts per set (len(sets), B) (the other of the two
+        empty), columns sorted by key; and the order that takes them back to W's (None: W's already). `sets` as
+        `counts` checks them (numba checks no bounds)."""
         W = np.ascontiguousarray(W, dtype=np.float32)
         if W.ndim != 2 or W.shape[1] != self.P.shape[1]:
             raise ValueError(f"weightings {W.shape} do not fit probabilities {self.P.shape[1:]}")

@@ -209,7 +209,7 @@ class EnsembleTable:
             out[:, objectives.index(None)] = self.cost(keys, W)
         return out
 
-    def party_scores(self, keys: np.ndarray, W: np.ndarray, w: np.ndarray | None, party: str, split: str):
+    def party_scores(self, keys: np.ndarray, W: np.ndarray, w: np.ndarray | None, party: str, split: str) -> np.ndarray:
         """One party's scores of weightings W at `canonical` keys: every key in one vectorized pass (a bank,
         reading w), or key by key."""
         bank = self.bank(party, split) if self.banked(party, split, len(W)) else None
