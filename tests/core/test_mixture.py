@@ -266,8 +266,8 @@ def test_a_stitch_ensembles_keys_and_parties_pooled_into_one_pass_score_as_each_
     (P, A, M), rng = table.shape, np.random.default_rng(5)
     lower = table.restrict({p: np.arange(7) for p in parties}, objectives)  # a lower fidelity's val
     for t, split in product((table, lower), ("val", "test")):
-        assert (t.keyed(parties, split) is None) == is_step(M, "accuracy")
-        for n in (1, 15, 2 * SPLIT + 3) if t.keyed(parties, split) else ():  # two members: step scorers
+        assert (t.pooled(parties, split) is None) == is_step(M, "accuracy")
+        for n in (1, 15, 2 * SPLIT + 3) if t.pooled(parties, split) else ():  # two members: step scorers
             points, levels, W = rng.integers(0, P, n), rng.integers(0, A, n), weightings(n, M, rng)
             keys = t.canonical(points, levels)
             alone = [t.party_scores(keys, W, None, p, split) if p else t.cost(keys, W) for p in objectives]

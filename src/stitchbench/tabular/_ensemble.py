@@ -162,13 +162,13 @@ class EnsembleTable:
         keys they touch: a segmentation key's takes tens of milliseconds)."""
         return ("bank", party, split) in self._scorers or rows >= len(self.points) * len(self.alphas)
 
-    def keyed(self, parties: tuple[str, ...], split: str) -> PooledAccuracy | None:
-        """Every (point, alpha level)'s accuracy on each party in one `PooledAccuracy`, indexed by `canonical`
-        keys: one fused pass over all the parties' samples (more than two members scored by accuracy; None
-        otherwise). Built on first use."""
+    def pooled(self, parties: tuple[str, ...], split: str) -> PooledAccuracy | None:
+        """Every (point, alpha level)'s accuracy on each party in one `PooledAccuracy` (as `WeightsTable.pooled`),
+        indexed by `canonical` keys: one fused pass over all the parties' samples (more than two members scored
+        by accuracy; None otherwise). Built on first use."""
         if self.front_kind() == "exact" or self.metric != "accuracy" or self.labels[parties[0], split].ndim != 1:
             return None
-        key = ("keyed", parties, split)
+        key = ("pooled", parties, split)
         if key not in self._scorers:
             probs = [self.probs[p, split] for p in parties]
             self._scorers[key] = PooledAccuracy(
@@ -198,9 +198,9 @@ class EnsembleTable:
         keys = self.canonical(np.asarray(points, dtype=int), np.asarray(levels, dtype=int))
         out = np.empty((len(W), len(objectives)))
         scored = [j for j, p in enumerate(objectives) if p is not None]
-        keyed = self.keyed(tuple(objectives[j] for j in scored), split) if scored else None
-        if keyed is not None:  # every key and party in one fused pass
-            out[:, scored] = keyed(W, keys)
+        pooled = self.pooled(tuple(objectives[j] for j in scored), split) if scored else None
+        if pooled is not None:  # every key and party in one fused pass
+            out[:, scored] = pooled(W, keys)
         else:
             w = StepAccuracy.weight_on_a(W) if self.front_kind() == "exact" else None  # what every bank reads
             for j in scored:
