@@ -15,8 +15,8 @@ sample (once per table): classes no weighting brings near the label are dropped;
 make right, or wrong, are settled; the rest keep their contenders (most dangerous first) and the member-wise
 minimum of their margins, whose one dot product proves most weightings right; the weightings a sample leaves
 open are gathered, and each contender's margin taken of all of them at once. A key's few weightings are
-taken a weighting at a time, vectorized over its samples, with its first contender's and the others'
-minimum too. Imported on first use: numba's import is not paid by loading a table.
+taken a weighting at a time, vectorized over its samples, by its first two contenders' margins and the
+others' minimum. Imported on first use: numba's import is not paid by loading a table.
 """
 
 import functools
@@ -82,22 +82,23 @@ def _tolerances(W, lo, hi, bound, scale, low, high, tol, chains) -> None:
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
 def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, efr, v, left) -> None:
     """The unsettled samples i0 <= i < i1 of weightings a <= b < z (tolerances ts[b - a]), a weighting at a
-    time, vectorized over the samples: E, the first contender (F) and R decide most verdicts, as `_wide`'s
-    hard samples, `_open_hit` the rest (T: `_hits`'; efr: scratch of 3 x (i1 - i0) floats, v of 2 x that bytes,
-    left of that). Written to out, or where out is empty counted per set (cuts: each set's first unsettled
-    sample, counted from i0; setof, counts: `_hits`')."""
-    Et, Ft, Rt, e, f, r = T[0], T[1], T[2], efr[0], efr[1], efr[2]
+    time, vectorized over the samples: the first two contenders' margins and the others' minimum (T: `_hits`')
+    decide most verdicts (all E, their member-wise minimum, would, but within rounding of the tolerance),
+    `_open_hit` the rest (efr: scratch of 3 x (i1 - i0) floats, v of 2 x that bytes, left of that). Written to
+    out, or where out is empty counted per set (cuts: each set's first unsettled sample, counted from i0;
+    setof, counts: `_hits`')."""
+    Ft, St, Ot, f, g, o = T[0], T[1], T[2], efr[0], efr[1], efr[2]
     U, tally = i1 - i0, len(out) == 0
     for b in range(a, z):
-        _dots(Et, i0, U, W[b], e)
         _dots(Ft, i0, U, W[b], f)
-        _dots(Rt, i0, U, W[b], r)
+        _dots(St, i0, U, W[b], g)
+        _dots(Ot, i0, U, W[b], o)
         t = ts[b - a]
         hit, open_ = v[0], v[1]
         for i in range(U):  # the verdicts decided, and those left open
-            right = (e[i] > t) | ((f[i] > t) & (r[i] > t))
+            right = (f[i] > t) & (g[i] > t) & (o[i] > t)
             hit[i] = right
-            open_[i] = 1 - (right | (f[i] < -t))
+            open_[i] = 1 - (right | (f[i] < -t) | (g[i] < -t))
         count = 0
         for i in range(U):  # the samples left open, compacted without a branch
             left[count] = i0 + i
@@ -236,7 +237,8 @@ def _hits(
     margins' tolerances from `bound` (`_tolerances`); per key q: probabilities P[q], the hits of its settled
     samples, cum[q, n] those of its first n, and its unsettled samples ustart[q] <= i < ustart[q + 1]: sample
     unsettled[i], its contenders' margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that
-    of all but the first R[i]; T: E, the first contenders and R, each transposed (M, unsettled). A key's few
+    of all but the first R[i]; T: the first contenders, the second ones (of a lone contender: itself) and the
+    member-wise minimum of the others (of two: the second), each transposed (M, unsettled). A key's few
     weightings are scored a weighting at a time (vectorized over its samples), many at once (over them).
     Where out is empty, the hits are counted instead, per set of samples: counts[s, b] those of the samples
     sets[s - 1] <= n < sets[s] (counts has a row more, discarded: where some verdicts of the samples after the
@@ -334,15 +336,18 @@ class AccuracyHits:
         margins, qq, nn = margins[order], qq[order], nn[order]
         first = np.flatnonzero(np.r_[True, (qq[1:] != qq[:-1]) | (nn[1:] != nn[:-1])][: len(qq)])
         self.start = np.r_[first, len(margins)].astype(np.int64)
-        rest = margins.copy()
-        rest[first[np.diff(self.start) > 1]] = np.inf  # all but the first (a lone contender: itself)
+        count = np.diff(self.start)
+        second = first + (count > 1)  # a lone contender: itself
+        rest, beyond = margins.copy(), margins.copy()
+        rest[first[count > 1]] = np.inf  # all but the first (a lone contender: itself)
+        beyond[first[count > 1]] = beyond[second[count > 2]] = np.inf  # all but the first two (two: the second)
         with np.errstate(over="ignore"):  # margins beyond float32: the chains score such a table (`_tolerances`)
-            self.E, self.R = (
+            self.E, self.R, beyond = (
                 np.ascontiguousarray(np.minimum.reduceat(m, first, 0) if len(first) else np.empty((0, M)), np.float32)
-                for m in (margins, rest)
+                for m in (margins, rest, beyond)
             )
             self.D = np.ascontiguousarray(margins, dtype=np.float32).reshape(-1, M)
-        self.T = np.ascontiguousarray(np.stack([self.E.T, self.D[self.start[:-1]].T, self.R.T]))  # (3, M, unsettled)
+        self.T = np.ascontiguousarray(np.stack([self.D[first].T, self.D[second].T, beyond.T]))  # (3, M, unsettled)
 
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
         """W (B, M) float32 >= 0 (every pruning step needs it), row b scored by ensemble keys[b] (None: all by
