@@ -148,6 +148,42 @@ def test_pruned_verdicts_are_the_chains_even_at_near_ties_and_would_not_be_witho
     assert (few_at_a_time(P, y, W) != chains).sum() > 1000
 
 
+def second_contenders(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Label 0 and three contenders per sample, most dangerous first (lowest mean margin): class 1, behind the
+    label by 0.2 in three members and ahead by 0.7 in the last; class 2, within two ulps of it in every
+    member (a near tie) in the first half of the samples, ahead by 0.3 in member 0 and behind by 0.1 in the
+    others in the second; class 3, behind by 0.15 but in member 1, ahead by 0.2. Where the last member's
+    weight is small, the second contender decides."""
+    rng = np.random.default_rng(seed)
+    M, N = 4, 400
+    label = rng.uniform(0.3, 0.4, (M, N)).astype(np.float32)
+    P = np.full((M, N, 5), 0.01, np.float32)
+    P[:, :, 0] = label
+    P[:, :, 1], P[3, :, 1] = label - 0.2, label[3] + 0.7
+    tie = np.arange(N) < N // 2
+    P[:, tie, 2] = label[:, tie] + (rng.integers(-2, 3, (M, tie.sum())) * np.spacing(label[:, tie]))
+    P[:, ~tie, 2], P[0, ~tie, 2] = label[:, ~tie] - 0.1, label[0, ~tie] + 0.3
+    P[:, :, 3], P[1, :, 3] = label - 0.15, label[1] + 0.2
+    W = rng.random((300, M))
+    return P, np.zeros(N, int), (W / W.sum(1, keepdims=True)).astype(np.float32)
+
+
+def test_a_second_contender_decides_as_the_chains_do(monkeypatch):
+    """A few weightings at a time (each vectorized over the samples) and many: where the most dangerous
+    contender stays behind the label, the second beats it or ties it, and the verdicts are the chains' (the
+    data built so: the second ahead by far on some pairs, within rounding on others)."""
+    P, y, W = second_contenders()
+    margins = W.astype(np.float64) @ (P[:, :, 0] - P[:, :, 2]).astype(np.float64)  # class 2's, (weightings, N)
+    first_behind = W.astype(np.float64) @ (P[:, :, 0] - P[:, :, 1]).astype(np.float64) > 1e-3
+    assert (first_behind & (margins < -1e-3)).sum() > 1000  # the second decides a verdict
+    assert (first_behind & (np.abs(margins) < 1e-6)).sum() > 1000  # the second ties
+    few, many = few_at_a_time(P, y, W), AccuracyHits(P, y)(W)
+    monkeypatch.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
+    chains = AccuracyHits(P, y)(W)
+    assert np.array_equal(few, chains) and np.array_equal(many, chains)
+    assert 0 < chains.mean() < 1
+
+
 def test_weightings_whose_products_underflow_take_the_chains(monkeypatch):
     """Weights so small that the products are subnormal void the relative error bound: such weightings are
     scored by the chains (without that guard, the margins would call thousands of verdicts otherwise)."""

@@ -80,14 +80,14 @@ def _tolerances(W, lo, hi, bound, scale, low, high, tol, chains) -> None:
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, efr, v, left) -> None:
+def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, fgo, v, left) -> None:
     """The unsettled samples i0 <= i < i1 of weightings a <= b < z (tolerances ts[b - a]), a weighting at a
-    time, vectorized over the samples: the first two contenders' margins and the others' minimum (T: `_hits`')
-    decide most verdicts (all E, their member-wise minimum, would, but within rounding of the tolerance),
-    `_open_hit` the rest (efr: scratch of 3 x (i1 - i0) floats, v of 2 x that bytes, left of that). Written to
-    out, or where out is empty counted per set (cuts: each set's first unsettled sample, counted from i0;
-    setof, counts: `_hits`')."""
-    Ft, St, Ot, f, g, o = T[0], T[1], T[2], efr[0], efr[1], efr[2]
+    time, vectorized over the samples: the first two contenders' margins (f, g) and the others' minimum (o)
+    (T: `_hits`') decide most verdicts (every one E, the minimum of all, decides, but for rounding near the
+    tolerance), `_open_hit` the rest (fgo: scratch of 3 x (i1 - i0) floats, v of 2 x that bytes, left of
+    that). Written to out, or where out is empty counted per set (cuts: each set's first unsettled sample,
+    counted from i0; setof, counts: `_hits`')."""
+    Ft, St, Ot, f, g, o = T[0], T[1], T[2], fgo[0], fgo[1], fgo[2]
     U, tally = i1 - i0, len(out) == 0
     for b in range(a, z):
         _dots(Ft, i0, U, W[b], f)
@@ -237,8 +237,9 @@ def _hits(
     margins' tolerances from `bound` (`_tolerances`); per key q: probabilities P[q], the hits of its settled
     samples, cum[q, n] those of its first n, and its unsettled samples ustart[q] <= i < ustart[q + 1]: sample
     unsettled[i], its contenders' margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that
-    of all but the first R[i]; T: the first contenders, the second ones (of a lone contender: itself) and the
-    member-wise minimum of the others (of two: the second), each transposed (M, unsettled). A key's few
+    of all but the first R[i]; T: the first contenders, the second ones and the member-wise minimum of the
+    others (of a lone contender: itself each time; of two, the minimum: the second), each transposed (M,
+    unsettled). A key's few
     weightings are scored a weighting at a time (vectorized over its samples), many at once (over them).
     Where out is empty, the hits are counted instead, per set of samples: counts[s, b] those of the samples
     sets[s - 1] <= n < sets[s] (counts has a row more, discarded: where some verdicts of the samples after the
@@ -256,7 +257,7 @@ def _hits(
     todo, idx = np.empty(2 * widest, np.uint8), np.empty(widest, np.int64)  # todo: `_wide`'s row too
     G = np.empty((W.shape[1], widest), np.float32)
     most = max(1, (ustart[1:] - ustart[:-1]).max())  # the most samples a key leaves unsettled
-    efr, v, left = np.empty((3, most), np.float32), np.empty((2, most), np.uint8), np.empty(most, np.int64)
+    fgo, v, left = np.empty((3, most), np.float32), np.empty((2, most), np.uint8), np.empty(most, np.int64)
     for g in range(len(groups)):
         a, z = groups[g], ends[g]
         q = keys[a]
@@ -269,7 +270,7 @@ def _hits(
                 out[n, a:z] = cum[q, n + 1] - cum[q, n]
         if z - a < NARROW:
             cuts = np.concatenate((np.zeros(1, np.int64), np.searchsorted(unsettled[i0:i1], sets)))
-            _narrow(W, a, z, ts, P[q], y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, efr, v, left)
+            _narrow(W, a, z, ts, P[q], y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, fgo, v, left)
         else:
             _wide(
                 W, Wt, a, z, ts, P[q], y, unsettled, i0, i1, E, R, start, D, out, setof, counts, s, s2, s3, todo, idx, G
@@ -340,7 +341,7 @@ class AccuracyHits:
         second = first + (count > 1)  # a lone contender: itself
         rest, beyond = margins.copy(), margins.copy()
         rest[first[count > 1]] = np.inf  # all but the first (a lone contender: itself)
-        beyond[first[count > 1]] = beyond[second[count > 2]] = np.inf  # all but the first two (two: the second)
+        beyond[first[count > 1]] = beyond[second[count > 2]] = np.inf  # all but the first two (two: the 2nd)
         with np.errstate(over="ignore"):  # margins beyond float32: the chains score such a table (`_tolerances`)
             self.E, self.R, beyond = (
                 np.ascontiguousarray(np.minimum.reduceat(m, first, 0) if len(first) else np.empty((0, M)), np.float32)
