@@ -215,6 +215,16 @@ def test_an_all_zero_weighting_takes_the_chains():
     assert (AccuracyHits(P, y)(np.zeros((3, len(P)), np.float32)) == 0).all()
 
 
+def test_a_key_s_hits_are_counted_eight_at_a_time_however_many_and_wherever_they_start():
+    """`_ones` (a set's hits on the few-weightings path) sums 0/1 bytes a word at a time: any span, any start,
+    and all ones over more than 255 words (a byte of the running sum would overflow without its flush)."""
+    v = (np.random.default_rng(3).random(5000) < 0.7).astype(np.uint8)
+    for lo, hi in [(0, 0), (0, 7), (3, 11), (1, 2041), (5, 4099), (0, 5000), (4096, 5000)]:
+        assert _mixture._ones(v, lo, hi) == v[lo:hi].sum(), (lo, hi)
+    ones = np.ones(8 * 255 * 2 + 13, np.uint8)
+    assert _mixture._ones(ones, 0, len(ones)) == len(ones)
+
+
 def test_threads_and_keyed_batches_change_no_bit(monkeypatch):
     """A batch split between threads, and several ensembles scored in one keyed pass (rows shuffled across
     keys; many rows per key, or a few), give each ensemble's own scores."""
