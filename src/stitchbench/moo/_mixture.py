@@ -145,10 +145,17 @@ def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof,
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
 def _dots(Wt, a, B, e, s) -> None:
     """s[b] = the chain sum_k Wt[k, a + b] * e[k] for b < B (one fused multiply-add per member, in order, from
-    0: `_open_hit`'s), four members per pass over s (inlined: a key's few weightings call it once a sample)."""
+    0: `_open_hit`'s, its first the product itself, a zero's sign aside, which no comparison sees), four members
+    per pass over s, the first pass writing it (inlined: a key's few weightings call it once a sample)."""
     M = Wt.shape[0]
-    s[:B] = 0
-    k = 0
+    k = 4 if M >= 4 else 0
+    if k:
+        e0, e1, e2, e3 = e[0], e[1], e[2], e[3]
+        w0, w1, w2, w3 = Wt[0, a : a + B], Wt[1, a : a + B], Wt[2, a : a + B], Wt[3, a : a + B]
+        for b in range(B):
+            s[b] = w3[b] * e3 + (w2[b] * e2 + (w1[b] * e1 + w0[b] * e0))
+    else:
+        s[:B] = 0
     while k + 4 <= M:
         e0, e1, e2, e3 = e[k], e[k + 1], e[k + 2], e[k + 3]
         w0, w1, w2, w3 = Wt[k, a : a + B], Wt[k + 1, a : a + B], Wt[k + 2, a : a + B], Wt[k + 3, a : a + B]
@@ -165,9 +172,18 @@ def _dots(Wt, a, B, e, s) -> None:
 def _dots2(Wt, a, B, e, f, s, t) -> None:
     """`_dots` of two vectors at once, each weight loaded once: s of e, t of f."""
     M = Wt.shape[0]
-    s[:B] = 0
-    t[:B] = 0
-    k = 0
+    k = 4 if M >= 4 else 0
+    if k:
+        e0, e1, e2, e3 = e[0], e[1], e[2], e[3]
+        f0, f1, f2, f3 = f[0], f[1], f[2], f[3]
+        w0, w1, w2, w3 = Wt[0, a : a + B], Wt[1, a : a + B], Wt[2, a : a + B], Wt[3, a : a + B]
+        for b in range(B):
+            x0, x1, x2, x3 = w0[b], w1[b], w2[b], w3[b]
+            s[b] = x3 * e3 + (x2 * e2 + (x1 * e1 + x0 * e0))
+            t[b] = x3 * f3 + (x2 * f2 + (x1 * f1 + x0 * f0))
+    else:
+        s[:B] = 0
+        t[:B] = 0
     while k + 4 <= M:
         e0, e1, e2, e3 = e[k], e[k + 1], e[k + 2], e[k + 3]
         f0, f1, f2, f3 = f[k], f[k + 1], f[k + 2], f[k + 3]
