@@ -81,11 +81,15 @@ def _tolerances(W, lo, hi, bound, scale, low, high, tol, chains) -> None:
 
 @numba.njit(cache=True, nogil=True)
 def _ones(v, lo, hi) -> int:
-    """The 1s among the 0/1 bytes v[lo:hi] (v contiguous), eight at a time: words added (each byte under 256,
-    for 255 words at most), then their bytes summed in pairs and the pairs by one multiply."""
+    """The 1s among the 0/1 bytes v[lo:hi] (v contiguous, from an 8-aligned address), eight at a time from the
+    first multiple of 8: words added (each byte under 256, for 255 words at most), then their bytes summed in
+    pairs and the pairs by one multiply."""
     pairs, spread = np.uint64(0x00FF00FF00FF00FF), np.uint64(0x0001000100010001)
-    full = lo + (hi - lo) // 8 * 8
-    words, n = v[lo:full].view(np.uint64), 0
+    head = min(hi, (lo + 7) // 8 * 8)
+    full = head + (hi - head) // 8 * 8
+    words, n = v[head:full].view(np.uint64), 0
+    for i in range(lo, head):
+        n += v[i]
     for w0 in range(0, len(words), 255):
         acc = np.uint64(0)
         for w in range(w0, min(w0 + 255, len(words))):
@@ -292,7 +296,8 @@ def _hits(
     widest = (ends - groups).max()  # the most `_wide` gathers
     todo, idx = np.empty(2 * widest, np.uint8), np.empty(widest, np.int64)  # todo: `_wide`'s row too
     G = np.empty((W.shape[1], widest), np.float32)
-    most = max(1, (ustart[1:] - ustart[:-1]).max())  # the most samples a key leaves unsettled
+    most = (max(1, (ustart[1:] - ustart[:-1]).max()) + 7) // 8 * 8  # the most samples a key leaves unsettled,
+    # rounded up to whole words (v's rows start 8-aligned: `_ones` and `_narrow` read them a word at a time)
     fgo, v, left = np.empty((3, most), np.float32), np.empty((2, most), np.uint8), np.empty(most, np.int64)
     for g in range(len(groups)):
         a, z = groups[g], ends[g]
