@@ -279,8 +279,8 @@ def _hits(
     unsettled[i], its contenders' margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that
     of all but the first R[i]; T: the first contenders, the second ones and the member-wise minimum of the
     others (of a lone contender: itself each time; of two, the minimum: the second), each transposed (M,
-    unsettled). A key's few
-    weightings are scored a weighting at a time (vectorized over its samples), many at once (over them).
+    unsettled). A key's few weightings are scored a weighting at a time (vectorized over its samples), many at
+    once (over them).
     Where out is empty, the hits are counted instead, per set of samples: counts[s, b] those of the samples
     sets[s - 1] <= n < sets[s] (counts has a row more, discarded: where some verdicts of the samples after the
     last set land)."""
