@@ -31,10 +31,11 @@ def blas_hits(W: np.ndarray, P: np.ndarray, y: np.ndarray) -> np.ndarray:
     return sample_scores("accuracy", (W32 @ P.reshape(len(P), -1)).reshape(len(W), *P.shape[1:]), y)
 
 
-def weightings(n: int, m: int, rng) -> np.ndarray:
-    """n weightings of m members on the simplex, about a third of the weights 0 (as switches leave them)."""
+def weightings(n: int, m: int, rng, off: float = 0.3) -> np.ndarray:
+    """n weightings of m members on the simplex, about a share `off` of the weights 0 (as switches leave
+    them)."""
     W = rng.random((n, m))
-    W[rng.random((n, m)) < 0.3] = 0
+    W[rng.random((n, m)) < off] = 0
     W = np.where(W.sum(1, keepdims=True) > 0, W, 1)
     return np.round(W / W.sum(1, keepdims=True), 12)
 
@@ -59,18 +60,22 @@ def test_fused_accuracy_is_the_sgemm_mixtures_argmax(name):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_fused_accuracy_is_the_chains_on_any_cpu(name, monkeypatch):
     """The pruned and gathered verdicts are the chains' (the reference the tolerance bounds), bit for bit on
-    every CPU, in a batch large enough that hard samples leave many weightings open to be gathered, and a few
-    weightings at a time."""
+    every CPU, in a batch large enough that hard samples leave many weightings open to be gathered, a few
+    weightings at a time, and in a batch of switched weightings (half the weights 0: scored a weighting at a
+    time, over the members each uses)."""
     table = load(name).table
     rng = np.random.default_rng(1)
     for (party, split), P in table.probs.items():
         y, W = table.labels[party, split], weightings(2 * SPLIT + 3, len(P), rng).astype(np.float32)
-        fused, narrow = AccuracyHits(P, y)(W), few_at_a_time(P, y, W[:100])
+        switched = weightings(2 * SPLIT + 3, len(P), rng, off=0.5).astype(np.float32)
+        assert np.count_nonzero(switched) <= _mixture.SPARSE * switched.size < np.count_nonzero(W)
+        fused, narrow, sparse = AccuracyHits(P, y)(W), few_at_a_time(P, y, W[:100]), AccuracyHits(P, y)(switched)
         with monkeypatch.context() as m:
             m.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
-            chains = AccuracyHits(P, y)(W)
+            chains, switched_chains = AccuracyHits(P, y)(W), AccuracyHits(P, y)(switched)
         assert np.array_equal(fused, chains), (party, split)
         assert np.array_equal(narrow, chains[:, :100]), (party, split)
+        assert np.array_equal(sparse, switched_chains), (party, split)
 
 
 @pytest.mark.parametrize("n", [1, 17])

@@ -14,9 +14,10 @@ decides the verdict exactly as the chains do, and only margins inside it are set
 sample (once per table): classes no weighting brings near the label are dropped; samples no weighting can
 make right, or wrong, are settled; the rest keep their contenders (most dangerous first) and the member-wise
 minimum of their margins, whose one dot product proves most weightings right; the weightings a sample leaves
-open are gathered, and each contender's margin taken of all of them at once. A key's few weightings are
-taken a weighting at a time, vectorized over its samples, by its first two contenders' margins and the
-others' minimum. Imported on first use: numba's import is not paid by loading a table.
+open are gathered, and each contender's margin taken of all of them at once. A key's few weightings, and
+weightings that leave many members out (switches), are taken a weighting at a time, vectorized over its
+samples and over the members each uses, by its first two contenders' margins and the others' minimum.
+Imported on first use: numba's import is not paid by loading a table.
 """
 
 import functools
@@ -32,6 +33,7 @@ SAFETY = 4.0  # the tolerance over the error bound
 RANGE = (2.0**-60, 2.0**100)  # sum(w) * scale, or scale, outside it (no under- or overflow bound): the chains
 SPLIT = 256  # weightings per thread at least
 NARROW = 32  # a key's weightings below it are scored a weighting at a time (`_narrow`)
+SPARSE = 2 / 3  # and so are a key's weightings that use at most this share of the members (switches)
 NO_SETS = np.zeros(0, np.int64)  # hits not counted
 GATHER = 16  # open verdicts of a sample from which they are gathered and vectorized
 
@@ -103,17 +105,23 @@ def _ones(v, lo, hi) -> int:
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
 def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, fgo, v, left) -> None:
     """The unsettled samples i0 <= i < i1 of weightings a <= b < z (tolerances ts[b - a]), a weighting at a
-    time, vectorized over the samples: the first two contenders' margins (f, g) and the others' minimum (o)
+    time, vectorized over the samples, over the members it uses (a weight of 0 adds nothing to a margin, nor
+    to its rounding): the first two contenders' margins (f, g) and the others' minimum (o)
     (T: `_hits`') decide most verdicts (every one E, the minimum of all, decides, but for rounding near the
     tolerance), `_open_hit` the rest (fgo: scratch of 3 x (i1 - i0) floats, v of 2 x that bytes, left of
     that). Written to out, or where out is empty counted per set (cuts: each set's first unsettled sample,
     counted from i0; setof, counts: `_hits`')."""
     Ft, St, Ot, f, g, o = T[0], T[1], T[2], fgo[0], fgo[1], fgo[2]
     U, tally = i1 - i0, len(out) == 0
+    uses, weights = np.empty(W.shape[1], np.int64), np.empty(W.shape[1], np.float32)
     for b in range(a, z):
-        _dots(Ft, i0, U, W[b], f)
-        _dots(St, i0, U, W[b], g)
-        _dots(Ot, i0, U, W[b], o)
+        used = 0
+        for k in range(W.shape[1]):  # the members it uses (weight not 0), their weights
+            uses[used], weights[used] = k, W[b, k]
+            used += W[b, k] != 0
+        _dots(Ft, uses[:used], i0, U, weights, f)
+        _dots(St, uses[:used], i0, U, weights, g)
+        _dots(Ot, uses[:used], i0, U, weights, o)
         t = ts[b - a]
         hit, open_ = v[0], v[1]
         for i in range(U):  # the verdicts decided, and those left open
@@ -147,27 +155,30 @@ def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof,
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
-def _dots(Wt, a, B, e, s) -> None:
-    """s[b] = the chain sum_k Wt[k, a + b] * e[k] for b < B (one fused multiply-add per member, in order, from
-    0: `_open_hit`'s, its first the product itself, a zero's sign aside, which no comparison sees), four members
-    per pass over s, the first pass writing it (inlined: a key's few weightings call it once a sample)."""
-    M = Wt.shape[0]
+def _dots(Wt, rows, a, B, e, s) -> None:
+    """s[b] = the chain sum_k Wt[rows[k], a + b] * e[k] for b < B (one fused multiply-add per row, in order,
+    from 0: with every row, `_open_hit`'s, its first the product itself, a zero's sign aside, which no
+    comparison sees), four rows per pass over s, the first pass writing it (inlined: a key's few weightings
+    call it once a sample)."""
+    M = len(rows)
     k = 4 if M >= 4 else 0
     if k:
         e0, e1, e2, e3 = e[0], e[1], e[2], e[3]
-        w0, w1, w2, w3 = Wt[0, a : a + B], Wt[1, a : a + B], Wt[2, a : a + B], Wt[3, a : a + B]
+        r0, r1, r2, r3 = rows[0], rows[1], rows[2], rows[3]
+        w0, w1, w2, w3 = Wt[r0, a : a + B], Wt[r1, a : a + B], Wt[r2, a : a + B], Wt[r3, a : a + B]
         for b in range(B):
             s[b] = w3[b] * e3 + (w2[b] * e2 + (w1[b] * e1 + w0[b] * e0))
     else:
         s[:B] = 0
     while k + 4 <= M:
         e0, e1, e2, e3 = e[k], e[k + 1], e[k + 2], e[k + 3]
-        w0, w1, w2, w3 = Wt[k, a : a + B], Wt[k + 1, a : a + B], Wt[k + 2, a : a + B], Wt[k + 3, a : a + B]
+        r0, r1, r2, r3 = rows[k], rows[k + 1], rows[k + 2], rows[k + 3]
+        w0, w1, w2, w3 = Wt[r0, a : a + B], Wt[r1, a : a + B], Wt[r2, a : a + B], Wt[r3, a : a + B]
         for b in range(B):
             s[b] = w3[b] * e3 + (w2[b] * e2 + (w1[b] * e1 + (w0[b] * e0 + s[b])))
         k += 4
     for j in range(k, M):
-        ek, wk = e[j], Wt[j, a : a + B]
+        ek, wk = e[j], Wt[rows[j], a : a + B]
         for b in range(B):
             s[b] = wk[b] * ek + s[b]
 
@@ -212,11 +223,11 @@ def _wide(
     twice that; G of M x that), where a sample that many weightings fail on E is a hard one: its first
     contender (the most dangerous) and R decide most of them at once; `_open_hit` the rest, one by one or
     `_gathered`. A sample's verdicts are written to out, or where out is empty added to its set's counts."""
-    B, tally = z - a, len(out) == 0
+    B, tally, every = z - a, len(out) == 0, np.arange(Wt.shape[0])
     for i in range(i0, i1):
         n, first, last = unsettled[i], start[i], start[i + 1]
         row = todo[B : 2 * B] if tally else out[n, a:z]
-        _dots(Wt, a, B, E[i], s)
+        _dots(Wt, every, a, B, E[i], s)
         fails = 0
         for b in range(B):
             right = s[b] > ts[b]
@@ -261,7 +272,7 @@ def _gathered(W, Wt, a, count, ts, idx, D, first, last, P, label, n, row, G, m, 
         tc[t] = ts[idx[t]]
         flags[t] = 0
     for j in range(first, last):
-        _dots(G, 0, count, D[j], m)
+        _dots(G, np.arange(M), 0, count, D[j], m)
         for t in range(count):
             flags[t] = max(flags[t], np.float32(not m[t] > tc[t]) + np.float32(m[t] < -tc[t]))
     for t in range(count):
@@ -279,8 +290,8 @@ def _hits(
     unsettled[i], its contenders' margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that
     of all but the first R[i]; T: the first contenders, the second ones and the member-wise minimum of the
     others (of a lone contender: itself each time; of two, the minimum: the second), each transposed (M,
-    unsettled). A key's few weightings are scored a weighting at a time (vectorized over its samples), many at
-    once (over them).
+    unsettled). A key's few weightings, or those that use at most a share `SPARSE` of the members, are scored a
+    weighting at a time (vectorized over its samples), the others many at once (over them).
     Where out is empty, the hits are counted instead, per set of samples: counts[s, b] those of the samples
     sets[s - 1] <= n < sets[s] (counts has a row more, discarded: where some verdicts of the samples after the
     last set land)."""
@@ -309,7 +320,7 @@ def _hits(
         else:
             for n in range(len(y)):  # the unsettled ones overwritten below
                 out[n, a:z] = cum[q, n + 1] - cum[q, n]
-        if z - a < NARROW:
+        if z - a < NARROW or np.count_nonzero(W[a:z]) <= SPARSE * W.shape[1] * (z - a):
             cuts = np.concatenate((np.zeros(1, np.int64), np.searchsorted(unsettled[i0:i1], sets)))
             _narrow(W, a, z, ts, P[q], y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, fgo, v, left)
         else:
