@@ -351,7 +351,7 @@ def cores() -> int:
 
 @functools.cache
 def pool(threads: int) -> ThreadPoolExecutor:
-    """The threads that score one batch's parts at once (the kernel releases the GIL)."""
+    """The threads that score a batch's parts beside the calling thread (the kernel releases the GIL)."""
     return ThreadPoolExecutor(threads, thread_name_prefix="stitchbench-hits")
 
 
@@ -451,6 +451,9 @@ class AccuracyHits:
         ]
         if len(run) == 1:
             _hits(*run[0])
-        else:
-            list(pool(len(run)).map(lambda args: _hits(*args), run))
+        else:  # the calling thread scores the first part
+            rest = [pool(len(run) - 1).submit(_hits, *args) for args in run[1:]]
+            _hits(*run[0])
+            for part in rest:
+                part.result()
         return out, counts[:-1], None if order is None else np.argsort(order)

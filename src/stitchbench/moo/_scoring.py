@@ -79,14 +79,17 @@ def check_weights(W: np.ndarray) -> np.ndarray:
     W = np.asarray(W, dtype=np.float64)
     if not np.isfinite(W).all() or (W < 0).any():
         raise InputError("ensemble weights must be finite and >= 0")
-    return np.where(W.sum(-1, keepdims=True) > 0, W, 1.0)
+    empty = ~W.any(-1, keepdims=True)  # finite and >= 0: a sum of 0 is all 0
+    return np.where(empty, 1.0, W) if empty.any() else W
 
 
 def normalize(W: np.ndarray) -> np.ndarray:
     """Rows of weights on the simplex (all-zero rows: uniform), rounded to 12 decimals (a canonical form)."""
     W = np.atleast_2d(np.asarray(W, dtype=float))
     total = W.sum(1, keepdims=True)
-    return np.round(np.where(total > 0, W / np.where(total > 0, total, 1), 1 / W.shape[1]), 12)
+    out = W / np.where(total > 0, total, 1)
+    out[~(total[:, 0] > 0)] = 1 / W.shape[1]
+    return np.round(out, 12, out=out)
 
 
 def member_weights(columns: np.ndarray, switches: bool = False) -> np.ndarray:
@@ -99,8 +102,9 @@ def member_weights(columns: np.ndarray, switches: bool = False) -> np.ndarray:
     if switches:
         m = columns.shape[1] // 2
         on = columns[:, m:] > 0
-        w = columns[:, :m] * on
-        columns = np.where(((w.sum(1) == 0) & on.any(1))[:, None], on.astype(float), w)
+        columns = columns[:, :m] * on
+        even = (columns.sum(1) == 0) & on.any(1)
+        columns[even] = on[even]
     return normalize(columns)
 
 
