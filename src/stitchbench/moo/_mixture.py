@@ -33,7 +33,8 @@ SAFETY = 4.0  # the tolerance over the error bound
 RANGE = (2.0**-60, 2.0**100)  # sum(w) * scale, or scale, outside it (no under- or overflow bound): the chains
 SPLIT = 256  # weightings per thread at least
 NARROW = 32  # a key's weightings below it are scored a weighting at a time (`_narrow`)
-SPARSE = 2 / 3  # and so are a key's weightings that use at most this share of the members (switches)
+SPARSE, FEW = 2 / 3, 4  # and so are a key's weightings that use at most this share of the members (switches),
+# or FEW (each margin then one pass of `_dots`), on average
 NO_SETS = np.zeros(0, np.int64)  # hits not counted
 GATHER = 16  # open verdicts of a sample from which they are gathered and vectorized
 
@@ -282,7 +283,29 @@ def _gathered(W, Wt, a, count, ts, idx, D, first, last, P, label, n, row, G, m, 
 
 @numba.njit(cache=True, nogil=True)
 def _hits(
-    W, Wt, keys, lo, hi, bound, scale, low, high, P, y, cum, ustart, unsettled, E, R, T, start, D, out, sets, counts
+    W,
+    Wt,
+    keys,
+    lo,
+    hi,
+    uses,
+    bound,
+    scale,
+    low,
+    high,
+    P,
+    y,
+    cum,
+    ustart,
+    unsettled,
+    E,
+    R,
+    T,
+    start,
+    D,
+    out,
+    sets,
+    counts,
 ):
     """out[n, b] for the weightings lo <= b < hi of W (B, M) (Wt: transposed), sorted by their `keys`, with
     margins' tolerances from `bound` (`_tolerances`); per key q: probabilities P[q], the hits of its settled
@@ -290,7 +313,7 @@ def _hits(
     unsettled[i], its contenders' margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that
     of all but the first R[i]; T: the first contenders, the second ones and the member-wise minimum of the
     others (of a lone contender: itself each time; of two, the minimum: the second), each transposed (M,
-    unsettled). A key's few weightings, or those that use at most a share `SPARSE` of the members, are scored a
+    unsettled). A key's few weightings, or those that use `uses` members or fewer on average, are scored a
     weighting at a time (vectorized over its samples), the others many at once (over them).
     Where out is empty, the hits are counted instead, per set of samples: counts[s, b] those of the samples
     sets[s - 1] <= n < sets[s] (counts has a row more, discarded: where some verdicts of the samples after the
@@ -320,7 +343,7 @@ def _hits(
         else:
             for n in range(len(y)):  # the unsettled ones overwritten below
                 out[n, a:z] = cum[q, n + 1] - cum[q, n]
-        if z - a < NARROW or np.count_nonzero(W[a:z]) <= SPARSE * W.shape[1] * (z - a):
+        if z - a < NARROW or np.count_nonzero(W[a:z]) <= uses * (z - a):
             cuts = np.concatenate((np.zeros(1, np.int64), np.searchsorted(unsettled[i0:i1], sets)))
             _narrow(W, a, z, ts, P[q], y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, fgo, v, left)
         else:
@@ -446,7 +469,21 @@ class AccuracyHits:
         tables = (self.P, self.y, self.cum, self.ustart, self.unsettled, self.E, self.R, self.T, self.start, self.D)
         parts, Wt = max(1, min(threads(), len(W) // SPLIT)) if len(W) >= 2 * SPLIT else 1, np.ascontiguousarray(W.T)
         run = [
-            (W, Wt, keys, lo, hi, self.bound, self.scale, *RANGE, *tables, out, sets, counts)
+            (
+                W,
+                Wt,
+                keys,
+                lo,
+                hi,
+                max(FEW, SPARSE * W.shape[1]),
+                self.bound,
+                self.scale,
+                *RANGE,
+                *tables,
+                out,
+                sets,
+                counts,
+            )
             for lo, hi in itertools.pairwise(len(W) * i // parts for i in range(parts + 1))
         ]
         if len(run) == 1:
