@@ -228,9 +228,9 @@ def test_a_key_s_hits_are_counted_eight_at_a_time_however_many_and_wherever_they
     and all ones over more than 255 words (a byte of the running sum would overflow without its flush)."""
     v = (np.random.default_rng(3).random(5000) < 0.7).astype(np.uint8)
     for lo, hi in [(0, 0), (0, 7), (3, 11), (1, 2041), (5, 4099), (0, 5000), (4096, 5000)]:
-        assert _mixture._ones(v, lo, hi) == v[lo:hi].sum(), (lo, hi)
-    ones = np.ones(8 * 255 * 2 + 13, np.uint8)
-    assert _mixture._ones(ones, 0, len(ones)) == len(ones)
+        assert _mixture._ones(v, v.view(np.uint64), lo, hi) == v[lo:hi].sum(), (lo, hi)
+    ones = np.ones(8 * 255 * 2 + 16, np.uint8)
+    assert _mixture._ones(ones, ones.view(np.uint64), 0, len(ones) - 3) == len(ones) - 3
 
 
 def test_threads_and_keyed_batches_change_no_bit(monkeypatch):

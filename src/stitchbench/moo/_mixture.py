@@ -82,20 +82,20 @@ def _tolerances(W, lo, hi, bound, scale, low, high, tol, chains) -> None:
         tol[b - lo] = 0 if chains[b - lo] else np.float32(bound * total * 1.01)
 
 
-@numba.njit(cache=True, nogil=True)
-def _ones(v, lo, hi) -> int:
-    """The 1s among the 0/1 bytes v[lo:hi] (v contiguous, from an 8-aligned address), eight at a time from the
-    first multiple of 8: words added (each byte under 256, for 255 words at most), then their bytes summed in
-    pairs and the pairs by one multiply."""
+@numba.njit(cache=True, nogil=True, inline="always")
+def _ones(v, words, lo, hi) -> int:
+    """The 1s among the 0/1 bytes v[lo:hi] (v contiguous, from an 8-aligned address; words: v viewed as
+    uint64, made once by the caller), eight at a time from the first multiple of 8: words added (each byte
+    under 256, for 255 words at most), then their bytes summed in pairs and the pairs by one multiply."""
     pairs, spread = np.uint64(0x00FF00FF00FF00FF), np.uint64(0x0001000100010001)
     head = min(hi, (lo + 7) // 8 * 8)
     full = head + (hi - head) // 8 * 8
-    words, n = v[head:full].view(np.uint64), 0
+    n = 0
     for i in range(lo, head):
         n += v[i]
-    for w0 in range(0, len(words), 255):
+    for w0 in range(head // 8, full // 8, 255):
         acc = np.uint64(0)
-        for w in range(w0, min(w0 + 255, len(words))):
+        for w in range(w0, min(w0 + 255, full // 8)):
             acc += words[w]
         n += np.int64(((acc & pairs) + ((acc >> np.uint64(8)) & pairs)) * spread >> np.uint64(48))
     for i in range(full, hi):
@@ -109,12 +109,14 @@ def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof,
     time, vectorized over the samples, over the members it uses (a weight of 0 adds nothing to a margin, nor
     to its rounding): the first two contenders' margins (f, g) and the others' minimum (o)
     (T: `_hits`') decide most verdicts (every one E, the minimum of all, decides, but for rounding near the
-    tolerance), `_open_hit` the rest (fgo: scratch of 3 x (i1 - i0) floats, v of 2 x that bytes, left of
+    tolerance), `_open_hit` the rest (fgo: scratch of 3 x (i1 - i0) floats, v of 2 x that bytes in whole words, left of
     that). Written to out, or where out is empty counted per set (cuts: each set's first unsettled sample,
     counted from i0; setof, counts: `_hits`')."""
     Ft, St, Ot, f, g, o = T[0], T[1], T[2], fgo[0], fgo[1], fgo[2]
     U, tally = i1 - i0, len(out) == 0
     uses, weights = np.empty(W.shape[1], np.int64), np.empty(W.shape[1], np.float32)
+    hit, open_ = v[0], v[1]
+    hits, opens = hit.view(np.uint64), open_.view(np.uint64)  # v's rows are whole words
     for b in range(a, z):
         used = 0
         for k in range(W.shape[1]):  # the members it uses (weight not 0), their weights
@@ -124,15 +126,13 @@ def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof,
         _dots(St, uses[:used], i0, U, weights, g)
         _dots(Ot, uses[:used], i0, U, weights, o)
         t = ts[b - a]
-        hit, open_ = v[0], v[1]
         for i in range(U):  # the verdicts decided, and those left open
             right = (f[i] > t) & (g[i] > t) & (o[i] > t)
             hit[i] = right
             open_[i] = 1 - (right | (f[i] < -t) | (g[i] < -t))
         count, full = 0, U // 8 * 8
-        words = open_[:full].view(np.uint64)
-        for w in range(len(words)):  # the samples left open (few), a word of 8 at a time
-            if words[w]:
+        for w in range(full // 8):  # the samples left open (few), a word of 8 at a time
+            if opens[w]:
                 for i in range(8 * w, 8 * w + 8):
                     left[count] = i0 + i
                     count += open_[i]
@@ -141,7 +141,7 @@ def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof,
             count += open_[i]
         if tally:
             for c in range(len(cuts) - 1):
-                counts[c, b] += _ones(hit, cuts[c], cuts[c + 1])
+                counts[c, b] += _ones(hit, hits, cuts[c], cuts[c + 1])
         else:
             for i in range(U):
                 out[unsettled[i0 + i], b] = hit[i]
