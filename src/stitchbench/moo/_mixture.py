@@ -107,14 +107,14 @@ def _ones(v, words, lo, hi) -> int:
 def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, fgo, v, left) -> None:
     """The unsettled samples i0 <= i < i1 of weightings a <= b < z (tolerances ts[b - a]), a weighting at a
     time, vectorized over the samples, over the members it uses (a weight of 0 adds nothing to a margin, nor
-    to its rounding): the first two contenders' margins (f, g) and the others' minimum (o)
-    (T: `_hits`') decide most verdicts (every one E, the minimum of all, decides, but for rounding near the
-    tolerance), `_open_hit` the rest (fgo: scratch of 3 x (i1 - i0) floats, v of 2 x that bytes in whole words, left of
-    that). Written to out, or where out is empty counted per set (cuts: each set's first unsettled sample,
-    counted from i0; setof, counts: `_hits`')."""
-    Ft, St, Ot, f, g, o = T[0], T[1], T[2], fgo[0], fgo[1], fgo[2]
+    to its rounding), the margins compared as the last pass takes them (`_verdicts`): the first two
+    contenders' margins (f, g) and the others' minimum (o) (T: `_hits`') decide most verdicts (every one E,
+    the minimum of all, decides, but for rounding near the tolerance), `_open_hit` the rest (fgo: scratch of
+    3 x (i1 - i0) floats, v of 2 x that bytes in whole words, left of that). Written to out, or where out is
+    empty counted per set (cuts: each set's first unsettled sample, counted from i0; setof, counts:
+    `_hits`')."""
     U, tally = i1 - i0, len(out) == 0
-    uses, weights = np.empty(W.shape[1], np.int64), np.empty(W.shape[1], np.float32)
+    uses, weights = np.zeros(W.shape[1] + 4, np.int64), np.zeros(W.shape[1] + 4, np.float32)
     hit, open_ = v[0], v[1]
     hits, opens = hit.view(np.uint64), open_.view(np.uint64)  # v's rows are whole words
     for b in range(a, z):
@@ -122,14 +122,10 @@ def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof,
         for k in range(W.shape[1]):  # the members it uses (weight not 0), their weights
             uses[used], weights[used] = k, W[b, k]
             used += W[b, k] != 0
-        _dots(Ft, uses[:used], i0, U, weights, f)
-        _dots(St, uses[:used], i0, U, weights, g)
-        _dots(Ot, uses[:used], i0, U, weights, o)
+        for k in range(used, used + 4):  # padded to a whole pass
+            uses[k], weights[k] = uses[0] if used else 0, 0
         t = ts[b - a]
-        for i in range(U):  # the verdicts decided, and those left open
-            right = (f[i] > t) & (g[i] > t) & (o[i] > t)
-            hit[i] = right
-            open_[i] = 1 - (right | (f[i] < -t) | (g[i] < -t))
+        _verdicts(T, uses, used, weights, i0, U, t, fgo, hit, open_)
         count, full = 0, U // 8 * 8
         for w in range(full // 8):  # the samples left open (few), a word of 8 at a time
             if opens[w]:
@@ -153,6 +149,32 @@ def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof,
                 counts[setof[n], b] += right
             else:
                 out[n, b] = right
+
+
+@numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
+def _verdicts(T, uses, used, weights, a, U, t, fgo, hit, open_) -> None:
+    """A weighting's verdicts on samples a <= i < a + U from its margins f, g, o (`_narrow`'s), over the `used`
+    members it uses (uses[k], weight weights[k]), four per pass, the last pass comparing them as it takes them
+    (uses and weights padded to whole passes with weight 0: adding 0, a zero's sign aside)."""
+    head = used - (used - 1) % 4 - 1 if used else 0  # the members before the last pass (whole passes)
+    f, g, o = fgo[0], fgo[1], fgo[2]
+    if head:
+        _dots(T[0], uses[:head], a, U, weights, f)
+        _dots(T[1], uses[:head], a, U, weights, g)
+        _dots(T[2], uses[:head], a, U, weights, o)
+    k0, k1, k2, k3 = uses[head], uses[head + 1], uses[head + 2], uses[head + 3]
+    w0, w1, w2, w3 = weights[head], weights[head + 1], weights[head + 2], weights[head + 3]
+    F0, F1, F2, F3 = T[0, k0, a : a + U], T[0, k1, a : a + U], T[0, k2, a : a + U], T[0, k3, a : a + U]
+    S0, S1, S2, S3 = T[1, k0, a : a + U], T[1, k1, a : a + U], T[1, k2, a : a + U], T[1, k3, a : a + U]
+    O0, O1, O2, O3 = T[2, k0, a : a + U], T[2, k1, a : a + U], T[2, k2, a : a + U], T[2, k3, a : a + U]
+    for i in range(U):
+        fi, gi, oi = (f[i], g[i], o[i]) if head else (np.float32(0), np.float32(0), np.float32(0))
+        fi = F3[i] * w3 + (F2[i] * w2 + (F1[i] * w1 + (F0[i] * w0 + fi)))
+        gi = S3[i] * w3 + (S2[i] * w2 + (S1[i] * w1 + (S0[i] * w0 + gi)))
+        oi = O3[i] * w3 + (O2[i] * w2 + (O1[i] * w1 + (O0[i] * w0 + oi)))
+        right = (fi > t) & (gi > t) & (oi > t)
+        hit[i] = right
+        open_[i] = 1 - (right | (fi < -t) | (gi < -t))
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
