@@ -484,7 +484,7 @@ class AccuracyHits:
             if keys.shape != (len(W),) or (len(keys) and (keys.min() < 0 or keys.max() >= len(self.P))):
                 raise ValueError(f"keys must be {len(W)} indices of the {len(self.P)} ensembles")
             if (keys[1:] < keys[:-1]).any():  # sorted by key already (a single weighting is): left in place
-                order = np.argsort(keys, kind="stable")
+                order = np.argsort(keys.astype(np.int16) if len(self.P) <= 2**15 else keys, kind="stable")  # radix
                 W, keys = W[order], keys[order]
         out = np.empty((0 if len(sets) else len(self.y), len(W)), np.uint8)  # empty: the hits counted instead
         counts = np.zeros((len(sets) + 1, len(W)), np.uint32)
@@ -515,4 +515,7 @@ class AccuracyHits:
             _hits(*run[0])
             for part in rest:
                 part.result()
-        return out, counts[:-1], None if order is None else np.argsort(order)
+        back = None if order is None else np.empty_like(order)
+        if order is not None:  # the inverse permutation
+            back[order] = np.arange(len(order))
+        return out, counts[:-1], back

@@ -183,11 +183,12 @@ class PooledAccuracy:
 
     def __init__(self, probs: list[np.ndarray], labels: list[np.ndarray]):
         self.ends = np.cumsum([len(y) for y in labels])
+        self.sizes = np.diff(self.ends, prepend=0)[:, None]
         self.scores = WeightedScores(np.concatenate(probs, axis=-2), np.concatenate(labels), "accuracy")
 
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
         """Scores (B, sets) of weightings W (B, M), row b by ensemble keys[b] (None: the first)."""
-        return (self.scores.hit_counts(W, self.ends, keys) / np.diff(self.ends, prepend=0)[:, None]).T
+        return (self.scores.hit_counts(W, self.ends, keys) / self.sizes).T
 
 
 def interval_weights(breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
