@@ -60,9 +60,9 @@ def test_fused_accuracy_is_the_sgemm_mixtures_argmax(name):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_fused_accuracy_is_the_chains_on_any_cpu(name, monkeypatch):
     """The pruned and gathered verdicts are the chains' (the reference the tolerance bounds), bit for bit on
-    every CPU, in a batch large enough that hard samples leave many weightings open to be gathered, a few
-    weightings at a time, and in a batch of switched weightings (half the weights 0: scored a weighting at a
-    time, over the members each uses)."""
+    every CPU, in a batch large enough that hard samples leave many weightings open to be gathered (on the
+    path its members choose, and forced many at once), a few weightings at a time, and in a batch of switched
+    weightings (half the weights 0: scored a weighting at a time, over the members each uses)."""
     table = load(name).table
     rng = np.random.default_rng(1)
     for (party, split), P in table.probs.items():
@@ -71,9 +71,13 @@ def test_fused_accuracy_is_the_chains_on_any_cpu(name, monkeypatch):
         assert np.count_nonzero(switched) <= max(_mixture.FEW, _mixture.SPARSE * len(P)) * len(switched)
         fused, narrow, sparse = AccuracyHits(P, y)(W), few_at_a_time(P, y, W[:100]), AccuracyHits(P, y)(switched)
         with monkeypatch.context() as m:
+            many_at_once(m)
+            wide = AccuracyHits(P, y)(W)
+        with monkeypatch.context() as m:
             m.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
             chains, switched_chains = AccuracyHits(P, y)(W), AccuracyHits(P, y)(switched)
         assert np.array_equal(fused, chains), (party, split)
+        assert np.array_equal(wide, chains), (party, split)
         assert np.array_equal(narrow, chains[:, :100]), (party, split)
         assert np.array_equal(sparse, switched_chains), (party, split)
 
@@ -139,6 +143,12 @@ def few_at_a_time(P: np.ndarray, y: np.ndarray, W: np.ndarray, n: int = 10) -> n
     return np.concatenate([AccuracyHits(P, y)(W[i : i + n]) for i in range(0, len(W), n)], 1)
 
 
+def many_at_once(monkeypatch) -> None:
+    """Every key's 32 weightings or more scored many at once (`_wide`), however few members they use."""
+    monkeypatch.setattr(_mixture, "FEW", 0)
+    monkeypatch.setattr(_mixture, "SPARSE", 0)
+
+
 def test_pruned_verdicts_are_the_chains_even_at_near_ties_and_would_not_be_without_the_tolerance(monkeypatch):
     """In a batch (vectorized over the weightings) and a few weightings at a time (over the samples)."""
     P, y, W = near_ties()
@@ -184,7 +194,7 @@ def test_a_second_contender_decides_as_the_chains_do(monkeypatch):
     assert (first_behind & (np.abs(margins) < 1e-6)).sum() > 1000  # the second ties
     few = few_at_a_time(P, y, W)
     with monkeypatch.context() as m:
-        m.setattr(_mixture, "FEW", 0)  # four members: many scored at once only where few is less
+        many_at_once(m)  # four members use few: a weighting at a time unless forced
         many = AccuracyHits(P, y)(W)
     monkeypatch.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
     chains = AccuracyHits(P, y)(W)
@@ -233,9 +243,13 @@ def test_a_key_s_hits_are_counted_eight_at_a_time_however_many_and_wherever_they
     assert _mixture._ones(ones, ones.view(np.uint64), 0, len(ones) - 3) == len(ones) - 3
 
 
-def test_threads_and_keyed_batches_change_no_bit(monkeypatch):
+@pytest.mark.parametrize("at_once", [False, True])
+def test_threads_and_keyed_batches_change_no_bit(monkeypatch, at_once):
     """A batch split between threads, and several ensembles scored in one keyed pass (rows shuffled across
-    keys; many rows per key, or a few), give each ensemble's own scores."""
+    keys; many rows per key, or a few), give each ensemble's own scores: on either path for a key's many
+    (four members use few: a weighting at a time unless forced many at once)."""
+    if at_once:
+        many_at_once(monkeypatch)
     table = load("digits-shift-4.stitch@uci-digits-1").table
     probs, y = table.probs["mnist-2", "val"], table.labels["mnist-2", "val"]
     probs = probs.reshape(-1, *probs.shape[2:])[:9]  # 9 ensembles of 4 members
@@ -261,11 +275,15 @@ def per_set(hits: np.ndarray, ends: list[int]) -> np.ndarray:
     return np.stack([hits[a:b].sum(0) for a, b in pairwise([0, *ends])])
 
 
-def test_hits_counted_per_set_by_the_threads_are_the_hits_summed(monkeypatch):
+@pytest.mark.parametrize("at_once", [False, True])
+def test_hits_counted_per_set_by_the_threads_are_the_hits_summed(monkeypatch, at_once):
     """`counts` (what every accuracy is computed from) counts each set's hits as the threads score them,
     without writing them: the per-sample hits summed per set, with keys shuffled, empty sets and a batch
-    split between threads; many weightings per key (vectorized over them), a few (over the samples) and
-    weightings that take the chains; sets that do not fit the samples are refused."""
+    split between threads; many weightings per key (over the samples, or forced vectorized over the
+    weightings), a few (over the samples) and weightings that take the chains; sets that do not fit the
+    samples are refused."""
+    if at_once:
+        many_at_once(monkeypatch)
     table = load("digits-shift-4.stitch@uci-digits-1").table
     probs, y = table.probs["mnist-2", "val"], table.labels["mnist-2", "val"]
     kernel = AccuracyHits(probs.reshape(-1, *probs.shape[2:])[:9], y)

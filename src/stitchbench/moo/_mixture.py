@@ -15,8 +15,9 @@ sample (once per table): classes no weighting brings near the label are dropped;
 make right, or wrong, are settled; the rest keep their contenders (most dangerous first) and the member-wise
 minimum of their margins, whose one dot product proves most weightings right; the weightings a sample leaves
 open are gathered, and each contender's margin taken of all of them at once. A key's few weightings, and
-weightings that leave many members out (switches), are taken a weighting at a time, vectorized over its
-samples and over the members each uses, by its first two contenders' margins and the others' minimum.
+weightings that use few members (four, or a third left out: switches), are taken a weighting at a time,
+vectorized over its samples and over the members each uses, by its first two contenders' margins and the
+others' minimum.
 Imported on first use: numba's import is not paid by loading a table.
 """
 
@@ -34,7 +35,7 @@ RANGE = (2.0**-60, 2.0**100)  # sum(w) * scale, or scale, outside it (no under- 
 SPLIT = 256  # weightings per thread at least
 NARROW = 32  # a key's weightings below it are scored a weighting at a time (`_narrow`)
 SPARSE, FEW = 2 / 3, 4  # and so are a key's weightings that use at most this share of the members (switches),
-# or FEW (each margin then one pass of `_dots`), on average
+# or FEW (their margins then one pass, `_verdicts`'), on average
 NO_SETS = np.zeros(0, np.int64)  # hits not counted
 GATHER = 16  # open verdicts of a sample from which they are gathered and vectorized
 
@@ -114,18 +115,18 @@ def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof,
     empty counted per set (cuts: each set's first unsettled sample, counted from i0; setof, counts:
     `_hits`')."""
     U, tally = i1 - i0, len(out) == 0
-    uses, weights = np.zeros(W.shape[1] + 4, np.int64), np.zeros(W.shape[1] + 4, np.float32)
+    members, weights = np.zeros(W.shape[1] + 4, np.int64), np.zeros(W.shape[1] + 4, np.float32)
     hit, open_ = v[0], v[1]
     hits, opens = hit.view(np.uint64), open_.view(np.uint64)  # v's rows are whole words
     for b in range(a, z):
         used = 0
         for k in range(W.shape[1]):  # the members it uses (weight not 0), their weights
-            uses[used], weights[used] = k, W[b, k]
+            members[used], weights[used] = k, W[b, k]
             used += W[b, k] != 0
         for k in range(used, used + 4):  # padded to a whole pass
-            uses[k], weights[k] = uses[0] if used else 0, 0
+            members[k], weights[k] = members[0] if used else 0, 0
         t = ts[b - a]
-        _verdicts(T, uses, used, weights, i0, U, t, fgo, hit, open_)
+        _verdicts(T, members, used, weights, i0, U, t, fgo, hit, open_)
         count, full = 0, U // 8 * 8
         for w in range(full // 8):  # the samples left open (few), a word of 8 at a time
             if opens[w]:
@@ -152,17 +153,18 @@ def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof,
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
-def _verdicts(T, uses, used, weights, a, U, t, fgo, hit, open_) -> None:
-    """A weighting's verdicts on samples a <= i < a + U from its margins f, g, o (`_narrow`'s), over the `used`
-    members it uses (uses[k], weight weights[k]), four per pass, the last pass comparing them as it takes them
-    (uses and weights padded to whole passes with weight 0: adding 0, a zero's sign aside)."""
+def _verdicts(T, members, used, weights, a, U, t, fgo, hit, open_) -> None:
+    """A weighting's verdicts on the unsettled samples a + i (i < U, written to hit[i] and open_[i]) from its
+    margins f, g, o (`_narrow`'s), over the `used` members it uses (members[k], weight weights[k]), four per
+    pass, the last pass comparing them as it takes them (members and weights padded to whole passes with
+    weight 0: adding 0, a zero's sign aside)."""
     head = used - (used - 1) % 4 - 1 if used else 0  # the members before the last pass (whole passes)
     f, g, o = fgo[0], fgo[1], fgo[2]
     if head:
-        _dots(T[0], uses[:head], a, U, weights, f)
-        _dots(T[1], uses[:head], a, U, weights, g)
-        _dots(T[2], uses[:head], a, U, weights, o)
-    k0, k1, k2, k3 = uses[head], uses[head + 1], uses[head + 2], uses[head + 3]
+        _dots(T[0], members[:head], a, U, weights, f)
+        _dots(T[1], members[:head], a, U, weights, g)
+        _dots(T[2], members[:head], a, U, weights, o)
+    k0, k1, k2, k3 = members[head], members[head + 1], members[head + 2], members[head + 3]
     w0, w1, w2, w3 = weights[head], weights[head + 1], weights[head + 2], weights[head + 3]
     F0, F1, F2, F3 = T[0, k0, a : a + U], T[0, k1, a : a + U], T[0, k2, a : a + U], T[0, k3, a : a + U]
     S0, S1, S2, S3 = T[1, k0, a : a + U], T[1, k1, a : a + U], T[1, k2, a : a + U], T[1, k3, a : a + U]
@@ -287,7 +289,7 @@ def _gathered(W, Wt, a, count, ts, idx, D, first, last, P, label, n, row, G, m, 
     their weights gathered (G (M, count)) and tolerances (tc), then each contender's margin (the same chain of
     fused multiply-adds) taken of all at once; flags: the most a contender got of 2 (beats the label), 1
     (within the tolerance of it) and 0."""
-    M = Wt.shape[0]
+    M, every = Wt.shape[0], np.arange(Wt.shape[0])
     for k in range(M):
         for t in range(count):
             G[k, t] = Wt[k, a + idx[t]]
@@ -295,7 +297,7 @@ def _gathered(W, Wt, a, count, ts, idx, D, first, last, P, label, n, row, G, m, 
         tc[t] = ts[idx[t]]
         flags[t] = 0
     for j in range(first, last):
-        _dots(G, np.arange(M), 0, count, D[j], m)
+        _dots(G, every, 0, count, D[j], m)
         for t in range(count):
             flags[t] = max(flags[t], np.float32(not m[t] > tc[t]) + np.float32(m[t] < -tc[t]))
     for t in range(count):
@@ -497,7 +499,7 @@ class AccuracyHits:
                 keys,
                 lo,
                 hi,
-                max(FEW, SPARSE * W.shape[1]),
+                float(max(FEW, SPARSE * W.shape[1])),  # a float: one compiled kernel
                 self.bound,
                 self.scale,
                 *RANGE,

@@ -75,7 +75,8 @@ def check_scored(probs: np.ndarray, y: np.ndarray) -> None:
 
 
 def check_weights(W: np.ndarray) -> np.ndarray:
-    """Weightings (B, M) as every scorer takes them: finite and >= 0, an all-zero row meaning uniform."""
+    """Weightings (B, M) as every scorer takes them: finite and >= 0, an all-zero row meaning uniform (W itself
+    where no row is all zero: a copy is the caller's to make before writing to it)."""
     W = np.asarray(W, dtype=np.float64)
     if not np.isfinite(W).all() or (W < 0).any():
         raise InputError("ensemble weights must be finite and >= 0")
