@@ -492,22 +492,9 @@ class AccuracyHits:
         counts = np.zeros((len(sets) + 1, len(W)), np.uint32)
         tables = (self.P, self.y, self.cum, self.ustart, self.unsettled, self.E, self.R, self.T, self.start, self.D)
         parts, Wt = max(1, min(threads(), len(W) // SPLIT)) if len(W) >= 2 * SPLIT else 1, np.ascontiguousarray(W.T)
+        uses = float(max(FEW, SPARSE * W.shape[1]))  # `_hits`' (a float: one compiled kernel)
         run = [
-            (
-                W,
-                Wt,
-                keys,
-                lo,
-                hi,
-                float(max(FEW, SPARSE * W.shape[1])),  # a float: one compiled kernel
-                self.bound,
-                self.scale,
-                *RANGE,
-                *tables,
-                out,
-                sets,
-                counts,
-            )
+            (W, Wt, keys, lo, hi, uses, self.bound, self.scale, *RANGE, *tables, out, sets, counts)
             for lo, hi in itertools.pairwise(len(W) * i // parts for i in range(parts + 1))
         ]
         if len(run) == 1:
