@@ -276,7 +276,7 @@ def _wide(
             for t in range(count):
                 row[idx[t]] = _open_hit(W, a + idx[t], ts[idx[t]], D, first, last, P, y[n], n)
         else:
-            _gathered(W, Wt, a, count, ts, idx, D, first, last, P, y[n], n, row, G, s, s2, s3)
+            _gathered(W, Wt, every, a, count, ts, idx, D, first, last, P, y[n], n, row, G, s, s2, s3)
         if tally:
             total = counts[setof[n], a:z]
             for b in range(B):
@@ -284,12 +284,12 @@ def _wide(
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-def _gathered(W, Wt, a, count, ts, idx, D, first, last, P, label, n, row, G, m, tc, flags) -> None:
+def _gathered(W, Wt, every, a, count, ts, idx, D, first, last, P, label, n, row, G, m, tc, flags) -> None:
     """`_open_hit`'s verdicts of the weightings a + idx[t] (t < count) on one sample, vectorized over them:
-    their weights gathered (G (M, count)) and tolerances (tc), then each contender's margin (the same chain of
-    fused multiply-adds) taken of all at once; flags: the most a contender got of 2 (beats the label), 1
-    (within the tolerance of it) and 0."""
-    M, every = Wt.shape[0], np.arange(Wt.shape[0])
+    their weights gathered (G (M, count); every: its rows, 0 .. M - 1) and tolerances (tc), then each
+    contender's margin (the same chain of fused multiply-adds) taken of all at once; flags: the most a
+    contender got of 2 (beats the label), 1 (within the tolerance of it) and 0."""
+    M = Wt.shape[0]
     for k in range(M):
         for t in range(count):
             G[k, t] = Wt[k, a + idx[t]]
@@ -504,7 +504,8 @@ class AccuracyHits:
             _hits(*run[0])
             for part in rest:
                 part.result()
-        back = None if order is None else np.empty_like(order)
-        if order is not None:  # the inverse permutation
-            back[order] = np.arange(len(order))
+        if order is None:
+            return out, counts[:-1], None
+        back = np.empty_like(order)  # the inverse permutation
+        back[order] = np.arange(len(order))
         return out, counts[:-1], back
