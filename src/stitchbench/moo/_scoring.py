@@ -80,8 +80,14 @@ def check_weights(W: np.ndarray) -> np.ndarray:
     W = np.asarray(W, dtype=np.float64)
     if not np.isfinite(W).all() or (W < 0).any():
         raise InputError("ensemble weights must be finite and >= 0")
-    empty = ~W.any(-1, keepdims=True)  # finite and >= 0: a sum of 0 is all 0
+    empty = zero_rows(W)[:, None]
     return np.where(empty, 1.0, W) if empty.any() else W
+
+
+def zero_rows(W: np.ndarray) -> np.ndarray:
+    """Which rows of W (B, M), finite and >= 0, are all 0: those that sum to 0 (as a product with ones, several
+    times faster than a row-wise reduction over a few members)."""
+    return W @ np.ones(W.shape[1]) == 0
 
 
 def normalize(W: np.ndarray) -> np.ndarray:
@@ -104,8 +110,10 @@ def member_weights(columns: np.ndarray, switches: bool = False) -> np.ndarray:
         m = columns.shape[1] // 2
         on = columns[:, m:] > 0
         columns = columns[:, :m] * on
-        even = (columns.sum(1) == 0) & on.any(1)
-        columns[even] = on[even]
+        even = zero_rows(columns)
+        if even.any():
+            even &= on.any(1)
+            columns[even] = on[even]
     return normalize(columns)
 
 
