@@ -5,15 +5,17 @@ decides near ties as the chains do (and would not without its tolerance); thread
 pooled into one pass change no bit."""
 
 import json
+import warnings
 from itertools import pairwise, product
 
 import numpy as np
 import pytest
 
 from stitchbench._hashing import cpu_identity
+from stitchbench.errors import InputError
 from stitchbench.moo import _mixture
 from stitchbench.moo._mixture import SPLIT, AccuracyHits
-from stitchbench.moo._scoring import PooledAccuracy, is_step, sample_scores, weighted_scores
+from stitchbench.moo._scoring import PooledAccuracy, check_weights, is_step, sample_scores, weighted_scores
 from stitchbench.tabular import load
 from stitchbench.tabular._catalog import COLLECTION, read_catalog
 
@@ -231,6 +233,18 @@ def test_an_all_zero_weighting_takes_the_chains():
     """Every chain is 0 and class 0 wins: the label (class 1) is never hit."""
     P, y, _ = near_ties(1)
     assert (AccuracyHits(P, y)(np.zeros((3, len(P)), np.float32)) == 0).all()
+
+
+def test_every_scorer_takes_an_all_zero_row_as_uniform_and_only_that():
+    """`check_weights`: an all-zero row is the uniform weighting; a row whose sum overflows float64 (inf, not 0)
+    or of one subnormal weight is kept, without a warning; non-finite or negative weights are refused."""
+    W = np.array([[0.0, 0.0], [1e308, 1e308], [5e-324, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(check_weights(W), [[1, 1], [1e308, 1e308], [5e-324, 0]])
+    for bad in ([[np.inf, 1.0]], [[np.nan, 1.0]], [[-1e-300, 1.0]]):
+        with pytest.raises(InputError, match="ensemble weights must be finite and >= 0"):
+            check_weights(bad)
 
 
 def test_a_key_s_hits_are_counted_eight_at_a_time_however_many_and_wherever_they_start():

@@ -86,8 +86,9 @@ def check_weights(W: np.ndarray) -> np.ndarray:
 
 def zero_rows(W: np.ndarray) -> np.ndarray:
     """Which rows of W (B, M), finite and >= 0, are all 0: those that sum to 0 (as a product with ones, several
-    times faster than a row-wise reduction over a few members)."""
-    return W @ np.ones(W.shape[1]) == 0
+    times faster than a row-wise reduction over a few members; a sum past float64's range is inf, not 0)."""
+    with np.errstate(over="ignore"):
+        return W @ np.ones(W.shape[1]) == 0
 
 
 def normalize(W: np.ndarray) -> np.ndarray:
