@@ -104,6 +104,23 @@ def _ones(v, words, lo, hi) -> int:
     return n
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _compacted(flags, words, n, base, out) -> int:
+    """The indices base + i of the 1s among the 0/1 bytes flags[:n], written to out in order, and their count:
+    a word of 8 at a time, the words with none skipped (few are 1; words: flags viewed as uint64 from an
+    8-aligned address, at least n // 8 of them, made once by the caller)."""
+    count, full = 0, n // 8 * 8
+    for w in range(full // 8):
+        if words[w]:
+            for i in range(8 * w, 8 * w + 8):
+                out[count] = base + i
+                count += flags[i]
+    for i in range(full, n):
+        out[count] = base + i
+        count += flags[i]
+    return count
+
+
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
 def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, fgo, v, left) -> None:
     """The unsettled samples i0 <= i < i1 of weightings a <= b < z (tolerances ts[b - a]), a weighting at a
@@ -127,15 +144,7 @@ def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof,
             members[k], weights[k] = members[0] if used else 0, 0
         t = ts[b - a]
         _verdicts(T, members, used, weights, i0, U, t, fgo, hit, open_)
-        count, full = 0, U // 8 * 8
-        for w in range(full // 8):  # the samples left open (few), a word of 8 at a time
-            if opens[w]:
-                for i in range(8 * w, 8 * w + 8):
-                    left[count] = i0 + i
-                    count += open_[i]
-        for i in range(full, U):
-            left[count] = i0 + i
-            count += open_[i]
+        count = _compacted(open_, opens, U, i0, left)  # the samples left open
         if tally:
             for c in range(len(cuts) - 1):
                 counts[c, b] += _ones(hit, hits, cuts[c], cuts[c + 1])
@@ -249,8 +258,7 @@ def _wide(
     contender (the most dangerous) and R decide most of them at once; `_open_hit` the rest, one by one or
     `_gathered`. A sample's verdicts are written to out, or where out is empty added to its set's counts."""
     B, tally, every = z - a, len(out) == 0, np.arange(Wt.shape[0])
-    full = B // 8 * 8
-    words = todo[:full].view(np.uint64)  # todo starts 8-aligned (`_hits`' allocation)
+    words = todo[: B // 8 * 8].view(np.uint64)  # todo starts 8-aligned (`_hits`' allocation)
     for i in range(i0, i1):
         n, first, last = unsettled[i], start[i], start[i + 1]
         row = todo[B : 2 * B] if tally else out[n, a:z]
@@ -269,16 +277,7 @@ def _wide(
         elif fails > 0:
             for b in range(B):
                 todo[b] = 1 - row[b]
-        count = 0
-        if fails > 0:  # the weightings left open (few), compacted a word of 8 at a time
-            for w in range(full // 8):
-                if words[w]:
-                    for b in range(8 * w, 8 * w + 8):
-                        idx[count] = b
-                        count += todo[b]
-            for b in range(full, B):
-                idx[count] = b
-                count += todo[b]
+        count = _compacted(todo, words, B, 0, idx) if fails > 0 else 0  # the weightings left open
         if count < GATHER:
             for t in range(count):
                 row[idx[t]] = _open_hit(W, a + idx[t], ts[idx[t]], D, first, last, P, y[n], n)
