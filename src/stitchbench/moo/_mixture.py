@@ -13,11 +13,12 @@ So a computed margin beyond the tolerance `SAFETY * (M + 2) * u * scale * sum(w)
 decides the verdict exactly as the chains do, and only margins inside it are settled by the chains. Per
 sample (once per table): classes no weighting brings near the label are dropped; samples no weighting can
 make right, or wrong, are settled; the rest keep their contenders (most dangerous first) and the member-wise
-minimum of their margins, whose one dot product proves most weightings right; the weightings a sample leaves
-open are gathered, and each contender's margin taken of all of them at once. A key's few weightings, and
-weightings that use few members (four, or a third left out: switches), are taken a weighting at a time,
-vectorized over its samples and over the members each uses, by its first two contenders' margins and the
-others' minimum.
+minimum E of their margins, whose one dot product proves most weightings right (a key's many weightings, sorted
+by their distance r from their centre c on the simplex, need none where E . c - r |E - mean E| bounds it beyond
+twice the tolerance); the weightings a sample leaves open are gathered, and each contender's margin taken of
+all of them at once. A key's few weightings, and weightings that use few members (four, or a third left out:
+switches), are taken a weighting at a time, vectorized over its samples and over the members each uses, by
+its first two contenders' margins and the others' minimum.
 Imported on first use: numba's import is not paid by loading a table.
 """
 
@@ -38,6 +39,7 @@ SPARSE, FEW = 2 / 3, 4  # and so are a key's weightings that use at most this sh
 # or FEW (their margins then one pass, `_verdicts`'), on average
 NO_SETS = np.zeros(0, np.int64)  # hits not counted
 GATHER = 16  # open verdicts of a sample from which they are gathered and vectorized
+SLACK = 1e-9  # per unit of scale: float64's rounding in the distances' bound (`_radii`, `_wide`), far below it
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
@@ -249,44 +251,108 @@ def _dots2(Wt, a, B, e, f, s, t) -> None:
             t[b] = wk[b] * fk + t[b]
 
 
+@numba.njit(cache=True, nogil=True)
+def _radii(W, a, z, chains, centre, r) -> None:
+    """centre: the mean of the weightings a <= b < z on the simplex (w / sum w), r[b - a]: each one's distance
+    from it (inf, and left out of the centre: those the chains score, chains[b - a])."""
+    M, count = W.shape[1], 0
+    centre[:] = 0
+    for b in range(a, z):
+        if not chains[b - a]:
+            total = 0.0
+            for k in range(M):
+                total += np.float64(W[b, k])
+            for k in range(M):
+                centre[k] += W[b, k] / total
+            count += 1
+    for k in range(M):
+        centre[k] /= max(count, 1)
+    for b in range(a, z):
+        r[b - a] = np.inf
+        if not chains[b - a]:
+            total, d2 = 0.0, 0.0
+            for k in range(M):
+                total += np.float64(W[b, k])
+            for k in range(M):
+                d2 += (W[b, k] / total - centre[k]) ** 2
+            r[b - a] = np.sqrt(d2)
+
+
+@numba.njit(cache=True, nogil=True)
+def _sorted(W, a, z, ts, chains, centre, r, rs, Ws, Wts, tss) -> np.ndarray:
+    """The weightings a <= b < z (tolerances ts[b - a]) sorted by their distance from their centre (`_radii`):
+    their order, and their rows of W (Ws, Wts: transposed), distances (rs) and tolerances (tss) in it."""
+    _radii(W, a, z, chains, centre, r)
+    order = np.argsort(r[: z - a])
+    for j in range(z - a):
+        rs[j], tss[j] = r[order[j]], ts[order[j]]
+        for k in range(W.shape[1]):
+            Ws[j, k] = Wts[k, j] = W[a + order[j], k]
+    return order
+
+
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
 def _wide(
-    W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, R, start, D, out, setof, counts, s, s2, s3, todo, idx, G
+    W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, R, start, D, out, setof, counts, s, s2, s3, todo, idx, G, ball, hist
 ) -> None:
     """As `_narrow`, vectorized over the weightings (s, s2, s3, todo, idx: scratch of at least z - a, todo of
-    twice that; G of M x that), where a sample that many weightings fail on E is a hard one: its first
+    twice that; G of M x that), sorted by their distance from their centre on the simplex (ball: the centre,
+    the distances r, each sample's spread |E - mean E| and the limit, `_hits`'): a sample's first weightings,
+    those whose distance proves E's margin beyond the limit (E . w / sum w >= E . centre - r |E - mean E|), are
+    right without a dot product; of the others, a sample that many fail on E is a hard one: its first
     contender (the most dangerous) and R decide most of them at once; `_open_hit` the rest, one by one or
-    `_gathered`. A sample's verdicts are written to out, or where out is empty added to its set's counts."""
-    B, tally, every = z - a, len(out) == 0, np.arange(Wt.shape[0])
-    words = todo[: B // 8 * 8].view(np.uint64)  # todo starts 8-aligned (`_hits`' allocation)
+    `_gathered`. A sample's verdicts are written to out, or where out is empty added to its set's counts
+    (those of its first weightings as one count in hist[set, how many])."""
+    tally, every, (centre, r, spread, limit) = len(out) == 0, np.arange(Wt.shape[0]), ball
+    words = todo[: (z - a) // 8 * 8].view(np.uint64)  # todo starts 8-aligned (`_hits`' allocation)
     for i in range(i0, i1):
         n, first, last = unsettled[i], start[i], start[i + 1]
-        row = todo[B : 2 * B] if tally else out[n, a:z]
-        _dots(Wt, every, a, B, E[i], s)
+        near = 0.0  # E's margin at the centre
+        for k in range(Wt.shape[0]):
+            near += np.float64(E[i, k]) * centre[k]
+        # the distance within which E's margin is beyond the limit (inf: everywhere; the chains' never)
+        reach = (near - limit) / spread[i] if spread[i] > 0 else (np.inf if spread[i] == 0 and near > limit else 0.0)
+        p = np.searchsorted(r[: z - a], reach) if reach > 0 else 0
+        if tally:
+            hist[setof[n], p] += 1
+        else:
+            out[n, a : a + p] = 1
+        aa, B, tb = a + p, z - a - p, ts[p:]
+        if B == 0:
+            continue
+        row = todo[z - a : z - a + B] if tally else out[n, aa:z]
+        _dots(Wt, every, aa, B, E[i], s)
         fails = 0
         for b in range(B):
-            right = s[b] > ts[b]
+            right = s[b] > tb[b]
             row[b] = right
             fails += 1 - right
         if fails > B // 64:  # a hard sample
-            _dots2(Wt, a, B, D[first], R[i], s2, s3)
+            _dots2(Wt, aa, B, D[first], R[i], s2, s3)
             for b in range(B):
-                right = row[b] | ((s2[b] > ts[b]) & (s3[b] > ts[b]))
+                right = row[b] | ((s2[b] > tb[b]) & (s3[b] > tb[b]))
                 row[b] = right
-                todo[b] = 1 - (right | (s2[b] < -ts[b]))
+                todo[b] = 1 - (right | (s2[b] < -tb[b]))
         elif fails > 0:
             for b in range(B):
                 todo[b] = 1 - row[b]
         count = _compacted(todo, words, B, 0, idx) if fails > 0 else 0  # the weightings left open
         if count < GATHER:
             for t in range(count):
-                row[idx[t]] = _open_hit(W, a + idx[t], ts[idx[t]], D, first, last, P, y[n], n)
+                row[idx[t]] = _open_hit(W, aa + idx[t], tb[idx[t]], D, first, last, P, y[n], n)
         else:
-            _gathered(W, Wt, every, a, count, ts, idx, D, first, last, P, y[n], n, row, G, s, s2, s3)
+            _gathered(W, Wt, every, aa, count, tb, idx, D, first, last, P, y[n], n, row, G, s, s2, s3)
         if tally:
-            total = counts[setof[n], a:z]
+            total = counts[setof[n], aa:z]
             for b in range(B):
                 total[b] += row[b]
+    if tally:  # the first weightings' hits: a sample's first p add 1 to each
+        for c in range(len(hist)):
+            running = 0
+            for b in range(z - a - 1, -1, -1):
+                running += hist[c, b + 1]
+                counts[c, a + b] += running
+            hist[c, : z - a + 1] = 0
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
@@ -314,7 +380,6 @@ def _gathered(W, Wt, every, a, count, ts, idx, D, first, last, P, label, n, row,
 @numba.njit(cache=True, nogil=True)
 def _hits(
     W,
-    Wt,
     keys,
     lo,
     hi,
@@ -330,6 +395,7 @@ def _hits(
     unsettled,
     E,
     R,
+    spread,
     T,
     start,
     D,
@@ -337,14 +403,16 @@ def _hits(
     sets,
     counts,
 ):
-    """out[n, b] for the weightings lo <= b < hi of W (B, M) (Wt: transposed), sorted by their `keys`, with
-    margins' tolerances from `bound` (`_tolerances`); per key q: probabilities P[q], the hits of its settled
-    samples, cum[q, n] those of its first n, and its unsettled samples ustart[q] <= i < ustart[q + 1]: sample
-    unsettled[i], its contenders' margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that
-    of all but the first R[i]; T: the first contenders, the second ones and the member-wise minimum of the
-    others (of a lone contender: itself each time; of two, the minimum: the second), each transposed (M,
-    unsettled). A key's few weightings, or those that use `uses` members or fewer on average, are scored a
-    weighting at a time (vectorized over its samples), the others many at once (over them).
+    """out[n, b] for the weightings lo <= b < hi of W (B, M), sorted by their `keys`, with margins' tolerances
+    from `bound` (`_tolerances`); per key q: probabilities P[q], the hits of its settled samples, cum[q, n]
+    those of its first n, and its unsettled samples ustart[q] <= i < ustart[q + 1]: sample unsettled[i], its
+    contenders' margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that of all but the first
+    R[i], spread[i] = |E[i] - mean E[i]| (float64); T: the first contenders, the second ones and the
+    member-wise minimum of the others (of a lone contender: itself each time; of two, the minimum: the
+    second), each transposed (M, unsettled). A key's few weightings, or those that use `uses` members or fewer
+    on average, are scored a weighting at a time (vectorized over its samples), the others many at once (over
+    them, sorted by their
+    distance from the key's centre: `_sorted`, `_wide`).
     Where out is empty, the hits are counted instead, per set of samples: counts[s, b] those of the samples
     sets[s - 1] <= n < sets[s] (counts has a row more, discarded: where some verdicts of the samples after the
     last set land)."""
@@ -360,6 +428,14 @@ def _hits(
     widest = (ends - groups).max()  # the most `_wide` gathers
     todo, idx = np.empty(2 * widest, np.uint8), np.empty(widest, np.int64)  # todo: `_wide`'s row too
     G = np.empty((W.shape[1], widest), np.float32)
+    # `_wide`'s: a key's weightings sorted by their distance from its centre (in Ws, Wts, tss, rs: order), its
+    # samples' verdicts in that order (local, lout), the samples whose first p weightings E proves right (hist)
+    centre, r, rs, tss = np.empty(W.shape[1]), np.empty(widest), np.empty(widest), np.empty(widest, np.float32)
+    Ws, Wts = np.empty((widest, W.shape[1]), np.float32), np.empty((W.shape[1], widest), np.float32)
+    local, hist = np.zeros((len(counts), widest), np.uint32), np.zeros((len(counts), widest + 1), np.int64)
+    lout = np.empty((0 if tally else len(y), widest), np.uint8)
+    # a real margin beyond two tolerances (per unit of weight) is computed beyond one, whatever the path takes it
+    ball = (centre, rs, spread, 2 * bound * 1.01 + SLACK * scale)
     most = (max(1, (ustart[1:] - ustart[:-1]).max()) + 7) // 8 * 8  # the most samples a key leaves unsettled,
     # rounded up to whole words (v's rows start 8-aligned: `_ones` and `_narrow` read them a word at a time)
     fgo, v, left = np.empty((3, most), np.float32), np.empty((2, most), np.uint8), np.empty(most, np.int64)
@@ -377,9 +453,37 @@ def _hits(
             cuts = np.concatenate((np.zeros(1, np.int64), np.searchsorted(unsettled[i0:i1], sets)))
             _narrow(W, a, z, ts, P[q], y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, fgo, v, left)
         else:
+            B, order = z - a, _sorted(W, a, z, ts, chains[a - lo : z - lo], centre, r, rs, Ws, Wts, tss)
             _wide(
-                W, Wt, a, z, ts, P[q], y, unsettled, i0, i1, E, R, start, D, out, setof, counts, s, s2, s3, todo, idx, G
+                Ws,
+                Wts,
+                0,
+                B,
+                tss,
+                P[q],
+                y,
+                unsettled,
+                i0,
+                i1,
+                E,
+                R,
+                start,
+                D,
+                lout,
+                setof,
+                local,
+                *(s, s2, s3, todo),
+                *(idx, G, ball, hist),
             )
+            if tally:
+                for c in range(len(counts)):
+                    for j in range(B):
+                        counts[c, a + order[j]] += local[c, j]
+                    local[c, :B] = 0
+            else:
+                for i in range(i0, i1):
+                    for j in range(B):
+                        out[unsettled[i], a + order[j]] = lout[unsettled[i], j]
         for b in range(a, z):
             if chains[b - lo]:
                 counts[:, b] = 0
@@ -432,28 +536,30 @@ class AccuracyHits:
         contends = other & (d.min(-1) <= self.bound)  # some weighting brings it near the label
         wrong = (other & (d.max(-1) < -self.bound)).any(-1)  # every weighting puts it above the label
         settled = np.where(wrong, 0, np.where(contends.any(-1), -1, 1)).astype(np.int8)  # (K, N)
-        self.cum = np.pad(np.cumsum(settled == 1, axis=1), ((0, 0), (1, 0)))  # (K, N + 1)
+        cum = np.pad(np.cumsum(settled == 1, axis=1), ((0, 0), (1, 0)))  # (K, N + 1)
         q, n = np.nonzero(settled < 0)  # the unsettled samples, key by key
-        self.ustart = np.searchsorted(q, np.arange(K + 1)).astype(np.int64)
-        self.unsettled = n.astype(np.int64)
+        ustart, unsettled = np.searchsorted(q, np.arange(K + 1)).astype(np.int64), n.astype(np.int64)
         qq, nn, cc = np.nonzero(contends & (settled < 0)[..., None])  # their contenders, sample by sample
         margins = d[qq, nn, cc]  # (contenders, M)
         order = np.lexsort((margins.mean(1), nn, qq))  # most dangerous (lowest mean margin) first
         margins, qq, nn = margins[order], qq[order], nn[order]
         first = np.flatnonzero(np.r_[True, (qq[1:] != qq[:-1]) | (nn[1:] != nn[:-1])][: len(qq)])
-        self.start = np.r_[first, len(margins)].astype(np.int64)
-        count = np.diff(self.start)
+        start = np.r_[first, len(margins)].astype(np.int64)
+        count = np.diff(start)
         second = first + (count > 1)  # a lone contender: itself
         rest, beyond = margins.copy(), margins.copy()
         rest[first[count > 1]] = np.inf  # all but the first (a lone contender: itself)
         beyond[first[count > 1]] = beyond[second[count > 2]] = np.inf  # all but the first two (two: the 2nd)
         with np.errstate(over="ignore"):  # margins beyond float32: the chains score such a table (`_tolerances`)
-            self.E, self.R, beyond = (
+            E, R, beyond = (
                 np.ascontiguousarray(np.minimum.reduceat(m, first, 0) if len(first) else np.empty((0, M)), np.float32)
                 for m in (margins, rest, beyond)
             )
-            self.D = np.ascontiguousarray(margins, dtype=np.float32).reshape(-1, M)
-        self.T = np.ascontiguousarray(np.stack([self.D[first].T, self.D[second].T, beyond.T]))  # (3, M, unsettled)
+            D = np.ascontiguousarray(margins, dtype=np.float32).reshape(-1, M)
+        T = np.ascontiguousarray(np.stack([D[first].T, D[second].T, beyond.T]))  # (3, M, unsettled)
+        E64 = E.astype(np.float64)
+        spread = np.linalg.norm(E64 - E64.mean(1, keepdims=True), axis=1)  # |E - mean E| (`_wide`'s ball)
+        self.tables = (self.P, self.y, cum, ustart, unsettled, E, R, spread, T, start, D)  # `_hits`'
 
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
         """W (B, M) float32 >= 0 (every pruning step needs it), row b scored by ensemble keys[b] (None: all by
@@ -496,11 +602,10 @@ class AccuracyHits:
                 W, keys = W[order], keys[order]
         out = np.empty((0 if len(sets) else len(self.y), len(W)), np.uint8)  # empty: the hits counted instead
         counts = np.zeros((len(sets) + 1, len(W)), np.uint32)
-        tables = (self.P, self.y, self.cum, self.ustart, self.unsettled, self.E, self.R, self.T, self.start, self.D)
-        parts, Wt = max(1, min(threads(), len(W) // SPLIT)) if len(W) >= 2 * SPLIT else 1, np.ascontiguousarray(W.T)
+        parts = max(1, min(threads(), len(W) // SPLIT)) if len(W) >= 2 * SPLIT else 1
         uses = float(max(FEW, SPARSE * W.shape[1]))  # `_hits`' (a float: one compiled kernel)
         run = [
-            (W, Wt, keys, lo, hi, uses, self.bound, self.scale, *RANGE, *tables, out, sets, counts)
+            (W, keys, lo, hi, uses, self.bound, self.scale, *RANGE, *self.tables, out, sets, counts)
             for lo, hi in itertools.pairwise(len(W) * i // parts for i in range(parts + 1))
         ]
         if len(run) == 1:
