@@ -220,35 +220,39 @@ def _dots(Wt, rows, a, B, e, s) -> None:
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
-def _dots2(Wt, a, B, e, f, s, t) -> None:
-    """`_dots` of two vectors at once, each weight loaded once: s of e, t of f."""
+def _dots3(Wt, a, B, e, f, g, s, t, u) -> None:
+    """`_dots` of three vectors at once, each weight loaded once: s of e, t of f, u of g."""
     M = Wt.shape[0]
     k = 4 if M >= 4 else 0
     if k:
         e0, e1, e2, e3 = e[0], e[1], e[2], e[3]
         f0, f1, f2, f3 = f[0], f[1], f[2], f[3]
+        g0, g1, g2, g3 = g[0], g[1], g[2], g[3]
         w0, w1, w2, w3 = Wt[0, a : a + B], Wt[1, a : a + B], Wt[2, a : a + B], Wt[3, a : a + B]
         for b in range(B):
             x0, x1, x2, x3 = w0[b], w1[b], w2[b], w3[b]
             s[b] = x3 * e3 + (x2 * e2 + (x1 * e1 + x0 * e0))
             t[b] = x3 * f3 + (x2 * f2 + (x1 * f1 + x0 * f0))
+            u[b] = x3 * g3 + (x2 * g2 + (x1 * g1 + x0 * g0))
     else:
-        s[:B] = 0
-        t[:B] = 0
+        s[:B], t[:B], u[:B] = 0, 0, 0
     while k + 4 <= M:
         e0, e1, e2, e3 = e[k], e[k + 1], e[k + 2], e[k + 3]
         f0, f1, f2, f3 = f[k], f[k + 1], f[k + 2], f[k + 3]
+        g0, g1, g2, g3 = g[k], g[k + 1], g[k + 2], g[k + 3]
         w0, w1, w2, w3 = Wt[k, a : a + B], Wt[k + 1, a : a + B], Wt[k + 2, a : a + B], Wt[k + 3, a : a + B]
         for b in range(B):
             x0, x1, x2, x3 = w0[b], w1[b], w2[b], w3[b]
             s[b] = x3 * e3 + (x2 * e2 + (x1 * e1 + (x0 * e0 + s[b])))
             t[b] = x3 * f3 + (x2 * f2 + (x1 * f1 + (x0 * f0 + t[b])))
+            u[b] = x3 * g3 + (x2 * g2 + (x1 * g1 + (x0 * g0 + u[b])))
         k += 4
     for j in range(k, M):
-        ek, fk, wk = e[j], f[j], Wt[j, a : a + B]
+        ek, fk, gk, wk = e[j], f[j], g[j], Wt[j, a : a + B]
         for b in range(B):
             s[b] = wk[b] * ek + s[b]
             t[b] = wk[b] * fk + t[b]
+            u[b] = wk[b] * gk + u[b]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -293,16 +297,40 @@ def _sorted(W, a, z, ts, chains, centre, r, rs, Ws, Wts, tss) -> np.ndarray:
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
 def _wide(
-    W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, R, start, D, out, setof, counts, s, s2, s3, todo, idx, G, ball, hist
+    W,
+    Wt,
+    a,
+    z,
+    ts,
+    P,
+    y,
+    unsettled,
+    i0,
+    i1,
+    E,
+    others,
+    start,
+    D,
+    out,
+    setof,
+    counts,
+    s,
+    s2,
+    s3,
+    todo,
+    idx,
+    G,
+    ball,
+    hist,
 ) -> None:
-    """As `_narrow`, vectorized over the weightings (s, s2, s3, todo, idx: scratch of at least z - a, todo of
-    twice that; G of M x that), sorted by their distance from their centre on the simplex (ball: the centre,
-    the distances r, each sample's spread |E - mean E| and the limit, `_hits`'): a sample's first weightings,
-    those whose distance proves E's margin beyond the limit (E . w / sum w >= E . centre - r |E - mean E|), are
-    right without a dot product; of the others, a sample that many fail on E is a hard one: its first
-    contender (the most dangerous) and R decide most of them at once; `_open_hit` the rest, one by one or
-    `_gathered`. A sample's verdicts are written to out, or where out is empty added to its set's counts
-    (those of its first weightings as one count in hist[set, how many])."""
+    """As `_narrow`, vectorized over the weightings (s, s2, s3, todo, idx: scratch of at least z - a, todo of twice
+    that; G of M x that), sorted by their distance from their centre on the simplex (ball: the centre, the
+    distances r, each sample's spread |E - mean E| and the limit, `_hits`'): a sample's first weightings, those
+    whose distance proves E's margin beyond the limit (E . w / sum w >= E . centre - r |E - mean E|), are right
+    without a dot product; of the others, a sample that many fail on E is a hard one: its first two contenders
+    (the most dangerous) and the others' minimum decide most of them at once (`_narrow`'s f, g, o); `_open_hit`
+    the rest, one by one or `_gathered`. A sample's verdicts are written to out, or where out is empty added to
+    its set's counts (those of its first weightings as one count in hist[set, how many])."""
     tally, every, (centre, r, spread, limit) = len(out) == 0, np.arange(Wt.shape[0]), ball
     words = todo[: (z - a) // 8 * 8].view(np.uint64)  # todo starts 8-aligned (`_hits`' allocation)
     for i in range(i0, i1):
@@ -328,11 +356,11 @@ def _wide(
             row[b] = right
             fails += 1 - right
         if fails > B // 64:  # a hard sample
-            _dots2(Wt, aa, B, D[first], R[i], s2, s3)
+            _dots3(Wt, aa, B, D[first], D[first + (last - first > 1)], others[i], s, s2, s3)  # f, g, o: `_narrow`'s
             for b in range(B):
-                right = row[b] | ((s2[b] > tb[b]) & (s3[b] > tb[b]))
+                right = row[b] | ((s[b] > tb[b]) & (s2[b] > tb[b]) & (s3[b] > tb[b]))
                 row[b] = right
-                todo[b] = 1 - (right | (s2[b] < -tb[b]))
+                todo[b] = 1 - (right | (s[b] < -tb[b]) | (s2[b] < -tb[b]))
         elif fails > 0:
             for b in range(B):
                 todo[b] = 1 - row[b]
@@ -394,7 +422,7 @@ def _hits(
     ustart,
     unsettled,
     E,
-    R,
+    others,
     spread,
     T,
     start,
@@ -403,19 +431,17 @@ def _hits(
     sets,
     counts,
 ):
-    """out[n, b] for the weightings lo <= b < hi of W (B, M), sorted by their `keys`, with margins' tolerances
-    from `bound` (`_tolerances`); per key q: probabilities P[q], the hits of its settled samples, cum[q, n]
-    those of its first n, and its unsettled samples ustart[q] <= i < ustart[q + 1]: sample unsettled[i], its
-    contenders' margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that of all but the first
-    R[i], spread[i] = |E[i] - mean E[i]| (float64); T: the first contenders, the second ones and the
-    member-wise minimum of the others (of a lone contender: itself each time; of two, the minimum: the
-    second), each transposed (M, unsettled). A key's few weightings, or those that use `uses` members or fewer
-    on average, are scored a weighting at a time (vectorized over its samples), the others many at once (over
-    them, sorted by their
-    distance from the key's centre: `_sorted`, `_wide`).
-    Where out is empty, the hits are counted instead, per set of samples: counts[s, b] those of the samples
-    sets[s - 1] <= n < sets[s] (counts has a row more, discarded: where some verdicts of the samples after the
-    last set land)."""
+    """out[n, b] for the weightings lo <= b < hi of W (B, M), sorted by their `keys`, with margins' tolerances from
+    `bound` (`_tolerances`); per key q: probabilities P[q], the hits of its settled samples, cum[q, n] those of
+    its first n, and its unsettled samples ustart[q] <= i < ustart[q + 1]: sample unsettled[i], its contenders'
+    margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that of all but the first two
+    others[i] (of a lone contender: itself; of two, the second), spread[i] = |E[i] - mean E[i]| (float64); T:
+    the first contenders, the second ones and others, each transposed (M, unsettled). A key's few weightings, or
+    those that use `uses` members or fewer on average, are scored a weighting at a time (vectorized over its
+    samples), the others many at once (over them, sorted by their distance from the key's centre: `_sorted`,
+    `_wide`). Where out is empty, the hits are counted instead, per set of samples: counts[s, b] those of the
+    samples sets[s - 1] <= n < sets[s] (counts has a row more, discarded: where some verdicts of the samples
+    after the last set land)."""
     if hi == lo:
         return
     tally = len(out) == 0
@@ -466,7 +492,7 @@ def _hits(
                 i0,
                 i1,
                 E,
-                R,
+                others,
                 start,
                 D,
                 lout,
@@ -547,19 +573,18 @@ class AccuracyHits:
         start = np.r_[first, len(margins)].astype(np.int64)
         count = np.diff(start)
         second = first + (count > 1)  # a lone contender: itself
-        rest, beyond = margins.copy(), margins.copy()
-        rest[first[count > 1]] = np.inf  # all but the first (a lone contender: itself)
+        beyond = margins.copy()
         beyond[first[count > 1]] = beyond[second[count > 2]] = np.inf  # all but the first two (two: the 2nd)
         with np.errstate(over="ignore"):  # margins beyond float32: the chains score such a table (`_tolerances`)
-            E, R, beyond = (
+            E, others = (
                 np.ascontiguousarray(np.minimum.reduceat(m, first, 0) if len(first) else np.empty((0, M)), np.float32)
-                for m in (margins, rest, beyond)
+                for m in (margins, beyond)
             )
             D = np.ascontiguousarray(margins, dtype=np.float32).reshape(-1, M)
-        T = np.ascontiguousarray(np.stack([D[first].T, D[second].T, beyond.T]))  # (3, M, unsettled)
+        T = np.ascontiguousarray(np.stack([D[first].T, D[second].T, others.T]))  # (3, M, unsettled)
         E64 = E.astype(np.float64)
         spread = np.linalg.norm(E64 - E64.mean(1, keepdims=True), axis=1)  # |E - mean E| (`_wide`'s ball)
-        self.tables = (self.P, self.y, cum, ustart, unsettled, E, R, spread, T, start, D)  # `_hits`'
+        self.tables = (self.P, self.y, cum, ustart, unsettled, E, others, spread, T, start, D)  # `_hits`'
 
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
         """W (B, M) float32 >= 0 (every pruning step needs it), row b scored by ensemble keys[b] (None: all by
