@@ -348,13 +348,16 @@ def _wide(
         aa, B, tb = a + p, z - a - p, ts[p:]
         if B == 0:
             continue
-        row = todo[z - a : z - a + B] if tally else out[n, aa:z]
-        _dots(Wt, every, aa, B, E[i], s)
-        fails = 0
-        for b in range(B):
-            right = s[b] > tb[b]
-            row[b] = right
-            fails += 1 - right
+        row, fails = todo[z - a : z - a + B] if tally else out[n, aa:z], B
+        if reach > 0:  # E's margin proven at the centre: most of the others right on E too
+            _dots(Wt, every, aa, B, E[i], s)
+            fails = 0
+            for b in range(B):
+                right = s[b] > tb[b]
+                row[b] = right
+                fails += 1 - right
+        else:  # a hard sample, most likely: E not taken
+            row[:] = 0
         if fails > B // 64:  # a hard sample
             _dots3(Wt, aa, B, D[first], D[first + (last - first > 1)], others[i], s, s2, s3)  # f, g, o: `_narrow`'s
             for b in range(B):
