@@ -5,6 +5,7 @@ so the cost front's single-member candidates are hit with positive probability; 
 import numpy as np
 import pytest
 
+from stitchbench.errors import InputError
 from stitchbench.moo._instance import make_instance
 from stitchbench.moo._scoring import member_weights
 from stitchbench.results._indicators import hypervolume
@@ -66,3 +67,23 @@ def test_switches_survive_export_and_load(tmp_path):
     np.testing.assert_array_equal(loaded.evaluate(X, "test"), problem.evaluate(X, "test"))
     with pytest.raises(Exception, match="use.local"):
         Constructed(constructed_table(), cost=True).table.check_variables(loaded.variables)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        (0, np.nan, r"'w\.[^']+'.*not finite"),
+        (0, 1.5, r"'w\.[^']+'.*outside its bounds"),
+        (-1, 0.5, r"'use\.[^']+' \(binary\).*not a whole number"),
+        (-1, 2.0, r"'use\.[^']+'.*outside its bounds"),
+    ],
+)
+def test_a_numeric_batch_with_one_bad_value_is_refused_naming_it(column, value, message):
+    """The fast path of numeric batches lets through only what the row-wise checks would: a weight that is NaN
+    or out of bounds, or a switch that is not 0 or 1, anywhere in a batch, is refused with the variable named."""
+    problem = load("cross-arch.weights-4-switches")
+    X = np.tile([[0.5] * 4 + [1.0] * 4], (300, 1))
+    assert np.array_equal(problem.to_matrix(X), X)
+    X[123, column] = value
+    with pytest.raises(InputError, match=message):
+        problem.evaluate(X)
