@@ -206,10 +206,13 @@ def test_a_second_contender_decides_as_the_chains_do(monkeypatch):
 
 def test_weightings_whose_products_underflow_take_the_chains(monkeypatch):
     """Weights so small that the products are subnormal void the relative error bound: such weightings are
-    scored by the chains (without that guard, the margins would call thousands of verdicts otherwise)."""
+    scored by the chains (without that guard, the margins would call thousands of verdicts otherwise); an
+    all-zero one too, and without the guard it is scored on the margins (many at once: no distance from the
+    weightings' centre, which it has not)."""
     P, y, W = near_ties(1)
     P[:, :, 1] = P[:, :, 0] * np.float32(1 + 2**-10)  # the label ahead by far more than float32's rounding
     W = (W.astype(np.float64) * 2.0**-140).astype(np.float32)
+    W[7] = 0
     guarded = AccuracyHits(P, y)(W)
     monkeypatch.setattr(_mixture, "RANGE", (np.inf, np.inf))
     chains = AccuracyHits(P, y)(W)
@@ -222,7 +225,9 @@ def test_probabilities_whose_margins_overflow_float32_take_the_chains(monkeypatc
     """Margins of |p| near float32's largest value are infinite in float32, and any weight, however small,
     would make them decide: such a table is scored by the chains (the reviewer's counterexample)."""
     P, y, W = np.array([[[3e38, -3e38]], [[0, 1e30]]], np.float32), np.array([0]), np.array([[1e-40, 1e-9]], np.float32)
-    guarded = AccuracyHits(P, y)(W)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the table is built without a warning
+        guarded = AccuracyHits(P, y)(W)
     monkeypatch.setattr(_mixture, "RANGE", (np.inf, np.inf))
     assert np.array_equal(guarded, AccuracyHits(P, y)(W)) and guarded[0, 0] == 0
     monkeypatch.setattr(_mixture, "RANGE", (2.0**-60, np.inf))  # the scale unchecked

@@ -258,28 +258,25 @@ def _dots3(Wt, a, B, e, f, g, s, t, u) -> None:
 @numba.njit(cache=True, nogil=True)
 def _radii(W, a, z, chains, centre, r) -> None:
     """centre: the mean of the weightings a <= b < z on the simplex (w / sum w), r[b - a]: each one's distance
-    from it (inf, and left out of the centre: those the chains score, chains[b - a])."""
+    from it (inf, and left out of the centre: those the chains score, chains[b - a], and all-zero ones)."""
     M, count = W.shape[1], 0
     centre[:] = 0
-    for b in range(a, z):
-        if not chains[b - a]:
-            total = 0.0
-            for k in range(M):
-                total += np.float64(W[b, k])
+    for b in range(a, z):  # r: first each one's sum (0: left out)
+        total = 0.0
+        for k in range(M):
+            total += np.float64(W[b, k])
+        r[b - a] = 0.0 if chains[b - a] else total
+        if r[b - a] > 0:
             for k in range(M):
                 centre[k] += W[b, k] / total
             count += 1
     for k in range(M):
         centre[k] /= max(count, 1)
     for b in range(a, z):
-        r[b - a] = np.inf
-        if not chains[b - a]:
-            total, d2 = 0.0, 0.0
-            for k in range(M):
-                total += np.float64(W[b, k])
-            for k in range(M):
-                d2 += (W[b, k] / total - centre[k]) ** 2
-            r[b - a] = np.sqrt(d2)
+        total, d2 = r[b - a], 0.0
+        for k in range(M):
+            d2 += (W[b, k] / total - centre[k]) ** 2 if total > 0 else np.inf
+        r[b - a] = np.sqrt(d2)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -329,8 +326,8 @@ def _wide(
     whose distance proves E's margin beyond the limit (E . w / sum w >= E . centre - r |E - mean E|), are right
     without a dot product; of the others, a sample that many fail on E is a hard one: its first two contenders
     (the most dangerous) and the others' minimum decide most of them at once (`_narrow`'s f, g, o); `_open_hit`
-    the rest, one by one or `_gathered`. A sample's verdicts are written to out, or where out is empty added to
-    its set's counts (those of its first weightings as one count in hist[set, how many])."""
+    the rest, one by one or `_gathered`. A sample's verdicts are written to its row of out (out[i - i0]), or where
+    out is empty added to its set's counts (those of its first weightings as one count in hist[set, how many])."""
     tally, every, (centre, r, spread, limit) = len(out) == 0, np.arange(Wt.shape[0]), ball
     words = todo[: (z - a) // 8 * 8].view(np.uint64)  # todo starts 8-aligned (`_hits`' allocation)
     for i in range(i0, i1):
@@ -344,11 +341,11 @@ def _wide(
         if tally:
             hist[setof[n], p] += 1
         else:
-            out[n, a : a + p] = 1
+            out[i - i0, a : a + p] = 1
         aa, B, tb = a + p, z - a - p, ts[p:]
         if B == 0:
             continue
-        row, fails = todo[z - a : z - a + B] if tally else out[n, aa:z], B
+        row, fails = todo[z - a : z - a + B] if tally else out[i - i0, aa:z], B
         if reach > 0:  # E's margin proven at the centre: most of the others right on E too
             _dots(Wt, every, aa, B, E[i], s)
             fails = 0
@@ -462,7 +459,7 @@ def _hits(
     centre, r, rs, tss = np.empty(W.shape[1]), np.empty(widest), np.empty(widest), np.empty(widest, np.float32)
     Ws, Wts = np.empty((widest, W.shape[1]), np.float32), np.empty((W.shape[1], widest), np.float32)
     local, hist = np.zeros((len(counts), widest), np.uint32), np.zeros((len(counts), widest + 1), np.int64)
-    lout = np.empty((0 if tally else len(y), widest), np.uint8)
+    lout = np.empty((0 if tally else (ustart[1:] - ustart[:-1]).max(), widest), np.uint8)
     # a real margin beyond two tolerances (per unit of weight) is computed beyond one, whatever the path takes it
     ball = (centre, rs, spread, 2 * bound * 1.01 + SLACK * scale)
     most = (max(1, (ustart[1:] - ustart[:-1]).max()) + 7) // 8 * 8  # the most samples a key leaves unsettled,
@@ -512,7 +509,7 @@ def _hits(
             else:
                 for i in range(i0, i1):
                     for j in range(B):
-                        out[unsettled[i], a + order[j]] = lout[unsettled[i], j]
+                        out[unsettled[i], a + order[j]] = lout[i - i0, j]
         for b in range(a, z):
             if chains[b - lo]:
                 counts[:, b] = 0
@@ -578,15 +575,15 @@ class AccuracyHits:
         second = first + (count > 1)  # a lone contender: itself
         beyond = margins.copy()
         beyond[first[count > 1]] = beyond[second[count > 2]] = np.inf  # all but the first two (two: the 2nd)
-        with np.errstate(over="ignore"):  # margins beyond float32: the chains score such a table (`_tolerances`)
+        with np.errstate(over="ignore", invalid="ignore"):  # margins beyond float32: the chains score such a table
             E, others = (
                 np.ascontiguousarray(np.minimum.reduceat(m, first, 0) if len(first) else np.empty((0, M)), np.float32)
                 for m in (margins, beyond)
             )
             D = np.ascontiguousarray(margins, dtype=np.float32).reshape(-1, M)
+            E64 = E.astype(np.float64)
+            spread = np.linalg.norm(E64 - E64.mean(1, keepdims=True), axis=1)  # |E - mean E| (`_wide`'s ball)
         T = np.ascontiguousarray(np.stack([D[first].T, D[second].T, others.T]))  # (3, M, unsettled)
-        E64 = E.astype(np.float64)
-        spread = np.linalg.norm(E64 - E64.mean(1, keepdims=True), axis=1)  # |E - mean E| (`_wide`'s ball)
         self.tables = (self.P, self.y, cum, ustart, unsettled, E, others, spread, T, start, D)  # `_hits`'
 
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
