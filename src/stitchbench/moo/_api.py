@@ -185,10 +185,10 @@ class Problem(ABC):
         if isinstance(X, np.ndarray) and X.dtype.kind in "iuf" and X.ndim == 2 and X.shape[1] == len(self.variables):
             matrix = X.astype(float)
             lo, hi, whole = self.numeric_bounds()
-            ok = (np.isfinite(matrix) & (matrix >= lo) & (matrix <= hi)).all()
-            if ok and whole.any():  # rounded only where some variable is whole
-                ok = (matrix[:, whole] == np.round(matrix[:, whole])).all()
-            if ok:  # the fast path of numeric batches; otherwise the row-wise checks name the bad value
+            ok = np.isfinite(matrix) & (matrix >= lo) & (matrix <= hi)
+            if whole.any():  # rounded only where some variable is whole
+                ok &= ~whole | (matrix == np.round(matrix))
+            if ok.all():  # the fast path of numeric batches; otherwise the row-wise checks name the bad value
                 return matrix
         rows = [X] if isinstance(X, Mapping) else list(X)
         out = np.empty((len(rows), len(self.variables)))
