@@ -459,11 +459,11 @@ def _hits(
     centre, r, rs, tss = np.empty(W.shape[1]), np.empty(widest), np.empty(widest), np.empty(widest, np.float32)
     Ws, Wts = np.empty((widest, W.shape[1]), np.float32), np.empty((W.shape[1], widest), np.float32)
     local, hist = np.zeros((len(counts), widest), np.uint32), np.zeros((len(counts), widest + 1), np.int64)
-    lout = np.empty((0 if tally else (ustart[1:] - ustart[:-1]).max(), widest), np.uint8)
-    # a real margin beyond two tolerances (per unit of weight) is computed beyond one, whatever the path takes it
-    ball = (centre, rs, spread, 2 * bound * 1.01 + SLACK * scale)
     most = (max(1, (ustart[1:] - ustart[:-1]).max()) + 7) // 8 * 8  # the most samples a key leaves unsettled,
     # rounded up to whole words (v's rows start 8-aligned: `_ones` and `_narrow` read them a word at a time)
+    lout = np.empty((0 if tally else most, widest), np.uint8)
+    # a real margin beyond two tolerances (per unit of weight) is computed beyond one, whatever the path takes it
+    ball = (centre, rs, spread, 2 * bound * 1.01 + SLACK * scale)
     fgo, v, left = np.empty((3, most), np.float32), np.empty((2, most), np.uint8), np.empty(most, np.int64)
     for g in range(len(groups)):
         a, z = groups[g], ends[g]
@@ -498,8 +498,14 @@ def _hits(
                 lout,
                 setof,
                 local,
-                *(s, s2, s3, todo),
-                *(idx, G, ball, hist),
+                s,
+                s2,
+                s3,
+                todo,
+                idx,
+                G,
+                ball,
+                hist,
             )
             if tally:
                 for c in range(len(counts)):
