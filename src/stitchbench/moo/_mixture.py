@@ -293,42 +293,18 @@ def _sorted(W, a, z, ts, chains, centre, r, rs, Ws, Wts, tss) -> np.ndarray:
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-def _wide(
-    W,
-    Wt,
-    a,
-    z,
-    ts,
-    P,
-    y,
-    unsettled,
-    i0,
-    i1,
-    E,
-    others,
-    start,
-    D,
-    out,
-    setof,
-    counts,
-    s,
-    s2,
-    s3,
-    todo,
-    idx,
-    G,
-    ball,
-    hist,
-) -> None:
-    """As `_narrow`, vectorized over the weightings (s, s2, s3, todo, idx: scratch of at least z - a, todo of twice
-    that; G of M x that), sorted by their distance from their centre on the simplex (ball: the centre, the
-    distances r, each sample's spread |E - mean E| and the limit, `_hits`'): a sample's first weightings, those
-    whose distance proves E's margin beyond the limit (E . w / sum w >= E . centre - r |E - mean E|), are right
-    without a dot product; of the others, a sample that many fail on E is a hard one: its first two contenders
-    (the most dangerous) and the others' minimum decide most of them at once (`_narrow`'s f, g, o); `_open_hit`
-    the rest, one by one or `_gathered`. A sample's verdicts are written to its row of out (out[i - i0]), or where
-    out is empty added to its set's counts (those of its first weightings as one count in hist[set, how many])."""
+def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, others, start, D, out, setof, counts, scratch, ball) -> None:
+    """As `_narrow`, vectorized over the weightings (scratch: s, s2, s3, todo, idx of at least z - a, todo of twice
+    that, G of M x that, hist `_hits`'), sorted by their distance from their centre on the simplex (ball: the
+    centre, the distances r, each sample's spread |E - mean E| and the limit, `_hits`'): a sample's first
+    weightings, those whose distance proves E's margin beyond the limit (E . w / sum w >= E . centre - r |E -
+    mean E|), are right without a dot product; of the others, a sample that many fail on E is a hard one: its
+    first two contenders (the most dangerous) and the others' minimum decide most of them at once (`_narrow`'s
+    f, g, o); `_open_hit` the rest, one by one or `_gathered`. A sample's verdicts are written to its row of out
+    (out[i - i0]), or where out is empty added to its set's counts (those of its first weightings as one count
+    in hist[set, how many])."""
     tally, every, (centre, r, spread, limit) = len(out) == 0, np.arange(Wt.shape[0]), ball
+    s, s2, s3, todo, idx, G, hist = scratch
     words = todo[: (z - a) // 8 * 8].view(np.uint64)  # todo starts 8-aligned (`_hits`' allocation)
     for i in range(i0, i1):
         n, first, last = unsettled[i], start[i], start[i + 1]
@@ -448,17 +424,17 @@ def _hits(
     setof = np.searchsorted(sets, np.arange(len(y)), side="right")  # each sample's set (counts' row)
     tol, chains = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.bool_)
     _tolerances(W, lo, hi, bound, scale, low, high, tol, chains)
-    s, s2, s3 = np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32), np.empty(hi - lo, np.float32)
     groups = np.concatenate((np.array([lo]), np.flatnonzero(keys[lo + 1 : hi] != keys[lo : hi - 1]) + lo + 1))
     ends = np.append(groups[1:], hi)  # each key's weightings groups[g] <= b < ends[g]
     widest = (ends - groups).max()  # the most `_wide` gathers
-    todo, idx = np.empty(2 * widest, np.uint8), np.empty(widest, np.int64)  # todo: `_wide`'s row too
-    G = np.empty((W.shape[1], widest), np.float32)
     # `_wide`'s: a key's weightings sorted by their distance from its centre (in Ws, Wts, tss, rs: order), its
     # samples' verdicts in that order (local, lout), the samples whose first p weightings E proves right (hist)
     centre, r, rs, tss = np.empty(W.shape[1]), np.empty(widest), np.empty(widest), np.empty(widest, np.float32)
     Ws, Wts = np.empty((widest, W.shape[1]), np.float32), np.empty((W.shape[1], widest), np.float32)
     local, hist = np.zeros((len(counts), widest), np.uint32), np.zeros((len(counts), widest + 1), np.int64)
+    s, s2, s3 = np.empty(widest, np.float32), np.empty(widest, np.float32), np.empty(widest, np.float32)
+    todo, idx = np.empty(2 * widest, np.uint8), np.empty(widest, np.int64)  # todo: `_wide`'s row too
+    scratch = (s, s2, s3, todo, idx, np.empty((W.shape[1], widest), np.float32), hist)  # `_wide`'s
     most = (max(1, (ustart[1:] - ustart[:-1]).max()) + 7) // 8 * 8  # the most samples a key leaves unsettled,
     # rounded up to whole words (v's rows start 8-aligned: `_ones` and `_narrow` read them a word at a time)
     lout = np.empty((0 if tally else most, widest), np.uint8)
@@ -481,31 +457,7 @@ def _hits(
         else:
             B, order = z - a, _sorted(W, a, z, ts, chains[a - lo : z - lo], centre, r, rs, Ws, Wts, tss)
             _wide(
-                Ws,
-                Wts,
-                0,
-                B,
-                tss,
-                P[q],
-                y,
-                unsettled,
-                i0,
-                i1,
-                E,
-                others,
-                start,
-                D,
-                lout,
-                setof,
-                local,
-                s,
-                s2,
-                s3,
-                todo,
-                idx,
-                G,
-                ball,
-                hist,
+                Ws, Wts, 0, B, tss, P[q], y, unsettled, i0, i1, E, others, start, D, lout, setof, local, scratch, ball
             )
             if tally:
                 for c in range(len(counts)):
