@@ -77,44 +77,40 @@ def check_scored(probs: np.ndarray, y: np.ndarray) -> None:
 def check_weights(W: np.ndarray) -> np.ndarray:
     """Weightings (B, M) as every scorer takes them: finite and >= 0, an all-zero row meaning uniform (W itself
     where no row is all zero: a copy is the caller's to make before writing to it)."""
+    from ._simplex import scanned
+
     W = np.asarray(W, dtype=np.float64)
-    if not np.isfinite(W).all() or (W < 0).any():
+    empty = np.empty(len(W), bool)
+    if not scanned(W, empty):
         raise InputError("ensemble weights must be finite and >= 0")
-    empty = zero_rows(W)[:, None]
-    return np.where(empty, 1.0, W) if empty.any() else W
-
-
-def zero_rows(W: np.ndarray) -> np.ndarray:
-    """Which rows of W (B, M), finite and >= 0, are all 0: those that sum to 0 (as a product with ones, several
-    times faster than a row-wise reduction over a few members; a sum past float64's range is inf, not 0)."""
-    with np.errstate(over="ignore"):
-        return W @ np.ones(W.shape[1]) == 0
+    return np.where(empty[:, None], 1.0, W) if empty.any() else W
 
 
 def normalize(W: np.ndarray) -> np.ndarray:
-    """Rows of weights on the simplex (all-zero rows: uniform), rounded to 12 decimals (a canonical form)."""
+    """Rows of weights on the simplex (all-zero rows: uniform), rounded to 12 decimals (a canonical form): each
+    row divided by its sum, numpy's (`_simplex.shares`)."""
+    from ._simplex import shares
+
     W = np.atleast_2d(np.asarray(W, dtype=float))
-    total = W.sum(1, keepdims=True)
-    out = W / np.where(total > 0, total, 1)
-    out[~(total[:, 0] > 0)] = 1 / W.shape[1]
-    return np.round(out, 12, out=out)
+    out = np.empty(W.shape)
+    shares(W, W.sum(1), out)
+    return out
 
 
 def member_weights(columns: np.ndarray, switches: bool = False) -> np.ndarray:
     """The normalized weightings (n, M) a problem scores from its member columns: the weights w.<m> (n, M),
     followed with `switches` by the binary use.<m> (n, M), where use.<m> = 0 leaves member m out (weight 0,
     no cost); members switched on whose weights are all 0 share the weight evenly, and every member off is
-    the uniform ensemble of all. A solver picks a member subset with positive probability that way; the
-    weightings reachable are still the whole simplex, faces included, so an exact front stays exact."""
+    the uniform ensemble of all (`_simplex.switched`). A solver picks a member subset with positive
+    probability that way; the weightings reachable are still the whole simplex, faces included, so an exact
+    front stays exact."""
+    from ._simplex import switched
+
     columns = np.atleast_2d(np.asarray(columns, dtype=float))
     if switches:
-        m = columns.shape[1] // 2
-        on = columns[:, m:] > 0
-        columns = columns[:, :m] * on
-        even = zero_rows(columns)
-        if even.any():
-            even &= on.any(1)
-            columns[even] = on[even]
+        weights = np.empty((len(columns), columns.shape[1] // 2))
+        switched(columns, weights)
+        columns = weights
     return normalize(columns)
 
 
