@@ -204,6 +204,50 @@ def test_a_second_contender_decides_as_the_chains_do(monkeypatch):
     assert 0 < chains.mean() < 1
 
 
+def one_near_tie(role: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Label 3 and three contenders per sample, one of them (the first, second or among the others: `role`, by
+    its mean margin) within two ulps of the label in every member, the other two behind it by far at every
+    weighting of the batch (most weight on member 0), though ahead in some member: each contender's own bound
+    proves them, the member-wise minimum's does not."""
+    rng = np.random.default_rng(seed)
+    M, N = 4, 400
+    label = rng.uniform(0.4, 0.5, (M, N)).astype(np.float32)
+    behind = {  # margins per member, mean margins -0.075 and -0.07 (before a near tie), 0.1125 and 0.115 (after)
+        "others": ([0.3, -0.2, -0.2, -0.2], [0.32, -0.2, -0.2, -0.2]),
+        "second": ([0.3, -0.2, -0.2, -0.2], [0.3, -0.05, 0.1, 0.1]),
+        "first": ([0.3, -0.05, 0.1, 0.1], [0.31, 0.1, -0.05, 0.1]),
+    }[role]
+    P = np.full((M, N, 4), 0.01, np.float32)
+    P[:, :, 3] = label
+    P[:, :, 0] = label + (rng.integers(-2, 3, (M, N)) * np.spacing(label))  # the near tie: class 0 wins a tie
+    for c, margins in zip((1, 2), behind, strict=True):
+        P[:, :, c] = label - np.array(margins, np.float32)[:, None]
+    W = 0.7 * np.eye(M)[0] + 0.3 * rng.dirichlet(np.ones(M), 300)
+    return P, np.full(N, 3), W.astype(np.float32)
+
+
+@pytest.mark.parametrize("role", ["first", "second", "others"])
+def test_each_contender_s_own_bound_keeps_the_tolerance(role, monkeypatch):
+    """Many weightings at once, where the member-wise minimum's bound proves nothing and each contender's own
+    proves the two far behind: the near tie, whichever role it takes, is decided as the chains decide it
+    (without the tolerance, not: the data tells the two apart)."""
+    P, y, W = one_near_tie(role)
+    hits = AccuracyHits(P, y)
+    _, _, _, _, _, E, _, _, T, start, D = hits.tables
+    near = D[start[:-1] + {"first": 0, "second": 1, "others": 2}[role]]
+    assert np.abs(near).max() < 1e-6 and np.array_equal(T[{"first": 0, "second": 1, "others": 2}[role]], near.T)
+    assert (E.astype(np.float64) @ W.mean(0).astype(np.float64) < 1e-6).all()  # the minimum's bound: none
+    with monkeypatch.context() as m:
+        many_at_once(m)
+        many = AccuracyHits(P, y)(W)
+        m.setattr(_mixture, "SAFETY", 0.0)  # margins trusted as computed
+        trusted = AccuracyHits(P, y)(W)
+    monkeypatch.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
+    chains = AccuracyHits(P, y)(W)
+    assert np.array_equal(many, chains)
+    assert 0 < chains.mean() < 1 and (trusted != chains).sum() > 100
+
+
 def test_weightings_whose_products_underflow_take_the_chains(monkeypatch):
     """Weights so small that the products are subnormal void the relative error bound: such weightings are
     scored by the chains (without that guard, the margins would call thousands of verdicts otherwise); an

@@ -6,19 +6,20 @@ The reference (`_chain_hit`) is each class's float32 chain acc = w_k * p_k + acc
 member, members in order, from 0): the bits OpenBLAS's sgemm gives on the CPUs stitchbench records, so a
 table's scores stay those it was built with (a test compares the two on every shipped ensemble-weights table).
 
-Most verdicts need far less than the chain over every class. With margins d_c = p_y - p_c (label y), the
-sample is right where w . d_c > 0 for every class c (>= 0 above y), and each chain differs from its real sum
-by at most M u sum_k w_k |p_k| (u = 2^-24), a computed margin from the real one by (M + 1) u sum_k w_k |d_k|.
-So a computed margin beyond the tolerance `SAFETY * (M + 2) * u * scale * sum(w)` (scale = 2 max |p|)
-decides the verdict exactly as the chains do, and only margins inside it are settled by the chains. Per
-sample (once per table): classes no weighting brings near the label are dropped; samples no weighting can
-make right, or wrong, are settled; the rest keep their contenders (most dangerous first) and the member-wise
-minimum E of their margins, whose one dot product proves most weightings right (a key's many weightings, sorted
-by their distance r from their centre c on the simplex, need none where E . c - r |E - mean E| bounds it beyond
-twice the tolerance); the weightings a sample leaves open are gathered, and each contender's margin taken of
-all of them at once. A key's few weightings, and weightings that use few members (four, or a third left out:
-switches), are taken a weighting at a time, vectorized over its samples and over the members each uses, by
-its first two contenders' margins and the others' minimum.
+Most verdicts need far less than the chain over every class. With margins d_c = p_y - p_c (label y), the sample
+is right where w . d_c > 0 for every class c (>= 0 above y), and each chain differs from its real sum by at
+most M u sum_k w_k |p_k| (u = 2^-24), a computed margin from the real one by (M + 1) u sum_k w_k |d_k|. So a
+computed margin beyond the tolerance `SAFETY * (M + 2) * u * scale * sum(w)` (scale = 2 max |p|) decides the
+verdict exactly as the chains do, and only margins inside it are settled by the chains. Per sample (once per
+table): classes no weighting brings near the label are dropped; samples no weighting can make right, or wrong,
+are settled; the rest keep their contenders (most dangerous first) and the member-wise minimum E of their
+margins, whose one dot product proves most weightings right (a key's many weightings, sorted by their distance
+r from their centre c on the simplex, need none where E . c - r |E - mean E| bounds it beyond twice the
+tolerance, or the same bounds of the first two contenders' margins and of the others' minimum all do); the
+weightings a sample leaves open are gathered, and each contender's margin taken of all of them at once. A key's
+few weightings, and weightings that use few members (four, or a third left out: switches), are taken a
+weighting at a time, vectorized over its samples and over the members each uses, by its first two contenders'
+margins and the others' minimum.
 Imported on first use: numba's import is not paid by loading a table.
 """
 
@@ -292,28 +293,44 @@ def _sorted(W, a, z, ts, chains, centre, r, rs, Ws, Wts, tss) -> np.ndarray:
     return order
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _reach(near, limit, spread) -> float:
+    """The distance from the centre within which a margin near at the centre stays beyond the limit (inf:
+    everywhere; 0: nowhere, and where spread is not a number)."""
+    return (near - limit) / spread if spread > 0 else (np.inf if spread == 0 and near > limit else 0.0)
+
+
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
 def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, others, start, D, out, setof, counts, scratch, ball) -> None:
     """As `_narrow`, vectorized over the weightings (scratch: s, s2, s3, todo, idx of at least z - a, todo of twice
     that, G of M x that, hist `_hits`'), sorted by their distance from their centre on the simplex (ball: the
-    centre, the distances r, each sample's spread |E - mean E| and the limit, `_hits`'): a sample's first
-    weightings, those whose distance proves E's margin beyond the limit (E . w / sum w >= E . centre - r |E -
-    mean E|), are right without a dot product; of the others, a sample that many fail on E is a hard one: its
-    first two contenders (the most dangerous) and the others' minimum decide most of them at once (`_narrow`'s
-    f, g, o); `_open_hit` the rest, one by one or `_gathered`. A sample's verdicts are written to its row of out
-    (out[i - i0]), or where out is empty added to its set's counts (those of its first weightings as one count
-    in hist[set, how many])."""
+    centre, the distances r, each sample's spreads |V - mean V| of E, f, g, o (below) and the limit, `_hits`'): a
+    sample's first weightings, those whose distance proves E's margin beyond the limit (E . w / sum w >= E . centre
+    - r |E - mean E|), or f's, g's and o's alike, are right without a dot product; of the others, a sample that many
+    fail on E is a hard one: its first two contenders (the most dangerous) and the others' minimum decide most of
+    them at once (`_narrow`'s f, g, o); `_open_hit` the rest, one by one or `_gathered`. A sample's verdicts are
+    written to its row of out (out[i - i0]), or where out is empty added to its set's counts (those of its first
+    weightings as one count in hist[set, how many])."""
     tally, every, (centre, r, spread, limit) = len(out) == 0, np.arange(Wt.shape[0]), ball
     s, s2, s3, todo, idx, G, hist = scratch
     words = todo[: (z - a) // 8 * 8].view(np.uint64)  # todo starts 8-aligned (`_hits`' allocation)
     for i in range(i0, i1):
         n, first, last = unsettled[i], start[i], start[i + 1]
-        near = 0.0  # E's margin at the centre
+        f, g, o = D[first], D[first + (last - first > 1)], others[i]
+        near = nf = ng = no = 0.0  # E's margin at the centre, and f's, g's and o's
         for k in range(Wt.shape[0]):
             near += np.float64(E[i, k]) * centre[k]
+            nf += np.float64(f[k]) * centre[k]
+            ng += np.float64(g[k]) * centre[k]
+            no += np.float64(o[k]) * centre[k]
         # the distance within which E's margin is beyond the limit (inf: everywhere; the chains' never)
-        reach = (near - limit) / spread[i] if spread[i] > 0 else (np.inf if spread[i] == 0 and near > limit else 0.0)
+        reach = _reach(near, limit, spread[i, 0])
         p = np.searchsorted(r[: z - a], reach) if reach > 0 else 0
+        if p < z - a:  # the first two contenders' and the others' own balls
+            right = min(_reach(nf, limit, spread[i, 1]), _reach(ng, limit, spread[i, 2]))
+            right = min(right, _reach(no, limit, spread[i, 3]))
+            if right > r[p]:
+                p = np.searchsorted(r[: z - a], right)
         if tally:
             hist[setof[n], p] += 1
         else:
@@ -411,7 +428,8 @@ def _hits(
     `bound` (`_tolerances`); per key q: probabilities P[q], the hits of its settled samples, cum[q, n] those of
     its first n, and its unsettled samples ustart[q] <= i < ustart[q + 1]: sample unsettled[i], its contenders'
     margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that of all but the first two
-    others[i] (of a lone contender: itself; of two, the second), spread[i] = |E[i] - mean E[i]| (float64); T:
+    others[i] (of a lone contender: itself; of two, the second), spread[i] the |V - mean V| (float64) of E[i], of
+    its first, its second contender's margins and of others[i] (`_wide`'s balls); T:
     the first contenders, the second ones and others, each transposed (M, unsettled). A key's few weightings, or
     those that use `uses` members or fewer on average, are scored a weighting at a time (vectorized over its
     samples), the others many at once (over them, sorted by their distance from the key's centre: `_sorted`,
@@ -539,9 +557,10 @@ class AccuracyHits:
                 for m in (margins, beyond)
             )
             D = np.ascontiguousarray(margins, dtype=np.float32).reshape(-1, M)
-            E64 = E.astype(np.float64)
-            spread = np.linalg.norm(E64 - E64.mean(1, keepdims=True), axis=1)  # |E - mean E| (`_wide`'s ball)
         T = np.ascontiguousarray(np.stack([D[first].T, D[second].T, others.T]))  # (3, M, unsettled)
+        with np.errstate(over="ignore", invalid="ignore"):
+            V = np.stack([E, *(t.T for t in T)], 1).astype(np.float64)  # (unsettled, 4, M)
+            spread = np.linalg.norm(V - V.mean(-1, keepdims=True), axis=-1)  # |V - mean V| (`_wide`'s balls)
         self.tables = (self.P, self.y, cum, ustart, unsettled, E, others, spread, T, start, D)  # `_hits`'
 
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
