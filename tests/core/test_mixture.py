@@ -248,6 +248,42 @@ def test_each_contender_s_own_bound_keeps_the_tolerance(role, monkeypatch):
     assert 0 < chains.mean() < 1 and (trusted != chains).sum() > 100
 
 
+def behind_at_the_centre(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Label 3 and three contenders per sample, each behind it by 0.2 to 0.4 in three members and ahead by 0.1
+    to 0.3 in a fourth of its own (members 1, 2, 3), and weightings across the whole simplex: each contender is
+    behind at the centre and ahead near its member's corner, so its own bound proves a ball of its own radius,
+    and the member-wise minimum (ahead in three members) proves nothing."""
+    rng = np.random.default_rng(seed)
+    M, N = 4, 400
+    label = rng.uniform(0.45, 0.55, (M, N)).astype(np.float32)
+    P = np.full((M, N, 4), 0.01, np.float32)
+    P[:, :, 3] = label
+    for c in range(3):
+        margins = rng.uniform(0.2, 0.4, (M, N))
+        margins[c + 1] = -rng.uniform(0.1, 0.3, N)
+        P[:, :, c] = label - margins.astype(np.float32)
+    return P, np.full(N, 3), rng.dirichlet(np.ones(M), 300).astype(np.float32)
+
+
+def test_each_contender_s_own_bound_is_its_own_radius(monkeypatch):
+    """Many weightings at once: the verdicts are the chains', and they would not be with each contender's spread
+    halved (its ball twice as wide as its margins allow), or 0 (its ball everywhere)."""
+    P, y, W = behind_at_the_centre()
+    many_at_once(monkeypatch)
+    hits = AccuracyHits(P, y)
+    E = hits.tables[5]
+    assert (E.astype(np.float64) @ W.astype(np.float64).mean(0) < 0).all()  # the minimum's bound: none
+    many = hits(W)
+    with monkeypatch.context() as m:
+        m.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
+        chains = AccuracyHits(P, y)(W)
+    assert np.array_equal(many, chains) and 0.2 < chains.mean() < 0.8
+    spread = hits.tables[7]
+    for wide in (spread * [1, 0.5, 0.5, 0.5], spread * [1, 0, 0, 0]):
+        hits.tables = (*hits.tables[:7], wide, *hits.tables[8:])
+        assert (hits(W) != chains).sum() > 100
+
+
 def test_weightings_whose_products_underflow_take_the_chains(monkeypatch):
     """Weights so small that the products are subnormal void the relative error bound: such weightings are
     scored by the chains (without that guard, the margins would call thousands of verdicts otherwise); an

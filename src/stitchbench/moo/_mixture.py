@@ -296,7 +296,7 @@ def _sorted(W, a, z, ts, chains, centre, r, rs, Ws, Wts, tss) -> np.ndarray:
 @numba.njit(cache=True, nogil=True, inline="always")
 def _reach(near, limit, spread) -> float:
     """The distance from the centre within which a margin near at the centre stays beyond the limit (inf:
-    everywhere; 0: nowhere, and where spread is not a number)."""
+    everywhere; 0 or less: nowhere, as where spread is not a number)."""
     return (near - limit) / spread if spread > 0 else (np.inf if spread == 0 and near > limit else 0.0)
 
 
@@ -327,10 +327,10 @@ def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, others, start, D, out, se
         reach = _reach(near, limit, spread[i, 0])
         p = np.searchsorted(r[: z - a], reach) if reach > 0 else 0
         if p < z - a:  # the first two contenders' and the others' own balls
-            right = min(_reach(nf, limit, spread[i, 1]), _reach(ng, limit, spread[i, 2]))
-            right = min(right, _reach(no, limit, spread[i, 3]))
-            if right > r[p]:
-                p = np.searchsorted(r[: z - a], right)
+            own = min(_reach(nf, limit, spread[i, 1]), _reach(ng, limit, spread[i, 2]))
+            own = min(own, _reach(no, limit, spread[i, 3]))
+            if own > r[p]:
+                p = np.searchsorted(r[: z - a], own)
         if tally:
             hist[setof[n], p] += 1
         else:
@@ -349,7 +349,7 @@ def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, others, start, D, out, se
         else:  # a hard sample, most likely: E not taken
             row[:] = 0
         if fails > B // 64:  # a hard sample
-            _dots3(Wt, aa, B, D[first], D[first + (last - first > 1)], others[i], s, s2, s3)  # f, g, o: `_narrow`'s
+            _dots3(Wt, aa, B, f, g, o, s, s2, s3)  # f, g, o: `_narrow`'s
             for b in range(B):
                 right = row[b] | ((s[b] > tb[b]) & (s2[b] > tb[b]) & (s3[b] > tb[b]))
                 row[b] = right
@@ -446,7 +446,8 @@ def _hits(
     ends = np.append(groups[1:], hi)  # each key's weightings groups[g] <= b < ends[g]
     widest = (ends - groups).max()  # the most `_wide` gathers
     # `_wide`'s: a key's weightings sorted by their distance from its centre (in Ws, Wts, tss, rs: order), its
-    # samples' verdicts in that order (local, lout), the samples whose first p weightings E proves right (hist)
+    # samples' verdicts in that order (local, lout), the samples whose first p weightings their bounds prove right
+    # (hist)
     centre, r, rs, tss = np.empty(W.shape[1]), np.empty(widest), np.empty(widest), np.empty(widest, np.float32)
     Ws, Wts = np.empty((widest, W.shape[1]), np.float32), np.empty((W.shape[1], widest), np.float32)
     local, hist = np.zeros((len(counts), widest), np.uint32), np.zeros((len(counts), widest + 1), np.int64)

@@ -108,6 +108,8 @@ def member_weights(columns: np.ndarray, switches: bool = False) -> np.ndarray:
 
     columns = np.atleast_2d(np.asarray(columns, dtype=float))
     if switches:
+        if columns.shape[1] % 2:
+            raise ValueError(f"{columns.shape[1]} member columns: with switches, as many weights as switches")
         weights = np.empty((len(columns), columns.shape[1] // 2))
         switched(columns, weights)
         columns = weights

@@ -11,16 +11,17 @@ DECIMALS = 1e12  # np.round(x, 12): x * 1e12, rint, / 1e12 (1e12 exact in float6
 @numba.njit(cache=True, nogil=True)
 def switched(columns: np.ndarray, out: np.ndarray) -> None:
     """out (B, M): the weights columns[:, :M] times their switches columns[:, M:] > 0; a row whose weights
-    are then all 0 but that has a switch on: its switches (1 per member on)."""
+    are then all 0 but that has a switch on: its switches (1 per member on, else 0)."""
     B, M = out.shape
     for b in range(B):
-        empty = True
+        empty, on = True, False
         for k in range(M):
             out[b, k] = columns[b, k] * (1.0 if columns[b, M + k] > 0 else 0.0)
             empty &= out[b, k] == 0
-        if empty:
+            on |= columns[b, M + k] > 0
+        if empty and on:
             for k in range(M):
-                out[b, k] = 1.0 if columns[b, M + k] > 0 else out[b, k]
+                out[b, k] = 1.0 if columns[b, M + k] > 0 else 0.0
 
 
 @numba.njit(cache=True, nogil=True)
