@@ -234,8 +234,9 @@ def test_each_contender_s_own_bound_keeps_the_tolerance(role, monkeypatch):
     P, y, W = one_near_tie(role)
     hits = AccuracyHits(P, y)
     _, _, _, _, _, E, _, _, T, start, D = hits.tables
-    near = D[start[:-1] + {"first": 0, "second": 1, "others": 2}[role]]
-    assert np.abs(near).max() < 1e-6 and np.array_equal(T[{"first": 0, "second": 1, "others": 2}[role]], near.T)
+    row = ["first", "second", "others"].index(role)  # its row of T, and of D past the sample's first
+    near = D[start[:-1] + row]
+    assert np.abs(near).max() < 1e-6 and np.array_equal(T[row], near.T)
     assert (E.astype(np.float64) @ W.mean(0).astype(np.float64) < 1e-6).all()  # the minimum's bound: none
     with monkeypatch.context() as m:
         many_at_once(m)
