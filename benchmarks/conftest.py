@@ -5,6 +5,18 @@ from stitchbench.data import get_scenario
 from stitchbench.solvers import sample_uniform
 from stitchbench.zoo import build_zoo
 
+QUICK = "--benchmark-max-time=0.05 --benchmark-min-rounds=1 --benchmark-warmup=off"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every benchmark reports what it timed, so under --benchmark-disable (nothing timed) each one that takes
+    the benchmark fixture is skipped, saying how to run them all quickly instead."""
+    if config.getoption("benchmark_disable"):
+        skip = pytest.mark.skip(reason=f"--benchmark-disable times nothing to report; for a quick run: {QUICK}")
+        for item in items:
+            if "benchmark" in item.fixturenames:
+                item.add_marker(skip)
+
 
 @pytest.fixture
 def throughput(benchmark):
