@@ -229,24 +229,29 @@ def one_near_tie(role: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.n
 @pytest.mark.parametrize("role", ["first", "second", "others"])
 def test_each_contender_s_own_bound_keeps_the_tolerance(role, monkeypatch):
     """Many weightings at once, where the member-wise minimum's bound proves nothing and each contender's own
-    proves the two far behind: the near tie, whichever role it takes, is decided as the chains decide it
-    (without the tolerance, not: the data tells the two apart)."""
+    proves the two far behind, and a few at a time, where the samples left open are decided by all their
+    contenders' margins: the near tie, whichever role it takes, is decided as the chains decide it (without
+    the tolerance, not: the data tells the two apart)."""
     P, y, W = one_near_tie(role)
     hits = AccuracyHits(P, y)
-    _, _, _, _, _, E, _, _, T, start, D = hits.tables
+    _, _, _, _, _, E, _, _, T, start, D, _ = hits.tables
     row = ["first", "second", "others"].index(role)  # its row of T, and of D past the sample's first
     near = D[start[:-1] + row]
     assert np.abs(near).max() < 1e-6 and np.array_equal(T[row], near.T)
     assert (E.astype(np.float64) @ W.mean(0).astype(np.float64) < 1e-6).all()  # the minimum's bound: none
+    few = few_at_a_time(P, y, W)
+    with monkeypatch.context() as m:
+        m.setattr(_mixture, "SAFETY", 0.0)  # margins trusted as computed
+        few_trusted = few_at_a_time(P, y, W)
+        many_at_once(m)
+        trusted = AccuracyHits(P, y)(W)
     with monkeypatch.context() as m:
         many_at_once(m)
         many = AccuracyHits(P, y)(W)
-        m.setattr(_mixture, "SAFETY", 0.0)  # margins trusted as computed
-        trusted = AccuracyHits(P, y)(W)
     monkeypatch.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
     chains = AccuracyHits(P, y)(W)
-    assert np.array_equal(many, chains)
-    assert 0 < chains.mean() < 1 and (trusted != chains).sum() > 100
+    assert np.array_equal(many, chains) and np.array_equal(few, chains)
+    assert 0 < chains.mean() < 1 and (trusted != chains).sum() > 100 and (few_trusted != chains).sum() > 100
 
 
 def behind_at_the_centre(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ tolerance, or the same bounds of the first two contenders' margins and of the ot
 weightings a sample leaves open are gathered, and each contender's margin taken of all of them at once. A key's
 few weightings, and weightings that use few members (four, or a third left out: switches), are taken a
 weighting at a time, vectorized over its samples and over the members each uses, by its first two contenders'
-margins and the others' minimum.
+margins and the others' minimum, and the samples these leave open by every contender's margin, eight at a time.
 Imported on first use: numba's import is not paid by loading a table.
 """
 
@@ -71,6 +71,25 @@ def _open_hit(W, b, tol, D, first, last, P, label, n) -> int:
         if not m > tol:
             near = True
     return _chain_hit(W, b, P, label, n) if near else 1
+
+
+@numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
+def _least(members, weights, used, T, R, i) -> np.float32:
+    """The least margin of sample i's contenders over the `used` members (members[u], weights[u]): its first two
+    (T[0], T[1]) and the others eight at a time (R[i]: members x chunks of 8, padded with inf), each a chain
+    over those members in order (`_narrow` decides by it what `_verdicts` leaves open)."""
+    f = g = np.float32(0)
+    for u in range(used):
+        f, g = T[0, members[u], i] * weights[u] + f, T[1, members[u], i] * weights[u] + g
+    least = min(f, g)
+    for c in range(R.shape[2]):
+        m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = np.float32(0)
+        for u in range(used):
+            w, r = weights[u], R[i, members[u], c]
+            m0, m1, m2, m3 = r[0] * w + m0, r[1] * w + m1, r[2] * w + m2, r[3] * w + m3
+            m4, m5, m6, m7 = r[4] * w + m4, r[5] * w + m5, r[6] * w + m6, r[7] * w + m7
+        least = min(least, min(min(min(m0, m1), min(m2, m3)), min(min(m4, m5), min(m6, m7))))
+    return least
 
 
 @numba.njit(cache=True, nogil=True)
@@ -125,18 +144,18 @@ def _compacted(flags, words, n, base, out) -> int:
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, fgo, v, left) -> None:
+def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, R, out, cuts, setof, counts, fgo, v, left) -> None:
     """The unsettled samples i0 <= i < i1 of weightings a <= b < z (tolerances ts[b - a]), a weighting at a
     time, vectorized over the samples, over the members it uses (a weight of 0 adds nothing to a margin, nor
     to its rounding), the margins compared as the last pass takes them (`_verdicts`): the first two
-    contenders' margins (f, g) and the others' minimum (o) (T: `_hits`') decide most verdicts (every one E,
-    the minimum of all, decides, but for rounding near the tolerance), `_open_hit` the rest (fgo: scratch of
-    3 x (i1 - i0) floats, v of 2 x that bytes in whole words, left of that). Written to out, or where out is
-    empty counted per set (cuts: each set's first unsettled sample, counted from i0; setof, counts:
+    contenders' margins (f, g) and the others' minimum (o) (T, R: `_hits`') decide most verdicts (every one
+    E, the minimum of all, decides, but for rounding near the tolerance), `_settled` the rest (fgo: scratch
+    of 3 x (i1 - i0) floats, v of 2 x that bytes in whole words, left of that). Written to out, or where out
+    is empty counted per set (cuts: each set's first unsettled sample, counted from i0; setof, counts:
     `_hits`')."""
     U, tally = i1 - i0, len(out) == 0
     members, weights = np.zeros(W.shape[1] + 4, np.int64), np.zeros(W.shape[1] + 4, np.float32)
-    hit, open_ = v[0], v[1]
+    hit, open_, least = v[0], v[1], fgo[0]
     hits, opens = hit.view(np.uint64), open_.view(np.uint64)  # v's rows are whole words
     for b in range(a, z):
         used = 0
@@ -154,14 +173,24 @@ def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, start, D, out, cuts, setof,
         else:
             for i in range(U):
                 out[unsettled[i0 + i], b] = hit[i]
-        for j in range(count):
-            i = left[j]
-            n = unsettled[i]
-            right = _open_hit(W, b, t, D, start[i], start[i + 1], P, y[n], n)
-            if tally:
-                counts[setof[n], b] += right
-            else:
-                out[n, b] = right
+        if count:  # (in f's scratch: free after the pass)
+            _settled(W, b, t, members, weights, used, T, R, left[:count], least, P, y, unsettled, out, setof, counts)
+
+
+@numba.njit(fastmath={"contract"}, cache=True, nogil=True)
+def _settled(W, b, t, members, weights, used, T, R, left, least, P, y, unsettled, out, setof, counts) -> None:
+    """The verdicts of weighting b (tolerance t) on the samples `_verdicts` left open, unsettled[left[j]]: each
+    one's least margin (`_least`), all taken first (in least), decides it where it is beyond the tolerance, the
+    chains elsewhere; written to out, or where out is empty counted (`_narrow`'s)."""
+    for j in range(len(left)):
+        least[j] = _least(members, weights, used, T, R, left[j])
+    for j in range(len(left)):
+        n = unsettled[left[j]]
+        right = 0 if least[j] < -t else (1 if least[j] > t else _chain_hit(W, b, P, y[n], n))
+        if len(out) == 0:
+            counts[setof[n], b] += right
+        else:
+            out[n, b] = right
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
@@ -420,6 +449,7 @@ def _hits(
     T,
     start,
     D,
+    R,
     out,
     sets,
     counts,
@@ -430,7 +460,8 @@ def _hits(
     margins D[start[i]:start[i + 1]], their member-wise minimum E[i], and that of all but the first two
     others[i] (of a lone contender: itself; of two, the second), spread[i] the |V - mean V| (float64) of E[i], of
     its first, its second contender's margins and of others[i] (`_wide`'s balls); T:
-    the first contenders, the second ones and others, each transposed (M, unsettled). A key's few weightings, or
+    the first contenders, the second ones and others, each transposed (M, unsettled); R[i] the margins of all
+    but the first two, members x chunks of 8 contenders (padded with inf). A key's few weightings, or
     those that use `uses` members or fewer on average, are scored a weighting at a time (vectorized over its
     samples), the others many at once (over them, sorted by their distance from the key's centre: `_sorted`,
     `_wide`). Where out is empty, the hits are counted instead, per set of samples: counts[s, b] those of the
@@ -472,7 +503,7 @@ def _hits(
                 out[n, a:z] = cum[q, n + 1] - cum[q, n]
         if z - a < NARROW or np.count_nonzero(W[a:z]) <= uses * (z - a):
             cuts = np.concatenate((np.zeros(1, np.int64), np.searchsorted(unsettled[i0:i1], sets)))
-            _narrow(W, a, z, ts, P[q], y, unsettled, i0, i1, T, start, D, out, cuts, setof, counts, fgo, v, left)
+            _narrow(W, a, z, ts, P[q], y, unsettled, i0, i1, T, R, out, cuts, setof, counts, fgo, v, left)
         else:
             B, order = z - a, _sorted(W, a, z, ts, chains[a - lo : z - lo], centre, r, rs, Ws, Wts, tss)
             _wide(
@@ -562,7 +593,12 @@ class AccuracyHits:
         with np.errstate(over="ignore", invalid="ignore"):
             V = np.stack([E, *(t.T for t in T)], 1).astype(np.float64)  # (unsettled, 4, M)
             spread = np.linalg.norm(V - V.mean(-1, keepdims=True), axis=-1)  # |V - mean V| (`_wide`'s balls)
-        self.tables = (self.P, self.y, cum, ustart, unsettled, E, others, spread, T, start, D)  # `_hits`'
+        owner = np.repeat(np.arange(len(first)), count)  # each contender's sample, and its place there
+        place = np.arange(len(margins)) - start[owner]
+        chunks = max(1, -(-(count.max(initial=0) - 2) // 8))  # the contenders after the first two (`_least`)
+        rest, later = np.full((len(first), M, chunks, 8), np.inf, np.float32), place >= 2
+        rest.reshape(len(first), M, chunks * 8)[owner[later], :, place[later] - 2] = D[later]
+        self.tables = (self.P, self.y, cum, ustart, unsettled, E, others, spread, T, start, D, rest)  # `_hits`'
 
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
         """W (B, M) float32 >= 0 (every pruning step needs it), row b scored by ensemble keys[b] (None: all by
