@@ -237,7 +237,7 @@ def test_each_contender_s_own_bound_keeps_the_tolerance(role, monkeypatch):
     _, _, _, _, _, E, _, _, T, start, D, _ = hits.tables
     row = ["first", "second", "others"].index(role)  # its row of T, and of D past the sample's first
     near = D[start[:-1] + row]
-    assert np.abs(near).max() < 1e-6 and np.array_equal(T[row], near.T)
+    assert np.abs(near).max() < 1e-6 and np.array_equal(T[row, :, : len(near)], near.T)
     assert (E.astype(np.float64) @ W.mean(0).astype(np.float64) < 1e-6).all()  # the minimum's bound: none
     few = few_at_a_time(P, y, W)
     with monkeypatch.context() as m:
@@ -338,14 +338,32 @@ def test_every_scorer_takes_an_all_zero_row_as_uniform_and_only_that():
             check_weights(bad)
 
 
-def test_a_key_s_hits_are_counted_eight_at_a_time_however_many_and_wherever_they_start():
-    """`_ones` (a set's hits on the few-weightings path) sums 0/1 bytes a word at a time: any span, any start,
-    and all ones over more than 255 words (a byte of the running sum would overflow without its flush)."""
-    v = (np.random.default_rng(3).random(5000) < 0.7).astype(np.uint8)
-    for lo, hi in [(0, 0), (0, 7), (3, 11), (1, 2041), (5, 4099), (0, 5000), (4096, 5000)]:
-        assert _mixture._ones(v, v.view(np.uint64), lo, hi) == v[lo:hi].sum(), (lo, hi)
-    ones = np.ones(8 * 255 * 2 + 16, np.uint8)
-    assert _mixture._ones(ones, ones.view(np.uint64), 0, len(ones) - 3) == len(ones) - 3
+def test_a_set_s_hits_are_counted_a_step_at_a_time_wherever_it_starts_and_ends(monkeypatch):
+    """On the few-weightings path (32 samples a step, each from a whole cache line, the lanes outside a set
+    masked): sets of 0, 1 and 2 samples, shorter than a step, across steps, from any sample, counted as the
+    chains' hits summed; and every sample's hit written where they are not counted."""
+    P, y, W = near_ties()
+    ends = [0, 1, 3, 3, 17, 33, 34, 64, 95, 96, 160, 161, len(y) - 1]
+    few, hits = AccuracyHits(P, y).counts(W[:10], ends), few_at_a_time(P, y, W[:10])
+    monkeypatch.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
+    chains = AccuracyHits(P, y)(W[:10])
+    assert np.array_equal(hits, chains) and np.array_equal(few, per_set(chains, ends))
+    assert 0 < few[-1].min() < few[-1].max() and (few[0] == 0).all() and few[1].max() == 1
+
+
+def test_a_key_s_steps_write_none_of_the_samples_before_it(monkeypatch):
+    """A step starts on a whole cache line, so the first of the second key's reads the first key's last
+    unsettled samples: where the second key settled them (its label ahead by far), their hits stay its own,
+    the chains', on the few-weightings path."""
+    P, y, W = near_ties()
+    ahead = P.copy()
+    ahead[:, 203:, 1] += 0.3  # the second key: its last 200 samples settled, right at every weighting
+    kernel = AccuracyHits(np.stack([P, ahead]), y)
+    assert kernel.tables[3][1] % _mixture.ALIGN  # the second key's unsettled samples start inside a line
+    keyed = kernel(W[:10], np.ones(10, int))
+    monkeypatch.setattr(_mixture, "RANGE", (np.inf, np.inf))  # every weighting takes the chains
+    chains = AccuracyHits(ahead, y)(W[:10])
+    assert np.array_equal(keyed, chains) and (chains[203:] == 1).all() and 0 < chains[:203].mean() < 1
 
 
 @pytest.mark.parametrize("at_once", [False, True])

@@ -18,8 +18,9 @@ r from their centre c on the simplex, need none where E . c - r |E - mean E| bou
 tolerance, or the same bounds of the first two contenders' margins and of the others' minimum all do); the
 weightings a sample leaves open are gathered, and each contender's margin taken of all of them at once. A key's
 few weightings, and weightings that use few members (four, or a third left out: switches), are taken a
-weighting at a time, vectorized over its samples and over the members each uses, by its first two contenders'
-margins and the others' minimum, and the samples these leave open by every contender's margin, eight at a time.
+weighting at a time, 32 samples a step over the members each uses (`_lanes`: vector code written out, their
+margins' rows from whole cache lines), by its first two contenders' margins and the others' minimum, and the
+samples these leave open by every contender's margin, eight at a time.
 Imported on first use: numba's import is not paid by loading a table.
 """
 
@@ -31,13 +32,17 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from ._lanes import LANES, lowest, margins, popcount
+
+ALIGN = 16  # floats in a cache line
+
 U = 2.0**-24  # float32's unit roundoff
 SAFETY = 4.0  # the tolerance over the error bound
 RANGE = (2.0**-60, 2.0**100)  # sum(w) * scale, or scale, outside it (no under- or overflow bound): the chains
 SPLIT = 256  # weightings per thread at least
 NARROW = 32  # a key's weightings below it are scored a weighting at a time (`_narrow`)
 SPARSE, FEW = 2 / 3, 4  # and so are a key's weightings that use at most this share of the members (switches),
-# or FEW (their margins then one pass, `_verdicts`'), on average
+# or FEW, on average
 NO_SETS = np.zeros(0, np.int64)  # hits not counted
 GATHER = 16  # open verdicts of a sample from which they are gathered and vectorized
 SLACK = 1e-9  # per unit of scale: float64's rounding in the distances' bound (`_radii`, `_wide`), far below it
@@ -77,7 +82,7 @@ def _open_hit(W, b, tol, D, first, last, P, label, n) -> int:
 def _least(members, weights, used, T, R, i) -> np.float32:
     """The least margin of sample i's contenders over the `used` members (members[u], weights[u]): its first two
     (T[0], T[1]) and the others eight at a time (R[i]: members x chunks of 8, padded with inf), each a chain
-    over those members in order (`_narrow` decides by it what `_verdicts` leaves open)."""
+    over those members in order (`_narrow` decides by it what `_lanes.margins` leaves open)."""
     f = g = np.float32(0)
     for u in range(used):
         f, g = T[0, members[u], i] * weights[u] + f, T[1, members[u], i] * weights[u] + g
@@ -106,27 +111,6 @@ def _tolerances(W, lo, hi, bound, scale, low, high, tol, chains) -> None:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _ones(v, words, lo, hi) -> int:
-    """The 1s among the 0/1 bytes v[lo:hi] (v contiguous, from an 8-aligned address; words: v viewed as
-    uint64, made once by the caller), eight at a time from the first multiple of 8: words added (each byte
-    under 256, for 255 words at most), then their bytes summed in pairs and the pairs by one multiply."""
-    pairs, spread = np.uint64(0x00FF00FF00FF00FF), np.uint64(0x0001000100010001)
-    head = min(hi, (lo + 7) // 8 * 8)
-    full = head + (hi - head) // 8 * 8
-    n = 0
-    for i in range(lo, head):
-        n += v[i]
-    for w0 in range(head // 8, full // 8, 255):
-        acc = np.uint64(0)
-        for w in range(w0, min(w0 + 255, full // 8)):
-            acc += words[w]
-        n += np.int64(((acc & pairs) + ((acc >> np.uint64(8)) & pairs)) * spread >> np.uint64(48))
-    for i in range(full, hi):
-        n += v[i]
-    return n
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def _compacted(flags, words, n, base, out) -> int:
     """The indices base + i of the 1s among the 0/1 bytes flags[:n], written to out in order, and their count:
     a word of 8 at a time, the words with none skipped (few are 1; words: flags viewed as uint64 from an
@@ -144,42 +128,48 @@ def _compacted(flags, words, n, base, out) -> int:
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, R, out, cuts, setof, counts, fgo, v, left) -> None:
+def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, R, out, cuts, setof, counts, least, left) -> None:
     """The unsettled samples i0 <= i < i1 of weightings a <= b < z (tolerances ts[b - a]), a weighting at a
-    time, vectorized over the samples, over the members it uses (a weight of 0 adds nothing to a margin, nor
-    to its rounding), the margins compared as the last pass takes them (`_verdicts`): the first two
-    contenders' margins (f, g) and the others' minimum (o) (T, R: `_hits`') decide most verdicts (every one
-    E, the minimum of all, decides, but for rounding near the tolerance), `_settled` the rest (fgo: scratch
-    of 3 x (i1 - i0) floats, v of 2 x that bytes in whole words, left of that). Written to out, or where out
-    is empty counted per set (cuts: each set's first unsettled sample, counted from i0; setof, counts:
-    `_hits`')."""
-    U, tally = i1 - i0, len(out) == 0
-    members, weights = np.zeros(W.shape[1] + 4, np.int64), np.zeros(W.shape[1] + 4, np.float32)
-    hit, open_, least = v[0], v[1], fgo[0]
-    hits, opens = hit.view(np.uint64), open_.view(np.uint64)  # v's rows are whole words
+    time, 32 samples a step (`_lanes.margins`), over the members it uses (a weight of 0 adds nothing to a
+    margin, nor to its rounding): the first two contenders' margins (f, g) and the others' minimum (o) (T, R:
+    `_hits`') decide most verdicts (every one E, the minimum of all, decides, but for rounding near the
+    tolerance), `_settled` the rest (least, left: scratch of i1 - i0). Written to out, or where out is empty
+    counted per set, a step's hits by one bit count (cuts: each set's first unsettled sample, counted from i0,
+    and the last one's end; setof, counts: `_hits`')."""
+    tally, M, width = len(out) == 0, W.shape[1], T.shape[2]
+    flat = T.reshape(T.size)
+    members, rows, weights = np.zeros(M, np.int64), np.zeros(M, np.int64), np.zeros(M, np.float32)
+    spans = cuts if tally else np.array([0, i1 - i0])  # the samples scored: every set's, or all
     for b in range(a, z):
         used = 0
-        for k in range(W.shape[1]):  # the members it uses (weight not 0), their weights
-            members[used], weights[used] = k, W[b, k]
+        for k in range(M):  # the members it uses (weight not 0), their rows of T and weights
+            members[used], rows[used], weights[used] = k, k * width, W[b, k]
             used += W[b, k] != 0
-        for k in range(used, used + 4):  # padded to a whole pass
-            members[k], weights[k] = members[0] if used else 0, 0
-        t = ts[b - a]
-        _verdicts(T, members, used, weights, i0, U, t, fgo, hit, open_)
-        count = _compacted(open_, opens, U, i0, left)  # the samples left open
-        if tally:
-            for c in range(len(cuts) - 1):
-                counts[c, b] += _ones(hit, hits, cuts[c], cuts[c + 1])
-        else:
-            for i in range(U):
-                out[unsettled[i0 + i], b] = hit[i]
-        if count:  # (in f's scratch: free after the pass)
+        t, count = ts[b - a], 0
+        for c in range(len(spans) - 1):
+            first, end, hits = i0 + spans[c], i0 + spans[c + 1], 0
+            for s in range(first - first % ALIGN, end, LANES):  # steps from whole cache lines
+                right, open_ = margins(flat, rows, weights, used, M * width, s, t)
+                lo, hi = max(first - s, 0), min(end - s, LANES)  # the span's lanes
+                keep = (1 << hi) - (1 << lo)
+                right, open_ = right & keep, open_ & keep
+                hits += popcount(right)
+                if not tally:
+                    for j in range(lo, hi):
+                        out[unsettled[s + j], b] = (right >> j) & 1
+                while open_:  # the samples left open
+                    left[count] = s + lowest(open_)
+                    count += 1
+                    open_ &= open_ - 1
+            if tally:
+                counts[c, b] += hits
+        if count:
             _settled(W, b, t, members, weights, used, T, R, left[:count], least, P, y, unsettled, out, setof, counts)
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
 def _settled(W, b, t, members, weights, used, T, R, left, least, P, y, unsettled, out, setof, counts) -> None:
-    """The verdicts of weighting b (tolerance t) on the samples `_verdicts` left open, unsettled[left[j]]: each
+    """The verdicts of weighting b (tolerance t) on the samples `_lanes.margins` left open, unsettled[left[j]]: each
     one's least margin (`_least`), all taken first (in least), decides it where it is beyond the tolerance, the
     chains elsewhere; written to out, or where out is empty counted (`_narrow`'s)."""
     for j in range(len(left)):
@@ -191,33 +181,6 @@ def _settled(W, b, t, members, weights, used, T, R, left, least, P, y, unsettled
             counts[setof[n], b] += right
         else:
             out[n, b] = right
-
-
-@numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
-def _verdicts(T, members, used, weights, a, U, t, fgo, hit, open_) -> None:
-    """A weighting's verdicts on the unsettled samples a + i (i < U, written to hit[i] and open_[i]) from its
-    margins f, g, o (`_narrow`'s), over the `used` members it uses (members[k], weight weights[k]), four per
-    pass, the last pass comparing them as it takes them (members and weights padded to whole passes with
-    weight 0: adding 0, a zero's sign aside)."""
-    head = used - (used - 1) % 4 - 1 if used else 0  # the members before the last pass (whole passes)
-    f, g, o = fgo[0], fgo[1], fgo[2]
-    if head:
-        _dots(T[0], members[:head], a, U, weights, f)
-        _dots(T[1], members[:head], a, U, weights, g)
-        _dots(T[2], members[:head], a, U, weights, o)
-    k0, k1, k2, k3 = members[head], members[head + 1], members[head + 2], members[head + 3]
-    w0, w1, w2, w3 = weights[head], weights[head + 1], weights[head + 2], weights[head + 3]
-    F0, F1, F2, F3 = T[0, k0, a : a + U], T[0, k1, a : a + U], T[0, k2, a : a + U], T[0, k3, a : a + U]
-    S0, S1, S2, S3 = T[1, k0, a : a + U], T[1, k1, a : a + U], T[1, k2, a : a + U], T[1, k3, a : a + U]
-    O0, O1, O2, O3 = T[2, k0, a : a + U], T[2, k1, a : a + U], T[2, k2, a : a + U], T[2, k3, a : a + U]
-    for i in range(U):
-        fi, gi, oi = (f[i], g[i], o[i]) if head else (np.float32(0), np.float32(0), np.float32(0))
-        fi = F3[i] * w3 + (F2[i] * w2 + (F1[i] * w1 + (F0[i] * w0 + fi)))
-        gi = S3[i] * w3 + (S2[i] * w2 + (S1[i] * w1 + (S0[i] * w0 + gi)))
-        oi = O3[i] * w3 + (O2[i] * w2 + (O1[i] * w1 + (O0[i] * w0 + oi)))
-        right = (fi > t) & (gi > t) & (oi > t)
-        hit[i] = right
-        open_[i] = 1 - (right | (fi < -t) | (gi < -t))
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
@@ -485,12 +448,11 @@ def _hits(
     s, s2, s3 = np.empty(widest, np.float32), np.empty(widest, np.float32), np.empty(widest, np.float32)
     todo, idx = np.empty(2 * widest, np.uint8), np.empty(widest, np.int64)  # todo: `_wide`'s row too
     scratch = (s, s2, s3, todo, idx, np.empty((W.shape[1], widest), np.float32), hist)  # `_wide`'s
-    most = (max(1, (ustart[1:] - ustart[:-1]).max()) + 7) // 8 * 8  # the most samples a key leaves unsettled,
-    # rounded up to whole words (v's rows start 8-aligned: `_ones` and `_narrow` read them a word at a time)
+    most = max(1, (ustart[1:] - ustart[:-1]).max())  # the most samples a key leaves unsettled
     lout = np.empty((0 if tally else most, widest), np.uint8)
     # a real margin beyond two tolerances (per unit of weight) is computed beyond one, whatever the path takes it
     ball = (centre, rs, spread, 2 * bound * 1.01 + SLACK * scale)
-    fgo, v, left = np.empty((3, most), np.float32), np.empty((2, most), np.uint8), np.empty(most, np.int64)
+    least, left = np.empty(most, np.float32), np.empty(most, np.int64)  # `_narrow`'s
     for g in range(len(groups)):
         a, z = groups[g], ends[g]
         q = keys[a]
@@ -503,7 +465,7 @@ def _hits(
                 out[n, a:z] = cum[q, n + 1] - cum[q, n]
         if z - a < NARROW or np.count_nonzero(W[a:z]) <= uses * (z - a):
             cuts = np.concatenate((np.zeros(1, np.int64), np.searchsorted(unsettled[i0:i1], sets)))
-            _narrow(W, a, z, ts, P[q], y, unsettled, i0, i1, T, R, out, cuts, setof, counts, fgo, v, left)
+            _narrow(W, a, z, ts, P[q], y, unsettled, i0, i1, T, R, out, cuts, setof, counts, least, left)
         else:
             B, order = z - a, _sorted(W, a, z, ts, chains[a - lo : z - lo], centre, r, rs, Ws, Wts, tss)
             _wide(
@@ -527,6 +489,17 @@ def _hits(
                         counts[setof[n], b] += hit
                     else:
                         out[n, b] = hit
+
+
+def _lined(A: np.ndarray, width: int) -> np.ndarray:
+    """A (..., n) float32 in an array whose rows start on whole cache lines (64 bytes: ALIGN floats), width or
+    more floats wide, zero past n."""
+    rows, width = int(np.prod(A.shape[:-1])), -(-width // ALIGN) * ALIGN
+    buffer = np.zeros(rows * width + ALIGN, np.float32)
+    skip = (-buffer.ctypes.data % 64) // 4
+    out = buffer[skip : skip + rows * width].reshape(*A.shape[:-1], width)
+    out[..., : A.shape[-1]] = A
+    return out
 
 
 def threads() -> int:
@@ -598,6 +571,7 @@ class AccuracyHits:
         chunks = max(1, -(-(count.max(initial=0) - 2) // 8))  # the contenders after the first two (`_least`)
         rest, later = np.full((len(first), M, chunks, 8), np.inf, np.float32), place >= 2
         rest.reshape(len(first), M, chunks * 8)[owner[later], :, place[later] - 2] = D[later]
+        T = _lined(T, T.shape[2] + LANES - 1)  # a step from the last sample reads no further
         self.tables = (self.P, self.y, cum, ustart, unsettled, E, others, spread, T, start, D, rest)  # `_hits`'
 
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
