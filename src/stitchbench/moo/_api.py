@@ -185,10 +185,14 @@ class Problem(ABC):
         if isinstance(X, np.ndarray) and X.dtype.kind in "iuf" and X.ndim == 2 and X.shape[1] == len(self.variables):
             matrix = X.astype(float)
             lo, hi, whole = self.numeric_bounds()
-            ok = np.isfinite(matrix) & (matrix >= lo) & (matrix <= hi)
-            if whole.any():  # rounded only where some variable is whole
-                ok &= ~whole | (matrix == np.round(matrix))
-            if ok.all():  # the fast path of numeric batches; otherwise the row-wise checks name the bad value
+            if matrix.size and np.isfinite(lo[0] + hi[0]) and (lo == lo[0]).all() and (hi == hi[0]).all():
+                ok = matrix.min() >= lo[0] and matrix.max() <= hi[0]  # one pair of bounds (a NaN is in neither)
+            else:
+                ok = (np.isfinite(matrix) & (matrix >= lo) & (matrix <= hi)).all()
+            if ok and whole.any():  # rounded only where some variable is whole
+                columns = matrix if whole.all() else matrix[:, whole]
+                ok = (columns == np.round(columns)).all()
+            if ok:  # the fast path of numeric batches; otherwise the row-wise checks name the bad value
                 return matrix
         rows = [X] if isinstance(X, Mapping) else list(X)
         out = np.empty((len(rows), len(self.variables)))

@@ -38,14 +38,15 @@ def shares(W: np.ndarray, total: np.ndarray, out: np.ndarray) -> None:
 
 @numba.njit(cache=True, nogil=True)
 def scanned(W: np.ndarray, empty: np.ndarray) -> bool:
-    """Whether every weight is finite and >= 0; empty[b]: whether row b is all 0 (where they are)."""
+    """Whether every weight is finite and >= 0; empty[b]: whether row b is all 0 (where they are). Every weight
+    looked at, without a branch (vectorized)."""
     B, M = W.shape
+    ok = True
     for b in range(B):
         zero = True
         for k in range(M):
             w = W[b, k]
-            if not (np.isfinite(w) and w >= 0):
-                return False
+            ok &= (w >= 0) & (w < np.inf)  # a NaN is neither
             zero &= w == 0
         empty[b] = zero
-    return True
+    return ok
