@@ -1,6 +1,7 @@
-"""Vector code numba's loop vectorizer does not emit, written as LLVM IR through numba intrinsics: a weighting's
-margins over 32 samples at once, their sums kept in registers across the members it uses (`margins`), and the
-bit counts its verdicts' masks need. Imported by `_mixture`, on first use."""
+"""Vector code numba's loop vectorizer does not emit, written as LLVM IR through numba intrinsics, the sums kept
+in registers across the members: a weighting's margins over 32 samples at once (`margins`), a sample's over 32
+weightings (`sums`, `sums3`), and the bit counts the verdicts' masks need. Imported by `_mixture`, on first
+use; its kernels' numba cache does not see edits here (docs/development.md)."""
 
 from llvmlite import ir
 from numba import types
@@ -85,3 +86,61 @@ def lowest(typingctx, x):
         return builder.call(_declared(builder, "llvm.cttz.i64", I64, I64, BIT), [args[0], ir.Constant(BIT, 0)])
 
     return types.int64(types.int64), codegen
+
+
+def _sums(context, builder, sig, args, vectors: int) -> None:
+    """out[v][j .. j + 31] = the chain over the rows k of Wt (M, width) of Wt[k, j + lane] * e_v[k], for the
+    `vectors` vectors e_v (args: Wt, e_0 .., j, out_0 ..)."""
+    Wt = context.make_array(sig.args[0])(context, builder, args[0])
+    rows, width = cgutils.unpack_tuple(builder, Wt.shape, 2)
+    es = [
+        context.make_array(ty)(context, builder, a).data
+        for ty, a in zip(sig.args[1 : 1 + vectors], args[1 : 1 + vectors], strict=True)
+    ]
+    j = args[1 + vectors]
+    outs = [
+        context.make_array(ty)(context, builder, a).data
+        for ty, a in zip(sig.args[2 + vectors :], args[2 + vectors :], strict=True)
+    ]
+    fma = _declared(builder, f"llvm.fma.v{LANES}f32", VECTOR, VECTOR, VECTOR, VECTOR)
+    base, entry = builder.gep(Wt.data, [j]), builder.basic_block
+    head, body, done = (builder.append_basic_block(f"sums.{n}") for n in ("head", "body", "done"))
+    builder.branch(head)
+    builder.position_at_end(head)
+    k, sums = builder.phi(I64), [builder.phi(VECTOR) for _ in range(vectors)]
+    k.add_incoming(ir.Constant(I64, 0), entry)
+    for m in sums:
+        m.add_incoming(ir.Constant(VECTOR, [0.0] * LANES), entry)
+    builder.cbranch(builder.icmp_signed("<", k, rows), body, done)
+    builder.position_at_end(body)
+    x = builder.load(builder.bitcast(builder.gep(base, [builder.mul(k, width)]), VECTOR.as_pointer()), align=4)
+    for e, m in zip(es, sums, strict=True):
+        m.add_incoming(builder.call(fma, [x, _splat(builder, builder.load(builder.gep(e, [k]))), m]), body)
+    k.add_incoming(builder.add(k, ir.Constant(I64, 1)), body)
+    builder.branch(head)
+    builder.position_at_end(done)
+    for out, m in zip(outs, sums, strict=True):
+        builder.store(m, builder.bitcast(builder.gep(out, [j]), VECTOR.as_pointer()), align=4)
+
+
+@intrinsic
+def sums(typingctx, Wt, e, j, s):
+    """s[j .. j + 31] = each column's chain over the rows k of Wt (M, width, C-contiguous) of Wt[k, j + lane] *
+    e[k] (one fused multiply-add per row, in order, from 0: `_mixture._dots`' bits), in registers."""
+
+    def codegen(context, builder, sig, args):
+        _sums(context, builder, sig, args, 1)
+        return context.get_dummy_value()
+
+    return types.none(Wt, e, j, s), codegen
+
+
+@intrinsic
+def sums3(typingctx, Wt, e, f, g, j, s, t, u):
+    """`sums` of three vectors at once, each row of Wt loaded once: s of e, t of f, u of g."""
+
+    def codegen(context, builder, sig, args):
+        _sums(context, builder, sig, args, 3)
+        return context.get_dummy_value()
+
+    return types.none(Wt, e, f, g, j, s, t, u), codegen

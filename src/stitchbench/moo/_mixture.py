@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from ._lanes import LANES, lowest, margins, popcount
+from ._lanes import LANES, lowest, margins, popcount, sums, sums3
 
 ALIGN = 16  # floats in a cache line
 
@@ -212,42 +212,6 @@ def _dots(Wt, rows, a, B, e, s) -> None:
             s[b] = wk[b] * ek + s[b]
 
 
-@numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
-def _dots3(Wt, a, B, e, f, g, s, t, u) -> None:
-    """`_dots` of three vectors at once, each weight loaded once: s of e, t of f, u of g."""
-    M = Wt.shape[0]
-    k = 4 if M >= 4 else 0
-    if k:
-        e0, e1, e2, e3 = e[0], e[1], e[2], e[3]
-        f0, f1, f2, f3 = f[0], f[1], f[2], f[3]
-        g0, g1, g2, g3 = g[0], g[1], g[2], g[3]
-        w0, w1, w2, w3 = Wt[0, a : a + B], Wt[1, a : a + B], Wt[2, a : a + B], Wt[3, a : a + B]
-        for b in range(B):
-            x0, x1, x2, x3 = w0[b], w1[b], w2[b], w3[b]
-            s[b] = x3 * e3 + (x2 * e2 + (x1 * e1 + x0 * e0))
-            t[b] = x3 * f3 + (x2 * f2 + (x1 * f1 + x0 * f0))
-            u[b] = x3 * g3 + (x2 * g2 + (x1 * g1 + x0 * g0))
-    else:
-        s[:B], t[:B], u[:B] = 0, 0, 0
-    while k + 4 <= M:
-        e0, e1, e2, e3 = e[k], e[k + 1], e[k + 2], e[k + 3]
-        f0, f1, f2, f3 = f[k], f[k + 1], f[k + 2], f[k + 3]
-        g0, g1, g2, g3 = g[k], g[k + 1], g[k + 2], g[k + 3]
-        w0, w1, w2, w3 = Wt[k, a : a + B], Wt[k + 1, a : a + B], Wt[k + 2, a : a + B], Wt[k + 3, a : a + B]
-        for b in range(B):
-            x0, x1, x2, x3 = w0[b], w1[b], w2[b], w3[b]
-            s[b] = x3 * e3 + (x2 * e2 + (x1 * e1 + (x0 * e0 + s[b])))
-            t[b] = x3 * f3 + (x2 * f2 + (x1 * f1 + (x0 * f0 + t[b])))
-            u[b] = x3 * g3 + (x2 * g2 + (x1 * g1 + (x0 * g0 + u[b])))
-        k += 4
-    for j in range(k, M):
-        ek, fk, gk, wk = e[j], f[j], g[j], Wt[j, a : a + B]
-        for b in range(B):
-            s[b] = wk[b] * ek + s[b]
-            t[b] = wk[b] * fk + t[b]
-            u[b] = wk[b] * gk + u[b]
-
-
 @numba.njit(cache=True, nogil=True)
 def _radii(W, a, z, chains, centre, r) -> None:
     """centre: the mean of the weightings a <= b < z on the simplex (w / sum w), r[b - a]: each one's distance
@@ -294,8 +258,9 @@ def _reach(near, limit, spread) -> float:
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
 def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, others, start, D, out, setof, counts, scratch, ball) -> None:
-    """As `_narrow`, vectorized over the weightings (scratch: s, s2, s3, todo, idx of at least z - a, todo of twice
-    that, G of M x that, hist `_hits`'), sorted by their distance from their centre on the simplex (ball: the
+    """As `_narrow`, vectorized over the weightings, LANES a step (`_lanes.sums`: Wt's rows from whole cache lines,
+    `_lined`; scratch: s, s2, s3 of at least z + LANES, todo, idx of at least z - a, todo of twice that, G of M x
+    that, hist `_hits`'), sorted by their distance from their centre on the simplex (ball: the
     centre, the distances r, each sample's spreads |V - mean V| of E, f, g, o (below) and the limit, `_hits`'): a
     sample's first weightings, those whose distance proves E's margin beyond the limit (E . w / sum w >= E . centre
     - r |E - mean E|), or f's, g's and o's alike, are right without a dot product; of the others, a sample that many
@@ -331,21 +296,26 @@ def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, others, start, D, out, se
         if B == 0:
             continue
         row, fails = todo[z - a : z - a + B] if tally else out[i - i0, aa:z], B
+        steps = range(aa - aa % ALIGN, z, LANES)  # E's, or f's, g's and o's margins of weightings aa .. z - 1,
+        # LANES a step from whole cache lines (Wt's rows start on them; s, s2, s3 hold them from aa on)
         if reach > 0:  # E's margin proven at the centre: most of the others right on E too
-            _dots(Wt, every, aa, B, E[i], s)
+            for j in steps:
+                sums(Wt, E[i], j, s)
             fails = 0
             for b in range(B):
-                right = s[b] > tb[b]
+                right = s[aa + b] > tb[b]
                 row[b] = right
                 fails += 1 - right
         else:  # a hard sample, most likely: E not taken
             row[:] = 0
         if fails > B // 64:  # a hard sample
-            _dots3(Wt, aa, B, f, g, o, s, s2, s3)  # f, g, o: `_narrow`'s
+            for j in steps:
+                sums3(Wt, f, g, o, j, s, s2, s3)  # f, g, o: `_narrow`'s
+            sf, sg, so = s[aa:], s2[aa:], s3[aa:]
             for b in range(B):
-                right = row[b] | ((s[b] > tb[b]) & (s2[b] > tb[b]) & (s3[b] > tb[b]))
+                right = row[b] | ((sf[b] > tb[b]) & (sg[b] > tb[b]) & (so[b] > tb[b]))
                 row[b] = right
-                todo[b] = 1 - (right | (s[b] < -tb[b]) | (s2[b] < -tb[b]))
+                todo[b] = 1 - (right | (sf[b] < -tb[b]) | (sg[b] < -tb[b]))
         elif fails > 0:
             for b in range(B):
                 todo[b] = 1 - row[b]
@@ -443,9 +413,10 @@ def _hits(
     # samples' verdicts in that order (local, lout), the samples whose first p weightings their bounds prove right
     # (hist)
     centre, r, rs, tss = np.empty(W.shape[1]), np.empty(widest), np.empty(widest), np.empty(widest, np.float32)
-    Ws, Wts = np.empty((widest, W.shape[1]), np.float32), np.empty((W.shape[1], widest), np.float32)
+    Ws, Wts = np.empty((widest, W.shape[1]), np.float32), _lined(W.shape[1], widest + LANES)  # (`_wide`'s steps)
     local, hist = np.zeros((len(counts), widest), np.uint32), np.zeros((len(counts), widest + 1), np.int64)
-    s, s2, s3 = np.empty(widest, np.float32), np.empty(widest, np.float32), np.empty(widest, np.float32)
+    s, s2 = np.empty(widest + LANES, np.float32), np.empty(widest + LANES, np.float32)  # (`_wide`'s steps write
+    s3 = np.empty(widest + LANES, np.float32)  # past widest)
     todo, idx = np.empty(2 * widest, np.uint8), np.empty(widest, np.int64)  # todo: `_wide`'s row too
     scratch = (s, s2, s3, todo, idx, np.empty((W.shape[1], widest), np.float32), hist)  # `_wide`'s
     most = max(1, (ustart[1:] - ustart[:-1]).max())  # the most samples a key leaves unsettled
@@ -491,15 +462,13 @@ def _hits(
                         out[n, b] = hit
 
 
-def _lined(A: np.ndarray, width: int) -> np.ndarray:
-    """A (..., n) float32 in an array whose rows start on whole cache lines (64 bytes: ALIGN floats), width or
-    more floats wide, zero past n."""
-    rows, width = int(np.prod(A.shape[:-1])), -(-width // ALIGN) * ALIGN
+@numba.njit(cache=True, nogil=True)
+def _lined(rows: int, width: int) -> np.ndarray:
+    """Zeros (rows, width or more) float32 whose rows start on whole cache lines (64 bytes: ALIGN floats)."""
+    width = -(-width // ALIGN) * ALIGN
     buffer = np.zeros(rows * width + ALIGN, np.float32)
-    skip = (-buffer.ctypes.data % 64) // 4
-    out = buffer[skip : skip + rows * width].reshape(*A.shape[:-1], width)
-    out[..., : A.shape[-1]] = A
-    return out
+    skip = (64 - buffer.ctypes.data % 64) % 64 // 4
+    return buffer[skip : skip + rows * width].reshape((rows, width))
 
 
 def threads() -> int:
@@ -571,7 +540,9 @@ class AccuracyHits:
         chunks = max(1, -(-(count.max(initial=0) - 2) // 8))  # the contenders after the first two (`_least`)
         rest, later = np.full((len(first), M, chunks, 8), np.inf, np.float32), place >= 2
         rest.reshape(len(first), M, chunks * 8)[owner[later], :, place[later] - 2] = D[later]
-        T = _lined(T, T.shape[2] + LANES - 1)  # a step from the last sample reads no further
+        lined = _lined(3 * M, T.shape[2] + LANES).reshape(3, M, -1)  # a step from the last sample reads no further
+        lined[..., : T.shape[2]] = T
+        T = lined
         self.tables = (self.P, self.y, cum, ustart, unsettled, E, others, spread, T, start, D, rest)  # `_hits`'
 
     def __call__(self, W: np.ndarray, keys: np.ndarray | None = None) -> np.ndarray:
