@@ -62,20 +62,11 @@ def _chain_hit(W: np.ndarray, b: int, P: np.ndarray, label: int, n: int) -> int:
     return 1 if arg == label else 0
 
 
-@numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-def _open_hit(W, b, tol, D, first, last, P, label, n) -> int:
-    """The verdict the certificates left open for weighting b and sample n: 0 where a contender D[j] (first <=
-    j < last) beats the label, else the chains' where one is within the tolerance of it, else 1."""
-    near = False
-    for j in range(first, last):
-        m = np.float32(0)
-        for k in range(W.shape[1]):
-            m = W[b, k] * D[j, k] + m
-        if m < -tol:
-            return 0
-        if not m > tol:
-            near = True
-    return _chain_hit(W, b, P, label, n) if near else 1
+@numba.njit(cache=True, nogil=True, inline="always")
+def _decided(least, t, W, b, P, label, n) -> int:
+    """The verdict the certificates left open for weighting b and sample n, from its contenders' least margin
+    (`_least`): 0 where one beats the label, else the chains' where one is within the tolerance t of it, else 1."""
+    return 0 if least < -t else (1 if least > t else _chain_hit(W, b, P, label, n))
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
@@ -176,7 +167,7 @@ def _settled(W, b, t, members, weights, used, T, R, left, least, P, y, unsettled
         least[j] = _least(members, weights, used, T, R, left[j])
     for j in range(len(left)):
         n = unsettled[left[j]]
-        right = 0 if least[j] < -t else (1 if least[j] > t else _chain_hit(W, b, P, y[n], n))
+        right = _decided(least[j], t, W, b, P, y[n], n)
         if len(out) == 0:
             counts[setof[n], b] += right
         else:
@@ -186,7 +177,7 @@ def _settled(W, b, t, members, weights, used, T, R, left, least, P, y, unsettled
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True, inline="always")
 def _dots(Wt, rows, a, B, e, s) -> None:
     """s[b] = the chain sum_k Wt[rows[k], a + b] * e[k] for b < B (one fused multiply-add per row, in order,
-    from 0: with every row, `_open_hit`'s, its first the product itself, a zero's sign aside, which no
+    from 0: with every row, `_least`'s, its first the product itself, a zero's sign aside, which no
     comparison sees), four rows per pass over s, the first pass writing it (inlined: a key's few weightings
     call it once a sample)."""
     M = len(rows)
@@ -257,7 +248,7 @@ def _reach(near, limit, spread) -> float:
 
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
-def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, others, start, D, out, setof, counts, scratch, ball) -> None:
+def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, others, start, D, T, R, out, setof, counts, scratch, ball):
     """As `_narrow`, vectorized over the weightings, LANES a step (`_lanes.sums`: Wt's rows from whole cache lines,
     `_lined`; scratch: s, s2, s3 of at least z + LANES, todo, idx of at least z - a, todo of twice that, G of M x
     that, hist `_hits`'), sorted by their distance from their centre on the simplex (ball: the
@@ -265,11 +256,12 @@ def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, others, start, D, out, se
     sample's first weightings, those whose distance proves E's margin beyond the limit (E . w / sum w >= E . centre
     - r |E - mean E|), or f's, g's and o's alike, are right without a dot product; of the others, a sample that many
     fail on E is a hard one: its first two contenders (the most dangerous) and the others' minimum decide most of
-    them at once (`_narrow`'s f, g, o); `_open_hit` the rest, one by one or `_gathered`. A sample's verdicts are
+    them at once (`_narrow`'s f, g, o); `_decided` the rest, one by one or `_gathered`. A sample's verdicts are
     written to its row of out (out[i - i0]), or where out is empty added to its set's counts (those of its first
     weightings as one count in hist[set, how many])."""
     tally, every, (centre, r, spread, limit) = len(out) == 0, np.arange(Wt.shape[0]), ball
     s, s2, s3, todo, idx, G, hist = scratch
+    members, weights = np.zeros(W.shape[1], np.int64), np.zeros(W.shape[1], np.float32)
     words = todo[: (z - a) // 8 * 8].view(np.uint64)  # todo starts 8-aligned (`_hits`' allocation)
     for i in range(i0, i1):
         n, first, last = unsettled[i], start[i], start[i + 1]
@@ -322,7 +314,11 @@ def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, others, start, D, out, se
         count = _compacted(todo, words, B, 0, idx) if fails > 0 else 0  # the weightings left open
         if count < GATHER:
             for t in range(count):
-                row[idx[t]] = _open_hit(W, aa + idx[t], tb[idx[t]], D, first, last, P, y[n], n)
+                b, used = aa + idx[t], 0
+                for k in range(W.shape[1]):  # the members it uses (weight not 0), their weights
+                    members[used], weights[used] = k, W[b, k]
+                    used += W[b, k] != 0
+                row[idx[t]] = _decided(_least(members, weights, used, T, R, i), tb[idx[t]], W, b, P, y[n], n)
         else:
             _gathered(W, Wt, every, aa, count, tb, idx, D, first, last, P, y[n], n, row, G, s, s2, s3)
         if tally:
@@ -340,7 +336,7 @@ def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, others, start, D, out, se
 
 @numba.njit(fastmath={"contract"}, cache=True, nogil=True)
 def _gathered(W, Wt, every, a, count, ts, idx, D, first, last, P, label, n, row, G, m, tc, flags) -> None:
-    """`_open_hit`'s verdicts of the weightings a + idx[t] (t < count) on one sample, vectorized over them:
+    """`_decided`'s verdicts of the weightings a + idx[t] (t < count) on one sample, vectorized over them:
     their weights gathered (G (M, count); every: its rows, 0 .. M - 1) and tolerances (tc), then each
     contender's margin (the same chain of fused multiply-adds) taken of all at once; flags: the most a
     contender got of 2 (beats the label), 1 (within the tolerance of it) and 0."""
@@ -440,7 +436,27 @@ def _hits(
         else:
             B, order = z - a, _sorted(W, a, z, ts, chains[a - lo : z - lo], centre, r, rs, Ws, Wts, tss)
             _wide(
-                Ws, Wts, 0, B, tss, P[q], y, unsettled, i0, i1, E, others, start, D, lout, setof, local, scratch, ball
+                Ws,
+                Wts,
+                0,
+                B,
+                tss,
+                P[q],
+                y,
+                unsettled,
+                i0,
+                i1,
+                E,
+                others,
+                start,
+                D,
+                T,
+                R,
+                lout,
+                setof,
+                local,
+                scratch,
+                ball,
             )
             if tally:
                 for c in range(len(counts)):
