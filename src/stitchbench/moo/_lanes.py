@@ -25,17 +25,18 @@ def _splat(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
 
 
 @intrinsic
-def margins(typingctx, T, rows, weights, used, rest, s, t):
+def margins(typingctx, T, members, width, weights, used, rest, s, t):
     """The verdicts of samples s .. s + 31 as two 32-bit masks (right, open), from their margins f, g and o:
     each a chain of fused multiply-adds over the `used` members in order, from 0, of T (flat float32: member
-    u's f at rows[u] + s, its g `rest` further, its o twice that) times weights[u]; right where all three are
+    u's f at members[u] * width + s, its g `rest` further, its o twice that) times weights[u]; right where all three are
     beyond the tolerance t, open where not and neither f nor g is below -t."""
 
     def codegen(context, builder, sig, args):
-        data, row, weight = (
-            context.make_array(ty)(context, builder, a).data for ty, a in zip(sig.args[:3], args[:3], strict=True)
+        data, member = (
+            context.make_array(ty)(context, builder, a).data for ty, a in zip(sig.args[:2], args[:2], strict=True)
         )
-        used, rest, s, t = args[3:]
+        width, weight = args[2], context.make_array(sig.args[3])(context, builder, args[3]).data
+        used, rest, s, t = args[4:]
         fma = _declared(builder, f"llvm.fma.v{LANES}f32", VECTOR, VECTOR, VECTOR, VECTOR)
         base, entry = builder.gep(data, [s]), builder.basic_block
         head, body, done = (builder.append_basic_block(f"margins.{n}") for n in ("head", "body", "done"))
@@ -48,7 +49,7 @@ def margins(typingctx, T, rows, weights, used, rest, s, t):
         builder.cbranch(builder.icmp_signed("<", u, used), body, done)
         builder.position_at_end(body)
         w = _splat(builder, builder.load(builder.gep(weight, [u])))
-        f = builder.gep(base, [builder.load(builder.gep(row, [u]))])
+        f = builder.gep(base, [builder.mul(builder.load(builder.gep(member, [u])), width)])
         for p, m in zip((f, builder.gep(f, [rest]), builder.gep(f, [builder.add(rest, rest)])), sums, strict=True):
             m.add_incoming(
                 builder.call(fma, [builder.load(builder.bitcast(p, VECTOR.as_pointer()), align=4), w, m]), body
@@ -65,7 +66,7 @@ def margins(typingctx, T, rows, weights, used, rest, s, t):
         masks = [builder.zext(builder.bitcast(v, ir.IntType(LANES)), I64) for v in (right, left)]
         return context.make_tuple(builder, sig.return_type, masks)
 
-    return types.UniTuple(types.int64, 2)(T, rows, weights, used, rest, s, t), codegen
+    return types.UniTuple(types.int64, 2)(T, members, width, weights, used, rest, s, t), codegen
 
 
 @intrinsic

@@ -63,6 +63,17 @@ def _chain_hit(W: np.ndarray, b: int, P: np.ndarray, label: int, n: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _used(W, b, members, weights) -> int:
+    """How many members weighting b uses (weight not 0): their indices and weights, in order, to members and
+    weights."""
+    used = 0
+    for k in range(W.shape[1]):
+        members[used], weights[used] = k, W[b, k]
+        used += W[b, k] != 0
+    return used
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _decided(least, t, W, b, P, label, n) -> int:
     """The verdict the certificates left open for weighting b and sample n, from its contenders' least margin
     (`_least`): 0 where one beats the label, else the chains' where one is within the tolerance t of it, else 1."""
@@ -129,18 +140,14 @@ def _narrow(W, a, z, ts, P, y, unsettled, i0, i1, T, R, out, cuts, setof, counts
     and the last one's end; setof, counts: `_hits`')."""
     tally, M, width = len(out) == 0, W.shape[1], T.shape[2]
     flat = T.reshape(T.size)
-    members, rows, weights = np.zeros(M, np.int64), np.zeros(M, np.int64), np.zeros(M, np.float32)
+    members, weights = np.zeros(M, np.int64), np.zeros(M, np.float32)
     spans = cuts if tally else np.array([0, i1 - i0])  # the samples scored: every set's, or all
     for b in range(a, z):
-        used = 0
-        for k in range(M):  # the members it uses (weight not 0), their rows of T and weights
-            members[used], rows[used], weights[used] = k, k * width, W[b, k]
-            used += W[b, k] != 0
-        t, count = ts[b - a], 0
+        used, t, count = _used(W, b, members, weights), ts[b - a], 0
         for c in range(len(spans) - 1):
             first, end, hits = i0 + spans[c], i0 + spans[c + 1], 0
             for s in range(first - first % ALIGN, end, LANES):  # steps from whole cache lines
-                right, open_ = margins(flat, rows, weights, used, M * width, s, t)
+                right, open_ = margins(flat, members, width, weights, used, M * width, s, t)
                 lo, hi = max(first - s, 0), min(end - s, LANES)  # the span's lanes
                 keep = (1 << hi) - (1 << lo)
                 right, open_ = right & keep, open_ & keep
@@ -178,8 +185,8 @@ def _settled(W, b, t, members, weights, used, T, R, left, least, P, y, unsettled
 def _dots(Wt, rows, a, B, e, s) -> None:
     """s[b] = the chain sum_k Wt[rows[k], a + b] * e[k] for b < B (one fused multiply-add per row, in order,
     from 0: with every row, `_least`'s, its first the product itself, a zero's sign aside, which no
-    comparison sees), four rows per pass over s, the first pass writing it (inlined: a key's few weightings
-    call it once a sample)."""
+    comparison sees), four rows per pass over s, the first pass writing it (inlined: `_gathered` calls it once a
+    contender)."""
     M = len(rows)
     k = 4 if M >= 4 else 0
     if k:
@@ -314,10 +321,8 @@ def _wide(W, Wt, a, z, ts, P, y, unsettled, i0, i1, E, others, start, D, T, R, o
         count = _compacted(todo, words, B, 0, idx) if fails > 0 else 0  # the weightings left open
         if count < GATHER:
             for t in range(count):
-                b, used = aa + idx[t], 0
-                for k in range(W.shape[1]):  # the members it uses (weight not 0), their weights
-                    members[used], weights[used] = k, W[b, k]
-                    used += W[b, k] != 0
+                b = aa + idx[t]
+                used = _used(W, b, members, weights)
                 row[idx[t]] = _decided(_least(members, weights, used, T, R, i), tb[idx[t]], W, b, P, y[n], n)
         else:
             _gathered(W, Wt, every, aa, count, tb, idx, D, first, last, P, y[n], n, row, G, s, s2, s3)
